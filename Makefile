@@ -1,0 +1,37 @@
+# make       set up .venv, fetch the example models and photos, build project.yaml
+# make test  the same set-up plus test dependencies, then the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DOIT   := $(VENV)/bin/doit
+
+.PHONY: all setup test lint clean
+all: setup
+	$(DOIT)
+
+setup: $(VENV)/.installed data/photos/.copied
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+data/photos/.copied: $(VENV)/.installed tasks/example_data.py
+	$(PY) -m tasks.example_data data/photos
+	touch $@
+
+test: setup $(VENV)/.installed-test
+	$(DOIT) fetch
+	$(PY) -m pytest -q tests
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	$(DOIT) clean || true
+	rm -rf build

@@ -1,0 +1,21 @@
+"""NPUForge: build every stale step of a project.yaml with doit.
+
+    doit                                  build project.yaml in this folder
+    doit -f path/to/dodo.py project=other/project.yaml
+    doit list                             every step of every variant
+
+Planning reads project.yaml and imports no TensorFlow, Vela or fabric; the
+steps import them when they run.
+"""
+
+from doit import get_var
+
+from tasks import doit_tasks
+
+DOIT_CONFIG, _creators = doit_tasks.load(get_var("project"))
+
+task_fetch = _creators["fetch"]
+task_import = _creators["import"]
+task_quantize = _creators["quantize"]
+task_compile = _creators["compile"]
+task_results = _creators["results"]

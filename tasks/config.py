@@ -1,0 +1,458 @@
+"""project.yaml → validated, frozen ``Project``.
+
+The only module that reads project.yaml.  It validates once, against
+``schema/project.schema.json``, then checks references between sections and
+the files the project names, and resolves every path against the folder that
+holds project.yaml.  Every error names the file, line and YAML path.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tasks.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "project.schema.json"
+
+DEFAULT_VELA_CONFIG = "Arm/vela.ini"  # the one Vela ships, resolved by Vela itself
+INTEGER_SCHEMES = ("int8", "int16x8")  # need calibration data
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    size: tuple[int, int] | None = None  # (height, width); None: the model's input size
+    resize: str = "letterbox"
+    mean: tuple[float, ...] = (0.0,)
+    scale: tuple[float, ...] = (255.0,)
+    color: str = "rgb"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    kind: str  # images | npy | random
+    files: tuple[Path, ...] = ()
+    preprocess: Preprocess = Preprocess()
+    seed: int = 0
+    count: int = 16
+    low: float = 0.0
+    high: float = 1.0
+    limit: int | None = None
+
+    def params(self, root: Path) -> dict[str, Any]:
+        """What the samples depend on besides the files' content (fingerprinted)."""
+        return {
+            "kind": self.kind,
+            "files": [_rel(f, root) for f in self.files],
+            "preprocess": {
+                "size": list(self.preprocess.size) if self.preprocess.size else None,
+                "resize": self.preprocess.resize,
+                "mean": list(self.preprocess.mean),
+                "scale": list(self.preprocess.scale),
+                "color": self.preprocess.color,
+            },
+            "seed": self.seed,
+            "count": self.count,
+            "low": self.low,
+            "high": self.high,
+            "limit": self.limit,
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # file | builder | pip
+    path: Path | None = None  # file source, or the builder's .py file
+    function: str | None = None
+    args_json: str = "{}"  # builder args, canonical JSON (hashable, fingerprintable)
+    pip: str | None = None
+    member: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    source: Source
+    input_shape: tuple[int, ...] | None = None
+    calibration: str | None = None
+    validation: str | None = None
+
+
+@dataclass(frozen=True)
+class Quantization:
+    name: str
+    type: str
+    io: str = "float32"
+    per_channel: bool = True
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    compiler: str
+    accelerator: str | None = None
+    system_config: str | None = None
+    memory_mode: str | None = None
+    config: Path | None = None  # a project vela.ini; None: Vela's own Arm/vela.ini
+    optimise: str = "Performance"
+    arena_cache_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    model: str
+    quantization: str
+    target: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}/{self.quantization}@{self.target}"
+
+
+@dataclass(frozen=True)
+class Project:
+    path: Path  # project.yaml
+    root: Path  # its folder; every relative path resolves against it
+    name: str
+    build_dir: Path
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    models: dict[str, Model] = field(default_factory=dict)
+    quantization: dict[str, Quantization] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    variants: tuple[Variant, ...] = ()
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# --- YAML with line numbers ----------------------------------------------------------------------
+
+
+class _Lines:
+    """Maps a YAML path (tuple of keys / indices) to the 1-based line it starts on."""
+
+    def __init__(self, node: yaml.Node | None, label: str):
+        self.label = label
+        self.lines: dict[tuple, int] = {}
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: tuple) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                name = key.value
+                if name in seen:
+                    raise ConfigError(
+                        f"{self.label}:{key.start_mark.line + 1}: {format_path(path + (name,))}: "
+                        f"duplicate key '{name}'; keep only one"
+                    )
+                seen.add(name)
+                self.lines[path + (name, "<key>")] = key.start_mark.line + 1
+                self._walk(value, path + (name,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, path + (i,))
+
+    def line(self, path: tuple, key: bool = False) -> int:
+        if key and path + ("<key>",) in self.lines:
+            return self.lines[path + ("<key>",)]
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def error(self, path: tuple, message: str, key: bool = False) -> str:
+        where = f"{format_path(path)}: " if path else ""
+        return f"{self.label}:{self.line(path, key)}: {where}{message}"
+
+
+def format_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+# --- schema validation ---------------------------------------------------------------------------
+
+
+@cache
+def _validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _schema_message(error) -> tuple[tuple, str, bool]:
+    """One readable sentence for a jsonschema error: (path, message, point at the key?)."""
+    path = tuple(error.absolute_path)
+    v, value, schema = error.validator, error.instance, error.schema
+    if v == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        if extra and allowed:
+            return (
+                path + (extra[0],),
+                f"unknown key '{extra[0]}'; allowed keys: {', '.join(allowed)}",
+                True,
+            )
+        if extra:
+            return path + (extra[0],), f"unknown key '{extra[0]}'", True
+    if v == "enum":
+        return path, f"{_show(value)} is not one of {', '.join(map(str, error.validator_value))}", False
+    if v == "const":
+        return path, f"{_show(value)} must be {_show(error.validator_value)}", False
+    if v == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return path, f"missing required key '{missing}'", False
+    if v == "type":
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return path, f"{_show(value)} is not of type {wanted}", False
+    if v == "pattern":
+        hints = {
+            "sha256": "a 64-digit lowercase hex sha256",
+            "pip": "a pinned requirement such as mediapipe==0.10.14",
+            "builder": "path/to/file.py:function",
+        }
+        leaf = next((p for p in reversed(path) if isinstance(p, str)), "")
+        hint = hints.get(leaf, f"letters, digits, '_' and '-' (pattern {error.validator_value})")
+        return path, f"{_show(value)} is not valid: expected {hint}", False
+    if v in ("minItems", "maxItems", "minLength", "minProperties"):
+        return path, f"{_show(value)} is too short ({v} {error.validator_value})", False
+    if v in ("minimum", "exclusiveMinimum", "maximum"):
+        return path, f"{_show(value)} is out of range ({v} {error.validator_value})", False
+    return path, error.message, False
+
+
+def _validate_schema(data: Any, lines: _Lines) -> None:
+    errors = sorted(_validator().iter_errors(data), key=lambda e: lines.line(tuple(e.absolute_path)))
+    # if/then branches report the same problem twice; keep the first of each path.
+    seen: set[str] = set()
+    messages = []
+    for error in errors:
+        path, message, key = _schema_message(error)
+        text = lines.error(path, message, key)
+        if text not in seen:
+            seen.add(text)
+            messages.append(text)
+    if messages:
+        raise ConfigError("\n".join(messages))
+
+
+# --- building the frozen project -----------------------------------------------------------------
+
+
+def load(path: str | Path) -> Project:
+    """Read, validate and resolve a project.yaml; raise ConfigError naming file:line: path."""
+    path = Path(path).absolute()
+    label = path.name if path.parent == Path.cwd() else str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: no such file; create it or pass project=PATH/project.yaml") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{label}:{line}: YAML syntax error: {problem}") from None
+    lines = _Lines(node, label)
+    if data is None:
+        raise ConfigError(f"{label}:1: the file is empty; start with 'version: 1'")
+    _validate_schema(data, lines)
+    return _Builder(path, data, lines).build()
+
+
+class _Builder:
+    def __init__(self, path: Path, data: dict, lines: _Lines):
+        self.path = path
+        self.root = path.parent
+        self.data = data
+        self.lines = lines
+        self.errors: list[str] = []
+
+    def fail(self, yaml_path: tuple, message: str) -> None:
+        self.errors.append(self.lines.error(yaml_path, message))
+
+    def file(self, yaml_path: tuple, value: str, what: str, folder_ok: bool = False) -> Path:
+        p = (self.root / Path(value).expanduser()).absolute()
+        if not p.exists():
+            self.fail(yaml_path, f"{what} '{value}' does not exist (looked for {p})")
+        elif p.is_dir() and not folder_ok:
+            self.fail(yaml_path, f"{what} '{value}' is a folder; name a file")
+        return p
+
+    def build(self) -> Project:
+        d = self.data
+        datasets = {n: self.dataset(n, v) for n, v in (d.get("datasets") or {}).items()}
+        models = {n: self.model(n, v, datasets) for n, v in d["models"].items()}
+        quant = {
+            n: Quantization(n, v["type"], v.get("io", "float32"), v.get("per_channel", True))
+            for n, v in (d.get("quantization") or {}).items()
+        }
+        for n, q in quant.items():
+            if q.io != "float32" and q.type not in INTEGER_SCHEMES:
+                self.fail(("quantization", n, "io"), f"io: {q.io} needs type int8 or int16x8, not {q.type}")
+            if q.type == "int8" and q.io == "int16" or q.type == "int16x8" and q.io in ("int8", "uint8"):
+                allowed = "int8, uint8" if q.type == "int8" else "int16"
+                self.fail(("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use float32 or {allowed}")
+        targets = {n: self.target(n, v) for n, v in (d.get("targets") or {}).items()}
+        variants = self.variants(models, quant, targets)
+        build_dir = (self.root / d.get("build_dir", "build")).absolute()
+        if self.errors:
+            raise ConfigError("\n".join(dict.fromkeys(self.errors)))
+        return Project(self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants)
+
+    def dataset(self, name: str, v: dict) -> Dataset:
+        at = ("datasets", name)
+        kinds = [k for k in ("images", "npy", "random") if k in v]
+        if len(kinds) != 1:
+            self.fail(at, f"give exactly one of images, npy, random (found {', '.join(kinds) or 'none'})")
+            return Dataset(name, "random")
+        kind = kinds[0]
+        pre = v.get("preprocess", {})
+        as_tuple = lambda x: tuple(float(i) for i in (x if isinstance(x, list) else [x]))  # noqa: E731
+        preprocess = Preprocess(
+            size=tuple(pre["size"]) if "size" in pre else None,
+            resize=pre.get("resize", "letterbox"),
+            mean=as_tuple(pre.get("mean", 0.0)),
+            scale=as_tuple(pre.get("scale", 255.0)),
+            color=pre.get("color", "rgb"),
+        )
+        files: tuple[Path, ...] = ()
+        if kind in ("images", "npy"):
+            patterns = v[kind] if isinstance(v[kind], list) else [v[kind]]
+            found: list[Path] = []
+            for i, pattern in enumerate(patterns):
+                where = at + (kind, i) if isinstance(v[kind], list) else at + (kind,)
+                matches = sorted(Path(p).absolute() for p in glob.glob(str(self.root / pattern), recursive=True))
+                matches = [m for m in matches if m.is_file()]
+                if not matches:
+                    self.fail(where, f"'{pattern}' matches no file (relative to {self.root})")
+                found.extend(m for m in matches if m not in found)
+            if "limit" in v:
+                found = found[: v["limit"]]
+            files = tuple(found)
+        rnd = v.get("random", {})
+        return Dataset(
+            name,
+            kind,
+            files,
+            preprocess,
+            seed=rnd.get("seed", 0),
+            count=rnd.get("count", 16) if "limit" not in v else min(rnd.get("count", 16), v["limit"]),
+            low=float(rnd.get("low", 0.0)),
+            high=float(rnd.get("high", 1.0)),
+            limit=v.get("limit"),
+        )
+
+    def model(self, name: str, v: dict, datasets: dict[str, Dataset]) -> Model:
+        at = ("models", name)
+        src = v["source"]
+        if isinstance(src, str):
+            p = self.file(at + ("source",), src, "source", folder_ok=True)
+            if p.is_dir() and not (p / "saved_model.pb").exists():
+                self.fail(at + ("source",), f"folder '{src}' is not a SavedModel (no saved_model.pb)")
+            elif p.is_file() and p.suffix not in (".keras", ".h5", ".tflite"):
+                self.fail(
+                    at + ("source",),
+                    f"'{src}' is not a model this tool reads; give a .keras, .h5 or float .tflite file or a SavedModel folder",
+                )
+            source = Source("file", path=p)
+        elif "builder" in src:
+            file_part, function = src["builder"].rsplit(":", 1)
+            p = self.file(at + ("source", "builder"), file_part, "builder file")
+            source = Source("builder", path=p, function=function, args_json=json.dumps(src.get("args", {}), sort_keys=True))
+        else:
+            source = Source("pip", pip=src["pip"], member=src["member"], sha256=src["sha256"])
+        for key in ("calibration", "validation"):
+            if key in v and v[key] not in datasets:
+                known = ", ".join(sorted(datasets)) or "none defined"
+                self.fail(at + (key,), f"dataset '{v[key]}' is not defined under datasets (defined: {known})")
+        return Model(
+            name,
+            source,
+            tuple(v["input_shape"]) if "input_shape" in v else None,
+            v.get("calibration"),
+            v.get("validation"),
+        )
+
+    def target(self, name: str, v: dict) -> Target:
+        if v["compiler"] == "none":
+            return Target(name, "none")
+        config = None
+        if "config" in v:
+            config = self.file(("targets", name, "config"), v["config"], "Vela config")
+        return Target(
+            name,
+            "vela",
+            accelerator=v["accelerator"],
+            system_config=v["system_config"],
+            memory_mode=v["memory_mode"],
+            config=config,
+            optimise=v.get("optimise", "Performance"),
+            arena_cache_size=v.get("arena_cache_size"),
+        )
+
+    def variants(self, models: dict, quant: dict, targets: dict) -> tuple[Variant, ...]:
+        builds = self.data.get("builds")
+        sections = {"models": models, "quantization": quant, "targets": targets}
+        if builds is None:
+            combos = [(list(models), list(quant), list(targets))]
+            for key in ("quantization", "targets"):
+                if not sections[key]:
+                    self.fail((), f"no {key} defined; add a '{key}:' section")
+        else:
+            combos = []
+            for i, build in enumerate(builds):
+                for key, defined in sections.items():
+                    for j, ref in enumerate(build[key]):
+                        if ref not in defined:
+                            known = ", ".join(sorted(defined)) or "none defined"
+                            self.fail(("builds", i, key, j), f"'{ref}' is not defined under {key} (defined: {known})")
+                combos.append((build["models"], build["quantization"], build["targets"]))
+        out: list[Variant] = []
+        for ms, qs, ts in combos:
+            for m in ms:
+                for q in qs:
+                    for t in ts:
+                        variant = Variant(m, q, t)
+                        if m in models and q in quant and t in targets and variant not in out:
+                            out.append(variant)
+        for variant in out:
+            q = quant[variant.quantization]
+            m = models[variant.model]
+            if q.type in INTEGER_SCHEMES and m.calibration is None:
+                self.fail(
+                    ("models", m.name),
+                    f"quantization '{q.name}' ({q.type}) needs calibration data; add 'calibration: DATASET' to this model",
+                )
+        return tuple(out)

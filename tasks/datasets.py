@@ -1,0 +1,97 @@
+"""Calibration / validation samples: real images, .npy files or seeded random tensors.
+
+The input shape always comes from the model; the dataset's preprocessing
+(resize mode, mean, scale, channel order) from project.yaml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from tasks.errors import StepError
+
+
+def count(dataset: dict[str, Any]) -> int:
+    if dataset["kind"] == "random":
+        return int(dataset["count"])
+    return len(dataset["files"])
+
+
+def samples(dataset: dict[str, Any], shape: list[int]) -> Iterator[np.ndarray]:
+    """Yield float32 arrays of exactly ``shape`` (batch 1), in a fixed order."""
+    kind = dataset["kind"]
+    if kind == "random":
+        rng = np.random.default_rng(dataset["seed"])
+        for _ in range(dataset["count"]):
+            yield rng.uniform(dataset["low"], dataset["high"], size=shape).astype(np.float32)
+    elif kind == "npy":
+        for f in dataset["files"]:
+            yield from _npy(Path(f), shape, dataset["name"])
+    else:
+        for f in dataset["files"]:
+            yield image(Path(f), shape, dataset["preprocess"], dataset["name"])
+
+
+def _npy(path: Path, shape: list[int], name: str) -> Iterator[np.ndarray]:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise StepError(f"datasets.{name}: {path} is not a readable .npy file ({exc})") from None
+    array = array.astype(np.float32)
+    if list(array.shape) == list(shape[1:]):
+        yield array[None]
+    elif list(array.shape) == list(shape):
+        yield array
+    elif list(array.shape[1:]) == list(shape[1:]):
+        for row in array:
+            yield row[None]
+    else:
+        raise StepError(
+            f"datasets.{name}: {path} has shape {list(array.shape)}; the model input is {list(shape)} "
+            f"(give one sample {list(shape[1:])} or a stack [N, {', '.join(map(str, shape[1:]))}])"
+        )
+
+
+def image(path: Path, shape: list[int], pre: dict[str, Any], name: str) -> np.ndarray:
+    """Decode, resize (letterbox | stretch | crop), normalise: (pixel - mean) / scale."""
+    from PIL import Image
+
+    if len(shape) != 4 or shape[3] not in (1, 3):
+        raise StepError(
+            f"datasets.{name}: images need a model input [1, H, W, 1 or 3]; this model takes {list(shape)}; "
+            "use npy or random data"
+        )
+    height, width, channels = shape[1], shape[2], shape[3]
+    if pre.get("size") and list(pre["size"]) != [height, width]:
+        raise StepError(
+            f"datasets.{name}.preprocess.size: {pre['size']} but the model input is {height}x{width}; "
+            "remove size (the model's is used) or match it"
+        )
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB" if channels == 3 else "L")
+    except Exception as exc:
+        raise StepError(f"datasets.{name}: cannot decode image {path} ({exc})") from None
+    w, h = im.size
+    mode = pre.get("resize", "letterbox")
+    if mode == "stretch":
+        im = im.resize((width, height), Image.Resampling.BILINEAR)
+    else:
+        ratio = min(width / w, height / h) if mode == "letterbox" else max(width / w, height / h)
+        nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
+        im = im.resize((nw, nh), Image.Resampling.BILINEAR)
+        canvas = Image.new(im.mode, (width, height))
+        canvas.paste(im, ((width - nw) // 2, (height - nh) // 2))
+        im = canvas
+    x = np.asarray(im, dtype=np.float32).reshape(height, width, channels)
+    if channels == 3 and pre.get("color", "rgb") == "bgr":
+        x = x[..., ::-1]
+    mean = np.asarray(pre.get("mean", [0.0]), dtype=np.float32)
+    scale = np.asarray(pre.get("scale", [255.0]), dtype=np.float32)
+    for key, value in (("mean", mean), ("scale", scale)):
+        if value.size not in (1, channels):
+            raise StepError(f"datasets.{name}.preprocess.{key}: {value.size} values for {channels} channels; give 1 or {channels}")
+    return ((x - mean) / scale)[None].astype(np.float32)

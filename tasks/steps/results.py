@@ -1,0 +1,56 @@
+"""results: every variant's facts in one build/results.json (format in the README)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tasks import atomic
+
+
+def _read(path: str | None) -> dict[str, Any] | None:
+    return json.loads(Path(path).read_text()) if path else None
+
+
+def _rel(path: str, root: str) -> str:
+    p = Path(path)
+    try:
+        return p.relative_to(root).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> None:
+    rows = []
+    for v in variants:
+        compiled = _read(v["compile_facts"])
+        quantized = _read(v["quantize_facts"]) or {}
+        artifact = Path(v["artifact"])
+        rows.append(
+            {
+                "id": v["id"],
+                "model": v["model"],
+                "prune": None,
+                "quantization": v["quantization"],
+                "target": v["target"],
+                "artifact": _rel(v["artifact"], root),
+                "size_bytes": artifact.stat().st_size,
+                "inputs": quantized.get("inputs"),
+                "outputs": quantized.get("outputs"),
+                "ops": compiled["ops"] if compiled else None,
+                "cpu_fallback": compiled["cpu_fallback"] if compiled else None,
+                "estimate": compiled["estimate"] if compiled else None,
+                "layers": compiled["layers"] if compiled else None,
+                "accuracy": None,
+                "benchmark": None,
+            }
+        )
+    atomic.write_json(Path(out), {"project": project, "variants": rows})
+    width = max((len(r["id"]) for r in rows), default=10)
+    print(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}")
+    for r in rows:
+        ops = f"{r['ops']['npu']}/{r['ops']['cpu']}" if r["ops"] else "-"
+        ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
+        print(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}")
+    print(f"   wrote {_rel(out, root)}")

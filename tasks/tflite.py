@@ -1,0 +1,266 @@
+"""TFLite flatbuffer surgery on LiteRT's generated object API.
+
+Every function takes and returns a ``ModelT`` (the mutable object form of a
+``.tflite``).  Index bookkeeping lives here and nowhere else: ops, subgraph
+inputs/outputs and signature defs all point at tensors by index, tensors at
+buffers, ops at opcodes, so removing any of them means renumbering the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.tools import flatbuffer_utils
+
+from tasks.errors import StepError
+
+SIGNATURE_KEY = "serving_default"
+
+_OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+_FOLDABLE = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.DENSIFY}
+
+
+def read(path: Path) -> schema.ModelT:
+    return read_bytes(Path(path).read_bytes(), str(path))
+
+
+def read_bytes(data: bytes, where: str) -> schema.ModelT:
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise StepError(f"{where}: not a TFLite flatbuffer (no TFL3 identifier); give a float .tflite model")
+    try:
+        return flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    except Exception as exc:  # a truncated or corrupt flatbuffer fails anywhere inside the reader
+        raise StepError(f"{where}: corrupt .tflite ({type(exc).__name__}: {exc}); fetch or export it again") from None
+
+
+def to_bytes(model: schema.ModelT) -> bytes:
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def builtin_code(model: schema.ModelT, op: schema.OperatorT) -> int:
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
+    return _OP_NAMES.get(builtin_code(model, op), "CUSTOM")
+
+
+def tensor_name(tensor: schema.TensorT) -> str:
+    name = tensor.name
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def op_histogram(model: schema.ModelT) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for sg in model.subgraphs:
+        for op in sg.operators or []:
+            name = op_name(model, op)
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _is_constant(model: schema.ModelT, tensor: schema.TensorT) -> bool:
+    buf = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+    return buf is not None and buf.data is not None and len(buf.data) > 0
+
+
+def fold_constant_decoders(model: schema.ModelT, content: bytes) -> tuple[schema.ModelT, int]:
+    """Replace DEQUANTIZE / DENSIFY ops whose input is constant by float32 constants.
+
+    Float models are often shipped with fp16 or sparse weights that are decoded
+    at load time.  Calibrators and Vela want plain float32 constants, so we run
+    the model once in the LiteRT interpreter (its own DENSIFY and DEQUANTIZE
+    kernels do the decoding) and store the decoded tensors as buffers.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    sg = model.subgraphs[0]
+    constant = {i for i, t in enumerate(sg.tensors) if _is_constant(model, t)}
+    folds: list[int] = []  # op indices, in execution order
+    for index, op in enumerate(sg.operators):
+        if builtin_code(model, op) in _FOLDABLE and all(i in constant for i in op.inputs if i >= 0):
+            folds.append(index)
+            constant.update(op.outputs)
+    if not folds:
+        return model, 0
+
+    interpreter = Interpreter(
+        model_content=content,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    interpreter.invoke()
+
+    for index in folds:
+        out = sg.operators[index].outputs[0]
+        value = np.ascontiguousarray(interpreter.get_tensor(out))
+        tensor = sg.tensors[out]
+        tensor.type = {np.dtype(np.float32): schema.TensorType.FLOAT32}.get(value.dtype, tensor.type)
+        tensor.sparsity = None
+        tensor.quantization = None
+        tensor.shape = np.array(value.shape, dtype=np.int32)
+        tensor.shapeSignature = None
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(value.tobytes(), dtype=np.uint8)
+        model.buffers.append(buffer)
+        tensor.buffer = len(model.buffers) - 1
+    drop = set(folds)
+    sg.operators = [op for i, op in enumerate(sg.operators) if i not in drop]
+    return collect_garbage(model), len(folds)
+
+
+def collect_garbage(model: schema.ModelT) -> schema.ModelT:
+    """Drop tensors no op or signature uses, then buffers and opcodes nothing references."""
+    for sg_index, sg in enumerate(model.subgraphs):
+        used = set(sg.inputs) | set(sg.outputs)
+        for op in sg.operators:
+            used.update(i for i in op.inputs if i >= 0)
+            used.update(op.outputs)
+            used.update(i for i in (op.intermediates if op.intermediates is not None else []) if i >= 0)
+        order = sorted(used)
+        remap = {old: new for new, old in enumerate(order)}
+        remap[-1] = -1
+        sg.tensors = [sg.tensors[i] for i in order]
+        sg.inputs = [remap[i] for i in sg.inputs]
+        sg.outputs = [remap[i] for i in sg.outputs]
+        for op in sg.operators:
+            op.inputs = [remap[i] for i in op.inputs]
+            op.outputs = [remap[i] for i in op.outputs]
+            if op.intermediates is not None and len(op.intermediates):
+                op.intermediates = [remap[i] for i in op.intermediates]
+        for sig in model.signatureDefs or []:
+            if sig.subgraphIndex == sg_index:
+                for tmap in list(sig.inputs or []) + list(sig.outputs or []):
+                    tmap.tensorIndex = remap[tmap.tensorIndex]
+
+    # Buffers: 0 stays the conventional empty buffer.
+    keep = {0}
+    for sg in model.subgraphs:
+        keep.update(t.buffer for t in sg.tensors)
+    keep.update(m.buffer for m in model.metadata or [])
+    order = sorted(keep)
+    bremap = {old: new for new, old in enumerate(order)}
+    model.buffers = [model.buffers[i] for i in order]
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            t.buffer = bremap[t.buffer]
+    for m in model.metadata or []:
+        m.buffer = bremap[m.buffer]
+
+    used_codes = sorted({op.opcodeIndex for sg in model.subgraphs for op in sg.operators})
+    cremap = {old: new for new, old in enumerate(used_codes)}
+    model.operatorCodes = [model.operatorCodes[i] for i in used_codes]
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            op.opcodeIndex = cremap[op.opcodeIndex]
+    return model
+
+
+def set_serving_signature(model: schema.ModelT) -> schema.ModelT:
+    """Give the model exactly one ``serving_default`` signature over subgraph 0's I/O.
+
+    An existing single signature keeps its input/output names; otherwise the
+    tensor names are used.
+    """
+    sg = model.subgraphs[0]
+    old = list(model.signatureDefs or [])
+    names: dict[int, str] = {}
+    if len(old) == 1 and old[0].subgraphIndex == 0:
+        for tmap in list(old[0].inputs or []) + list(old[0].outputs or []):
+            names[tmap.tensorIndex] = tmap.name.decode() if isinstance(tmap.name, bytes) else tmap.name
+
+    def tensor_map(index: int) -> schema.TensorMapT:
+        tmap = schema.TensorMapT()
+        tmap.name = names.get(index, tensor_name(sg.tensors[index]))
+        tmap.tensorIndex = index
+        return tmap
+
+    sig = schema.SignatureDefT()
+    sig.signatureKey = SIGNATURE_KEY
+    sig.subgraphIndex = 0
+    sig.inputs = [tensor_map(i) for i in sg.inputs]
+    sig.outputs = [tensor_map(i) for i in sg.outputs]
+    model.signatureDefs = [sig]
+    return model
+
+
+def fix_input_shapes(model: schema.ModelT, input_shape: list[int] | None, source: str) -> schema.ModelT:
+    """Make every input static with batch 1 (or the declared ``input_shape``).
+
+    Vela keeps reshapes on the NPU only when shapes are static, so a dynamic
+    dimension other than batch needs an explicit ``input_shape``.
+    """
+    sg = model.subgraphs[0]
+    if input_shape is not None and len(sg.inputs) != 1:
+        raise StepError(f"{source}: input_shape is given but the model has {len(sg.inputs)} inputs")
+    for index in sg.inputs:
+        tensor = sg.tensors[index]
+        signature = list(tensor.shapeSignature) if tensor.shapeSignature is not None else list(tensor.shape)
+        if input_shape is not None:
+            if len(input_shape) != len(signature) or any(s not in (-1, d) for s, d in zip(signature, input_shape)):
+                raise StepError(
+                    f"{source}: input_shape {list(input_shape)} does not fit input "
+                    f"'{tensor_name(tensor)}' of shape {signature} (-1 is a free dimension)"
+                )
+            shape = list(input_shape)
+        else:
+            shape = [1 if (i == 0 and s == -1) else s for i, s in enumerate(signature)]
+            if any(s < 0 for s in shape):
+                raise StepError(
+                    f"{source}: input '{tensor_name(tensor)}' has dynamic shape {signature}; "
+                    f"set models.<name>.input_shape to a static shape"
+                )
+        tensor.shape = np.array(shape, dtype=np.int32)
+        tensor.shapeSignature = None
+    return model
+
+
+def propagate_static_shapes(model: schema.ModelT) -> schema.ModelT:
+    """After the inputs are fixed, write the static shape of every tensor.
+
+    Only needed where tensors still carry a dynamic ``shape_signature``; the
+    LiteRT interpreter does the shape inference.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    sg = model.subgraphs[0]
+    dynamic = [t for t in sg.tensors if t.shapeSignature is not None and -1 in list(t.shapeSignature)]
+    if not dynamic:
+        return model
+    interpreter = Interpreter(
+        model_content=to_bytes(model),
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    shapes = {d["index"]: d["shape"] for d in interpreter.get_tensor_details()}
+    for index, tensor in enumerate(sg.tensors):
+        if index in shapes:
+            tensor.shape = np.array(shapes[index], dtype=np.int32)
+        tensor.shapeSignature = None
+    return model
+
+
+def describe(model_bytes: bytes, **extra: Any) -> dict[str, Any]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_bytes)
+    model = read_bytes(model_bytes, "model")
+
+    def io(details):
+        return [{"name": d["name"], "shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]).name} for d in details]
+
+    return {
+        "inputs": io(interpreter.get_input_details()),
+        "outputs": io(interpreter.get_output_details()),
+        "ops": op_histogram(model),
+        "size_bytes": len(model_bytes),
+        **extra,
+    }
