@@ -170,16 +170,17 @@ class _Lines:
             for i, item in enumerate(node.value):
                 self._walk(item, path + (i,))
 
-    def line(self, path: tuple, key: bool = False) -> int:
-        if key and path + ("<key>",) in self.lines:
+    def line(self, path: tuple) -> int:
+        """The line of the key that names ``path`` (else of its value, else of its parent)."""
+        if path + ("<key>",) in self.lines:
             return self.lines[path + ("<key>",)]
         while path not in self.lines and path:
             path = path[:-1]
         return self.lines.get(path, 1)
 
-    def error(self, path: tuple, message: str, key: bool = False) -> str:
+    def error(self, path: tuple, message: str) -> str:
         where = f"{format_path(path)}: " if path else ""
-        return f"{self.label}:{self.line(path, key)}: {where}{message}"
+        return f"{self.label}:{self.line(path)}: {where}{message}"
 
 
 def format_path(path: tuple) -> str:
@@ -208,32 +209,28 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _schema_message(error) -> tuple[tuple, str, bool]:
-    """One readable sentence for a jsonschema error: (path, message, point at the key?)."""
+def _schema_message(error) -> tuple[tuple, str]:
+    """One readable sentence for a jsonschema error: (YAML path, message)."""
     path = tuple(error.absolute_path)
     v, value, schema = error.validator, error.instance, error.schema
     if v == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
         if extra and allowed:
-            return (
-                path + (extra[0],),
-                f"unknown key '{extra[0]}'; allowed keys: {', '.join(allowed)}",
-                True,
-            )
+            return path + (extra[0],), f"unknown key '{extra[0]}'; allowed keys: {', '.join(allowed)}"
         if extra:
-            return path + (extra[0],), f"unknown key '{extra[0]}'", True
+            return path + (extra[0],), f"unknown key '{extra[0]}'"
     if v == "enum":
-        return path, f"{_show(value)} is not one of {', '.join(map(str, error.validator_value))}", False
+        return path, f"{_show(value)} is not one of {', '.join(map(str, error.validator_value))}"
     if v == "const":
-        return path, f"{_show(value)} must be {_show(error.validator_value)}", False
+        return path, f"{_show(value)} must be {_show(error.validator_value)}"
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return path, f"missing required key '{missing}'", False
+        return path, f"missing required key '{missing}'"
     if v == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        return path, f"{_show(value)} is not of type {wanted}", False
+        return path, f"{_show(value)} is not of type {wanted}"
     if v == "pattern":
         hints = {
             "sha256": "a 64-digit lowercase hex sha256",
@@ -242,12 +239,12 @@ def _schema_message(error) -> tuple[tuple, str, bool]:
         }
         leaf = next((p for p in reversed(path) if isinstance(p, str)), "")
         hint = hints.get(leaf, f"letters, digits, '_' and '-' (pattern {error.validator_value})")
-        return path, f"{_show(value)} is not valid: expected {hint}", False
+        return path, f"{_show(value)} is not valid: expected {hint}"
     if v in ("minItems", "maxItems", "minLength", "minProperties"):
-        return path, f"{_show(value)} is too short ({v} {error.validator_value})", False
+        return path, f"{_show(value)} is too short ({v} {error.validator_value})"
     if v in ("minimum", "exclusiveMinimum", "maximum"):
-        return path, f"{_show(value)} is out of range ({v} {error.validator_value})", False
-    return path, error.message, False
+        return path, f"{_show(value)} is out of range ({v} {error.validator_value})"
+    return path, error.message
 
 
 def _validate_schema(data: Any, lines: _Lines) -> None:
@@ -256,8 +253,8 @@ def _validate_schema(data: Any, lines: _Lines) -> None:
     seen: set[str] = set()
     messages = []
     for error in errors:
-        path, message, key = _schema_message(error)
-        text = lines.error(path, message, key)
+        path, message = _schema_message(error)
+        text = lines.error(path, message)
         if text not in seen:
             seen.add(text)
             messages.append(text)

@@ -110,6 +110,7 @@ def load(project_arg: str | None) -> tuple[dict[str, Any], dict[str, Callable[[]
         "check_file_uptodate": "md5",
         "default_tasks": ["results"],
         "verbosity": 2,
+        "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
         "subtasks": True,  # `doit list` shows every step of every variant
     }
     project.build_dir.mkdir(parents=True, exist_ok=True)

@@ -258,7 +258,10 @@ def plan(project: Project) -> list[Step]:
             STEP_DOCS["results"],
             "tasks.steps.results:run",
             {"project": project.name, "root": _s(root), "variants": variants, "out": _s(results)},
-            {"project": project.name, "variants": [v["id"] for v in variants], "build": _rel(paths.build, root)},
+            _with_tools(
+                "results",
+                {"project": project.name, "variants": [v["id"] for v in variants], "build": _rel(paths.build, root)},
+            ),
             file_dep=tuple(dict.fromkeys(deps)),
             targets=(results,),
             isolated=False,

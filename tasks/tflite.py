@@ -21,7 +21,6 @@ SIGNATURE_KEY = "serving_default"
 
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-_FOLDABLE = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.DENSIFY}
 
 
 def read(path: Path) -> schema.ModelT:
@@ -69,13 +68,45 @@ def _is_constant(model: schema.ModelT, tensor: schema.TensorT) -> bool:
     return buf is not None and buf.data is not None and len(buf.data) > 0
 
 
-def fold_constant_decoders(model: schema.ModelT, content: bytes) -> tuple[schema.ModelT, int]:
-    """Replace DEQUANTIZE / DENSIFY ops whose input is constant by float32 constants.
+# Ops never folded even when their inputs are constant: state, control flow, randomness.
+_NEVER_FOLD = {
+    schema.BuiltinOperator.VAR_HANDLE,
+    schema.BuiltinOperator.READ_VARIABLE,
+    schema.BuiltinOperator.ASSIGN_VARIABLE,
+    schema.BuiltinOperator.CALL_ONCE,
+    schema.BuiltinOperator.WHILE,
+    schema.BuiltinOperator.IF,
+    schema.BuiltinOperator.CUSTOM,
+    schema.BuiltinOperator.RANDOM_UNIFORM,
+    schema.BuiltinOperator.RANDOM_STANDARD_NORMAL,
+    schema.BuiltinOperator.MULTINOMIAL,
+}
+_NUMPY_TO_TFLITE = {
+    np.dtype(np.float32): schema.TensorType.FLOAT32,
+    np.dtype(np.float16): schema.TensorType.FLOAT16,
+    np.dtype(np.int32): schema.TensorType.INT32,
+    np.dtype(np.int64): schema.TensorType.INT64,
+    np.dtype(np.int16): schema.TensorType.INT16,
+    np.dtype(np.int8): schema.TensorType.INT8,
+    np.dtype(np.uint8): schema.TensorType.UINT8,
+    np.dtype(np.bool_): schema.TensorType.BOOL,
+}
 
-    Float models are often shipped with fp16 or sparse weights that are decoded
-    at load time.  Calibrators and Vela want plain float32 constants, so we run
-    the model once in the LiteRT interpreter (its own DENSIFY and DEQUANTIZE
-    kernels do the decoding) and store the decoded tensors as buffers.
+
+def _static(tensor: schema.TensorT) -> bool:
+    sig = tensor.shapeSignature
+    return tensor.shape is not None and (sig is None or -1 not in list(sig))
+
+
+def fold_constants(model: schema.ModelT) -> tuple[schema.ModelT, dict[str, int]]:
+    """Replace every op whose result is known before inference by a constant tensor.
+
+    That is: constant fp16 DEQUANTIZE and sparse DENSIFY (weights decoded at
+    load time), SHAPE of a static tensor, and whatever computes only from
+    constants (the STRIDED_SLICE / PACK chains a dynamic batch leaves behind).
+    Calibrators and Vela want plain constants, so we run the model once in the
+    LiteRT interpreter (its own kernels do the work) and store the results.
+    Returns the model and a histogram of the folded op types.
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -83,14 +114,22 @@ def fold_constant_decoders(model: schema.ModelT, content: bytes) -> tuple[schema
     constant = {i for i, t in enumerate(sg.tensors) if _is_constant(model, t)}
     folds: list[int] = []  # op indices, in execution order
     for index, op in enumerate(sg.operators):
-        if builtin_code(model, op) in _FOLDABLE and all(i in constant for i in op.inputs if i >= 0):
+        code = builtin_code(model, op)
+        if code in _NEVER_FOLD or not len(op.outputs):
+            continue
+        inputs = [i for i in op.inputs if i >= 0]
+        if code == schema.BuiltinOperator.SHAPE:
+            foldable = _static(sg.tensors[inputs[0]])
+        else:
+            foldable = bool(inputs) and all(i in constant for i in inputs)
+        if foldable and not any(o in sg.outputs for o in op.outputs):
             folds.append(index)
             constant.update(op.outputs)
     if not folds:
-        return model, 0
+        return model, {}
 
     interpreter = Interpreter(
-        model_content=content,
+        model_content=to_bytes(model),
         experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
@@ -99,22 +138,27 @@ def fold_constant_decoders(model: schema.ModelT, content: bytes) -> tuple[schema
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
     interpreter.invoke()
 
+    folded: dict[str, int] = {}
     for index in folds:
-        out = sg.operators[index].outputs[0]
-        value = np.ascontiguousarray(interpreter.get_tensor(out))
-        tensor = sg.tensors[out]
-        tensor.type = {np.dtype(np.float32): schema.TensorType.FLOAT32}.get(value.dtype, tensor.type)
-        tensor.sparsity = None
-        tensor.quantization = None
-        tensor.shape = np.array(value.shape, dtype=np.int32)
-        tensor.shapeSignature = None
-        buffer = schema.BufferT()
-        buffer.data = np.frombuffer(value.tobytes(), dtype=np.uint8)
-        model.buffers.append(buffer)
-        tensor.buffer = len(model.buffers) - 1
+        op = sg.operators[index]
+        name = op_name(model, op)
+        folded[name] = folded.get(name, 0) + 1
+        for out in op.outputs:
+            value = np.ascontiguousarray(interpreter.get_tensor(out))
+            tensor = sg.tensors[out]
+            tensor.type = _NUMPY_TO_TFLITE.get(value.dtype, tensor.type)
+            tensor.sparsity = None
+            if value.dtype.kind == "f":
+                tensor.quantization = None
+            tensor.shape = np.array(value.shape, dtype=np.int32)
+            tensor.shapeSignature = None
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(value.tobytes(), dtype=np.uint8)
+            model.buffers.append(buffer)
+            tensor.buffer = len(model.buffers) - 1
     drop = set(folds)
     sg.operators = [op for i, op in enumerate(sg.operators) if i not in drop]
-    return collect_garbage(model), len(folds)
+    return collect_garbage(model), dict(sorted(folded.items()))
 
 
 def collect_garbage(model: schema.ModelT) -> schema.ModelT:

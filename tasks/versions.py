@@ -6,8 +6,10 @@ compiles, upgrading TensorFlow re-runs imports and quantization.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 
 # step kind -> distributions whose code decides that step's output bytes
 STEP_TOOLS: dict[str, tuple[str, ...]] = {
@@ -16,6 +18,16 @@ STEP_TOOLS: dict[str, tuple[str, ...]] = {
     "quantize": ("tensorflow", "ai-edge-litert", "numpy", "pillow"),
     "compile": ("ethos-u-vela",),
 }
+
+# step kind -> this package's files whose code decides that step's output
+_STEP_CODE: dict[str, tuple[str, ...]] = {
+    "fetch": ("steps/fetch.py",),
+    "import": ("steps/import_model.py", "tflite.py"),
+    "quantize": ("steps/quantize.py", "datasets.py", "tflite.py"),
+    "compile": ("steps/compile.py", "adapters/vela.py", "tflite.py"),
+    "results": ("steps/results.py",),
+}
+_PACKAGE = Path(__file__).resolve().parent
 
 # distributions that provide the same import under another name
 _ALIASES = {"tensorflow": ("tensorflow", "tensorflow-cpu")}
@@ -31,5 +43,14 @@ def version(dist: str) -> str:
     return "not installed"
 
 
+@cache
+def code_digest(kind: str) -> str:
+    """Digest of the step's own implementation: a new NPUForge re-runs the steps it changed."""
+    h = hashlib.sha256()
+    for name in _STEP_CODE.get(kind, ()):
+        h.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def tool_versions(kind: str) -> dict[str, str]:
-    return {dist: version(dist) for dist in STEP_TOOLS.get(kind, ())}
+    return {"npuforge": code_digest(kind), **{dist: version(dist) for dist in STEP_TOOLS.get(kind, ())}}

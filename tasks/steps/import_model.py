@@ -3,8 +3,9 @@
 Canonical means: batch 1 and static shapes (Vela keeps reshapes on the NPU
 only then), exactly one ``serving_default`` signature, constant fp16
 DEQUANTIZE and sparse DENSIFY ops folded into float32 constants (the TFLite
-calibrator crashes on them), no unused tensors, buffers or opcodes.  The
-result is checked against the source on random input before it is written.
+calibrator crashes on them), shape arithmetic on static shapes folded too, and
+no unused tensors, buffers or opcodes.  The result is checked against the
+source on random input before it is written.
 """
 
 from __future__ import annotations
@@ -50,22 +51,23 @@ def run(
         content = bytes(reference)
         reference = _tflite_reference(content)
     model_bytes, folded = canonicalize(content, input_shape, f"{label}.source")
-    progress(f"folded {folded} constant DEQUANTIZE/DENSIFY ops" if folded else "no constant decoders to fold")
+    if folded:
+        progress("folded constant ops: " + ", ".join(f"{n} {op}" for op, n in folded.items()))
     worst = check_equivalent(reference, model_bytes, label)
     progress(f"matches the source: max abs diff {worst:.2e} of output range")
     atomic.write_bytes(Path(out), model_bytes)
     atomic.write_json(Path(facts), tflite.describe(model_bytes, folded=folded, max_rel_diff=worst))
 
 
-def canonicalize(content: bytes, input_shape: list[int] | None, where: str) -> tuple[bytes, int]:
+def canonicalize(content: bytes, input_shape: list[int] | None, where: str) -> tuple[bytes, dict[str, int]]:
     model = tflite.read_bytes(content, where)
     if len(model.subgraphs) != 1:
         raise StepError(f"{where}: the model has {len(model.subgraphs)} subgraphs; only single-subgraph models are supported")
     if any(t.type != tflite.schema.TensorType.FLOAT32 for t in (model.subgraphs[0].tensors[i] for i in model.subgraphs[0].inputs)):
         raise StepError(f"{where}: the model's inputs are not float32; give the float model, not a quantized one")
     model = tflite.fix_input_shapes(model, input_shape, where)
-    model, folded = tflite.fold_constant_decoders(model, tflite.to_bytes(model))
     model = tflite.propagate_static_shapes(model)
+    model, folded = tflite.fold_constants(model)
     model.metadata = [m for m in model.metadata or [] if m.name not in (b"reduced_precision_support", "reduced_precision_support")]
     model = tflite.set_serving_signature(tflite.collect_garbage(model))
     return tflite.to_bytes(model), folded

@@ -46,7 +46,7 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any],
         raise StepError(f"{label}: calibration supports single-input models; this one has {len(sg.inputs)} inputs")
     shape = [int(d) for d in sg.tensors[sg.inputs[0]].shape]
     total = datasets.count(dataset)
-    step = max(1, total // 4)
+    step = max(2, -(-total // 4))  # about four progress lines per calibration
 
     def representative():
         for i, x in enumerate(datasets.samples(dataset, shape), 1):
@@ -62,7 +62,7 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any],
             calibrated = cal.calibrate(representative)
             progress("quantizing to int8")
             return bytes(convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io))
-        progress("quantizing to int16 activations, int8 weights")
+        progress("calibrating, then quantizing to int16 activations, int8 weights")
         # Ops without a 16x8 kernel stay float (TFLiteConverter does the same with
         # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 + TFLITE_BUILTINS).
         return bytes(

@@ -1,0 +1,49 @@
+"""Tiny real models built in the tests (Keras → TensorFlow Lite), a few layers each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def keras_net(batch: int | None = None, sparse: bool = False):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input(shape=(12, 12, 3), batch_size=batch, name="image")
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="conv2")(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(5, name="dense")(x)
+    model = keras.Model(inputs, outputs)
+    if sparse:  # 90 % zeros: the converter stores such weights sparse, behind DENSIFY
+        for layer in model.layers:
+            if layer.get_weights():
+                w, b = layer.get_weights()
+                mask = np.random.default_rng(0).random(w.shape) < 0.9
+                layer.set_weights([np.where(mask, 0.0, w).astype(np.float32), b])
+    return model
+
+
+def tflite_of(model, float16: bool = False, sparse: bool = False) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if float16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    if sparse:
+        converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    return converter.convert()
+
+
+def run_tflite(content: bytes, x: np.ndarray) -> list[np.ndarray]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
+    detail = interpreter.get_input_details()[0]
+    if list(detail["shape"]) != list(x.shape):
+        interpreter.resize_tensor_input(detail["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]

@@ -1,0 +1,191 @@
+"""project.yaml validation: every bad input gets one exact line naming file:line, YAML path and fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, write
+from tasks import config
+from tasks.errors import ConfigError
+
+GOOD = """
+version: 1
+name: demo
+datasets:
+  pics: {images: "data/*.png"}
+  noise: {random: {seed: 1, count: 4}}
+models:
+  net:
+    source: net.tflite
+    calibration: pics
+quantization:
+  int8: {type: int8}
+targets:
+  imx93: {compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}
+  cpu: {compiler: none}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.png").write_bytes(b"")
+    (tmp_path / "net.tflite").write_bytes(b"")
+
+    def make(text: str = GOOD, replace: tuple[str, str] | None = None) -> Path:
+        if replace:
+            assert replace[0] in text, replace[0]
+            text = text.replace(*replace)
+        return write(tmp_path / "project.yaml", text)
+
+    return make
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    return str(info.value).replace(str(path.parent) + "/", "")
+
+
+def test_good_project_loads(project):
+    p = config.load(project())
+    assert [v.id for v in p.variants] == ["net/int8@imx93", "net/int8@cpu"]
+    assert p.models["net"].source.path == p.root / "net.tflite"
+    assert p.datasets["pics"].files == (p.root / "data" / "a.png",)
+    assert p.datasets["noise"].count == 4
+    assert p.targets["imx93"].config is None and p.targets["imx93"].optimise == "Performance"
+    assert p.build_dir == p.root / "build"
+
+
+def test_bad_accelerator_names_line_path_and_choices(project):
+    path = project(replace=("ethos-u65-256", "ethos-u65-128"))
+    assert error_of(path) == (
+        f"{path}:13: targets.imx93.accelerator: 'ethos-u65-128' is not one of ethos-u55-32, ethos-u55-64, "
+        "ethos-u55-128, ethos-u55-256, ethos-u65-256, ethos-u65-512, ethos-u85-128, ethos-u85-256, "
+        "ethos-u85-512, ethos-u85-1024, ethos-u85-2048"
+    ).replace(str(path.parent) + "/", "")
+
+
+def test_unknown_key_is_an_error(project):
+    path = project(replace=("    calibration: pics", "    calibration: pics\n    calibraton: pics"))
+    assert error_of(path).endswith(
+        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, source, validation"
+    )
+
+
+def test_unknown_top_level_key(project):
+    path = project(GOOD + "extra: 1\n")
+    assert error_of(path).endswith(
+        ":15: extra: unknown key 'extra'; allowed keys: build_dir, builds, datasets, models, name, quantization, targets, version"
+    )
+
+
+def test_bad_memory_mode_type(project):
+    path = project(replace=("memory_mode: Dedicated_Sram", "memory_mode: 3"))
+    assert error_of(path).endswith(":13: targets.imx93.memory_mode: 3 is not of type string")
+
+
+def test_vela_target_missing_required_key(project):
+    path = project(replace=(", memory_mode: Dedicated_Sram", ""))
+    assert error_of(path).endswith(":13: targets.imx93: missing required key 'memory_mode'")
+
+
+def test_none_target_rejects_vela_keys(project):
+    path = project(replace=("cpu: {compiler: none}", "cpu: {compiler: none, accelerator: ethos-u55-128}"))
+    assert error_of(path).endswith(":14: targets.cpu.accelerator: unknown key 'accelerator'; allowed keys: compiler")
+
+
+def test_undefined_dataset(project):
+    path = project(replace=("calibration: pics", "calibration: people"))
+    assert error_of(path).endswith(
+        ":9: models.net.calibration: dataset 'people' is not defined under datasets (defined: noise, pics)"
+    )
+
+
+def test_build_names_undefined_model(project):
+    path = project(GOOD + "builds:\n  - {models: [nett], quantization: [int8], targets: [cpu]}\n")
+    assert error_of(path).endswith(":16: builds[0].models[0]: 'nett' is not defined under models (defined: net)")
+
+
+def test_missing_source_file(project):
+    path = project(replace=("source: net.tflite", "source: missing.tflite"))
+    assert error_of(path).startswith("project.yaml:8: models.net.source: source 'missing.tflite' does not exist")
+
+
+def test_glob_matching_nothing(project):
+    path = project(replace=('images: "data/*.png"', 'images: "photos/*.jpg"'))
+    assert error_of(path).startswith("project.yaml:4: datasets.pics.images: 'photos/*.jpg' matches no file")
+
+
+def test_bad_sha256(project):
+    path = project(replace=("source: net.tflite", "source: {pip: mediapipe==0.10.14, member: a.tflite, sha256: abc}"))
+    assert error_of(path).endswith(":8: models.net.source.sha256: 'abc' is not valid: expected a 64-digit lowercase hex sha256")
+
+
+def test_unpinned_pip_requirement(project):
+    sha = "ab" * 32
+    path = project(replace=("source: net.tflite", f"source: {{pip: mediapipe, member: a.tflite, sha256: {sha}}}"))
+    assert error_of(path).endswith(
+        ":8: models.net.source.pip: 'mediapipe' is not valid: expected a pinned requirement such as mediapipe==0.10.14"
+    )
+
+
+def test_integer_scheme_needs_calibration(project):
+    path = project(replace=("    calibration: pics\n", ""))
+    assert error_of(path).endswith(
+        ":7: models.net: quantization 'int8' (int8) needs calibration data; add 'calibration: DATASET' to this model"
+    )
+
+
+def test_io_type_must_fit_scheme(project):
+    path = project(replace=("int8: {type: int8}", "int8: {type: int8, io: int16}"))
+    assert error_of(path).endswith(":11: quantization.int8.io: io: int16 does not fit type int8; use float32 or int8, uint8")
+
+
+def test_duplicate_key(project):
+    path = project(replace=("  cpu: {compiler: none}", "  cpu: {compiler: none}\n  cpu: {compiler: none}"))
+    assert error_of(path).endswith(":15: targets.cpu: duplicate key 'cpu'; keep only one")
+
+
+def test_yaml_syntax_error(project):
+    path = project(replace=("name: demo", "name: [demo"))
+    assert error_of(path).startswith("project.yaml:")
+    assert "YAML syntax error" in error_of(path)
+
+
+def test_several_errors_each_on_its_line(project):
+    path = project(replace=("version: 1", "version: 2"))
+    path.write_text(path.read_text().replace("type: int8", "type: int9"))
+    lines = error_of(path).splitlines()
+    assert lines == [
+        "project.yaml:1: version: 2 must be 1",
+        "project.yaml:11: quantization.int8.type: 'int9' is not one of dynamic, float16, int8, int16x8",
+    ]
+
+
+def test_missing_project_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="no such file; create it or pass project=PATH/project.yaml"):
+        config.load(tmp_path / "project.yaml")
+
+
+def test_doit_prints_one_error_line_and_no_traceback(project):
+    path = project(replace=("ethos-u65-256", "ethos-u65-128"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), f"project={path}", "list"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"ERROR: {path}:13: targets.imx93.accelerator: 'ethos-u65-128' is not one of")
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_repo_example_is_valid():
+    p = config.load(REPO / "project.yaml")
+    assert {"pose_detection", "pose_landmark", "classifier_c90", "classifier_c96"} == set(p.models)
+    assert len(p.variants) == 4 * 3 * 3

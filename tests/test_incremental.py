@@ -1,0 +1,97 @@
+"""Incremental semantics on a real doit database: exactly the steps downstream of a change re-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from conftest import doit, ok, ran, write
+
+ALL_COMPILES = {"compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55"}
+
+
+def edit(project: Path, old: str, new: str) -> None:
+    path = project / "project.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+
+
+def test_first_build_writes_results(built_tiny: Path):
+    results = json.loads((built_tiny / "build" / "results.json").read_text())
+    ids = [v["id"] for v in results["variants"]]
+    assert ids == [
+        "tiny/int8@u65", "tiny/int8@u55", "tiny/int8@cpu",
+        "tiny/a16w8@u65", "tiny/a16w8@u55", "tiny/a16w8@cpu",
+    ]  # fmt: skip
+    by_id = {v["id"]: v for v in results["variants"]}
+    u65 = by_id["tiny/int8@u65"]
+    assert u65["artifact"] == "build/tiny/int8/u65/tiny_int8_vela.tflite"
+    assert u65["size_bytes"] == (built_tiny / u65["artifact"]).stat().st_size
+    assert u65["ops"]["npu"] > 0 and u65["estimate"]["inference_ms"] > 0 and u65["estimate"]["macs"] > 0
+    # float I/O leaves exactly the input QUANTIZE and output DEQUANTIZE on the CPU
+    assert sorted(f["op"] for f in u65["cpu_fallback"]) == ["DEQUANTIZE", "QUANTIZE"]
+    assert by_id["tiny/int8@cpu"]["artifact"] == "build/tiny/int8/tiny_int8.tflite"
+    assert by_id["tiny/int8@cpu"]["estimate"] is None and by_id["tiny/int8@cpu"]["ops"] is None
+
+
+def test_second_run_runs_nothing(tiny: Path):
+    assert ran(ok(doit(tiny))) == set()
+
+
+def test_touch_without_change_runs_nothing(tiny: Path):
+    later = time.time() + 100
+    for p in [tiny / "project.yaml", tiny / "models" / "tiny.py", *sorted((tiny / "data").glob("*.png"))]:
+        os.utime(p, (later, later))
+    os.utime(tiny / "build" / "tiny" / "tiny_float.tflite", (later, later))
+    assert ran(ok(doit(tiny))) == set()
+
+
+def test_scheme_parameter_reruns_only_that_scheme(tiny: Path):
+    edit(tiny, "int8: {type: int8}", "int8: {type: int8, per_channel: false}")
+    assert ran(ok(doit(tiny))) == {"quantize:tiny/int8", "compile:tiny/int8@u65", "compile:tiny/int8@u55", "results"}
+
+
+def test_memory_mode_reruns_only_that_targets_compiles(tiny: Path):
+    edit(tiny, "memory_mode: Shared_Sram", "memory_mode: Sram_Only")
+    assert ran(ok(doit(tiny))) == {"compile:tiny/int8@u55", "compile:tiny/a16w8@u55", "results"}
+
+
+def test_calibration_image_reruns_quantize(tiny: Path):
+    from PIL import Image
+
+    Image.new("RGB", (20, 20), (200, 10, 10)).save(tiny / "data" / "img1.png")
+    steps = ran(ok(doit(tiny)))
+    assert {"quantize:tiny/int8", "quantize:tiny/a16w8"} <= steps
+    assert not any(s.startswith(("import:", "fetch:")) for s in steps)
+
+
+def test_vela_upgrade_reruns_compiles(tiny: Path, tmp_path: Path):
+    # Package metadata is what the fingerprint reads: a newer ethos-u-vela
+    # dist-info first on the path is what an upgrade looks like to it.
+    site = tmp_path / "site"
+    write(site / "ethos_u_vela-99.0.0.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: ethos-u-vela\nVersion: 99.0.0\n")
+    env = {"PYTHONPATH": f"{site}{os.pathsep}{Path(__file__).resolve().parent.parent}"}
+    # Same Vela code, so the same bytes: results.json's inputs are unchanged and it stays.
+    assert ran(ok(doit(tiny, env=env))) == ALL_COMPILES
+
+
+def test_builder_argument_reruns_from_import(tiny: Path):
+    edit(tiny, "args: {channels: 8}", "args: {channels: 16}")
+    steps = ran(ok(doit(tiny)))
+    assert steps == {"import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "results"} | ALL_COMPILES
+
+
+def test_deleted_artifact_is_rebuilt_alone(tiny: Path):
+    artifact = tiny / "build" / "tiny" / "int8" / "u65" / "tiny_int8_vela.tflite"
+    before = artifact.read_bytes()
+    artifact.unlink()
+    assert ran(ok(doit(tiny))) == {"compile:tiny/int8@u65"}
+    assert artifact.read_bytes() == before  # deterministic: results.json needs no update
+
+
+def test_no_temporary_files_left(built_tiny: Path):
+    leftovers = [p for p in (built_tiny / "build").rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".vela-")]
+    assert leftovers == []
