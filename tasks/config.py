@@ -387,7 +387,9 @@ class _Builder:
         elif "builder" in src:
             file_part, function = src["builder"].rsplit(":", 1)
             p = self.file(at + ("source", "builder"), file_part, "builder file")
-            source = Source("builder", path=p, function=function, args_json=json.dumps(src.get("args", {}), sort_keys=True))
+            source = Source(
+                "builder", path=p, function=function, args_json=json.dumps(src.get("args", {}), sort_keys=True)
+            )
         else:
             source = Source("pip", pip=src["pip"], member=src["member"], sha256=src["sha256"])
         for key in ("calibration", "validation"):

@@ -6,18 +6,13 @@ The input shape always comes from the model; the dataset's preprocessing
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from tasks.errors import StepError
-
-
-def count(dataset: dict[str, Any]) -> int:
-    if dataset["kind"] == "random":
-        return int(dataset["count"])
-    return len(dataset["files"])
 
 
 def samples(dataset: dict[str, Any], shape: list[int]) -> Iterator[np.ndarray]:
@@ -93,5 +88,7 @@ def image(path: Path, shape: list[int], pre: dict[str, Any], name: str) -> np.nd
     scale = np.asarray(pre.get("scale", [255.0]), dtype=np.float32)
     for key, value in (("mean", mean), ("scale", scale)):
         if value.size not in (1, channels):
-            raise StepError(f"datasets.{name}.preprocess.{key}: {value.size} values for {channels} channels; give 1 or {channels}")
+            raise StepError(
+                f"datasets.{name}.preprocess.{key}: {value.size} values for {channels} channels; give 1 or {channels}"
+            )
     return ((x - mean) / scale)[None].astype(np.float32)

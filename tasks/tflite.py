@@ -249,7 +249,9 @@ def fix_input_shapes(model: schema.ModelT, input_shape: list[int] | None, source
         tensor = sg.tensors[index]
         signature = list(tensor.shapeSignature) if tensor.shapeSignature is not None else list(tensor.shape)
         if input_shape is not None:
-            if len(input_shape) != len(signature) or any(s not in (-1, d) for s, d in zip(signature, input_shape)):
+            if len(input_shape) != len(signature) or any(
+                s not in (-1, d) for s, d in zip(signature, input_shape, strict=True)
+            ):
                 raise StepError(
                     f"{source}: input_shape {list(input_shape)} does not fit input "
                     f"'{tensor_name(tensor)}' of shape {signature} (-1 is a free dimension)"
@@ -299,7 +301,10 @@ def describe(model_bytes: bytes, **extra: Any) -> dict[str, Any]:
     model = read_bytes(model_bytes, "model")
 
     def io(details):
-        return [{"name": d["name"], "shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]).name} for d in details]
+        return [
+            {"name": d["name"], "shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
+            for d in details
+        ]
 
     return {
         "inputs": io(interpreter.get_input_details()),

@@ -49,7 +49,7 @@ def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return proc
 
 
-TINY_BUILDER = '''
+TINY_BUILDER = """
 import keras
 
 
@@ -60,7 +60,7 @@ def build(channels=8, size=16):
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(4, name="logits")(x)
     return keras.Model(inputs, outputs)
-'''
+"""
 
 
 def tiny_project(root: Path, photos: int = 3) -> Path:

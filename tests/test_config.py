@@ -123,7 +123,9 @@ def test_glob_matching_nothing(project):
 
 def test_bad_sha256(project):
     path = project(replace=("source: net.tflite", "source: {pip: mediapipe==0.10.14, member: a.tflite, sha256: abc}"))
-    assert error_of(path).endswith(":8: models.net.source.sha256: 'abc' is not valid: expected a 64-digit lowercase hex sha256")
+    assert error_of(path).endswith(
+        ":8: models.net.source.sha256: 'abc' is not valid: expected a 64-digit lowercase hex sha256"
+    )
 
 
 def test_unpinned_pip_requirement(project):
@@ -143,7 +145,9 @@ def test_integer_scheme_needs_calibration(project):
 
 def test_io_type_must_fit_scheme(project):
     path = project(replace=("int8: {type: int8}", "int8: {type: int8, io: int16}"))
-    assert error_of(path).endswith(":11: quantization.int8.io: io: int16 does not fit type int8; use float32 or int8, uint8")
+    assert error_of(path).endswith(
+        ":11: quantization.int8.io: io: int16 does not fit type int8; use float32 or int8, uint8"
+    )
 
 
 def test_duplicate_key(project):

@@ -21,7 +21,9 @@ def wheelhouse(tmp_path: Path, monkeypatch) -> Path:
     with zipfile.ZipFile(folder / "npuforge_demo-1.0-py3-none-any.whl", "w") as z:
         z.writestr("npuforge_demo/models/net.tflite", PAYLOAD)
         z.writestr("npuforge_demo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: npuforge-demo\nVersion: 1.0\n")
-        z.writestr("npuforge_demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(
+            "npuforge_demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         z.writestr("npuforge_demo-1.0.dist-info/RECORD", "")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
@@ -50,5 +52,7 @@ def test_sha256_mismatch_names_both_hashes(wheelhouse: Path, tmp_path: Path):
 
 
 def test_missing_member_suggests_the_right_path(wheelhouse: Path, tmp_path: Path):
-    with pytest.raises(StepError, match=r"has no member 'models/net.tflite'; did you mean npuforge_demo/models/net.tflite\?"):
+    with pytest.raises(
+        StepError, match=r"has no member 'models/net.tflite'; did you mean npuforge_demo/models/net.tflite\?"
+    ):
         fetch.run("npuforge-demo==1.0", "models/net.tflite", "ab" * 32, str(tmp_path / "o"), str(tmp_path / "cache"))

@@ -112,7 +112,9 @@ def test_saved_model_source(tmp_path: Path):
 
 def test_builder_source(tmp_path: Path):
     builder = tmp_path / "b.py"
-    builder.write_text("from models_for_tests import keras_net\n\ndef build(batch=None):\n    return keras_net(batch)\n")
+    builder.write_text(
+        "from models_for_tests import keras_net\n\ndef build(batch=None):\n    return keras_net(batch)\n"
+    )
     content, facts = do_import(tmp_path, builder, kind="builder", function="build", args_json='{"batch": null}')
     assert_canonical(content)
     assert facts["max_rel_diff"] <= import_model.TOLERANCE
@@ -128,7 +130,10 @@ def test_builder_without_function(tmp_path: Path):
 def test_input_shape_that_does_not_fit(tmp_path: Path):
     source = tmp_path / "dyn.tflite"
     source.write_bytes(tflite_of(keras_net(batch=None)))
-    with pytest.raises(StepError, match=r"input_shape \[1, 10, 10, 3\] does not fit input 'serving_default_image:0' of shape \[-1, 12, 12, 3\]"):
+    with pytest.raises(
+        StepError,
+        match=r"input_shape \[1, 10, 10, 3\] does not fit input 'serving_default_image:0' of shape \[-1, 12, 12, 3\]",
+    ):
         do_import(tmp_path, source, input_shape=[1, 10, 10, 3])
 
 

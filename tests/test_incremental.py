@@ -72,7 +72,10 @@ def test_vela_upgrade_reruns_compiles(tiny: Path, tmp_path: Path):
     # Package metadata is what the fingerprint reads: a newer ethos-u-vela
     # dist-info first on the path is what an upgrade looks like to it.
     site = tmp_path / "site"
-    write(site / "ethos_u_vela-99.0.0.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: ethos-u-vela\nVersion: 99.0.0\n")
+    write(
+        site / "ethos_u_vela-99.0.0.dist-info" / "METADATA",
+        "Metadata-Version: 2.1\nName: ethos-u-vela\nVersion: 99.0.0\n",
+    )
     env = {"PYTHONPATH": f"{site}{os.pathsep}{Path(__file__).resolve().parent.parent}"}
     # Same Vela code, so the same bytes: results.json's inputs are unchanged and it stays.
     assert ran(ok(doit(tiny, env=env))) == ALL_COMPILES
@@ -95,3 +98,41 @@ def test_deleted_artifact_is_rebuilt_alone(tiny: Path):
 def test_no_temporary_files_left(built_tiny: Path):
     leftovers = [p for p in (built_tiny / "build").rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".vela-")]
     assert leftovers == []
+
+
+def test_other_project_from_repo_dodo_gets_its_own_build(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from conftest import REPO, TINY_BUILDER
+
+    project = tmp_path / "elsewhere"
+    write(project / "nets" / "tiny.py", TINY_BUILDER)
+    write(
+        project / "project.yaml",
+        """
+        version: 1
+        name: other
+        models:
+          tiny: {source: {builder: "nets/tiny.py:build"}}
+        quantization:
+          fp16: {type: float16}
+        targets:
+          cpu: {compiler: none}
+        """,
+    )
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "project=../elsewhere/project.yaml"],
+        cwd=elsewhere,
+        env={**os.environ, "PWD": str(elsewhere)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ran(proc) == {"import:tiny", "quantize:tiny/fp16", "results"}
+    results = json.loads((project / "build" / "results.json").read_text())
+    assert [v["id"] for v in results["variants"]] == ["tiny/fp16@cpu"]
+    assert results["variants"][0]["artifact"] == "build/tiny/fp16/tiny_fp16.tflite"
+    assert (project / "build" / ".doit.db").exists() and not (REPO / "build" / "tiny").exists()

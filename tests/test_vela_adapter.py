@@ -47,7 +47,9 @@ def test_repeated_header_per_subgraph_is_skipped(tmp_path: Path):
 def test_two_network_percent_columns_of_older_vela(tmp_path: Path):
     lines = PER_LAYER.read_text().splitlines()
     old = tmp_path / "per-layer.csv"
-    old.write_text("\n".join([lines[0].replace("Network% (cycles)", "Network%").replace("Network% (MAC)", "Network%")] + lines[1:]))
+    old.write_text(
+        "\n".join([lines[0].replace("Network% (cycles)", "Network%").replace("Network% (MAC)", "Network%")] + lines[1:])
+    )
     row = vela.parse_per_layer(old)[1]
     assert row["Network% (cycles)"] == 12.068221903920932
     assert row["Network% (MAC)"] == 1.8669684043907173
@@ -55,7 +57,10 @@ def test_two_network_percent_columns_of_older_vela(tmp_path: Path):
 
 def test_cpu_reasons_including_multi_line():
     reasons = vela.parse_cpu_reasons(LOG.read_text())
-    assert reasons["model_1/model/d2sp_person_32/d2sp_person_32"] == {"op": "DEPTH_TO_SPACE", "reason": "Unsupported opType"}
+    assert reasons["model_1/model/d2sp_person_32/d2sp_person_32"] == {
+        "op": "DEPTH_TO_SPACE",
+        "reason": "Unsupported opType",
+    }
     assert reasons["tfl.quantize"]["op"] == "QUANTIZE"
     assert reasons["tfl.quantize"]["reason"] == (
         "Operation has tensor with unsupported DataType Float32 (input_1) "

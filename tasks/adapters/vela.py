@@ -34,7 +34,7 @@ def parse_summary(path: Path) -> dict[str, Any]:
     if len(rows) < 2:
         raise ValueError(f"{path}: Vela summary CSV has no data row")
     out: dict[str, Any] = {}
-    for key, text in zip(rows[0], rows[1]):
+    for key, text in zip(rows[0], rows[1], strict=False):
         value = _number(text)
         out[key.strip()] = value if value is not None else text
     return out
@@ -61,7 +61,7 @@ def parse_per_layer(path: Path) -> list[dict[str, Any]]:
         if not row or row == header or (row and row[0].strip() == header[0].strip()):
             continue
         record: dict[str, Any] = {}
-        for key, text in zip(names, row):
+        for key, text in zip(names, row, strict=False):
             value = _number(text) if key not in ("Original Operator", "NNG Operator", "Target", "Name") else None
             record[key] = value if value is not None else text
         layers.append(record)
@@ -147,7 +147,9 @@ def facts(
                 "sram_access_cycles": _int(row.get("SRAM AC")),
                 "dram_access_cycles": _int(row.get("DRAM AC")),
                 "macs": _int(row.get("MAC Count")),
-                "mac_util_pct": round(float(row["Util% (MAC)"]), 2) if on_npu and _number(row.get("Util% (MAC)")) is not None else None,
+                "mac_util_pct": round(float(row["Util% (MAC)"]), 2)
+                if on_npu and _number(row.get("Util% (MAC)")) is not None
+                else None,
                 "out_channels": channels.get(row.get("Name", "")),
             }
         )

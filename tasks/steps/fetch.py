@@ -28,7 +28,17 @@ def _wheel(requirement: str, cache: Path) -> Path:
         print(f"   fetch: pip download --no-deps {requirement}", flush=True)
         folder.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(folder), requirement],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(folder),
+                requirement,
+            ],
             capture_output=True,
             text=True,
         )

@@ -14,7 +14,6 @@ import importlib.util
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -62,13 +61,20 @@ def run(
 def canonicalize(content: bytes, input_shape: list[int] | None, where: str) -> tuple[bytes, dict[str, int]]:
     model = tflite.read_bytes(content, where)
     if len(model.subgraphs) != 1:
-        raise StepError(f"{where}: the model has {len(model.subgraphs)} subgraphs; only single-subgraph models are supported")
-    if any(t.type != tflite.schema.TensorType.FLOAT32 for t in (model.subgraphs[0].tensors[i] for i in model.subgraphs[0].inputs)):
+        raise StepError(
+            f"{where}: the model has {len(model.subgraphs)} subgraphs; only single-subgraph models are supported"
+        )
+    if any(
+        t.type != tflite.schema.TensorType.FLOAT32
+        for t in (model.subgraphs[0].tensors[i] for i in model.subgraphs[0].inputs)
+    ):
         raise StepError(f"{where}: the model's inputs are not float32; give the float model, not a quantized one")
     model = tflite.fix_input_shapes(model, input_shape, where)
     model = tflite.propagate_static_shapes(model)
     model, folded = tflite.fold_constants(model)
-    model.metadata = [m for m in model.metadata or [] if m.name not in (b"reduced_precision_support", "reduced_precision_support")]
+    model.metadata = [
+        m for m in model.metadata or [] if m.name not in (b"reduced_precision_support", "reduced_precision_support")
+    ]
     model = tflite.set_serving_signature(tflite.collect_garbage(model))
     return tflite.to_bytes(model), folded
 
@@ -107,7 +113,9 @@ def check_equivalent(reference, model_bytes: bytes, label: str) -> float:
     got = runner(**inputs)
     expected = reference(inputs)
     if sorted(got) != sorted(expected):
-        raise StepError(f"{label}: the imported model's outputs {sorted(got)} differ from the source's {sorted(expected)}")
+        raise StepError(
+            f"{label}: the imported model's outputs {sorted(got)} differ from the source's {sorted(expected)}"
+        )
     worst = 0.0
     for name, g in got.items():
         e = np.asarray(expected[name], dtype=np.float32).reshape(g.shape)
@@ -128,7 +136,7 @@ def check_equivalent(reference, model_bytes: bytes, label: str) -> float:
 def _static_shape(shape, input_shape: list[int] | None, where: str) -> list[int]:
     dims = list(shape)
     if input_shape is not None:
-        if len(input_shape) != len(dims) or any(d not in (None, -1, s) for d, s in zip(dims, input_shape)):
+        if len(input_shape) != len(dims) or any(d not in (None, -1, s) for d, s in zip(dims, input_shape, strict=True)):
             raise StepError(f"{where}: input_shape {input_shape} does not fit the model's input {dims}")
         return list(input_shape)
     fixed = [1 if (i == 0 and d in (None, -1)) else d for i, d in enumerate(dims)]
@@ -150,7 +158,7 @@ def _convert_keras(model, input_shape: list[int] | None, label: str):
     def serve(x):
         y = model(x, training=False)
         ys = list(y.values()) if isinstance(y, dict) else (list(y) if isinstance(y, (list, tuple)) else [y])
-        return {name: t for name, t in zip(names, ys)}
+        return {name: t for name, t in zip(names, ys, strict=True)}
 
     progress(f"exporting Keras model with a fixed input signature {shape}")
     spec = tf.TensorSpec(shape, tf.float32, name=input_name)
@@ -216,12 +224,16 @@ def _from_saved_model(path: Path, input_shape, label: str):
     loaded = tf.saved_model.load(str(path))
     signatures = dict(loaded.signatures)
     if "serving_default" not in signatures:
-        raise StepError(f"{label}.source: SavedModel {path} has no serving_default signature (has: {', '.join(signatures) or 'none'})")
+        raise StepError(
+            f"{label}.source: SavedModel {path} has no serving_default signature (has: {', '.join(signatures) or 'none'})"
+        )
     fn = signatures["serving_default"]
     specs = fn.structured_input_signature[1]
     if len(specs) != 1:
-        raise StepError(f"{label}.source: SavedModel signatures with {len(specs)} inputs are not supported; use one input")
-    (arg, spec), = specs.items()
+        raise StepError(
+            f"{label}.source: SavedModel signatures with {len(specs)} inputs are not supported; use one input"
+        )
+    ((arg, spec),) = specs.items()
     shape = _static_shape(spec.shape.as_list(), input_shape, f"{label}.input_shape")
 
     def serve(x):

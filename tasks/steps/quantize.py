@@ -19,8 +19,9 @@ from tasks.worker import progress
 def run(model: str, out: str, facts: str, scheme: dict[str, Any], dataset: dict[str, Any] | None, label: str) -> None:
     content = Path(model).read_bytes()
     kind = scheme["type"]
+    samples = None
     if kind in ("int8", "int16x8"):
-        result = _calibrated(content, scheme, dataset, label)
+        result, samples = _calibrated(content, scheme, dataset, label)
     elif kind == "dynamic":
         result = _ai_edge(content, scheme, dynamic=True)
     elif kind == "float16":
@@ -28,14 +29,10 @@ def run(model: str, out: str, facts: str, scheme: dict[str, Any], dataset: dict[
     else:
         raise StepError(f"quantization type {kind!r} is not one of dynamic, float16, int8, int16x8")
     atomic.write_bytes(Path(out), result)
-    atomic.write_json(Path(facts), tflite.describe(result, scheme=scheme, calibration_samples=_samples_used(dataset)))
+    atomic.write_json(Path(facts), tflite.describe(result, scheme=scheme, calibration_samples=samples))
 
 
-def _samples_used(dataset: dict[str, Any] | None) -> int | None:
-    return datasets.count(dataset) if dataset else None
-
-
-def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any], label: str) -> bytes:
+def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any], label: str) -> tuple[bytes, int]:
     import tensorflow as tf
     from tensorflow.lite.python import convert
     from tensorflow.lite.python.optimize import calibrator
@@ -45,11 +42,12 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any],
     if len(sg.inputs) != 1:
         raise StepError(f"{label}: calibration supports single-input models; this one has {len(sg.inputs)} inputs")
     shape = [int(d) for d in sg.tensors[sg.inputs[0]].shape]
-    total = datasets.count(dataset)
+    xs = list(datasets.samples(dataset, shape))
+    total = len(xs)
     step = max(2, -(-total // 4))  # about four progress lines per calibration
 
     def representative():
-        for i, x in enumerate(datasets.samples(dataset, shape), 1):
+        for i, x in enumerate(xs, 1):
             yield [x]
             if i % step == 0 or i == total:
                 progress(f"calibration {i}/{total} samples ({dataset['name']})")
@@ -61,15 +59,14 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any],
         if scheme["type"] == "int8":
             calibrated = cal.calibrate(representative)
             progress("quantizing to int8")
-            return bytes(convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io))
+            return bytes(convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io)), total
         progress("calibrating, then quantizing to int16 activations, int8 weights")
         # Ops without a 16x8 kernel stay float (TFLiteConverter does the same with
         # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 + TFLITE_BUILTINS).
-        return bytes(
-            cal.calibrate_and_quantize(
-                representative, io, io, True, tf.int16, tf.int64, disable_per_channel=per_tensor
-            )
+        result = cal.calibrate_and_quantize(
+            representative, io, io, True, tf.int16, tf.int64, disable_per_channel=per_tensor
         )
+        return bytes(result), total
     except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StepError(f"{label}: TensorFlow Lite could not quantize the model: {first}") from None

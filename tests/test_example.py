@@ -1,0 +1,105 @@
+"""The MediaPipe example end to end (models fetched by `make`/`doit fetch` from the pinned wheel)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, doit, ok, ran, write
+
+FETCHED = REPO / "models" / "fetched"
+PHOTOS = REPO / "data" / "photos"
+
+pytestmark = pytest.mark.skipif(
+    not (FETCHED / "pose_detection.tflite").exists() or not PHOTOS.exists(),
+    reason="example models not fetched: run `make test` (it runs `doit fetch` first)",
+)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("example")
+    write(
+        root / "project.yaml",
+        f"""
+        version: 1
+        name: pose
+        datasets:
+          signed: {{images: "{PHOTOS}/*.png", preprocess: {{mean: 127.5, scale: 127.5}}}}
+          unit: {{images: "{PHOTOS}/*.png", preprocess: {{mean: 0, scale: 255}}}}
+        models:
+          pose_detection: {{source: "{FETCHED}/pose_detection.tflite", calibration: signed}}
+          pose_landmark: {{source: "{FETCHED}/pose_landmark_full.tflite", calibration: unit}}
+        quantization:
+          int8: {{type: int8}}
+          int8_io: {{type: int8, io: int8}}
+        targets:
+          imx93: {{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}}
+        builds:
+          - {{models: [pose_detection, pose_landmark], quantization: [int8], targets: [imx93]}}
+          - {{models: [pose_detection], quantization: [int8_io], targets: [imx93]}}
+        """,
+    )
+    proc = ok(doit(root))
+    assert ran(proc) == {
+        "import:pose_detection", "import:pose_landmark", "quantize:pose_detection/int8",
+        "quantize:pose_landmark/int8", "quantize:pose_detection/int8_io", "compile:pose_detection/int8@imx93",
+        "compile:pose_landmark/int8@imx93", "compile:pose_detection/int8_io@imx93", "results",
+    }  # fmt: skip
+    assert "calibration 6/6 samples (signed)" in proc.stdout
+    return root
+
+
+def variant(root: Path, vid: str) -> dict:
+    results = json.loads((root / "build" / "results.json").read_text())
+    return next(v for v in results["variants"] if v["id"] == vid)
+
+
+def test_fetched_models_match_the_pinned_hashes():
+    import hashlib
+
+    text = (REPO / "project.yaml").read_text()
+    for name in ("pose_detection.tflite", "pose_landmark_full.tflite"):
+        assert hashlib.sha256((FETCHED / name).read_bytes()).hexdigest() in text
+
+
+def test_import_folds_fp16_and_sparse_weights_and_matches_source(example: Path):
+    facts = json.loads((example / "build" / "pose_detection" / "import.json").read_text())
+    assert facts["folded"] == {"DENSIFY": 38, "DEQUANTIZE": 144}
+    assert facts["max_rel_diff"] <= 1e-5
+    assert "DEQUANTIZE" not in facts["ops"] and "DENSIFY" not in facts["ops"]
+    landmark = json.loads((example / "build" / "pose_landmark" / "import.json").read_text())
+    assert landmark["folded"] == {"DEQUANTIZE": 192}
+    assert [o["name"] for o in landmark["outputs"]] == [
+        "Identity",
+        "Identity_1",
+        "Identity_2",
+        "Identity_3",
+        "Identity_4",
+    ]
+
+
+def test_pose_detection_on_imx93_keeps_depth_to_space_on_cpu(example: Path):
+    v = variant(example, "pose_detection/int8@imx93")
+    d2s = [f for f in v["cpu_fallback"] if f["op"] == "DEPTH_TO_SPACE"]
+    assert len(d2s) == 3 and all(f["reason"] == "Unsupported opType" for f in d2s)
+    assert v["ops"]["cpu"] == 6 and v["ops"]["npu"] > 100
+    assert 1 < v["estimate"]["inference_ms"] < 100
+    assert v["size_bytes"] == (example / v["artifact"]).stat().st_size
+
+
+def test_integer_io_removes_the_io_conversions_from_the_cpu(example: Path):
+    float_io = variant(example, "pose_detection/int8@imx93")
+    int_io = variant(example, "pose_detection/int8_io@imx93")
+    assert {f["op"] for f in float_io["cpu_fallback"]} == {"QUANTIZE", "DEQUANTIZE", "DEPTH_TO_SPACE"}
+    assert {f["op"] for f in int_io["cpu_fallback"]} == {"DEPTH_TO_SPACE"}
+    assert int_io["inputs"][0]["dtype"] == "int8"
+
+
+def test_pose_landmark_fully_on_npu_but_io(example: Path):
+    v = variant(example, "pose_landmark/int8@imx93")
+    assert {f["op"] for f in v["cpu_fallback"]} <= {"QUANTIZE", "DEQUANTIZE"}
+    assert v["estimate"]["inference_ms"] > 0
+    assert any(layer["out_channels"] for layer in v["layers"])

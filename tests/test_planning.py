@@ -1,0 +1,76 @@
+"""Planning is pure and light: no TensorFlow, Vela or fabric; predictable task names."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, tiny_project
+from tasks import config, plan
+from tasks.errors import ConfigError
+
+HEAVY = ("tensorflow", "keras", "ethosu", "fabric", "paramiko", "ai_edge_litert", "ai_edge_quantizer", "numpy")
+
+
+def test_loading_dodo_imports_no_heavy_module():
+    code = (
+        "import sys; sys.argv = ['doit']; sys.path.insert(0, '.'); import dodo; "
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_task_names_and_dependencies(tmp_path: Path):
+    project = config.load(tiny_project(tmp_path))
+    steps = plan.plan(project)
+    names = [s.task_name for s in steps]
+    assert names == [
+        "import:tiny",
+        "quantize:tiny/int8", "quantize:tiny/a16w8",
+        "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
+        "results",
+    ]  # fmt: skip
+    by_name = {s.task_name: s for s in steps}
+    quant = by_name["quantize:tiny/int8"]
+    assert quant.file_dep[0] == project.build_dir / "tiny" / "tiny_float.tflite"
+    assert sorted(p.name for p in quant.file_dep[1:]) == ["img0.png", "img1.png", "img2.png"]
+    compile_ = by_name["compile:tiny/int8@u65"]
+    assert compile_.file_dep == (project.build_dir / "tiny" / "int8" / "tiny_int8.tflite",)
+    assert compile_.params["memory_mode"] == "Dedicated_Sram" and "ethos-u-vela" in compile_.params["tools"]
+    # fingerprints hold no absolute paths, so a moved project stays up to date
+    for step in steps:
+        assert str(tmp_path) not in repr(step.params), step.task_name
+
+
+def test_doit_list_shows_every_step(tmp_path: Path):
+    tiny_project(tmp_path)
+    env = {**os.environ, "PWD": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "project=project.yaml", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    listed = {line.split()[0]: line for line in proc.stdout.splitlines()}
+    assert "compile:tiny/a16w8@u55" in listed and "quantize:tiny/int8" in listed and "results" in listed
+    assert "Ethos_U55_High_End_Embedded" in listed["compile:tiny/a16w8@u55"]
+
+
+def test_two_models_fetching_the_same_file_name_are_refused(tmp_path: Path):
+    sha = "ab" * 32
+    (tmp_path / "project.yaml").write_text(
+        "version: 1\nname: x\nmodels:\n"
+        f"  a: {{source: {{pip: p==1, member: x/net.tflite, sha256: {sha}}}}}\n"
+        f"  b: {{source: {{pip: p==1, member: y/net.tflite, sha256: {sha}}}}}\n"
+        "quantization: {fp16: {type: float16}}\ntargets: {cpu: {compiler: none}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"fetch:b and fetch:a both write .*net.tflite"):
+        plan.plan(config.load(tmp_path / "project.yaml"))
