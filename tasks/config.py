@@ -9,7 +9,9 @@ holds project.yaml.  Every error names the file, line and YAML path.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -53,7 +55,7 @@ class Dataset:
         """What the samples depend on besides the files' content (fingerprinted)."""
         return {
             "kind": self.kind,
-            "files": [_rel(f, root) for f in self.files],
+            "files": [relative(f, root) for f in self.files],
             "preprocess": {
                 "size": list(self.preprocess.size) if self.preprocess.size else None,
                 "resize": self.preprocess.resize,
@@ -133,11 +135,12 @@ class Project:
     variants: tuple[Variant, ...] = ()
 
 
-def _rel(path: Path, root: Path) -> str:
+def relative(path: str | Path, root: str | Path) -> str:
+    """``path`` relative to ``root`` (POSIX form) when inside it, else as it is."""
     try:
-        return path.relative_to(root).as_posix()
+        return Path(path).relative_to(root).as_posix()
     except ValueError:
-        return path.as_posix()
+        return Path(path).as_posix()
 
 
 # --- YAML with line numbers ----------------------------------------------------------------------
@@ -322,6 +325,8 @@ class _Builder:
                 allowed = "int8, uint8" if q.type == "int8" else "int16"
                 self.fail(("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use float32 or {allowed}")
         targets = {n: self.target(n, v) for n, v in (d.get("targets") or {}).items()}
+        for target in targets.values():
+            self.check_vela_sections(target)
         variants = self.variants(models, quant, targets)
         build_dir = (self.root / d.get("build_dir", "build")).absolute()
         if self.errors:
@@ -421,6 +426,24 @@ class _Builder:
             arena_cache_size=v.get("arena_cache_size"),
         )
 
+    def check_vela_sections(self, target: Target) -> None:
+        """system_config and memory_mode must be sections of the Vela config the target uses."""
+        if target.compiler != "vela":
+            return
+        ini = target.config or _vela_default_config()
+        if ini is None or not ini.is_file():
+            return  # Vela is not installed here, or the file is missing (reported above)
+        label = target.config.name if target.config else DEFAULT_VELA_CONFIG
+        sections = _vela_sections(ini)
+        for key, kind in (("system_config", "System_Config"), ("memory_mode", "Memory_Mode")):
+            value = getattr(target, key)
+            names = sections.get(kind, [])
+            if value not in names:
+                self.fail(
+                    ("targets", target.name, key),
+                    f"'{value}' is not a {kind} of {label}; one of {', '.join(names) or 'none defined'}",
+                )
+
     def variants(self, models: dict, quant: dict, targets: dict) -> tuple[Variant, ...]:
         builds = self.data.get("builds")
         sections = {"models": models, "quantization": quant, "targets": targets}
@@ -455,3 +478,24 @@ class _Builder:
                     f"quantization '{q.name}' ({q.type}) needs calibration data; add 'calibration: DATASET' to this model",
                 )
         return tuple(out)
+
+
+def _vela_default_config() -> Path | None:
+    """Vela's own Arm/vela.ini, found without importing Vela."""
+    spec = importlib.util.find_spec("ethosu")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "config_files" / DEFAULT_VELA_CONFIG
+
+
+_SECTION = re.compile(r"^\[(System_Config|Memory_Mode)\.([^\]]+)\]\s*$")
+
+
+@cache
+def _vela_sections(ini: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in ini.read_text(errors="replace").splitlines():
+        match = _SECTION.match(line.strip())
+        if match:
+            found.setdefault(match[1], []).append(match[2])
+    return found

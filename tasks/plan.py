@@ -7,13 +7,12 @@ calls), so "what changed" and "what re-runs" cannot drift apart.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tasks import versions
-from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Model, Project, Target, Variant
+from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Model, Project, Target, Variant, relative
 from tasks.errors import ConfigError
 
 STEP_DOCS = {
@@ -36,7 +35,6 @@ class Step:
     file_dep: tuple[Path, ...] = ()
     targets: tuple[Path, ...] = ()
     isolated: bool = True  # run in a child process (native code inside)
-    facts: Path | None = None
 
     @property
     def task_name(self) -> str:
@@ -147,7 +145,7 @@ def plan(project: Project) -> list[Step]:
                     "import",
                     {
                         "kind": src.kind,
-                        "source": _rel(source_path, root),
+                        "source": relative(source_path, root),
                         "function": src.function,
                         "args": src.args_json,
                         "input_shape": list(model.input_shape) if model.input_shape else None,
@@ -155,7 +153,6 @@ def plan(project: Project) -> list[Step]:
                 ),
                 file_dep=tuple(source_files),
                 targets=(float_out, facts),
-                facts=facts,
             )
         )
 
@@ -195,7 +192,6 @@ def plan(project: Project) -> list[Step]:
                 ),
                 file_dep=(paths.float_model(model_name),) + (dataset.files if dataset else ()),
                 targets=(out, facts),
-                facts=facts,
             )
         )
 
@@ -226,7 +222,6 @@ def plan(project: Project) -> list[Step]:
                     folder / "per-layer.csv",
                     folder / "vela.log",
                 ),
-                facts=facts,
             )
         )
 
@@ -260,7 +255,11 @@ def plan(project: Project) -> list[Step]:
             {"project": project.name, "root": _s(root), "variants": variants, "out": _s(results)},
             _with_tools(
                 "results",
-                {"project": project.name, "variants": [v["id"] for v in variants], "build": _rel(paths.build, root)},
+                {
+                    "project": project.name,
+                    "variants": [v["id"] for v in variants],
+                    "build": relative(paths.build, root),
+                },
             ),
             file_dep=tuple(dict.fromkeys(deps)),
             targets=(results,),
@@ -277,17 +276,10 @@ def vela_options(target: Target, root: Path) -> dict[str, Any]:
         "accelerator": target.accelerator,
         "system_config": target.system_config,
         "memory_mode": target.memory_mode,
-        "config": _rel(target.config, root) if target.config else DEFAULT_VELA_CONFIG,
+        "config": relative(target.config, root) if target.config else DEFAULT_VELA_CONFIG,
         "optimise": target.optimise,
         "arena_cache_size": target.arena_cache_size,
     }
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return os.path.relpath(path, root)
 
 
 def check_graph(steps: list[Step]) -> None:

@@ -193,3 +193,23 @@ def test_repo_example_is_valid():
     p = config.load(REPO / "project.yaml")
     assert {"pose_detection", "pose_landmark", "classifier_c90", "classifier_c96"} == set(p.models)
     assert len(p.variants) == 4 * 3 * 3
+
+
+def test_unknown_system_config_lists_those_of_vela_ini(project):
+    path = project(replace=("system_config: Ethos_U65_High_End", "system_config: Ethos_U65_Highend"))
+    assert error_of(path).endswith(
+        ":13: targets.imx93.system_config: 'Ethos_U65_Highend' is not a System_Config of Arm/vela.ini; one of "
+        "Ethos_U55_Deep_Embedded, Ethos_U55_High_End_Embedded, Ethos_U65_Embedded, Ethos_U65_Mid_End, "
+        "Ethos_U65_High_End, Ethos_U65_Client_Server, Ethos_U85_SYS_Flash_Low, Ethos_U85_SYS_Flash_High, "
+        "Ethos_U85_SYS_DRAM_Low, Ethos_U85_SYS_DRAM_Mid, Ethos_U85_SYS_DRAM_High"
+    )
+
+
+def test_memory_mode_checked_against_the_projects_vela_ini(project, tmp_path: Path):
+    (tmp_path / "my.ini").write_text("[System_Config.Board]\ncore_clock=1e9\n[Memory_Mode.Fast]\nconst_mem_area=Axi1\n")
+    path = project(replace=("memory_mode: Dedicated_Sram}", "memory_mode: Dedicated_Sram, config: my.ini}"))
+    lines = error_of(path).splitlines()
+    assert lines == [
+        "project.yaml:13: targets.imx93.system_config: 'Ethos_U65_High_End' is not a System_Config of my.ini; one of Board",
+        "project.yaml:13: targets.imx93.memory_mode: 'Dedicated_Sram' is not a Memory_Mode of my.ini; one of Fast",
+    ]

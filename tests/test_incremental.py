@@ -136,3 +136,27 @@ def test_other_project_from_repo_dodo_gets_its_own_build(tmp_path: Path):
     assert [v["id"] for v in results["variants"]] == ["tiny/fp16@cpu"]
     assert results["variants"][0]["artifact"] == "build/tiny/fp16/tiny_fp16.tflite"
     assert (project / "build" / ".doit.db").exists() and not (REPO / "build" / "tiny").exists()
+
+
+def test_project_vela_ini_is_used_and_tracked(tiny: Path):
+    import re
+
+    from tasks.config import _vela_default_config
+
+    ini = tiny / "vela.ini"
+    ini.write_text(_vela_default_config().read_text())
+    edit(tiny, "memory_mode: Dedicated_Sram}", "memory_mode: Dedicated_Sram, config: vela.ini}")
+    assert ran(ok(doit(tiny))) == {"compile:tiny/int8@u65", "compile:tiny/a16w8@u65"}  # same bytes: results stay
+
+    def u65_ms() -> float:
+        results = json.loads((tiny / "build" / "results.json").read_text())
+        return next(v for v in results["variants"] if v["id"] == "tiny/int8@u65")["estimate"]["inference_ms"]
+
+    before = u65_ms()
+    text = ini.read_text()
+    section = text.index("[System_Config.Ethos_U65_High_End]")
+    clock = re.compile(r"core_clock=([0-9.e]+)")
+    match = clock.search(text, section)
+    ini.write_text(text[: match.start()] + f"core_clock={float(match[1]) / 2:.0f}" + text[match.end() :])
+    assert ran(ok(doit(tiny))) == {"compile:tiny/int8@u65", "compile:tiny/a16w8@u65", "results"}
+    assert u65_ms() > before  # half the clock: a slower estimate, so Vela read this file

@@ -7,18 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from tasks import atomic
+from tasks.config import relative
 
 
 def _read(path: str | None) -> dict[str, Any] | None:
     return json.loads(Path(path).read_text()) if path else None
-
-
-def _rel(path: str, root: str) -> str:
-    p = Path(path)
-    try:
-        return p.relative_to(root).as_posix()
-    except ValueError:
-        return p.as_posix()
 
 
 def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> None:
@@ -34,7 +27,7 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
                 "prune": None,
                 "quantization": v["quantization"],
                 "target": v["target"],
-                "artifact": _rel(v["artifact"], root),
+                "artifact": relative(v["artifact"], root),
                 "size_bytes": artifact.stat().st_size,
                 "inputs": quantized.get("inputs"),
                 "outputs": quantized.get("outputs"),
@@ -53,4 +46,4 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
         ops = f"{r['ops']['npu']}/{r['ops']['cpu']}" if r["ops"] else "-"
         ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
         print(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}")
-    print(f"   wrote {_rel(out, root)}")
+    print(f"   wrote {relative(out, root)}")
