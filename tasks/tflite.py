@@ -313,3 +313,68 @@ def describe(model_bytes: bytes, **extra: Any) -> dict[str, Any]:
         "size_bytes": len(model_bytes),
         **extra,
     }
+
+
+def prune(model: schema.ModelT, outputs: list[str], inputs: list[str] | None, where: str) -> schema.ModelT:
+    """Keep only the ops that compute ``outputs`` (which become the outputs, in order).
+
+    With ``inputs``, those tensors become the inputs and everything before them
+    goes.  Every kept output must be computed from the inputs.
+    """
+    import difflib
+
+    sg = model.subgraphs[0]
+    index_of: dict[str, int] = {}
+    for sig in model.signatureDefs or []:  # signature names first: what users see
+        for tmap in list(sig.inputs or []) + list(sig.outputs or []):
+            index_of.setdefault(tmap.name.decode() if isinstance(tmap.name, bytes) else tmap.name, tmap.tensorIndex)
+    for i, t in enumerate(sg.tensors):
+        index_of.setdefault(tensor_name(t), i)
+
+    def find(name: str, key: str) -> int:
+        if name not in index_of:
+            close = difflib.get_close_matches(name, list(index_of), n=5, cutoff=0.4)
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            raise StepError(f"{where}.{key}: no tensor named '{name}' in the model{hint}")
+        return index_of[name]
+
+    out_idx = [find(n, "outputs") for n in outputs]
+    in_idx = [find(n, "inputs") for n in inputs] if inputs else list(sg.inputs)
+    producer = {o: k for k, op in enumerate(sg.operators) for o in op.outputs}
+    constant = {i for i, t in enumerate(sg.tensors) if _is_constant(model, t)}
+    starts = set(in_idx)
+
+    keep_ops: set[int] = set()
+    reaches: dict[int, bool] = {}  # tensor -> computed from the inputs?
+
+    def visit(tensor: int) -> bool:
+        if tensor in reaches:
+            return reaches[tensor]
+        if tensor in starts:
+            result = True
+        elif tensor in constant or tensor not in producer:
+            if tensor not in constant and tensor in sg.inputs:
+                raise StepError(
+                    f"{where}.inputs: keeping the outputs needs model input '{tensor_name(sg.tensors[tensor])}', "
+                    "which the given inputs cut off; add it to inputs"
+                )
+            result = False
+        else:
+            k = producer[tensor]
+            keep_ops.add(k)
+            result = any([visit(i) for i in sg.operators[k].inputs if i >= 0])
+        reaches[tensor] = result
+        return result
+
+    for name, index in zip(outputs, out_idx, strict=True):
+        if not visit(index):
+            raise StepError(
+                f"{where}.outputs: '{name}' is not computed from the model's inputs (it is a constant); keep another tensor"
+            )
+    sg.operators = [op for k, op in enumerate(sg.operators) if k in keep_ops]
+    sg.inputs = [i for i in in_idx if i in reaches]
+    sg.outputs = out_idx
+    for i in sg.inputs:
+        sg.tensors[i].buffer = 0  # a cut point is fed at run time, not stored
+    # kept tensors keep their signature names; new inputs/outputs are named by tensor
+    return collect_garbage(set_serving_signature(model))

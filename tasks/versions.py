@@ -15,6 +15,7 @@ from pathlib import Path
 STEP_TOOLS: dict[str, tuple[str, ...]] = {
     "fetch": ("pip",),
     "import": ("tensorflow", "keras", "ai-edge-litert", "numpy"),
+    "prune": ("ai-edge-litert",),
     "quantize": ("tensorflow", "ai-edge-litert", "numpy", "pillow"),
     "compile": ("ethos-u-vela",),
 }
@@ -23,6 +24,7 @@ STEP_TOOLS: dict[str, tuple[str, ...]] = {
 _STEP_CODE: dict[str, tuple[str, ...]] = {
     "fetch": ("steps/fetch.py",),
     "import": ("steps/import_model.py", "tflite.py"),
+    "prune": ("steps/prune.py", "tflite.py"),
     "quantize": ("steps/quantize.py", "datasets.py", "tflite.py"),
     "compile": ("steps/compile.py", "adapters/vela.py", "tflite.py"),
     "results": ("steps/results.py",),

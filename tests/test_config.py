@@ -73,7 +73,7 @@ def test_bad_accelerator_names_line_path_and_choices(project):
 def test_unknown_key_is_an_error(project):
     path = project(replace=("    calibration: pics", "    calibration: pics\n    calibraton: pics"))
     assert error_of(path).endswith(
-        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, source, validation"
+        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, prune, source, validation"
     )
 
 
@@ -108,7 +108,9 @@ def test_undefined_dataset(project):
 
 def test_build_names_undefined_model(project):
     path = project(GOOD + "builds:\n  - {models: [nett], quantization: [int8], targets: [cpu]}\n")
-    assert error_of(path).endswith(":16: builds[0].models[0]: 'nett' is not defined under models (defined: net)")
+    assert error_of(path).endswith(
+        ":16: builds[0].models[0]: 'nett' is not defined under models (or MODEL.PRUNE) (defined: net)"
+    )
 
 
 def test_missing_source_file(project):
@@ -192,7 +194,8 @@ def test_doit_prints_one_error_line_and_no_traceback(project):
 def test_repo_example_is_valid():
     p = config.load(REPO / "project.yaml")
     assert {"pose_detection", "pose_landmark", "classifier_c90", "classifier_c96"} == set(p.models)
-    assert len(p.variants) == 4 * 3 * 3
+    assert len(p.variants) == 5 * 3 * 3  # 4 models and one prune variant
+    assert "pose_landmark.fitness/int8@imx93" in [v.id for v in p.variants]
 
 
 def test_unknown_system_config_lists_those_of_vela_ini(project):

@@ -31,14 +31,17 @@ def example(tmp_path_factory) -> Path:
           unit: {{images: "{PHOTOS}/*.png", preprocess: {{mean: 0, scale: 255}}}}
         models:
           pose_detection: {{source: "{FETCHED}/pose_detection.tflite", calibration: signed}}
-          pose_landmark: {{source: "{FETCHED}/pose_landmark_full.tflite", calibration: unit}}
+          pose_landmark:
+            source: "{FETCHED}/pose_landmark_full.tflite"
+            calibration: unit
+            prune: {{fitness: {{outputs: [Identity, Identity_1, Identity_4]}}}}
         quantization:
           int8: {{type: int8}}
           int8_io: {{type: int8, io: int8}}
         targets:
           imx93: {{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}}
         builds:
-          - {{models: [pose_detection, pose_landmark], quantization: [int8], targets: [imx93]}}
+          - {{models: [pose_detection, pose_landmark, pose_landmark.fitness], quantization: [int8], targets: [imx93]}}
           - {{models: [pose_detection], quantization: [int8_io], targets: [imx93]}}
         """,
     )
@@ -47,6 +50,7 @@ def example(tmp_path_factory) -> Path:
         "import:pose_detection", "import:pose_landmark", "quantize:pose_detection/int8",
         "quantize:pose_landmark/int8", "quantize:pose_detection/int8_io", "compile:pose_detection/int8@imx93",
         "compile:pose_landmark/int8@imx93", "compile:pose_detection/int8_io@imx93", "results",
+        "prune:pose_landmark.fitness", "quantize:pose_landmark.fitness/int8", "compile:pose_landmark.fitness/int8@imx93",
     }  # fmt: skip
     assert "calibration 6/6 samples (signed)" in proc.stdout
     return root
@@ -103,3 +107,12 @@ def test_pose_landmark_fully_on_npu_but_io(example: Path):
     assert {f["op"] for f in v["cpu_fallback"]} <= {"QUANTIZE", "DEQUANTIZE"}
     assert v["estimate"]["inference_ms"] > 0
     assert any(layer["out_channels"] for layer in v["layers"])
+
+
+def test_pruned_landmark_drops_two_heads_and_runs_faster(example: Path):
+    full = variant(example, "pose_landmark/int8@imx93")
+    fitness = variant(example, "pose_landmark.fitness/int8@imx93")
+    assert fitness["prune"] == "fitness" and fitness["model"] == "pose_landmark"
+    assert [o["name"] for o in fitness["outputs"]] == ["Identity", "Identity_1", "Identity_4"]
+    assert fitness["estimate"]["macs"] < full["estimate"]["macs"]
+    assert fitness["estimate"]["inference_ms"] < full["estimate"]["inference_ms"]

@@ -24,7 +24,7 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
             {
                 "id": v["id"],
                 "model": v["model"],
-                "prune": None,
+                "prune": v["prune"],
                 "quantization": v["quantization"],
                 "target": v["target"],
                 "artifact": relative(v["artifact"], root),
