@@ -102,11 +102,24 @@ class Model:
 
 
 @dataclass(frozen=True)
+class Override:
+    """Layers matched by ``match`` (regex on output tensor names) or downstream of ``start`` get ``type``."""
+
+    type: str
+    match: str | None = None
+    start: str | None = None  # project.yaml: from
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, **({"match": self.match} if self.match else {"from": self.start})}
+
+
+@dataclass(frozen=True)
 class Quantization:
     name: str
     type: str
     io: str = "float32"
     per_channel: bool = True
+    overrides: tuple[Override, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -330,10 +343,7 @@ class _Builder:
         d = self.data
         datasets = {n: self.dataset(n, v) for n, v in (d.get("datasets") or {}).items()}
         models = {n: self.model(n, v, datasets) for n, v in d["models"].items()}
-        quant = {
-            n: Quantization(n, v["type"], v.get("io", "float32"), v.get("per_channel", True))
-            for n, v in (d.get("quantization") or {}).items()
-        }
+        quant = {n: self.quantization(n, v) for n, v in (d.get("quantization") or {}).items()}
         for n, q in quant.items():
             if q.io != "float32" and q.type not in INTEGER_SCHEMES:
                 self.fail(("quantization", n, "io"), f"io: {q.io} needs type int8 or int16x8, not {q.type}")
@@ -429,6 +439,23 @@ class _Builder:
             v.get("validation"),
             prune,
         )
+
+    def quantization(self, name: str, v: dict) -> Quantization:
+        overrides = []
+        for i, o in enumerate(v.get("overrides") or []):
+            at = ("quantization", name, "overrides", i)
+            if ("match" in o) == ("from" in o):
+                self.fail(at, "give exactly one of match (a regex on layer output names) or from (a tensor name)")
+                continue
+            if "match" in o:
+                try:
+                    re.compile(o["match"])
+                except re.error as exc:
+                    self.fail(at + ("match",), f"{o['match']!r} is not a valid regular expression ({exc})")
+            if v["type"] not in INTEGER_SCHEMES:
+                self.fail(at, f"overrides need type int8 or int16x8, not {v['type']}")
+            overrides.append(Override(o["type"], o.get("match"), o.get("from")))
+        return Quantization(name, v["type"], v.get("io", "float32"), v.get("per_channel", True), tuple(overrides))
 
     def target(self, name: str, v: dict) -> Target:
         if v["compiler"] == "none":

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tasks import versions
-from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Model, Project, Target, Variant, relative
+from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Dataset, Model, Project, Target, Variant, relative
 from tasks.errors import ConfigError
 
 STEP_DOCS = {
@@ -83,6 +83,13 @@ def _source_files(model: Model) -> list[Path]:
     if src.path.is_dir():
         return sorted(p for p in src.path.rglob("*") if p.is_file())
     return [src.path]
+
+
+def _dataset_kwargs(dataset: Dataset | None, root: Path) -> dict[str, Any] | None:
+    """What a step gets to read a dataset: its parameters plus absolute file paths."""
+    if dataset is None:
+        return None
+    return dict(dataset.params(root), files=[_s(f) for f in dataset.files], name=dataset.name)
 
 
 def _with_tools(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -192,24 +199,32 @@ def plan(project: Project) -> list[Step]:
         out = paths.quantized(unit, quant_name)
         facts = out.with_name("quantize.json")
         dataset = project.datasets[model.calibration] if scheme.type in INTEGER_SCHEMES else None
-        dataset_params = dataset.params(root) if dataset else None
+        checked_on = model.validation or model.calibration
+        errors = project.datasets[checked_on] if checked_on else None
+        errors_csv = out.with_name("quant_errors.csv")
         steps.append(
             Step(
                 "quantize",
                 f"{unit}/{quant_name}",
                 f"{STEP_DOCS['quantize']}: {scheme.type}, io {scheme.io}, "
                 f"{'per-channel' if scheme.per_channel else 'per-tensor'}"
+                + (f", {len(scheme.overrides)} override(s)" if scheme.overrides else "")
                 + (f", calibrated on '{dataset.name}'" if dataset else ""),
                 "tasks.steps.quantize:run",
                 {
                     "model": _s(paths.float_model(unit)),
                     "out": _s(out),
                     "facts": _s(facts),
-                    "scheme": {"type": scheme.type, "io": scheme.io, "per_channel": scheme.per_channel},
-                    "dataset": dict(dataset_params, files=[_s(f) for f in dataset.files], name=dataset.name)
-                    if dataset
-                    else None,
+                    "scheme": {
+                        "type": scheme.type,
+                        "io": scheme.io,
+                        "per_channel": scheme.per_channel,
+                        "overrides": [o.as_dict() for o in scheme.overrides],
+                    },
+                    "dataset": _dataset_kwargs(dataset, root),
                     "label": f"{unit}/{quant_name}",
+                    "errors_dataset": _dataset_kwargs(errors, root),
+                    "errors_csv": _s(errors_csv) if errors else None,
                 },
                 _with_tools(
                     "quantize",
@@ -217,11 +232,19 @@ def plan(project: Project) -> list[Step]:
                         "type": scheme.type,
                         "io": scheme.io,
                         "per_channel": scheme.per_channel,
-                        "dataset": dataset_params,
+                        "overrides": [o.as_dict() for o in scheme.overrides],
+                        "dataset": dataset.params(root) if dataset else None,
+                        "errors_dataset": errors.params(root) if errors else None,
                     },
                 ),
-                file_dep=(paths.float_model(unit),) + (dataset.files if dataset else ()),
-                targets=(out, facts),
+                file_dep=tuple(
+                    dict.fromkeys(
+                        (paths.float_model(unit),)
+                        + (dataset.files if dataset else ())
+                        + (errors.files if errors else ())
+                    )
+                ),
+                targets=(out, facts) + ((errors_csv,) if errors else ()),
             )
         )
 

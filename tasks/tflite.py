@@ -321,22 +321,10 @@ def prune(model: schema.ModelT, outputs: list[str], inputs: list[str] | None, wh
     With ``inputs``, those tensors become the inputs and everything before them
     goes.  Every kept output must be computed from the inputs.
     """
-    import difflib
-
     sg = model.subgraphs[0]
-    index_of: dict[str, int] = {}
-    for sig in model.signatureDefs or []:  # signature names first: what users see
-        for tmap in list(sig.inputs or []) + list(sig.outputs or []):
-            index_of.setdefault(tmap.name.decode() if isinstance(tmap.name, bytes) else tmap.name, tmap.tensorIndex)
-    for i, t in enumerate(sg.tensors):
-        index_of.setdefault(tensor_name(t), i)
 
     def find(name: str, key: str) -> int:
-        if name not in index_of:
-            close = difflib.get_close_matches(name, list(index_of), n=5, cutoff=0.4)
-            hint = f"; closest: {', '.join(close)}" if close else ""
-            raise StepError(f"{where}.{key}: no tensor named '{name}' in the model{hint}")
-        return index_of[name]
+        return find_tensor(model, name, f"{where}.{key}")
 
     out_idx = [find(n, "outputs") for n in outputs]
     in_idx = [find(n, "inputs") for n in inputs] if inputs else list(sg.inputs)
@@ -378,3 +366,95 @@ def prune(model: schema.ModelT, outputs: list[str], inputs: list[str] | None, wh
         sg.tensors[i].buffer = 0  # a cut point is fed at run time, not stored
     # kept tensors keep their signature names; new inputs/outputs are named by tensor
     return collect_garbage(set_serving_signature(model))
+
+
+def tensor_names(model: schema.ModelT) -> dict[str, int]:
+    """Name → tensor index of subgraph 0; signature names first (what users see), then tensor names."""
+    index_of: dict[str, int] = {}
+    for sig in model.signatureDefs or []:
+        for tmap in list(sig.inputs or []) + list(sig.outputs or []):
+            index_of.setdefault(tmap.name.decode() if isinstance(tmap.name, bytes) else tmap.name, tmap.tensorIndex)
+    for i, t in enumerate(model.subgraphs[0].tensors):
+        index_of.setdefault(tensor_name(t), i)
+    return index_of
+
+
+def find_tensor(model: schema.ModelT, name: str, where: str) -> int:
+    """The tensor called ``name``, or a StepError listing the closest names."""
+    import difflib
+
+    index_of = tensor_names(model)
+    if name not in index_of:
+        close = difflib.get_close_matches(name, list(index_of), n=5, cutoff=0.4)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise StepError(f"{where}: no tensor named '{name}' in the model{hint}")
+    return index_of[name]
+
+
+def downstream_outputs(model: schema.ModelT, tensor: int) -> list[str]:
+    """Output tensor names of every op that depends on ``tensor``, in execution order."""
+    sg = model.subgraphs[0]
+    reached = {tensor}
+    names = []
+    for op in sg.operators:
+        if any(i in reached for i in op.inputs if i >= 0):
+            reached.update(op.outputs)
+            names.extend(tensor_name(sg.tensors[o]) for o in op.outputs)
+    return names
+
+
+def _opcode(model: schema.ModelT, code: int, version: int) -> int:
+    for i, c in enumerate(model.operatorCodes):
+        if max(c.builtinCode, c.deprecatedBuiltinCode) == code:
+            return i
+    op = schema.OperatorCodeT()
+    op.builtinCode = code
+    op.deprecatedBuiltinCode = min(code, schema.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+    op.version = version
+    model.operatorCodes.append(op)
+    return len(model.operatorCodes) - 1
+
+
+def float_io(model: schema.ModelT) -> schema.ModelT:
+    """Give an integer-I/O model float32 inputs and outputs (QUANTIZE in, DEQUANTIZE out).
+
+    The float tensors take the original names; the integer ones get an ``_int``
+    suffix.  Signature entries follow the float tensors.
+    """
+    sg = model.subgraphs[0]
+    moved: dict[int, int] = {}
+
+    def float_twin(index: int) -> int:
+        old = sg.tensors[index]
+        twin = schema.TensorT()
+        twin.name = tensor_name(old)
+        twin.shape = np.array(old.shape, dtype=np.int32)
+        twin.type = schema.TensorType.FLOAT32
+        twin.buffer = 0
+        old.name = f"{tensor_name(old)}_int"
+        sg.tensors.append(twin)
+        moved[index] = len(sg.tensors) - 1
+        return moved[index]
+
+    integer = (schema.TensorType.INT8, schema.TensorType.UINT8, schema.TensorType.INT16)
+    front = []
+    for index in list(sg.inputs):
+        if sg.tensors[index].type in integer:
+            op = schema.OperatorT()
+            op.opcodeIndex = _opcode(model, schema.BuiltinOperator.QUANTIZE, 1)
+            op.inputs, op.outputs = [float_twin(index)], [index]
+            front.append(op)
+    back = []
+    for index in list(sg.outputs):
+        if sg.tensors[index].type in integer:
+            op = schema.OperatorT()
+            op.opcodeIndex = _opcode(model, schema.BuiltinOperator.DEQUANTIZE, 2)
+            op.inputs, op.outputs = [index], [float_twin(index)]
+            back.append(op)
+    sg.operators = front + list(sg.operators) + back
+    sg.inputs = [moved.get(i, i) for i in sg.inputs]
+    sg.outputs = [moved.get(i, i) for i in sg.outputs]
+    for sig in model.signatureDefs or []:
+        for tmap in list(sig.inputs or []) + list(sig.outputs or []):
+            tmap.tensorIndex = moved.get(tmap.tensorIndex, tmap.tensorIndex)
+    return model

@@ -25,7 +25,7 @@ _STEP_CODE: dict[str, tuple[str, ...]] = {
     "fetch": ("steps/fetch.py",),
     "import": ("steps/import_model.py", "tflite.py"),
     "prune": ("steps/prune.py", "tflite.py"),
-    "quantize": ("steps/quantize.py", "datasets.py", "tflite.py"),
+    "quantize": ("steps/quantize.py", "datasets.py", "tflite.py", "quant_errors.py"),
     "compile": ("steps/compile.py", "adapters/vela.py", "tflite.py"),
     "results": ("steps/results.py",),
 }

@@ -53,6 +53,7 @@ def example(tmp_path_factory) -> Path:
         "prune:pose_landmark.fitness", "quantize:pose_landmark.fitness/int8", "compile:pose_landmark.fitness/int8@imx93",
     }  # fmt: skip
     assert "calibration 6/6 samples (signed)" in proc.stdout
+    assert "quantize:pose_detection/int8: worst layers (RMSE / float range, SNR):" in proc.stdout
     return root
 
 
@@ -116,3 +117,15 @@ def test_pruned_landmark_drops_two_heads_and_runs_faster(example: Path):
     assert [o["name"] for o in fitness["outputs"]] == ["Identity", "Identity_1", "Identity_4"]
     assert fitness["estimate"]["macs"] < full["estimate"]["macs"]
     assert fitness["estimate"]["inference_ms"] < full["estimate"]["inference_ms"]
+
+
+def test_quantization_error_table(example: Path):
+    v = variant(example, "pose_detection/int8@imx93")
+    rows = v["quant_errors"]
+    assert len(rows) == 20 and rows == sorted(rows, key=lambda r: -r["rel_rmse"])
+    table = (example / "build" / "pose_detection" / "int8" / "quant_errors.csv").read_text().splitlines()
+    assert len(table) > 100  # every layer, not only the 20 worst
+    # the detector's box regressors share one scale with the concatenated output, far wider than
+    # their own range: their values all round to zero, which the table shows as ~0 dB
+    worst = rows[0]
+    assert "regressor" in worst["tensor"] and worst["snr_db"] < 1.0

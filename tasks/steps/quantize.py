@@ -11,16 +11,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks import atomic, datasets, tflite
+from tasks import atomic, datasets, quant_errors, tflite
 from tasks.errors import StepError
 from tasks.worker import progress
 
 
-def run(model: str, out: str, facts: str, scheme: dict[str, Any], dataset: dict[str, Any] | None, label: str) -> None:
+def run(
+    model: str,
+    out: str,
+    facts: str,
+    scheme: dict[str, Any],
+    dataset: dict[str, Any] | None,
+    label: str,
+    errors_dataset: dict[str, Any] | None = None,
+    errors_csv: str | None = None,
+) -> None:
     content = Path(model).read_bytes()
     kind = scheme["type"]
     samples = None
-    if kind in ("int8", "int16x8"):
+    if scheme.get("overrides"):
+        result, samples = _mixed(content, scheme, dataset, label)
+    elif kind in ("int8", "int16x8"):
         result, samples = _calibrated(content, scheme, dataset, label)
     elif kind == "dynamic":
         result = _ai_edge(content, scheme, dynamic=True)
@@ -28,8 +39,30 @@ def run(model: str, out: str, facts: str, scheme: dict[str, Any], dataset: dict[
         result = _ai_edge(content, scheme, dynamic=False)
     else:
         raise StepError(f"quantization type {kind!r} is not one of dynamic, float16, int8, int16x8")
+    described = tflite.describe(result, scheme=scheme, calibration_samples=samples, precision=precision(result))
+    if errors_dataset and errors_csv:
+        rows = _layer_errors(content, result, errors_dataset, label)
+        quant_errors.write(Path(errors_csv), rows)
+        described["quant_errors"] = quant_errors.for_json(rows)
+        for line in quant_errors.summary_lines(rows):
+            progress(line)
     atomic.write_bytes(Path(out), result)
-    atomic.write_json(Path(facts), tflite.describe(result, scheme=scheme, calibration_samples=samples))
+    atomic.write_json(Path(facts), described)
+
+
+def _layer_errors(float_content: bytes, result: bytes, dataset: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    model = tflite.read_bytes(float_content, label)
+    sg = model.subgraphs[0]
+    if len(sg.inputs) != 1:
+        return []
+    shape = [int(d) for d in sg.tensors[sg.inputs[0]].shape]
+    xs = []
+    for x in datasets.samples(dataset, shape):
+        xs.append(x)
+        if len(xs) == quant_errors.SAMPLES:
+            break
+    progress(f"per-layer error on {len(xs)} samples of '{dataset['name']}'")
+    return quant_errors.layer_errors(float_content, result, xs)
 
 
 def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any], label: str) -> tuple[bytes, int]:
@@ -86,3 +119,116 @@ def _ai_edge(content: bytes, scheme: dict[str, Any], dynamic: bool) -> bytes:
         progress("float16 weights")
         qt.add_weight_only_config(".*", ops, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
     return bytes(qt.quantize(enable_progress_report=False).quantized_model)
+
+
+# --- mixed precision: ai-edge-quantizer recipes -------------------------------------------------
+
+_ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
+
+
+def _op_config(bits: int, per_channel: bool) -> dict[str, Any]:
+    """An ai-edge-quantizer static op config: int8 weights, ``bits`` activations."""
+    return {
+        "activation_tensor_config": {
+            "num_bits": bits,
+            "symmetric": bits == 16,  # int16 activations are symmetric in TFLite's kernels
+            "granularity": "TENSORWISE",
+            "dtype": "INT",
+        },
+        "weight_tensor_config": {
+            "num_bits": 8,
+            "symmetric": True,
+            "granularity": "CHANNELWISE" if per_channel else "TENSORWISE",
+            "dtype": "INT",
+        },
+        "compute_precision": "INTEGER",
+        "explicit_dequantize": False,
+        "skip_checks": False,
+        "min_weight_elements": 0,
+    }
+
+
+def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    """The scheme as an ai-edge-quantizer recipe: the base type everywhere, then each override.
+
+    In a recipe the last matching entry wins, so overrides apply in their order.
+    """
+    import re
+
+    sg = model.subgraphs[0]
+    # ai-edge-quantizer matches a regex against an op's scope: its output names, each followed by ';'
+    scopes = ["".join(tflite.tensor_name(sg.tensors[o]) + ";" for o in op.outputs) for op in sg.operators]
+    entries = [
+        {
+            "regex": ".*",
+            "operation": "*",
+            "algorithm_key": "min_max_uniform_quantize",
+            "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"]),
+        }
+    ]
+    for i, override in enumerate(scheme["overrides"]):
+        where = f"{label}: overrides[{i}]"
+        if "from" in override:
+            start = tflite.find_tensor(model, override["from"], f"{where}.from")
+            names = tflite.downstream_outputs(model, start)
+            if not names:
+                raise StepError(f"{where}.from: no layer uses '{override['from']}'; name a tensor inside the model")
+            regex = "^(?:" + "|".join(re.escape(n) for n in names) + ");$"
+        else:
+            regex = override["match"]
+            if not any(re.search(regex, scope) for scope in scopes):
+                raise StepError(
+                    f"{where}.match: '{regex}' matches no layer output; names look like: " + ", ".join(scopes[:3])
+                )
+        if override["type"] == "float":
+            entries.append({"regex": regex, "operation": "*", "algorithm_key": "no_quantize", "op_config": {}})
+        else:
+            entries.append(
+                {
+                    "regex": regex,
+                    "operation": "*",
+                    "algorithm_key": "min_max_uniform_quantize",
+                    "op_config": _op_config(_ACTIVATION_BITS[override["type"]], scheme["per_channel"]),
+                }
+            )
+    return entries
+
+
+def _mixed(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any], label: str) -> tuple[bytes, int]:
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer
+
+    model = tflite.read_bytes(content, label)
+    sg = model.subgraphs[0]
+    if len(sg.inputs) != 1:
+        raise StepError(f"{label}: calibration supports single-input models; this one has {len(sg.inputs)} inputs")
+    shape = [int(d) for d in sg.tensors[sg.inputs[0]].shape]
+    (input_name,) = Interpreter(model_content=content).get_signature_runner(tflite.SIGNATURE_KEY).get_input_details()
+    xs = list(datasets.samples(dataset, shape))
+    progress(f"mixed precision with ai-edge-quantizer: {len(scheme['overrides'])} override(s), {len(xs)} samples")
+    qt = quantizer.Quantizer(bytearray(content))
+    qt.load_quantization_recipe(recipe(model, scheme, label))
+    try:
+        calibration = qt.calibrate({tflite.SIGNATURE_KEY: [{input_name: x} for x in xs]})
+        result = bytes(qt.quantize(calibration, enable_progress_report=False).quantized_model)
+    except ValueError as exc:
+        raise StepError(f"{label}: ai-edge-quantizer could not quantize the model: {exc}") from None
+    quantized = tflite.read_bytes(result, label)
+    if scheme["io"] == "float32":
+        quantized = tflite.float_io(quantized)
+    elif scheme["io"] == "uint8":
+        raise StepError(f"{label}: io: uint8 is not available with overrides; use int8 or float32")
+    return tflite.to_bytes(quantized), len(xs)
+
+
+def precision(content: bytes) -> dict[str, int]:
+    """How many ops compute in which precision, by the type of their first output."""
+    model = tflite.read_bytes(content, "quantized model")
+    sg = model.subgraphs[0]
+    counts: dict[str, int] = {}
+    for op in sg.operators:
+        if tflite.op_name(model, op) in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        kind = tflite.TYPE_NAMES.get(sg.tensors[op.outputs[0]].type, "?").lower()
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))

@@ -35,6 +35,7 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
                 "cpu_fallback": compiled["cpu_fallback"] if compiled else None,
                 "estimate": compiled["estimate"] if compiled else None,
                 "layers": compiled["layers"] if compiled else None,
+                "quant_errors": quantized.get("quant_errors"),
                 "accuracy": None,
                 "benchmark": None,
             }
