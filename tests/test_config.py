@@ -194,7 +194,7 @@ def test_doit_prints_one_error_line_and_no_traceback(project):
 def test_repo_example_is_valid():
     p = config.load(REPO / "project.yaml")
     assert {"pose_detection", "pose_landmark", "classifier_c90", "classifier_c96"} == set(p.models)
-    assert len(p.variants) == 5 * 3 * 3  # 4 models and one prune variant
+    assert len(p.variants) == 5 * 3 * 3 + 2 * 3  # 4 models and a prune variant; mixed for the landmark pair
     assert "pose_landmark.fitness/int8@imx93" in [v.id for v in p.variants]
 
 
