@@ -216,3 +216,30 @@ def test_memory_mode_checked_against_the_projects_vela_ini(project, tmp_path: Pa
         "project.yaml:13: targets.imx93.system_config: 'Ethos_U65_High_End' is not a System_Config of my.ini; one of Board",
         "project.yaml:13: targets.imx93.memory_mode: 'Dedicated_Sram' is not a Memory_Mode of my.ini; one of Fast",
     ]
+
+
+def test_prune_variants_expand_and_are_referenced_by_builds(project):
+    path = project(
+        replace=("    calibration: pics\n", "    calibration: pics\n    prune:\n      head: {outputs: [out]}\n")
+    )
+    assert [v.id for v in config.load(path).variants] == [
+        "net/int8@imx93", "net/int8@cpu", "net.head/int8@imx93", "net.head/int8@cpu",
+    ]  # fmt: skip
+    path.write_text(path.read_text() + "builds:\n  - {models: [net.tail], quantization: [int8], targets: [cpu]}\n")
+    assert error_of(path).endswith(
+        ":18: builds[0].models[0]: 'net.tail' is not defined under models (or MODEL.PRUNE) (defined: net, net.head)"
+    )
+
+
+def test_override_needs_exactly_one_selector(project):
+    path = project(
+        replace=("int8: {type: int8}", "int8: {type: int8, overrides: [{match: a, from: b, type: int16x8}]}")
+    )
+    assert error_of(path).endswith(
+        ":11: quantization.int8.overrides[0]: give exactly one of match (a regex on layer output names) or from (a tensor name)"
+    )
+
+
+def test_override_regex_must_compile(project):
+    path = project(replace=("int8: {type: int8}", "int8: {type: int8, overrides: [{match: 'conv(', type: float}]}"))
+    assert "quantization.int8.overrides[0].match: 'conv(' is not a valid regular expression" in error_of(path)
