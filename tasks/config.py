@@ -99,6 +99,7 @@ class Model:
     calibration: str | None = None
     validation: str | None = None
     prune: dict[str, Prune] = field(default_factory=dict)
+    task: str | None = None  # "classification" adds top-1 agreement
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class Project:
     quantization: dict[str, Quantization] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
     variants: tuple[Variant, ...] = ()
+    gates: tuple[dict[str, Any], ...] = ()  # rules, as in project.yaml (see tasks/gates.py)
 
 
 def relative(path: str | Path, root: str | Path) -> str:
@@ -355,9 +357,13 @@ class _Builder:
             self.check_vela_sections(target)
         variants = self.variants(models, quant, targets)
         build_dir = (self.root / d.get("build_dir", "build")).absolute()
+        gates = tuple(d.get("gates") or [])
+        for i, rule in enumerate(gates):
+            if "min" not in rule and "max" not in rule:
+                self.fail(("gates", i), "give min, max or both")
         if self.errors:
             raise ConfigError("\n".join(dict.fromkeys(self.errors)))
-        return Project(self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants)
+        return Project(self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants, gates)
 
     def dataset(self, name: str, v: dict) -> Dataset:
         at = ("datasets", name)
@@ -438,6 +444,7 @@ class _Builder:
             v.get("calibration"),
             v.get("validation"),
             prune,
+            v.get("task"),
         )
 
     def quantization(self, name: str, v: dict) -> Quantization:

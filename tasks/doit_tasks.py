@@ -17,7 +17,7 @@ from typing import Any
 from tasks import config, plan
 from tasks.errors import ConfigError
 
-STEP_KINDS = ("fetch", "import", "prune", "quantize", "compile", "results")
+STEP_KINDS = ("fetch", "import", "prune", "quantize", "evaluate", "compile", "results", "gates")
 
 
 class params_unchanged:
@@ -109,7 +109,7 @@ def load(project_arg: str | None) -> tuple[dict[str, Any], dict[str, Callable[[]
         "dep_file": _rel(project.build_dir / ".doit.db"),
         "backend": "sqlite3",
         "check_file_uptodate": "md5",
-        "default_tasks": ["results"],
+        "default_tasks": ["results", "gates"] if project.gates else ["results"],
         "verbosity": 2,
         "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
         "subtasks": True,  # `doit list` shows every step of every variant
@@ -118,7 +118,7 @@ def load(project_arg: str | None) -> tuple[dict[str, Any], dict[str, Callable[[]
 
     def creator(kind: str) -> Callable[[], Iterator[dict] | dict]:
         chosen = [s for s in steps if s.kind == kind]
-        if kind == "results":
+        if kind in ("results", "gates") and chosen:
 
             def create():
                 return task_dict(chosen[0], paths)

@@ -20,7 +20,9 @@ STEP_DOCS = {
     "import": "convert the source to a canonical float32 .tflite (batch 1, one signature)",
     "prune": "keep only the operators that compute the named outputs",
     "quantize": "quantize the float model",
+    "evaluate": "compare the quantized model with the float model on the validation set",
     "compile": "compile for the NPU with Vela",
+    "gates": "check the quality gates of project.yaml against results.json",
     "results": "collect every variant's facts into results.json",
 }
 
@@ -61,6 +63,9 @@ class Paths:
 
     def quantized(self, unit: str, quant: str) -> Path:
         return self.build / unit / quant / f"{unit}_{quant}.tflite"
+
+    def accuracy(self, unit: str, quant: str) -> Path:
+        return self.build / unit / quant / "accuracy.json"
 
     def compile_dir(self, v: Variant) -> Path:
         return self.build / v.unit / v.quantization / v.target
@@ -248,6 +253,32 @@ def plan(project: Project) -> list[Step]:
             )
         )
 
+    for model_name, _prune, unit, quant_name in used_quant:
+        model = project.models[model_name]
+        if not model.validation:
+            continue
+        validation = project.datasets[model.validation]
+        out = paths.accuracy(unit, quant_name)
+        steps.append(
+            Step(
+                "evaluate",
+                f"{unit}/{quant_name}",
+                f"{STEP_DOCS['evaluate']} '{validation.name}'",
+                "tasks.steps.evaluate:run",
+                {
+                    "float_model": _s(paths.float_model(unit)),
+                    "quantized": _s(paths.quantized(unit, quant_name)),
+                    "out": _s(out),
+                    "dataset": _dataset_kwargs(validation, root),
+                    "task": model.task,
+                    "label": f"{unit}/{quant_name}",
+                },
+                _with_tools("evaluate", {"dataset": validation.params(root), "task": model.task}),
+                file_dep=(paths.float_model(unit), paths.quantized(unit, quant_name)) + validation.files,
+                targets=(out,),
+            )
+        )
+
     for v in compiled:
         target = project.targets[v.target]
         folder = paths.compile_dir(v)
@@ -291,6 +322,7 @@ def plan(project: Project) -> list[Step]:
             "quantization": v.quantization,
             "target": v.target,
             "quantize_facts": _s(qfacts),
+            "accuracy": _s(paths.accuracy(v.unit, v.quantization)) if project.models[v.model].validation else None,
         }
         if target.compiler == "vela":
             entry["artifact"] = _s(paths.vela_model(v))
@@ -299,7 +331,7 @@ def plan(project: Project) -> list[Step]:
             entry["artifact"] = _s(paths.quantized(v.unit, v.quantization))
             entry["compile_facts"] = None
         variants.append(entry)
-        deps += [Path(entry["artifact"]), qfacts] + ([Path(entry["compile_facts"])] if entry["compile_facts"] else [])
+        deps += [Path(entry["artifact"]), qfacts] + [Path(entry[k]) for k in ("compile_facts", "accuracy") if entry[k]]
     steps.append(
         Step(
             "results",
@@ -320,6 +352,20 @@ def plan(project: Project) -> list[Step]:
             isolated=False,
         )
     )
+    if project.gates:
+        steps.append(
+            Step(
+                "gates",
+                "",
+                f"{STEP_DOCS['gates']} ({len(project.gates)} rule(s))",
+                "tasks.steps.gates:run",
+                {"results": _s(results), "rules": list(project.gates), "out": _s(paths.build / "gates.json")},
+                _with_tools("gates", {"rules": list(project.gates)}),
+                file_dep=(results,),
+                targets=(paths.build / "gates.json",),
+                isolated=False,
+            )
+        )
     check_graph(steps)
     return steps
 

@@ -18,6 +18,7 @@ STEP_TOOLS: dict[str, tuple[str, ...]] = {
     "prune": ("ai-edge-litert",),
     "quantize": ("tensorflow", "ai-edge-litert", "numpy", "pillow"),
     "compile": ("ethos-u-vela",),
+    "evaluate": ("ai-edge-litert", "numpy", "pillow"),
 }
 
 # step kind -> this package's files whose code decides that step's output
@@ -27,7 +28,9 @@ _STEP_CODE: dict[str, tuple[str, ...]] = {
     "prune": ("steps/prune.py", "tflite.py"),
     "quantize": ("steps/quantize.py", "datasets.py", "tflite.py", "quant_errors.py"),
     "compile": ("steps/compile.py", "adapters/vela.py", "tflite.py"),
+    "evaluate": ("steps/evaluate.py", "datasets.py", "tflite.py"),
     "results": ("steps/results.py",),
+    "gates": ("steps/gates.py", "gates.py"),
 }
 _PACKAGE = Path(__file__).resolve().parent
 

@@ -85,6 +85,7 @@ def tiny_project(root: Path, photos: int = 3) -> Path:
           tiny:
             source: {builder: "models/tiny.py:build", args: {channels: 8}}
             calibration: pics
+            validation: pics
         quantization:
           int8: {type: int8}
           a16w8: {type: int16x8}

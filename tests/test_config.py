@@ -73,14 +73,14 @@ def test_bad_accelerator_names_line_path_and_choices(project):
 def test_unknown_key_is_an_error(project):
     path = project(replace=("    calibration: pics", "    calibration: pics\n    calibraton: pics"))
     assert error_of(path).endswith(
-        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, prune, source, validation"
+        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, prune, source, task, validation"
     )
 
 
 def test_unknown_top_level_key(project):
     path = project(GOOD + "extra: 1\n")
     assert error_of(path).endswith(
-        ":15: extra: unknown key 'extra'; allowed keys: build_dir, builds, datasets, models, name, quantization, targets, version"
+        ":15: extra: unknown key 'extra'; allowed keys: build_dir, builds, datasets, gates, models, name, quantization, targets, version"
     )
 
 

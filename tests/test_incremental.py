@@ -35,6 +35,10 @@ def test_first_build_writes_results(built_tiny: Path):
     assert sorted(f["op"] for f in u65["cpu_fallback"]) == ["DEQUANTIZE", "QUANTIZE"]
     assert by_id["tiny/int8@cpu"]["artifact"] == "build/tiny/int8/tiny_int8.tflite"
     assert by_id["tiny/int8@cpu"]["estimate"] is None and by_id["tiny/int8@cpu"]["ops"] is None
+    # accuracy is the quantized model's, for the Vela artifact too
+    assert u65["accuracy"]["outputs"] == by_id["tiny/int8@cpu"]["accuracy"]["outputs"]
+    assert u65["accuracy"]["samples"] == 3 and "Vela does not change the arithmetic" in u65["accuracy"]["measured_on"]
+    assert u65["accuracy"]["outputs"]["logits"]["snr_db"] > 10
 
 
 def test_second_run_runs_nothing(tiny: Path):
@@ -51,7 +55,9 @@ def test_touch_without_change_runs_nothing(tiny: Path):
 
 def test_scheme_parameter_reruns_only_that_scheme(tiny: Path):
     edit(tiny, "int8: {type: int8}", "int8: {type: int8, per_channel: false}")
-    assert ran(ok(doit(tiny))) == {"quantize:tiny/int8", "compile:tiny/int8@u65", "compile:tiny/int8@u55", "results"}
+    assert ran(ok(doit(tiny))) == {
+        "quantize:tiny/int8", "evaluate:tiny/int8", "compile:tiny/int8@u65", "compile:tiny/int8@u55", "results",
+    }  # fmt: skip
 
 
 def test_memory_mode_reruns_only_that_targets_compiles(tiny: Path):
@@ -84,7 +90,9 @@ def test_vela_upgrade_reruns_compiles(tiny: Path, tmp_path: Path):
 def test_builder_argument_reruns_from_import(tiny: Path):
     edit(tiny, "args: {channels: 8}", "args: {channels: 16}")
     steps = ran(ok(doit(tiny)))
-    assert steps == {"import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "results"} | ALL_COMPILES
+    assert steps == {
+        "import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8", "results",
+    } | ALL_COMPILES  # fmt: skip
 
 
 def test_deleted_artifact_is_rebuilt_alone(tiny: Path):

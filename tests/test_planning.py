@@ -33,6 +33,7 @@ def test_task_names_and_dependencies(tmp_path: Path):
     assert names == [
         "import:tiny",
         "quantize:tiny/int8", "quantize:tiny/a16w8",
+        "evaluate:tiny/int8", "evaluate:tiny/a16w8",
         "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
         "results",
     ]  # fmt: skip
@@ -40,6 +41,8 @@ def test_task_names_and_dependencies(tmp_path: Path):
     quant = by_name["quantize:tiny/int8"]
     assert quant.file_dep[0] == project.build_dir / "tiny" / "tiny_float.tflite"
     assert sorted(p.name for p in quant.file_dep[1:]) == ["img0.png", "img1.png", "img2.png"]
+    evaluate = by_name["evaluate:tiny/int8"]
+    assert evaluate.file_dep[:2] == (project.build_dir / "tiny" / "tiny_float.tflite", quant.targets[0])
     compile_ = by_name["compile:tiny/int8@u65"]
     assert compile_.file_dep == (project.build_dir / "tiny" / "int8" / "tiny_int8.tflite",)
     assert compile_.params["memory_mode"] == "Dedicated_Sram" and "ethos-u-vela" in compile_.params["tools"]

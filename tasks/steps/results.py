@@ -14,6 +14,14 @@ def _read(path: str | None) -> dict[str, Any] | None:
     return json.loads(Path(path).read_text()) if path else None
 
 
+def _accuracy(variant: dict[str, Any], compiled: bool) -> dict[str, Any] | None:
+    accuracy = _read(variant.get("accuracy"))
+    if accuracy is None:
+        return None
+    source = "the quantized model" + (" it was compiled from (Vela does not change the arithmetic)" if compiled else "")
+    return {**accuracy, "measured_on": source}
+
+
 def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> None:
     rows = []
     for v in variants:
@@ -36,7 +44,7 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
                 "estimate": compiled["estimate"] if compiled else None,
                 "layers": compiled["layers"] if compiled else None,
                 "quant_errors": quantized.get("quant_errors"),
-                "accuracy": None,
+                "accuracy": _accuracy(v, compiled is not None),
                 "benchmark": None,
             }
         )

@@ -1,0 +1,108 @@
+"""Quality gates: rules over results.json that can fail the build.
+
+Pure: a list of rule dicts and the results → a list of checks.  Kept apart
+from doit so the same checks can run on any results.json.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+# metric -> (what it is, how to read it from a results.json variant)
+METRICS = (
+    "snr_db",
+    "cosine",
+    "top1_agreement",
+    "npu_op_ratio",
+    "est_inference_ms",
+    "sram_kib",
+    "size_bytes",
+    "latency_ms",
+)
+
+
+def value(variant: dict[str, Any], metric: str, output: str | None = None) -> tuple[float | None, str]:
+    """The variant's value of ``metric`` and a note (which output, or why there is none)."""
+    acc = variant.get("accuracy") or {}
+    if metric in ("snr_db", "cosine"):
+        outputs = acc.get("outputs") or {}
+        if not outputs:
+            return None, "no accuracy (the model has no validation dataset)"
+        if output is not None:
+            if output not in outputs:
+                return None, f"no output '{output}' (outputs: {', '.join(outputs)})"
+            return outputs[output][metric], output
+        name = min(outputs, key=lambda n: outputs[n][metric])  # the worst output decides
+        return outputs[name][metric], name
+    if metric == "top1_agreement":
+        if "top1_agreement" not in acc:
+            return None, "no top-1 agreement (set task: classification and a validation dataset)"
+        return acc["top1_agreement"], ""
+    if metric in ("npu_op_ratio", "est_inference_ms", "sram_kib"):
+        if metric == "npu_op_ratio":
+            ops = variant.get("ops")
+            if not ops:
+                return None, "not compiled for an NPU"
+            total = ops["npu"] + ops["cpu"]
+            return (ops["npu"] / total if total else 0.0), ""
+        estimate = variant.get("estimate")
+        if not estimate:
+            return None, "no Vela estimate (compiler: none)"
+        return estimate["inference_ms" if metric == "est_inference_ms" else "sram_kib"], ""
+    if metric == "size_bytes":
+        return variant["size_bytes"], ""
+    if metric == "latency_ms":
+        bench = variant.get("benchmark") or {}
+        if bench.get("latency_ms") is None:
+            return None, "not benchmarked on a board"
+        return bench["latency_ms"], ""
+    raise ValueError(f"unknown metric {metric}")
+
+
+def selects(rule: dict[str, Any], variant: dict[str, Any]) -> bool:
+    unit = f"{variant['model']}.{variant['prune']}" if variant.get("prune") else variant["model"]
+    return (
+        fnmatchcase(unit, rule.get("models", "*"))
+        and fnmatchcase(variant["quantization"], rule.get("quantization", "*"))
+        and fnmatchcase(variant["target"], rule.get("targets", "*"))
+    )
+
+
+def check(rules: list[dict[str, Any]], variants: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every (rule, variant) check, and warnings (variants a rule could not check, rules that check nothing)."""
+    checks, warnings = [], []
+    for i, rule in enumerate(rules):
+        where = f"gates[{i}]"
+        checked = 0
+        for v in variants:
+            if not selects(rule, v):
+                continue
+            got, note = value(v, rule["metric"], rule.get("output"))
+            if got is None:
+                warnings.append(f"{where}: {v['id']} has no {rule['metric']}: {note}; not checked")
+                continue
+            checked += 1
+            low, high = rule.get("min"), rule.get("max")
+            ok = (low is None or got >= low) and (high is None or got <= high)
+            bound = f">= {low}" if low is not None else ""
+            bound += (" and " if bound and high is not None else "") + (f"<= {high}" if high is not None else "")
+            checks.append({"gate": i, "variant": v["id"], "metric": rule["metric"], "output": note or None,
+                           "value": got, "bound": bound, "passed": ok})  # fmt: skip
+        if checked == 0:
+            checks.append({"gate": i, "variant": None, "metric": rule["metric"], "output": None, "value": None,
+                           "bound": "checks no variant", "passed": False})  # fmt: skip
+    return checks, warnings
+
+
+def table(checks: list[dict[str, Any]]) -> str:
+    """Failing checks, one line each."""
+    rows = [("gate", "variant", "metric", "value", "bound")]
+    for c in checks:
+        if c["passed"]:
+            continue
+        metric = c["metric"] + (f" ({c['output']})" if c["output"] else "")
+        shown = "-" if c["value"] is None else f"{c['value']:.4g}"
+        rows.append((f"gates[{c['gate']}]", c["variant"] or "(none matched)", metric, shown, c["bound"]))
+    widths = [max(len(r[k]) for r in rows) for k in range(5)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
