@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DOIT   := $(VENV)/bin/doit
 
-.PHONY: all setup test lint clean
+.PHONY: all setup test system-test-deps lint clean
 all: setup
 	$(DOIT)
 
@@ -24,9 +24,13 @@ data/photos/.copied: $(VENV)/.installed tasks/example_data.py
 	$(PY) -m tasks.example_data data/photos
 	touch $@
 
-test: setup $(VENV)/.installed-test
+test: setup $(VENV)/.installed-test system-test-deps
 	$(DOIT) fetch
 	$(PY) -m pytest -q tests
+
+# Debian packages the tests use: Chromium renders the HTML report.
+system-test-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

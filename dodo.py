@@ -3,6 +3,7 @@
     doit                                  build project.yaml in this folder
     doit -f path/to/dodo.py project=other/project.yaml
     doit list                             every step of every variant
+    doit report baseline=old/results.json compare with an earlier build
 
 Planning reads project.yaml and imports no TensorFlow, Vela or fabric; the
 steps import them when they run.
@@ -12,7 +13,7 @@ from doit import get_var
 
 from tasks import doit_tasks
 
-DOIT_CONFIG, _creators = doit_tasks.load(get_var("project"))
+DOIT_CONFIG, _creators = doit_tasks.load(get_var("project"), get_var("baseline"))
 
 task_fetch = _creators["fetch"]
 task_import = _creators["import"]
@@ -20,5 +21,7 @@ task_prune = _creators["prune"]
 task_quantize = _creators["quantize"]
 task_compile = _creators["compile"]
 task_evaluate = _creators["evaluate"]
+task_analyse = _creators["analyse"]
 task_results = _creators["results"]
+task_report = _creators["report"]
 task_gates = _creators["gates"]

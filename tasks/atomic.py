@@ -19,6 +19,7 @@ def temp_path(final: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
+    os.chmod(name, 0o644)  # mkstemp makes 0600; artifacts are for sharing
     return Path(name)
 
 

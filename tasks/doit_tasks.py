@@ -17,7 +17,7 @@ from typing import Any
 from tasks import config, plan
 from tasks.errors import ConfigError
 
-STEP_KINDS = ("fetch", "import", "prune", "quantize", "evaluate", "compile", "results", "gates")
+STEP_KINDS = ("fetch", "import", "prune", "quantize", "evaluate", "compile", "analyse", "results", "report", "gates")
 
 
 class params_unchanged:
@@ -81,7 +81,7 @@ def task_dict(step: plan.Step, paths: plan.Paths) -> dict[str, Any]:
 
 
 def resolve_project(value: str | None) -> Path:
-    """``project=PATH`` is relative to the folder the user typed the command in."""
+    """``project=PATH`` (and ``baseline=PATH``) is relative to the folder the user typed the command in."""
     path = Path(value or "project.yaml").expanduser()
     if not path.is_absolute():
         typed_in = os.environ.get("PWD")
@@ -92,14 +92,19 @@ def resolve_project(value: str | None) -> Path:
     return path
 
 
-def load(project_arg: str | None) -> tuple[dict[str, Any], dict[str, Callable[[], Iterator[dict]]]]:
+def load(
+    project_arg: str | None, baseline_arg: str | None = None
+) -> tuple[dict[str, Any], dict[str, Callable[[], Iterator[dict]]]]:
     """Plan the project; return DOIT_CONFIG and one task-creator per step kind.
 
     A configuration error ends the program with one ``ERROR:`` line.
     """
     try:
         project = config.load(resolve_project(project_arg))
-        steps = plan.plan(project)
+        baseline = resolve_project(baseline_arg) if baseline_arg else None
+        if baseline is not None and not baseline.is_file():
+            raise ConfigError(f"baseline={baseline_arg}: no such file; give a results.json of an earlier build")
+        steps = plan.plan(project, baseline)
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"ERROR: {line}", file=sys.stderr)
@@ -109,7 +114,7 @@ def load(project_arg: str | None) -> tuple[dict[str, Any], dict[str, Callable[[]
         "dep_file": _rel(project.build_dir / ".doit.db"),
         "backend": "sqlite3",
         "check_file_uptodate": "md5",
-        "default_tasks": ["results", "gates"] if project.gates else ["results"],
+        "default_tasks": ["results", "report"] + (["gates"] if project.gates else []),
         "verbosity": 2,
         "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
         "subtasks": True,  # `doit list` shows every step of every variant
@@ -118,7 +123,7 @@ def load(project_arg: str | None) -> tuple[dict[str, Any], dict[str, Callable[[]
 
     def creator(kind: str) -> Callable[[], Iterator[dict] | dict]:
         chosen = [s for s in steps if s.kind == kind]
-        if kind in ("results", "gates") and chosen:
+        if kind in ("results", "report", "gates") and chosen:
 
             def create():
                 return task_dict(chosen[0], paths)

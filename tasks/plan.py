@@ -22,6 +22,8 @@ STEP_DOCS = {
     "quantize": "quantize the float model",
     "evaluate": "compare the quantized model with the float model on the validation set",
     "compile": "compile for the NPU with Vela",
+    "analyse": "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
+    "report": "write build/report/index.html and report.md: table, plots, findings, regressions",
     "gates": "check the quality gates of project.yaml against results.json",
     "results": "collect every variant's facts into results.json",
 }
@@ -101,7 +103,8 @@ def _with_tools(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     return {**params, "tools": versions.tool_versions(kind)}
 
 
-def plan(project: Project) -> list[Step]:
+def plan(project: Project, baseline: Path | None = None) -> list[Step]:
+    """Every step of the project; ``baseline`` is a results.json the report compares against."""
     paths = Paths(project)
     steps: list[Step] = []
     root = project.root
@@ -308,6 +311,19 @@ def plan(project: Project) -> list[Step]:
                 ),
             )
         )
+        steps.append(
+            Step(
+                "analyse",
+                v.id,
+                STEP_DOCS["analyse"],
+                "tasks.steps.analyse:run",
+                {"facts": _s(facts), "out": _s(folder / "findings.json"), "label": f"analyse:{v.id}"},
+                _with_tools("analyse", {}),
+                file_dep=(facts,),
+                targets=(folder / "findings.json",),
+                isolated=False,
+            )
+        )
 
     results = paths.build / "results.json"
     variants = []
@@ -327,11 +343,15 @@ def plan(project: Project) -> list[Step]:
         if target.compiler == "vela":
             entry["artifact"] = _s(paths.vela_model(v))
             entry["compile_facts"] = _s(paths.compile_dir(v) / "compile.json")
+            entry["findings"] = _s(paths.compile_dir(v) / "findings.json")
         else:
             entry["artifact"] = _s(paths.quantized(v.unit, v.quantization))
             entry["compile_facts"] = None
+            entry["findings"] = None
         variants.append(entry)
-        deps += [Path(entry["artifact"]), qfacts] + [Path(entry[k]) for k in ("compile_facts", "accuracy") if entry[k]]
+        deps += [Path(entry["artifact"]), qfacts] + [
+            Path(entry[k]) for k in ("compile_facts", "findings", "accuracy") if entry[k]
+        ]
     steps.append(
         Step(
             "results",
@@ -350,6 +370,19 @@ def plan(project: Project) -> list[Step]:
             file_dep=tuple(dict.fromkeys(deps)),
             targets=(results,),
             isolated=False,
+        )
+    )
+    report_dir = paths.build / "report"
+    steps.append(
+        Step(
+            "report",
+            "",
+            STEP_DOCS["report"] + (f" (baseline {baseline.name})" if baseline else ""),
+            "tasks.steps.report:run",
+            {"results": _s(results), "out_dir": _s(report_dir), "baseline": _s(baseline) if baseline else None},
+            _with_tools("report", {"baseline": relative(baseline, root) if baseline else None}),
+            file_dep=(results,) + ((baseline,) if baseline else ()),
+            targets=(report_dir / "index.html", report_dir / "report.md"),
         )
     )
     if project.gates:

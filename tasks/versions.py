@@ -19,6 +19,7 @@ STEP_TOOLS: dict[str, tuple[str, ...]] = {
     "quantize": ("tensorflow", "ai-edge-litert", "numpy", "pillow"),
     "compile": ("ethos-u-vela",),
     "evaluate": ("ai-edge-litert", "numpy", "pillow"),
+    "report": ("matplotlib",),
 }
 
 # step kind -> this package's files whose code decides that step's output
@@ -31,6 +32,8 @@ _STEP_CODE: dict[str, tuple[str, ...]] = {
     "evaluate": ("steps/evaluate.py", "datasets.py", "tflite.py"),
     "results": ("steps/results.py",),
     "gates": ("steps/gates.py", "gates.py"),
+    "analyse": ("steps/analyse.py", "analysis.py"),
+    "report": ("steps/report.py",),
 }
 _PACKAGE = Path(__file__).resolve().parent
 

@@ -51,6 +51,8 @@ def example(tmp_path_factory) -> Path:
         "quantize:pose_landmark/int8", "quantize:pose_detection/int8_io", "compile:pose_detection/int8@imx93",
         "compile:pose_landmark/int8@imx93", "compile:pose_detection/int8_io@imx93", "results",
         "prune:pose_landmark.fitness", "quantize:pose_landmark.fitness/int8", "compile:pose_landmark.fitness/int8@imx93",
+        "analyse:pose_detection/int8@imx93", "analyse:pose_detection/int8_io@imx93", "analyse:pose_landmark/int8@imx93",
+        "analyse:pose_landmark.fitness/int8@imx93", "report",
     }  # fmt: skip
     assert "calibration 6/6 samples (signed)" in proc.stdout
     assert "quantize:pose_detection/int8: worst layers (RMSE / float range, SNR):" in proc.stdout

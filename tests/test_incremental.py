@@ -10,6 +10,8 @@ from pathlib import Path
 from conftest import doit, ok, ran, write
 
 ALL_COMPILES = {"compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55"}
+ALL_ANALYSES = {name.replace("compile:", "analyse:") for name in ALL_COMPILES}
+SUMMARY = {"results", "report"}
 
 
 def edit(project: Path, old: str, new: str) -> None:
@@ -55,14 +57,17 @@ def test_touch_without_change_runs_nothing(tiny: Path):
 
 def test_scheme_parameter_reruns_only_that_scheme(tiny: Path):
     edit(tiny, "int8: {type: int8}", "int8: {type: int8, per_channel: false}")
+    # per-tensor weights change no per-layer cycle count, so compile.json and the analyses stay
     assert ran(ok(doit(tiny))) == {
-        "quantize:tiny/int8", "evaluate:tiny/int8", "compile:tiny/int8@u65", "compile:tiny/int8@u55", "results",
-    }  # fmt: skip
+        "quantize:tiny/int8", "evaluate:tiny/int8", "compile:tiny/int8@u65", "compile:tiny/int8@u55",
+    } | SUMMARY  # fmt: skip
 
 
 def test_memory_mode_reruns_only_that_targets_compiles(tiny: Path):
     edit(tiny, "memory_mode: Shared_Sram", "memory_mode: Sram_Only")
-    assert ran(ok(doit(tiny))) == {"compile:tiny/int8@u55", "compile:tiny/a16w8@u55", "results"}
+    assert ran(ok(doit(tiny))) == {
+        "compile:tiny/int8@u55", "compile:tiny/a16w8@u55", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u55",
+    } | SUMMARY  # fmt: skip
 
 
 def test_calibration_image_reruns_quantize(tiny: Path):
@@ -91,8 +96,8 @@ def test_builder_argument_reruns_from_import(tiny: Path):
     edit(tiny, "args: {channels: 8}", "args: {channels: 16}")
     steps = ran(ok(doit(tiny)))
     assert steps == {
-        "import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8", "results",
-    } | ALL_COMPILES  # fmt: skip
+        "import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
+    } | ALL_COMPILES | ALL_ANALYSES | SUMMARY  # fmt: skip
 
 
 def test_deleted_artifact_is_rebuilt_alone(tiny: Path):
@@ -139,7 +144,7 @@ def test_other_project_from_repo_dodo_gets_its_own_build(tmp_path: Path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert ran(proc) == {"import:tiny", "quantize:tiny/fp16", "results"}
+    assert ran(proc) == {"import:tiny", "quantize:tiny/fp16", "results", "report"}
     results = json.loads((project / "build" / "results.json").read_text())
     assert [v["id"] for v in results["variants"]] == ["tiny/fp16@cpu"]
     assert results["variants"][0]["artifact"] == "build/tiny/fp16/tiny_fp16.tflite"
@@ -166,5 +171,7 @@ def test_project_vela_ini_is_used_and_tracked(tiny: Path):
     clock = re.compile(r"core_clock=([0-9.e]+)")
     match = clock.search(text, section)
     ini.write_text(text[: match.start()] + f"core_clock={float(match[1]) / 2:.0f}" + text[match.end() :])
-    assert ran(ok(doit(tiny))) == {"compile:tiny/int8@u65", "compile:tiny/a16w8@u65", "results"}
+    assert ran(ok(doit(tiny))) == {
+        "compile:tiny/int8@u65", "compile:tiny/a16w8@u65", "analyse:tiny/int8@u65", "analyse:tiny/a16w8@u65",
+    } | SUMMARY  # fmt: skip
     assert u65_ms() > before  # half the clock: a slower estimate, so Vela read this file

@@ -96,10 +96,12 @@ def facts(
     layers: list[dict[str, Any]],
     reasons: dict[str, dict[str, str]],
     channels: dict[str, int],
+    in_channels: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The results.json fields Vela provides: estimate, ops, cpu_fallback, layers.
 
     ``channels`` maps tensor names of the compiled model's input to their last
+    dimension, ``in_channels`` an op's output name to its first input's last
     dimension (the per-layer CSV gives no shapes).
     """
     cycles_total = summary.get("cycles_total")
@@ -151,6 +153,7 @@ def facts(
                 if on_npu and _number(row.get("Util% (MAC)")) is not None
                 else None,
                 "out_channels": channels.get(row.get("Name", "")),
+                "in_channels": (in_channels or {}).get(row.get("Name", "")),
             }
         )
     return {

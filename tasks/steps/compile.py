@@ -60,6 +60,26 @@ def vela_arguments(model: Path, out_dir: Path, options: dict[str, Any]) -> list[
     return args
 
 
+def architecture(accelerator: str) -> dict[str, Any]:
+    """MACs per cycle and the output-channel block of the accelerator, from Vela's own table."""
+    from ethosu.vela.architecture_features import Accelerator, ArchitectureFeatures
+
+    config = ArchitectureFeatures.accelerator_configs.get(Accelerator(accelerator))
+    if config is None:  # Ethos-U85: compiled by Vela's C++ backend, not in this table
+        return {
+            "accelerator": accelerator,
+            "macs": int(accelerator.rsplit("-", 1)[1]),
+            "cores": None,
+            "channel_block": None,
+        }
+    return {
+        "accelerator": accelerator,
+        "macs": config.macs,
+        "cores": config.cores,
+        "channel_block": config.ofm_ublock.depth * config.cores,  # output channels computed together
+    }
+
+
 def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -> None:
     from ethosu.vela import vela
     from ethosu.vela.errors import VelaError
@@ -92,13 +112,21 @@ def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -
         model_obj = tflite.read(src)
         sg = model_obj.subgraphs[0]
         channels = {tflite.tensor_name(t): int(t.shape[-1]) for t in sg.tensors if t.shape is not None and len(t.shape)}
+        in_channels = {}
+        for op in sg.operators:
+            first = sg.tensors[op.inputs[0]] if len(op.inputs) and op.inputs[0] >= 0 else None
+            if first is not None and first.shape is not None and len(first.shape):
+                for o in op.outputs:
+                    in_channels[tflite.tensor_name(sg.tensors[o])] = int(first.shape[-1])
         result = adapter.facts(
             adapter.parse_summary(summary),
             adapter.parse_per_layer(per_layer),
             adapter.parse_cpu_reasons(log_text),
             channels,
+            in_channels,
         )
         result["size_bytes"] = vela_out.stat().st_size
+        result["arch"] = architecture(options["accelerator"])
         for tmp, name in ((summary, "summary.csv"), (per_layer, "per-layer.csv"), (log, "vela.log")):
             atomic.publish(tmp, folder / name)
         atomic.publish(vela_out, out_path)

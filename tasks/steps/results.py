@@ -43,6 +43,7 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
                 "cpu_fallback": compiled["cpu_fallback"] if compiled else None,
                 "estimate": compiled["estimate"] if compiled else None,
                 "layers": compiled["layers"] if compiled else None,
+                "findings": _read(v.get("findings")),
                 "quant_errors": quantized.get("quant_errors"),
                 "accuracy": _accuracy(v, compiled is not None),
                 "benchmark": None,

@@ -1,0 +1,179 @@
+"""Per-layer findings from a compiled variant's facts: what costs cycles and what to do about it.
+
+Pure: compile.json (Vela's per-layer numbers, the accelerator's channel block)
+in, a ranked list of findings out.  The reasoning engineers do by hand with
+Vela's per-layer table:
+
+- hot layers: the ones that together take 80 % of the cycles;
+- channel padding: an output channel count off the accelerator's channel block
+  costs the cycles of the rounded-up count ("90 → 96 costs no extra cycles");
+- memory-bound: memory access cycles above NPU cycles, with the layer's share
+  of the network, so "not worth it" is visible;
+- CPU fallback: each op Vela left on the CPU, with Vela's reason and the usual
+  remedy;
+- the first layer: 3 input channels use a sliver of the MAC array; expected.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+HOT_SHARE = 80.0  # % of cycles the hot layers cover together
+HOT_MAX = 10  # at most this many hot layers are named; the rest are summed up
+NOISE_PCT = 0.5  # padding and memory findings below this share of the cycles are not worth a line
+WORTH_IT_PCT = 5.0  # below this share of the network a memory-bound layer is not worth optimising
+CHANNEL_OPS = {"Conv2D", "DepthwiseConv2D", "FullyConnected", "TransposeConv2D", "TransposeConv"}
+FIRST_LAYER_CHANNELS = 4  # an input with this few channels (an image) cannot fill the MAC array
+
+# (op, pattern on Vela's reason) -> remedy; first match wins.
+REMEDIES: list[tuple[str, str, str]] = [
+    ("QUANTIZE", r"Float32", "float input: quantize with integer I/O (io: int8) so the input conversion leaves the graph"),
+    ("DEQUANTIZE", r"", "float output: quantize with integer I/O (io: int8) and dequantize in the application"),
+    ("*", r"[Dd]ynamic|shape|batch", "dynamic shapes: import with a fixed batch and static input_shape"),
+    ("DEPTH_TO_SPACE", r"Unsupported opType",
+     "no NPU kernel: the same arithmetic fits a TRANSPOSE_CONV with stride = block size and one-hot weights"),
+    ("*", r"Float32|float", "float tensor on an integer NPU: quantize this op (check overrides that keep it float)"),
+    ("*", r"Unsupported opType",
+     "no NPU kernel for this op on this accelerator: see `vela --supported-ops-report` for ops that express it"),
+]  # fmt: skip
+
+
+def remedy(op: str, reason: str) -> str:
+    for pattern_op, pattern, text in REMEDIES:
+        if pattern_op in ("*", op) and re.search(pattern, reason):
+            return text
+    return f"follow Vela's reason: {reason}"
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 80 else "…" + name[-79:]
+
+
+def findings(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ranked findings: CPU fallbacks first (their cost is outside Vela's estimate), then by cycles at stake."""
+    layers = [layer for layer in facts["layers"] if layer["target"] == "NPU"]
+    block = (facts.get("arch") or {}).get("channel_block")
+    out: list[dict[str, Any]] = []
+
+    for fb in facts["cpu_fallback"]:
+        out.append(
+            {
+                "kind": "cpu_fallback",
+                "layer": fb["name"],
+                "cycles_pct": None,
+                "detail": f"{fb['op']} runs on the CPU: {fb['reason']}",
+                "action": remedy(fb["op"], fb["reason"]),
+            }
+        )
+
+    first_npu_conv = next((layer for layer in layers if layer["op"] in CHANNEL_OPS), None)
+    by_cycles = sorted(layers, key=lambda layer: -layer["cycles"])
+    covered = 0.0
+    for count, layer in enumerate(by_cycles):
+        if covered >= HOT_SHARE or layer["cycles"] == 0:
+            break
+        if count == HOT_MAX:
+            rest = [x for x in by_cycles[count:] if x["cycles"] > 0]
+            needed, share = 0, covered
+            for x in rest:
+                if share >= HOT_SHARE:
+                    break
+                share += x["cycles_pct"]
+                needed += 1
+            out.append({"kind": "hot", "layer": f"{needed} more layers", "op": None, "cycles_pct": round(share - covered, 2),
+                        "detail": f"the cycles are spread: the top {HOT_MAX} layers take {covered:.1f} %, "
+                                  f"{needed} more reach {share:.1f} %",
+                        "action": "no single layer dominates: gains come from the model's overall size or resolution"})  # fmt: skip
+            break
+        covered += layer["cycles_pct"]
+        util = layer["mac_util_pct"]
+        first = layer is first_npu_conv and (layer.get("in_channels") or 99) <= FIRST_LAYER_CHANNELS
+        if first:
+            detail = (
+                f"{layer['cycles_pct']:.1f} % of cycles at {util:.1f} % MAC utilisation: the first layer reads "
+                f"{layer['in_channels']} input channels, which fill a sliver of the MAC array"
+            )
+            action = "expected for an image input; nothing to change in the model"
+            kind = "first_layer"
+        else:
+            detail = f"{layer['cycles_pct']:.1f} % of cycles" + (
+                f" at {util:.1f} % MAC utilisation" if util is not None else ""
+            )
+            action = "the largest share of the time: fewer channels or a lower resolution here gain the most"
+            kind = "hot"
+        out.append({"kind": kind, "layer": layer["name"], "op": layer["op"], "cycles_pct": layer["cycles_pct"],
+                    "detail": detail, "action": action})  # fmt: skip
+
+    for layer in layers:
+        channels, util = layer.get("out_channels"), layer.get("mac_util_pct")
+        if not block or layer["op"] not in CHANNEL_OPS or not channels or channels % block == 0 or util is None:
+            continue
+        if layer["cycles_pct"] < NOISE_PCT:
+            continue
+        rounded = math.ceil(channels / block) * block
+        lower = rounded - block
+        out.append(
+            {
+                "kind": "channel_padding",
+                "layer": layer["name"],
+                "op": layer["op"],
+                "cycles_pct": layer["cycles_pct"],
+                "detail": (
+                    f"{channels} output channels; the NPU computes {block} at a time, so it pays for {rounded}: "
+                    f"{channels} → {rounded} costs no extra cycles (MAC utilisation {util:.1f} %, "
+                    f"{min(100.0, util * rounded / channels):.1f} % with {rounded})"
+                ),
+                "action": f"use {rounded} channels ({rounded - channels} free)"
+                + (f", or {lower} to save a block" if lower > 0 else ""),
+                "free_channels": rounded - channels,
+            }
+        )
+
+    for layer in layers:
+        memory = max(layer["sram_access_cycles"], layer["dram_access_cycles"])
+        if layer["npu_cycles"] <= 0 or memory <= layer["npu_cycles"] or layer["cycles_pct"] < NOISE_PCT:
+            continue
+        which = "DRAM" if layer["dram_access_cycles"] >= layer["sram_access_cycles"] else "SRAM"
+        share = layer["cycles_pct"]
+        worth = share >= WORTH_IT_PCT
+        out.append(
+            {
+                "kind": "memory_bound",
+                "layer": layer["name"],
+                "op": layer["op"],
+                "cycles_pct": share,
+                "detail": (
+                    f"{which} access {memory} cycles > NPU {layer['npu_cycles']} cycles: the layer waits on memory; "
+                    f"{share:.1f} % of the network"
+                ),
+                "action": (
+                    "worth it: keep its tensors in SRAM (memory_mode, arena_cache_size) or shrink what it streams"
+                    if worth
+                    else f"only {share:.1f} % of the network: not worth optimising"
+                ),
+            }
+        )
+
+    bound = [f for f in out if f["kind"] == "memory_bound"]
+    total = sum(f["cycles_pct"] for f in bound)
+    if len(bound) > 1 and total >= WORTH_IT_PCT:
+        out.append(
+            {
+                "kind": "memory_bound",
+                "layer": f"{len(bound)} layers",
+                "op": None,
+                "cycles_pct": round(total, 2),
+                "detail": f"{len(bound)} layers wait on memory, together {total:.1f} % of the network",
+                "action": "the memory system is the limit, not one layer: try memory_mode / more SRAM (arena_cache_size)",
+            }
+        )
+
+    rank = {"cpu_fallback": 0}
+    out.sort(key=lambda f: (rank.get(f["kind"], 1), -(f["cycles_pct"] or 0.0)))
+    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for f in out:  # Vela splits some ops (e.g. a resize) into parts with one name: one line is enough
+        f["layer"] = _short(f["layer"])
+        unique.setdefault((f["kind"], f["layer"], f["detail"].split(":")[0]), f)
+    return list(unique.values())
