@@ -28,9 +28,11 @@ test: setup $(VENV)/.installed-test system-test-deps
 	$(DOIT) fetch
 	$(PY) -m pytest -q tests
 
-# Debian packages the tests use: Chromium renders the HTML report.
+# Debian packages the tests use: Chromium renders the HTML report, OpenSSH's server is the test board.
 system-test-deps:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@if ! command -v chromium >/dev/null || ! test -x /usr/sbin/sshd; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium openssh-server openssh-client; fi
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

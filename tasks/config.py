@@ -136,6 +136,42 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Board:
+    """A machine that benchmarks variants: over SSH, or this machine when host is 'local'."""
+
+    name: str
+    host: str
+    targets: tuple[str, ...]
+    user: str | None = None
+    port: int = 22
+    key: Path | None = None
+    known_hosts: Path | None = None
+    host_key: str | None = None
+    workdir: str = "/tmp/npuforge"
+    timeout: float = 300.0
+    connect_timeout: float = 15.0
+    runner: str = "litert"  # litert | benchmark_model
+    command: str | None = None
+    python: str = "python3"
+    delegate: str | None = None
+    threads: int = 1
+    warmup: int = 5
+    runs: int = 50
+
+    @property
+    def local(self) -> bool:
+        return self.host == "local"
+
+    def settings(self) -> dict[str, Any]:
+        """What a benchmark on this board depends on (fingerprinted)."""
+        return {
+            "host": self.host, "user": self.user, "port": self.port, "workdir": self.workdir, "runner": self.runner,
+            "command": self.command, "python": self.python, "delegate": self.delegate,
+            "threads": self.threads, "warmup": self.warmup, "runs": self.runs,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Variant:
     model: str
     quantization: str
@@ -164,6 +200,7 @@ class Project:
     targets: dict[str, Target] = field(default_factory=dict)
     variants: tuple[Variant, ...] = ()
     gates: tuple[dict[str, Any], ...] = ()  # rules, as in project.yaml (see tasks/gates.py)
+    boards: dict[str, Board] = field(default_factory=dict)
 
 
 def relative(path: str | Path, root: str | Path) -> str:
@@ -357,13 +394,16 @@ class _Builder:
             self.check_vela_sections(target)
         variants = self.variants(models, quant, targets)
         build_dir = (self.root / d.get("build_dir", "build")).absolute()
+        boards = {n: self.board(n, v, targets) for n, v in (d.get("boards") or {}).items()}
         gates = tuple(d.get("gates") or [])
         for i, rule in enumerate(gates):
             if "min" not in rule and "max" not in rule:
                 self.fail(("gates", i), "give min, max or both")
         if self.errors:
             raise ConfigError("\n".join(dict.fromkeys(self.errors)))
-        return Project(self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants, gates)
+        return Project(
+            self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants, gates, boards
+        )
 
     def dataset(self, name: str, v: dict) -> Dataset:
         at = ("datasets", name)
@@ -479,6 +519,47 @@ class _Builder:
             config=config,
             optimise=v.get("optimise", "Performance"),
             arena_cache_size=v.get("arena_cache_size"),
+        )
+
+    def board(self, name: str, v: dict, targets: dict[str, Target]) -> Board:
+        at = ("boards", name)
+        for i, t in enumerate(v["targets"]):
+            if t not in targets:
+                known = ", ".join(sorted(targets)) or "none defined"
+                self.fail(at + ("targets", i), f"'{t}' is not defined under targets (defined: {known})")
+        bench = v.get("benchmark", {})
+        runner = bench.get("runner", "litert")
+        if runner == "benchmark_model" and "command" not in bench:
+            self.fail(
+                at + ("benchmark",), "runner benchmark_model needs command: the path of benchmark_model on the board"
+            )
+        if v["host"] == "local" and runner != "litert":
+            self.fail(
+                at + ("benchmark", "runner"), "the local board runs the litert runner; remove runner or use litert"
+            )
+
+        def path(key: str) -> Path | None:
+            return Path(v[key]).expanduser() if key in v else None
+
+        return Board(
+            name,
+            v["host"],
+            tuple(v["targets"]),
+            user=v.get("user"),
+            port=v.get("port", 22),
+            key=path("key"),
+            known_hosts=path("known_hosts"),
+            host_key=v.get("host_key"),
+            workdir=v.get("workdir", "/tmp/npuforge"),
+            timeout=float(v.get("timeout", 300)),
+            connect_timeout=float(v.get("connect_timeout", 15)),
+            runner=runner,
+            command=bench.get("command"),
+            python=bench.get("python", "python3"),
+            delegate=bench.get("delegate"),
+            threads=bench.get("threads", 1),
+            warmup=bench.get("warmup", 5),
+            runs=bench.get("runs", 50),
         )
 
     def check_vela_sections(self, target: Target) -> None:

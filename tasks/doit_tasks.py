@@ -17,7 +17,19 @@ from typing import Any
 from tasks import config, plan
 from tasks.errors import ConfigError
 
-STEP_KINDS = ("fetch", "import", "prune", "quantize", "evaluate", "compile", "analyse", "results", "report", "gates")
+STEP_KINDS = (
+    "fetch",
+    "import",
+    "prune",
+    "quantize",
+    "evaluate",
+    "compile",
+    "analyse",
+    "benchmark",
+    "results",
+    "report",
+    "gates",
+)
 
 
 class params_unchanged:

@@ -56,7 +56,7 @@ def value(variant: dict[str, Any], metric: str, output: str | None = None) -> tu
         bench = variant.get("benchmark") or {}
         if bench.get("latency_ms") is None:
             return None, "not benchmarked on a board"
-        return bench["latency_ms"], ""
+        return bench["latency_ms"]["avg"], bench["board"]
     raise ValueError(f"unknown metric {metric}")
 
 

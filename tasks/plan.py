@@ -24,6 +24,7 @@ STEP_DOCS = {
     "compile": "compile for the NPU with Vela",
     "analyse": "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
     "report": "write build/report/index.html and report.md: table, plots, findings, regressions",
+    "benchmark": "run the artifact on a board and measure it",
     "gates": "check the quality gates of project.yaml against results.json",
     "results": "collect every variant's facts into results.json",
 }
@@ -325,6 +326,42 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
             )
         )
 
+    benchmarks: dict[str, list[Path]] = {}
+    for v in project.variants:
+        target = project.targets[v.target]
+        artifact = paths.vela_model(v) if target.compiler == "vela" else paths.quantized(v.unit, v.quantization)
+        for board in project.boards.values():
+            if v.target not in board.targets:
+                continue
+            out = paths.compile_dir(v) / f"benchmark-{board.name}.json"
+            benchmarks.setdefault(v.id, []).append(out)
+            settings = board.settings()
+            steps.append(
+                Step(
+                    "benchmark",
+                    f"{board.name}:{v.id}",
+                    f"{STEP_DOCS['benchmark']} ({board.name}: {'this machine' if board.local else board.host}, {board.runner})",
+                    "tasks.steps.benchmark:run",
+                    {
+                        "artifact": _s(artifact),
+                        "out": _s(out),
+                        "label": v.id,
+                        "board": {
+                            **settings,
+                            "name": board.name,
+                            "key": _s(board.key) if board.key else None,
+                            "known_hosts": _s(board.known_hosts) if board.known_hosts else None,
+                            "host_key": board.host_key,
+                            "timeout": board.timeout,
+                            "connect_timeout": board.connect_timeout,
+                        },
+                    },  # fmt: skip
+                    _with_tools("benchmark", settings),
+                    file_dep=(artifact,),
+                    targets=(out,),
+                )
+            )
+
     results = paths.build / "results.json"
     variants = []
     deps: list[Path] = []
@@ -339,6 +376,7 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
             "target": v.target,
             "quantize_facts": _s(qfacts),
             "accuracy": _s(paths.accuracy(v.unit, v.quantization)) if project.models[v.model].validation else None,
+            "benchmarks": [_s(p) for p in benchmarks.get(v.id, [])],
         }
         if target.compiler == "vela":
             entry["artifact"] = _s(paths.vela_model(v))
@@ -352,6 +390,7 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
         deps += [Path(entry["artifact"]), qfacts] + [
             Path(entry[k]) for k in ("compile_facts", "findings", "accuracy") if entry[k]
         ]
+        deps += benchmarks.get(v.id, [])
     steps.append(
         Step(
             "results",

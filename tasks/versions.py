@@ -20,6 +20,7 @@ STEP_TOOLS: dict[str, tuple[str, ...]] = {
     "compile": ("ethos-u-vela",),
     "evaluate": ("ai-edge-litert", "numpy", "pillow"),
     "report": ("matplotlib",),
+    "benchmark": ("ai-edge-litert", "fabric", "paramiko"),
 }
 
 # step kind -> this package's files whose code decides that step's output
@@ -34,6 +35,7 @@ _STEP_CODE: dict[str, tuple[str, ...]] = {
     "gates": ("steps/gates.py", "gates.py"),
     "analyse": ("steps/analyse.py", "analysis.py"),
     "report": ("steps/report.py",),
+    "benchmark": ("steps/benchmark.py", "boards.py", "adapters/benchmark_model.py", "runners/litert_benchmark.py"),
 }
 _PACKAGE = Path(__file__).resolve().parent
 

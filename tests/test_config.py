@@ -80,7 +80,7 @@ def test_unknown_key_is_an_error(project):
 def test_unknown_top_level_key(project):
     path = project(GOOD + "extra: 1\n")
     assert error_of(path).endswith(
-        ":15: extra: unknown key 'extra'; allowed keys: build_dir, builds, datasets, gates, models, name, quantization, targets, version"
+        ":15: extra: unknown key 'extra'; allowed keys: boards, build_dir, builds, datasets, gates, models, name, quantization, targets, version"
     )
 
 
@@ -243,3 +243,11 @@ def test_override_needs_exactly_one_selector(project):
 def test_override_regex_must_compile(project):
     path = project(replace=("int8: {type: int8}", "int8: {type: int8, overrides: [{match: 'conv(', type: float}]}"))
     assert "quantization.int8.overrides[0].match: 'conv(' is not a valid regular expression" in error_of(path)
+
+
+def test_board_names_undefined_target_and_needs_command(project):
+    path = project(GOOD + "boards:\n  b: {host: 10.0.0.2, targets: [imx94], benchmark: {runner: benchmark_model}}\n")
+    assert error_of(path).splitlines() == [
+        "project.yaml:16: boards.b.targets[0]: 'imx94' is not defined under targets (defined: cpu, imx93)",
+        "project.yaml:16: boards.b.benchmark: runner benchmark_model needs command: the path of benchmark_model on the board",
+    ]

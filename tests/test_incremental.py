@@ -175,3 +175,17 @@ def test_project_vela_ini_is_used_and_tracked(tiny: Path):
         "compile:tiny/int8@u65", "compile:tiny/a16w8@u65", "analyse:tiny/int8@u65", "analyse:tiny/a16w8@u65",
     } | SUMMARY  # fmt: skip
     assert u65_ms() > before  # half the clock: a slower estimate, so Vela read this file
+
+
+def test_local_board_benchmarks_cpu_variants_and_reruns_on_settings(tiny: Path):
+    text = (tiny / "project.yaml").read_text()
+    (tiny / "project.yaml").write_text(text + "boards:\n  here: {host: local, targets: [cpu], benchmark: {runs: 3}}\n")
+    assert ran(ok(doit(tiny))) == {"benchmark:here:tiny/int8@cpu", "benchmark:here:tiny/a16w8@cpu"} | SUMMARY
+    results = json.loads((tiny / "build" / "results.json").read_text())
+    by_id = {v["id"]: v for v in results["variants"]}
+    assert by_id["tiny/int8@cpu"]["benchmark"]["board"] == "here"
+    assert by_id["tiny/int8@cpu"]["benchmark"]["latency_ms"]["avg"] > 0
+    assert by_id["tiny/int8@u65"]["benchmark"] is None  # no board serves u65
+    assert ran(ok(doit(tiny))) == set()
+    edit(tiny, "benchmark: {runs: 3}", "benchmark: {runs: 4}")
+    assert ran(ok(doit(tiny))) == {"benchmark:here:tiny/int8@cpu", "benchmark:here:tiny/a16w8@cpu"} | SUMMARY

@@ -67,7 +67,7 @@ def rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "macs": est.get("macs"),
                 "snr_db": _min_snr(v),
                 "top1": (v.get("accuracy") or {}).get("top1_agreement"),
-                "measured_ms": bench.get("latency_ms"),
+                "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
                 "npu_ratio": _npu_ratio(v),
             }
         )

@@ -28,6 +28,7 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
         compiled = _read(v["compile_facts"])
         quantized = _read(v["quantize_facts"]) or {}
         artifact = Path(v["artifact"])
+        benchmarks = [_read(p) for p in v.get("benchmarks", [])]
         rows.append(
             {
                 "id": v["id"],
@@ -46,14 +47,16 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
                 "findings": _read(v.get("findings")),
                 "quant_errors": quantized.get("quant_errors"),
                 "accuracy": _accuracy(v, compiled is not None),
-                "benchmark": None,
+                "benchmark": benchmarks[0] if benchmarks else None,
+                "benchmarks": benchmarks,
             }
         )
     atomic.write_json(Path(out), {"project": project, "variants": rows})
     width = max((len(r["id"]) for r in rows), default=10)
-    print(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}")
+    print(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}  {'meas. ms':>8}")
     for r in rows:
         ops = f"{r['ops']['npu']}/{r['ops']['cpu']}" if r["ops"] else "-"
         ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
-        print(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}")
+        measured = f"{r['benchmark']['latency_ms']['avg']:.2f}" if r["benchmark"] else "-"
+        print(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}  {measured:>8}")
     print(f"   wrote {relative(out, root)}")

@@ -1,0 +1,199 @@
+"""Reaching a board: this machine (``host: local``) or an SSH server through fabric.
+
+Host keys are verified: known_hosts is loaded and paramiko's missing-key
+policy refuses (fabric's default would accept any key), or the key must match
+the ``host_key`` fingerprint pinned in project.yaml.  Files are uploaded by
+content (named by sha256; nothing is sent when the board has them), every
+remote argument is shell-quoted, every wait has a timeout, and one benchmark
+runs at a time per board (``flock`` in the workdir).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import StepError
+
+TRANSIENT_RETRIES = 3  # connection attempts on transient network errors, with backoff
+
+
+class BoardError(StepError):
+    """A board could not be reached or did not run the benchmark; the message says what to check."""
+
+
+@dataclass
+class Outcome:
+    stdout: str
+    stderr: str
+    exit_code: int
+    bytes_sent: int
+
+
+def fingerprint(key) -> str:
+    """OpenSSH-style SHA256 fingerprint of a paramiko key."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _where(board: dict[str, Any]) -> str:
+    user = f"{board['user']}@" if board.get("user") else ""
+    return f"board {board['name']} ({user}{board['host']}:{board['port']})"
+
+
+def _policy(board: dict[str, Any]):
+    """A missing-host-key policy that never adds: accept only the pinned fingerprint."""
+    import paramiko
+
+    class Verify(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            seen = fingerprint(key)
+            if board.get("host_key") and seen == board["host_key"]:
+                return
+            if board.get("host_key"):
+                raise BoardError(
+                    f"{_where(board)}: host key {seen} ({key.get_name()}) does not match host_key "
+                    f"{board['host_key']} in project.yaml; if the board was re-installed, update host_key"
+                )
+            known = board.get("known_hosts") or "~/.ssh/known_hosts"
+            raise BoardError(
+                f"{_where(board)}: unknown host key {seen} ({key.get_name()}), not in {known}; if it is the "
+                f"board's, add it: ssh-keyscan -p {board['port']} {board['host']} >> {known} "
+                f'(or pin it: host_key: "{seen}")'
+            )
+
+    return Verify()
+
+
+class Remote:
+    """One SSH connection to a board (fabric), opened on first use."""
+
+    def __init__(self, board: dict[str, Any]):
+        self.board = board
+        self.connection = None
+
+    def _connect(self):
+        import paramiko
+        from fabric import Connection
+
+        b = self.board
+        timeout = b["connect_timeout"]
+        kwargs: dict[str, Any] = {"banner_timeout": timeout, "auth_timeout": timeout, "channel_timeout": timeout}
+        if b.get("key"):
+            kwargs.update(key_filename=[str(b["key"])], look_for_keys=False, allow_agent=False)
+        conn = Connection(b["host"], user=b.get("user"), port=b["port"], connect_timeout=timeout, connect_kwargs=kwargs)
+        conn.client.set_missing_host_key_policy(_policy(b))
+        known = Path(b.get("known_hosts") or "~/.ssh/known_hosts").expanduser()
+        if known.is_file() and not b.get("host_key"):
+            conn.client.load_host_keys(str(known))
+        delay = 1.0
+        for attempt in range(1, TRANSIENT_RETRIES + 1):
+            try:
+                conn.open()
+                return conn
+            except BoardError:
+                raise
+            except paramiko.AuthenticationException:
+                raise BoardError(
+                    f"{_where(b)}: authentication failed for user {b.get('user') or '(default)'}; check key "
+                    f"({b.get('key') or 'ssh-agent / ~/.ssh'}) and that its public key is in the board's authorized_keys"
+                ) from None
+            except paramiko.ssh_exception.NoValidConnectionsError:
+                raise BoardError(
+                    f"{_where(b)}: connection refused; check host and port, and that sshd runs on the board"
+                ) from None
+            except (TimeoutError, ConnectionResetError, EOFError, paramiko.SSHException) as exc:
+                if attempt == TRANSIENT_RETRIES:
+                    raise BoardError(
+                        f"{_where(b)}: no SSH session after {attempt} attempts ({type(exc).__name__}: {exc}); "
+                        "check the network and connect_timeout"
+                    ) from None
+                time.sleep(delay)
+                delay *= 2
+            except OSError as exc:
+                raise BoardError(f"{_where(b)}: cannot connect ({exc}); check host and port") from None
+        raise AssertionError("unreachable")
+
+    @property
+    def conn(self):
+        if self.connection is None:
+            self.connection = self._connect()
+        return self.connection
+
+    def run(self, command: str, timeout: float) -> Outcome:
+        from invoke.exceptions import CommandTimedOut
+
+        try:
+            result = self.conn.run(command, timeout=timeout, in_stream=False, hide=True, warn=True)
+        except CommandTimedOut:
+            raise BoardError(
+                f"{_where(self.board)}: the command did not finish within {timeout:g} s; "
+                "check the board (is it busy, is the model too slow?) or raise timeout"
+            ) from None
+        except (EOFError, OSError) as exc:
+            raise BoardError(
+                f"{_where(self.board)}: the connection dropped during the run ({type(exc).__name__}); check the board"
+            ) from None
+        except Exception as exc:
+            import paramiko
+
+            if isinstance(exc, paramiko.SSHException):
+                raise BoardError(f"{_where(self.board)}: SSH failed during the run ({exc}); check the board") from None
+            raise
+        if result.exited == -1:  # the channel closed without an exit status
+            raise BoardError(
+                f"{_where(self.board)}: the connection dropped during the run (no exit status); check the board"
+            )
+        return Outcome(result.stdout, result.stderr, result.exited, 0)
+
+    def put(self, local: Path, remote: str) -> int:
+        """Upload unless the board already has a file with that content; return bytes sent."""
+        digest = sha256_file(local)
+        check = self.run(f"sha256sum {shlex.quote(remote)} 2>/dev/null || true", self.board["connect_timeout"])
+        if check.stdout.split()[:1] == [digest]:
+            return 0
+        self.run(f"mkdir -p {shlex.quote(str(Path(remote).parent))}", self.board["connect_timeout"])
+        tmp = f"{remote}.{digest[:8]}.part"
+        try:
+            sftp = self.conn.sftp()
+            sftp.get_channel().settimeout(max(self.board["timeout"], 30.0))  # a stalled transfer ends too
+            sftp.put(str(local), tmp)
+        except (OSError, EOFError) as exc:
+            raise BoardError(
+                f"{_where(self.board)}: upload of {local.name} failed ({exc}); check free space in workdir"
+            ) from None
+        self.run(f"mv -f {shlex.quote(tmp)} {shlex.quote(remote)}", self.board["connect_timeout"])
+        return local.stat().st_size
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+class Local:
+    """This machine: files stay where they are, commands run in a subprocess."""
+
+    def __init__(self, board: dict[str, Any]):
+        self.board = board
+
+    def run(self, argv: list[str], timeout: float) -> Outcome:
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise BoardError(
+                f"board {self.board['name']} (this machine): the benchmark did not finish within {timeout:g} s"
+            ) from None
+        return Outcome(proc.stdout, proc.stderr, proc.returncode, 0)
