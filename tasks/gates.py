@@ -19,6 +19,7 @@ METRICS = (
     "sram_kib",
     "size_bytes",
     "latency_ms",
+    "delegated_ratio",
 )
 
 
@@ -57,6 +58,11 @@ def value(variant: dict[str, Any], metric: str, output: str | None = None) -> tu
         if bench.get("latency_ms") is None:
             return None, "not benchmarked on a board"
         return bench["latency_ms"]["avg"], bench["board"]
+    if metric == "delegated_ratio":
+        delegated = (variant.get("benchmark") or {}).get("delegated")
+        if not delegated or not delegated.get("total"):
+            return None, "no delegate lines in the benchmark (no delegate, or not benchmarked)"
+        return delegated["nodes"] / delegated["total"], variant["benchmark"]["board"]
     raise ValueError(f"unknown metric {metric}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tasks import versions
-from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Dataset, Model, Project, Target, Variant, relative
+from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Board, Dataset, Model, Project, Target, Variant, relative
 from tasks.errors import ConfigError
 
 STEP_DOCS = {
@@ -327,40 +327,37 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
         )
 
     benchmarks: dict[str, list[Path]] = {}
-    for v in project.variants:
+    for v, board in assign_boards(project):
         target = project.targets[v.target]
         artifact = paths.vela_model(v) if target.compiler == "vela" else paths.quantized(v.unit, v.quantization)
-        for board in project.boards.values():
-            if v.target not in board.targets:
-                continue
-            out = paths.compile_dir(v) / f"benchmark-{board.name}.json"
-            benchmarks.setdefault(v.id, []).append(out)
-            settings = board.settings()
-            steps.append(
-                Step(
-                    "benchmark",
-                    f"{board.name}:{v.id}",
-                    f"{STEP_DOCS['benchmark']} ({board.name}: {'this machine' if board.local else board.host}, {board.runner})",
-                    "tasks.steps.benchmark:run",
-                    {
-                        "artifact": _s(artifact),
-                        "out": _s(out),
-                        "label": v.id,
-                        "board": {
-                            **settings,
-                            "name": board.name,
-                            "key": _s(board.key) if board.key else None,
-                            "known_hosts": _s(board.known_hosts) if board.known_hosts else None,
-                            "host_key": board.host_key,
-                            "timeout": board.timeout,
-                            "connect_timeout": board.connect_timeout,
-                        },
-                    },  # fmt: skip
-                    _with_tools("benchmark", settings),
-                    file_dep=(artifact,),
-                    targets=(out,),
-                )
+        out = paths.compile_dir(v) / f"benchmark-{board.name}.json"
+        benchmarks.setdefault(v.id, []).append(out)
+        settings = board.settings()
+        steps.append(
+            Step(
+                "benchmark",
+                f"{board.name}:{v.id}",
+                f"{STEP_DOCS['benchmark']} ({board.name}: {'this machine' if board.local else board.host}, {board.runner})",
+                "tasks.steps.benchmark:run",
+                {
+                    "artifact": _s(artifact),
+                    "out": _s(out),
+                    "label": v.id,
+                    "board": {
+                        **settings,
+                        "name": board.name,
+                        "key": _s(board.key) if board.key else None,
+                        "known_hosts": _s(board.known_hosts) if board.known_hosts else None,
+                        "host_key": board.host_key,
+                        "timeout": board.timeout,
+                        "connect_timeout": board.connect_timeout,
+                    },
+                },  # fmt: skip
+                _with_tools("benchmark", settings),
+                file_dep=(artifact,),
+                targets=(out,),
             )
+        )
 
     results = paths.build / "results.json"
     variants = []
@@ -440,6 +437,29 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
         )
     check_graph(steps)
     return steps
+
+
+def assign_boards(project: Project) -> list[tuple[Variant, Board]]:
+    """Which board measures which variant.
+
+    Boards that serve the same target share its variants, in turn (the i-th
+    variant of a target goes to board i mod n), so a farm of identical boards
+    measures each variant once and, under ``doit -n``, in parallel.
+    """
+    serving: dict[str, list[Board]] = {}
+    for board in project.boards.values():
+        for target in board.targets:
+            serving.setdefault(target, []).append(board)
+    seen: dict[str, int] = {}
+    pairs = []
+    for v in project.variants:
+        farm = serving.get(v.target)
+        if not farm:
+            continue
+        i = seen.get(v.target, 0)
+        seen[v.target] = i + 1
+        pairs.append((v, farm[i % len(farm)]))
+    return pairs
 
 
 def vela_options(target: Target, root: Path) -> dict[str, Any]:

@@ -172,3 +172,31 @@ def test_connection_dropped_mid_run(server, model: Path, tmp_path: Path):
         "(no exit status); check the board"
     )
     assert not (tmp_path / "b.json").exists()
+
+
+def test_two_boards_share_a_target_under_parallel_doit(tiny: Path, tmp_path: Path):
+    from conftest import doit, ok, ran
+
+    servers = [sshd.start(tmp_path / f"sshd{i}") for i in range(2)]
+    try:
+        entries = []
+        for name, srv in zip(("a", "b"), servers, strict=True):
+            b = srv.board(name)
+            entries.append(
+                f"  {name}: {{host: 127.0.0.1, port: {srv.port}, user: {b['user']}, key: {b['key']}, "
+                f"known_hosts: {b['known_hosts']}, workdir: {b['workdir']}, targets: [cpu], "
+                f"benchmark: {{python: {b['python']}, runs: 3, warmup: 1}}}}"
+            )
+        project = tiny / "project.yaml"
+        project.write_text(project.read_text() + "boards:\n" + "\n".join(entries) + "\n")
+        proc = ok(doit(tiny, "-n", "2"))
+        assert {s for s in ran(proc) if s.startswith("benchmark:")} == {
+            "benchmark:a:tiny/int8@cpu",
+            "benchmark:b:tiny/a16w8@cpu",
+        }
+        results = json.loads((tiny / "build" / "results.json").read_text())
+        measured = {v["id"]: v["benchmark"]["board"] for v in results["variants"] if v["benchmark"]}
+        assert measured == {"tiny/int8@cpu": "a", "tiny/a16w8@cpu": "b"}
+    finally:
+        for srv in servers:
+            srv.stop()

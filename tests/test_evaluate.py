@@ -122,3 +122,11 @@ def test_failing_gate_fails_doit_and_keeps_every_artifact(tiny: Path):
     proc = ok(doit(tiny))
     assert ran(proc) == {"gates"} and "2 gate check(s) passed" in proc.stdout
     assert ran(ok(doit(tiny, "gates"))) == set()
+
+
+def test_delegated_ratio_gate_catches_runtime_cpu_fallback():
+    variant = {"id": "m/int8@imx8mp", "model": "m", "prune": None, "quantization": "int8", "target": "imx8mp",
+               "size_bytes": 1, "benchmark": {"board": "evk", "latency_ms": {"avg": 3.0},
+                                              "delegated": {"nodes": 12, "total": 14, "complete": False}}}  # fmt: skip
+    checks, _ = gates.check([{"metric": "delegated_ratio", "min": 1.0}], [variant])
+    assert [(c["passed"], round(c["value"], 4), c["output"]) for c in checks] == [(False, 0.8571, "evk")]

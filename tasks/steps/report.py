@@ -68,6 +68,7 @@ def rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "snr_db": _min_snr(v),
                 "top1": (v.get("accuracy") or {}).get("top1_agreement"),
                 "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
+                "runtime_cpu": bool(bench.get("cpu_fallback_at_runtime")),
                 "npu_ratio": _npu_ratio(v),
             }
         )
@@ -229,6 +230,8 @@ def render_html(project: str, variants, table, images, marks, groups, baseline: 
             arrow = {"regression": " ▲" if key in ("est_ms", "size") else " ▼", "improvement": " ✓"}.get(
                 mark.get(key, ""), ""
             )
+            if key == "measured_ms" and r["runtime_cpu"]:
+                cls, arrow = "reg", " ⚠ partly on the CPU"
             parts.append(f"<td class='{cls}'>{e(_fmt(key, r[key]))}{arrow}</td>")
         parts.append("</tr>")
     parts.append("</table>")
@@ -285,6 +288,8 @@ def render_markdown(project: str, variants, table, images, marks, groups) -> str
     for r in table:
         mark = marks.get(r["id"], {})
         cells = [_fmt(k, r[k]) + (" **▲**" if mark.get(k) == "regression" else "") for k, _ in COLUMNS]
+        if r["runtime_cpu"]:
+            cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ⚠ partly on the CPU"
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"![{name}]({name})" for name in images]
