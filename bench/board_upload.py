@@ -1,0 +1,39 @@
+"""Bytes sent to a board on a first and a repeated benchmark (upload by content).
+
+    python bench/board_upload.py [ARTIFACT]
+
+Starts the test board (a real OpenSSH server on 127.0.0.1, as in the tests), benchmarks the
+artifact twice with the LiteRT runner and prints what each run sent.  Needs openssh-server
+(`make test` installs it) and a built project (`make`).
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import sshd  # noqa: E402
+
+from tasks.steps import benchmark  # noqa: E402
+
+
+def main() -> None:
+    artifact = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "build/pose_detection/int8/pose_detection_int8.tflite")
+    server = sshd.start(Path(tempfile.mkdtemp(prefix="npuforge-board-")) / "sshd")
+    try:
+        print(f"{'run':<6} {'bytes sent':>12} {'avg ms':>8}")
+        for run in ("first", "repeat"):
+            out = Path(tempfile.mkdtemp()) / "benchmark.json"
+            benchmark.run(str(artifact), str(out), server.board(runs=20, warmup=3, threads=2), artifact.name)
+            result = json.loads(out.read_text())
+            print(f"{run:<6} {result['bytes_sent']:>12,} {result['latency_ms']['avg']:>8.2f}")
+        print(f"(artifact {artifact.stat().st_size:,} B, runner {benchmark.RUNNER.stat().st_size:,} B)")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
