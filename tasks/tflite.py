@@ -54,6 +54,14 @@ def tensor_name(tensor: schema.TensorT) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
+def single_input_shape(model: schema.ModelT, where: str) -> list[int]:
+    """The static shape of the model's only input; calibration and evaluation feed one tensor."""
+    sg = model.subgraphs[0]
+    if len(sg.inputs) != 1:
+        raise StepError(f"{where}: only single-input models are supported here; this one has {len(sg.inputs)} inputs")
+    return [int(d) for d in sg.tensors[sg.inputs[0]].shape]
+
+
 def op_histogram(model: schema.ModelT) -> dict[str, int]:
     counts: dict[str, int] = {}
     for sg in model.subgraphs:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -47,3 +49,25 @@ def run_tflite(content: bytes, x: np.ndarray) -> list[np.ndarray]:
     interpreter.set_tensor(detail["index"], x)
     interpreter.invoke()
     return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def imported(folder: Path, model) -> Path:
+    """A Keras model converted to .tflite and run through the import step: a canonical float model."""
+    from tasks.steps import import_model
+
+    source = folder / "net.tflite"
+    source.write_bytes(tflite_of(model))
+    out = folder / "net_float.tflite"
+    import_model.run(str(source), "file", None, "{}", None, str(out), str(folder / "import.json"), "models.net")
+    return out
+
+
+def identity_conv():
+    """A 1x1 convolution with identity weights: its only error once quantized is rounding."""
+    import keras
+
+    inputs = keras.Input(shape=(4, 4, 8), batch_size=1)
+    conv = keras.layers.Conv2D(8, 1, use_bias=False)
+    outputs = conv(inputs)
+    conv.set_weights([np.eye(8, dtype=np.float32).reshape(1, 1, 8, 8)])
+    return keras.Model(inputs, outputs)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import doit, ok, ran
-from models_for_tests import tflite_of
+from models_for_tests import identity_conv, imported
 from tasks import gates
-from tasks.steps import evaluate, import_model, quantize
+from tasks.steps import evaluate, quantize
 
 UNIFORM = {
     "name": "u",
@@ -24,20 +24,6 @@ UNIFORM = {
     "high": 1.0,
     "preprocess": {},
 }
-
-
-def identity_model(folder: Path) -> Path:
-    import keras
-
-    inputs = keras.Input(shape=(4, 4, 8), batch_size=1)
-    conv = keras.layers.Conv2D(8, 1, use_bias=False)
-    outputs = conv(inputs)
-    conv.set_weights([np.eye(8, dtype=np.float32).reshape(1, 1, 8, 8)])
-    source = folder / "id.tflite"
-    source.write_bytes(tflite_of(keras.Model(inputs, outputs)))
-    out = folder / "id_float.tflite"
-    import_model.run(str(source), "file", None, "{}", None, str(out), str(folder / "i.json"), "models.id")
-    return out
 
 
 def test_compare_on_known_signals():
@@ -52,7 +38,7 @@ def test_compare_on_known_signals():
 
 @pytest.mark.parametrize("io", ["float32", "int8"])
 def test_identity_model_snr_matches_rounding_theory(tmp_path: Path, io: str):
-    float_model = identity_model(tmp_path)
+    float_model = imported(tmp_path, identity_conv())
     quantized = tmp_path / "q.tflite"
     scheme = {"type": "int8", "io": io, "per_channel": True}
     quantize.run(str(float_model), str(quantized), str(tmp_path / "q.json"), scheme, UNIFORM, "id/int8")

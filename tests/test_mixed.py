@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from models_for_tests import keras_net, tflite_of
+from models_for_tests import identity_conv, imported, keras_net
 from tasks import quant_errors, tflite
 from tasks.errors import StepError
 from tasks.steps import compile as compile_step
-from tasks.steps import import_model, quantize
+from tasks.steps import quantize
 
 NOISE = {
     "name": "noise",
@@ -37,12 +37,7 @@ U65 = {
 
 @pytest.fixture(scope="module")
 def float_model(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("mixed")
-    source = folder / "net.tflite"
-    source.write_bytes(tflite_of(keras_net(batch=1)))
-    out = folder / "net_float.tflite"
-    import_model.run(str(source), "file", None, "{}", None, str(out), str(folder / "import.json"), "models.net")
-    return out
+    return imported(tmp_path_factory.mktemp("mixed"), keras_net(batch=1))
 
 
 def layers(float_model: Path) -> list[tuple[str, str]]:
@@ -130,20 +125,12 @@ def test_error_table_worst_layer_improves_in_int16(float_model: Path, tmp_path: 
 
 def test_snr_matches_theory_for_a_quantized_identity_like_layer(tmp_path: Path):
     """A layer whose only error is rounding: SNR within 1 dB of the uniform-noise prediction."""
-    import keras
     import numpy as np
 
     rng = np.random.default_rng(0)
     samples = [rng.uniform(0, 1, size=(1, 4, 4, 8)).astype(np.float32) for _ in range(8)]
 
-    inputs = keras.Input(shape=(4, 4, 8), batch_size=1)
-    conv = keras.layers.Conv2D(8, 1, use_bias=False)
-    outputs = conv(inputs)
-    conv.set_weights([np.eye(8, dtype=np.float32).reshape(1, 1, 8, 8)])
-    source = tmp_path / "id.tflite"
-    source.write_bytes(tflite_of(keras.Model(inputs, outputs)))
-    float_out = tmp_path / "id_float.tflite"
-    import_model.run(str(source), "file", None, "{}", None, str(float_out), str(tmp_path / "i.json"), "models.id")
+    float_out = imported(tmp_path, identity_conv())
     dataset = {
         "name": "u",
         "kind": "random",

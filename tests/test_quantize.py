@@ -8,21 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models_for_tests import keras_net, run_tflite, tflite_of
+from models_for_tests import imported, keras_net, run_tflite
 from tasks import datasets, tflite
-from tasks.steps import import_model, quantize
+from tasks.steps import quantize
 
 T = tflite.schema.TensorType
 
 
 @pytest.fixture(scope="module")
 def float_model(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("float")
-    source = folder / "net.tflite"
-    source.write_bytes(tflite_of(keras_net(batch=1)))
-    out = folder / "net_float.tflite"
-    import_model.run(str(source), "file", None, "{}", None, str(out), str(folder / "import.json"), "models.net")
-    return out
+    return imported(tmp_path_factory.mktemp("float"), keras_net(batch=1))
 
 
 def random_set(count: int = 8) -> dict:

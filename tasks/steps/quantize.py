@@ -51,11 +51,7 @@ def run(
 
 
 def _layer_errors(float_content: bytes, result: bytes, dataset: dict[str, Any], label: str) -> list[dict[str, Any]]:
-    model = tflite.read_bytes(float_content, label)
-    sg = model.subgraphs[0]
-    if len(sg.inputs) != 1:
-        return []
-    shape = [int(d) for d in sg.tensors[sg.inputs[0]].shape]
+    shape = tflite.single_input_shape(tflite.read_bytes(float_content, label), label)
     xs = []
     for x in datasets.samples(dataset, shape):
         xs.append(x)
@@ -70,11 +66,7 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any],
     from tensorflow.lite.python import convert
     from tensorflow.lite.python.optimize import calibrator
 
-    model = tflite.read_bytes(content, label)
-    sg = model.subgraphs[0]
-    if len(sg.inputs) != 1:
-        raise StepError(f"{label}: calibration supports single-input models; this one has {len(sg.inputs)} inputs")
-    shape = [int(d) for d in sg.tensors[sg.inputs[0]].shape]
+    shape = tflite.single_input_shape(tflite.read_bytes(content, label), label)
     xs = list(datasets.samples(dataset, shape))
     total = len(xs)
     step = max(2, -(-total // 4))  # about four progress lines per calibration
@@ -199,10 +191,7 @@ def _mixed(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any], labe
     from ai_edge_quantizer import quantizer
 
     model = tflite.read_bytes(content, label)
-    sg = model.subgraphs[0]
-    if len(sg.inputs) != 1:
-        raise StepError(f"{label}: calibration supports single-input models; this one has {len(sg.inputs)} inputs")
-    shape = [int(d) for d in sg.tensors[sg.inputs[0]].shape]
+    shape = tflite.single_input_shape(model, label)
     (input_name,) = Interpreter(model_content=content).get_signature_runner(tflite.SIGNATURE_KEY).get_input_details()
     xs = list(datasets.samples(dataset, shape))
     progress(f"mixed precision with ai-edge-quantizer: {len(scheme['overrides'])} override(s), {len(xs)} samples")
