@@ -71,3 +71,9 @@ def identity_conv():
     outputs = conv(inputs)
     conv.set_weights([np.eye(8, dtype=np.float32).reshape(1, 1, 8, 8)])
     return keras.Model(inputs, outputs)
+
+
+def random_dataset(count: int = 8, name: str = "noise") -> dict:
+    """What a step gets for ``random: {seed: 0, count: N}``: uniform samples in [0, 1)."""
+    return {"name": name, "kind": "random", "files": [], "seed": 0, "count": count, "low": 0.0, "high": 1.0,
+            "preprocess": {}}  # fmt: skip

@@ -10,20 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import doit, ok, ran
-from models_for_tests import identity_conv, imported
+from models_for_tests import identity_conv, imported, random_dataset
 from tasks import gates
 from tasks.steps import evaluate, quantize
 
-UNIFORM = {
-    "name": "u",
-    "kind": "random",
-    "files": [],
-    "seed": 0,
-    "count": 16,
-    "low": 0.0,
-    "high": 1.0,
-    "preprocess": {},
-}
+UNIFORM = random_dataset(16, "u")
 
 
 def test_compare_on_known_signals():

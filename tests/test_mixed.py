@@ -9,22 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from models_for_tests import identity_conv, imported, keras_net
+from models_for_tests import identity_conv, imported, keras_net, random_dataset
 from tasks import quant_errors, tflite
 from tasks.errors import StepError
 from tasks.steps import compile as compile_step
 from tasks.steps import quantize
 
-NOISE = {
-    "name": "noise",
-    "kind": "random",
-    "files": [],
-    "seed": 0,
-    "count": 8,
-    "low": 0.0,
-    "high": 1.0,
-    "preprocess": {},
-}
+NOISE = random_dataset()
 U65 = {
     "accelerator": "ethos-u65-256",
     "system_config": "Ethos_U65_High_End",
@@ -131,19 +122,9 @@ def test_snr_matches_theory_for_a_quantized_identity_like_layer(tmp_path: Path):
     samples = [rng.uniform(0, 1, size=(1, 4, 4, 8)).astype(np.float32) for _ in range(8)]
 
     float_out = imported(tmp_path, identity_conv())
-    dataset = {
-        "name": "u",
-        "kind": "random",
-        "files": [],
-        "seed": 0,
-        "count": 8,
-        "low": 0.0,
-        "high": 1.0,
-        "preprocess": {},
-    }
     out = tmp_path / "q.tflite"
     quantize.run(str(float_out), str(out), str(tmp_path / "q.json"), {"type": "int8", "io": "float32", "per_channel": True},
-                 dataset, "id/int8")  # fmt: skip
+                 NOISE, "id/int8")  # fmt: skip
     rows = {r["tensor"]: r for r in quant_errors.layer_errors(float_out.read_bytes(), out.read_bytes(), samples)}
     (layer,) = rows.values()  # the conv's output, read through the float output's DEQUANTIZE
     assert layer["op"] == "DEQUANTIZE" and layer["scale"] > 0

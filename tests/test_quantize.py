@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models_for_tests import imported, keras_net, run_tflite
+from models_for_tests import imported, keras_net, random_dataset, run_tflite
 from tasks import datasets, tflite
 from tasks.steps import quantize
 
@@ -20,15 +20,10 @@ def float_model(tmp_path_factory) -> Path:
     return imported(tmp_path_factory.mktemp("float"), keras_net(batch=1))
 
 
-def random_set(count: int = 8) -> dict:
-    return {"name": "noise", "kind": "random", "files": [], "seed": 0, "count": count, "low": 0.0, "high": 1.0,
-            "preprocess": {}}  # fmt: skip
-
-
 def run_scheme(float_model: Path, tmp_path: Path, **scheme) -> tuple[bytes, dict]:
     full = {"type": "int8", "io": "float32", "per_channel": True, **scheme}
     out, facts = tmp_path / "q.tflite", tmp_path / "q.json"
-    dataset = random_set() if full["type"] in ("int8", "int16x8") else None
+    dataset = random_dataset() if full["type"] in ("int8", "int16x8") else None
     quantize.run(str(float_model), str(out), str(facts), full, dataset, "net/q")
     return out.read_bytes(), json.loads(facts.read_text())
 
