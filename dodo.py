@@ -25,4 +25,6 @@ task_analyse = _creators["analyse"]
 task_benchmark = _creators["benchmark"]
 task_results = _creators["results"]
 task_report = _creators["report"]
+task_release = _creators["release"]
 task_gates = _creators["gates"]
+globals()["task_verify-release"] = _creators["verify-release"]  # `doit verify-release PATH.tar.gz`

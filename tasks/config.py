@@ -201,6 +201,7 @@ class Project:
     variants: tuple[Variant, ...] = ()
     gates: tuple[dict[str, Any], ...] = ()  # rules, as in project.yaml (see tasks/gates.py)
     boards: dict[str, Board] = field(default_factory=dict)
+    release: dict[str, Any] | None = None  # {name, version, variants: [globs]}
 
 
 def relative(path: str | Path, root: str | Path) -> str:
@@ -399,11 +400,21 @@ class _Builder:
         for i, rule in enumerate(gates):
             if "min" not in rule and "max" not in rule:
                 self.fail(("gates", i), "give min, max or both")
+        release = d.get("release")
+        if release:
+            from fnmatch import fnmatchcase
+
+            for i, pattern in enumerate(release["variants"]):
+                if not any(fnmatchcase(v.id, pattern) for v in variants):
+                    ids = ", ".join(v.id for v in variants[:4]) + (", …" if len(variants) > 4 else "")
+                    self.fail(("release", "variants", i), f"'{pattern}' matches no variant (ids look like {ids})")
+            release = {"name": release.get("name", d["name"]), **release}
         if self.errors:
             raise ConfigError("\n".join(dict.fromkeys(self.errors)))
         return Project(
-            self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants, gates, boards
-        )
+            self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants, gates, boards,
+            release,
+        )  # fmt: skip
 
     def dataset(self, name: str, v: dict) -> Dataset:
         at = ("datasets", name)

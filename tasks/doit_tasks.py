@@ -29,6 +29,8 @@ STEP_KINDS = (
     "results",
     "report",
     "gates",
+    "release",
+    "verify-release",
 )
 
 
@@ -53,8 +55,8 @@ def _rel(path: Path) -> str:
     return os.path.relpath(path)
 
 
-def _action(step: plan.Step, log: Path) -> Callable[[], Any]:
-    def action():
+def _action(step: plan.Step, log: Path) -> Callable[..., Any]:
+    def action(**positional):
         if step.isolated:
             from tasks import worker
 
@@ -67,7 +69,7 @@ def _action(step: plan.Step, log: Path) -> Callable[[], Any]:
 
         module, function = step.func.split(":")
         try:
-            getattr(importlib.import_module(module), function)(**step.kwargs)
+            getattr(importlib.import_module(module), function)(**step.kwargs, **positional)
         except StepError as exc:
             return TaskFailed(str(exc))
         return None
@@ -82,13 +84,16 @@ def task_dict(step: plan.Step, paths: plan.Paths) -> dict[str, Any]:
         "actions": [_action(step, log)],
         "file_dep": [_rel(p) for p in step.file_dep],
         "targets": [_rel(p) for p in step.targets],
-        "uptodate": [params_unchanged(step.params)],
+        "uptodate": [False] if step.always else [params_unchanged(step.params)],
         "doc": step.doc,
         "clean": True,
         "verbosity": 2,
     }
     if step.name:
         task["name"] = step.name
+    if step.pos_arg:
+        task["pos_arg"] = step.pos_arg
+        task["actions"] = [(_action(step, log), [], {})]
     return task
 
 
@@ -135,7 +140,7 @@ def load(
 
     def creator(kind: str) -> Callable[[], Iterator[dict] | dict]:
         chosen = [s for s in steps if s.kind == kind]
-        if kind in ("results", "report", "gates") and chosen:
+        if kind in ("results", "report", "gates", "release", "verify-release") and chosen:
 
             def create():
                 return task_dict(chosen[0], paths)

@@ -25,6 +25,8 @@ STEP_DOCS = {
     "analyse": "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
     "report": "write build/report/index.html and report.md: table, plots, findings, regressions",
     "benchmark": "run the artifact on a board and measure it",
+    "release": "pack the release variants, their reports and MANIFEST.json into a reproducible tar.gz",
+    "verify-release": "rebuild and compare with an archive: doit verify-release PATH.tar.gz",
     "gates": "check the quality gates of project.yaml against results.json",
     "results": "collect every variant's facts into results.json",
 }
@@ -41,6 +43,8 @@ class Step:
     file_dep: tuple[Path, ...] = ()
     targets: tuple[Path, ...] = ()
     isolated: bool = True  # run in a child process (native code inside)
+    always: bool = False  # run every time it is asked for (checks, not builds)
+    pos_arg: str | None = None  # keyword that receives the command line's positional arguments
 
     @property
     def task_name(self) -> str:
@@ -435,8 +439,87 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
                 isolated=False,
             )
         )
+    if project.release:
+        steps += release_steps(project, paths, steps, variants)
     check_graph(steps)
     return steps
+
+
+def release_steps(project: Project, paths: Paths, steps: list[Step], variants: list[dict]) -> list[Step]:
+    """``release`` (pack the chosen variants) and ``verify-release`` (compare an archive with a rebuild)."""
+    from fnmatch import fnmatchcase
+
+    rel = project.release
+    by_name = {s.task_name: s for s in steps}
+    chosen = []
+    for entry in variants:
+        if not any(fnmatchcase(entry["id"], pattern) for pattern in rel["variants"]):
+            continue
+        v = next(x for x in project.variants if x.id == entry["id"])
+        quant = by_name[f"quantize:{v.unit}/{v.quantization}"]
+        compile_ = by_name.get(f"compile:{v.id}")
+        inputs = list(by_name[f"import:{v.model}"].file_dep) + list(quant.file_dep[1:])
+        reports = [quant.targets[1]]
+        params = {"quantize": quant.params}
+        if compile_ is not None:
+            inputs += list(compile_.file_dep[1:])
+            reports += [t for t in compile_.targets if t.suffix in (".json", ".csv")]
+            params["compile"] = compile_.params
+        chosen.append(
+            {
+                "id": v.id,
+                "artifact": entry["artifact"],
+                "reports": [_s(r) for r in reports],
+                "inputs": [_s(i) for i in dict.fromkeys(inputs)],
+                "params": params,
+            }  # fmt: skip
+        )
+    tools = {"python": versions.python_version()} | {
+        d: versions.version(d) for d in ("tensorflow", "ai-edge-quantizer", "ai-edge-litert", "ethos-u-vela", "doit")
+    }
+    from tasks.steps.release import source_date
+
+    mtime = source_date(project.root)  # part of the archive's bytes, so fingerprinted
+    out = paths.build / "release" / f"{rel['name']}-{rel['version']}.tar.gz"
+    deps = [Path(c["artifact"]) for c in chosen] + [Path(r) for c in chosen for r in c["reports"]]
+    deps += [Path(i) for c in chosen for i in c["inputs"]] + [project.path]
+    return [
+        Step(
+            "release",
+            "",
+            f"{STEP_DOCS['release']} ({len(chosen)} variant(s))",
+            "tasks.steps.release:run",
+            {
+                "project": rel["name"],
+                "version": rel["version"],
+                "root": _s(project.root),
+                "out": _s(out),
+                "project_file": _s(project.path),
+                "variants": chosen,
+                "tools": tools,
+                "mtime": mtime,
+            },  # fmt: skip
+            _with_tools(
+                "release",
+                {"version": rel["version"], "variants": [c["id"] for c in chosen], "tools": tools, "mtime": mtime},
+            ),
+            file_dep=tuple(dict.fromkeys(deps)),
+            targets=(out,),
+            isolated=False,
+        ),
+        Step(
+            "verify-release",
+            "",
+            STEP_DOCS["verify-release"],
+            "tasks.steps.release:verify",
+            {"artifacts": {c["id"]: c["artifact"] for c in chosen}},
+            {},
+            file_dep=tuple(Path(c["artifact"]) for c in chosen),
+            isolated=False,
+            always=True,
+            pos_arg="archives",
+        ),
+    ]
 
 
 def assign_boards(project: Project) -> list[tuple[Variant, Board]]:

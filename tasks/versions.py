@@ -32,6 +32,7 @@ _STEP_CODE: dict[str, tuple[str, ...]] = {
     "compile": ("steps/compile.py", "adapters/vela.py", "tflite.py"),
     "evaluate": ("steps/evaluate.py", "datasets.py", "tflite.py"),
     "results": ("steps/results.py",),
+    "release": ("steps/release.py",),
     "gates": ("steps/gates.py", "gates.py"),
     "analyse": ("steps/analyse.py", "analysis.py"),
     "report": ("steps/report.py",),
@@ -60,6 +61,12 @@ def code_digest(kind: str) -> str:
     for name in _STEP_CODE.get(kind, ()):
         h.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+def python_version() -> str:
+    import platform
+
+    return platform.python_version()
 
 
 def tool_versions(kind: str) -> dict[str, str]:

@@ -80,7 +80,7 @@ def test_unknown_key_is_an_error(project):
 def test_unknown_top_level_key(project):
     path = project(GOOD + "extra: 1\n")
     assert error_of(path).endswith(
-        ":15: extra: unknown key 'extra'; allowed keys: boards, build_dir, builds, datasets, gates, models, name, quantization, targets, version"
+        ":15: extra: unknown key 'extra'; allowed keys: boards, build_dir, builds, datasets, gates, models, name, quantization, release, targets, version"
     )
 
 
@@ -251,3 +251,10 @@ def test_board_names_undefined_target_and_needs_command(project):
         "project.yaml:16: boards.b.targets[0]: 'imx94' is not defined under targets (defined: cpu, imx93)",
         "project.yaml:16: boards.b.benchmark: runner benchmark_model needs command: the path of benchmark_model on the board",
     ]
+
+
+def test_release_glob_matching_no_variant(project):
+    path = project(GOOD + 'release: {version: "1.0", variants: ["net/int16*"]}\n')
+    assert error_of(path).endswith(
+        ":15: release.variants[0]: 'net/int16*' matches no variant (ids look like net/int8@imx93, net/int8@cpu)"
+    )

@@ -189,3 +189,15 @@ def test_local_board_benchmarks_cpu_variants_and_reruns_on_settings(tiny: Path):
     assert ran(ok(doit(tiny))) == set()
     edit(tiny, "benchmark: {runs: 3}", "benchmark: {runs: 4}")
     assert ran(ok(doit(tiny))) == {"benchmark:here:tiny/int8@cpu", "benchmark:here:tiny/a16w8@cpu"} | SUMMARY
+
+
+def test_restored_build_at_another_path_with_new_mtimes_runs_nothing(tiny: Path, tmp_path: Path):
+    import shutil
+
+    moved = tmp_path / "ci" / "checkout"
+    shutil.copytree(tiny, moved)  # like a CI cache restored into a fresh clone elsewhere
+    later = time.time() + 1000
+    for p in moved.rglob("*"):
+        if p.is_file():
+            os.utime(p, (later, later))
+    assert ran(ok(doit(moved))) == set()
