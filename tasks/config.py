@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import importlib.util
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -202,6 +203,7 @@ class Project:
     gates: tuple[dict[str, Any], ...] = ()  # rules, as in project.yaml (see tasks/gates.py)
     boards: dict[str, Board] = field(default_factory=dict)
     release: dict[str, Any] | None = None  # {name, version, variants: [globs]}
+    cache_dir: Path | None = None  # shared step cache
 
 
 def relative(path: str | Path, root: str | Path) -> str:
@@ -411,9 +413,11 @@ class _Builder:
             release = {"name": release.get("name", d["name"]), **release}
         if self.errors:
             raise ConfigError("\n".join(dict.fromkeys(self.errors)))
+        cache = d.get("cache", {}).get("dir") or os.environ.get("NPUFORGE_CACHE")
+        cache_dir = (self.root / Path(cache).expanduser()).absolute() if cache else None
         return Project(
             self.path, self.root, d["name"], build_dir, datasets, models, quant, targets, variants, gates, boards,
-            release,
+            release, cache_dir,
         )  # fmt: skip
 
     def dataset(self, name: str, v: dict) -> Dataset:

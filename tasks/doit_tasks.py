@@ -55,33 +55,53 @@ def _rel(path: Path) -> str:
     return os.path.relpath(path)
 
 
-def _action(step: plan.Step, log: Path) -> Callable[..., Any]:
+CACHED_KINDS = ("import", "prune", "quantize", "evaluate", "compile", "analyse")  # deterministic outputs
+
+
+def _action(step: plan.Step, log: Path, cache_dir: Path | None = None, root: Path | None = None) -> Callable[..., Any]:
     def action(**positional):
-        if step.isolated:
-            from tasks import worker
+        if cache_dir is None or step.kind not in CACHED_KINDS:
+            return _run(step, log, positional)
+        from tasks import cache
 
-            return worker.run(step.func, step.kwargs, log, step.task_name)
-        import importlib
-
-        from doit.exceptions import TaskFailed
-
-        from tasks.errors import StepError
-
-        module, function = step.func.split(":")
-        try:
-            getattr(importlib.import_module(module), function)(**step.kwargs, **positional)
-        except StepError as exc:
-            return TaskFailed(str(exc))
-        return None
+        entry = cache.key(step.kind, step.params, list(step.file_dep), root)
+        if cache.restore(cache_dir, entry, list(step.targets)):
+            print(f"   {step.task_name}: restored from cache ({entry[:12]})", flush=True)
+            return None
+        result = _run(step, log, positional)
+        if result is None:
+            cache.store(cache_dir, entry, list(step.targets))
+        return result
 
     action.__name__ = f"run_{step.kind}"
     return action
 
 
+def _run(step: plan.Step, log: Path, positional: dict[str, Any]):
+    """Run the step: in a worker process when it runs native code, else here."""
+    if step.isolated:
+        from tasks import worker
+
+        return worker.run(step.func, step.kwargs, log, step.task_name)
+    import importlib
+
+    from doit.exceptions import TaskFailed
+
+    from tasks.errors import StepError
+
+    module, function = step.func.split(":")
+    try:
+        getattr(importlib.import_module(module), function)(**step.kwargs, **positional)
+    except StepError as exc:
+        return TaskFailed(str(exc))
+    return None
+
+
 def task_dict(step: plan.Step, paths: plan.Paths) -> dict[str, Any]:
     log = paths.logs(step.kind, step.name or step.kind)
+    action = _action(step, log, paths.project.cache_dir, paths.project.root)
     task: dict[str, Any] = {
-        "actions": [_action(step, log)],
+        "actions": [action],
         "file_dep": [_rel(p) for p in step.file_dep],
         "targets": [_rel(p) for p in step.targets],
         "uptodate": [False] if step.always else [params_unchanged(step.params)],
@@ -93,7 +113,7 @@ def task_dict(step: plan.Step, paths: plan.Paths) -> dict[str, Any]:
         task["name"] = step.name
     if step.pos_arg:
         task["pos_arg"] = step.pos_arg
-        task["actions"] = [(_action(step, log), [], {})]
+        task["actions"] = [(action, [], {})]
     return task
 
 

@@ -80,7 +80,7 @@ def test_unknown_key_is_an_error(project):
 def test_unknown_top_level_key(project):
     path = project(GOOD + "extra: 1\n")
     assert error_of(path).endswith(
-        ":15: extra: unknown key 'extra'; allowed keys: boards, build_dir, builds, datasets, gates, models, name, quantization, release, targets, version"
+        ":15: extra: unknown key 'extra'; allowed keys: boards, build_dir, builds, cache, datasets, gates, models, name, quantization, release, targets, version"
     )
 
 

@@ -1,0 +1,64 @@
+"""The shared step cache: a second project with the same inputs restores instead of running."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from conftest import doit, ok, ran, tiny_project
+
+CACHED = {
+    "import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
+    "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
+    "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55",
+}  # fmt: skip
+
+
+def restored(proc) -> set[str]:
+    return {
+        line.split(": restored from cache")[0].strip()
+        for line in proc.stdout.splitlines()
+        if ": restored from cache" in line
+    }
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.glob("??/*") if p.is_dir() and not p.name.startswith("."))
+
+
+def test_hit_miss_and_corrupt_entry(tmp_path: Path):
+    cache = tmp_path / "shared-cache"
+    env = {"NPUFORGE_CACHE": str(cache)}
+    first = tmp_path / "job1"
+    tiny_project(first)
+    cold = ok(doit(first, env=env))
+    assert restored(cold) == set() and CACHED <= ran(cold)
+    assert len(entries(cache)) == len(CACHED)
+
+    second = tmp_path / "elsewhere" / "job2"  # a fresh clone on another runner
+    tiny_project(second)
+    warm = ok(doit(second, env=env))
+    assert restored(warm) == CACHED
+    for rel in ("build/tiny/int8/u65/tiny_int8_vela.tflite", "build/tiny/int8/tiny_int8.tflite"):
+        assert (second / rel).read_bytes() == (first / rel).read_bytes()
+    results = json.loads((second / "build" / "results.json").read_text())
+    assert len(results["variants"]) == 6
+
+    # miss: another parameter is another key
+    (second / "project.yaml").write_text(
+        (second / "project.yaml").read_text().replace("int8: {type: int8}", "int8: {type: int8, per_channel: false}")
+    )
+    changed = ok(doit(second, env=env))
+    assert "quantize:tiny/int8" in ran(changed) and "quantize:tiny/int8" not in restored(changed)
+
+    # a corrupt entry is ignored, the step runs, and the entry is replaced by an intact one
+    third = tmp_path / "job3"
+    tiny_project(third)
+    victim = next(e for e in entries(cache) if (e / "tiny_float.tflite").exists())
+    (victim / "tiny_float.tflite").write_bytes(b"garbage")
+    proc = ok(doit(third, env=env))
+    assert "import:tiny" in ran(proc) and "import:tiny" not in restored(proc)
+    assert restored(proc) == CACHED - {"import:tiny"}
+    fixed = json.loads((victim / "ENTRY.json").read_text())["files"]
+    assert hashlib.sha256((victim / "tiny_float.tflite").read_bytes()).hexdigest() == fixed["tiny_float.tflite"]
