@@ -157,6 +157,10 @@ def load(
         "subtasks": True,  # `doit list` shows every step of every variant
     }
     project.build_dir.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("NPUFORGE_NO_MTIME_REFRESH"):  # doit's stock behaviour, for comparison
+        from tasks import mtime_refresh
+
+        mtime_refresh.refresh(Path(doit_config["dep_file"]))
 
     def creator(kind: str) -> Callable[[], Iterator[dict] | dict]:
         chosen = [s for s in steps if s.kind == kind]

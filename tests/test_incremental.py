@@ -201,3 +201,18 @@ def test_restored_build_at_another_path_with_new_mtimes_runs_nothing(tiny: Path,
         if p.is_file():
             os.utime(p, (later, later))
     assert ran(ok(doit(moved))) == set()
+    # the new mtimes are recorded, so later runs compare mtimes instead of hashing again
+    import sqlite3
+
+    from tasks import mtime_refresh
+
+    with sqlite3.connect(moved / "build" / ".doit.db") as db:
+        states = [json.loads(raw) for (raw,) in db.execute("SELECT task_data FROM doit")]
+    files = [(dep, st[dep]) for st in states for dep in st.get("deps:", [])]
+    assert files and all(state[0] == later for _, state in files)
+    cwd = os.getcwd()
+    os.chdir(moved)
+    try:
+        assert mtime_refresh.refresh(Path("build/.doit.db")) == 0
+    finally:
+        os.chdir(cwd)
