@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks.digests import sha256_file
 from tasks.errors import StepError
 
 TRANSIENT_RETRIES = 3  # connection attempts on transient network errors, with backoff
@@ -39,14 +40,6 @@ class Outcome:
 def fingerprint(key) -> str:
     """OpenSSH-style SHA256 fingerprint of a paramiko key."""
     return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _where(board: dict[str, Any]) -> str:

@@ -19,16 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tasks import atomic
+from tasks.digests import sha256_file
 
 ENTRY = "ENTRY.json"
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def key(kind: str, params: dict[str, Any], inputs: list[Path], root: Path) -> str:
@@ -39,7 +32,7 @@ def key(kind: str, params: dict[str, Any], inputs: list[Path], root: Path) -> st
             name = path.relative_to(root).as_posix()
         except ValueError:
             name = path.name
-        h.update(f"\0{name}\0{_sha256_file(path)}".encode())
+        h.update(f"\0{name}\0{sha256_file(path)}".encode())
     return h.hexdigest()
 
 
@@ -55,7 +48,7 @@ def restore(cache_dir: Path, entry_key: str, targets: list[Path]) -> bool:
         return False
     for name, digest in recorded.items():
         stored = entry / name
-        if not stored.is_file() or _sha256_file(stored) != digest:
+        if not stored.is_file() or sha256_file(stored) != digest:
             return False  # corrupt or half-deleted: ignored, replaced by the next store
     for target in targets:
         atomic.copy_file(entry / target.name, target)
@@ -71,7 +64,7 @@ def store(cache_dir: Path, entry_key: str, targets: list[Path]) -> None:
         files = {}
         for target in targets:
             shutil.copyfile(target, work / target.name)
-            files[target.name] = _sha256_file(work / target.name)
+            files[target.name] = sha256_file(work / target.name)
         (work / ENTRY).write_text(json.dumps({"files": files}, indent=1, sort_keys=True))
         if final.exists():
             if _intact(final, files):
@@ -92,4 +85,4 @@ def _intact(entry: Path, files: dict[str, str]) -> bool:
         recorded = json.loads((entry / ENTRY).read_text())["files"]
     except (OSError, ValueError, KeyError):
         return False
-    return recorded == files and all((entry / n).is_file() and _sha256_file(entry / n) == d for n, d in files.items())
+    return recorded == files and all((entry / n).is_file() and sha256_file(entry / n) == d for n, d in files.items())

@@ -25,18 +25,24 @@ STEP_TOOLS: dict[str, tuple[str, ...]] = {
 
 # step kind -> this package's files whose code decides that step's output
 _STEP_CODE: dict[str, tuple[str, ...]] = {
-    "fetch": ("steps/fetch.py",),
+    "fetch": ("steps/fetch.py", "digests.py"),
     "import": ("steps/import_model.py", "tflite.py"),
     "prune": ("steps/prune.py", "tflite.py"),
     "quantize": ("steps/quantize.py", "datasets.py", "tflite.py", "quant_errors.py"),
     "compile": ("steps/compile.py", "adapters/vela.py", "tflite.py"),
     "evaluate": ("steps/evaluate.py", "datasets.py", "tflite.py"),
     "results": ("steps/results.py",),
-    "release": ("steps/release.py",),
+    "release": ("steps/release.py", "digests.py"),
     "gates": ("steps/gates.py", "gates.py"),
     "analyse": ("steps/analyse.py", "analysis.py"),
     "report": ("steps/report.py",),
-    "benchmark": ("steps/benchmark.py", "boards.py", "adapters/benchmark_model.py", "runners/litert_benchmark.py"),
+    "benchmark": (
+        "steps/benchmark.py",
+        "boards.py",
+        "adapters/benchmark_model.py",
+        "runners/litert_benchmark.py",
+        "digests.py",
+    ),
 }
 _PACKAGE = Path(__file__).resolve().parent
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from tasks import atomic, boards
 from tasks.adapters import benchmark_model
+from tasks.digests import sha256_file
 from tasks.worker import progress
 
 RUNNER = Path(__file__).resolve().parent.parent / "runners" / "litert_benchmark.py"
@@ -43,10 +44,10 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
         remote = boards.Remote(board)
         try:
             workdir = board["workdir"].rstrip("/")
-            graph = f"{workdir}/{boards.sha256_file(model)}.tflite"
+            graph = f"{workdir}/{sha256_file(model)}.tflite"
             sent = remote.put(model, graph)
             if board["runner"] == "litert":
-                script = f"{workdir}/litert_benchmark-{boards.sha256_file(RUNNER)[:12]}.py"
+                script = f"{workdir}/litert_benchmark-{sha256_file(RUNNER)[:12]}.py"
                 sent += remote.put(RUNNER, script)
                 argv = [board["python"], script, *_args(board, graph)]
             else:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 from tasks import atomic
+from tasks.digests import sha256_bytes
 from tasks.errors import StepError
-
-
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _wheel(requirement: str, cache: Path) -> Path:
@@ -60,7 +56,7 @@ def run(requirement: str, member: str, sha256: str, out: str, cache: str) -> Non
             close = [n for n in z.namelist() if Path(n).name == Path(member).name][:3]
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise StepError(f"{wheel.name} has no member '{member}'{hint}") from None
-    actual = sha256_of(data)
+    actual = sha256_bytes(data)
     if actual != sha256:
         raise StepError(
             f"{requirement}:{member}: sha256 mismatch: project.yaml says {sha256}, the file has {actual}; "

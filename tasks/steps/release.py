@@ -12,7 +12,6 @@ current build, artifact by artifact.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -22,11 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from tasks import atomic
+from tasks.digests import sha256_bytes
 from tasks.errors import StepError
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def source_date(root: Path) -> int:
@@ -87,11 +83,13 @@ def run(
             {
                 "variant": v["id"],
                 "path": name,
-                "sha256": _sha256(content),
+                "sha256": sha256_bytes(content),
                 "size": len(content),
                 "params": v["params"],
                 "inputs": {
-                    str(Path(p).relative_to(base)) if Path(p).is_relative_to(base) else p: _sha256(Path(p).read_bytes())
+                    str(Path(p).relative_to(base)) if Path(p).is_relative_to(base) else p: sha256_bytes(
+                        Path(p).read_bytes()
+                    )
                     for p in v["inputs"]
                 },
             }
@@ -99,14 +97,14 @@ def run(
     manifest = {
         "name": project,
         "version": version,
-        "project_yaml_sha256": _sha256(Path(project_file).read_bytes()),
+        "project_yaml_sha256": sha256_bytes(Path(project_file).read_bytes()),
         "tools": tools,
         "artifacts": entries,
     }
     files[f"{prefix}/MANIFEST.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     data = archive_bytes(files, mtime)
     atomic.write_bytes(Path(out), data)
-    print(f"   release: {out} ({len(entries)} artifact(s), {len(data):,} bytes, sha256 {_sha256(data)})")
+    print(f"   release: {out} ({len(entries)} artifact(s), {len(data):,} bytes, sha256 {sha256_bytes(data)})")
 
 
 def verify(artifacts: dict[str, str], archives: list[str] | None = None) -> None:
@@ -126,7 +124,7 @@ def verify(artifacts: dict[str, str], archives: list[str] | None = None) -> None
             if path is None:
                 differ.append(f"{entry['variant']}: not a variant of this project")
                 continue
-            now = _sha256(Path(path).read_bytes())
+            now = sha256_bytes(Path(path).read_bytes())
             if now != entry["sha256"]:
                 differ.append(f"{entry['variant']}: archive {entry['sha256'][:12]}, rebuilt {now[:12]} ({path})")
         if differ:
