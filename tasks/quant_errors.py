@@ -39,11 +39,7 @@ def _interpreter(content: bytes):
 
 def _feed(interpreter, x: np.ndarray) -> None:
     detail = interpreter.get_input_details()[0]
-    if np.issubdtype(detail["dtype"], np.integer):
-        scale, zero = detail["quantization"]
-        info = np.iinfo(detail["dtype"])
-        x = np.clip(np.round(x / scale + zero), info.min, info.max)
-    interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))
+    interpreter.set_tensor(detail["index"], tflite.quantize_input(x, detail))
     interpreter.invoke()
 
 

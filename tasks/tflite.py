@@ -244,6 +244,30 @@ def set_serving_signature(model: schema.ModelT) -> schema.ModelT:
     return model
 
 
+def static_shape(dims: list[int | None], input_shape: list[int] | None, where: str, what: str) -> list[int]:
+    """A static shape for an input whose free dimensions are None or -1.
+
+    The declared ``input_shape`` must fit the free dimensions; without one only
+    a free batch dimension is allowed, and it becomes 1.
+    """
+    signature = [-1 if d is None else int(d) for d in dims]
+    if input_shape is not None:
+        if len(input_shape) != len(signature) or any(
+            s not in (-1, d) for s, d in zip(signature, input_shape, strict=True)
+        ):
+            raise StepError(
+                f"{where}: input_shape {list(input_shape)} does not fit {what} of shape {signature} "
+                "(-1 is a free dimension)"
+            )
+        return list(input_shape)
+    shape = [1 if (i == 0 and s == -1) else s for i, s in enumerate(signature)]
+    if any(s < 0 for s in shape):
+        raise StepError(
+            f"{where}: {what} has dynamic shape {signature}; set models.<name>.input_shape to a static shape"
+        )
+    return shape
+
+
 def fix_input_shapes(model: schema.ModelT, input_shape: list[int] | None, source: str) -> schema.ModelT:
     """Make every input static with batch 1 (or the declared ``input_shape``).
 
@@ -256,22 +280,7 @@ def fix_input_shapes(model: schema.ModelT, input_shape: list[int] | None, source
     for index in sg.inputs:
         tensor = sg.tensors[index]
         signature = list(tensor.shapeSignature) if tensor.shapeSignature is not None else list(tensor.shape)
-        if input_shape is not None:
-            if len(input_shape) != len(signature) or any(
-                s not in (-1, d) for s, d in zip(signature, input_shape, strict=True)
-            ):
-                raise StepError(
-                    f"{source}: input_shape {list(input_shape)} does not fit input "
-                    f"'{tensor_name(tensor)}' of shape {signature} (-1 is a free dimension)"
-                )
-            shape = list(input_shape)
-        else:
-            shape = [1 if (i == 0 and s == -1) else s for i, s in enumerate(signature)]
-            if any(s < 0 for s in shape):
-                raise StepError(
-                    f"{source}: input '{tensor_name(tensor)}' has dynamic shape {signature}; "
-                    f"set models.<name>.input_shape to a static shape"
-                )
+        shape = static_shape(signature, input_shape, source, f"input '{tensor_name(tensor)}'")
         tensor.shape = np.array(shape, dtype=np.int32)
         tensor.shapeSignature = None
     return model
@@ -466,3 +475,12 @@ def float_io(model: schema.ModelT) -> schema.ModelT:
         for tmap in list(sig.inputs or []) + list(sig.outputs or []):
             tmap.tensorIndex = moved.get(tmap.tensorIndex, tmap.tensorIndex)
     return model
+
+
+def quantize_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """A float sample as an interpreter input of ``detail``'s type (quantized with its scale and zero point)."""
+    if np.issubdtype(detail["dtype"], np.integer):
+        scale, zero = detail["quantization"]
+        info = np.iinfo(detail["dtype"])
+        x = np.clip(np.round(x / scale + zero), info.min, info.max)
+    return x.astype(detail["dtype"])

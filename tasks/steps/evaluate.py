@@ -65,11 +65,7 @@ class _Runner:
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         ((name, detail),) = self.inputs.items()
-        if np.issubdtype(detail["dtype"], np.integer):
-            scale, zero = detail["quantization"]
-            info = np.iinfo(detail["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        result = self.runner(**{name: x.astype(detail["dtype"])})
+        result = self.runner(**{name: tflite.quantize_input(x, detail)})
         out = {}
         for key, value in result.items():
             scale, zero = self.outputs[key]["quantization"]

@@ -133,25 +133,13 @@ def check_equivalent(reference, model_bytes: bytes, label: str) -> float:
 # --- Keras and SavedModel sources -------------------------------------------------------------
 
 
-def _static_shape(shape, input_shape: list[int] | None, where: str) -> list[int]:
-    dims = list(shape)
-    if input_shape is not None:
-        if len(input_shape) != len(dims) or any(d not in (None, -1, s) for d, s in zip(dims, input_shape, strict=True)):
-            raise StepError(f"{where}: input_shape {input_shape} does not fit the model's input {dims}")
-        return list(input_shape)
-    fixed = [1 if (i == 0 and d in (None, -1)) else d for i, d in enumerate(dims)]
-    if any(d in (None, -1) for d in fixed):
-        raise StepError(f"{where}: the model's input {dims} has free dimensions; set input_shape to a static shape")
-    return fixed
-
-
 def _convert_keras(model, input_shape: list[int] | None, label: str):
     import keras
     import tensorflow as tf
 
     if len(model.inputs) != 1:
         raise StepError(f"{label}: Keras models with {len(model.inputs)} inputs are not supported; use one input")
-    shape = _static_shape(model.inputs[0].shape, input_shape, f"{label}.input_shape")
+    shape = tflite.static_shape(list(model.inputs[0].shape), input_shape, f"{label}.input_shape", "the model's input")
     names = list(getattr(model, "output_names", None) or [f"output_{i}" for i in range(len(model.outputs))])
     input_name = getattr(model.inputs[0], "name", "input").split(":")[0].replace("/", "_") or "input"
 
@@ -234,7 +222,7 @@ def _from_saved_model(path: Path, input_shape, label: str):
             f"{label}.source: SavedModel signatures with {len(specs)} inputs are not supported; use one input"
         )
     ((arg, spec),) = specs.items()
-    shape = _static_shape(spec.shape.as_list(), input_shape, f"{label}.input_shape")
+    shape = tflite.static_shape(spec.shape.as_list(), input_shape, f"{label}.input_shape", "the model's input")
 
     def serve(x):
         return fn(**{arg: x})
