@@ -7,15 +7,17 @@ with an empty cache, then the same project in a second folder against that cache
 both wall times and their ratio.
 """
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import doit  # noqa: E402  (runs doit on a project folder, as the tests do)
+
 PROJECT = """
 version: 1
 name: cache-bench
@@ -36,12 +38,9 @@ targets:
 def build(folder: Path, cache: Path) -> float:
     folder.mkdir(parents=True)
     shutil.copyfile(REPO / "models" / "classifier.py", folder / "classifier.py")
-    shutil.copyfile(REPO / "dodo.py", folder / "dodo.py")
     (folder / "project.yaml").write_text(PROJECT)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NPUFORGE_CACHE": str(cache)}
-    env.pop("PWD", None)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "doit"], cwd=folder, env=env, capture_output=True, text=True)
+    proc = doit(folder, env={"NPUFORGE_CACHE": str(cache)})
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(proc.stdout[-2000:] + proc.stderr[-2000:])
