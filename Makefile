@@ -11,9 +11,12 @@ all: setup
 
 setup: $(VENV)/.installed data/photos/.copied
 
-$(VENV)/.installed: requirements.txt
+# The checkout itself goes in editable, without dependencies: that registers its
+# doit plugins (build database, build lock, `doit explain`).
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed

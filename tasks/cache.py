@@ -59,7 +59,7 @@ def store(cache_dir: Path, entry_key: str, targets: list[Path]) -> None:
     """Add the step's outputs as an entry; an intact existing entry is kept."""
     final = cache_dir / entry_key[:2] / entry_key
     final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{entry_key[:12]}.", dir=final.parent))
+    work = Path(tempfile.mkdtemp(prefix=f".{entry_key[:12]}.", suffix=".tmp", dir=final.parent))
     try:
         files = {}
         for target in targets:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tasks import config, plan
+from tasks import config, engine, plan
 from tasks.errors import ConfigError
 
 STEP_KINDS = (
@@ -142,6 +142,7 @@ def load(
         if baseline is not None and not baseline.is_file():
             raise ConfigError(f"baseline={baseline_arg}: no such file; give a results.json of an earlier build")
         steps = plan.plan(project, baseline)
+        engine.prepare(project.build_dir)  # before doit opens the database: one writing build at a time
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"ERROR: {line}", file=sys.stderr)
@@ -149,15 +150,16 @@ def load(
     paths = plan.Paths(project)
     doit_config = {
         "dep_file": _rel(project.build_dir / ".doit.db"),
-        "backend": "sqlite3",
+        "backend": engine.BACKEND,  # tasks.engine.StateDB: each step committed as it succeeds
         "check_file_uptodate": "md5",
         "default_tasks": ["results", "report"] + (["gates"] if project.gates else []),
         "verbosity": 2,
         "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
         "subtasks": True,  # `doit list` shows every step of every variant
     }
-    project.build_dir.mkdir(parents=True, exist_ok=True)
-    if not os.environ.get("NPUFORGE_NO_MTIME_REFRESH"):  # doit's stock behaviour, for comparison
+    if engine.session.writes and not os.environ.get(
+        "NPUFORGE_NO_MTIME_REFRESH"
+    ):  # doit's stock behaviour, for comparison
         from tasks import mtime_refresh
 
         mtime_refresh.refresh(Path(doit_config["dep_file"]))

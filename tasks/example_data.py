@@ -6,9 +6,10 @@ project calibrates on them.  ``python -m tasks.example_data DEST`` copies them.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
+
+from tasks import atomic
 
 PHOTOS = ("astronaut.png", "camera.png", "coffee.png", "chelsea.png", "motorcycle_left.png", "motorcycle_right.png")
 
@@ -22,9 +23,7 @@ def copy_photos(dest: Path) -> list[Path]:
     for name in PHOTOS:
         target = dest / name
         if not target.exists():
-            tmp = target.with_suffix(".tmp")
-            shutil.copyfile(source / name, tmp)
-            tmp.replace(target)
+            atomic.copy_file(source / name, target)
         out.append(target)
     return out
 

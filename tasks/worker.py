@@ -14,9 +14,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections import deque
 from pathlib import Path
@@ -54,28 +56,36 @@ def run(func: str, kwargs: dict, log: Path, label: str):
     log.parent.mkdir(parents=True, exist_ok=True)
     result = log.with_suffix(".result.json")
     result.unlink(missing_ok=True)
-    env = dict(os.environ, **CHILD_ENV)
+    # The step's own temporary folder (TensorFlow's and Vela's scratch files
+    # too): removed however the step ends.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{log.stem}-", suffix=".tmp", dir=log.parent))
+    env = dict(os.environ, **CHILD_ENV, TMPDIR=str(scratch), NPUFORGE_PARENT_PID=str(os.getpid()))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
     request = json.dumps({"kwargs": kwargs, "result": str(result)})
-    with open(log, "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tasks.worker", func],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            env=env,
-        )
-        try:
-            proc.stdin.write(request.encode())
-            proc.stdin.close()
-            for raw in proc.stdout:
-                sys.stdout.write(f"   {label}: {raw.decode(errors='replace')}")
-                sys.stdout.flush()
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+    try:
+        with open(log, "wb") as log_file:
+            # Its own process group: Ctrl-C reaches doit, which then ends the
+            # whole group (the step and anything it started) at once.
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tasks.worker", func],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+                process_group=0,
+            )
+            try:
+                proc.stdin.write(request.encode())
+                proc.stdin.close()
+                for raw in proc.stdout:
+                    sys.stdout.write(f"   {label}: {raw.decode(errors='replace')}")
+                    sys.stdout.flush()
+                code = proc.wait()
+            except BaseException:
+                _kill_group(proc)
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     outcome = json.loads(result.read_text()) if result.exists() else {}
     result.unlink(missing_ok=True)
     if code == 0:
@@ -99,8 +109,30 @@ def run(func: str, kwargs: dict, log: Path, label: str):
     )
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when doit dies, even by SIGKILL, so no step outlives its build."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != os.environ.get("NPUFORGE_PARENT_PID", str(os.getppid())):
+        os._exit(_EXIT_CRASH)  # the parent died before the request took effect
+
+
 def _child(func: str) -> int:
     global _progress_fd
+    _die_with_parent()
     # Progress keeps the real stdout; everything else written to fd 1 (native
     # code prints there too) goes to the log with stderr.
     _progress_fd = os.dup(1)

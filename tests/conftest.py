@@ -21,21 +21,29 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def doit(project_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run doit on ``project_dir/project.yaml`` with the repo's dodo.py copied beside it.
+def doit_command(project_dir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run doit on ``project_dir/project.yaml``.
 
-    doit's working folder is then the project folder, as for a user's own project.
+    The repo's dodo.py is copied beside project.yaml: doit's working folder is
+    then the project folder, as for a user's own project.
     """
     shutil.copyfile(REPO / "dodo.py", project_dir / "dodo.py")
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("PWD", None)
-    return subprocess.run(
-        [sys.executable, "-m", "doit", "-f", str(project_dir / "dodo.py"), *args],
-        cwd=project_dir,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    return [sys.executable, "-m", "doit", "-f", str(project_dir / "dodo.py"), *args], full_env
+
+
+def doit(project_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run doit on ``project_dir/project.yaml`` to the end."""
+    command, full_env = doit_command(project_dir, *args, env=env)
+    return subprocess.run(command, cwd=project_dir, env=full_env, capture_output=True, text=True, timeout=900)
+
+
+def start_doit(project_dir: Path, *args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+    """Start doit on ``project_dir/project.yaml``; stdout and stderr are pipes of text lines."""
+    command, full_env = doit_command(project_dir, *args, env=env)
+    return subprocess.Popen(
+        command, cwd=project_dir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
     )
 
 

@@ -87,7 +87,7 @@ def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -
     src, out_path = Path(model), Path(out)
     folder = out_path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".vela-", dir=folder))
+    work = Path(tempfile.mkdtemp(prefix=".vela-", suffix=".tmp", dir=folder))
     try:
         log = work / "vela.log"
         progress(f"vela {options['accelerator']} {options['system_config']} {options['memory_mode']}")
