@@ -31,11 +31,12 @@ test: setup $(VENV)/.installed-test system-test-deps
 	$(DOIT) fetch
 	$(PY) -m pytest -q tests
 
-# Debian packages the tests use: Chromium renders the HTML report, OpenSSH's server is the test board.
+# Debian packages the tests use: Chromium renders the HTML report, OpenSSH's server is the test board,
+# adb is the other transport to boards.
 system-test-deps:
-	@if ! command -v chromium >/dev/null || ! test -x /usr/sbin/sshd; then \
+	@if ! command -v chromium >/dev/null || ! test -x /usr/sbin/sshd || ! command -v adb >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    chromium openssh-server openssh-client; fi
+	    chromium openssh-server openssh-client adb; fi
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -177,3 +177,41 @@ def findings(facts: dict[str, Any]) -> list[dict[str, Any]]:
         f["layer"] = _short(f["layer"])
         unique.setdefault((f["kind"], f["layer"], f["detail"].split(":")[0]), f)
     return list(unique.values())
+
+
+# ops that only move data in or out of float: no compute a delegate would miss
+_CONVERSIONS = {"QUANTIZE", "DEQUANTIZE"}
+
+
+def delegate_findings(ops: list[dict[str, Any]], delegate: str) -> list[dict[str, Any]]:
+    """Findings for a model run through a TFLite delegate (no compiler report): from its operators.
+
+    ``ops``: one dict per operator with ``op``, ``name`` (its first output), ``float_in`` (takes a
+    float32 graph input), ``float_out`` (writes a float32 graph output), ``float`` (computes in
+    float32).  NPU delegates take integer tensors; the float I/O conversions and float ops stay on
+    the CPU, with a copy between the partitions.
+    """
+    out: list[dict[str, Any]] = []
+    for op in ops:
+        if op["op"] == "QUANTIZE" and op["float_in"]:
+            why = "float input: the NPU delegate takes integer tensors, the conversion stays on the CPU"
+            reason = "Float32"
+        elif op["op"] == "DEQUANTIZE" and op["float_out"]:
+            why = "float output: the conversion back to float stays on the CPU"
+            reason = ""
+        elif op["float"] and op["op"] not in _CONVERSIONS:
+            why = "computes in float32: an integer NPU delegate leaves it on the CPU"
+            reason = "float"
+        else:
+            continue
+        out.append(
+            {
+                "kind": "cpu_fallback",
+                "layer": _short(op["name"]),
+                "op": op["op"],
+                "cycles_pct": None,
+                "detail": f"{op['op']} runs on the CPU ({delegate} delegate): {why}",
+                "action": remedy(op["op"], reason),
+            }
+        )
+    return out

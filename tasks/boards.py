@@ -1,18 +1,21 @@
-"""Reaching a board: this machine (``host: local``) or an SSH server through fabric.
+"""Reaching a board: this machine (``host: local``), an SSH server through fabric, or adb.
 
 Host keys are verified: known_hosts is loaded and paramiko's missing-key
 policy refuses (fabric's default would accept any key), or the key must match
 the ``host_key`` fingerprint pinned in project.yaml.  Files are uploaded by
 content (named by sha256; nothing is sent when the board has them), every
 remote argument is shell-quoted, every wait has a timeout, and one benchmark
-runs at a time per board (``flock`` in the workdir).
+runs at a time per board (``flock`` in the workdir).  An adb board (``transport: adb``,
+``serial``) follows the same rules through ``adb -s SERIAL shell`` and ``adb push``.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -43,8 +46,15 @@ def fingerprint(key) -> str:
 
 
 def _where(board: dict[str, Any]) -> str:
+    if board.get("transport") == "adb":
+        return f"board {board['name']} (adb serial {board['serial']})"
     user = f"{board['user']}@" if board.get("user") else ""
     return f"board {board['name']} ({user}{board['host']}:{board['port']})"
+
+
+def connect(board: dict[str, Any]) -> Remote | Adb:
+    """The board's transport: SSH (default) or adb."""
+    return Adb(board) if board.get("transport") == "adb" else Remote(board)
 
 
 def _policy(board: dict[str, Any]):
@@ -154,12 +164,9 @@ class Remote:
 
     def put(self, local: Path, remote: str) -> int:
         """Upload unless the board already has a file with that content; return bytes sent."""
-        digest = sha256_file(local)
-        check = self.run(f"sha256sum {shlex.quote(remote)} 2>/dev/null || true", self.board["connect_timeout"])
-        if check.stdout.split()[:1] == [digest]:
-            return 0
-        self.run(f"mkdir -p {shlex.quote(str(Path(remote).parent))}", self.board["connect_timeout"])
-        tmp = f"{remote}.{digest[:8]}.part"
+        return _put_by_hash(self, local, remote, self._send)
+
+    def _send(self, local: Path, tmp: str) -> None:
         try:
             sftp = self.conn.sftp()
             sftp.get_channel().settimeout(max(self.board["timeout"], 30.0))  # a stalled transfer ends too
@@ -168,12 +175,78 @@ class Remote:
             raise BoardError(
                 f"{_where(self.board)}: upload of {local.name} failed ({exc}); check free space in workdir"
             ) from None
-        self.run(f"mv -f {shlex.quote(tmp)} {shlex.quote(remote)}", self.board["connect_timeout"])
-        return local.stat().st_size
 
     def close(self) -> None:
         if self.connection is not None:
             self.connection.close()
+
+
+def _put_by_hash(board_io: Remote | Adb, local: Path, remote: str, send) -> int:
+    """Send ``local`` to ``remote`` under a temporary name, then rename; nothing when the board has it."""
+    timeout = board_io.board["connect_timeout"]
+    digest = sha256_file(local)
+    check = board_io.run(f"sha256sum {shlex.quote(remote)} 2>/dev/null || true", timeout)
+    if check.stdout.split()[:1] == [digest]:
+        return 0
+    board_io.run(f"mkdir -p {shlex.quote(str(Path(remote).parent))}", timeout)
+    tmp = f"{remote}.{digest[:8]}.part"
+    send(local, tmp)
+    board_io.run(f"mv -f {shlex.quote(tmp)} {shlex.quote(remote)}", timeout)
+    return local.stat().st_size
+
+
+class Adb:
+    """A board reached with adb (Android, or a Linux board with adbd): ``adb -s SERIAL shell`` and ``push``."""
+
+    def __init__(self, board: dict[str, Any]):
+        self.board = board
+
+    def _adb(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+        if shutil.which("adb") is None:
+            raise BoardError(
+                f"{_where(self.board)}: adb is not installed here; install Android's platform tools "
+                "(Debian: apt install adb) or reach the board over SSH"
+            )
+        try:
+            proc = subprocess.run(
+                ["adb", "-s", self.board["serial"], *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise BoardError(
+                f"{_where(self.board)}: adb did not finish within {timeout:g} s; "
+                "check the board (is it busy, is the model too slow?) or raise timeout"
+            ) from None
+        said = proc.stderr.strip()
+        if proc.returncode != 0 and ("not found" in said and "device" in said or "no devices" in said):
+            raise BoardError(
+                f"{_where(self.board)}: no device with that serial ({said.splitlines()[-1]}); "
+                "check `adb devices` (cable, authorisation, or `adb connect HOST:PORT`)"
+            )
+        if proc.returncode != 0 and ("unauthorized" in said or "offline" in said):
+            raise BoardError(f"{_where(self.board)}: {said.splitlines()[-1]}; accept the host's key on the device")
+        return proc
+
+    def run(self, command: str, timeout: float) -> Outcome:
+        proc = self._adb(["shell", command], timeout)
+        return Outcome(proc.stdout, proc.stderr, proc.returncode, 0)
+
+    def put(self, local: Path, remote: str) -> int:
+        return _put_by_hash(self, local, remote, self._send)
+
+    def _send(self, local: Path, tmp: str) -> None:
+        proc = self._adb(["push", str(local), tmp], max(self.board["timeout"], 30.0))
+        if proc.returncode != 0:
+            raise BoardError(
+                f"{_where(self.board)}: adb push of {local.name} failed ({proc.stderr.strip() or proc.stdout.strip()}); "
+                "check free space in workdir"
+            )
+
+    def close(self) -> None:
+        pass
 
 
 class Local:
@@ -182,9 +255,12 @@ class Local:
     def __init__(self, board: dict[str, Any]):
         self.board = board
 
-    def run(self, argv: list[str], timeout: float) -> Outcome:
+    def run(self, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> Outcome:
+        full_env = {**os.environ, **env} if env else None
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=full_env
+            )
         except subprocess.TimeoutExpired:
             raise BoardError(
                 f"board {self.board['name']} (this machine): the benchmark did not finish within {timeout:g} s"

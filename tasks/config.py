@@ -25,7 +25,12 @@ from tasks.errors import ConfigError
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "project.schema.json"
 
 DEFAULT_VELA_CONFIG = "Arm/vela.ini"  # the one Vela ships, resolved by Vela itself
-INTEGER_SCHEMES = ("int8", "int16x8")  # need calibration data
+INTEGER_SCHEMES = ("int8", "int16x8")  # TFLite's integer schemes
+SYNAP_ONLY_TYPES = ("uint8", "int16")  # SyNAP data types TFLite does not quantize to
+CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES  # need calibration data
+TFLITE_COMPILERS = ("vela", "none")  # targets that take a TFLite model NPUForge quantizes
+# named TFLite delegates -> library on the board (a board's benchmark.delegates overrides)
+DEFAULT_DELEGATES = {"vx": "/usr/lib/libvx_delegate.so", "armnn": "/usr/lib/libarmnnDelegate.so", "xnnpack": None}
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -46,6 +51,7 @@ class Dataset:
     kind: str  # images | npy | random
     files: tuple[Path, ...] = ()
     preprocess: Preprocess = Preprocess()
+    patterns: tuple[str, ...] = ()  # the globs as written in project.yaml
     seed: int = 0
     count: int = 16
     low: float = 0.0
@@ -90,6 +96,7 @@ class Prune:
     name: str
     outputs: tuple[str, ...]
     inputs: tuple[str, ...] | None = None
+    synap: dict[str, Any] | None = None  # SyNAP settings of the kept outputs
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,11 @@ class Model:
     validation: str | None = None
     prune: dict[str, Prune] = field(default_factory=dict)
     task: str | None = None  # "classification" adds top-1 agreement
+    synap: dict[str, Any] | None = None  # SyNAP conversion settings: inputs, outputs
+
+    @property
+    def onnx(self) -> bool:
+        return self.source.path is not None and self.source.path.suffix == ".onnx"
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,8 @@ class Quantization:
     io: str = "float32"
     per_channel: bool = True
     overrides: tuple[Override, ...] = ()
+    scheme: str | None = None  # SyNAP only
+    algorithm: str | None = None  # SyNAP only
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,15 @@ class Target:
     config: Path | None = None  # a project vela.ini; None: Vela's own Arm/vela.ini
     optimise: str = "Performance"
     arena_cache_size: int | None = None
+    delegate: str | None = None  # compiler none: a named delegate or a library path on the board
+    delegate_options: dict[str, Any] | None = None
+    soc: str | None = None  # compiler synap: synap convert --target
+    toolkit: str | None = None  # compiler synap: the command that runs the SyNAP toolkit
+
+    @property
+    def tflite(self) -> bool:
+        """NPUForge quantizes the model with TensorFlow Lite (vela and none); SyNAP quantizes itself."""
+        return self.compiler in TFLITE_COMPILERS
 
 
 @dataclass(frozen=True)
@@ -141,7 +164,7 @@ class Board:
     """A machine that benchmarks variants: over SSH, or this machine when host is 'local'."""
 
     name: str
-    host: str
+    host: str | None  # None for an adb board
     targets: tuple[str, ...]
     user: str | None = None
     port: int = 22
@@ -158,6 +181,11 @@ class Board:
     threads: int = 1
     warmup: int = 5
     runs: int = 50
+    transport: str = "ssh"  # ssh | adb
+    serial: str | None = None  # adb serial
+    delegates: dict[str, str] = field(default_factory=dict)  # named delegate -> library on this board
+    env: dict[str, str] = field(default_factory=dict)  # environment of the benchmark command
+    synap_cli: str = "synap_cli"
 
     @property
     def local(self) -> bool:
@@ -168,8 +196,17 @@ class Board:
         return {
             "host": self.host, "user": self.user, "port": self.port, "workdir": self.workdir, "runner": self.runner,
             "command": self.command, "python": self.python, "delegate": self.delegate,
-            "threads": self.threads, "warmup": self.warmup, "runs": self.runs,
+            "threads": self.threads, "warmup": self.warmup, "runs": self.runs, "transport": self.transport,
+            "serial": self.serial, "env": dict(sorted(self.env.items())), "synap_cli": self.synap_cli,
         }  # fmt: skip
+
+    def delegate_library(self, target: Target) -> str | None:
+        """The library this board loads for ``target``'s delegate (None: built in, or no delegate)."""
+        if target.delegate is None:
+            return self.delegate
+        if target.delegate in self.delegates:
+            return self.delegates[target.delegate]
+        return DEFAULT_DELEGATES.get(target.delegate, target.delegate)
 
 
 @dataclass(frozen=True)
@@ -392,6 +429,7 @@ class _Builder:
             if q.type == "int8" and q.io == "int16" or q.type == "int16x8" and q.io in ("int8", "uint8"):
                 allowed = "int8, uint8" if q.type == "int8" else "int16"
                 self.fail(("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use float32 or {allowed}")
+        self.datasets = datasets
         targets = {n: self.target(n, v) for n, v in (d.get("targets") or {}).items()}
         for target in targets.values():
             self.check_vela_sections(target)
@@ -451,11 +489,13 @@ class _Builder:
                 found = found[: v["limit"]]
             files = tuple(found)
         rnd = v.get("random", {})
+        patterns_written = v.get(kind) if kind in ("images", "npy") else ()
         return Dataset(
             name,
             kind,
             files,
             preprocess,
+            patterns=tuple(patterns_written if isinstance(patterns_written, list) else [patterns_written]),
             seed=rnd.get("seed", 0),
             count=rnd.get("count", 16) if "limit" not in v else min(rnd.get("count", 16), v["limit"]),
             low=float(rnd.get("low", 0.0)),
@@ -470,10 +510,11 @@ class _Builder:
             p = self.file(at + ("source",), src, "source", folder_ok=True)
             if p.is_dir() and not (p / "saved_model.pb").exists():
                 self.fail(at + ("source",), f"folder '{src}' is not a SavedModel (no saved_model.pb)")
-            elif p.is_file() and p.suffix not in (".keras", ".h5", ".tflite"):
+            elif p.is_file() and p.suffix not in (".keras", ".h5", ".tflite", ".onnx"):
                 self.fail(
                     at + ("source",),
-                    f"'{src}' is not a model this tool reads; give a .keras, .h5 or float .tflite file or a SavedModel folder",
+                    f"'{src}' is not a model this tool reads; give a .keras, .h5 or float .tflite file, a SavedModel "
+                    "folder, or (for synap targets) an .onnx file",
                 )
             source = Source("file", path=p)
         elif "builder" in src:
@@ -489,9 +530,16 @@ class _Builder:
                 known = ", ".join(sorted(datasets)) or "none defined"
                 self.fail(at + (key,), f"dataset '{v[key]}' is not defined under datasets (defined: {known})")
         prune = {
-            p: Prune(p, tuple(spec["outputs"]), tuple(spec["inputs"]) if "inputs" in spec else None)
+            p: Prune(p, tuple(spec["outputs"]), tuple(spec["inputs"]) if "inputs" in spec else None, spec.get("synap"))
             for p, spec in (v.get("prune") or {}).items()
         }
+        for p, cut in prune.items():
+            given = len((cut.synap or {}).get("outputs", []))
+            if given > len(cut.outputs):
+                self.fail(
+                    at + ("prune", p, "synap", "outputs"),
+                    f"{given} entries for {len(cut.outputs)} kept output(s); give one per output, in order",
+                )
         return Model(
             name,
             source,
@@ -500,6 +548,7 @@ class _Builder:
             v.get("validation"),
             prune,
             v.get("task"),
+            v.get("synap"),
         )
 
     def quantization(self, name: str, v: dict) -> Quantization:
@@ -514,14 +563,26 @@ class _Builder:
                     re.compile(o["match"])
                 except re.error as exc:
                     self.fail(at + ("match",), f"{o['match']!r} is not a valid regular expression ({exc})")
-            if v["type"] not in INTEGER_SCHEMES:
-                self.fail(at, f"overrides need type int8 or int16x8, not {v['type']}")
+            if v["type"] not in CALIBRATED:
+                self.fail(at, f"overrides need type int8, int16x8 (or, for SyNAP, uint8, int16), not {v['type']}")
             overrides.append(Override(o["type"], o.get("match"), o.get("from")))
-        return Quantization(name, v["type"], v.get("io", "float32"), v.get("per_channel", True), tuple(overrides))
+        return Quantization(
+            name,
+            v["type"],
+            v.get("io", "float32"),
+            v.get("per_channel", True),
+            tuple(overrides),
+            v.get("scheme"),
+            v.get("algorithm"),
+        )
 
     def target(self, name: str, v: dict) -> Target:
         if v["compiler"] == "none":
-            return Target(name, "none")
+            if "delegate_options" in v and "delegate" not in v:
+                self.fail(("targets", name, "delegate_options"), "delegate_options need a delegate: name it too")
+            return Target(name, "none", delegate=v.get("delegate"), delegate_options=v.get("delegate_options"))
+        if v["compiler"] == "synap":
+            return Target(name, "synap", soc=v["soc"], toolkit=v.get("toolkit"))
         config = None
         if "config" in v:
             config = self.file(("targets", name, "config"), v["config"], "Vela config")
@@ -542,13 +603,16 @@ class _Builder:
             if t not in targets:
                 known = ", ".join(sorted(targets)) or "none defined"
                 self.fail(at + ("targets", i), f"'{t}' is not defined under targets (defined: {known})")
+        for i, t in enumerate(v["targets"]):
+            if t in targets and targets[t].compiler == "synap" and v.get("host") == "local":
+                self.fail(at + ("targets", i), f"'{t}' is a SyNAP target: its models run on a SyNAP board (synap_cli)")
         bench = v.get("benchmark", {})
         runner = bench.get("runner", "litert")
         if runner == "benchmark_model" and "command" not in bench:
             self.fail(
                 at + ("benchmark",), "runner benchmark_model needs command: the path of benchmark_model on the board"
             )
-        if v["host"] == "local" and runner != "litert":
+        if v.get("host") == "local" and runner != "litert":
             self.fail(
                 at + ("benchmark", "runner"), "the local board runs the litert runner; remove runner or use litert"
             )
@@ -556,9 +620,12 @@ class _Builder:
         def path(key: str) -> Path | None:
             return Path(v[key]).expanduser() if key in v else None
 
+        transport = v.get("transport", "ssh")
+        if transport == "adb" and "host" in v:
+            self.fail(at + ("host",), "an adb board is reached by serial; remove host")
         return Board(
             name,
-            v["host"],
+            v.get("host"),
             tuple(v["targets"]),
             user=v.get("user"),
             port=v.get("port", 22),
@@ -575,6 +642,18 @@ class _Builder:
             threads=bench.get("threads", 1),
             warmup=bench.get("warmup", 5),
             runs=bench.get("runs", 50),
+            transport=transport,
+            serial=v.get("serial"),
+            delegates=dict(bench.get("delegates", {})),
+            env={
+                **(
+                    {"VIV_VX_ENABLE_CACHE_GRAPH_BINARY": "1", "VIV_VX_CACHE_BINARY_GRAPH_DIR": bench["graph_cache"]}
+                    if "graph_cache" in bench
+                    else {}
+                ),
+                **{k: str(x) for k, x in bench.get("env", {}).items()},
+            },  # fmt: skip
+            synap_cli=bench.get("synap_cli", "synap_cli"),
         )
 
     def check_vela_sections(self, target: Target) -> None:
@@ -628,12 +707,68 @@ class _Builder:
         for variant in out:
             q = quant[variant.quantization]
             m = models[variant.model]
-            if q.type in INTEGER_SCHEMES and m.calibration is None:
+            if q.type in CALIBRATED and m.calibration is None:
                 self.fail(
                     ("models", m.name),
                     f"quantization '{q.name}' ({q.type}) needs calibration data; add 'calibration: DATASET' to this model",
                 )
+            self.check_toolchain(variant, m, q, targets[variant.target])
         return tuple(out)
+
+    def check_toolchain(self, variant: Variant, model: Model, q: Quantization, target: Target) -> None:
+        """Settings that only SyNAP, or only TensorFlow Lite, understands, used with the other."""
+        at_q = ("quantization", q.name)
+        if target.tflite:
+            if model.onnx:
+                self.fail(
+                    ("models", model.name, "source"),
+                    f"'{relative(model.source.path, self.root)}' is an ONNX model: only synap targets take it "
+                    f"(there is no ONNX to TFLite import yet); build it for synap targets only (variant {variant.id}), "
+                    "or give a .tflite, .keras or SavedModel source",
+                )
+            if q.type in SYNAP_ONLY_TYPES:
+                self.fail(
+                    at_q + ("type",),
+                    f"{q.type} is a SyNAP data type; variant {variant.id} is quantized by TensorFlow Lite, "
+                    "which takes int8, int16x8, float16 or dynamic",
+                )
+            for key in ("scheme", "algorithm"):
+                if getattr(q, key):
+                    self.fail(
+                        at_q + (key,),
+                        f"{key} is a SyNAP setting; variant {variant.id} is quantized by TensorFlow Lite "
+                        "(use per_channel there), so build this scheme for synap targets only",
+                    )
+            for i, o in enumerate(q.overrides):
+                if o.type in SYNAP_ONLY_TYPES:
+                    self.fail(
+                        at_q + ("overrides", i, "type"),
+                        f"{o.type} is a SyNAP data type; for variant {variant.id} use int8, int16x8 or float",
+                    )
+            return
+        if q.type in CALIBRATED and model.calibration and self.datasets[model.calibration].kind == "random":
+            self.fail(
+                ("models", model.name, "calibration"),
+                f"SyNAP calibrates on files (variant {variant.id}); give dataset '{model.calibration}' images: or npy:",
+            )
+        if q.type == "dynamic":
+            self.fail(
+                at_q + ("type",),
+                f"SyNAP has no dynamic-range quantization (variant {variant.id}); use uint8, int8, int16 or float16",
+            )
+        if q.io != "float32":
+            self.fail(
+                at_q + ("io",),
+                f"io is a TensorFlow Lite setting; for variant {variant.id} say dequantize: per output under "
+                "the model's synap: outputs",
+            )
+        for i, o in enumerate(q.overrides):
+            if o.match:
+                self.fail(
+                    at_q + ("overrides", i, "match"),
+                    f"SyNAP picks layers by name, not by pattern (variant {variant.id}); use from: LAYER "
+                    "(that layer and every layer after it)",
+                )
 
 
 def _vela_default_config() -> Path | None:

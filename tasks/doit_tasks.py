@@ -22,6 +22,7 @@ STEP_KINDS = (
     "import",
     "prune",
     "quantize",
+    "metafile",
     "evaluate",
     "compile",
     "analyse",

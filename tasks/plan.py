@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tasks import versions
+from tasks import synap, versions
 from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Board, Dataset, Model, Project, Target, Variant, relative
 from tasks.errors import ConfigError
 
@@ -29,6 +29,7 @@ STEP_DOCS = {
     "verify-release": "rebuild and compare with an archive: doit verify-release PATH.tar.gz",
     "gates": "check the quality gates of project.yaml against results.json",
     "results": "collect every variant's facts into results.json",
+    "metafile": "write SyNAP's conversion metafile (inputs, outputs, quantization) from project.yaml",
 }
 
 
@@ -80,6 +81,17 @@ class Paths:
     def vela_model(self, v: Variant) -> Path:
         return self.compile_dir(v) / f"{v.unit}_{v.quantization}_vela.tflite"
 
+    def synap_model(self, v: Variant) -> Path:
+        return self.compile_dir(v) / f"{v.unit}_{v.quantization}.synap"
+
+    def artifact(self, v: Variant, target: Target) -> Path:
+        """What a variant ships: Vela's or SyNAP's compiled model, else the quantized .tflite."""
+        if target.compiler == "vela":
+            return self.vela_model(v)
+        if target.compiler == "synap":
+            return self.synap_model(v)
+        return self.quantized(v.unit, v.quantization)
+
     def logs(self, step_kind: str, name: str) -> Path:
         return self.build / "logs" / f"{step_kind}-{name.replace('/', '_').replace('@', '_at_')}.log"
 
@@ -113,10 +125,17 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
     paths = Paths(project)
     steps: list[Step] = []
     root = project.root
+    # TensorFlow Lite variants are imported, pruned and quantized here; SyNAP takes the source model
+    tflite_variants = [v for v in project.variants if project.targets[v.target].tflite]
+    synap_variants = [v for v in project.variants if project.targets[v.target].compiler == "synap"]
     used_models = list(dict.fromkeys(v.model for v in project.variants))
-    used_units = list(dict.fromkeys((v.model, v.prune) for v in project.variants))
-    used_quant = list(dict.fromkeys((v.model, v.prune, v.unit, v.quantization) for v in project.variants))
-    compiled = [v for v in project.variants if project.targets[v.target].compiler == "vela"]
+    imported = {v.model for v in tflite_variants} | {
+        v.model for v in synap_variants if synap_source(project.models[v.model], paths) is None
+    }
+    used_units = list(dict.fromkeys((v.model, v.prune) for v in tflite_variants))
+    used_quant = list(dict.fromkeys((v.model, v.prune, v.unit, v.quantization) for v in tflite_variants))
+    compiled = [v for v in tflite_variants if project.targets[v.target].compiler == "vela"]
+    delegated = [v for v in tflite_variants if project.targets[v.target].delegate]
 
     for name in used_models:
         model = project.models[name]
@@ -146,6 +165,8 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
         else:
             source_files = _source_files(model)
             source_path = src.path
+        if name not in imported:
+            continue
         float_out = paths.float_model(name)
         facts = float_out.with_name("import.json")
         steps.append(
@@ -330,13 +351,44 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
             )
         )
 
+    for v in delegated:
+        target = project.targets[v.target]
+        out = paths.compile_dir(v) / "findings.json"
+        steps.append(
+            Step(
+                "analyse",
+                v.id,
+                f"{STEP_DOCS['analyse']} (delegate {target.delegate}: from the model's operators)",
+                "tasks.steps.analyse:delegated",
+                {
+                    "model": _s(paths.quantized(v.unit, v.quantization)),
+                    "delegate": target.delegate,
+                    "out": _s(out),
+                    "label": f"analyse:{v.id}",
+                },
+                _with_tools("analyse", {"delegate": target.delegate}),
+                file_dep=(paths.quantized(v.unit, v.quantization),),
+                targets=(out,),
+                isolated=False,
+            )
+        )
+
+    for v in synap_variants:
+        steps += synap_steps(project, paths, v)
+
     benchmarks: dict[str, list[Path]] = {}
     for v, board in assign_boards(project):
         target = project.targets[v.target]
-        artifact = paths.vela_model(v) if target.compiler == "vela" else paths.quantized(v.unit, v.quantization)
+        artifact = paths.artifact(v, target)
         out = paths.compile_dir(v) / f"benchmark-{board.name}.json"
         benchmarks.setdefault(v.id, []).append(out)
-        settings = board.settings()
+        settings = {
+            **board.settings(),
+            "kind": "synap" if target.compiler == "synap" else "tflite",
+            "delegate": board.delegate_library(target),
+            "delegate_options": delegate_options(target.delegate_options),
+            "xnnpack": target.delegate == "xnnpack",
+        }
         steps.append(
             Step(
                 "benchmark",
@@ -368,29 +420,30 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
     deps: list[Path] = []
     for v in project.variants:
         target = project.targets[v.target]
-        qfacts = paths.quantized(v.unit, v.quantization).with_name("quantize.json")
+        qfacts = paths.quantized(v.unit, v.quantization).with_name("quantize.json") if target.tflite else None
         entry = {
             "id": v.id,
             "model": v.model,
             "prune": v.prune,
             "quantization": v.quantization,
             "target": v.target,
-            "quantize_facts": _s(qfacts),
-            "accuracy": _s(paths.accuracy(v.unit, v.quantization)) if project.models[v.model].validation else None,
+            "quantize_facts": _s(qfacts) if qfacts else None,
+            "accuracy": _s(paths.accuracy(v.unit, v.quantization))
+            if project.models[v.model].validation and target.tflite
+            else None,
             "benchmarks": [_s(p) for p in benchmarks.get(v.id, [])],
         }
-        if target.compiler == "vela":
-            entry["artifact"] = _s(paths.vela_model(v))
-            entry["compile_facts"] = _s(paths.compile_dir(v) / "compile.json")
-            entry["findings"] = _s(paths.compile_dir(v) / "findings.json")
-        else:
-            entry["artifact"] = _s(paths.quantized(v.unit, v.quantization))
-            entry["compile_facts"] = None
-            entry["findings"] = None
+        entry["artifact"] = _s(paths.artifact(v, target))
+        compiles = target.compiler in ("vela", "synap")
+        entry["compile_facts"] = _s(paths.compile_dir(v) / "compile.json") if compiles else None
+        analysed = target.compiler == "vela" or target.delegate
+        entry["findings"] = _s(paths.compile_dir(v) / "findings.json") if analysed else None
         variants.append(entry)
-        deps += [Path(entry["artifact"]), qfacts] + [
-            Path(entry[k]) for k in ("compile_facts", "findings", "accuracy") if entry[k]
-        ]
+        deps += (
+            [Path(entry["artifact"])]
+            + ([qfacts] if qfacts else [])
+            + [Path(entry[k]) for k in ("compile_facts", "findings", "accuracy") if entry[k]]
+        )
         deps += benchmarks.get(v.id, [])
     steps.append(
         Step(
@@ -520,6 +573,92 @@ def release_steps(project: Project, paths: Paths, steps: list[Step], variants: l
             pos_arg="archives",
         ),
     ]
+
+
+def synap_source(model: Model, paths: Paths) -> Path | None:
+    """The model file SyNAP converts as it is (.onnx, .tflite); None when it needs the import step."""
+    if model.source.kind == "pip":
+        return paths.fetched(model)
+    if model.source.kind == "file" and model.source.path.suffix in (".onnx", ".tflite"):
+        return model.source.path
+    return None
+
+
+def synap_steps(project: Project, paths: Paths, v: Variant) -> list[Step]:
+    """metafile (what synap convert is told, from project.yaml) and compile (synap convert) of a variant."""
+    model, target, q = project.models[v.model], project.targets[v.target], project.quantization[v.quantization]
+    folder = paths.compile_dir(v)
+    meta_path = folder / "metafile.yaml"
+    calibration = project.datasets[model.calibration] if model.calibration else None
+    norm = calibration or (project.datasets[model.validation] if model.validation else None)
+    extra = model.synap or {}
+    cut = model.prune[v.prune] if v.prune else None
+    meta = synap.metafile(
+        synap.inputs_section(
+            norm.preprocess.mean if norm else None,
+            norm.preprocess.scale if norm else None,
+            1 if norm and norm.preprocess.color == "gray" else 3,
+            extra.get("inputs", []),
+        ),
+        synap.outputs_section(cut.outputs if cut else None, ((cut.synap or {}) if cut else extra).get("outputs", [])),
+        synap.quantization_section(
+            q.type,
+            [o.as_dict() for o in q.overrides],
+            q.scheme,
+            q.algorithm,
+            list(calibration.patterns) if calibration and q.type != "float16" else None,
+        ),
+    )
+    source = synap_source(model, paths) or paths.float_model(model.name)
+    dataset_files = calibration.files if calibration and q.type != "float16" else ()
+    return [
+        Step(
+            "metafile",
+            v.id,
+            STEP_DOCS["metafile"],
+            "tasks.steps.synap:metafile",
+            {"meta": meta, "out": _s(meta_path)},
+            _with_tools("metafile", {"meta": meta}),
+            targets=(meta_path,),
+            isolated=False,
+        ),
+        Step(
+            "compile",
+            v.id,
+            f"compile for {target.soc} with SyNAP (synap convert)",
+            "tasks.steps.synap:convert",
+            {
+                "model": _s(source),
+                "meta": _s(meta_path),
+                "soc": target.soc,
+                "toolkit": target.toolkit,
+                "target_name": target.name,
+                "root": _s(project.root),
+                "out": _s(paths.synap_model(v)),
+                "info": _s(folder / "model_info.txt"),
+                "facts": _s(folder / "compile.json"),
+                "label": f"compile:{v.id}",
+            },
+            _with_tools("synap", {"soc": target.soc, "toolkit": target.toolkit}),
+            file_dep=(source, meta_path, *dataset_files),
+            targets=(paths.synap_model(v), folder / "model_info.txt", folder / "compile.json"),
+        ),
+    ]
+
+
+def delegate_options(options: dict[str, Any] | None) -> str | None:
+    """``--external_delegate_options`` text: ``key:value;key:value``, a list's items joined by commas."""
+    if not options:
+        return None
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return ",".join(text(x) for x in value)
+        return str(value)
+
+    return ";".join(f"{key}:{text(value)}" for key, value in options.items())
 
 
 def assign_boards(project: Project) -> list[tuple[Variant, Board]]:

@@ -14,8 +14,6 @@ from tasks.adapters import benchmark_model
 from tasks.boards import BoardError
 from tasks.steps import benchmark
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -200,3 +198,40 @@ def test_two_boards_share_a_target_under_parallel_doit(tiny: Path, tmp_path: Pat
     finally:
         for srv in servers:
             srv.stop()
+
+
+def test_a_synap_model_runs_with_the_boards_synap_cli(server, model: Path, tmp_path: Path):
+    """This board has no SyNAP runtime: the step says which program is missing and where to set it."""
+    board = server.board(kind="synap", synap_cli="synap_cli", env={})
+    with pytest.raises(BoardError) as info:
+        bench(model, tmp_path / "b.json", board)
+    assert str(info.value) == (
+        "board ssh: synap_cli is not installed on the board (exit 127); "
+        "install it there, or give its path as boards.ssh.benchmark.synap_cli"
+    )
+    assert not (tmp_path / "b.json").exists()
+
+
+@pytest.fixture
+def adb_server():
+    import shutil
+    import subprocess
+
+    if shutil.which("adb") is None:
+        pytest.fail("adb is not installed: `make test` installs it")
+    yield
+    subprocess.run(["adb", "kill-server"], capture_output=True, timeout=30)
+
+
+def test_an_adb_board_without_that_device_is_named(adb_server, model: Path, tmp_path: Path):
+    board = {
+        "name": "vs680", "host": None, "transport": "adb", "serial": "npuforge-no-such-device", "port": 22,
+        "user": None, "workdir": "/data/local/tmp/npuforge", "timeout": 60.0, "connect_timeout": 30.0,
+        "runner": "litert", "kind": "synap", "synap_cli": "synap_cli", "runs": 3, "env": {},
+    }  # fmt: skip
+    with pytest.raises(BoardError) as info:
+        bench(model, tmp_path / "b.json", board)
+    message = str(info.value)
+    assert message.startswith("board vs680 (adb serial npuforge-no-such-device): no device with that serial (")
+    assert message.endswith("); check `adb devices` (cable, authorisation, or `adb connect HOST:PORT`)")
+    assert not (tmp_path / "b.json").exists()

@@ -6,9 +6,11 @@ ai-edge-litert (or tflite_runtime) but no benchmark_model binary.
 
     python3 litert_benchmark.py --graph=m.tflite [--num_threads=2] [--warmup_runs=5] [--num_runs=50]
                                 [--external_delegate_path=LIB [--external_delegate_options='k:v;k:v']]
+                                [--use_xnnpack=true|false]
 """
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -38,6 +40,7 @@ def main(argv=None) -> int:
     p.add_argument("--num_runs", type=int, default=50)
     p.add_argument("--external_delegate_path")
     p.add_argument("--external_delegate_options", default="")
+    p.add_argument("--use_xnnpack", choices=("true", "false"), default="true")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -45,16 +48,25 @@ def main(argv=None) -> int:
     lite = _interpreter_module()
     print("STARTING!", flush=True)
     before = _peak_mb()
+    print(f"Use xnnpack: [{int(args.use_xnnpack == 'true')}]")
     delegates = []
     if args.external_delegate_path:
+        print(f"External delegate path: [{args.external_delegate_path}]")
+        if args.external_delegate_options:
+            print(f"External delegate options: [{args.external_delegate_options}]")
+        sys.stdout.flush()
         options = dict(kv.split(":", 1) for kv in args.external_delegate_options.split(";") if kv)
         try:
             delegates.append(lite.load_delegate(args.external_delegate_path, options))
         except (ValueError, OSError) as exc:
-            sys.exit(f"ERROR: cannot load delegate {args.external_delegate_path}: {exc}")
+            print(f"ERROR: cannot load delegate {args.external_delegate_path}: {exc}", file=sys.stderr, flush=True)
+            os._exit(1)  # no interpreter teardown noise after the one line that matters
+    extra = {}
+    if args.use_xnnpack == "false":  # the plain reference kernels, as benchmark_model --use_xnnpack=false
+        extra["experimental_op_resolver_type"] = lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     start = time.perf_counter()
     interpreter = lite.Interpreter(
-        model_path=args.graph, num_threads=args.num_threads, experimental_delegates=delegates or None
+        model_path=args.graph, num_threads=args.num_threads, experimental_delegates=delegates or None, **extra
     )
     interpreter.allocate_tensors()
     init_us = (time.perf_counter() - start) * 1e6

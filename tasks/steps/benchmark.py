@@ -3,8 +3,11 @@
 ``runner: litert`` runs tasks/runners/litert_benchmark.py (copied to the board
 by content); ``runner: benchmark_model`` runs the board's TFLite
 benchmark_model.  Both print benchmark_model's format, read by
-tasks/adapters/benchmark_model.py.  Never records a result that was not
-measured: every fault ends the step with a message naming the board.
+tasks/adapters/benchmark_model.py; a delegate target adds
+``--external_delegate_path`` (and its options).  A SyNAP model runs with the
+board's ``synap_cli -m MODEL -r N random`` (tasks/adapters/synap.py).  Boards
+are reached over SSH or adb.  Never records a result that was not measured:
+every fault ends the step with a message naming the board.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from tasks import atomic, boards
 from tasks.adapters import benchmark_model
+from tasks.adapters import synap as synap_output
 from tasks.digests import sha256_file
 from tasks.worker import progress
 
@@ -28,7 +32,15 @@ def _args(board: dict[str, Any], graph: str) -> list[str]:
             f"--num_runs={board['runs']}"]  # fmt: skip
     if board.get("delegate"):
         args.append(f"--external_delegate_path={board['delegate']}")
+        if board.get("delegate_options"):
+            args.append(f"--external_delegate_options={board['delegate_options']}")
+    if board.get("xnnpack"):
+        args.append("--use_xnnpack=true")
     return args
+
+
+def _env_prefix(env: dict[str, str]) -> list[str]:
+    return ["env", *(f"{k}={v}" for k, v in sorted(env.items()))] if env else []
 
 
 def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
@@ -38,15 +50,18 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
     if board["host"] == "local":
         progress(f"running on this machine ({board['runs']} runs, {board['threads']} thread(s))")
         argv = [sys.executable, str(RUNNER), *_args(board, str(model))]
-        outcome = boards.Local(board).run(argv, board["timeout"])
-        shown = " ".join(shlex.quote(a) for a in argv[1:])
+        outcome = boards.Local(board).run(argv, board["timeout"], env=board.get("env"))
+        shown = " ".join(shlex.quote(a) for a in _env_prefix(board.get("env") or {}) + argv[1:])
     else:
-        remote = boards.Remote(board)
+        remote = boards.connect(board)
+        synap = board.get("kind") == "synap"
         try:
             workdir = board["workdir"].rstrip("/")
-            graph = f"{workdir}/{sha256_file(model)}.tflite"
+            graph = f"{workdir}/{sha256_file(model)}{'.synap' if synap else '.tflite'}"
             sent = remote.put(model, graph)
-            if board["runner"] == "litert":
+            if synap:
+                argv = [board["synap_cli"], "-m", graph, "-r", str(board["runs"]), "random"]
+            elif board["runner"] == "litert":
                 script = f"{workdir}/litert_benchmark-{sha256_file(RUNNER)[:12]}.py"
                 sent += remote.put(RUNNER, script)
                 argv = [board["python"], script, *_args(board, graph)]
@@ -54,7 +69,7 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
                 argv = [board["command"], *_args(board, graph)]
             progress(f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact already on the board'}; "
                      f"running ({board['runs']} runs)")  # fmt: skip
-            shown = " ".join(shlex.quote(a) for a in argv)
+            shown = " ".join(shlex.quote(a) for a in _env_prefix(board.get("env") or {}) + argv)
             lock = shlex.quote(f"{workdir}/.npuforge.lock")
             # the board's own `timeout` ends a hung benchmark there too, so it cannot hold the lock
             limit = f"timeout -k 5 {board['timeout']:g}"
@@ -67,15 +82,22 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
             f"{where}: the command did not finish within {board['timeout']:g} s; "
             "check the board (is it busy, is the model too slow?) or raise timeout"
         )
+    if outcome.exit_code == 127 and board["host"] != "local":  # the shell found no such command
+        key = "synap_cli" if board.get("kind") == "synap" else "python" if board["runner"] == "litert" else "command"
+        raise boards.BoardError(
+            f"{where}: {argv[0]} is not installed on the board "
+            f"(exit 127); install it there, or give its path as boards.{board['name']}.benchmark.{key}"
+        )
     if outcome.exit_code != 0:
         tail = "\n".join(text.strip().splitlines()[-4:])
         raise boards.BoardError(f"{where}: the benchmark exited with code {outcome.exit_code}:\n{tail}")
+    tool = "synap_cli" if board.get("kind") == "synap" else "benchmark_model"
     try:
-        parsed = benchmark_model.parse(text)
-    except benchmark_model.ParseError as exc:
+        parsed = synap_output.parse_synap_cli(text) if tool == "synap_cli" else benchmark_model.parse(text)
+    except (benchmark_model.ParseError, synap_output.ParseError) as exc:
         head = "\n".join(text.strip().splitlines()[:4]) or "(no output)"
         raise boards.BoardError(
-            f"{where}: cannot read the benchmark output ({exc}); is the command benchmark_model? It printed:\n{head}"
+            f"{where}: cannot read the benchmark output ({exc}); is the command {tool}? It printed:\n{head}"
         ) from None
     result = {"board": board["name"], **parsed, "bytes_sent": sent, "command": shown}
     delegated = parsed.get("delegated")
@@ -86,4 +108,5 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
         )
     atomic.write_json(Path(out), result)
     lat = parsed["latency_ms"]
-    progress(f"{lat['avg']:.3f} ms avg (min {lat['min']:.3f}, max {lat['max']:.3f}) over {parsed['runs']} runs")
+    first = f"; first inference {parsed['first_ms']:.3f} ms" if parsed.get("first_ms") is not None else ""
+    progress(f"{lat['avg']:.3f} ms avg (min {lat['min']:.3f}, max {lat['max']:.3f}) over {parsed['runs']} runs{first}")

@@ -68,6 +68,7 @@ def rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "snr_db": _min_snr(v),
                 "top1": (v.get("accuracy") or {}).get("top1_agreement"),
                 "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
+                "first_ms": bench.get("first_ms"),  # includes the delegate's graph compilation
                 "runtime_cpu": bool(bench.get("cpu_fallback_at_runtime")),
                 "npu_ratio": _npu_ratio(v),
             }
@@ -191,6 +192,7 @@ COLUMNS = [
     ("est_ms", "est. ms"),
     ("fps", "est. FPS"),
     ("measured_ms", "measured ms"),
+    ("first_ms", "first inference ms"),
     ("sram_kib", "SRAM KiB"),
     ("dram_kib", "DRAM KiB"),
     ("macs", "MACs"),
@@ -202,7 +204,7 @@ COLUMNS = [
 def _fmt(key: str, value: Any) -> str:
     if value is None or value == "":
         return "–"
-    if key in ("est_ms", "measured_ms"):
+    if key in ("est_ms", "measured_ms", "first_ms"):
         return f"{value:.2f}"
     if key in ("snr_db", "sram_kib", "dram_kib", "fps"):
         return f"{value:.1f}"
