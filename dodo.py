@@ -18,6 +18,7 @@ DOIT_CONFIG, _creators = doit_tasks.load(get_var("project"), get_var("baseline")
 task_fetch = _creators["fetch"]
 task_import = _creators["import"]
 task_prune = _creators["prune"]
+task_rewrite = _creators["rewrite"]
 task_quantize = _creators["quantize"]
 task_metafile = _creators["metafile"]
 task_compile = _creators["compile"]

@@ -33,7 +33,7 @@ REMEDIES: list[tuple[str, str, str]] = [
     ("DEQUANTIZE", r"", "float output: quantize with integer I/O (io: int8) and dequantize in the application"),
     ("*", r"[Dd]ynamic|shape|batch", "dynamic shapes: import with a fixed batch and static input_shape"),
     ("DEPTH_TO_SPACE", r"Unsupported opType",
-     "no NPU kernel: the same arithmetic fits a TRANSPOSE_CONV with stride = block size and one-hot weights"),
+     "no NPU kernel: the same arithmetic is a TRANSPOSE_CONV with stride = block size and one-hot weights"),
     ("*", r"Float32|float", "float tensor on an integer NPU: quantize this op (check overrides that keep it float)"),
     ("*", r"Unsupported opType",
      "no NPU kernel for this op on this accelerator: see `vela --supported-ops-report` for ops that express it"),
@@ -51,20 +51,65 @@ def _short(name: str) -> str:
     return name if len(name) <= 80 else "…" + name[-79:]
 
 
-def findings(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Ranked findings: CPU fallbacks first (their cost is outside Vela's estimate), then by cycles at stake."""
+def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Ranked findings: CPU fallbacks first (their cost is outside Vela's estimate), then by cycles at stake.
+
+    ``rewrites``: the rewrite step's records for this model (None: no rewrite ran), so a former CPU
+    fallback is named with the rewrite that removed it, and a rewrite that is off is suggested.
+    """
+    from tasks.rewrites import FIXES
+
     layers = [layer for layer in facts["layers"] if layer["target"] == "NPU"]
     block = (facts.get("arch") or {}).get("channel_block")
     out: list[dict[str, Any]] = []
+    records = {r["name"]: r for r in rewrites or []}
+    on_cpu = {fb["name"]: fb for fb in facts["cpu_fallback"]}
 
     for fb in facts["cpu_fallback"]:
+        action = remedy(fb["op"], fb["reason"])
+        fix, record = FIXES.get(fb["op"]), records.get(fb["name"])
+        if fix and record and not record["done"]:
+            action = f"the {fix} rewrite left it: {record['reason']}"
+        elif fix and rewrites is None:
+            action = f"switch on the {fix} rewrite (the model's rewrites: [{fix}]): {action}"
         out.append(
             {
                 "kind": "cpu_fallback",
                 "layer": fb["name"],
                 "cycles_pct": None,
                 "detail": f"{fb['op']} runs on the CPU: {fb['reason']}",
-                "action": remedy(fb["op"], fb["reason"]),
+                "action": action,
+            }
+        )
+    for record in (r for r in rewrites or [] if r["done"]):
+        still = on_cpu.get(record["name"])
+        mine = [x for x in layers if x["name"] == record["name"] or x["name"].startswith(record["name"] + "/")]
+        share = sum(x["cycles_pct"] for x in mine)
+        if still:
+            detail, action = (
+                f", but Vela leaves that on the CPU too: {still['reason']}",
+                "switch the rewrite off for this model (rewrites: []): it buys nothing here",
+            )
+        elif share >= WORTH_IT_PCT:
+            detail, action = (
+                f", now on the NPU, where it takes {share:.1f} % of the cycles",
+                "measure it on the board with and without the rewrite (rewrites: []): on a small NPU the "
+                "one-hot weights can cost more than the CPU copy they save",
+            )
+        else:
+            detail, action = (
+                f", now on the NPU ({share:.1f} % of the cycles)",
+                "none: rewritten before quantization, outputs proven equal to the original",
+            )
+        out.append(
+            {
+                "kind": "rewritten",
+                "layer": record["name"],
+                "op": record["op"],
+                "cycles_pct": round(share, 2) if mine else None,
+                "detail": f"{record['op']} (left on the CPU by Vela) became {record['becomes']} "
+                f"by the {record['rewrite']} rewrite{detail}",
+                "action": action,
             }
         )
 
@@ -170,7 +215,7 @@ def findings(facts: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
-    rank = {"cpu_fallback": 0}
+    rank = {"cpu_fallback": 0, "rewritten": 0.5}
     out.sort(key=lambda f: (rank.get(f["kind"], 1), -(f["cycles_pct"] or 0.0)))
     unique: dict[tuple[str, str, str], dict[str, Any]] = {}
     for f in out:  # Vela splits some ops (e.g. a resize) into parts with one name: one line is enough

@@ -109,6 +109,7 @@ class Model:
     prune: dict[str, Prune] = field(default_factory=dict)
     task: str | None = None  # "classification" adds top-1 agreement
     synap: dict[str, Any] | None = None  # SyNAP conversion settings: inputs, outputs
+    rewrites: tuple[str, ...] | None = None  # None: the default (every rewrite when a Vela target uses it)
 
     @property
     def onnx(self) -> bool:
@@ -549,6 +550,7 @@ class _Builder:
             prune,
             v.get("task"),
             v.get("synap"),
+            tuple(v["rewrites"]) if "rewrites" in v else None,
         )
 
     def quantization(self, name: str, v: dict) -> Quantization:

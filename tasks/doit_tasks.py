@@ -21,6 +21,7 @@ STEP_KINDS = (
     "fetch",
     "import",
     "prune",
+    "rewrite",
     "quantize",
     "metafile",
     "evaluate",

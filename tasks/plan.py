@@ -14,6 +14,7 @@ from typing import Any
 from tasks import synap, versions
 from tasks.config import DEFAULT_VELA_CONFIG, INTEGER_SCHEMES, Board, Dataset, Model, Project, Target, Variant, relative
 from tasks.errors import ConfigError
+from tasks.rewrites import REWRITES
 
 STEP_DOCS = {
     "fetch": "download a pinned wheel, extract the model, verify its sha256",
@@ -30,6 +31,7 @@ STEP_DOCS = {
     "gates": "check the quality gates of project.yaml against results.json",
     "results": "collect every variant's facts into results.json",
     "metafile": "write SyNAP's conversion metafile (inputs, outputs, quantization) from project.yaml",
+    "rewrite": "rewrite ops Vela leaves on the CPU as equivalent ones it maps to the NPU, proven on random inputs",
 }
 
 
@@ -68,6 +70,9 @@ class Paths:
     def float_model(self, unit: str) -> Path:
         """``unit`` is MODEL or MODEL.PRUNE."""
         return self.build / unit / f"{unit}_float.tflite"
+
+    def rewritten(self, unit: str) -> Path:
+        return self.build / unit / f"{unit}_rewritten.tflite"
 
     def quantized(self, unit: str, quant: str) -> Path:
         return self.build / unit / quant / f"{unit}_{quant}.tflite"
@@ -227,9 +232,36 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
             )
         )
 
+    rewritten: dict[str, Path] = {}  # unit -> the model quantize starts from, when rewrites apply
+    for model_name, _prune, unit, _quant in used_quant:
+        names = model_rewrites(project, model_name)
+        if not names or unit in rewritten:
+            continue
+        out = paths.rewritten(unit)
+        rewritten[unit] = out
+        steps.append(
+            Step(
+                "rewrite",
+                unit,
+                f"{STEP_DOCS['rewrite']}: {', '.join(names)}",
+                "tasks.steps.rewrite:run",
+                {
+                    "model": _s(paths.float_model(unit)),
+                    "out": _s(out),
+                    "facts": _s(out.with_name("rewrite.json")),
+                    "rewrites": names,
+                    "label": f"rewrite:{unit}",
+                },
+                _with_tools("rewrite", {"rewrites": names}),
+                file_dep=(paths.float_model(unit),),
+                targets=(out, out.with_name("rewrite.json")),
+            )
+        )
+
     for model_name, _prune, unit, quant_name in used_quant:
         model = project.models[model_name]
         scheme = project.quantization[quant_name]
+        start = rewritten.get(unit, paths.float_model(unit))
         out = paths.quantized(unit, quant_name)
         facts = out.with_name("quantize.json")
         dataset = project.datasets[model.calibration] if scheme.type in INTEGER_SCHEMES else None
@@ -246,7 +278,7 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
                 + (f", calibrated on '{dataset.name}'" if dataset else ""),
                 "tasks.steps.quantize:run",
                 {
-                    "model": _s(paths.float_model(unit)),
+                    "model": _s(start),
                     "out": _s(out),
                     "facts": _s(facts),
                     "scheme": {
@@ -272,11 +304,7 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
                     },
                 ),
                 file_dep=tuple(
-                    dict.fromkeys(
-                        (paths.float_model(unit),)
-                        + (dataset.files if dataset else ())
-                        + (errors.files if errors else ())
-                    )
+                    dict.fromkeys((start,) + (dataset.files if dataset else ()) + (errors.files if errors else ()))
                 ),
                 targets=(out, facts) + ((errors_csv,) if errors else ()),
             )
@@ -308,6 +336,7 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
             )
         )
 
+    rewrite_facts = {unit: path.with_name("rewrite.json") for unit, path in rewritten.items()}
     for v in compiled:
         target = project.targets[v.target]
         folder = paths.compile_dir(v)
@@ -343,9 +372,14 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
                 v.id,
                 STEP_DOCS["analyse"],
                 "tasks.steps.analyse:run",
-                {"facts": _s(facts), "out": _s(folder / "findings.json"), "label": f"analyse:{v.id}"},
+                {
+                    "facts": _s(facts),
+                    "out": _s(folder / "findings.json"),
+                    "label": f"analyse:{v.id}",
+                    "rewrites": _s(rewrite_facts[v.unit]) if v.unit in rewrite_facts else None,
+                },
                 _with_tools("analyse", {}),
-                file_dep=(facts,),
+                file_dep=(facts,) + ((rewrite_facts[v.unit],) if v.unit in rewrite_facts else ()),
                 targets=(folder / "findings.json",),
                 isolated=False,
             )
@@ -432,6 +466,7 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
             if project.models[v.model].validation and target.tflite
             else None,
             "benchmarks": [_s(p) for p in benchmarks.get(v.id, [])],
+            "rewrites": _s(rewrite_facts[v.unit]) if target.tflite and v.unit in rewrite_facts else None,
         }
         entry["artifact"] = _s(paths.artifact(v, target))
         compiles = target.compiler in ("vela", "synap")
@@ -442,7 +477,7 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
         deps += (
             [Path(entry["artifact"])]
             + ([qfacts] if qfacts else [])
-            + [Path(entry[k]) for k in ("compile_facts", "findings", "accuracy") if entry[k]]
+            + [Path(entry[k]) for k in ("compile_facts", "findings", "accuracy", "rewrites") if entry[k]]
         )
         deps += benchmarks.get(v.id, [])
     steps.append(
@@ -573,6 +608,15 @@ def release_steps(project: Project, paths: Paths, steps: list[Step], variants: l
             pos_arg="archives",
         ),
     ]
+
+
+def model_rewrites(project: Project, model_name: str) -> list[str]:
+    """The rewrites a model's TFLite units get: as given, else all of them when a Vela target uses it."""
+    model = project.models[model_name]
+    if model.rewrites is not None:
+        return list(model.rewrites)
+    vela = any(v.model == model_name and project.targets[v.target].compiler == "vela" for v in project.variants)
+    return list(REWRITES) if vela else []
 
 
 def synap_source(model: Model, paths: Paths) -> Path | None:

@@ -73,7 +73,7 @@ def test_bad_accelerator_names_line_path_and_choices(project):
 def test_unknown_key_is_an_error(project):
     path = project(replace=("    calibration: pics", "    calibration: pics\n    calibraton: pics"))
     assert error_of(path).endswith(
-        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, prune, source, synap, task, validation"
+        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, prune, rewrites, source, synap, task, validation"
     )
 
 

@@ -47,7 +47,8 @@ def example(tmp_path_factory) -> Path:
     )
     proc = ok(doit(root))
     assert ran(proc) == {
-        "import:pose_detection", "import:pose_landmark", "quantize:pose_detection/int8",
+        "import:pose_detection", "import:pose_landmark", "rewrite:pose_detection", "rewrite:pose_landmark",
+        "rewrite:pose_landmark.fitness", "quantize:pose_detection/int8",
         "quantize:pose_landmark/int8", "quantize:pose_detection/int8_io", "compile:pose_detection/int8@imx93",
         "compile:pose_landmark/int8@imx93", "compile:pose_detection/int8_io@imx93", "results",
         "prune:pose_landmark.fitness", "quantize:pose_landmark.fitness/int8", "compile:pose_landmark.fitness/int8@imx93",
@@ -88,11 +89,17 @@ def test_import_folds_fp16_and_sparse_weights_and_matches_source(example: Path):
     ]
 
 
-def test_pose_detection_on_imx93_keeps_depth_to_space_on_cpu(example: Path):
+def test_pose_detection_on_imx93_gets_depth_to_space_onto_the_npu(example: Path):
     v = variant(example, "pose_detection/int8@imx93")
-    d2s = [f for f in v["cpu_fallback"] if f["op"] == "DEPTH_TO_SPACE"]
-    assert len(d2s) == 3 and all(f["reason"] == "Unsupported opType" for f in d2s)
-    assert v["ops"]["cpu"] == 6 and v["ops"]["npu"] > 100
+    assert [r["name"].split("/")[-1] for r in v["rewrites"] if r["done"]] == [
+        "d2sp_person_32", "d2sp_person_16", "d2sp_person_8",
+    ]  # fmt: skip
+    assert {f["op"] for f in v["cpu_fallback"]} == {"QUANTIZE", "DEQUANTIZE"}  # only the float I/O
+    assert v["ops"]["cpu"] == 3 and v["ops"]["npu"] > 100
+    rewritten = [f for f in v["findings"] if f["kind"] == "rewritten"]
+    assert len(rewritten) == 3 and all(
+        "by the depth_to_space rewrite, now on the NPU" in f["detail"] for f in rewritten
+    )
     assert 1 < v["estimate"]["inference_ms"] < 100
     assert v["size_bytes"] == (example / v["artifact"]).stat().st_size
 
@@ -100,8 +107,8 @@ def test_pose_detection_on_imx93_keeps_depth_to_space_on_cpu(example: Path):
 def test_integer_io_removes_the_io_conversions_from_the_cpu(example: Path):
     float_io = variant(example, "pose_detection/int8@imx93")
     int_io = variant(example, "pose_detection/int8_io@imx93")
-    assert {f["op"] for f in float_io["cpu_fallback"]} == {"QUANTIZE", "DEQUANTIZE", "DEPTH_TO_SPACE"}
-    assert {f["op"] for f in int_io["cpu_fallback"]} == {"DEPTH_TO_SPACE"}
+    assert {f["op"] for f in float_io["cpu_fallback"]} == {"QUANTIZE", "DEQUANTIZE"}
+    assert int_io["cpu_fallback"] == [] and int_io["ops"]["cpu"] == 0  # the whole detector on the NPU
     assert int_io["inputs"][0]["dtype"] == "int8"
 
 

@@ -96,7 +96,8 @@ def test_builder_argument_reruns_from_import(tiny: Path):
     edit(tiny, "args: {channels: 8}", "args: {channels: 16}")
     steps = ran(ok(doit(tiny)))
     assert steps == {
-        "import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
+        "import:tiny", "rewrite:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8",
+        "evaluate:tiny/a16w8",
     } | ALL_COMPILES | ALL_ANALYSES | SUMMARY  # fmt: skip
 
 

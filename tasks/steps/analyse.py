@@ -8,8 +8,9 @@ from pathlib import Path
 from tasks import analysis, atomic
 
 
-def run(facts: str, out: str, label: str) -> None:
-    _write(analysis.findings(json.loads(Path(facts).read_text())), out, label)
+def run(facts: str, out: str, label: str, rewrites: str | None = None) -> None:
+    records = json.loads(Path(rewrites).read_text())["records"] if rewrites else None
+    _write(analysis.findings(json.loads(Path(facts).read_text()), records), out, label)
 
 
 def delegated(model: str, delegate: str, out: str, label: str) -> None:

@@ -46,6 +46,7 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
                 "layers": (compiled or {}).get("layers"),
                 "model_info": (compiled or {}).get("model_info"),  # SyNAP's view of the compiled model
                 "findings": _read(v.get("findings")),
+                "rewrites": (_read(v.get("rewrites")) or {}).get("records"),  # what the rewrite step changed
                 "quant_errors": quantized.get("quant_errors"),
                 "accuracy": _accuracy(v, compiled is not None),
                 "benchmark": benchmarks[0] if benchmarks else None,
