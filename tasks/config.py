@@ -192,6 +192,12 @@ class Board:
     def local(self) -> bool:
         return self.host == "local"
 
+    @property
+    def where(self) -> str:
+        if self.transport == "adb":
+            return f"adb serial {self.serial}"
+        return "this machine" if self.local else str(self.host)
+
     def settings(self) -> dict[str, Any]:
         """What a benchmark on this board depends on (fingerprinted)."""
         return {

@@ -427,7 +427,8 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
             Step(
                 "benchmark",
                 f"{board.name}:{v.id}",
-                f"{STEP_DOCS['benchmark']} ({board.name}: {'this machine' if board.local else board.host}, {board.runner})",
+                f"{STEP_DOCS['benchmark']} ({board.name}: {board.where}, "
+                f"{'synap_cli' if target.compiler == 'synap' else board.runner})",
                 "tasks.steps.benchmark:run",
                 {
                     "artifact": _s(artifact),
