@@ -233,9 +233,9 @@ def plan(project: Project, baseline: Path | None = None) -> list[Step]:
         )
 
     rewritten: dict[str, Path] = {}  # unit -> the model quantize starts from, when rewrites apply
-    for model_name, _prune, unit, _quant in used_quant:
+    for model_name, unit in dict.fromkeys((m, u) for m, _prune, u, _quant in used_quant):
         names = model_rewrites(project, model_name)
-        if not names or unit in rewritten:
+        if not names:
             continue
         out = paths.rewritten(unit)
         rewritten[unit] = out

@@ -18,6 +18,15 @@ from ai_edge_litert.tools import flatbuffer_utils
 from tasks.errors import StepError
 
 SIGNATURE_KEY = "serving_default"
+EQUIVALENCE_TOLERANCE = 1e-5  # an imported or rewritten model may differ by this much of an output's range
+
+
+def range_relative_diff(expected: np.ndarray, got: np.ndarray) -> float:
+    """Max abs difference of ``got`` from ``expected``, as a fraction of ``expected``'s range."""
+    expected = np.asarray(expected, dtype=np.float64)
+    span = float(expected.max() - expected.min()) or 1.0
+    return float(np.abs(np.asarray(got, dtype=np.float64).reshape(expected.shape) - expected).max()) / span
+
 
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}

@@ -47,11 +47,12 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
     model = Path(artifact)
     where = f"board {board['name']}"
     sent = 0
+    env_words = _env_prefix(board.get("env") or {})
     if board["host"] == "local":
         progress(f"running on this machine ({board['runs']} runs, {board['threads']} thread(s))")
         argv = [sys.executable, str(RUNNER), *_args(board, str(model))]
         outcome = boards.Local(board).run(argv, board["timeout"], env=board.get("env"))
-        shown = " ".join(shlex.quote(a) for a in _env_prefix(board.get("env") or {}) + argv[1:])
+        shown = " ".join(shlex.quote(a) for a in env_words + argv[1:])
     else:
         remote = boards.connect(board)
         synap = board.get("kind") == "synap"
@@ -69,7 +70,7 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
                 argv = [board["command"], *_args(board, graph)]
             progress(f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact already on the board'}; "
                      f"running ({board['runs']} runs)")  # fmt: skip
-            shown = " ".join(shlex.quote(a) for a in _env_prefix(board.get("env") or {}) + argv)
+            shown = " ".join(shlex.quote(a) for a in env_words + argv)
             lock = shlex.quote(f"{workdir}/.npuforge.lock")
             # the board's own `timeout` ends a hung benchmark there too, so it cannot hold the lock
             limit = f"timeout -k 5 {board['timeout']:g}"

@@ -21,7 +21,7 @@ from tasks import atomic, tflite
 from tasks.errors import StepError
 from tasks.worker import progress
 
-TOLERANCE = 1e-5  # max abs difference, relative to each output's range
+TOLERANCE = tflite.EQUIVALENCE_TOLERANCE  # max abs difference, relative to each output's range
 
 
 def run(
@@ -118,9 +118,7 @@ def check_equivalent(reference, model_bytes: bytes, label: str) -> float:
         )
     worst = 0.0
     for name, g in got.items():
-        e = np.asarray(expected[name], dtype=np.float32).reshape(g.shape)
-        span = float(np.max(e) - np.min(e)) or 1.0
-        diff = float(np.max(np.abs(g - e))) / span
+        diff = tflite.range_relative_diff(np.asarray(expected[name], dtype=np.float32).reshape(g.shape), g)
         if diff > TOLERANCE:
             raise StepError(
                 f"{label}: imported output '{name}' differs from the source by {diff:.2e} of its range "

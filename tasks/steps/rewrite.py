@@ -15,7 +15,7 @@ from tasks import atomic, tflite
 from tasks.errors import StepError
 from tasks.worker import progress
 
-TOLERANCE = 1e-5  # of the output's range
+TOLERANCE = tflite.EQUIVALENCE_TOLERANCE  # of the output's range
 SAMPLES = 4
 
 
@@ -42,8 +42,7 @@ def largest_difference(before: bytes, after: bytes) -> float:
     worst = 0.0
     for run_before, run_after in zip(outputs_on_random_inputs(before), outputs_on_random_inputs(after), strict=True):
         for a, b in zip(run_before, run_after, strict=True):
-            span = float(a.max() - a.min()) or 1.0
-            worst = max(worst, float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) / span)
+            worst = max(worst, tflite.range_relative_diff(a, b))
     return worst
 
 
