@@ -57,30 +57,43 @@ def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None
     ``rewrites``: the rewrite step's records for this model (None: no rewrite ran), so a former CPU
     fallback is named with the rewrite that removed it, and a rewrite that is off is suggested.
     """
-    from tasks.rewrites import FIXES
-
     layers = [layer for layer in facts["layers"] if layer["target"] == "NPU"]
     block = (facts.get("arch") or {}).get("channel_block")
-    out: list[dict[str, Any]] = []
-    records = {r["name"]: r for r in rewrites or []}
-    on_cpu = {fb["name"]: fb for fb in facts["cpu_fallback"]}
+    out = _cpu_fallbacks(facts["cpu_fallback"], rewrites) + _rewritten(facts["cpu_fallback"], layers, rewrites)
+    out += _hot(layers) + _channel_padding(layers, block)
+    bound = _memory_bound(layers)
+    out += bound + _memory_bound_together(bound)
+    rank = {"cpu_fallback": 0, "rewritten": 0.5}
+    out.sort(key=lambda f: (rank.get(f["kind"], 1), -(f["cycles_pct"] or 0.0)))
+    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for f in out:  # Vela splits some ops (e.g. a resize) into parts with one name: one line is enough
+        f["layer"] = _short(f["layer"])
+        unique.setdefault((f["kind"], f["layer"], f["detail"].split(":")[0]), f)
+    return list(unique.values())
 
-    for fb in facts["cpu_fallback"]:
+
+def _cpu_fallbacks(fallbacks: list[dict[str, Any]], rewrites: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    from tasks.rewrites import FIXES
+
+    records = {r["name"]: r for r in rewrites or []}
+    out = []
+    for fb in fallbacks:
         action = remedy(fb["op"], fb["reason"])
         fix, record = FIXES.get(fb["op"]), records.get(fb["name"])
         if fix and record and not record["done"]:
             action = f"the {fix} rewrite left it: {record['reason']}"
         elif fix and rewrites is None:
             action = f"switch on the {fix} rewrite (the model's rewrites: [{fix}]): {action}"
-        out.append(
-            {
-                "kind": "cpu_fallback",
-                "layer": fb["name"],
-                "cycles_pct": None,
-                "detail": f"{fb['op']} runs on the CPU: {fb['reason']}",
-                "action": action,
-            }
-        )
+        out.append({"kind": "cpu_fallback", "layer": fb["name"], "cycles_pct": None,
+                    "detail": f"{fb['op']} runs on the CPU: {fb['reason']}", "action": action})  # fmt: skip
+    return out
+
+
+def _rewritten(
+    fallbacks: list[dict[str, Any]], layers: list[dict[str, Any]], rewrites: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    on_cpu = {fb["name"]: fb for fb in fallbacks}
+    out = []
     for record in (r for r in rewrites or [] if r["done"]):
         still = on_cpu.get(record["name"])
         mine = [x for x in layers if x["name"] == record["name"] or x["name"].startswith(record["name"] + "/")]
@@ -112,7 +125,12 @@ def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None
                 "action": action,
             }
         )
+    return out
 
+
+def _hot(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layers that together take HOT_SHARE % of the cycles (the first layer of an image model named as such)."""
+    out: list[dict[str, Any]] = []
     first_npu_conv = next((layer for layer in layers if layer["op"] in CHANNEL_OPS), None)
     by_cycles = sorted(layers, key=lambda layer: -layer["cycles"])
     covered = 0.0
@@ -150,7 +168,11 @@ def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None
             kind = "hot"
         out.append({"kind": kind, "layer": layer["name"], "op": layer["op"], "cycles_pct": layer["cycles_pct"],
                     "detail": detail, "action": action})  # fmt: skip
+    return out
 
+
+def _channel_padding(layers: list[dict[str, Any]], block: int | None) -> list[dict[str, Any]]:
+    out = []
     for layer in layers:
         channels, util = layer.get("out_channels"), layer.get("mac_util_pct")
         if not block or layer["op"] not in CHANNEL_OPS or not channels or channels % block == 0 or util is None:
@@ -175,7 +197,11 @@ def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None
                 "free_channels": rounded - channels,
             }
         )
+    return out
 
+
+def _memory_bound(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
     for layer in layers:
         memory = max(layer["sram_access_cycles"], layer["dram_access_cycles"])
         if layer["npu_cycles"] <= 0 or memory <= layer["npu_cycles"] or layer["cycles_pct"] < NOISE_PCT:
@@ -200,11 +226,13 @@ def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None
                 ),
             }
         )
+    return out
 
-    bound = [f for f in out if f["kind"] == "memory_bound"]
+
+def _memory_bound_together(bound: list[dict[str, Any]]) -> list[dict[str, Any]]:
     total = sum(f["cycles_pct"] for f in bound)
     if len(bound) > 1 and total >= WORTH_IT_PCT:
-        out.append(
+        return [
             {
                 "kind": "memory_bound",
                 "layer": f"{len(bound)} layers",
@@ -213,15 +241,8 @@ def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None
                 "detail": f"{len(bound)} layers wait on memory, together {total:.1f} % of the network",
                 "action": "the memory system is the limit, not one layer: try memory_mode / more SRAM (arena_cache_size)",
             }
-        )
-
-    rank = {"cpu_fallback": 0, "rewritten": 0.5}
-    out.sort(key=lambda f: (rank.get(f["kind"], 1), -(f["cycles_pct"] or 0.0)))
-    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for f in out:  # Vela splits some ops (e.g. a resize) into parts with one name: one line is enough
-        f["layer"] = _short(f["layer"])
-        unique.setdefault((f["kind"], f["layer"], f["detail"].split(":")[0]), f)
-    return list(unique.values())
+        ]
+    return []
 
 
 # ops that only move data in or out of float: no compute a delegate would miss

@@ -7,30 +7,60 @@ The input shape always comes from the model; the dataset's preprocessing
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tasks.errors import StepError
+from tasks.options import input_file
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
-def samples(dataset: dict[str, Any], shape: list[int]) -> Iterator[np.ndarray]:
+@dataclass(frozen=True)
+class Preprocess:
+    size: tuple[int, int] | None = None  # (height, width); None: the model's input size
+    resize: str = "letterbox"  # letterbox | stretch | crop
+    mean: tuple[float, ...] = (0.0,)
+    scale: tuple[float, ...] = (255.0,)
+    color: str = "rgb"  # rgb | bgr | gray
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A dataset as a step reads it (step options); the files are the step's inputs."""
+
+    name: str
+    kind: str  # images | npy | random
+    preprocess: Preprocess = Preprocess()
+    seed: int = 0
+    count: int = 16
+    low: float = 0.0
+    high: float = 1.0
+    limit: int | None = None
+    files: tuple[Path, ...] = input_file(())
+
+
+def samples(dataset: Samples, shape: list[int]) -> Iterator[np.ndarray]:
     """Yield float32 arrays of exactly ``shape`` (batch 1), in a fixed order."""
-    kind = dataset["kind"]
-    if kind == "random":
-        rng = np.random.default_rng(dataset["seed"])
-        for _ in range(dataset["count"]):
-            yield rng.uniform(dataset["low"], dataset["high"], size=shape).astype(np.float32)
-    elif kind == "npy":
-        for f in dataset["files"]:
-            yield from _npy(Path(f), shape, dataset["name"])
+    import numpy as np
+
+    if dataset.kind == "random":
+        rng = np.random.default_rng(dataset.seed)
+        for _ in range(dataset.count):
+            yield rng.uniform(dataset.low, dataset.high, size=shape).astype(np.float32)
+    elif dataset.kind == "npy":
+        for f in dataset.files:
+            yield from _npy(Path(f), shape, dataset.name)
     else:
-        for f in dataset["files"]:
-            yield image(Path(f), shape, dataset["preprocess"], dataset["name"])
+        for f in dataset.files:
+            yield image(Path(f), shape, dataset.preprocess, dataset.name)
 
 
 def _npy(path: Path, shape: list[int], name: str) -> Iterator[np.ndarray]:
+    import numpy as np
+
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -50,8 +80,9 @@ def _npy(path: Path, shape: list[int], name: str) -> Iterator[np.ndarray]:
         )
 
 
-def image(path: Path, shape: list[int], pre: dict[str, Any], name: str) -> np.ndarray:
+def image(path: Path, shape: list[int], pre: Preprocess, name: str) -> np.ndarray:
     """Decode, resize (letterbox | stretch | crop), normalise: (pixel - mean) / scale."""
+    import numpy as np
     from PIL import Image
 
     if len(shape) != 4 or shape[3] not in (1, 3):
@@ -60,9 +91,9 @@ def image(path: Path, shape: list[int], pre: dict[str, Any], name: str) -> np.nd
             "use npy or random data"
         )
     height, width, channels = shape[1], shape[2], shape[3]
-    if pre.get("size") and list(pre["size"]) != [height, width]:
+    if pre.size and list(pre.size) != [height, width]:
         raise StepError(
-            f"datasets.{name}.preprocess.size: {pre['size']} but the model input is {height}x{width}; "
+            f"datasets.{name}.preprocess.size: {list(pre.size)} but the model input is {height}x{width}; "
             "remove size (the model's is used) or match it"
         )
     try:
@@ -71,7 +102,7 @@ def image(path: Path, shape: list[int], pre: dict[str, Any], name: str) -> np.nd
     except Exception as exc:
         raise StepError(f"datasets.{name}: cannot decode image {path} ({exc})") from None
     w, h = im.size
-    mode = pre.get("resize", "letterbox")
+    mode = pre.resize
     if mode == "stretch":
         im = im.resize((width, height), Image.Resampling.BILINEAR)
     else:
@@ -82,10 +113,10 @@ def image(path: Path, shape: list[int], pre: dict[str, Any], name: str) -> np.nd
         canvas.paste(im, ((width - nw) // 2, (height - nh) // 2))
         im = canvas
     x = np.asarray(im, dtype=np.float32).reshape(height, width, channels)
-    if channels == 3 and pre.get("color", "rgb") == "bgr":
+    if channels == 3 and pre.color == "bgr":
         x = x[..., ::-1]
-    mean = np.asarray(pre.get("mean", [0.0]), dtype=np.float32)
-    scale = np.asarray(pre.get("scale", [255.0]), dtype=np.float32)
+    mean = np.asarray(pre.mean, dtype=np.float32)
+    scale = np.asarray(pre.scale, dtype=np.float32)
     for key, value in (("mean", mean), ("scale", scale)):
         if value.size not in (1, channels):
             raise StepError(

@@ -15,25 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tasks import config, engine, plan
+from tasks import options as opts
 from tasks.errors import ConfigError
-
-STEP_KINDS = (
-    "fetch",
-    "import",
-    "prune",
-    "rewrite",
-    "quantize",
-    "metafile",
-    "evaluate",
-    "compile",
-    "analyse",
-    "benchmark",
-    "results",
-    "report",
-    "gates",
-    "release",
-    "verify-release",
-)
+from tasks.step import Step
+from tasks.steps import STEPS
 
 
 class params_unchanged:
@@ -57,66 +42,88 @@ def _rel(path: Path) -> str:
     return os.path.relpath(path)
 
 
-CACHED_KINDS = ("import", "prune", "quantize", "evaluate", "compile", "analyse")  # deterministic outputs
-
-
-def _action(step: plan.Step, log: Path, cache_dir: Path | None = None, root: Path | None = None) -> Callable[..., Any]:
+def _action(step: Step, params: dict[str, Any], log: Path, project: config.Project) -> Callable[..., Any]:
     def action(**positional):
-        if cache_dir is None or step.kind not in CACHED_KINDS:
+        if project.cache_dir is None or not step.kind.cached:
             return _run(step, log, positional)
         from tasks import cache
 
-        entry = cache.key(step.kind, step.params, list(step.file_dep), root)
-        if cache.restore(cache_dir, entry, list(step.targets)):
+        entry = cache.key(step.kind.task_prefix, params, list(step.file_dep), project.root)
+        if cache.restore(project.cache_dir, entry, list(step.targets)):
             print(f"   {step.task_name}: restored from cache ({entry[:12]})", flush=True)
             return None
         result = _run(step, log, positional)
         if result is None:
-            cache.store(cache_dir, entry, list(step.targets))
+            cache.store(project.cache_dir, entry, list(step.targets))
         return result
 
-    action.__name__ = f"run_{step.kind}"
+    action.__name__ = f"run_{step.kind.task_prefix}"
     return action
 
 
-def _run(step: plan.Step, log: Path, positional: dict[str, Any]):
+def _run(step: Step, log: Path, positional: dict[str, Any]):
     """Run the step: in a worker process when it runs native code, else here."""
-    if step.isolated:
+    if step.kind.isolated:
         from tasks import worker
 
-        return worker.run(step.func, step.kwargs, log, step.task_name)
-    import importlib
-
+        options_type = f"{step.kind.options.__module__}:{step.kind.options.__qualname__}"
+        return worker.run(step.kind.function, options_type, opts.to_json(step.options), log, step.task_name)
     from doit.exceptions import TaskFailed
 
     from tasks.errors import StepError
 
-    module, function = step.func.split(":")
     try:
-        getattr(importlib.import_module(module), function)(**step.kwargs, **positional)
+        step.kind.run(step.options, **positional)
     except StepError as exc:
         return TaskFailed(str(exc))
     return None
 
 
-def task_dict(step: plan.Step, paths: plan.Paths) -> dict[str, Any]:
-    log = paths.logs(step.kind, step.name or step.kind)
-    action = _action(step, log, paths.project.cache_dir, paths.project.root)
+def task_dict(step: Step, planning: plan.Planning) -> dict[str, Any]:
+    params = planning.fingerprint(step)
+    log = planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
+    action = _action(step, params, log, planning.project)
     task: dict[str, Any] = {
         "actions": [action],
         "file_dep": [_rel(p) for p in step.file_dep],
         "targets": [_rel(p) for p in step.targets],
-        "uptodate": [False] if step.always else [params_unchanged(step.params)],
+        "uptodate": [False] if step.kind.always else [params_unchanged(params)],
         "doc": step.doc,
         "clean": True,
         "verbosity": 2,
     }
     if step.name:
         task["name"] = step.name
-    if step.pos_arg:
-        task["pos_arg"] = step.pos_arg
+    if step.kind.pos_arg:
+        task["pos_arg"] = step.kind.pos_arg
         task["actions"] = [(action, [], {})]
     return task
+
+
+def creators(planning: plan.Planning) -> dict[str, Callable[[], Iterator[dict] | dict]]:
+    """One doit task creator per task name prefix, in step-table order."""
+    by_prefix: dict[str, list] = {}
+    for kind in STEPS:
+        by_prefix.setdefault(kind.task_prefix, []).append(kind)
+    return {prefix: _creator(prefix, kinds, planning) for prefix, kinds in by_prefix.items()}
+
+
+def _creator(prefix: str, kinds: list, planning: plan.Planning) -> Callable[[], Iterator[dict] | dict]:
+    chosen = [s for s in planning.steps if s.kind in kinds]
+    if kinds[0].single and chosen:
+
+        def create():
+            return task_dict(chosen[0], planning)
+
+    else:
+
+        def create():
+            yield {"basename": prefix, "name": None, "doc": kinds[0].doc}
+            for step in chosen:
+                yield task_dict(step, planning)
+
+    create.__doc__ = kinds[0].doc
+    return create
 
 
 def resolve_project(value: str | None) -> Path:
@@ -143,13 +150,12 @@ def load(
         baseline = resolve_project(baseline_arg) if baseline_arg else None
         if baseline is not None and not baseline.is_file():
             raise ConfigError(f"baseline={baseline_arg}: no such file; give a results.json of an earlier build")
-        steps = plan.plan(project, baseline)
+        planning = plan.planning(project, baseline)
         engine.prepare(project.build_dir)  # before doit opens the database: one writing build at a time
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"ERROR: {line}", file=sys.stderr)
         raise SystemExit(2) from None
-    paths = plan.Paths(project)
     doit_config = {
         "dep_file": _rel(project.build_dir / ".doit.db"),
         "backend": engine.BACKEND,  # tasks.engine.StateDB: each step committed as it succeeds
@@ -166,21 +172,4 @@ def load(
 
         mtime_refresh.refresh(Path(doit_config["dep_file"]))
 
-    def creator(kind: str) -> Callable[[], Iterator[dict] | dict]:
-        chosen = [s for s in steps if s.kind == kind]
-        if kind in ("results", "report", "gates", "release", "verify-release") and chosen:
-
-            def create():
-                return task_dict(chosen[0], paths)
-
-        else:
-
-            def create():
-                yield {"basename": kind, "name": None, "doc": plan.STEP_DOCS[kind]}
-                for step in chosen:
-                    yield task_dict(step, paths)
-
-        create.__doc__ = plan.STEP_DOCS[kind]
-        return create
-
-    return doit_config, {kind: creator(kind) for kind in STEP_KINDS}
+    return doit_config, creators(planning)

@@ -1,55 +1,27 @@
-"""Versions of the tools each step calls, read from package metadata (no import).
+"""Versions of what decides a step's output: the tools it calls and its own code.
 
-They are part of every step's fingerprint: upgrading Vela re-runs the
-compiles, upgrading TensorFlow re-runs imports and quantization.
+Both are part of every step's fingerprint: upgrading Vela re-runs the
+compiles, upgrading TensorFlow re-runs imports and quantization, and a new
+NPUForge re-runs the steps whose code changed.  Tool versions are read from
+package metadata (no import); which tools a step calls is its row of the step
+table.  A step's code is its module and every module of this package it
+imports, found by reading the source (imports inside functions count; imports
+only for type checking do not; a string naming a module of this package, as
+the rewrite table and the board runner use, counts as an import).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-# step kind -> distributions whose code decides that step's output bytes
-STEP_TOOLS: dict[str, tuple[str, ...]] = {
-    "fetch": ("pip",),
-    "import": ("tensorflow", "keras", "ai-edge-litert", "numpy"),
-    "prune": ("ai-edge-litert",),
-    "rewrite": ("ai-edge-litert", "numpy"),
-    "quantize": ("tensorflow", "ai-edge-litert", "numpy", "pillow"),
-    "compile": ("ethos-u-vela",),
-    "metafile": ("pyyaml",),
-    "evaluate": ("ai-edge-litert", "numpy", "pillow"),
-    "report": ("matplotlib",),
-    "benchmark": ("ai-edge-litert", "fabric", "paramiko"),
-}
+from tasks.step import StepKind
 
-# step kind -> this package's files whose code decides that step's output
-_STEP_CODE: dict[str, tuple[str, ...]] = {
-    "fetch": ("steps/fetch.py", "digests.py"),
-    "import": ("steps/import_model.py", "tflite.py"),
-    "prune": ("steps/prune.py", "tflite.py"),
-    "rewrite": ("steps/rewrite.py", "rewrites/__init__.py", "rewrites/depth_to_space.py", "tflite.py"),
-    "quantize": ("steps/quantize.py", "datasets.py", "tflite.py", "quant_errors.py"),
-    "compile": ("steps/compile.py", "adapters/vela.py", "tflite.py"),
-    "metafile": ("steps/synap.py", "synap.py"),
-    "synap": ("steps/synap.py", "adapters/synap.py"),
-    "evaluate": ("steps/evaluate.py", "datasets.py", "tflite.py"),
-    "results": ("steps/results.py",),
-    "release": ("steps/release.py", "digests.py"),
-    "gates": ("steps/gates.py", "gates.py"),
-    "analyse": ("steps/analyse.py", "analysis.py", "rewrites/__init__.py"),
-    "report": ("steps/report.py",),
-    "benchmark": (
-        "steps/benchmark.py",
-        "boards.py",
-        "adapters/benchmark_model.py",
-        "runners/litert_benchmark.py",
-        "digests.py",
-    ),
-}
 _PACKAGE = Path(__file__).resolve().parent
+_ROOT = _PACKAGE.parent
 
 # distributions that provide the same import under another name
 _ALIASES = {"tensorflow": ("tensorflow", "tensorflow-cpu")}
@@ -65,20 +37,76 @@ def version(dist: str) -> str:
     return "not installed"
 
 
-@cache
-def code_digest(kind: str) -> str:
-    """Digest of the step's own implementation: a new NPUForge re-runs the steps it changed."""
-    h = hashlib.sha256()
-    for name in _STEP_CODE.get(kind, ()):
-        h.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes())
-    return h.hexdigest()[:16]
-
-
 def python_version() -> str:
     import platform
 
     return platform.python_version()
 
 
-def tool_versions(kind: str) -> dict[str, str]:
-    return {"npuforge": code_digest(kind), **{dist: version(dist) for dist in STEP_TOOLS.get(kind, ())}}
+def _module_file(name: str) -> Path | None:
+    """The source file of a module of this package, or None."""
+    if name != "tasks" and not name.startswith("tasks."):
+        return None
+    base = _ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+@cache
+def imports_of(module: str) -> tuple[str, ...]:
+    """Modules of this package that ``module``'s source imports or names (sorted)."""
+    path = _module_file(module)
+    if path is None:
+        return ()
+    found: set[str] = set()
+    stack: list[ast.AST] = [ast.parse(path.read_text(), str(path))]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("tasks."):
+            found.add(node.value)
+        stack.extend(ast.iter_child_nodes(node))
+    return tuple(sorted(m for m in found if m != module and _module_file(m) is not None))
+
+
+@cache
+def code_of(module: str) -> tuple[str, ...]:
+    """``module`` and every module of this package it reaches through imports, sorted."""
+    seen = {module}
+    todo = [module]
+    while todo:
+        for name in imports_of(todo.pop()):
+            if name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return tuple(sorted(seen))
+
+
+@cache
+def code_digest(kind: StepKind) -> str:
+    """Digest of the step's own implementation: a new NPUForge re-runs the steps it changed."""
+    h = hashlib.sha256()
+    for name in code_of(kind.run.__module__):
+        path = _module_file(name)
+        h.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def tool_versions(kind: StepKind) -> dict[str, str]:
+    return {"npuforge": code_digest(kind), **{dist: version(dist) for dist in kind.tools}}

@@ -2,11 +2,13 @@
 
 TensorFlow, the TFLite calibrator and Vela are native code: a segfault or an
 abort inside them must fail one step with a clear message, not take the build
-down.  The child gets its arguments as JSON on stdin; its native chatter goes
-to a log file under build/logs/, and only the progress lines the step writes
-with ``progress()`` reach the terminal.
+down.  The child gets the step's function, its options type and its options as JSON
+on stdin, and calls the function with the options, typed again; its
+native chatter goes to a log file under build/logs/, and only the progress
+lines the step writes with ``tasks.progress.progress()`` reach the terminal
+(through a pipe named in the child's environment).
 
-Parent side: ``run()``.  Child side: ``python -m tasks.worker MODULE:FUNCTION``.
+Parent side: ``run()``.  Child side: ``python -m tasks.worker``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from collections import deque
 from pathlib import Path
 
 from tasks.errors import StepError
+from tasks.progress import PROGRESS_FD
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _EXIT_STEP_ERROR = 3
 _EXIT_CRASH = 4
-_progress_fd: int | None = None
 
 # Environment that makes TensorFlow quiet and its arithmetic repeatable.
 CHILD_ENV = {
@@ -39,18 +41,11 @@ CHILD_ENV = {
 }
 
 
-def progress(message: str) -> None:
-    """Show one line of progress on the user's terminal (child side)."""
-    line = (message.rstrip("\n") + "\n").encode()
-    if _progress_fd is None:
-        sys.stdout.write(line.decode())
-        sys.stdout.flush()
-    else:
-        os.write(_progress_fd, line)
+def run(function: str, options_type: str, options: dict, log: Path, label: str):
+    """Run ``function(options)`` in a child; return None, or doit's TaskFailed / TaskError.
 
-
-def run(func: str, kwargs: dict, log: Path, label: str):
-    """Run ``func(**kwargs)`` in a child; return None, or doit's TaskFailed / TaskError."""
+    ``function`` and ``options_type`` are "module:name"; ``options`` is tasks.options.to_json's output.
+    """
     from doit.exceptions import TaskError, TaskFailed
 
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -61,23 +56,29 @@ def run(func: str, kwargs: dict, log: Path, label: str):
     scratch = Path(tempfile.mkdtemp(prefix=f".{log.stem}-", suffix=".tmp", dir=log.parent))
     env = dict(os.environ, **CHILD_ENV, TMPDIR=str(scratch), NPUFORGE_PARENT_PID=str(os.getpid()))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
-    request = json.dumps({"kwargs": kwargs, "result": str(result)})
+    request = json.dumps({"function": function, "type": options_type, "options": options, "result": str(result)})
+    progress_in, progress_out = os.pipe()
+    env[PROGRESS_FD] = str(progress_out)
     try:
-        with open(log, "wb") as log_file:
+        with open(log, "wb") as log_file, os.fdopen(progress_in, "rb") as progress_lines:
             # Its own process group: Ctrl-C reaches doit, which then ends the
-            # whole group (the step and anything it started) at once.
+            # whole group (the step and anything it started) at once.  Its
+            # stdout and stderr (native code prints there too) go to the log.
             proc = subprocess.Popen(
-                [sys.executable, "-m", "tasks.worker", func],
+                [sys.executable, "-m", "tasks.worker"],
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdout=log_file,
                 stderr=log_file,
                 env=env,
                 process_group=0,
+                pass_fds=(progress_out,),
             )
+            os.close(progress_out)
+            progress_out = -1
             try:
                 proc.stdin.write(request.encode())
                 proc.stdin.close()
-                for raw in proc.stdout:
+                for raw in progress_lines:
                     sys.stdout.write(f"   {label}: {raw.decode(errors='replace')}")
                     sys.stdout.flush()
                 code = proc.wait()
@@ -85,6 +86,8 @@ def run(func: str, kwargs: dict, log: Path, label: str):
                 _kill_group(proc)
                 raise
     finally:
+        if progress_out >= 0:
+            os.close(progress_out)
         shutil.rmtree(scratch, ignore_errors=True)
     outcome = json.loads(result.read_text()) if result.exists() else {}
     result.unlink(missing_ok=True)
@@ -130,20 +133,20 @@ def _die_with_parent() -> None:
         os._exit(_EXIT_CRASH)  # the parent died before the request took effect
 
 
-def _child(func: str) -> int:
-    global _progress_fd
+def _named(name: str):
+    module, attribute = name.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _child() -> int:
+    from tasks import options as opts
+
     _die_with_parent()
-    # Progress keeps the real stdout; everything else written to fd 1 (native
-    # code prints there too) goes to the log with stderr.
-    _progress_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     request = json.loads(sys.stdin.read())
     result = Path(request["result"])
-    module_name, function_name = func.split(":")
     try:
-        function = getattr(importlib.import_module(module_name), function_name)
-        function(**request["kwargs"])
+        function, options_type = (_named(request[key]) for key in ("function", "type"))
+        function(opts.from_json(options_type, request["options"]))
     except StepError as exc:
         result.write_text(json.dumps({"error": str(exc)}))
         return _EXIT_STEP_ERROR
@@ -155,7 +158,4 @@ def _child(func: str) -> int:
 
 
 if __name__ == "__main__":
-    # Run as the importable module, so steps' ``progress()`` sees the same state.
-    from tasks import worker
-
-    sys.exit(worker._child(sys.argv[1]))
+    sys.exit(_child())

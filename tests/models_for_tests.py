@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.datasets import Samples
+
 
 def keras_net(batch: int | None = None, sparse: bool = False):
     import keras
@@ -58,7 +60,9 @@ def imported(folder: Path, model) -> Path:
     source = folder / "net.tflite"
     source.write_bytes(tflite_of(model))
     out = folder / "net_float.tflite"
-    import_model.run(str(source), "file", None, "{}", None, str(out), str(folder / "import.json"), "models.net")
+    import_model.run(
+        import_model.Options(source, "file", None, "{}", None, "models.net", (source,), out, folder / "import.json")
+    )
     return out
 
 
@@ -73,7 +77,6 @@ def identity_conv():
     return keras.Model(inputs, outputs)
 
 
-def random_dataset(count: int = 8, name: str = "noise") -> dict:
+def random_dataset(count: int = 8, name: str = "noise") -> Samples:
     """What a step gets for ``random: {seed: 0, count: N}``: uniform samples in [0, 1)."""
-    return {"name": name, "kind": "random", "files": [], "seed": 0, "count": count, "low": 0.0, "high": 1.0,
-            "preprocess": {}}  # fmt: skip
+    return Samples(name, "random", seed=0, count=count, low=0.0, high=1.0)

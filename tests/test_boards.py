@@ -29,8 +29,14 @@ def model(tmp_path_factory) -> Path:
     return path
 
 
+CONNECTION = ("name", "key", "known_hosts", "host_key", "timeout", "connect_timeout")
+
+
 def bench(model: Path, out: Path, board: dict) -> dict:
-    benchmark.run(str(model), str(out), board, "net/fp32@cpu")
+    """The benchmark step on ``board`` (one dict, split as planning splits it: settings and connection)."""
+    settings = {k: v for k, v in board.items() if k not in CONNECTION}
+    connection = {k: v for k, v in board.items() if k in CONNECTION}
+    benchmark.run(benchmark.Options(settings, "net/fp32@cpu", model, out, connection))
     return json.loads(out.read_text())
 
 

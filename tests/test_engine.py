@@ -172,7 +172,7 @@ def test_explain_names_a_changed_parameter_with_old_and_new_value(tiny):
     db_before = (tiny / "build" / ".doit.db").read_bytes()
     why = _explain(tiny)
     assert (tiny / "build" / ".doit.db").read_bytes() == db_before  # nothing ran, nothing was written
-    assert why["quantize:tiny/int8"] == ["parameter per_channel: true → false"]
+    assert why["quantize:tiny/int8"] == ["parameter scheme.per_channel: true → false"]
     assert why["compile:tiny/int8@u65"] == [
         "upstream quantize:tiny/int8 will run; this step follows if it rewrites build/tiny/int8/tiny_int8.tflite"
     ]

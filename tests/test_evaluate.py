@@ -11,7 +11,7 @@ import pytest
 
 from conftest import doit, ok, ran
 from models_for_tests import identity_conv, imported, random_dataset
-from tasks import gates
+from tasks import accuracy, gates
 from tasks.steps import evaluate, quantize
 
 UNIFORM = random_dataset(16, "u")
@@ -19,22 +19,22 @@ UNIFORM = random_dataset(16, "u")
 
 def test_compare_on_known_signals():
     ref = np.array([1.0, -1.0, 2.0, 0.0])
-    m = evaluate.compare(ref, ref + np.array([0.1, 0.0, 0.0, -0.1]))
+    m = accuracy.compare(ref, ref + np.array([0.1, 0.0, 0.0, -0.1]))
     assert m["max_abs"] == pytest.approx(0.1)
     assert m["rmse"] == pytest.approx(math.sqrt(0.02 / 4))
     assert m["snr_db"] == pytest.approx(10 * math.log10(6.0 / 0.02))
-    assert evaluate.compare(ref, ref)["snr_db"] == evaluate.SNR_CAP_DB
-    assert evaluate.compare(ref, -ref)["cosine"] == pytest.approx(-1.0)
+    assert accuracy.compare(ref, ref)["snr_db"] == accuracy.SNR_CAP_DB
+    assert accuracy.compare(ref, -ref)["cosine"] == pytest.approx(-1.0)
 
 
 @pytest.mark.parametrize("io", ["float32", "int8"])
 def test_identity_model_snr_matches_rounding_theory(tmp_path: Path, io: str):
     float_model = imported(tmp_path, identity_conv())
     quantized = tmp_path / "q.tflite"
-    scheme = {"type": "int8", "io": io, "per_channel": True}
-    quantize.run(str(float_model), str(quantized), str(tmp_path / "q.json"), scheme, UNIFORM, "id/int8")
+    scheme = quantize.Scheme("int8", io, per_channel=True)
+    quantize.run(quantize.Options(scheme, "id/int8", float_model, quantized, tmp_path / "q.json", UNIFORM))
     out = tmp_path / "accuracy.json"
-    evaluate.run(str(float_model), str(quantized), str(out), UNIFORM, None, "id/int8")
+    evaluate.run(evaluate.Options(float_model, quantized, UNIFORM, None, "id/int8", out))
     acc = json.loads(out.read_text())
     (metrics,) = acc["outputs"].values()
     # uniform [0, 1) data on 256 levels: rounding noise scale^2 / 12 against a signal power of 1/3

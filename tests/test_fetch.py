@@ -14,6 +14,10 @@ from tasks.steps import fetch
 PAYLOAD = b"TFL3-not-really-a-model-but-bytes-to-verify"
 
 
+def do_fetch(member: str, sha256: str, out: Path, cache: Path) -> None:
+    fetch.run(fetch.Options("npuforge-demo==1.0", member, sha256, out, cache))
+
+
 @pytest.fixture
 def wheelhouse(tmp_path: Path, monkeypatch) -> Path:
     folder = tmp_path / "wheelhouse"
@@ -33,7 +37,7 @@ def wheelhouse(tmp_path: Path, monkeypatch) -> Path:
 def test_member_extracted_and_verified(wheelhouse: Path, tmp_path: Path):
     out = tmp_path / "models" / "fetched" / "net.tflite"
     sha = hashlib.sha256(PAYLOAD).hexdigest()
-    fetch.run("npuforge-demo==1.0", "npuforge_demo/models/net.tflite", sha, str(out), str(tmp_path / "cache"))
+    do_fetch("npuforge_demo/models/net.tflite", sha, out, tmp_path / "cache")
     assert out.read_bytes() == PAYLOAD
     assert list((tmp_path / "cache" / "npuforge-demo==1.0").glob("*.whl"))
 
@@ -42,7 +46,7 @@ def test_sha256_mismatch_names_both_hashes(wheelhouse: Path, tmp_path: Path):
     out = tmp_path / "net.tflite"
     wrong = "ab" * 32
     with pytest.raises(StepError) as info:
-        fetch.run("npuforge-demo==1.0", "npuforge_demo/models/net.tflite", wrong, str(out), str(tmp_path / "cache"))
+        do_fetch("npuforge_demo/models/net.tflite", wrong, out, tmp_path / "cache")
     actual = hashlib.sha256(PAYLOAD).hexdigest()
     assert str(info.value) == (
         f"npuforge-demo==1.0:npuforge_demo/models/net.tflite: sha256 mismatch: project.yaml says {wrong}, "
@@ -55,4 +59,4 @@ def test_missing_member_suggests_the_right_path(wheelhouse: Path, tmp_path: Path
     with pytest.raises(
         StepError, match=r"has no member 'models/net.tflite'; did you mean npuforge_demo/models/net.tflite\?"
     ):
-        fetch.run("npuforge-demo==1.0", "models/net.tflite", "ab" * 32, str(tmp_path / "o"), str(tmp_path / "cache"))
+        do_fetch("models/net.tflite", "ab" * 32, tmp_path / "o", tmp_path / "cache")

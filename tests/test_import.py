@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models_for_tests import keras_net, run_tflite, tflite_of
-from tasks import tflite
+from tasks import importers, tflite
 from tasks.errors import StepError
 from tasks.steps import import_model
 
@@ -19,14 +19,17 @@ X = np.random.default_rng(3).random((1, 12, 12, 3), dtype=np.float32)
 def do_import(tmp_path: Path, source: Path, kind: str = "file", input_shape=None, **kw) -> tuple[bytes, dict]:
     out, facts = tmp_path / "out" / "m_float.tflite", tmp_path / "out" / "import.json"
     import_model.run(
-        source=str(source),
-        kind=kind,
-        function=kw.get("function"),
-        args_json=kw.get("args_json", "{}"),
-        input_shape=input_shape,
-        out=str(out),
-        facts=str(facts),
-        label="models.m",
+        import_model.Options(
+            source=source,
+            kind=kind,
+            function=kw.get("function"),
+            args_json=kw.get("args_json", "{}"),
+            input_shape=tuple(input_shape) if input_shape else None,
+            label="models.m",
+            source_files=tuple(sorted(p for p in source.rglob("*") if p.is_file())) if source.is_dir() else (source,),
+            out=out,
+            facts=facts,
+        )
     )
     return out.read_bytes(), json.loads(facts.read_text())
 
@@ -117,7 +120,7 @@ def test_builder_source(tmp_path: Path):
     )
     content, facts = do_import(tmp_path, builder, kind="builder", function="build", args_json='{"batch": null}')
     assert_canonical(content)
-    assert facts["max_rel_diff"] <= import_model.TOLERANCE
+    assert facts["max_rel_diff"] <= importers.TOLERANCE
 
 
 def test_builder_without_function(tmp_path: Path):

@@ -155,10 +155,10 @@ def test_other_project_from_repo_dodo_gets_its_own_build(tmp_path: Path):
 def test_project_vela_ini_is_used_and_tracked(tiny: Path):
     import re
 
-    from tasks.config import _vela_default_config
+    from tasks.config.rules import vela_default_config
 
     ini = tiny / "vela.ini"
-    ini.write_text(_vela_default_config().read_text())
+    ini.write_text(vela_default_config().read_text())
     edit(tiny, "memory_mode: Dedicated_Sram}", "memory_mode: Dedicated_Sram, config: vela.ini}")
     assert ran(ok(doit(tiny))) == {"compile:tiny/int8@u65", "compile:tiny/a16w8@u65"}  # same bytes: results stay
 

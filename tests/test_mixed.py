@@ -20,9 +20,9 @@ U65 = {
     "accelerator": "ethos-u65-256",
     "system_config": "Ethos_U65_High_End",
     "memory_mode": "Dedicated_Sram",
-    "config": "Arm/vela.ini",
     "optimise": "Performance",
     "arena_cache_size": None,
+    "config": None,  # Vela's own Arm/vela.ini
 }
 
 
@@ -45,10 +45,12 @@ def only(name: str) -> str:
 
 def quantize_with(float_model: Path, folder: Path, overrides: list[dict], **scheme) -> tuple[bytes, dict]:
     folder.mkdir(parents=True, exist_ok=True)
-    full = {"type": "int8", "io": "float32", "per_channel": True, "overrides": overrides, **scheme}
+    full = quantize.Scheme(
+        **{"type": "int8", "io": "float32", "per_channel": True, **scheme}, overrides=tuple(overrides)
+    )
     out, facts = folder / "q.tflite", folder / "q.json"
     quantize.run(
-        str(float_model), str(out), str(facts), full, NOISE, "net/mixed", NOISE, str(folder / "quant_errors.csv")
+        quantize.Options(full, "net/mixed", float_model, out, facts, NOISE, NOISE, folder / "quant_errors.csv")
     )
     return out.read_bytes(), json.loads(facts.read_text())
 
@@ -67,12 +69,18 @@ def test_from_override_makes_the_tail_int16_and_vela_keeps_it_on_the_npu(float_m
     assert facts["inputs"][0]["dtype"] == "float32" and facts["outputs"][0]["dtype"] == "float32"
     # Vela: every op on the NPU but the float I/O conversions
     (tmp_path / "q" / "q.tflite").write_bytes(content)
+    v = tmp_path / "v"
     compile_step.run(
-        str(tmp_path / "q" / "q.tflite"),
-        str(tmp_path / "v" / "q_vela.tflite"),
-        str(tmp_path / "v" / "c.json"),
-        U65,
-        "x",
+        compile_step.Options(
+            **U65,
+            label="x",
+            model=tmp_path / "q" / "q.tflite",
+            out=v / "q_vela.tflite",
+            facts=v / "c.json",
+            summary=v / "summary.csv",
+            per_layer=v / "per-layer.csv",
+            log=v / "vela.log",
+        )
     )
     compiled = json.loads((tmp_path / "v" / "c.json").read_text())
     assert sorted(f["op"] for f in compiled["cpu_fallback"]) == ["DEQUANTIZE", "QUANTIZE"]
@@ -123,8 +131,8 @@ def test_snr_matches_theory_for_a_quantized_identity_like_layer(tmp_path: Path):
 
     float_out = imported(tmp_path, identity_conv())
     out = tmp_path / "q.tflite"
-    quantize.run(str(float_out), str(out), str(tmp_path / "q.json"), {"type": "int8", "io": "float32", "per_channel": True},
-                 NOISE, "id/int8")  # fmt: skip
+    scheme = quantize.Scheme("int8", "float32", per_channel=True)
+    quantize.run(quantize.Options(scheme, "id/int8", float_out, out, tmp_path / "q.json", NOISE))
     rows = {r["tensor"]: r for r in quant_errors.layer_errors(float_out.read_bytes(), out.read_bytes(), samples)}
     (layer,) = rows.values()  # the conv's output, read through the float output's DEQUANTIZE
     assert layer["op"] == "DEQUANTIZE" and layer["scale"] > 0

@@ -30,14 +30,15 @@ def test_loading_dodo_imports_no_heavy_module():
 
 def test_task_names_and_dependencies(tmp_path: Path):
     project = config.load(tiny_project(tmp_path))
-    steps = plan.plan(project)
+    planning = plan.planning(project)
+    steps = planning.steps
     names = [s.task_name for s in steps]
     assert names == [
         "import:tiny", "rewrite:tiny",
         "quantize:tiny/int8", "quantize:tiny/a16w8",
         "evaluate:tiny/int8", "evaluate:tiny/a16w8",
-        "compile:tiny/int8@u65", "analyse:tiny/int8@u65", "compile:tiny/int8@u55", "analyse:tiny/int8@u55",
-        "compile:tiny/a16w8@u65", "analyse:tiny/a16w8@u65", "compile:tiny/a16w8@u55", "analyse:tiny/a16w8@u55",
+        "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
+        "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55",
         "results", "report",
     ]  # fmt: skip
     by_name = {s.task_name: s for s in steps}
@@ -49,10 +50,15 @@ def test_task_names_and_dependencies(tmp_path: Path):
     assert evaluate.file_dep[:2] == (project.build_dir / "tiny" / "tiny_float.tflite", quant.targets[0])
     compile_ = by_name["compile:tiny/int8@u65"]
     assert compile_.file_dep == (project.build_dir / "tiny" / "int8" / "tiny_int8.tflite",)
-    assert compile_.params["memory_mode"] == "Dedicated_Sram" and "ethos-u-vela" in compile_.params["tools"]
+    params = planning.fingerprint(compile_)
+    assert params["memory_mode"] == "Dedicated_Sram" and "ethos-u-vela" in params["tools"]
+    assert compile_.targets == tuple(
+        project.build_dir / "tiny" / "int8" / "u65" / name
+        for name in ("tiny_int8_vela.tflite", "compile.json", "summary.csv", "per-layer.csv", "vela.log")
+    )
     # fingerprints hold no absolute paths, so a moved project stays up to date
     for step in steps:
-        assert str(tmp_path) not in repr(step.params), step.task_name
+        assert str(tmp_path) not in repr(planning.fingerprint(step)), step.task_name
 
 
 def test_doit_list_shows_every_step(tmp_path: Path):

@@ -33,7 +33,11 @@ def float_model(tmp_path_factory) -> Path:
     builder = folder / "heads.py"
     builder.write_text("from test_prune import three_heads\n\ndef build():\n    return three_heads()\n")
     out = folder / "heads_float.tflite"
-    import_model.run(str(builder), "builder", "build", "{}", None, str(out), str(folder / "i.json"), "models.heads")
+    import_model.run(
+        import_model.Options(
+            builder, "builder", "build", "{}", None, "models.heads", (builder,), out, folder / "i.json"
+        )
+    )
     return out
 
 
@@ -47,7 +51,16 @@ def outputs_by_name(content: bytes, x: np.ndarray) -> dict[str, np.ndarray]:
 
 def do_prune(float_model: Path, tmp_path: Path, outputs, inputs=None) -> bytes:
     out = tmp_path / "p.tflite"
-    prune.run(str(float_model), str(out), str(tmp_path / "p.json"), outputs, inputs, "models.heads.prune.x")
+    prune.run(
+        prune.Options(
+            tuple(outputs),
+            tuple(inputs) if inputs else None,
+            "models.heads.prune.x",
+            float_model,
+            out,
+            tmp_path / "p.json",
+        )
+    )
     return out.read_bytes()
 
 

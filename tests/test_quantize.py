@@ -21,10 +21,10 @@ def float_model(tmp_path_factory) -> Path:
 
 
 def run_scheme(float_model: Path, tmp_path: Path, **scheme) -> tuple[bytes, dict]:
-    full = {"type": "int8", "io": "float32", "per_channel": True, **scheme}
+    full = quantize.Scheme(**{"type": "int8", "io": "float32", "per_channel": True, **scheme})
     out, facts = tmp_path / "q.tflite", tmp_path / "q.json"
-    dataset = random_dataset() if full["type"] in ("int8", "int16x8") else None
-    quantize.run(str(float_model), str(out), str(facts), full, dataset, "net/q")
+    dataset = random_dataset() if full.type in ("int8", "int16x8") else None
+    quantize.run(quantize.Options(full, "net/q", float_model, out, facts, dataset))
     return out.read_bytes(), json.loads(facts.read_text())
 
 
@@ -89,14 +89,18 @@ def test_image_letterbox_keeps_aspect_and_pads(tmp_path: Path):
     from PIL import Image
 
     Image.new("RGB", (40, 20), (255, 255, 255)).save(tmp_path / "wide.png")
-    x = datasets.image(tmp_path / "wide.png", [1, 16, 16, 3], {"resize": "letterbox", "mean": [0], "scale": [255]}, "d")
+    letterbox = datasets.Preprocess(resize="letterbox", mean=(0,), scale=(255,))
+    x = datasets.image(tmp_path / "wide.png", [1, 16, 16, 3], letterbox, "d")
     assert x.shape == (1, 16, 16, 3)
     assert np.all(x[0, :4] == 0) and np.all(x[0, 12:] == 0)  # 40x20 → 16x8, centred: rows 4..11 hold the image
     assert np.allclose(x[0, 4:12], 1.0)
-    stretched = datasets.image(tmp_path / "wide.png", [1, 16, 16, 3], {"resize": "stretch"}, "d")
+    stretched = datasets.image(tmp_path / "wide.png", [1, 16, 16, 3], datasets.Preprocess(resize="stretch"), "d")
     assert np.allclose(stretched, 1.0)
     bgr = datasets.image(
-        tmp_path / "wide.png", [1, 16, 16, 3], {"resize": "crop", "mean": [1, 2, 3], "scale": [1], "color": "bgr"}, "d"
+        tmp_path / "wide.png",
+        [1, 16, 16, 3],
+        datasets.Preprocess(resize="crop", mean=(1, 2, 3), scale=(1,), color="bgr"),
+        "d",
     )
     assert np.allclose(bgr[0, 0, 0], [254, 253, 252])
 
@@ -106,9 +110,9 @@ def test_npy_samples_and_shape_error(tmp_path: Path):
 
     np.save(tmp_path / "stack.npy", np.zeros((3, 12, 12, 3), np.float32))
     np.save(tmp_path / "bad.npy", np.zeros((5, 5), np.float32))
-    good = {"name": "d", "kind": "npy", "files": [str(tmp_path / "stack.npy")]}
+    good = datasets.Samples("d", "npy", files=(tmp_path / "stack.npy",))
     assert [s.shape for s in datasets.samples(good, [1, 12, 12, 3])] == [(1, 12, 12, 3)] * 3
-    bad = {"name": "d", "kind": "npy", "files": [str(tmp_path / "bad.npy")]}
+    bad = datasets.Samples("d", "npy", files=(tmp_path / "bad.npy",))
     with pytest.raises(
         StepError, match=r"datasets.d: .*bad.npy has shape \[5, 5\]; the model input is \[1, 12, 12, 3\]"
     ):

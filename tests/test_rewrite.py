@@ -11,6 +11,7 @@ import pytest
 from conftest import doit, ok, ran, write
 from models_for_tests import imported, run_tflite
 from tasks import tflite
+from tasks.datasets import Preprocess, Samples
 from tasks.errors import StepError
 from tasks.rewrites import depth_to_space
 from tasks.steps import compile as compile_step
@@ -18,7 +19,7 @@ from tasks.steps import quantize, rewrite
 
 U65 = {
     "accelerator": "ethos-u65-256", "system_config": "Ethos_U65_High_End", "memory_mode": "Dedicated_Sram",
-    "config": "Arm/vela.ini", "optimise": "Performance", "arena_cache_size": None,
+    "optimise": "Performance", "arena_cache_size": None, "config": None,  # None: Vela's own Arm/vela.ini
 }  # fmt: skip
 
 
@@ -46,7 +47,7 @@ def nets(tmp_path_factory) -> dict[int, Path]:
 
 def rewritten(model: Path, tmp_path: Path, names=("depth_to_space",)) -> tuple[Path, dict]:
     out = tmp_path / f"{model.stem}_rewritten.tflite"
-    rewrite.run(str(model), str(out), str(tmp_path / "rewrite.json"), list(names), "rewrite:net")
+    rewrite.run(rewrite.Options(tuple(names), "rewrite:net", model, out, tmp_path / "rewrite.json"))
     return out, json.loads((tmp_path / "rewrite.json").read_text())
 
 
@@ -87,11 +88,12 @@ def test_a_rewrite_that_changed_the_arithmetic_fails_naming_itself(nets, tmp_pat
 def _int8(model: Path, out: Path) -> Path:
     """The real quantize step, integer I/O, calibrated on 16 uniform samples in [-1, 1)."""
     quantize.run(
-        str(model), str(out), str(out.with_suffix(".json")),
-        {"type": "int8", "io": "int8", "per_channel": True, "overrides": []},
-        {"kind": "random", "seed": 0, "count": 16, "low": -1.0, "high": 1.0, "files": [], "name": "random",
-         "preprocess": {"size": None, "resize": "letterbox", "mean": [0.0], "scale": [1.0], "color": "rgb"}, "limit": None},
-        "net/int8",
+        quantize.Options(
+            quantize.Scheme("int8", "int8", per_channel=True, overrides=()), "net/int8", model, out,
+            out.with_suffix(".json"),
+            Samples("random", "random", Preprocess(None, "letterbox", (0.0,), (1.0,), "rgb"), seed=0, count=16,
+                    low=-1.0, high=1.0, limit=None, files=()),
+        )
     )  # fmt: skip
     return out
 
@@ -124,7 +126,12 @@ def test_vela_puts_the_rewritten_model_entirely_on_the_npu(nets, tmp_path):
     for label, model in (("before", nets[2]), ("after", rewritten(nets[2], tmp_path)[0])):
         q = _int8(model, tmp_path / f"{label}_int8.tflite")
         folder = tmp_path / label
-        compile_step.run(str(q), str(folder / "net_vela.tflite"), str(folder / "compile.json"), U65, f"net@{label}")
+        compile_step.run(
+            compile_step.Options(
+                **U65, label=f"net@{label}", model=q, out=folder / "net_vela.tflite", facts=folder / "compile.json",
+                summary=folder / "summary.csv", per_layer=folder / "per-layer.csv", log=folder / "vela.log",
+            )
+        )  # fmt: skip
         facts = json.loads((folder / "compile.json").read_text())
         counts[label] = (facts["ops"], [f["op"] for f in facts["cpu_fallback"]])
     assert counts["before"][0]["cpu"] == 1 and counts["before"][1] == ["DEPTH_TO_SPACE"]

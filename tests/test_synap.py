@@ -3,6 +3,7 @@ the toolkit, and the parsers of model_info.txt and synap_cli on real output."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -187,9 +188,22 @@ def test_the_plan_hands_synap_the_source_model_and_names_the_kept_outputs(faces)
     project = config.load(faces / "project.yaml")
     steps = {s.task_name: s for s in plan.plan(project)}
     compile_step = steps["compile:yolo.heads/u8@vs680"]
-    assert compile_step.kwargs["model"] == str(faces / "models" / "yolov5s_face_640x480.onnx")
-    assert compile_step.kwargs["soc"] == "VS680"
+    assert compile_step.options.model == faces / "models" / "yolov5s_face_640x480.onnx"
+    assert compile_step.options.soc == "VS680"
     assert not any(name.startswith(("import:", "prune:", "quantize:")) for name in steps)
+
+
+def test_a_synap_variant_can_be_released(faces, tmp_path):
+    shutil.copytree(faces, tmp_path / "faces")
+    text = (tmp_path / "faces" / "project.yaml").read_text()
+    write(tmp_path / "faces" / "project.yaml", text + 'release: {version: "1.0", variants: ["yolo/u8@vs680"]}\n')
+    steps = {s.task_name: s for s in plan.plan(config.load(tmp_path / "faces" / "project.yaml"))}
+    (released,) = steps["release"].options.variants
+    folder = tmp_path / "faces" / "build" / "yolo" / "u8" / "vs680"
+    assert released.artifact == folder / "yolo_u8.synap"
+    assert released.reports == (folder / "compile.json",)
+    assert tmp_path / "faces" / "models" / "yolov5s_face_640x480.onnx" in released.inputs
+    assert list(released.params) == ["compile"]
 
 
 # ------------------------------------------------------------------ parsers, on real output

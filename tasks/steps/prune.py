@@ -7,19 +7,52 @@ the smaller model is what gets quantized and compiled.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tasks import atomic, tflite
-from tasks.worker import progress
+from tasks import atomic
+from tasks.options import input_file, output_file
+from tasks.progress import progress
+
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
 
 
-def run(model: str, out: str, facts: str, outputs: list[str], inputs: list[str] | None, label: str) -> None:
-    src = Path(model)
-    original = tflite.read(src)
+@dataclass(frozen=True)
+class Options:
+    outputs: tuple[str, ...]  # tensors to keep computing, in this order
+    inputs: tuple[str, ...] | None  # tensors to start from (None: the model's inputs)
+    label: str
+    model: Path = input_file()
+    out: Path = output_file()
+    facts: Path = output_file()
+
+
+def plan_prune(planning: Planning) -> list[Step]:
+    steps = []
+    for model_name, prune_name in planning.tflite_units():
+        if prune_name is None:
+            continue
+        cut = planning.project.models[model_name].prune[prune_name]
+        unit = f"{model_name}.{prune_name}"
+        result = planning.paths.float_model(unit)
+        options = Options(cut.outputs, cut.inputs, f"models.{model_name}.prune.{prune_name}",
+                          planning.paths.float_model(model_name), result, result.with_name("prune.json"))  # fmt: skip
+        doc = f"keep only the operators that compute the named outputs: {', '.join(cut.outputs)}"
+        steps.append(planning.new("prune", unit, doc, options))
+    return steps
+
+
+def run(o: Options) -> None:
+    from tasks import tflite
+
+    original = tflite.read(o.model)
     before = sum(len(sg.operators) for sg in original.subgraphs)
-    pruned = tflite.prune(original, outputs, inputs, label)
+    pruned = tflite.prune(original, list(o.outputs), list(o.inputs) if o.inputs else None, o.label)
     content = tflite.to_bytes(pruned)
     after = len(pruned.subgraphs[0].operators)
-    progress(f"kept {after} of {before} ops for outputs {', '.join(outputs)}")
-    atomic.write_bytes(Path(out), content)
-    atomic.write_json(Path(facts), tflite.describe(content, ops_before=before, ops_after=after))
+    progress(f"kept {after} of {before} ops for outputs {', '.join(o.outputs)}")
+    atomic.write_bytes(o.out, content)
+    atomic.write_json(o.facts, tflite.describe(content, ops_before=before, ops_after=after))

@@ -1,223 +1,74 @@
-"""quantize: float .tflite → quantized .tflite.
+"""quantize: float .tflite → quantized .tflite, its facts and the per-layer error table.
 
-int8 and int16x8 use TensorFlow Lite's calibrator and quantizer (the path
-``TFLiteConverter`` takes after conversion, applied to the canonical float
-.tflite); dynamic and float16 use ai-edge-quantizer, which works on .tflite
-directly.  Calibration order is fixed, so the same inputs give the same bytes.
+int8 and int16x8 use TensorFlow Lite's calibrator and quantizer; dynamic and
+float16 (and mixed precision) use ai-edge-quantizer.  The work is in
+tasks/quantizer.py; calibration order is fixed, so the same inputs give the
+same bytes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tasks import atomic, datasets, quant_errors, tflite
-from tasks.errors import StepError
-from tasks.worker import progress
+from tasks.datasets import Samples
+from tasks.options import input_file, output_file, to_json
 
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
 
-def run(
-    model: str,
-    out: str,
-    facts: str,
-    scheme: dict[str, Any],
-    dataset: dict[str, Any] | None,
-    label: str,
-    errors_dataset: dict[str, Any] | None = None,
-    errors_csv: str | None = None,
-) -> None:
-    content = Path(model).read_bytes()
-    kind = scheme["type"]
-    samples = None
-    if scheme.get("overrides"):
-        result, samples = _mixed(content, scheme, dataset, label)
-    elif kind in ("int8", "int16x8"):
-        result, samples = _calibrated(content, scheme, dataset, label)
-    elif kind == "dynamic":
-        result = _ai_edge(content, scheme, dynamic=True)
-    elif kind == "float16":
-        result = _ai_edge(content, scheme, dynamic=False)
-    else:
-        raise StepError(f"quantization type {kind!r} is not one of dynamic, float16, int8, int16x8")
-    described = tflite.describe(result, scheme=scheme, calibration_samples=samples, precision=precision(result))
-    if errors_dataset and errors_csv:
-        rows = _layer_errors(content, result, errors_dataset, label)
-        quant_errors.write(Path(errors_csv), rows)
-        described["quant_errors"] = quant_errors.for_json(rows)
-        for line in quant_errors.summary_lines(rows):
-            progress(line)
-    atomic.write_bytes(Path(out), result)
-    atomic.write_json(Path(facts), described)
+INTEGER_SCHEMES = ("int8", "int16x8")  # calibrated: they need a dataset
 
 
-def _layer_errors(float_content: bytes, result: bytes, dataset: dict[str, Any], label: str) -> list[dict[str, Any]]:
-    shape = tflite.single_input_shape(tflite.read_bytes(float_content, label), label)
-    xs = []
-    for x in datasets.samples(dataset, shape):
-        xs.append(x)
-        if len(xs) == quant_errors.SAMPLES:
-            break
-    progress(f"per-layer error on {len(xs)} samples of '{dataset['name']}'")
-    return quant_errors.layer_errors(float_content, result, xs)
+@dataclass(frozen=True)
+class Scheme:
+    type: str  # dynamic | float16 | int8 | int16x8
+    io: str = "float32"
+    per_channel: bool = True
+    overrides: tuple[dict[str, str], ...] = ()  # {type, match} or {type, from}, later entries win
 
 
-def _calibrated(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any], label: str) -> tuple[bytes, int]:
-    import tensorflow as tf
-    from tensorflow.lite.python import convert
-    from tensorflow.lite.python.optimize import calibrator
-
-    shape = tflite.single_input_shape(tflite.read_bytes(content, label), label)
-    xs = list(datasets.samples(dataset, shape))
-    total = len(xs)
-    step = max(2, -(-total // 4))  # about four progress lines per calibration
-
-    def representative():
-        for i, x in enumerate(xs, 1):
-            yield [x]
-            if i % step == 0 or i == total:
-                progress(f"calibration {i}/{total} samples ({dataset['name']})")
-
-    io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[scheme["io"]]
-    per_tensor = not scheme["per_channel"]
-    try:
-        cal = calibrator.Calibrator(calibrator.add_intermediate_tensors(content))
-        if scheme["type"] == "int8":
-            calibrated = cal.calibrate(representative)
-            progress("quantizing to int8")
-            return bytes(convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io)), total
-        progress("calibrating, then quantizing to int16 activations, int8 weights")
-        # Ops without a 16x8 kernel stay float (TFLiteConverter does the same with
-        # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 + TFLITE_BUILTINS).
-        result = cal.calibrate_and_quantize(
-            representative, io, io, True, tf.int16, tf.int64, disable_per_channel=per_tensor
-        )
-        return bytes(result), total
-    except (RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StepError(f"{label}: TensorFlow Lite could not quantize the model: {first}") from None
+@dataclass(frozen=True)
+class Options:
+    scheme: Scheme
+    label: str
+    model: Path = input_file()  # the float (or rewritten float) model
+    out: Path = output_file()
+    facts: Path = output_file()
+    dataset: Samples | None = None  # calibration samples (integer schemes)
+    errors_dataset: Samples | None = None  # samples for the per-layer error table
+    errors_csv: Path | None = output_file(None)
 
 
-def _ai_edge(content: bytes, scheme: dict[str, Any], dynamic: bool) -> bytes:
-    from ai_edge_quantizer import qtyping, quantizer
-    from ai_edge_quantizer.algorithm_manager import AlgorithmName
-
-    qt = quantizer.Quantizer(bytearray(content))
-    ops = qtyping.TFLOperationName.ALL_SUPPORTED
-    granularity = qtyping.QuantGranularity.CHANNELWISE if scheme["per_channel"] else qtyping.QuantGranularity.TENSORWISE
-    if dynamic:
-        progress("dynamic-range quantization: int8 weights, float activations")
-        qt.add_dynamic_config(".*", ops, 8, granularity)
-    else:
-        progress("float16 weights")
-        qt.add_weight_only_config(".*", ops, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
-    return bytes(qt.quantize(enable_progress_report=False).quantized_model)
-
-
-# --- mixed precision: ai-edge-quantizer recipes -------------------------------------------------
-
-_ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
+def plan_quantize(planning: Planning) -> list[Step]:
+    steps = []
+    for model_name, unit, quant_name in planning.tflite_quantized():
+        model = planning.project.models[model_name]
+        q = planning.project.quantization[quant_name]
+        scheme = Scheme(q.type, q.io, q.per_channel, tuple(o.as_dict() for o in q.overrides))
+        dataset = planning.samples(model.calibration) if q.type in INTEGER_SCHEMES else None
+        errors = planning.samples(model.validation or model.calibration)
+        result = planning.paths.quantized(unit, quant_name)
+        options = Options(
+            scheme, f"{unit}/{quant_name}", planning.start_of(unit), result, result.with_name("quantize.json"),
+            dataset, errors, result.with_name("quant_errors.csv") if errors else None,
+        )  # fmt: skip
+        steps.append(planning.new("quantize", f"{unit}/{quant_name}", _doc(scheme, dataset), options))
+    return steps
 
 
-def _op_config(bits: int, per_channel: bool) -> dict[str, Any]:
-    """An ai-edge-quantizer static op config: int8 weights, ``bits`` activations."""
-    return {
-        "activation_tensor_config": {
-            "num_bits": bits,
-            "symmetric": bits == 16,  # int16 activations are symmetric in TFLite's kernels
-            "granularity": "TENSORWISE",
-            "dtype": "INT",
-        },
-        "weight_tensor_config": {
-            "num_bits": 8,
-            "symmetric": True,
-            "granularity": "CHANNELWISE" if per_channel else "TENSORWISE",
-            "dtype": "INT",
-        },
-        "compute_precision": "INTEGER",
-        "explicit_dequantize": False,
-        "skip_checks": False,
-        "min_weight_elements": 0,
-    }
+def _doc(scheme: Scheme, dataset: Samples | None) -> str:
+    return (
+        f"quantize the float model: {scheme.type}, io {scheme.io}, "
+        f"{'per-channel' if scheme.per_channel else 'per-tensor'}"
+        + (f", {len(scheme.overrides)} override(s)" if scheme.overrides else "")
+        + (f", calibrated on '{dataset.name}'" if dataset else "")
+    )
 
 
-def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
-    """The scheme as an ai-edge-quantizer recipe: the base type everywhere, then each override.
+def run(o: Options) -> None:
+    from tasks import quantizer
 
-    In a recipe the last matching entry wins, so overrides apply in their order.
-    """
-    import re
-
-    sg = model.subgraphs[0]
-    # ai-edge-quantizer matches a regex against an op's scope: its output names, each followed by ';'
-    scopes = ["".join(tflite.tensor_name(sg.tensors[o]) + ";" for o in op.outputs) for op in sg.operators]
-    entries = [
-        {
-            "regex": ".*",
-            "operation": "*",
-            "algorithm_key": "min_max_uniform_quantize",
-            "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"]),
-        }
-    ]
-    for i, override in enumerate(scheme["overrides"]):
-        where = f"{label}: overrides[{i}]"
-        if "from" in override:
-            start = tflite.find_tensor(model, override["from"], f"{where}.from")
-            names = tflite.downstream_outputs(model, start)
-            if not names:
-                raise StepError(f"{where}.from: no layer uses '{override['from']}'; name a tensor inside the model")
-            regex = "^(?:" + "|".join(re.escape(n) for n in names) + ");$"
-        else:
-            regex = override["match"]
-            if not any(re.search(regex, scope) for scope in scopes):
-                raise StepError(
-                    f"{where}.match: '{regex}' matches no layer output; names look like: " + ", ".join(scopes[:3])
-                )
-        if override["type"] == "float":
-            entries.append({"regex": regex, "operation": "*", "algorithm_key": "no_quantize", "op_config": {}})
-        else:
-            entries.append(
-                {
-                    "regex": regex,
-                    "operation": "*",
-                    "algorithm_key": "min_max_uniform_quantize",
-                    "op_config": _op_config(_ACTIVATION_BITS[override["type"]], scheme["per_channel"]),
-                }
-            )
-    return entries
-
-
-def _mixed(content: bytes, scheme: dict[str, Any], dataset: dict[str, Any], label: str) -> tuple[bytes, int]:
-    from ai_edge_litert.interpreter import Interpreter
-    from ai_edge_quantizer import quantizer
-
-    model = tflite.read_bytes(content, label)
-    shape = tflite.single_input_shape(model, label)
-    (input_name,) = Interpreter(model_content=content).get_signature_runner(tflite.SIGNATURE_KEY).get_input_details()
-    xs = list(datasets.samples(dataset, shape))
-    progress(f"mixed precision with ai-edge-quantizer: {len(scheme['overrides'])} override(s), {len(xs)} samples")
-    qt = quantizer.Quantizer(bytearray(content))
-    qt.load_quantization_recipe(recipe(model, scheme, label))
-    try:
-        calibration = qt.calibrate({tflite.SIGNATURE_KEY: [{input_name: x} for x in xs]})
-        result = bytes(qt.quantize(calibration, enable_progress_report=False).quantized_model)
-    except ValueError as exc:
-        raise StepError(f"{label}: ai-edge-quantizer could not quantize the model: {exc}") from None
-    quantized = tflite.read_bytes(result, label)
-    if scheme["io"] == "float32":
-        quantized = tflite.float_io(quantized)
-    elif scheme["io"] == "uint8":
-        raise StepError(f"{label}: io: uint8 is not available with overrides; use int8 or float32")
-    return tflite.to_bytes(quantized), len(xs)
-
-
-def precision(content: bytes) -> dict[str, int]:
-    """How many ops compute in which precision, by the type of their first output."""
-    model = tflite.read_bytes(content, "quantized model")
-    sg = model.subgraphs[0]
-    counts: dict[str, int] = {}
-    for op in sg.operators:
-        if tflite.op_name(model, op) in ("QUANTIZE", "DEQUANTIZE"):
-            continue
-        kind = tflite.TYPE_NAMES.get(sg.tensors[op.outputs[0]].type, "?").lower()
-        counts[kind] = counts.get(kind, 0) + 1
-    return dict(sorted(counts.items()))
+    quantizer.run(o.model, o.out, o.facts, to_json(o.scheme), o.dataset, o.label, o.errors_dataset, o.errors_csv)

@@ -17,12 +17,99 @@ import json
 import os
 import subprocess
 import tarfile
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.digests import sha256_bytes
 from tasks.errors import StepError
+from tasks.options import input_file, output_file, unfingerprinted
+
+if TYPE_CHECKING:
+    from tasks.config import Variant
+    from tasks.plan import Planning
+    from tasks.step import Step
+
+RECORDED_TOOLS = ("tensorflow", "ai-edge-quantizer", "ai-edge-litert", "ethos-u-vela", "doit")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A released variant: what ships, the reports beside it, and what it was built from."""
+
+    id: str
+    params: dict[str, Any]  # the fingerprints of its quantize and compile steps
+    artifact: Path = input_file()
+    reports: tuple[Path, ...] = input_file()
+    inputs: tuple[Path, ...] = input_file()
+
+
+@dataclass(frozen=True)
+class Options:
+    project: str
+    version: str
+    tools: dict[str, str]
+    mtime: int  # every archive entry's mtime: part of the archive's bytes
+    variants: tuple[Artifact, ...]
+    project_file: Path = input_file()
+    out: Path = output_file()
+    root: Path = unfingerprinted(Path("."))
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    ids: tuple[str, ...]
+    artifacts: tuple[Path, ...] = input_file()  # the current build's, one per id
+
+
+def plan_release(planning: Planning) -> list[Step]:
+    rel = planning.project.release
+    if rel is None:
+        return []
+    chosen = tuple(
+        _artifact(planning, v)
+        for v in planning.project.variants
+        if any(fnmatchcase(v.id, pattern) for pattern in rel.variants)
+    )
+    tools = {"python": planning.python_version()} | planning.tool_versions(RECORDED_TOOLS)
+    out = planning.paths.build / "release" / f"{rel.name}-{rel.version}.tar.gz"
+    root = planning.project.root
+    options = Options(rel.name, rel.version, tools, source_date(root), chosen, planning.project.path, out, root)
+    doc = f"pack the release variants, their reports and MANIFEST.json into a reproducible tar.gz ({len(chosen)} variant(s))"
+    return [planning.new("release", "", doc, options)]
+
+
+def plan_verify(planning: Planning) -> list[Step]:
+    release = planning.find("release")
+    if release is None:
+        return []
+    chosen = release.options.variants
+    options = VerifyOptions(tuple(a.id for a in chosen), tuple(a.artifact for a in chosen))
+    return [
+        planning.new(
+            "verify-release", "", "rebuild and compare with an archive: doit verify-release PATH.tar.gz", options
+        )
+    ]
+
+
+def _artifact(planning: Planning, v: Variant) -> Artifact:
+    """What a variant ships, the reports of the steps that made it, and the source files they read."""
+    built = {t for s in planning.steps if s.kind.name != "fetch" for t in s.targets}  # fetched models are sources
+    import_ = planning.find(f"import:{v.model}")
+    quantize = planning.find(f"quantize:{v.unit}/{v.quantization}")  # none for SyNAP, which quantizes itself
+    compile_ = planning.find(f"compile:{v.id}")  # none for compiler: none
+    inputs = list(import_.file_dep) if import_ else []
+    reports: list[Path] = [quantize.options.facts] if quantize else []
+    params = {}
+    for kind, step in (("quantize", quantize), ("compile", compile_)):
+        if step is not None:
+            inputs += [p for p in step.file_dep if p not in built]
+            params[kind] = planning.fingerprint(step)
+    if compile_ is not None:
+        reports += [t for t in compile_.targets if t.suffix in (".json", ".csv")]
+    return Artifact(v.id, params, planning.artifact(v), tuple(reports), tuple(dict.fromkeys(inputs)))
 
 
 def source_date(root: Path) -> int:
@@ -58,57 +145,47 @@ def archive_bytes(files: dict[str, bytes], mtime: int) -> bytes:
     return packed.getvalue()
 
 
-def run(
-    project: str,
-    version: str,
-    root: str,
-    out: str,
-    project_file: str,
-    variants: list[dict[str, Any]],
-    tools: dict[str, str],
-    mtime: int,
-) -> None:
-    base = Path(root)
-    prefix = f"{project}-{version}"
+def run(o: Options) -> None:
+    base, out = o.root, o.out
+    prefix = f"{o.project}-{o.version}"
     files: dict[str, bytes] = {}
     entries = []
-    for v in variants:
-        folder = f"{prefix}/{v['id'].replace('/', '__').replace('@', '__')}"
-        content = Path(v["artifact"]).read_bytes()
-        name = f"{folder}/{Path(v['artifact']).name}"
+    for v in o.variants:
+        folder = f"{prefix}/{v.id.replace('/', '__').replace('@', '__')}"
+        content = v.artifact.read_bytes()
+        name = f"{folder}/{v.artifact.name}"
         files[name] = content
-        for report in v["reports"]:
-            files[f"{folder}/{Path(report).name}"] = Path(report).read_bytes()
+        for report in v.reports:
+            files[f"{folder}/{report.name}"] = report.read_bytes()
         entries.append(
             {
-                "variant": v["id"],
+                "variant": v.id,
                 "path": name,
                 "sha256": sha256_bytes(content),
                 "size": len(content),
-                "params": v["params"],
+                "params": v.params,
                 "inputs": {
-                    str(Path(p).relative_to(base)) if Path(p).is_relative_to(base) else p: sha256_bytes(
-                        Path(p).read_bytes()
-                    )
-                    for p in v["inputs"]
+                    (p.relative_to(base).as_posix() if p.is_relative_to(base) else str(p)): sha256_bytes(p.read_bytes())
+                    for p in v.inputs
                 },
             }
         )
     manifest = {
-        "name": project,
-        "version": version,
-        "project_yaml_sha256": sha256_bytes(Path(project_file).read_bytes()),
-        "tools": tools,
+        "name": o.project,
+        "version": o.version,
+        "project_yaml_sha256": sha256_bytes(o.project_file.read_bytes()),
+        "tools": o.tools,
         "artifacts": entries,
     }
     files[f"{prefix}/MANIFEST.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    data = archive_bytes(files, mtime)
-    atomic.write_bytes(Path(out), data)
+    data = archive_bytes(files, o.mtime)
+    atomic.write_bytes(out, data)
     print(f"   release: {out} ({len(entries)} artifact(s), {len(data):,} bytes, sha256 {sha256_bytes(data)})")
 
 
-def verify(artifacts: dict[str, str], archives: list[str] | None = None) -> None:
-    """Compare the artifacts in an archive with the current build (variant id → artifact path)."""
+def verify(o: VerifyOptions, archives: list[str] | None = None) -> None:
+    """Compare the artifacts in an archive with the current build, artifact by artifact."""
+    artifacts = dict(zip(o.ids, o.artifacts, strict=True))
     if not archives:
         raise StepError("give the archive to check: doit verify-release PATH.tar.gz")
     for archive in archives:
@@ -124,7 +201,7 @@ def verify(artifacts: dict[str, str], archives: list[str] | None = None) -> None
             if path is None:
                 differ.append(f"{entry['variant']}: not a variant of this project")
                 continue
-            now = sha256_bytes(Path(path).read_bytes())
+            now = sha256_bytes(path.read_bytes())
             if now != entry["sha256"]:
                 differ.append(f"{entry['variant']}: archive {entry['sha256'][:12]}, rebuilt {now[:12]} ({path})")
         if differ:

@@ -12,11 +12,35 @@ import base64
 import html
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
-from tasks.worker import progress
+from tasks.options import input_file, output_file
+from tasks.progress import progress
+
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
+
+
+@dataclass(frozen=True)
+class Options:
+    results: Path = input_file()
+    out_dir: Path  # plots go here too
+    index: Path = output_file()
+    markdown: Path = output_file()
+    baseline: Path | None = input_file(None)  # a results.json of an earlier build, to mark regressions
+
+
+def plan_report(planning: Planning) -> list[Step]:
+    folder = planning.paths.build / "report"
+    baseline = planning.baseline
+    options = Options(planning.paths.results, folder, folder / "index.html", folder / "report.md", baseline)
+    doc = "write build/report/index.html and report.md: table, plots, findings, regressions"
+    return [planning.new("report", "", doc + (f" (baseline {baseline.name})" if baseline else ""), options)]
+
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2430;background:#fff}
@@ -315,26 +339,25 @@ def render_markdown(project: str, variants, table, images, marks, groups) -> str
     return "\n".join(lines) + "\n"
 
 
-def run(results: str, out_dir: str, baseline: str | None = None) -> None:
-    data = json.loads(Path(results).read_text())
+def run(o: Options) -> None:
+    baseline = o.baseline
+    data = json.loads(o.results.read_text())
     variants = data["variants"]
     table = rows(variants)
     marks: dict[str, dict[str, str]] = {}
     if baseline:
-        base = json.loads(Path(baseline).read_text())
+        base = json.loads(baseline.read_text())
         marks = regressions(table, rows(base["variants"]))
     progress(f"plotting {len(variants)} variants")
     images = plots(variants, table)
     groups = layer_groups(variants)
-    folder = Path(out_dir)
+    folder = o.out_dir
     for name, content in images.items():
         atomic.write_bytes(folder / name, content)
-    atomic.write_text(folder / "report.md", render_markdown(data["project"], variants, table, images, marks, groups))
+    atomic.write_text(o.markdown, render_markdown(data["project"], variants, table, images, marks, groups))
     atomic.write_text(
-        folder / "index.html", render_html(data["project"], variants, table, images, marks, groups, baseline)
+        o.index,
+        render_html(data["project"], variants, table, images, marks, groups, str(baseline) if baseline else None),
     )
     regressed = sum("regression" in m.values() for m in marks.values())
-    progress(
-        f"wrote {folder / 'index.html'}"
-        + (f"; {regressed} variant(s) regressed against the baseline" if baseline else "")
-    )
+    progress(f"wrote {o.index}" + (f"; {regressed} variant(s) regressed against the baseline" if baseline else ""))

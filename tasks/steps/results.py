@@ -3,40 +3,95 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
-from tasks.config import relative
+from tasks.options import input_file, output_file, relative, unfingerprinted
+
+if TYPE_CHECKING:
+    from tasks.config import Variant
+    from tasks.plan import Planning
+    from tasks.step import Step
 
 
-def _read(path: str | None) -> dict[str, Any] | None:
-    return json.loads(Path(path).read_text()) if path else None
+@dataclass(frozen=True)
+class Entry:
+    """One variant: its names and the facts files its row is made of."""
+
+    id: str
+    model: str
+    prune: str | None
+    quantization: str
+    target: str
+    artifact: Path = input_file()
+    quantize_facts: Path | None = input_file(None)
+    compile_facts: Path | None = input_file(None)
+    findings: Path | None = input_file(None)
+    accuracy: Path | None = input_file(None)
+    rewrites: Path | None = input_file(None)
+    benchmarks: tuple[Path, ...] = input_file(())
 
 
-def _accuracy(variant: dict[str, Any], compiled: bool) -> dict[str, Any] | None:
-    accuracy = _read(variant.get("accuracy"))
+@dataclass(frozen=True)
+class Options:
+    project: str
+    variants: tuple[Entry, ...]
+    out: Path = output_file()
+    root: Path = unfingerprinted(Path("."))  # paths in results.json are relative to it
+
+
+def plan_results(planning: Planning) -> list[Step]:
+    entries = tuple(entry(planning, v) for v in planning.project.variants)
+    options = Options(planning.project.name, entries, planning.paths.results, planning.project.root)
+    return [planning.new("results", "", "collect every variant's facts into results.json", options)]
+
+
+def entry(planning: Planning, v: Variant) -> Entry:
+    """The facts files the planned steps write for variant ``v``."""
+
+    def output(task: str, field: str) -> Path | None:
+        step = planning.find(task)
+        return getattr(step.options, field) if step else None
+
+    quantize = f"quantize:{v.unit}/{v.quantization}" if planning.toolchain(v).quantizes else ""
+    return Entry(
+        v.id, v.model, v.prune, v.quantization, v.target, planning.artifact(v),
+        output(quantize, "facts"), output(f"compile:{v.id}", "facts"), output(f"analyse:{v.id}", "out"),
+        output(f"evaluate:{v.unit}/{v.quantization}" if quantize else "", "out"),
+        output(f"rewrite:{v.unit}" if quantize else "", "facts"),
+        tuple(s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id),
+    )  # fmt: skip
+
+
+def _read(path: Path | None) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path else None
+
+
+def _accuracy(variant: Entry, compiled: bool) -> dict[str, Any] | None:
+    accuracy = _read(variant.accuracy)
     if accuracy is None:
         return None
     source = "the quantized model" + (" it was compiled from (Vela does not change the arithmetic)" if compiled else "")
     return {**accuracy, "measured_on": source}
 
 
-def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> None:
+def run(o: Options) -> None:
     rows = []
-    for v in variants:
-        compiled = _read(v["compile_facts"])
-        quantized = _read(v["quantize_facts"]) or {}
-        artifact = Path(v["artifact"])
-        benchmarks = [_read(p) for p in v.get("benchmarks", [])]
+    for v in o.variants:
+        compiled = _read(v.compile_facts)
+        quantized = _read(v.quantize_facts) or {}
+        artifact = v.artifact
+        benchmarks = [_read(p) for p in v.benchmarks]
         rows.append(
             {
-                "id": v["id"],
-                "model": v["model"],
-                "prune": v["prune"],
-                "quantization": v["quantization"],
-                "target": v["target"],
-                "artifact": relative(v["artifact"], root),
+                "id": v.id,
+                "model": v.model,
+                "prune": v.prune,
+                "quantization": v.quantization,
+                "target": v.target,
+                "artifact": relative(v.artifact, o.root),
                 "size_bytes": artifact.stat().st_size,
                 "inputs": quantized.get("inputs"),
                 "outputs": quantized.get("outputs"),
@@ -45,15 +100,15 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
                 "estimate": (compiled or {}).get("estimate"),
                 "layers": (compiled or {}).get("layers"),
                 "model_info": (compiled or {}).get("model_info"),  # SyNAP's view of the compiled model
-                "findings": _read(v.get("findings")),
-                "rewrites": (_read(v.get("rewrites")) or {}).get("records"),  # what the rewrite step changed
+                "findings": _read(v.findings),
+                "rewrites": (_read(v.rewrites) or {}).get("records"),  # what the rewrite step changed
                 "quant_errors": quantized.get("quant_errors"),
                 "accuracy": _accuracy(v, compiled is not None),
                 "benchmark": benchmarks[0] if benchmarks else None,
                 "benchmarks": benchmarks,
             }
         )
-    atomic.write_json(Path(out), {"project": project, "variants": rows})
+    atomic.write_json(o.out, {"project": o.project, "variants": rows})
     width = max((len(r["id"]) for r in rows), default=10)
     print(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}  {'meas. ms':>8}")
     for r in rows:
@@ -61,4 +116,4 @@ def run(project: str, root: str, variants: list[dict[str, Any]], out: str) -> No
         ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
         measured = f"{r['benchmark']['latency_ms']['avg']:.2f}" if r["benchmark"] else "-"
         print(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}  {measured:>8}")
-    print(f"   wrote {relative(out, root)}")
+    print(f"   wrote {relative(o.out, o.root)}")

@@ -12,18 +12,102 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks import atomic, synap
 from tasks.adapters import synap as synap_output
 from tasks.errors import StepError
-from tasks.worker import progress
+from tasks.options import input_file, output_file, unfingerprinted
+from tasks.progress import progress
+
+if TYPE_CHECKING:
+    from tasks.config import Variant
+    from tasks.plan import Planning
+    from tasks.step import Step
 
 
-def metafile(meta: dict[str, Any], out: str) -> None:
+@dataclass(frozen=True)
+class MetafileOptions:
+    meta: dict[str, Any]  # the metafile's content (tasks/synap.py)
+    out: Path = output_file()
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    soc: str  # synap convert --target
+    toolkit: str | None  # the command that runs the toolkit; None: `synap` on PATH
+    target_name: str
+    label: str
+    model: Path = input_file()  # the source model as SyNAP takes it (.onnx, .tflite)
+    meta: Path = input_file()
+    out: Path = output_file()
+    info: Path = output_file()
+    facts: Path = output_file()
+    dataset_files: tuple[Path, ...] = input_file(())  # calibration files the metafile names
+    root: Path = unfingerprinted(Path("."))  # synap convert runs here: the metafile's globs are relative to it
+
+
+def plan_metafile(planning: Planning) -> list[Step]:
+    doc = "write SyNAP's conversion metafile (inputs, outputs, quantization) from project.yaml"
+    return [
+        planning.new("metafile", v.id, doc, MetafileOptions(_meta(planning, v), _folder(planning, v) / "metafile.yaml"))
+        for v in planning.variants_with("metafile")
+    ]
+
+
+def plan_convert(planning: Planning) -> list[Step]:
+    steps = []
+    for v in planning.variants_with("compile-synap"):
+        model, target = planning.project.models[v.model], planning.project.targets[v.target]
+        q = planning.project.quantization[v.quantization]
+        calibration = planning.project.datasets[model.calibration] if model.calibration else None
+        folder = _folder(planning, v)
+        options = ConvertOptions(
+            target.soc, target.toolkit, target.name, f"compile:{v.id}", planning.synap_source(model),
+            folder / "metafile.yaml", planning.paths.synap_model(v), folder / "model_info.txt", folder / "compile.json",
+            calibration.files if calibration and q.type != "float16" else (), planning.project.root,
+        )  # fmt: skip
+        steps.append(
+            planning.new("compile-synap", v.id, f"compile for {target.soc} with SyNAP (synap convert)", options)
+        )
+    return steps
+
+
+def _folder(planning: Planning, v: Variant) -> Path:
+    return planning.paths.compile_dir(v)
+
+
+def _meta(planning: Planning, v: Variant) -> dict[str, Any]:
+    """What synap convert is told about a variant, from project.yaml."""
+    project = planning.project
+    model, q = project.models[v.model], project.quantization[v.quantization]
+    calibration = project.datasets[model.calibration] if model.calibration else None
+    norm = calibration or (project.datasets[model.validation] if model.validation else None)
+    extra = model.synap or {}
+    cut = model.prune[v.prune] if v.prune else None
+    return synap.metafile(
+        synap.inputs_section(
+            norm.preprocess.mean if norm else None,
+            norm.preprocess.scale if norm else None,
+            1 if norm and norm.preprocess.color == "gray" else 3,
+            extra.get("inputs", []),
+        ),
+        synap.outputs_section(cut.outputs if cut else None, ((cut.synap or {}) if cut else extra).get("outputs", [])),
+        synap.quantization_section(
+            q.type,
+            [o.as_dict() for o in q.overrides],
+            q.scheme,
+            q.algorithm,
+            list(calibration.patterns) if calibration and q.type != "float16" else None,
+        ),
+    )
+
+
+def metafile(o: MetafileOptions) -> None:
     header = "# synap convert --meta: written from project.yaml (edit that, not this file)\n"
-    atomic.write_text(Path(out), header + synap.dump(meta))
+    atomic.write_text(o.out, header + synap.dump(o.meta))
 
 
 def toolkit_command(toolkit: str | None, label: str, target_name: str) -> list[str]:
@@ -38,27 +122,27 @@ def toolkit_command(toolkit: str | None, label: str, target_name: str) -> list[s
     return argv
 
 
-def convert(
-    model: str,
-    meta: str,
-    soc: str,
-    toolkit: str | None,
-    target_name: str,
-    root: str,
-    out: str,
-    info: str,
-    facts: str,
-    label: str,
-) -> None:
-    argv = toolkit_command(toolkit, label, target_name)
-    out_path = Path(out)
-    folder = out_path.parent
+def convert(o: ConvertOptions) -> None:
+    label, soc = o.label, o.soc
+    argv = toolkit_command(o.toolkit, label, o.target_name)
+    folder = o.out.parent
     work = Path(tempfile.mkdtemp(prefix=".synap-", suffix=".tmp", dir=folder))
     try:
-        command = [*argv, "convert", "--model", model, "--meta", meta, "--target", soc, "--out-dir", str(work)]
+        command = [
+            *argv,
+            "convert",
+            "--model",
+            str(o.model),
+            "--meta",
+            str(o.meta),
+            "--target",
+            soc,
+            "--out-dir",
+            str(work),
+        ]
         progress(f"synap convert for {soc}")
         # in the project folder: the metafile's dataset globs are relative to it
-        proc = subprocess.run(command, cwd=root, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(command, cwd=o.root, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         log = proc.stdout + proc.stderr
         atomic.write_text(folder / "synap.log", log)
         if proc.returncode != 0:
@@ -77,13 +161,13 @@ def convert(
                 f"{label}: cannot read SyNAP's model_info.txt ({exc}); see {folder / 'synap.log'}"
             ) from None
         size = produced["model.synap"].stat().st_size
-        atomic.publish(produced["model_info.txt"], Path(info))
-        atomic.publish(produced["model.synap"], out_path)
+        atomic.publish(produced["model_info.txt"], o.info)
+        atomic.publish(produced["model.synap"], o.out)
         atomic.write_json(
-            Path(facts),
+            o.facts,
             {"compiler": "synap", "soc": soc, "toolkit": " ".join(argv), "size_bytes": size, "model_info": model_info},
         )
-        outputs = ", ".join(f"{o['name']} {o.get('shape')}" for o in model_info.get("outputs", []))
+        outputs = ", ".join(f"{out['name']} {out.get('shape')}" for out in model_info.get("outputs", []))
         progress(f"{size:,} bytes; outputs {outputs or '(none listed)'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,84 @@
+"""project.yaml → validated, frozen ``Project``: the only package that reads project.yaml.
+
+Loading is four layers, each a module:
+
+1. ``document``: YAML with the line of every key, validated against
+   schema/project.schema.json (unknown keys are errors);
+2. ``sections``: each section's entries → the frozen dataclasses of
+   ``model``, paths resolved against the folder of project.yaml;
+3. ``expand``: the build matrix → variants (pure);
+4. ``rules``: checks across keys and sections, as a table, including the keys
+   each variant's toolchain uses (tasks/toolchains.py).
+
+Every error names the file, line and YAML path; all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.config import document, expand, rules
+from tasks.config.model import (
+    CALIBRATED,
+    DEFAULT_DELEGATES,
+    INTEGER_SCHEMES,
+    SYNAP_ONLY_TYPES,
+    Board,
+    Dataset,
+    Gate,
+    Model,
+    Override,
+    Preprocess,
+    Project,
+    Prune,
+    Quantization,
+    Release,
+    Source,
+    Target,
+    Variant,
+)
+from tasks.config.sections import Problems, Reader, each, gate, release
+from tasks.errors import ConfigError
+from tasks.options import relative
+
+SCHEMA_PATH = document.SCHEMA_PATH
+
+__all__ = [
+    "CALIBRATED", "DEFAULT_DELEGATES", "INTEGER_SCHEMES", "SCHEMA_PATH", "SYNAP_ONLY_TYPES", "Board", "Dataset",
+    "Gate", "Model", "Override", "Preprocess", "Project", "Prune", "Quantization", "Release", "Source", "Target",
+    "Variant", "load", "relative",
+]  # fmt: skip
+
+
+def load(path: str | Path) -> Project:
+    """Read, validate and resolve a project.yaml; raise ConfigError naming file:line: path."""
+    path = Path(path).absolute()
+    data, lines = document.read(path)
+    problems = Problems()
+    project = _build(path, data, Reader(path.parent, problems))
+    problems.found += rules.check(project, data)
+    if problems.found:
+        ordered = sorted(problems.found, key=lambda found: lines.line(found[0]))
+        raise ConfigError("\n".join(dict.fromkeys(lines.error(p, message) for p, message in ordered)))
+    return project
+
+
+def _build(path: Path, data: dict, read: Reader) -> Project:
+    models = each(data["models"], read.model)
+    quantization = each(data.get("quantization"), read.quantization)
+    targets = each(data.get("targets"), read.target)
+    return Project(
+        path=path,
+        root=path.parent,
+        name=data["name"],
+        build_dir=(path.parent / data.get("build_dir", "build")).absolute(),
+        datasets=each(data.get("datasets"), read.dataset),
+        models=models,
+        quantization=quantization,
+        targets=targets,
+        variants=expand.variants(data.get("builds"), models, quantization, targets),
+        gates=tuple(gate(rule) for rule in data.get("gates") or []),
+        boards=each(data.get("boards"), read.board),
+        release=release(data.get("release"), data["name"]),
+        cache_dir=read.cache_dir(data),
+    )

@@ -1,0 +1,227 @@
+"""The project as frozen dataclasses: one per section of project.yaml.
+
+Built once, at load (tasks/config/sections.py); nothing deeper reads YAML.
+Paths are absolute, resolved against the folder of project.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks import toolchains
+from tasks.datasets import Preprocess
+
+INTEGER_SCHEMES = ("int8", "int16x8")  # TFLite's integer schemes
+SYNAP_ONLY_TYPES = ("uint8", "int16")  # SyNAP data types TFLite does not quantize to
+CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES  # need calibration data
+# named TFLite delegates -> library on the board (a board's benchmark.delegates overrides)
+DEFAULT_DELEGATES = {"vx": "/usr/lib/libvx_delegate.so", "armnn": "/usr/lib/libarmnnDelegate.so", "xnnpack": None}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    kind: str  # images | npy | random
+    files: tuple[Path, ...] = ()
+    preprocess: Preprocess = Preprocess()
+    patterns: tuple[str, ...] = ()  # the globs as written in project.yaml
+    seed: int = 0
+    count: int = 16
+    low: float = 0.0
+    high: float = 1.0
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # file | builder | pip
+    path: Path | None = None  # file source, or the builder's .py file
+    function: str | None = None
+    args_json: str = "{}"  # builder args, canonical JSON (hashable, fingerprintable)
+    pip: str | None = None
+    member: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Prune:
+    """Keep only what computes ``outputs`` (in this order); optionally start at ``inputs``."""
+
+    name: str
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...] | None = None
+    synap: dict[str, Any] | None = None  # SyNAP settings of the kept outputs
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    source: Source
+    input_shape: tuple[int, ...] | None = None
+    calibration: str | None = None
+    validation: str | None = None
+    prune: dict[str, Prune] = field(default_factory=dict)
+    task: str | None = None  # "classification" adds top-1 agreement
+    synap: dict[str, Any] | None = None  # SyNAP conversion settings: inputs, outputs
+    rewrites: tuple[str, ...] | None = None  # None: the default (every rewrite when a Vela target uses it)
+
+    @property
+    def onnx(self) -> bool:
+        return self.source.path is not None and self.source.path.suffix == ".onnx"
+
+
+@dataclass(frozen=True)
+class Override:
+    """Layers matched by ``match`` (regex on output tensor names) or downstream of ``start`` get ``type``."""
+
+    type: str
+    match: str | None = None
+    start: str | None = None  # project.yaml: from
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, **({"match": self.match} if self.match else {"from": self.start})}
+
+
+@dataclass(frozen=True)
+class Quantization:
+    name: str
+    type: str
+    io: str = "float32"
+    per_channel: bool = True
+    overrides: tuple[Override, ...] = ()
+    scheme: str | None = None  # SyNAP only
+    algorithm: str | None = None  # SyNAP only
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    compiler: str  # vela | none | synap
+    toolchain: toolchains.Toolchain  # from the compiler (and, for none, the delegate)
+    accelerator: str | None = None
+    system_config: str | None = None
+    memory_mode: str | None = None
+    config: Path | None = None  # a project vela.ini; None: Vela's own Arm/vela.ini
+    optimise: str = "Performance"
+    arena_cache_size: int | None = None
+    delegate: str | None = None  # compiler none: a named delegate or a library path on the board
+    delegate_options: dict[str, Any] | None = None
+    soc: str | None = None  # compiler synap: synap convert --target
+    toolkit: str | None = None  # compiler synap: the command that runs the SyNAP toolkit
+
+
+@dataclass(frozen=True)
+class Board:
+    """A machine that benchmarks variants: over SSH, or this machine when host is 'local'."""
+
+    name: str
+    host: str | None  # None for an adb board
+    targets: tuple[str, ...]
+    user: str | None = None
+    port: int = 22
+    key: Path | None = None
+    known_hosts: Path | None = None
+    host_key: str | None = None
+    workdir: str = "/tmp/npuforge"
+    timeout: float = 300.0
+    connect_timeout: float = 15.0
+    runner: str = "litert"  # litert | benchmark_model
+    command: str | None = None
+    python: str = "python3"
+    delegate: str | None = None
+    threads: int = 1
+    warmup: int = 5
+    runs: int = 50
+    transport: str = "ssh"  # ssh | adb
+    serial: str | None = None  # adb serial
+    delegates: dict[str, str] = field(default_factory=dict)  # named delegate -> library on this board
+    env: dict[str, str] = field(default_factory=dict)  # environment of the benchmark command
+    synap_cli: str = "synap_cli"
+
+    @property
+    def local(self) -> bool:
+        return self.host == "local"
+
+    @property
+    def where(self) -> str:
+        if self.transport == "adb":
+            return f"adb serial {self.serial}"
+        return "this machine" if self.local else str(self.host)
+
+    def settings(self) -> dict[str, Any]:
+        """What a benchmark on this board depends on (fingerprinted)."""
+        return {
+            "host": self.host, "user": self.user, "port": self.port, "workdir": self.workdir, "runner": self.runner,
+            "command": self.command, "python": self.python, "delegate": self.delegate,
+            "threads": self.threads, "warmup": self.warmup, "runs": self.runs, "transport": self.transport,
+            "serial": self.serial, "env": dict(sorted(self.env.items())), "synap_cli": self.synap_cli,
+        }  # fmt: skip
+
+    def delegate_library(self, target: Target) -> str | None:
+        """The library this board loads for ``target``'s delegate (None: built in, or no delegate)."""
+        if target.delegate is None:
+            return self.delegate
+        if target.delegate in self.delegates:
+            return self.delegates[target.delegate]
+        return DEFAULT_DELEGATES.get(target.delegate, target.delegate)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A quality gate: a metric of the matching variants must stay within min / max."""
+
+    metric: str
+    models: str | None = None  # glob on model (or MODEL.PRUNE) names
+    quantization: str | None = None
+    targets: str | None = None
+    output: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The rule as project.yaml writes it (tasks/gates.py reads this form)."""
+        keys = ("models", "quantization", "targets", "metric", "output", "min", "max")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    version: str
+    variants: tuple[str, ...]  # globs on variant ids
+
+
+@dataclass(frozen=True)
+class Variant:
+    model: str
+    quantization: str
+    target: str
+    prune: str | None = None
+
+    @property
+    def unit(self) -> str:
+        """The float model it starts from: ``MODEL`` or ``MODEL.PRUNE``."""
+        return f"{self.model}.{self.prune}" if self.prune else self.model
+
+    @property
+    def id(self) -> str:
+        return f"{self.unit}/{self.quantization}@{self.target}"
+
+
+@dataclass(frozen=True)
+class Project:
+    path: Path  # project.yaml
+    root: Path  # its folder; every relative path resolves against it
+    name: str
+    build_dir: Path
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    models: dict[str, Model] = field(default_factory=dict)
+    quantization: dict[str, Quantization] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    variants: tuple[Variant, ...] = ()
+    gates: tuple[Gate, ...] = ()
+    boards: dict[str, Board] = field(default_factory=dict)
+    release: Release | None = None
+    cache_dir: Path | None = None  # shared step cache

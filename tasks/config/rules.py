@@ -1,0 +1,234 @@
+"""Checks across keys and sections, as a table: each rule yields (YAML path, message) for what it finds.
+
+The last layer of loading.  The schema has checked each value on its own;
+these rules check values against each other (a dataset a model names exists,
+``io`` fits the scheme's type, a board's targets exist) and against the
+toolchain of each variant: a key the variant's toolchain does not use is an
+error naming the YAML path and the toolchain, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tasks.config.expand import units
+from tasks.config.model import CALIBRATED, INTEGER_SCHEMES, Project
+from tasks.config.toolchain_rules import (
+    model_keys_used,
+    onnx_needs_synap,
+    quantization_keys_used,
+    synap_calibrates_on_files,
+    target_keys_used,
+)
+from tasks.toolchains import DEFAULT_VELA_CONFIG, SYNAP, VELA
+
+Found = Iterator[tuple[tuple, str]]
+
+
+@dataclass(frozen=True)
+class Context:
+    project: Project
+    data: dict[str, Any]  # the document, as written
+
+    def section(self, *path: str) -> dict[str, Any]:
+        node: Any = self.data
+        for key in path:
+            node = (node or {}).get(key)
+        return node or {}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    doc: str
+    check: Callable[[Context], Found]
+
+
+def _defined(what: str, names) -> str:
+    return f"is not defined under {what} (defined: {', '.join(sorted(names)) or 'none defined'})"
+
+
+# --- datasets, models, quantization ---------------------------------------------------------------
+
+
+def one_dataset_kind(c: Context) -> Found:
+    for name, v in c.section("datasets").items():
+        kinds = [k for k in ("images", "npy", "random") if k in v]
+        if len(kinds) != 1:
+            yield ("datasets", name), f"give exactly one of images, npy, random (found {', '.join(kinds) or 'none'})"
+
+
+def model_datasets(c: Context) -> Found:
+    for name, model in c.project.models.items():
+        for key in ("calibration", "validation"):
+            value = getattr(model, key)
+            if value is not None and value not in c.project.datasets:
+                yield ("models", name, key), f"dataset '{value}' {_defined('datasets', c.project.datasets)}"
+
+
+def prune_synap_outputs(c: Context) -> Found:
+    for name, model in c.project.models.items():
+        for p, cut in model.prune.items():
+            given = len((cut.synap or {}).get("outputs", []))
+            if given > len(cut.outputs):
+                yield (("models", name, "prune", p, "synap", "outputs"),
+                       f"{given} entries for {len(cut.outputs)} kept output(s); give one per output, in order")  # fmt: skip
+
+
+def io_fits_type(c: Context) -> Found:
+    for n, q in c.project.quantization.items():
+        if q.io != "float32" and q.type not in INTEGER_SCHEMES:
+            yield ("quantization", n, "io"), f"io: {q.io} needs type int8 or int16x8, not {q.type}"
+        elif q.type == "int8" and q.io == "int16" or q.type == "int16x8" and q.io in ("int8", "uint8"):
+            allowed = "int8, uint8" if q.type == "int8" else "int16"
+            yield ("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use float32 or {allowed}"
+
+
+def overrides_well_formed(c: Context) -> Found:
+    for n, v in c.section("quantization").items():
+        for i, o in enumerate(v.get("overrides") or []):
+            at = ("quantization", n, "overrides", i)
+            if ("match" in o) == ("from" in o):
+                yield at, "give exactly one of match (a regex on layer output names) or from (a tensor name)"
+                continue
+            if "match" in o:
+                try:
+                    re.compile(o["match"])
+                except re.error as exc:
+                    yield at + ("match",), f"{o['match']!r} is not a valid regular expression ({exc})"
+            if v["type"] not in CALIBRATED:
+                yield at, f"overrides need type int8, int16x8 (or, for SyNAP, uint8, int16), not {v['type']}"
+
+
+# --- targets and boards -----------------------------------------------------------------------------
+
+
+@cache
+def vela_default_config() -> Path | None:
+    """Vela's own Arm/vela.ini, found without importing Vela."""
+    spec = importlib.util.find_spec("ethosu")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "config_files" / DEFAULT_VELA_CONFIG
+
+
+_SECTION = re.compile(r"^\[(System_Config|Memory_Mode)\.([^\]]+)\]\s*$")
+
+
+@cache
+def vela_sections(ini: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in ini.read_text(errors="replace").splitlines():
+        match = _SECTION.match(line.strip())
+        if match:
+            found.setdefault(match[1], []).append(match[2])
+    return found
+
+
+def vela_sections_exist(c: Context) -> Found:
+    """system_config and memory_mode must be sections of the Vela config the target uses."""
+    for target in c.project.targets.values():
+        if target.toolchain is not VELA:
+            continue
+        ini = target.config or vela_default_config()
+        if ini is None or not ini.is_file():
+            continue  # Vela is not installed here, or the file is missing (reported when read)
+        label = target.config.name if target.config else DEFAULT_VELA_CONFIG
+        sections = vela_sections(ini)
+        for key, kind in (("system_config", "System_Config"), ("memory_mode", "Memory_Mode")):
+            names = sections.get(kind, [])
+            if getattr(target, key) not in names:
+                yield (("targets", target.name, key),
+                       f"'{getattr(target, key)}' is not a {kind} of {label}; one of {', '.join(names) or 'none defined'}")  # fmt: skip
+
+
+def boards_fit_targets(c: Context) -> Found:
+    targets = c.project.targets
+    for name, board in c.project.boards.items():
+        at = ("boards", name)
+        for i, t in enumerate(board.targets):
+            if t not in targets:
+                yield at + ("targets", i), f"'{t}' {_defined('targets', targets)}"
+            elif targets[t].toolchain is SYNAP and board.local:
+                yield at + ("targets", i), f"'{t}' is a SyNAP target: its models run on a SyNAP board (synap_cli)"
+        if board.runner == "benchmark_model" and board.command is None:
+            yield at + ("benchmark",), "runner benchmark_model needs command: the path of benchmark_model on the board"
+        if board.local and board.runner != "litert":
+            yield at + ("benchmark", "runner"), "the local board runs the litert runner; remove runner or use litert"
+        if board.transport == "adb" and board.host is not None:
+            yield at + ("host",), "an adb board is reached by serial; remove host"
+
+
+# --- the build matrix -------------------------------------------------------------------------------
+
+
+def builds_defined(c: Context) -> Found:
+    project = c.project
+    sections = {"models": units(project.models), "quantization": project.quantization, "targets": project.targets}
+    if "builds" not in c.data:
+        for key in ("quantization", "targets"):
+            if not sections[key]:
+                yield (), f"no {key} defined; add a '{key}:' section"
+        return
+    for i, build in enumerate(c.data["builds"]):
+        for key, defined in sections.items():
+            for j, ref in enumerate(build[key]):
+                if ref not in defined:
+                    what = "models (or MODEL.PRUNE)" if key == "models" else key
+                    yield ("builds", i, key, j), f"'{ref}' {_defined(what, defined)}"
+
+
+def calibration_given(c: Context) -> Found:
+    for v in c.project.variants:
+        q, m = c.project.quantization[v.quantization], c.project.models[v.model]
+        if q.type in CALIBRATED and m.calibration is None:
+            yield (("models", m.name),
+                   f"quantization '{q.name}' ({q.type}) needs calibration data; add 'calibration: DATASET' to this model")  # fmt: skip
+
+
+def gates_bounded(c: Context) -> Found:
+    for i, gate in enumerate(c.project.gates):
+        if gate.min is None and gate.max is None:
+            yield ("gates", i), "give min, max or both"
+
+
+def release_globs_match(c: Context) -> Found:
+    release, variants = c.project.release, c.project.variants
+    for i, pattern in enumerate(release.variants if release else ()):
+        if not any(fnmatchcase(v.id, pattern) for v in variants):
+            ids = ", ".join(v.id for v in variants[:4]) + (", …" if len(variants) > 4 else "")
+            yield ("release", "variants", i), f"'{pattern}' matches no variant (ids look like {ids})"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("one dataset kind", "a dataset has exactly one of images, npy, random", one_dataset_kind),
+    Rule("model datasets", "calibration and validation name datasets that exist", model_datasets),
+    Rule("prune synap outputs", "a prune variant's synap outputs are at most its kept outputs", prune_synap_outputs),
+    Rule("io fits type", "a scheme's io suits its type", io_fits_type),
+    Rule("overrides", "each override has one of match / from, a valid regex, a calibrated type", overrides_well_formed),
+    Rule("target keys", "a target uses only keys of its toolchain", target_keys_used),
+    Rule("vela sections", "system_config and memory_mode are sections of the target's vela.ini", vela_sections_exist),
+    Rule("builds", "builds name models, schemes and targets that exist", builds_defined),
+    Rule("calibration", "integer schemes have calibration data", calibration_given),
+    Rule("onnx", "ONNX sources go to toolchains that take them", onnx_needs_synap),
+    Rule(
+        "quantization keys", "each variant's scheme uses only keys and types of its toolchain", quantization_keys_used
+    ),
+    Rule("synap calibration", "SyNAP calibrates on files", synap_calibrates_on_files),
+    Rule("model keys", "a model's toolchain settings are used by one of its variants", model_keys_used),
+    Rule("boards", "boards serve defined targets with a runner that can run there", boards_fit_targets),
+    Rule("gates", "every gate has a bound", gates_bounded),
+    Rule("release", "every release glob matches a variant", release_globs_match),
+)
+
+
+def check(project: Project, data: dict[str, Any]) -> list[tuple[tuple, str]]:
+    context = Context(project, data)
+    return [found for rule in RULES for found in rule.check(context)]

@@ -1,0 +1,206 @@
+"""The document's sections → the model's dataclasses (tasks/config/model.py).
+
+The second layer of loading: each function turns one entry of one section
+into its frozen dataclass, resolving paths against the project's folder and
+reporting files that do not exist or globs that match nothing.  Checks that
+relate keys to each other are rules (tasks/config/rules.py), not here.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks.config.model import (
+    Board,
+    Dataset,
+    Gate,
+    Model,
+    Override,
+    Preprocess,
+    Prune,
+    Quantization,
+    Release,
+    Source,
+    Target,
+)
+from tasks.toolchains import for_target
+
+MODEL_SUFFIXES = (".keras", ".h5", ".tflite", ".onnx")
+
+
+@dataclass
+class Problems:
+    """Errors found while loading, each a YAML path and a message; reported together."""
+
+    found: list[tuple[tuple, str]] = field(default_factory=list)
+
+    def add(self, path: tuple, message: str) -> None:
+        self.found.append((path, message))
+
+
+@dataclass
+class Reader:
+    """Reads sections of one project.yaml, resolving paths against ``root``."""
+
+    root: Path
+    problems: Problems
+
+    def file(self, at: tuple, value: str, what: str, folder_ok: bool = False) -> Path:
+        p = (self.root / Path(value).expanduser()).absolute()
+        if not p.exists():
+            self.problems.add(at, f"{what} '{value}' does not exist (looked for {p})")
+        elif p.is_dir() and not folder_ok:
+            self.problems.add(at, f"{what} '{value}' is a folder; name a file")
+        return p
+
+    def globs(self, at: tuple, value: str | list[str]) -> tuple[Path, ...]:
+        patterns = value if isinstance(value, list) else [value]
+        found: list[Path] = []
+        for i, pattern in enumerate(patterns):
+            where = at + (i,) if isinstance(value, list) else at
+            matches = sorted(Path(p).absolute() for p in glob.glob(str(self.root / pattern), recursive=True))
+            matches = [m for m in matches if m.is_file()]
+            if not matches:
+                self.problems.add(where, f"'{pattern}' matches no file (relative to {self.root})")
+            found.extend(m for m in matches if m not in found)
+        return tuple(found)
+
+    def dataset(self, name: str, v: dict) -> Dataset:
+        kind = next((k for k in ("images", "npy", "random") if k in v), "random")  # rules: exactly one
+        pre = v.get("preprocess", {})
+
+        def floats(x: Any) -> tuple[float, ...]:
+            return tuple(float(i) for i in (x if isinstance(x, list) else [x]))
+
+        preprocess = Preprocess(
+            size=tuple(pre["size"]) if "size" in pre else None,
+            resize=pre.get("resize", "letterbox"),
+            mean=floats(pre.get("mean", 0.0)),
+            scale=floats(pre.get("scale", 255.0)),
+            color=pre.get("color", "rgb"),
+        )
+        files = self.globs(("datasets", name, kind), v[kind]) if kind in ("images", "npy") else ()
+        if "limit" in v:
+            files = files[: v["limit"]]
+        rnd = v.get("random", {})
+        written = v.get(kind) if kind in ("images", "npy") else []
+        count = rnd.get("count", 16)
+        return Dataset(
+            name, kind, files, preprocess,
+            patterns=tuple(written if isinstance(written, list) else [written]),
+            seed=rnd.get("seed", 0),
+            count=min(count, v["limit"]) if "limit" in v else count,
+            low=float(rnd.get("low", 0.0)),
+            high=float(rnd.get("high", 1.0)),
+            limit=v.get("limit"),
+        )  # fmt: skip
+
+    def source(self, at: tuple, src: str | dict) -> Source:
+        if isinstance(src, str):
+            p = self.file(at, src, "source", folder_ok=True)
+            if p.is_dir() and not (p / "saved_model.pb").exists():
+                self.problems.add(at, f"folder '{src}' is not a SavedModel (no saved_model.pb)")
+            elif p.is_file() and p.suffix not in MODEL_SUFFIXES:
+                self.problems.add(
+                    at,
+                    f"'{src}' is not a model this tool reads; give a .keras, .h5 or float .tflite file, a SavedModel "
+                    "folder, or (for synap targets) an .onnx file",
+                )
+            return Source("file", path=p)
+        if "builder" in src:
+            file_part, function = src["builder"].rsplit(":", 1)
+            p = self.file(at + ("builder",), file_part, "builder file")
+            return Source(
+                "builder", path=p, function=function, args_json=json.dumps(src.get("args", {}), sort_keys=True)
+            )
+        return Source("pip", pip=src["pip"], member=src["member"], sha256=src["sha256"])
+
+    def model(self, name: str, v: dict) -> Model:
+        prune = {
+            p: Prune(p, tuple(spec["outputs"]), tuple(spec["inputs"]) if "inputs" in spec else None, spec.get("synap"))
+            for p, spec in (v.get("prune") or {}).items()
+        }
+        return Model(
+            name,
+            self.source(("models", name, "source"), v["source"]),
+            tuple(v["input_shape"]) if "input_shape" in v else None,
+            v.get("calibration"),
+            v.get("validation"),
+            prune,
+            v.get("task"),
+            v.get("synap"),
+            tuple(v["rewrites"]) if "rewrites" in v else None,
+        )
+
+    def quantization(self, name: str, v: dict) -> Quantization:
+        overrides = tuple(
+            Override(o["type"], o.get("match"), o.get("from"))
+            for o in v.get("overrides") or []
+            if ("match" in o) != ("from" in o)  # rules: exactly one of them
+        )
+        return Quantization(
+            name, v["type"], v.get("io", "float32"), v.get("per_channel", True), overrides, v.get("scheme"),
+            v.get("algorithm"),
+        )  # fmt: skip
+
+    def target(self, name: str, v: dict) -> Target:
+        toolchain = for_target(v["compiler"], v.get("delegate"))
+        config = self.file(("targets", name, "config"), v["config"], "Vela config") if "config" in v else None
+        return Target(
+            name,
+            v["compiler"],
+            toolchain,
+            accelerator=v.get("accelerator"),
+            system_config=v.get("system_config"),
+            memory_mode=v.get("memory_mode"),
+            config=config,
+            optimise=v.get("optimise", "Performance"),
+            arena_cache_size=v.get("arena_cache_size"),
+            delegate=v.get("delegate"),
+            delegate_options=v.get("delegate_options"),
+            soc=v.get("soc"),
+            toolkit=v.get("toolkit"),
+        )
+
+    def board(self, name: str, v: dict) -> Board:
+        bench = v.get("benchmark", {})
+
+        def path(key: str) -> Path | None:
+            return Path(v[key]).expanduser() if key in v else None
+
+        graph_cache = bench.get("graph_cache")
+        vx_cache = {"VIV_VX_ENABLE_CACHE_GRAPH_BINARY": "1", "VIV_VX_CACHE_BINARY_GRAPH_DIR": graph_cache}
+        return Board(
+            name, v.get("host"), tuple(v["targets"]),
+            user=v.get("user"), port=v.get("port", 22), key=path("key"), known_hosts=path("known_hosts"),
+            host_key=v.get("host_key"), workdir=v.get("workdir", "/tmp/npuforge"),
+            timeout=float(v.get("timeout", 300)), connect_timeout=float(v.get("connect_timeout", 15)),
+            runner=bench.get("runner", "litert"), command=bench.get("command"), python=bench.get("python", "python3"),
+            delegate=bench.get("delegate"), threads=bench.get("threads", 1), warmup=bench.get("warmup", 5),
+            runs=bench.get("runs", 50), transport=v.get("transport", "ssh"), serial=v.get("serial"),
+            delegates=dict(bench.get("delegates", {})),
+            env={**(vx_cache if graph_cache else {}), **{k: str(x) for k, x in bench.get("env", {}).items()}},
+            synap_cli=bench.get("synap_cli", "synap_cli"),
+        )  # fmt: skip
+
+    def cache_dir(self, d: dict) -> Path | None:
+        cache = d.get("cache", {}).get("dir") or os.environ.get("NPUFORGE_CACHE")
+        return (self.root / Path(cache).expanduser()).absolute() if cache else None
+
+
+def gate(rule: dict) -> Gate:
+    return Gate(**rule)
+
+
+def release(r: dict | None, project_name: str) -> Release | None:
+    return Release(r.get("name", project_name), r["version"], tuple(r["variants"])) if r else None
+
+
+def each(section: dict | None, build: Callable[[str, dict], Any]) -> dict[str, Any]:
+    return {name: build(name, value) for name, value in (section or {}).items()}
