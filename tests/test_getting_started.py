@@ -109,7 +109,7 @@ def test_getting_started(tmp_path: Path):
     assert re.search(r"^compile:net/int8@u55 ", outputs[listing], re.MULTILINE), outputs[listing]
 
     why = explained(outputs[explain])
-    assert "parameter per_channel: true → false" in why.get("quantize:net/int8", []), outputs[explain]
+    assert "parameter scheme.per_channel: true → false" in why.get("quantize:net/int8", []), outputs[explain]
     # Steps with a reason of their own must run; steps that only follow an upstream one may run
     # (when the upstream step rewrites their inputs), and nothing else may.
     own = {step for step, reasons in why.items() if any(not r.startswith(("upstream ", "… and")) for r in reasons)}

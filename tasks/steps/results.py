@@ -1,4 +1,4 @@
-"""results: every variant's facts in one build/results.json (format in the README)."""
+"""results: every variant's facts in one build/results.json (format in docs/concepts.md)."""
 
 from __future__ import annotations
 
