@@ -5,15 +5,22 @@
     doit list                             every step of every variant
     doit report baseline=old/results.json compare with an earlier build
 
-Planning reads project.yaml and imports no TensorFlow, Vela or fabric; the
-steps import them when they run.
+A folder holding only a project.yaml needs no dodo.py: NPUForge's doit commands
+load it themselves (tasks/loader.py).  This file names the project for them;
+`project=PATH` on the command line overrides it.  Planning imports no
+TensorFlow, Vela or fabric; the steps import them when they run.
 """
 
-from doit import get_var
+NPUFORGE_PROJECT = "project.yaml"
 
-from tasks import doit_tasks
 
-DOIT_CONFIG, _creators = doit_tasks.load(get_var("project"), get_var("baseline"))
+def task_npuforge():
+    """Only a doit without NPUForge's commands reads this: they replace every task of this file."""
+    import sys
 
-# one creator per step kind of tasks/steps/__init__.py, e.g. task_compile, task_verify-release
-globals().update({f"task_{prefix}": create for prefix, create in _creators.items()})
+    print(
+        "ERROR: NPUForge's doit plugins are not installed in this Python "
+        f"({sys.executable}); run `make`, or `pip install --no-deps -e PATH/TO/npuforge`",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)

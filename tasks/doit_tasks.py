@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -126,50 +125,32 @@ def _creator(prefix: str, kinds: list, planning: plan.Planning) -> Callable[[], 
     return create
 
 
-def resolve_project(value: str | None) -> Path:
-    """``project=PATH`` (and ``baseline=PATH``) is relative to the folder the user typed the command in."""
-    path = Path(value or "project.yaml").expanduser()
-    if not path.is_absolute():
-        typed_in = os.environ.get("PWD")
-        base = Path(typed_in) if typed_in and Path(typed_in).is_dir() else Path.cwd()
-        if not (base / path).exists() and (Path.cwd() / path).exists():
-            base = Path.cwd()
-        path = base / path
-    return path
+def load(project_file: Path, baseline_arg: str | None, loader) -> tuple[dict[str, Any], dict[str, Callable]]:
+    """Plan the project; return DOIT_CONFIG and one task creator per task name prefix.
 
-
-def load(
-    project_arg: str | None, baseline_arg: str | None = None
-) -> tuple[dict[str, Any], dict[str, Callable[[], Iterator[dict]]]]:
-    """Plan the project; return DOIT_CONFIG and one task-creator per step kind.
-
-    A configuration error ends the program with one ``ERROR:`` line.
+    ``loader`` is the running command's tasks.loader.ProjectLoader: it takes the
+    build lock for a writing command.  Raises ConfigError for a bad project.
     """
-    try:
-        project = config.load(resolve_project(project_arg))
-        baseline = resolve_project(baseline_arg) if baseline_arg else None
-        if baseline is not None and not baseline.is_file():
-            raise ConfigError(f"baseline={baseline_arg}: no such file; give a results.json of an earlier build")
-        planning = plan.planning(project, baseline)
-        engine.prepare(project.build_dir)  # before doit opens the database: one writing build at a time
-    except ConfigError as exc:
-        for line in str(exc).splitlines():
-            print(f"ERROR: {line}", file=sys.stderr)
-        raise SystemExit(2) from None
+    from tasks.loader import resolve
+
+    project = config.load(project_file)
+    baseline = resolve(baseline_arg) if baseline_arg else None
+    if baseline is not None and not baseline.is_file():
+        raise ConfigError(f"baseline={baseline_arg}: no such file; give a results.json of an earlier build")
+    planning = plan.planning(project, baseline)
+    loader.take_lock(project.build_dir)  # before doit opens the database
     doit_config = {
         "dep_file": _rel(project.build_dir / ".doit.db"),
-        "backend": engine.BACKEND,  # tasks.engine.StateDB: each step committed as it succeeds
+        # each step committed as it succeeds; commands that only look open it read-only
+        "backend": engine.BACKEND if loader.writes else engine.READ_ONLY_BACKEND,
         "check_file_uptodate": "md5",
         "default_tasks": ["results", "report"] + (["gates"] if project.gates else []),
         "verbosity": 2,
         "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
         "subtasks": True,  # `doit list` shows every step of every variant
     }
-    if engine.session.writes and not os.environ.get(
-        "NPUFORGE_NO_MTIME_REFRESH"
-    ):  # doit's stock behaviour, for comparison
-        from tasks import mtime_refresh
+    if loader.writes and not os.environ.get("NPUFORGE_NO_MTIME_REFRESH"):  # doit's stock behaviour, for comparison
+        from tasks import doit_db
 
-        mtime_refresh.refresh(Path(doit_config["dep_file"]))
-
+        doit_db.refresh_mtimes(Path(doit_config["dep_file"]))
     return doit_config, creators(planning)

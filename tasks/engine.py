@@ -2,7 +2,8 @@
 
 - ``StateDB`` is a doit backend (``backend: npuforge``): sqlite in WAL mode that
   commits each step's record as soon as doit saves it, so a killed build keeps
-  every step that had finished.  Read-only commands open it read-only.
+  every step that had finished.  ``ReadOnlyStateDB`` (``npuforge-read-only``)
+  is the same table opened read-only, for the commands that only look.
 - ``BuildLock`` (``build/.lock``): one writing command per project at a time;
   a second one waits and says for whom, or with ``--no-wait`` stops with an
   error.  ``list``, ``info``, ``help`` and ``explain`` never wait.
@@ -10,8 +11,9 @@
   files removed, and the steps that finished stay recorded.
 
 The commands below replace doit's own through the ``doit.COMMAND`` entry
-points in pyproject.toml; each only says whether it writes before doing what
-doit's does.  This module imports nothing heavy: it runs at every start.
+points in pyproject.toml; each hands doit a ``tasks.loader.ProjectLoader``
+that knows the command and whether it writes, then does what doit's does.
+This module imports nothing heavy: it runs at every start.
 """
 
 from __future__ import annotations
@@ -41,21 +43,10 @@ from doit.dependency import DatabaseException
 from tasks.errors import ConfigError
 
 BACKEND = "npuforge"
+READ_ONLY_BACKEND = "npuforge-read-only"
 LOCK_NAME = ".lock"
 TEMP_SUFFIX = ".tmp"  # every temporary name NPUForge makes is ".<name>...tmp"
 INTERRUPTED_EXIT = 130
-
-
-class _Session:
-    """What the running command is; set by the command before doit reads dodo.py."""
-
-    command: str | None = None
-    writes: bool = True
-    wait: bool = True
-    lock: BuildLock | None = None
-
-
-session = _Session()
 
 
 # ---------------------------------------------------------------- the database
@@ -73,11 +64,11 @@ class StateDB:
 
     desc = "sqlite (WAL), each step's record committed when the step succeeds"
     COMMIT_KEYS = ("deps:", "ignore:")
+    read_only = False
 
     def __init__(self, name, codec, *, module_name=None):
         self.name = name
         self.codec = codec
-        self.read_only = not session.writes
         self._cache: dict[str, dict] = {}
         self._dirty: set[str] = set()
         self._conn = self._open()
@@ -151,6 +142,13 @@ class StateDB:
         self._conn.close()
 
 
+class ReadOnlyStateDB(StateDB):
+    """The same database for commands that only look: opened read-only, nothing created."""
+
+    desc = "sqlite, read-only"
+    read_only = True
+
+
 # ---------------------------------------------------------------- the lock
 
 
@@ -222,26 +220,18 @@ def sweep(build_dir: Path) -> list[Path]:
     return removed
 
 
-def prepare(build_dir: Path) -> None:
-    """Called by dodo.py before doit opens its database: take the lock if this command writes."""
-    if session.command is None:
-        raise ConfigError(
-            "NPUForge's doit plugins are not installed in this Python "
-            f"({sys.executable}); run `make`, or `pip install --no-deps -e PATH/TO/npuforge`"
-        )
-    if not session.writes or session.lock is not None:
-        return
+def take_lock(build_dir: Path, wait: bool) -> BuildLock:
+    """Before doit opens the database of a writing command: one writing build of a project at a time."""
     lock = BuildLock(build_dir / LOCK_NAME)
-    lock.acquire(session.wait)
-    session.lock = lock
+    lock.acquire(wait)
     if not lock.previous_ended_cleanly:
         left = sweep(build_dir)
         if left:
             print(f"removed {len(left)} temporary file(s) left by an interrupted build", file=sys.stderr)
+    return lock
 
 
-def _finish(interrupted: bool) -> None:
-    lock, session.lock = session.lock, None
+def release_lock(lock: BuildLock | None, interrupted: bool) -> None:
     if lock is None:
         return
     if interrupted:
@@ -256,13 +246,6 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def begin(command: DoitCmdBase, writes: bool, params) -> None:
-    """Say what the running command is, before doit reads dodo.py."""
-    session.command = command.get_name()
-    session.writes = writes
-    session.wait = not (params.get("no_wait") or os.environ.get("NPUFORGE_NO_WAIT"))
-
-
 _NO_WAIT = {
     "section": "NPUForge",
     "name": "no_wait",
@@ -273,30 +256,41 @@ _NO_WAIT = {
 }
 
 
+def project_loader(command: DoitCmdBase, given, writes: bool):
+    """The loader a command hands doit: NPUForge's, knowing the command and whether it writes."""
+    from tasks.loader import ProjectLoader
+
+    if isinstance(given, ProjectLoader):  # a command made by another (`doit help run`)
+        given = given.given
+    return ProjectLoader(command, writes, given)
+
+
 def _writing(base: type[DoitCmdBase]) -> type[DoitCmdBase]:
     class Command(base):
         __doc__ = base.__doc__
         name = base.get_name()
         cmd_options = (*base.cmd_options, _NO_WAIT)
 
+        def __init__(self, task_loader=None, **kwargs):
+            super().__init__(task_loader=project_loader(self, task_loader, writes=True), **kwargs)
+
         def execute(self, params, args):
-            begin(self, True, params)
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
                 code = super().execute(params, args)
             except KeyboardInterrupt:
-                _finish(interrupted=True)
+                self.loader.finish(interrupted=True)
                 print(
                     "\ninterrupted: the steps that finished are recorded; run the same command to go on",
                     file=sys.stderr,
                 )
                 return INTERRUPTED_EXIT
             except BaseException:
-                _finish(interrupted=True)
+                self.loader.finish(interrupted=True)
                 raise
             finally:
                 signal.signal(signal.SIGTERM, previous)
-            _finish(interrupted=False)
+            self.loader.finish(interrupted=False)
             return code
 
     Command.__name__ = Command.__qualname__ = base.__name__
@@ -308,9 +302,8 @@ def _reading(base: type[DoitCmdBase]) -> type[DoitCmdBase]:
         __doc__ = base.__doc__
         name = base.get_name()
 
-        def execute(self, params, args):
-            begin(self, False, params)
-            return super().execute(params, args)
+        def __init__(self, task_loader=None, **kwargs):
+            super().__init__(task_loader=project_loader(self, task_loader, writes=False), **kwargs)
 
     Command.__name__ = Command.__qualname__ = base.__name__
     return Command

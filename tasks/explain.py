@@ -15,7 +15,7 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.dependency import get_file_md5
 
-from tasks import engine
+from tasks import doit_db, engine
 from tasks.doit_tasks import params_unchanged
 
 NEVER_RAN = "no record of an earlier run (a new step, or its record was forgotten)"
@@ -31,9 +31,8 @@ class Explain(DoitCmdBase):
         "an upstream step that will run first, or a step that runs every time."
     )
 
-    def execute(self, params, args):
-        engine.begin(self, writes=False, params=params)
-        return super().execute(params, args)
+    def __init__(self, task_loader=None, **kwargs):
+        super().__init__(task_loader=engine.project_loader(self, task_loader, writes=False), **kwargs)
 
     def _execute(self, pos_args=None):
         control = TaskControl(self.task_list)
@@ -110,7 +109,7 @@ def own_reasons(task, tasks: dict, dep, producers: dict[str, str]) -> list[str]:
     always = [u for u, _, _ in task.uptodate if u is False]
     if always:
         return ["runs every time: it checks or measures, it does not build"]
-    if not dep._in(task.name):
+    if not doit_db.has_record(dep, task.name):
         return [NEVER_RAN]
     status = dep.get_status(task, tasks, get_log=True)
     reasons: list[str] = []
@@ -130,7 +129,7 @@ def own_reasons(task, tasks: dict, dep, producers: dict[str, str]) -> list[str]:
     for path in status.reasons.get("removed_file_dep", []):
         reasons.append(f"input no longer used: {path}")
     for path in status.reasons.get("changed_file_dep", []):
-        state = dep._get(task.name, path)
+        state = doit_db.recorded_file(dep, task.name, path)
         if state is None:
             reasons.append(f"new input: {path}")
         else:

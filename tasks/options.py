@@ -45,6 +45,15 @@ def unfingerprinted(default: Any = dataclasses.MISSING, role: str | None = None)
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def role_of(f: dataclasses.Field) -> str | None:
+    """ "in", "out" or None: what the field's paths are to the step."""
+    return f.metadata.get(_ROLE)
+
+
+def is_fingerprinted(f: dataclasses.Field) -> bool:
+    return f.metadata.get(_FINGERPRINT, True)
+
+
 def files(options: Any, role: str) -> tuple[Path, ...]:
     """Every path in fields of ``role`` ("in" or "out"), in field order, nested options included."""
     found: list[Path] = []

@@ -24,13 +24,12 @@ def write(path: Path, text: str) -> Path:
 def doit_command(project_dir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that run doit on ``project_dir/project.yaml``.
 
-    The repo's dodo.py is copied beside project.yaml: doit's working folder is
-    then the project folder, as for a user's own project.
+    As a user runs it on their own project: plain doit in the folder that holds
+    only project.yaml (and its models and data), no dodo.py.
     """
-    shutil.copyfile(REPO / "dodo.py", project_dir / "dodo.py")
     full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("PWD", None)
-    return [sys.executable, "-m", "doit", "-f", str(project_dir / "dodo.py"), *args], full_env
+    return [sys.executable, "-m", "doit", *args], full_env
 
 
 def doit(project_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

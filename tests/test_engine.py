@@ -36,7 +36,6 @@ from tasks import engine
 
 def test_a_step_is_committed_the_moment_doit_saves_it(tmp_path, monkeypatch):
     """doit's own Dependency over StateDB: another connection sees the record before the run ends."""
-    monkeypatch.setattr(engine.session, "writes", True)
     (tmp_path / "in.txt").write_text("x")
     monkeypatch.chdir(tmp_path)
     db = tmp_path / ".doit.db"
@@ -51,10 +50,9 @@ def test_a_step_is_committed_the_moment_doit_saves_it(tmp_path, monkeypatch):
     deps.close()
 
 
-def test_a_read_only_command_creates_and_writes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine.session, "writes", False)
+def test_a_read_only_command_creates_and_writes_nothing(tmp_path):
     db = tmp_path / ".doit.db"
-    deps = Dependency(engine.StateDB, str(db), checker_cls=MD5Checker, codec_cls=JSONCodec)
+    deps = Dependency(engine.ReadOnlyStateDB, str(db), checker_cls=MD5Checker, codec_cls=JSONCodec)
     deps.save_success(Task("t", [lambda: None]))
     deps.close()
     assert not db.exists()

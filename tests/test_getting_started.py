@@ -20,8 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "getting-started.md"
 SKIP = "<!-- test: skip -->"
@@ -85,7 +83,6 @@ def test_the_page_marks_what_it_leaves_out():
     assert not any("xdg-open" in b or "activate" in b for b in blocks)
 
 
-@pytest.mark.xfail(reason="needs the project loader", strict=False)
 def test_getting_started(tmp_path: Path):
     blocks = sh_blocks(PAGE.read_text())
     folder = tmp_path / "work"

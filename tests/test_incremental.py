@@ -205,7 +205,7 @@ def test_restored_build_at_another_path_with_new_mtimes_runs_nothing(tiny: Path,
     # the new mtimes are recorded, so later runs compare mtimes instead of hashing again
     import sqlite3
 
-    from tasks import mtime_refresh
+    from tasks import doit_db
 
     with sqlite3.connect(moved / "build" / ".doit.db") as db:
         states = [json.loads(raw) for (raw,) in db.execute("SELECT task_data FROM doit")]
@@ -214,6 +214,6 @@ def test_restored_build_at_another_path_with_new_mtimes_runs_nothing(tiny: Path,
     cwd = os.getcwd()
     os.chdir(moved)
     try:
-        assert mtime_refresh.refresh(Path("build/.doit.db")) == 0
+        assert doit_db.refresh_mtimes(Path("build/.doit.db")) == 0
     finally:
         os.chdir(cwd)

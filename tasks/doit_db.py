@@ -1,4 +1,11 @@
-"""Record new mtimes of unchanged input files in doit's database.
+"""The one place that reads doit's dependency records beyond doit's own public API.
+
+- ``has_record`` / ``recorded_file``: what ``doit explain`` needs, through the
+  backend interface every doit backend implements (``in_``, ``get``).
+- ``refresh_mtimes``: NPUForge's own table (tasks/engine.py's StateDB), updated
+  in place before doit reads it.
+
+Refreshing mtimes: record new mtimes of unchanged input files in the database.
 
 doit's md5 checker compares a file's mtime first and its md5 only when the
 mtime differs, but it stores a file's state only when a step runs.  After a CI
@@ -16,7 +23,7 @@ import sqlite3
 from pathlib import Path
 
 
-def refresh(db_path: Path) -> int:
+def refresh_mtimes(db_path: Path) -> int:
     """Update stored mtimes where only the mtime changed; return how many entries were updated."""
     if not db_path.is_file():
         return 0
@@ -60,3 +67,13 @@ def refresh(db_path: Path) -> int:
     finally:
         db.close()
     return updated
+
+
+def has_record(dep, task_name: str) -> bool:
+    """Whether ``dep`` (doit's Dependency) holds a record of an earlier success of the task."""
+    return bool(dep.backend.in_(task_name))
+
+
+def recorded_file(dep, task_name: str, path: str):
+    """The (mtime, size, md5) doit recorded for input ``path`` of the task, or None."""
+    return dep.backend.get(task_name, path)
