@@ -43,21 +43,33 @@ def _rel(path: Path) -> str:
 
 def _action(step: Step, params: dict[str, Any], log: Path, project: config.Project) -> Callable[..., Any]:
     def action(**positional):
-        if project.cache_dir is None or not step.kind.cached:
-            return _run(step, log, positional)
-        from tasks import cache
+        from tasks import failures
 
-        entry = cache.key(step.kind.task_prefix, params, list(step.file_dep), project.root)
-        if cache.restore(project.cache_dir, entry, list(step.targets)):
-            print(f"   {step.task_name}: restored from cache ({entry[:12]})", flush=True)
-            return None
-        result = _run(step, log, positional)
+        result = _cached_run(step, params, log, project, positional)
         if result is None:
-            cache.store(project.cache_dir, entry, list(step.targets))
+            failures.clear(project.build_dir, step.task_name)
+        else:
+            failures.record(project.build_dir, step.task_name, result.get_msg())
         return result
 
     action.__name__ = f"run_{step.kind.task_prefix}"
     return action
+
+
+def _cached_run(step: Step, params: dict[str, Any], log: Path, project: config.Project, positional: dict[str, Any]):
+    """Restore the step from the step cache, or run it (and store what it made)."""
+    if project.cache_dir is None or not step.kind.cached:
+        return _run(step, log, positional)
+    from tasks import cache
+
+    entry = cache.key(step.kind.task_prefix, params, list(step.file_dep), project.root)
+    if cache.restore(project.cache_dir, entry, list(step.targets)):
+        print(f"   {step.task_name}: restored from cache ({entry[:12]})", flush=True)
+        return None
+    result = _run(step, log, positional)
+    if result is None:
+        cache.store(project.cache_dir, entry, list(step.targets))
+    return result
 
 
 def _run(step: Step, log: Path, positional: dict[str, Any]):
@@ -125,8 +137,10 @@ def _creator(prefix: str, kinds: list, planning: plan.Planning) -> Callable[[], 
     return create
 
 
-def load(project_file: Path, baseline_arg: str | None, loader) -> tuple[dict[str, Any], dict[str, Callable]]:
-    """Plan the project; return DOIT_CONFIG and one task creator per task name prefix.
+def load(
+    project_file: Path, baseline_arg: str | None, loader
+) -> tuple[dict[str, Any], dict[str, Callable], plan.Planning]:
+    """Plan the project; return DOIT_CONFIG, one task creator per task name prefix, and the plan.
 
     ``loader`` is the running command's tasks.loader.ProjectLoader: it takes the
     build lock for a writing command.  Raises ConfigError for a bad project.
@@ -153,4 +167,10 @@ def load(project_file: Path, baseline_arg: str | None, loader) -> tuple[dict[str
         from tasks import doit_db
 
         doit_db.refresh_mtimes(Path(doit_config["dep_file"]))
-    return doit_config, creators(planning)
+    return doit_config, creators(planning), planning
+
+
+def run_now(step: Step, planning: plan.Planning):
+    """Run one planned step outside doit (see ProjectLoader.salvage); None, or doit's failure."""
+    log = planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
+    return _run(step, log, {})

@@ -265,7 +265,7 @@ def project_loader(command: DoitCmdBase, given, writes: bool):
     return ProjectLoader(command, writes, given)
 
 
-def _writing(base: type[DoitCmdBase]) -> type[DoitCmdBase]:
+def _writing(base: type[DoitCmdBase], salvages: bool = False) -> type[DoitCmdBase]:
     class Command(base):
         __doc__ = base.__doc__
         name = base.get_name()
@@ -290,6 +290,8 @@ def _writing(base: type[DoitCmdBase]) -> type[DoitCmdBase]:
                 raise
             finally:
                 signal.signal(signal.SIGTERM, previous)
+            if salvages and code != 0 and (self.sel_default_tasks or {"results", "report"} & set(args)):
+                self.loader.salvage()  # results.json and the report of the variants that built
             self.loader.finish(interrupted=False)
             return code
 
@@ -309,7 +311,7 @@ def _reading(base: type[DoitCmdBase]) -> type[DoitCmdBase]:
     return Command
 
 
-Run = _writing(_Run)
+Run = _writing(_Run, salvages=True)
 Clean = _writing(_Clean)
 Forget = _writing(_Forget)
 Ignore = _writing(_Ignore)

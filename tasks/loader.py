@@ -48,6 +48,7 @@ class ProjectLoader(DodoTaskLoader):
         if given is not None:  # what doit's own set-up gave the command: keep its configuration
             self.cmd_names, self.config, self.task_opts = given.cmd_names, given.config, given.task_opts
         self.project: Path | None = None
+        self.planning = None  # the project's plan, once loaded
         self.wait = True
         self.lock: engine.BuildLock | None = None
 
@@ -82,7 +83,7 @@ class ProjectLoader(DodoTaskLoader):
         from tasks import doit_tasks
 
         try:
-            doit_config, creators = doit_tasks.load(self.project, get_var("baseline"), self)
+            doit_config, creators, self.planning = doit_tasks.load(self.project, get_var("baseline"), self)
         except ConfigError as exc:
             for line in str(exc).splitlines():
                 print(f"ERROR: {line}", file=sys.stderr)
@@ -94,6 +95,30 @@ class ProjectLoader(DodoTaskLoader):
         """A writing command: one writing build of the project at a time (before doit opens its database)."""
         if self.writes and self.lock is None:
             self.lock = engine.take_lock(build_dir, self.wait)
+
+    def salvage(self) -> None:
+        """After a build in which variants failed: results.json and the report of everything that built.
+
+        doit does not run the results step when a step it depends on failed;
+        this runs it (and the report) here, reading the failure records, so
+        the failed variants are listed with their step and error.  Nothing is
+        recorded in doit's database: the next build runs them again.
+        """
+        from tasks import doit_tasks, failures
+
+        if self.planning is None:
+            return
+        results = self.planning.find("results")
+        failed = {n for e in results.options.variants for n in e.steps if failures.read(self.planning.paths.build, n)}
+        if not failed and all(e.artifact.is_file() for e in results.options.variants):
+            return
+        print(f"{len(failed)} step(s) failed; writing results.json and the report for what built", file=sys.stderr)
+        for name in ("results", "report"):
+            step = self.planning.find(name)
+            error = doit_tasks.run_now(step, self.planning)
+            if error is not None:
+                print(f"ERROR: {name}: {failures.first_line(error.get_msg())}", file=sys.stderr)
+                return
 
     def finish(self, interrupted: bool) -> None:
         lock, self.lock = self.lock, None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
-from tasks.options import input_file, output_file, relative, unfingerprinted
+from tasks import failures
+from tasks.options import files, input_file, output_file, relative, unfingerprinted
 
 if TYPE_CHECKING:
     from tasks.config import Variant
@@ -32,6 +33,7 @@ class Entry:
     accuracy: Path | None = input_file(None)
     rewrites: Path | None = input_file(None)
     benchmarks: tuple[Path, ...] = input_file(())
+    steps: tuple[str, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,14 @@ class Options:
     variants: tuple[Entry, ...]
     out: Path = output_file()
     root: Path = unfingerprinted(Path("."))  # paths in results.json are relative to it
+    build: Path = unfingerprinted(Path("build"))  # where failed steps leave their records (tasks/failures.py)
 
 
 def plan_results(planning: Planning) -> list[Step]:
-    entries = tuple(entry(planning, v) for v in planning.project.variants)
-    options = Options(planning.project.name, entries, planning.paths.results, planning.project.root)
+    entries = tuple(_with_steps(planning, entry(planning, v)) for v in planning.project.variants)
+    options = Options(
+        planning.project.name, entries, planning.paths.results, planning.project.root, planning.paths.build
+    )
     return [planning.new("results", "", "collect every variant's facts into results.json", options)]
 
 
@@ -65,6 +70,19 @@ def entry(planning: Planning, v: Variant) -> Entry:
     )  # fmt: skip
 
 
+def _with_steps(planning: Planning, e: Entry) -> Entry:
+    """``e`` with the names of every step upstream of its files, in planning order."""
+    producers = {t: s for s in planning.steps for t in s.targets}
+    found: set[str] = set()
+    todo = list(files(e, "in"))
+    while todo:
+        step = producers.get(todo.pop())
+        if step is not None and step.task_name not in found:
+            found.add(step.task_name)
+            todo += step.file_dep
+    return replace(e, steps=tuple(s.task_name for s in planning.steps if s.task_name in found))
+
+
 def _read(path: Path | None) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path else None
 
@@ -77,9 +95,32 @@ def _accuracy(variant: Entry, compiled: bool) -> dict[str, Any] | None:
     return {**accuracy, "measured_on": source}
 
 
+def _failed(o: Options, v: Entry) -> dict[str, Any] | None:
+    """The variant's failure: the first of its steps that failed, or the first whose output is missing."""
+    for name in v.steps:
+        record = failures.read(o.build, name)
+        if record:
+            return record
+    if not v.artifact.is_file():
+        return {"step": v.steps[-1] if v.steps else None,
+                "message": "not built: the build stopped at an earlier failure; doit --continue builds every variant it can"}  # fmt: skip
+    return None
+
+
+def _failed_row(v: Entry, error: dict[str, Any]) -> dict[str, Any]:
+    facts = ("artifact", "size_bytes", "inputs", "outputs", "ops", "cpu_fallback", "estimate", "layers", "model_info",
+             "findings", "rewrites", "quant_errors", "accuracy", "benchmark")  # fmt: skip
+    return {"id": v.id, "model": v.model, "prune": v.prune, "quantization": v.quantization, "target": v.target,
+            **dict.fromkeys(facts), "benchmarks": [], "error": error}  # fmt: skip
+
+
 def run(o: Options) -> None:
     rows = []
     for v in o.variants:
+        error = _failed(o, v)
+        if error:
+            rows.append(_failed_row(v, error))
+            continue
         compiled = _read(v.compile_facts)
         quantized = _read(v.quantize_facts) or {}
         artifact = v.artifact
@@ -112,6 +153,9 @@ def run(o: Options) -> None:
     width = max((len(r["id"]) for r in rows), default=10)
     print(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}  {'meas. ms':>8}")
     for r in rows:
+        if r.get("error"):
+            print(f"   {r['id']:<{width}}  FAILED at {r['error']['step']}: {r['error']['message']}")
+            continue
         ops = f"{r['ops']['npu']}/{r['ops']['cpu']}" if r["ops"] else "-"
         ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
         measured = f"{r['benchmark']['latency_ms']['avg']:.2f}" if r["benchmark"] else "-"
