@@ -7,8 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks import atomic
-from tasks import failures
+from tasks import atomic, failures
 from tasks.options import files, input_file, output_file, relative, unfingerprinted
 
 if TYPE_CHECKING:
