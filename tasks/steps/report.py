@@ -71,8 +71,11 @@ def _unit(v: dict[str, Any]) -> str:
 
 
 def rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per variant that built (a failed one has no numbers: the compatibility view shows it)."""
     out = []
     for v in variants:
+        if v.get("error"):
+            continue
         est = v.get("estimate") or {}
         bench = v.get("benchmark") or {}
         out.append(
@@ -133,6 +136,28 @@ def layer_groups(variants: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         shape = tuple(layer["op"] for layer in v["layers"])
         groups.setdefault((v["quantization"], v["target"], shape), []).append(v)
     return [g for g in groups.values() if len(g) > 1 and len({_unit(v) for v in g}) > 1]
+
+
+def compatibility(variants: list[dict[str, Any]]) -> tuple[list[str], list[str], dict[tuple[str, str], list[str]]]:
+    """Models × targets: per cell, the schemes with their NPU share and estimated ms, or the failure.
+
+    Schemes that failed the same way share one line: ``int8, a16w8: failed at import:m: …``.
+    """
+    units = list(dict.fromkeys(_unit(v) for v in variants))
+    targets = list(dict.fromkeys(v["target"] for v in variants))
+    grouped: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for v in variants:
+        if v.get("error"):
+            text = f"failed at {v['error']['step']}: {v['error']['message']}"
+        else:
+            ratio, est = _npu_ratio(v), (v.get("estimate") or {}).get("inference_ms")
+            facts = [f"{ratio:.0%} NPU" if ratio is not None else "", f"{est:.2f} ms est." if est is not None else ""]
+            text = ", ".join(f for f in facts if f) or "built"
+        grouped.setdefault((_unit(v), v["target"]), {}).setdefault(text, []).append(v["quantization"])
+    cells = {
+        cell: [f"{', '.join(schemes)}: {text}" for text, schemes in texts.items()] for cell, texts in grouped.items()
+    }
+    return units, targets, cells
 
 
 # --- plots -----------------------------------------------------------------------------------------
@@ -239,11 +264,31 @@ def _fmt(key: str, value: Any) -> str:
     return str(value)
 
 
+def _compatibility_html(variants: list[dict[str, Any]]) -> list[str]:
+    e = html.escape
+    units, targets, cells = compatibility(variants)
+    parts = ["<h2>Compatibility</h2><table id='compatibility'><tr><th class='l'>model</th>"]
+    parts += [f"<th class='l'>{e(t)}</th>" for t in targets] + ["</tr>"]
+    for unit in units:
+        parts.append(f"<tr><td class='l'>{e(unit)}</td>")
+        for t in targets:
+            lines = cells.get((unit, t), [])
+            cls = "l cpu" if any(": failed at " in line for line in lines) else "l"
+            parts.append(f"<td class='{cls}'>{'<br>'.join(e(x) for x in lines) or '–'}</td>")
+        parts.append("</tr>")
+    return [*parts, "</table>"]
+
+
+def _counted(variants: list[dict[str, Any]]) -> str:
+    failed = sum(1 for v in variants if v.get("error"))
+    return f"{len(variants)} variants" + (f", {failed} failed (see Compatibility)" if failed else "")
+
+
 def render_html(project: str, variants, table, images, marks, groups, baseline: str | None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(project)}: NPUForge report</title>",
              f"<style>{CSS}</style></head><body>", f"<h1>{e(project)}</h1>",
-             f"<p class='muted'>{len(variants)} variants. Estimates are Vela's; accuracy is against the float model on the "
+             f"<p class='muted'>{_counted(variants)}. Estimates are Vela's; accuracy is against the float model on the "
              "validation set (a Vela artifact has the accuracy of the quantized model it was compiled from).</p>",
              "<h2>Variants</h2><table id='variants'><tr>"]  # fmt: skip
     parts += [f"<th class='{'l' if key == 'id' else ''}'>{e(title)}</th>" for key, title in COLUMNS]
@@ -261,6 +306,7 @@ def render_html(project: str, variants, table, images, marks, groups, baseline: 
             parts.append(f"<td class='{cls}'>{e(_fmt(key, r[key]))}{arrow}</td>")
         parts.append("</tr>")
     parts.append("</table>")
+    parts += _compatibility_html(variants)
     if baseline is not None:
         regressed = [vid for vid, m in marks.items() if "regression" in m.values()]
         parts.append(f"<p>Compared with <code>{e(baseline)}</code>: "
@@ -317,6 +363,10 @@ def render_markdown(project: str, variants, table, images, marks, groups) -> str
         if r["runtime_cpu"]:
             cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ⚠ partly on the CPU"
         lines.append("| " + " | ".join(cells) + " |")
+    units, targets, compat = compatibility(variants)
+    lines += ["", "## Compatibility", "", "| model | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
+    for unit in units:
+        lines.append(f"| {unit} | " + " | ".join("<br>".join(compat.get((unit, t), [])) or "–" for t in targets) + " |")
     lines.append("")
     lines += [f"![{name}]({name})" for name in images]
     for group in groups:
@@ -348,7 +398,8 @@ def run(o: Options) -> None:
     if baseline:
         base = json.loads(baseline.read_text())
         marks = regressions(table, rows(base["variants"]))
-    progress(f"plotting {len(variants)} variants")
+    failed = sum(1 for v in variants if v.get("error"))
+    progress(f"plotting {len(variants) - failed} variants" + (f"; {failed} failed" if failed else ""))
     images = plots(variants, table)
     groups = layer_groups(variants)
     folder = o.out_dir
