@@ -40,6 +40,7 @@ def run(source: Path, kind: str, function: str | None, args_json: str, input_sha
 
     if content is None:
         content = bytes(reference)
+        refuse_custom_ops(tflite.read_bytes(content, f"{label}.source"), label)
         reference = _tflite_reference(content)
     model_bytes, folded = canonicalize(content, input_shape, f"{label}.source")
     if folded:
@@ -48,6 +49,23 @@ def run(source: Path, kind: str, function: str | None, args_json: str, input_sha
     progress(f"matches the source: max abs diff {worst:.2e} of output range")
     atomic.write_bytes(out, model_bytes)
     atomic.write_json(facts, tflite.describe(model_bytes, folded=folded, max_rel_diff=worst))
+
+
+def refuse_custom_ops(model, label: str) -> None:
+    """Before anything runs: name every custom operator (count, nodes) and what to do about it."""
+    found = tflite.custom_ops(model)
+    if not found:
+        return
+    shown = []
+    for code, nodes in found.items():
+        names = ", ".join(nodes[:3]) + (f", … ({len(nodes) - 3} more)" if len(nodes) > 3 else "")
+        shown.append(f"{code} ×{len(nodes)} (nodes: {names})")
+    raise StepError(
+        f"{label}.source: the model has custom operators that neither LiteRT's builtin kernels nor Vela run: "
+        + "; ".join(shown)
+        + ". NPUForge has no rewrite for them: export the model without them (cut the graph before and after "
+        "them), and run them in the application"
+    )
 
 
 def canonicalize(content: bytes, input_shape: list[int] | None, where: str) -> tuple[bytes, dict[str, int]]:

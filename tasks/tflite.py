@@ -58,6 +58,20 @@ def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
     return _OP_NAMES.get(builtin_code(model, op), "CUSTOM")
 
 
+def custom_ops(model: schema.ModelT) -> dict[str, list[str]]:
+    """Every custom operator of the model: its custom code → the names of its nodes (first output tensor), in order."""
+    found: dict[str, list[str]] = {}
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            if builtin_code(model, op) != schema.BuiltinOperator.CUSTOM:
+                continue
+            code = model.operatorCodes[op.opcodeIndex].customCode
+            code = code.decode() if isinstance(code, bytes) else str(code)
+            name = tensor_name(sg.tensors[op.outputs[0]]) if len(op.outputs) else f"#{sg.operators.index(op)}"
+            found.setdefault(code, []).append(name)
+    return found
+
+
 def tensor_name(tensor: schema.TensorT) -> str:
     name = tensor.name
     return name.decode() if isinstance(name, bytes) else str(name)

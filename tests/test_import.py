@@ -146,3 +146,37 @@ def test_corrupt_tflite(tmp_path: Path):
     with pytest.raises(StepError, match="not a TFLite flatbuffer"):
         do_import(tmp_path, source)
     assert not (tmp_path / "out" / "m_float.tflite").exists()
+
+
+def with_custom_ops(content: bytes, codes: list[str]) -> bytes:
+    """The model with its first ops turned into custom operators named ``codes`` (as MediaPipe's models carry)."""
+    model = tflite.read_bytes(content, "m")
+    sg = model.subgraphs[0]
+    for op, code in zip(sg.operators, codes, strict=False):
+        opcode = tflite.schema.OperatorCodeT()
+        opcode.builtinCode = opcode.deprecatedBuiltinCode = tflite.schema.BuiltinOperator.CUSTOM
+        opcode.customCode = code
+        opcode.version = 1
+        model.operatorCodes.append(opcode)
+        op.opcodeIndex = len(model.operatorCodes) - 1
+        op.builtinOptionsType, op.builtinOptions = 0, None
+    return tflite.to_bytes(model)
+
+
+def test_custom_ops_are_named_before_anything_runs(tmp_path: Path):
+    source = tmp_path / "custom.tflite"
+    source.write_bytes(
+        with_custom_ops(tflite_of(keras_net()), ["Landmarks2TransformMatrix", "Landmarks2TransformMatrix"])
+    )
+    with pytest.raises(StepError) as info:
+        do_import(tmp_path, source)
+    message = str(info.value)
+    assert message.startswith(
+        "models.m.source: the model has custom operators that neither LiteRT's builtin kernels nor Vela run: "
+        "Landmarks2TransformMatrix ×2 (nodes: "
+    )
+    assert message.endswith("NPUForge has no rewrite for them: export the model without them (cut the graph before "
+                            "and after them), and run them in the application")  # fmt: skip
+    assert "Traceback" not in message and not (tmp_path / "out" / "m_float.tflite").exists()
+    found = tflite.custom_ops(tflite.read(source))
+    assert list(found) == ["Landmarks2TransformMatrix"] and len(found["Landmarks2TransformMatrix"]) == 2
