@@ -38,21 +38,40 @@ def run(source: Path, kind: str, function: str | None, args_json: str, input_sha
     else:
         raise StepError(f"{label}.source: cannot import '{src.name}'; give .keras, .h5, .tflite or a SavedModel folder")
 
+    rewritten: list[dict] = []
     if content is None:
         content = bytes(reference)
-        refuse_custom_ops(tflite.read_bytes(content, f"{label}.source"), label)
-        reference = _tflite_reference(content)
+        reference = _tflite_reference(content)  # the source as it is (LiteRT's default delegate runs MediaPipe's ops)
+        content, rewritten = builtin_ops_only(content, label)
     model_bytes, folded = canonicalize(content, input_shape, f"{label}.source")
     if folded:
         progress("folded constant ops: " + ", ".join(f"{n} {op}" for op, n in folded.items()))
     worst = check_equivalent(reference, model_bytes, label)
     progress(f"matches the source: max abs diff {worst:.2e} of output range")
     atomic.write_bytes(out, model_bytes)
-    atomic.write_json(facts, tflite.describe(model_bytes, folded=folded, max_rel_diff=worst))
+    extra = {"custom_ops_rewritten": rewritten} if rewritten else {}
+    atomic.write_json(facts, tflite.describe(model_bytes, folded=folded, max_rel_diff=worst, **extra))
+
+
+def builtin_ops_only(content: bytes, label: str) -> tuple[bytes, list[dict]]:
+    """Custom operators with a rewrite become builtin ones; any other is named (count, nodes) before anything runs.
+
+    The rewritten model is proven equal to the source afterwards, with the whole import (check_equivalent).
+    """
+    from tasks.rewrites import CUSTOM_OPS
+
+    model = tflite.read_bytes(content, f"{label}.source")
+    found = tflite.custom_ops(model)
+    records = []
+    for code in [c for c in found if c in CUSTOM_OPS]:
+        records += CUSTOM_OPS[code].load().apply(model)
+        progress(f"{code} ×{len(found[code])} → {CUSTOM_OPS[code].becomes} (builtin), to be proven equal to the source")
+    refuse_custom_ops(model, label)
+    return (tflite.to_bytes(model) if records else content), records
 
 
 def refuse_custom_ops(model, label: str) -> None:
-    """Before anything runs: name every custom operator (count, nodes) and what to do about it."""
+    """Name every custom operator left (count, nodes) and what to do about it."""
     found = tflite.custom_ops(model)
     if not found:
         return

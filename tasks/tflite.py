@@ -58,15 +58,22 @@ def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
     return _OP_NAMES.get(builtin_code(model, op), "CUSTOM")
 
 
+def custom_code(model: schema.ModelT, op: schema.OperatorT) -> str | None:
+    """A custom operator's code (e.g. MediaPipe's Convolution2DTransposeBias); None for a builtin."""
+    if builtin_code(model, op) != schema.BuiltinOperator.CUSTOM:
+        return None
+    code = model.operatorCodes[op.opcodeIndex].customCode
+    return code.decode() if isinstance(code, bytes) else str(code)
+
+
 def custom_ops(model: schema.ModelT) -> dict[str, list[str]]:
     """Every custom operator of the model: its custom code → the names of its nodes (first output tensor), in order."""
     found: dict[str, list[str]] = {}
     for sg in model.subgraphs:
         for op in sg.operators:
-            if builtin_code(model, op) != schema.BuiltinOperator.CUSTOM:
+            code = custom_code(model, op)
+            if code is None:
                 continue
-            code = model.operatorCodes[op.opcodeIndex].customCode
-            code = code.decode() if isinstance(code, bytes) else str(code)
             name = tensor_name(sg.tensors[op.outputs[0]]) if len(op.outputs) else f"#{sg.operators.index(op)}"
             found.setdefault(code, []).append(name)
     return found
@@ -444,8 +451,10 @@ def downstream_outputs(model: schema.ModelT, tensor: int) -> list[str]:
 
 
 def _opcode(model: schema.ModelT, code: int, version: int) -> int:
+    """The index of builtin ``code``'s opcode (at least ``version``), added if the model has none."""
     for i, c in enumerate(model.operatorCodes):
         if max(c.builtinCode, c.deprecatedBuiltinCode) == code:
+            c.version = max(c.version, version)
             return i
     op = schema.OperatorCodeT()
     op.builtinCode = code

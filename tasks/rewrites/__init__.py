@@ -32,3 +32,12 @@ REWRITES = {
 
 # op Vela leaves on the CPU -> the rewrite that fixes it
 FIXES = {r.replaces: r.name for r in REWRITES.values()}
+
+# custom operators the import step turns into builtin ones (proven equal to the original there)
+CUSTOM_OPS = {
+    r.replaces: r
+    for r in (
+        Rewrite("transpose_conv_bias", "tasks.rewrites.transpose_conv_bias", "Convolution2DTransposeBias",
+                "TRANSPOSE_CONV"),
+    )
+}  # fmt: skip
