@@ -1,0 +1,189 @@
+"""ONNX → float32 .tflite with onnx2tf, checked against onnxruntime.  Runs INSIDE the onnx2tf tool environment.
+
+It imports nothing of NPUForge (that environment has other versions of
+everything).  Request: one JSON object as argv[1]:
+    {"onnx": PATH, "out": PATH, "input_shape": [..] | null, "param_replacement": PATH | null,
+     "tolerance": 1e-4, "samples": 3}
+Answer: one JSON line on stdout, {"ok": true, ...facts} or {"ok": false, "kind": ..., ...}.
+
+What it guards against (onnx2tf 1.29.24): it converts a copy (onnx2tf rewrites its input
+file in place), in a scratch folder that holds the sample data it would otherwise download
+from the internet, with the environment's bin/ on PATH (it runs `onnxsim` by name); node
+names onnx2tf refuses are made safe in the copy; free dimensions are fixed from input_shape
+or refused, naming the input.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+SAMPLE_DATA = "calibration_image_sample_data_20x128x128x3_float32.npy"
+SAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-/>]")
+
+
+def answer(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def prepare(request: dict, work: Path):
+    """The copy onnx2tf converts: safe node names, static input shape. Returns (path, renamed, inputs) or an error."""
+    import onnx
+
+    model = onnx.load(request["onnx"])
+    renamed = {}
+    for node in model.graph.node:
+        safe = SAFE_NAME.sub("_", node.name)
+        if safe != node.name:
+            renamed[safe] = node.name
+            node.name = safe
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    shapes = {}
+    for i, graph_input in enumerate(inputs):
+        dims = graph_input.type.tensor_type.shape.dim
+        shape = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else -1 for d in dims]
+        if request.get("input_shape") and i == 0:
+            given = list(request["input_shape"])
+            if len(given) != len(shape) or any(s not in (-1, g) for s, g in zip(shape, given, strict=True)):
+                return None, {"kind": "input_shape", "input": graph_input.name, "shape": shape, "given": given}
+            shape = given
+            for d, value in zip(dims, given, strict=True):
+                d.ClearField("dim_param")
+                d.dim_value = value
+        if -1 in shape:
+            return None, {"kind": "dynamic", "input": graph_input.name, "shape": shape}
+        shapes[graph_input.name] = shape
+    path = work / "model.onnx"
+    onnx.save(model, str(path))
+    return (path, renamed, shapes), None
+
+
+def convert(path: Path, work: Path, request: dict, renamed: dict) -> tuple[Path | None, dict | None]:
+    import numpy as np
+
+    np.save(work / SAMPLE_DATA, np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    os.chdir(work)
+    import onnx
+    import onnx2tf
+
+    types = {n.name: n.op_type for n in onnx.load(str(path)).graph.node}
+    try:
+        onnx2tf.convert(input_onnx_file_path=str(path), output_folder_path=str(work / "out"), non_verbose=True,
+                        param_replacement_file=request.get("param_replacement") or "")  # fmt: skip
+    except BaseException as exc:  # onnx2tf also ends with sys.exit(1)
+        node = getattr(exc, "onnx_op_name", None)
+        op_type = types.get(node) if node else None
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("onnx2tf.ops."):
+            op_type = exc.name.rsplit(".", 1)[1]
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        return None, {"kind": "convert", "op_type": op_type, "node": renamed.get(node, node),
+                      "error": f"{type(exc).__name__}: {first}"}  # fmt: skip
+    found = sorted((work / "out").glob("*_float32.tflite"))
+    if not found:
+        return None, {"kind": "convert", "op_type": None, "node": None, "error": "onnx2tf wrote no *_float32.tflite"}
+    return found[0], None
+
+
+def _perms(onnx_shape: list[int], tflite_shape: list[int]) -> list[tuple[int, ...]]:
+    """Axis orders that turn the ONNX shape into the TFLite one, the likely ones first."""
+    rank = len(onnx_shape)
+    likely = [tuple(range(rank)), (0, *range(2, rank), 1)] if rank >= 3 else [tuple(range(rank))]
+    every = likely + [p for p in itertools.permutations(range(rank)) if p not in likely]
+    return [p for p in every if [onnx_shape[i] for i in p] == list(tflite_shape)]
+
+
+def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> dict:
+    """Both models on the same random inputs; the layout and name of every input and output; the largest difference."""
+    import numpy as np
+    import onnxruntime
+    from ai_edge_litert.interpreter import Interpreter
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    interpreter = Interpreter(model_path=str(tflite_path))
+    interpreter.allocate_tensors()
+    t_inputs, t_outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    o_inputs, o_outputs = session.get_inputs(), session.get_outputs()
+    inputs = [_match(o.name, shapes[o.name], t_inputs, i) for i, o in enumerate(o_inputs)]
+    rng, worst, out_maps = np.random.default_rng(request.get("seed", 0)), 0.0, None
+    for _ in range(request.get("samples", 3)):
+        feed = {o.name: rng.random(shapes[o.name], dtype=np.float32) for o in o_inputs}
+        expected = session.run(None, feed)
+        for o, (detail, perm) in zip(o_inputs, inputs, strict=True):
+            interpreter.set_tensor(detail["index"], np.ascontiguousarray(feed[o.name].transpose(perm)))
+        interpreter.invoke()
+        got = [interpreter.get_tensor(d["index"]) for d in t_outputs]
+        out_maps = out_maps or _outputs(o_outputs, expected, t_outputs, got)
+        for (j, perm), e in zip(out_maps, expected, strict=True):
+            span = float(np.ptp(e)) or 1.0
+            worst = max(worst, float(np.max(np.abs(e.transpose(perm) - got[j]))) / span)
+    return {
+        "inputs": [_facts(o.name, shapes[o.name], d, p) for o, (d, p) in zip(o_inputs, inputs, strict=True)],
+        "outputs": [
+            _facts(o.name, list(e.shape), t_outputs[j], p)
+            for o, e, (j, p) in zip(o_outputs, expected, out_maps, strict=True)
+        ],  # fmt: skip
+        "max_rel_diff": worst,
+    }
+
+
+def _match(name: str, shape: list[int], details: list[dict], index: int):
+    candidates = [d for d in details if d["name"].split(":")[0].endswith(name)] or [details[index]]
+    detail = candidates[0]
+    perms = _perms(shape, [int(x) for x in detail["shape"]])
+    if not perms:
+        raise ValueError(f"input {name}: ONNX shape {shape} has no layout that gives {list(detail['shape'])}")
+    return detail, perms[0]
+
+
+def _outputs(o_outputs, expected, t_outputs, got) -> list[tuple[int, tuple[int, ...]]]:
+    """For each ONNX output: the TFLite output (by name, else by order) and the axis order that fits best."""
+    import numpy as np
+
+    maps = []
+    for k, (o, e) in enumerate(zip(o_outputs, expected, strict=True)):
+        named = [j for j, d in enumerate(t_outputs) if d["name"].split(":")[0].endswith(o.name)]
+        j = named[0] if named else k
+        perms = _perms(list(e.shape), list(got[j].shape)) or [tuple(range(e.ndim))]
+        best = min(perms, key=lambda p: float(np.max(np.abs(e.transpose(p) - got[j].reshape(e.transpose(p).shape)))))
+        maps.append((j, best))
+    return maps
+
+
+def _facts(onnx_name: str, onnx_shape: list[int], detail: dict, perm: tuple[int, ...]) -> dict:
+    identity = tuple(range(len(perm)))
+    return {"onnx": onnx_name, "onnx_shape": list(onnx_shape), "tflite": detail["name"],
+            "tflite_shape": [int(x) for x in detail["shape"]],
+            "layout": "same" if perm == identity else f"axes {list(perm)}"}  # fmt: skip
+
+
+def main() -> int:
+    request = json.loads(sys.argv[1])
+    work = Path(tempfile.mkdtemp(prefix="onnx2tf-"))
+    try:
+        prepared, error = prepare(request, work)
+        if error:
+            answer(ok=False, **error)
+            return 0
+        path, renamed, shapes = prepared
+        tflite_path, error = convert(path, work, request, renamed)
+        if error:
+            answer(ok=False, **error)
+            return 0
+        facts = verify(path, tflite_path, shapes, request)
+        shutil.copyfile(tflite_path, request["out"])
+        answer(ok=True, renamed_nodes=len(renamed), **facts)
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
