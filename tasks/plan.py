@@ -141,9 +141,17 @@ class Planning:
 
     # --- files
 
+    def onnx_source(self, model: Model) -> tuple[Path, tuple[Path, ...]]:
+        """An ONNX model's file: fetched, or as given."""
+        path = self.paths.fetched(model) if model.source.kind == "pip" else model.source.path
+        return path, (path,)
+
     def source_of(self, model: Model) -> tuple[Path, tuple[Path, ...]]:
-        """The model's source as the import step reads it, and every file of it."""
+        """The model's source as the import step reads it, and every file of it (an ONNX model: onnx2tf's .tflite)."""
         src = model.source
+        convert = self.find(f"convert:{model.name}")
+        if convert is not None:
+            return convert.options.out, (convert.options.out,)
         if src.kind == "pip":
             fetched = self.paths.fetched(model)
             return fetched, (fetched,)

@@ -42,20 +42,20 @@ TOOLCHAINS: tuple[Toolchain, ...] = (
         ("ops", "cpu_fallback", "estimate", "layers", "findings"),
         frozenset({"compiler", "accelerator", "system_config", "memory_mode", "config", "optimise", "arena_cache_size"}),
         _TFLITE_QUANT, _TFLITE_TYPES, frozenset({"type", "match", "from"}), ("int8", "int16x8", "float"),
-        frozenset({"rewrites"}), frozenset({"inputs"}),
+        frozenset({"rewrites", "onnx2tf"}), frozenset({"inputs"}),
     ),
     Toolchain(
         "delegate", "the quantized .tflite through a TFLite delegate on the board (VX, Arm NN, XNNPACK)", "none",
         True, ("analyse-delegate",), "quantized", ("findings",),
         frozenset({"compiler", "delegate", "delegate_options"}),
         _TFLITE_QUANT, _TFLITE_TYPES, frozenset({"type", "match", "from"}), ("int8", "int16x8", "float"),
-        frozenset({"rewrites"}), frozenset({"inputs"}),
+        frozenset({"rewrites", "onnx2tf"}), frozenset({"inputs"}),
     ),
     Toolchain(
         "tflite", "the quantized .tflite on the CPU (TFLite's own kernels)", "none", True, (), "quantized", (),
         frozenset({"compiler"}),
         _TFLITE_QUANT, _TFLITE_TYPES, frozenset({"type", "match", "from"}), ("int8", "int16x8", "float"),
-        frozenset({"rewrites"}), frozenset({"inputs"}),
+        frozenset({"rewrites", "onnx2tf"}), frozenset({"inputs"}),
     ),
     Toolchain(
         "synap", "Synaptics SyNAP: synap convert quantizes and compiles the source model", "synap", False,

@@ -66,9 +66,13 @@ class Model:
     task: str | None = None  # "classification" adds top-1 agreement
     synap: dict[str, Any] | None = None  # SyNAP conversion settings: inputs, outputs
     rewrites: tuple[str, ...] | None = None  # None: the default (every rewrite when a Vela target uses it)
+    onnx2tf_params: Path | None = None  # an ONNX model's onnx2tf parameter replacement file
 
     @property
     def onnx(self) -> bool:
+        """An ONNX model: a .onnx file, or a .onnx member of a pinned wheel."""
+        if self.source.kind == "pip":
+            return str(self.source.member).endswith(".onnx")
         return self.source.path is not None and self.source.path.suffix == ".onnx"
 
 

@@ -22,7 +22,6 @@ from tasks.config.expand import units
 from tasks.config.model import CALIBRATED, INTEGER_SCHEMES, Project
 from tasks.config.toolchain_rules import (
     model_keys_used,
-    onnx_needs_synap,
     quantization_keys_used,
     synap_calibrates_on_files,
     target_keys_used,
@@ -217,7 +216,6 @@ RULES: tuple[Rule, ...] = (
     Rule("vela sections", "system_config and memory_mode are sections of the target's vela.ini", vela_sections_exist),
     Rule("builds", "builds name models, schemes and targets that exist", builds_defined),
     Rule("calibration", "integer schemes have calibration data", calibration_given),
-    Rule("onnx", "ONNX sources go to toolchains that take them", onnx_needs_synap),
     Rule(
         "quantization keys", "each variant's scheme uses only keys and types of its toolchain", quantization_keys_used
     ),

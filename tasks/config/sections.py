@@ -110,7 +110,7 @@ class Reader:
                 self.problems.add(
                     at,
                     f"'{src}' is not a model this tool reads; give a .keras, .h5 or float .tflite file, a SavedModel "
-                    "folder, or (for synap targets) an .onnx file",
+                    "folder, or an .onnx file",
                 )
             return Source("file", path=p)
         if "builder" in src:
@@ -136,6 +136,15 @@ class Reader:
             v.get("task"),
             v.get("synap"),
             tuple(v["rewrites"]) if "rewrites" in v else None,
+            self._onnx2tf_params(name, v),
+        )
+
+    def _onnx2tf_params(self, name: str, v: dict) -> Path | None:
+        given = (v.get("onnx2tf") or {}).get("param_replacement")
+        return (
+            self.file(("models", name, "onnx2tf", "param_replacement"), given, "onnx2tf parameter file")
+            if given
+            else None
         )
 
     def quantization(self, name: str, v: dict) -> Quantization:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from tasks.config.model import CALIBRATED, SYNAP_ONLY_TYPES, Variant
-from tasks.options import relative
 from tasks.toolchains import TOOLCHAINS, Toolchain
 
 if TYPE_CHECKING:
@@ -130,16 +129,6 @@ def model_keys_used(c: Context) -> Found:
                         ("models", name, "prune", prune, key),
                         _model_key_message(key, "prune_keys", where, cut_used, len(cut)),
                     )
-
-
-def onnx_needs_synap(c: Context) -> Found:
-    for v in c.project.variants:
-        model = c.project.models[v.model]
-        if c.project.targets[v.target].toolchain.quantizes and model.onnx:
-            yield (("models", model.name, "source"),
-                   f"'{relative(model.source.path, c.project.root)}' is an ONNX model: only synap targets take it "
-                   f"(there is no ONNX to TFLite import yet); build it for synap targets only (variant {v.id}), "
-                   "or give a .tflite, .keras or SavedModel source")  # fmt: skip
 
 
 def synap_calibrates_on_files(c: Context) -> Found:

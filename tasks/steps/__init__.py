@@ -17,6 +17,7 @@ from tasks.steps import (
     analyse,
     benchmark,
     compile,
+    convert,
     evaluate,
     fetch,
     gates,
@@ -35,6 +36,8 @@ _TF = ("tensorflow", "keras", "ai-edge-litert", "numpy")
 STEPS: tuple[StepKind, ...] = (
     StepKind("fetch", "download a pinned wheel, extract the model, verify its sha256",
              fetch.run, fetch.Options, fetch.plan_fetch, tools=("pip",), isolated=False),
+    StepKind("convert", "convert an ONNX model to a float .tflite with onnx2tf, checked against onnxruntime",
+             convert.run, convert.Options, convert.plan_convert, cached=True),
     StepKind("import", "convert the source to a canonical float32 .tflite (batch 1, one signature)",
              import_model.run, import_model.Options, import_model.plan_import, tools=_TF, cached=True),
     StepKind("prune", "keep only the operators that compute the named outputs",

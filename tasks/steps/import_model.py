@@ -33,7 +33,8 @@ def plan_import(planning: Planning) -> list[Step]:
         source, files = planning.source_of(model)
         float_out = planning.paths.float_model(name)
         options = Options(
-            source, model.source.kind, model.source.function, model.source.args_json, model.input_shape,
+            source, model.source.kind, model.source.function, model.source.args_json,
+            None if model.onnx else model.input_shape,  # an ONNX model's is onnx2tf's (convert)
             f"models.{name}", files, float_out, float_out.with_name("import.json"),
         )  # fmt: skip
         doc = "convert the source to a canonical float32 .tflite (batch 1, one signature)"
