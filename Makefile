@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DOIT   := $(VENV)/bin/doit
 
-.PHONY: all setup test system-test-deps lint clean
+.PHONY: all setup test toolenvs system-test-deps lint clean
 all: setup
 	$(DOIT)
 
@@ -27,9 +27,14 @@ data/photos/.copied: $(VENV)/.installed tasks/example_data.py
 	$(PY) -m tasks.example_data data/photos
 	touch $@
 
-test: setup $(VENV)/.installed-test system-test-deps
+test: setup $(VENV)/.installed-test system-test-deps toolenvs
 	$(DOIT) fetch
 	$(PY) -m pytest -q tests
+
+# Tool environments (tasks/toolenvs/*.txt): converters whose pins clash with ours, each in a
+# virtualenv of its own under ~/.cache/npuforge/toolenvs (NPUFORGE_TOOLENVS), made once per lock.
+toolenvs: $(VENV)/.installed
+	$(PY) -m tasks.toolenv
 
 # Debian packages the tests use: Chromium renders the HTML report, OpenSSH's server is the test board,
 # adb is the other transport to boards.

@@ -152,24 +152,27 @@ def test_a_toolkit_command_that_does_not_exist_is_named(faces, tmp_path):
     assert "the SyNAP toolkit is not installed here (no /opt/synap/bin/synap)" in proc.stdout + proc.stderr
 
 
-def test_onnx_sources_go_to_synap_targets_only(tmp_path):
+def test_an_onnx_source_goes_to_synap_as_it_is_and_through_onnx2tf_to_tflite_targets(tmp_path):
     faces_project(tmp_path)
     text = (tmp_path / "project.yaml").read_text()
     text = text.replace(
         "  vs680: {compiler: synap, soc: VS680}\n", "  vs680: {compiler: synap, soc: VS680}\n  cpu: {compiler: none}\n"
     )
+    text = text.replace("  fp: {type: float16}\n", "  fp: {type: float16}\n  q8: {type: int8}\n")
     text = text.replace(
         "- {models: [yolo_raw], quantization: [pc, kl], targets: [vs680]}",
-        "- {models: [yolo_raw], quantization: [pc], targets: [vs680, cpu]}",
+        "- {models: [yolo_raw], quantization: [q8], targets: [vs680, cpu]}",
     )
-    (tmp_path / "project.yaml").write_text(text)
-    with pytest.raises(ConfigError) as err:
-        config.load(tmp_path / "project.yaml")
-    assert (
-        "models.yolo_raw.source: 'models/yolov5s_face_640x480.onnx' is an ONNX model: only synap targets take it "
-        "(there is no ONNX to TFLite import yet); build it for synap targets only (variant yolo_raw/pc@cpu), "
-        "or give a .tflite, .keras or SavedModel source" in str(err.value)
+    (tmp_path / "project.yaml").write_text(
+        text.replace("  yolo_raw:\n", "  yolo_raw:\n    input_shape: [1, 3, 480, 640]\n")
     )
+    steps = {s.task_name: s for s in plan.plan(config.load(tmp_path / "project.yaml"))}
+    onnx = tmp_path / "models" / "yolov5s_face_640x480.onnx"
+    assert steps["compile:yolo_raw/q8@vs680"].options.model == onnx  # SyNAP takes the ONNX model itself
+    convert = steps["convert:yolo_raw"]
+    assert convert.options.source == onnx and convert.options.input_shape == (1, 3, 480, 640)
+    assert steps["import:yolo_raw"].file_dep == (convert.options.out,)
+    assert steps["import:yolo_raw"].options.input_shape is None  # the converted model's shape is static
 
 
 def test_synap_only_settings_are_refused_for_tflite_targets(tmp_path):

@@ -1,0 +1,101 @@
+"""ONNX sources: onnx2tf in its own tool environment, checked against onnxruntime, then the usual import."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, doit, ok, write
+from tasks import toolenv
+from tasks.errors import StepError
+from tasks.steps import convert
+
+GRAPHS = REPO / "tests" / "onnx_graphs.py"
+
+
+def onnx_graph(folder: Path, kind: str) -> Path:
+    python = toolenv.ensure(toolenv.TOOLS["onnx2tf"])
+    out = folder / f"{kind}.onnx"
+    subprocess.run([str(python), str(GRAPHS), kind, str(out)], check=True, capture_output=True)
+    return out
+
+
+def do_convert(tmp_path: Path, source: Path, input_shape=None) -> dict:
+    out = tmp_path / "out" / "m_onnx.tflite"
+    o = convert.Options(input_shape, "models.m", toolenv.TOOLS["onnx2tf"].fingerprint(), source, out,
+                        out.with_name("convert.json"))  # fmt: skip
+    convert.run(o)
+    return json.loads(o.facts.read_text())
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_vision_graph_converts_with_its_layouts_recorded_and_the_source_untouched(tmp_path: Path, monkeypatch):
+    source = onnx_graph(tmp_path, "dynamic")
+    before = sha256(source)
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")  # no network: a download attempt would fail
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    facts = do_convert(tmp_path, source, input_shape=(1, 3, 16, 16))
+    assert sha256(source) == before  # onnx2tf converts a copy
+    (image,) = facts["inputs"]
+    assert image["onnx"] == "image" and image["onnx_shape"] == [1, 3, 16, 16]
+    assert image["tflite_shape"] == [1, 16, 16, 3] and image["layout"] == "axes [0, 2, 3, 1]"
+    (scores,) = facts["outputs"]
+    assert scores["onnx_shape"] == [1, 12, 16, 16] and scores["tflite_shape"] == [1, 16, 16, 12]
+    assert facts["max_rel_diff"] < convert.TOLERANCE
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "SOFTMAX"} <= set(facts["ops"])
+
+
+def test_a_free_dimension_without_input_shape_names_the_input(tmp_path: Path):
+    with pytest.raises(StepError) as info:
+        do_convert(tmp_path, onnx_graph(tmp_path, "dynamic"))
+    assert str(info.value) == (
+        "models.m.input_shape: ONNX input 'image' has free dimensions [-1, 3, 16, 16] (-1: free); "
+        "give input_shape in the ONNX model's own layout, e.g. [1, 3, 16, 16]"
+    )
+    assert not (tmp_path / "out" / "m_onnx.tflite").exists()
+
+
+def test_an_op_onnx2tf_cannot_convert_is_named_with_its_node(tmp_path: Path):
+    with pytest.raises(StepError) as info:
+        do_convert(tmp_path, onnx_graph(tmp_path, "unsupported"), input_shape=(1, 3, 16, 16))
+    message = str(info.value)
+    assert message.startswith("models.m.source: onnx2tf cannot convert the FancyNorm op 'fancy_norm': ")
+    assert message.endswith(
+        "try onnx2tf's parameter replacement file (models.m.onnx2tf.param_replacement), or export the model without that op"
+    )
+    assert "Traceback" not in message
+
+
+def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
+    (tmp_path / "models").mkdir()
+    onnx_graph(tmp_path / "models", "static")
+    write(
+        tmp_path / "project.yaml",
+        """
+        version: 1
+        name: onnx
+        datasets:
+          noise: {random: {seed: 0, count: 4}}
+        models:
+          net:
+            source: models/static.onnx
+            calibration: noise
+            validation: noise
+        quantization:
+          int8: {type: int8, io: int8}
+        targets:
+          u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
+        """,
+    )
+    proc = ok(doit(tmp_path))
+    assert "convert:net: matches onnxruntime" in proc.stdout
+    (variant,) = json.loads((tmp_path / "build" / "results.json").read_text())["variants"]
+    assert variant["ops"]["npu"] > 0 and variant["inputs"][0]["shape"] == [1, 16, 16, 3]
+    assert variant["accuracy"]["outputs"]
