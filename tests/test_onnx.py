@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -99,3 +100,37 @@ def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
     (variant,) = json.loads((tmp_path / "build" / "results.json").read_text())["variants"]
     assert variant["ops"]["npu"] > 0 and variant["inputs"][0]["shape"] == [1, 16, 16, 3]
     assert variant["accuracy"]["outputs"]
+
+
+def test_the_real_onnx_model_of_the_example_builds_for_the_npu(tmp_path: Path):
+    """PaddleOCR's text-direction classifier from the pinned RapidOCR wheel, as the example builds it."""
+    wheels = REPO / "build" / "cache" / "pip"
+    if wheels.is_dir():  # the example's fetched wheels (make test fetches them): no second download
+        shutil.copytree(wheels, tmp_path / "build" / "cache" / "pip")
+    write(
+        tmp_path / "project.yaml",
+        """
+        version: 1
+        name: ocr
+        datasets:
+          noise: {random: {seed: 0, count: 4}}
+        models:
+          text_direction:
+            source:
+              pip: rapidocr-onnxruntime==1.4.4
+              member: rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx
+              sha256: e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c
+            input_shape: [1, 3, 48, 192]
+            calibration: noise
+        quantization:
+          int8_io: {type: int8, io: int8}
+        targets:
+          u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
+        """,
+    )
+    ok(doit(tmp_path))
+    facts = json.loads((tmp_path / "build" / "text_direction" / "convert.json").read_text())
+    assert facts["renamed_nodes"] > 0 and facts["max_rel_diff"] < convert.TOLERANCE  # names like Softmax@0
+    assert facts["inputs"][0]["tflite_shape"] == [1, 48, 192, 3]
+    (variant,) = json.loads((tmp_path / "build" / "results.json").read_text())["variants"]
+    assert variant["ops"] == {"npu": 162, "cpu": 0}
