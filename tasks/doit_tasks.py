@@ -90,10 +90,13 @@ def _run(step: Step, log: Path, positional: dict[str, Any]):
     return None
 
 
+def _log(step: Step, planning: plan.Planning) -> Path:
+    return planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
+
+
 def task_dict(step: Step, planning: plan.Planning) -> dict[str, Any]:
     params = planning.fingerprint(step)
-    log = planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
-    action = _action(step, params, log, planning.project)
+    action = _action(step, params, _log(step, planning), planning.project)
     task: dict[str, Any] = {
         "actions": [action],
         "file_dep": [_rel(p) for p in step.file_dep],
@@ -172,5 +175,4 @@ def load(
 
 def run_now(step: Step, planning: plan.Planning):
     """Run one planned step outside doit (see ProjectLoader.salvage); None, or doit's failure."""
-    log = planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
-    return _run(step, log, {})
+    return _run(step, _log(step, planning), {})

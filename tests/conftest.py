@@ -46,6 +46,13 @@ def start_doit(project_dir: Path, *args: str, env: dict[str, str] | None = None,
     )
 
 
+def reuse_fetched_wheels(root: Path) -> None:
+    """Give a test project the wheels the example's `doit fetch` downloaded (make test runs it): no second download."""
+    wheels = REPO / "build" / "cache" / "pip"
+    if wheels.is_dir():
+        shutil.copytree(wheels, root / "build" / "cache" / "pip")
+
+
 def ran(proc: subprocess.CompletedProcess) -> set[str]:
     """Names of the steps that executed (doit prints '.  NAME' for each)."""
     return {line[3:].strip() for line in proc.stdout.splitlines() if line.startswith(".  ")}

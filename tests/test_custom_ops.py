@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from conftest import REPO, doit, ok, write
+from conftest import doit, ok, reuse_fetched_wheels, write
 
 SELFIE = "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"
 SELFIE_SHA256 = "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"
 
 
 def test_mediapipe_selfie_segmentation_imports_quantizes_and_compiles_to_the_npu(tmp_path: Path):
-    wheels = REPO / "build" / "cache" / "pip"
-    if wheels.is_dir():  # the example's fetched wheel (make test fetches it): no second download
-        shutil.copytree(wheels, tmp_path / "build" / "cache" / "pip")
+    reuse_fetched_wheels(tmp_path)
     write(
         tmp_path / "project.yaml",
         f"""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, doit, ok, write
+from conftest import REPO, doit, ok, reuse_fetched_wheels, write
 from tasks import toolenv
 from tasks.errors import StepError
 from tasks.steps import convert
@@ -104,9 +103,7 @@ def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
 
 def test_the_real_onnx_model_of_the_example_builds_for_the_npu(tmp_path: Path):
     """PaddleOCR's text-direction classifier from the pinned RapidOCR wheel, as the example builds it."""
-    wheels = REPO / "build" / "cache" / "pip"
-    if wheels.is_dir():  # the example's fetched wheels (make test fetches them): no second download
-        shutil.copytree(wheels, tmp_path / "build" / "cache" / "pip")
+    reuse_fetched_wheels(tmp_path)
     write(
         tmp_path / "project.yaml",
         """

@@ -45,7 +45,8 @@ class Options:
 
 
 def plan_results(planning: Planning) -> list[Step]:
-    entries = tuple(_with_steps(planning, entry(planning, v)) for v in planning.project.variants)
+    producers = {t: s for s in planning.steps for t in s.targets}
+    entries = tuple(_with_steps(planning, producers, entry(planning, v)) for v in planning.project.variants)
     options = Options(
         planning.project.name, entries, planning.paths.results, planning.project.root, planning.paths.build
     )
@@ -69,9 +70,8 @@ def entry(planning: Planning, v: Variant) -> Entry:
     )  # fmt: skip
 
 
-def _with_steps(planning: Planning, e: Entry) -> Entry:
-    """``e`` with the names of every step upstream of its files, in planning order."""
-    producers = {t: s for s in planning.steps for t in s.targets}
+def _with_steps(planning: Planning, producers: dict[Path, Step], e: Entry) -> Entry:
+    """``e`` with the names of every step upstream of its files (``producers``: output file → step), in planning order."""
     found: set[str] = set()
     todo = list(files(e, "in"))
     while todo:
