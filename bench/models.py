@@ -42,6 +42,8 @@ MODELS = {  # name: (wheel, member, sha256, input_shape or None)
     "text_detection": (OCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
                        "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", [1, 3, 320, 320]),
 }  # fmt: skip
+# prune variants: what to keep of a model whose custom operators NPUForge has no rewrite for
+PRUNES = {"face_landmark_attention": {"mesh": ["output_mesh_identity", "conv_faceflag"]}}
 TARGETS = {
     "imx93": "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}",
     "corstone300": "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, "
@@ -55,6 +57,9 @@ def project_text() -> str:
         f"  {name}:\n    source: {{pip: {wheel}, member: {member}, sha256: {sha}}}\n"
         + (f"    input_shape: {shape}\n" if shape else "")
         + "    calibration: noise\n"
+        + "".join(
+            f"    prune: {{{cut}: {{outputs: [{', '.join(keep)}]}}}}\n" for cut, keep in PRUNES.get(name, {}).items()
+        )
         for name, (wheel, member, sha, shape) in MODELS.items()
     )
     targets = "".join(f"  {name}: {spec}\n" for name, spec in TARGETS.items())
@@ -85,13 +90,15 @@ def main() -> None:
     proc = doit(root, "--continue")
     print(f"doit --continue: exit {proc.returncode} in {time.monotonic() - started:.0f} s ({root})")
     variants = json.loads((root / "build" / "results.json").read_text())["variants"]
-    by_cell = {(v["model"], v["target"]): v for v in variants}
-    width = max(len(m) for m in MODELS)
+    by_cell = {(v["model"] + (f".{v['prune']}" if v["prune"] else ""), v["target"]): v for v in variants}
+    units = [(n, m) for n, (_, m, _, _) in MODELS.items()]
+    units += [(f"{n}.{cut}", MODELS[n][1]) for n, cuts in PRUNES.items() for cut in cuts]
+    width = max(len(u) for u, _ in units)
     print(f"| {'model':<{width}} | format | " + " | ".join(TARGETS) + " |")
     print(f"|{'-' * (width + 2)}|---|" + "---|" * len(TARGETS))
-    for name, (_, member, _, _) in MODELS.items():
-        cells = [cell(by_cell[(name, t)]) if (name, t) in by_cell else "-" for t in TARGETS]
-        print(f"| {name:<{width}} | {Path(member).suffix[1:]} | " + " | ".join(cells) + " |")
+    for unit, member in units:
+        cells = [cell(by_cell[(unit, t)]) if (unit, t) in by_cell else "-" for t in TARGETS]
+        print(f"| {unit:<{width}} | {Path(member).suffix[1:]} | " + " | ".join(cells) + " |")
     if not args.folder:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -25,7 +25,7 @@ TOLERANCE = tflite.EQUIVALENCE_TOLERANCE  # max abs difference, relative to each
 
 
 def run(source: Path, kind: str, function: str | None, args_json: str, input_shape: list[int] | None,
-        out: Path, facts: Path, label: str) -> None:  # fmt: skip
+        out: Path, facts: Path, label: str, keep_custom: bool = False) -> None:  # fmt: skip
     src = source
     if kind == "builder":
         reference, content = _from_builder(src, function, json.loads(args_json), input_shape, label)
@@ -39,24 +39,33 @@ def run(source: Path, kind: str, function: str | None, args_json: str, input_sha
         raise StepError(f"{label}.source: cannot import '{src.name}'; give .keras, .h5, .tflite or a SavedModel folder")
 
     rewritten: list[dict] = []
+    kept: dict[str, list[str]] = {}
     if content is None:
-        content = bytes(reference)
+        content = source_bytes = bytes(reference)
         reference = _tflite_reference(content)  # the source as it is (LiteRT's default delegate runs MediaPipe's ops)
-        content, rewritten = builtin_ops_only(content, label)
+        content, rewritten, kept = builtin_ops_only(content, label, keep_custom)
     model_bytes, folded = canonicalize(content, input_shape, f"{label}.source")
     if folded:
         progress("folded constant ops: " + ", ".join(f"{n} {op}" for op, n in folded.items()))
-    worst = check_equivalent(reference, model_bytes, label)
-    progress(f"matches the source: max abs diff {worst:.2e} of output range")
+    extra: dict = {"custom_ops_rewritten": rewritten} if rewritten else {}
+    if kept:
+        extra["custom_ops"] = kept
+        worst = _check_builtin_part(source_bytes, model_bytes, label)
+    else:
+        worst = check_equivalent(reference, model_bytes, label)
+    if worst is not None:
+        progress(f"matches the source: max abs diff {worst:.2e} of output range")
     atomic.write_bytes(out, model_bytes)
-    extra = {"custom_ops_rewritten": rewritten} if rewritten else {}
     atomic.write_json(facts, tflite.describe(model_bytes, folded=folded, max_rel_diff=worst, **extra))
 
 
-def builtin_ops_only(content: bytes, label: str) -> tuple[bytes, list[dict]]:
+def builtin_ops_only(content: bytes, label: str, keep_custom: bool) -> tuple[bytes, list[dict], dict[str, list[str]]]:
     """Custom operators with a rewrite become builtin ones; any other is named (count, nodes) before anything runs.
 
     The rewritten model is proven equal to the source afterwards, with the whole import (check_equivalent).
+    Custom operators without a rewrite stop the import, unless ``keep_custom`` (the model has prune
+    variants): then they stay, and quantize refuses each unit that still has them.
+    Returns the model, the rewrite records and the custom operators kept (code → node names).
     """
     from tasks.rewrites import CUSTOM_OPS
 
@@ -66,12 +75,19 @@ def builtin_ops_only(content: bytes, label: str) -> tuple[bytes, list[dict]]:
     for code in [c for c in found if c in CUSTOM_OPS]:
         records += CUSTOM_OPS[code].load().apply(model)
         progress(f"{code} ×{len(found[code])} → {CUSTOM_OPS[code].becomes} (builtin), to be proven equal to the source")
-    refuse_custom_ops(model, label)
-    return (tflite.to_bytes(model) if records else content), records
+    kept = tflite.custom_ops(model)
+    if kept and not keep_custom:
+        refuse_custom_ops(model, f"{label}.source", label)
+    if kept:
+        progress(
+            "kept custom operators " + ", ".join(f"{code} ×{len(nodes)}" for code, nodes in kept.items())
+            + " for the prune variants to cut off; quantize refuses any unit that keeps them"
+        )  # fmt: skip
+    return (tflite.to_bytes(model) if records else content), records, kept
 
 
-def refuse_custom_ops(model, label: str) -> None:
-    """Name every custom operator left (count, nodes) and what to do about it."""
+def refuse_custom_ops(model, where: str, model_label: str) -> None:
+    """Name every custom operator left (count, nodes) and where pruning cuts them off."""
     found = tflite.custom_ops(model)
     if not found:
         return
@@ -79,11 +95,23 @@ def refuse_custom_ops(model, label: str) -> None:
     for code, nodes in found.items():
         names = ", ".join(nodes[:3]) + (f", … ({len(nodes) - 3} more)" if len(nodes) > 3 else "")
         shown.append(f"{code} ×{len(nodes)} (nodes: {names})")
+    free, feeding = tflite.custom_op_cuts(model)
+    remedies = []
+    if free:
+        remedies.append(
+            f"keep the outputs that need none of them ({model_label}.prune.NAME.outputs: [{', '.join(free)}])"
+        )
+    if feeding:
+        remedies.append(
+            f"cut the model before them and run the rest in the application ({model_label}.prune.NAME.outputs: "
+            f"[{', '.join(feeding)}])"
+        )
     raise StepError(
-        f"{label}.source: the model has custom operators that neither LiteRT's builtin kernels nor Vela run: "
+        f"{where}: the model has custom operators that neither LiteRT's builtin kernels nor Vela run: "
         + "; ".join(shown)
-        + ". NPUForge has no rewrite for them: export the model without them (cut the graph before and after "
-        "them), and run them in the application"
+        + ". NPUForge has no rewrite for them; build prune variants without them: "
+        + (" or ".join(remedies) or "prune the model's inputs or outputs so that no custom operator is left")
+        + ", and list those variants in the matrix"
     )
 
 
@@ -130,6 +158,20 @@ def _tflite_reference(content: bytes):
         return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
 
     return call
+
+
+def _check_builtin_part(source: bytes, model_bytes: bytes, label: str) -> float | None:
+    """With custom operators kept, LiteRT cannot run the whole model: compare the outputs that need none of them."""
+    free, _ = tflite.custom_op_cuts(tflite.read_bytes(model_bytes, label))
+    if not free:
+        progress("not checked against the source: every output needs a custom operator LiteRT cannot run")
+        return None
+
+    def builtin_part(content: bytes) -> bytes:
+        return tflite.to_bytes(tflite.prune(tflite.read_bytes(content, label), free, None, label))
+
+    progress(f"checking the outputs that need no custom operator: {', '.join(free)}")
+    return check_equivalent(_tflite_reference(builtin_part(source)), builtin_part(model_bytes), label)
 
 
 def check_equivalent(reference, model_bytes: bytes, label: str) -> float:

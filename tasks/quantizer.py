@@ -27,7 +27,12 @@ def run(
     errors_csv: Path | None = None,
 ) -> None:
     """``scheme``: type, io, per_channel and overrides (each {type, match | from}), as in quantize.json."""
+    from tasks.importers import refuse_custom_ops
+
     content = model.read_bytes()
+    model_name, _, prune = label.rsplit("/", 1)[0].partition(".")  # label: UNIT/SCHEME, UNIT: MODEL[.PRUNE]
+    where = f"models.{model_name}" + (f".prune.{prune}" if prune else "")
+    refuse_custom_ops(tflite.read_bytes(content, label), where, f"models.{model_name}")
     kind = scheme["type"]
     samples = None
     if scheme.get("overrides"):

@@ -79,6 +79,29 @@ def custom_ops(model: schema.ModelT) -> dict[str, list[str]]:
     return found
 
 
+def custom_op_cuts(model: schema.ModelT) -> tuple[list[str], list[str]]:
+    """Where pruning can cut the custom operators off: the model's outputs that need none of them, and the
+    tensors that feed them (computed without any custom operator), each by the name prune takes."""
+    sg = model.subgraphs[0]
+    producer = {o: k for k, op in enumerate(sg.operators) for o in op.outputs}
+    tainted: set[int] = set()  # tensors computed through a custom operator
+    for op in sg.operators:
+        if custom_code(model, op) is not None or any(i in tainted for i in op.inputs if i >= 0):
+            tainted.update(op.outputs)
+    names: dict[int, str] = {}
+    for name, index in tensor_names(model).items():  # signature names first
+        names.setdefault(index, name)
+    free_outputs = [names[o] for o in sg.outputs if o not in tainted]
+    feeding = []
+    for op in sg.operators:
+        if custom_code(model, op) is None:
+            continue
+        for i in op.inputs:
+            if i >= 0 and i in producer and i not in tainted and names[i] not in feeding:
+                feeding.append(names[i])
+    return free_outputs, feeding
+
+
 def tensor_name(tensor: schema.TensorT) -> str:
     name = tensor.name
     return name.decode() if isinstance(name, bytes) else str(name)

@@ -24,6 +24,7 @@ class Options:
     source_files: tuple[Path, ...] = input_file()  # every file of the source (a SavedModel has several)
     out: Path = output_file()
     facts: Path = output_file()
+    keep_custom_ops: bool = False  # the model has prune variants: custom ops without a rewrite stay for them to cut off
 
 
 def plan_import(planning: Planning) -> list[Step]:
@@ -35,7 +36,7 @@ def plan_import(planning: Planning) -> list[Step]:
         options = Options(
             source, model.source.kind, model.source.function, model.source.args_json,
             None if model.onnx else model.input_shape,  # an ONNX model's is onnx2tf's (convert)
-            f"models.{name}", files, float_out, float_out.with_name("import.json"),
+            f"models.{name}", files, float_out, float_out.with_name("import.json"), bool(model.prune),
         )  # fmt: skip
         doc = "convert the source to a canonical float32 .tflite (batch 1, one signature)"
         steps.append(planning.new("import", name, doc, options))
@@ -46,4 +47,4 @@ def run(o: Options) -> None:
     from tasks import importers
 
     shape = list(o.input_shape) if o.input_shape else None
-    importers.run(o.source, o.kind, o.function, o.args_json, shape, o.out, o.facts, o.label)
+    importers.run(o.source, o.kind, o.function, o.args_json, shape, o.out, o.facts, o.label, o.keep_custom_ops)
