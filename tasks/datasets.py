@@ -40,6 +40,7 @@ class Samples:
     high: float = 1.0
     limit: int | None = None
     files: tuple[Path, ...] = input_file(())
+    layouts: Path | None = input_file(None)  # an ONNX model's convert.json: .npy samples may be in the ONNX layout
 
 
 def samples(dataset: Samples, shape: list[int]) -> Iterator[np.ndarray]:
@@ -51,14 +52,31 @@ def samples(dataset: Samples, shape: list[int]) -> Iterator[np.ndarray]:
         for _ in range(dataset.count):
             yield rng.uniform(dataset.low, dataset.high, size=shape).astype(np.float32)
     elif dataset.kind == "npy":
+        layouts = _layouts(dataset.layouts, shape)
         for f in dataset.files:
-            yield from _npy(Path(f), shape, dataset.name)
+            yield from _npy(Path(f), shape, dataset.name, layouts)
     else:
         for f in dataset.files:
             yield image(Path(f), shape, dataset.preprocess, dataset.name)
 
 
-def _npy(path: Path, shape: list[int], name: str) -> Iterator[np.ndarray]:
+def _layouts(facts: Path | None, shape: list[int]) -> list[tuple[list[int], list[int]]]:
+    """(ONNX shape, axes) of the ONNX inputs that became a model input of ``shape`` in another layout."""
+    if facts is None:
+        return []
+    import json
+
+    inputs = json.loads(facts.read_text())["inputs"]
+    return [
+        (i["onnx_shape"], i["axes"])
+        for i in inputs
+        if i["tflite_shape"] == list(shape) and i["axes"] != sorted(i["axes"])
+    ]
+
+
+def _npy(
+    path: Path, shape: list[int], name: str, layouts: list[tuple[list[int], list[int]]] = ()
+) -> Iterator[np.ndarray]:
     import numpy as np
 
     try:
@@ -66,6 +84,11 @@ def _npy(path: Path, shape: list[int], name: str) -> Iterator[np.ndarray]:
     except Exception as exc:
         raise StepError(f"datasets.{name}: {path} is not a readable .npy file ({exc})") from None
     array = array.astype(np.float32)
+    for onnx_shape, axes in layouts:  # samples in the ONNX model's own layout (NCHW): into the TFLite one
+        if list(array.shape) in (list(onnx_shape), list(onnx_shape[1:])):
+            array = array.reshape(onnx_shape).transpose(axes)
+        elif list(array.shape[1:]) == list(onnx_shape[1:]):
+            array = array.transpose(axes)  # a stack: the batch axis stays first
     if list(array.shape) == list(shape[1:]):
         yield array[None]
     elif list(array.shape) == list(shape):
@@ -74,8 +97,9 @@ def _npy(path: Path, shape: list[int], name: str) -> Iterator[np.ndarray]:
         for row in array:
             yield row[None]
     else:
+        onnx = "".join(f" or, in the ONNX model's layout, {list(onnx_shape)}" for onnx_shape, _ in layouts)
         raise StepError(
-            f"datasets.{name}: {path} has shape {list(array.shape)}; the model input is {list(shape)} "
+            f"datasets.{name}: {path} has shape {list(array.shape)}; the model input is {list(shape)}{onnx} "
             f"(give one sample {list(shape[1:])} or a stack [N, {', '.join(map(str, shape[1:]))}])"
         )
 

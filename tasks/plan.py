@@ -175,12 +175,14 @@ class Planning:
         rewrite = self.find(f"rewrite:{unit}")
         return rewrite.options.out if rewrite else self.paths.float_model(unit)
 
-    def samples(self, dataset: str | None) -> Samples | None:
-        """A dataset of project.yaml as step options."""
+    def samples(self, dataset: str | None, model: Model | None = None) -> Samples | None:
+        """A dataset of project.yaml as step options; for an ONNX ``model``, with its layouts (convert.json)."""
         if dataset is None:
             return None
         d = self.project.datasets[dataset]
-        return Samples(d.name, d.kind, d.preprocess, d.seed, d.count, d.low, d.high, d.limit, d.files)
+        convert = self.find(f"convert:{model.name}") if model and d.kind == "npy" else None
+        layouts = convert.options.facts if convert else None
+        return Samples(d.name, d.kind, d.preprocess, d.seed, d.count, d.low, d.high, d.limit, d.files, layouts)
 
     def artifact(self, v: Variant) -> Path:
         """What a variant ships: Vela's or SyNAP's compiled model, else the quantized .tflite."""

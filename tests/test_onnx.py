@@ -73,9 +73,46 @@ def test_an_op_onnx2tf_cannot_convert_is_named_with_its_node(tmp_path: Path):
     assert "Traceback" not in message
 
 
+def test_npy_samples_in_the_onnx_layout_are_transposed_to_the_models(tmp_path: Path):
+    import numpy as np
+
+    from tasks import datasets
+
+    nchw = np.random.default_rng(0).random((3, 3, 16, 16), dtype=np.float32)
+    np.save(tmp_path / "stack.npy", nchw)
+    np.save(tmp_path / "one.npy", nchw[0])
+    np.save(tmp_path / "nhwc.npy", nchw[1].transpose(1, 2, 0))
+    facts = tmp_path / "convert.json"
+    facts.write_text(json.dumps({"inputs": [{"onnx": "image", "onnx_shape": [1, 3, 16, 16], "tflite": "image",
+                                             "tflite_shape": [1, 16, 16, 3], "axes": [0, 2, 3, 1]}]}))  # fmt: skip
+    files = tuple(tmp_path / f for f in ("stack.npy", "one.npy", "nhwc.npy"))
+    got = list(datasets.samples(datasets.Samples("cal", "npy", files=files, layouts=facts), [1, 16, 16, 3]))
+    expected = [
+        *nchw.transpose(0, 2, 3, 1)[:, None],
+        nchw[0].transpose(1, 2, 0)[None],
+        nchw[1].transpose(1, 2, 0)[None],
+    ]
+    assert len(got) == 5 and all(np.array_equal(g, x) for g, x in zip(got, expected, strict=True))
+    np.save(tmp_path / "bad.npy", nchw[:, :2])
+    with pytest.raises(StepError) as info:
+        list(
+            datasets.samples(
+                datasets.Samples("cal", "npy", files=(tmp_path / "bad.npy",), layouts=facts), [1, 16, 16, 3]
+            )
+        )
+    assert str(info.value) == (
+        f"datasets.cal: {tmp_path / 'bad.npy'} has shape [3, 2, 16, 16]; the model input is [1, 16, 16, 3] or, in the "
+        "ONNX model's layout, [1, 3, 16, 16] (give one sample [16, 16, 3] or a stack [N, 16, 16, 3])"
+    )
+
+
 def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
+    import numpy as np
+
     (tmp_path / "models").mkdir()
     onnx_graph(tmp_path / "models", "static")
+    (tmp_path / "data").mkdir()
+    np.save(tmp_path / "data" / "nchw.npy", np.random.default_rng(0).random((4, 3, 16, 16), dtype=np.float32))
     write(
         tmp_path / "project.yaml",
         """
@@ -83,10 +120,11 @@ def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
         name: onnx
         datasets:
           noise: {random: {seed: 0, count: 4}}
+          nchw: {npy: data/nchw.npy}   # as a PyTorch pipeline saves them
         models:
           net:
             source: models/static.onnx
-            calibration: noise
+            calibration: nchw
             validation: noise
         quantization:
           int8: {type: int8, io: int8}
@@ -96,9 +134,17 @@ def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
     )
     proc = ok(doit(tmp_path))
     assert "convert:net: matches onnxruntime" in proc.stdout
+    assert "calibration 4/4 samples (nchw)" in proc.stdout
     (variant,) = json.loads((tmp_path / "build" / "results.json").read_text())["variants"]
     assert variant["ops"]["npu"] > 0 and variant["inputs"][0]["shape"] == [1, 16, 16, 3]
     assert variant["accuracy"]["outputs"]
+    conversion = variant["conversion"]
+    assert conversion["from"] == "onnx" and conversion["max_rel_diff"] < convert.TOLERANCE
+    assert [(i["onnx"], i["onnx_shape"], i["tflite_shape"], i["axes"]) for i in conversion["inputs"]] == [
+        ("image", [1, 3, 16, 16], [1, 16, 16, 3], [0, 2, 3, 1])
+    ]
+    report = (tmp_path / "build" / "report" / "index.html").read_text()
+    assert "<h2>Converted from ONNX</h2>" in report and "transposed [0, 2, 3, 1]" in report
 
 
 def test_the_real_onnx_model_of_the_example_builds_for_the_npu(tmp_path: Path):

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from tasks.plan import Planning
     from tasks.step import Step
 
-RUNNER = Path(__file__).resolve().parent.parent / "toolenvs" / "onnx2tf_run.py"
+# runs in the tool environment, as a script; named as a module so that it is part of this step's code digest
+RUNNER_MODULE = "tasks.toolenvs.onnx2tf_run"
+RUNNER = Path(__file__).resolve().parent.parent.parent.joinpath(*RUNNER_MODULE.split(".")).with_suffix(".py")
 TOLERANCE = 1e-4  # largest difference to onnxruntime, as a fraction of each output's range
 
 

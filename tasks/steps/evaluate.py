@@ -37,7 +37,7 @@ def plan_evaluate(planning: Planning) -> list[Step]:
         if not model.validation:
             continue
         paths = planning.paths
-        options = Options(paths.float_model(unit), paths.quantized(unit, quant_name), planning.samples(model.validation),
+        options = Options(paths.float_model(unit), paths.quantized(unit, quant_name), planning.samples(model.validation, model),
                           model.task, f"{unit}/{quant_name}", paths.accuracy(unit, quant_name))  # fmt: skip
         doc = f"compare the quantized model with the float model on the validation set '{model.validation}'"
         steps.append(planning.new("evaluate", f"{unit}/{quant_name}", doc, options))

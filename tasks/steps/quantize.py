@@ -48,8 +48,8 @@ def plan_quantize(planning: Planning) -> list[Step]:
         model = planning.project.models[model_name]
         q = planning.project.quantization[quant_name]
         scheme = Scheme(q.type, q.io, q.per_channel, tuple(o.as_dict() for o in q.overrides))
-        dataset = planning.samples(model.calibration) if q.type in INTEGER_SCHEMES else None
-        errors = planning.samples(model.validation or model.calibration)
+        dataset = planning.samples(model.calibration, model) if q.type in INTEGER_SCHEMES else None
+        errors = planning.samples(model.validation or model.calibration, model)
         result = planning.paths.quantized(unit, quant_name)
         options = Options(
             scheme, f"{unit}/{quant_name}", planning.start_of(unit), result, result.with_name("quantize.json"),

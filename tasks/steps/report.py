@@ -279,6 +279,49 @@ def _compatibility_html(variants: list[dict[str, Any]]) -> list[str]:
     return [*parts, "</table>"]
 
 
+def conversions(variants: list[dict[str, Any]]) -> list[tuple[str, list[list[str]]]]:
+    """Per ONNX model (once): one row per input and output, ONNX name and shape → TFLite name and shape, axes."""
+    seen: dict[str, list[list[str]]] = {}
+    for v in variants:
+        c = v.get("conversion")
+        if not c or v["model"] in seen:
+            continue
+        seen[v["model"]] = [
+            [side[:-1], t["onnx"], str(t["onnx_shape"]), t["tflite"], str(t["tflite_shape"]),
+             "same" if t["axes"] == sorted(t["axes"]) else f"transposed {t['axes']}"]
+            for side in ("inputs", "outputs") for t in c[side]
+        ]  # fmt: skip
+    return list(seen.items())
+
+
+CONVERSION_COLUMNS = ("", "ONNX name", "ONNX shape", "TFLite name", "TFLite shape", "layout")
+CONVERSION_NOTE = ("converted with onnx2tf and checked against onnxruntime; calibration .npy samples may be given in "
+                   "either layout")  # fmt: skip
+
+
+def _conversions_html(variants: list[dict[str, Any]]) -> list[str]:
+    e = html.escape
+    found = conversions(variants)
+    if not found:
+        return []
+    parts = [f"<h2>Converted from ONNX</h2><p class='muted'>{e(CONVERSION_NOTE)}.</p>"]
+    for model, table in found:
+        parts.append(f"<h3>{e(model)}</h3><table class='conversion'><tr>")
+        parts += [f"<th class='l'>{e(c)}</th>" for c in CONVERSION_COLUMNS] + ["</tr>"]
+        parts += ["<tr>" + "".join(f"<td class='l'>{e(x)}</td>" for x in row) + "</tr>" for row in table]
+        parts.append("</table>")
+    return parts
+
+
+def _conversions_markdown(variants: list[dict[str, Any]]) -> list[str]:
+    found = conversions(variants)
+    lines = ["", "## Converted from ONNX", "", CONVERSION_NOTE[0].upper() + CONVERSION_NOTE[1:] + "."] if found else []
+    for model, table in found:
+        lines += ["", f"### {model}", "", "| " + " | ".join(CONVERSION_COLUMNS) + " |", "|---" * 6 + "|"]
+        lines += ["| " + " | ".join(f"`{x}`" if i in (1, 3) else x for i, x in enumerate(row)) + " |" for row in table]
+    return lines
+
+
 def _counted(variants: list[dict[str, Any]]) -> str:
     failed = sum(1 for v in variants if v.get("error"))
     return f"{len(variants)} variants" + (f", {failed} failed (see Compatibility)" if failed else "")
@@ -307,6 +350,7 @@ def render_html(project: str, variants, table, images, marks, groups, baseline: 
         parts.append("</tr>")
     parts.append("</table>")
     parts += _compatibility_html(variants)
+    parts += _conversions_html(variants)
     if baseline is not None:
         regressed = [vid for vid, m in marks.items() if "regression" in m.values()]
         parts.append(f"<p>Compared with <code>{e(baseline)}</code>: "
@@ -367,6 +411,7 @@ def render_markdown(project: str, variants, table, images, marks, groups) -> str
     lines += ["", "## Compatibility", "", "| model | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
     for unit in units:
         lines.append(f"| {unit} | " + " | ".join("<br>".join(compat.get((unit, t), [])) or "–" for t in targets) + " |")
+    lines += _conversions_markdown(variants)
     lines.append("")
     lines += [f"![{name}]({name})" for name in images]
     for group in groups:

@@ -31,6 +31,7 @@ class Entry:
     findings: Path | None = input_file(None)
     accuracy: Path | None = input_file(None)
     rewrites: Path | None = input_file(None)
+    conversion: Path | None = input_file(None)  # an ONNX model's convert.json
     benchmarks: tuple[Path, ...] = input_file(())
     steps: tuple[str, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
 
@@ -65,7 +66,7 @@ def entry(planning: Planning, v: Variant) -> Entry:
         v.id, v.model, v.prune, v.quantization, v.target, planning.artifact(v),
         output(quantize, "facts"), output(f"compile:{v.id}", "facts"), output(f"analyse:{v.id}", "out"),
         output(f"evaluate:{v.unit}/{v.quantization}" if quantize else "", "out"),
-        output(f"rewrite:{v.unit}" if quantize else "", "facts"),
+        output(f"rewrite:{v.unit}" if quantize else "", "facts"), output(f"convert:{v.model}", "facts"),
         tuple(s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id),
     )  # fmt: skip
 
@@ -94,6 +95,16 @@ def _accuracy(variant: Entry, compiled: bool) -> dict[str, Any] | None:
     return {**accuracy, "measured_on": source}
 
 
+def _conversion(v: Entry) -> dict[str, Any] | None:
+    """An ONNX model's conversion: each input's and output's name and shape on both sides, and the axis order."""
+    facts = _read(v.conversion)
+    if facts is None:
+        return None
+    keys = ("onnx", "onnx_shape", "tflite", "tflite_shape", "axes")
+    return {"from": "onnx", "converter": "onnx2tf", "max_rel_diff": facts["max_rel_diff"],
+            **{side: [{k: t.get(k) for k in keys} for t in facts[side]] for side in ("inputs", "outputs")}}  # fmt: skip
+
+
 def _failed(o: Options, v: Entry) -> dict[str, Any] | None:
     """The variant's failure: the first of its steps that failed, or the first whose output is missing."""
     for name in v.steps:
@@ -108,7 +119,7 @@ def _failed(o: Options, v: Entry) -> dict[str, Any] | None:
 
 def _failed_row(v: Entry, error: dict[str, Any]) -> dict[str, Any]:
     facts = ("artifact", "size_bytes", "inputs", "outputs", "ops", "cpu_fallback", "estimate", "layers", "model_info",
-             "findings", "rewrites", "quant_errors", "accuracy", "benchmark")  # fmt: skip
+             "findings", "rewrites", "conversion", "quant_errors", "accuracy", "benchmark")  # fmt: skip
     return {"id": v.id, "model": v.model, "prune": v.prune, "quantization": v.quantization, "target": v.target,
             **dict.fromkeys(facts), "benchmarks": [], "error": error}  # fmt: skip
 
@@ -142,6 +153,7 @@ def run(o: Options) -> None:
                 "model_info": (compiled or {}).get("model_info"),  # SyNAP's view of the compiled model
                 "findings": _read(v.findings),
                 "rewrites": (_read(v.rewrites) or {}).get("records"),  # what the rewrite step changed
+                "conversion": _conversion(v),
                 "quant_errors": quantized.get("quant_errors"),
                 "accuracy": _accuracy(v, compiled is not None),
                 "benchmark": benchmarks[0] if benchmarks else None,

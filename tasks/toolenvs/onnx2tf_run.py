@@ -161,7 +161,7 @@ def _facts(onnx_name: str, onnx_shape: list[int], detail: dict, perm: tuple[int,
     identity = tuple(range(len(perm)))
     return {"onnx": onnx_name, "onnx_shape": list(onnx_shape), "tflite": detail["name"],
             "tflite_shape": [int(x) for x in detail["shape"]],
-            "layout": "same" if perm == identity else f"axes {list(perm)}"}  # fmt: skip
+            "layout": "same" if perm == identity else f"axes {list(perm)}", "axes": list(perm)}  # fmt: skip
 
 
 def main() -> int:
