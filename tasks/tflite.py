@@ -189,8 +189,20 @@ def fold_constants(model: schema.ModelT) -> tuple[schema.ModelT, dict[str, int]]
     if not folds:
         return model, {}
 
+    # run only the folded ops (the rest may hold custom ops LiteRT cannot run): what they read that is not
+    # constant (SHAPE's input) is fed as an input, their results are the outputs
+    whole = sg.operators, sg.inputs, sg.outputs
+    sg.operators = [sg.operators[k] for k in folds]
+    produced = {o for op in sg.operators for o in op.outputs}
+    fed = [i for op in sg.operators for i in op.inputs if i >= 0 and i not in constant]
+    sg.inputs = list(dict.fromkeys([*whole[1], *fed]))
+    sg.outputs = sorted(produced)
+    try:
+        content = to_bytes(model)
+    finally:
+        sg.operators, sg.inputs, sg.outputs = whole
     interpreter = Interpreter(
-        model_content=to_bytes(model),
+        model_content=content,
         experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
