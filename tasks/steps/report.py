@@ -295,7 +295,7 @@ def conversions(variants: list[dict[str, Any]]) -> list[tuple[str, list[list[str
 
 
 CONVERSION_COLUMNS = ("", "ONNX name", "ONNX shape", "TFLite name", "TFLite shape", "layout")
-CONVERSION_NOTE = ("converted with onnx2tf and checked against onnxruntime; calibration .npy samples may be given in "
+CONVERSION_NOTE = ("Converted with onnx2tf and checked against onnxruntime; calibration .npy samples may be given in "
                    "either layout")  # fmt: skip
 
 
@@ -315,7 +315,7 @@ def _conversions_html(variants: list[dict[str, Any]]) -> list[str]:
 
 def _conversions_markdown(variants: list[dict[str, Any]]) -> list[str]:
     found = conversions(variants)
-    lines = ["", "## Converted from ONNX", "", CONVERSION_NOTE[0].upper() + CONVERSION_NOTE[1:] + "."] if found else []
+    lines = ["", "## Converted from ONNX", "", CONVERSION_NOTE + "."] if found else []
     for model, table in found:
         lines += ["", f"### {model}", "", "| " + " | ".join(CONVERSION_COLUMNS) + " |", "|---" * 6 + "|"]
         lines += ["| " + " | ".join(f"`{x}`" if i in (1, 3) else x for i, x in enumerate(row)) + " |" for row in table]
