@@ -256,11 +256,18 @@ class Local:
         self.board = board
 
     def run(self, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> Outcome:
+        import fcntl
+
         full_env = {**os.environ, **env} if env else None
+        # one benchmark at a time on this machine too, whatever build or doit thread runs it
+        lock_file = Path.home() / ".cache" / "npuforge" / "boards" / "local.lock"
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
         try:
-            proc = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=full_env
-            )
+            with open(lock_file, "w") as lock:
+                fcntl.lockf(lock, fcntl.LOCK_EX)
+                proc = subprocess.run(
+                    argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=full_env
+                )
         except subprocess.TimeoutExpired:
             raise BoardError(
                 f"board {self.board['name']} (this machine): the benchmark did not finish within {timeout:g} s"

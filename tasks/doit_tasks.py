@@ -3,6 +3,11 @@
 File paths handed to doit are relative to doit's working folder (the folder
 of dodo.py), so the database stays valid when the project is moved or
 restored from a CI cache at another path.
+
+A task is made from a plain record of its step (names, files, fingerprint,
+doc), kept with the plan (tasks/plan_cache.py): a build in which nothing
+changed reads the records and never loads the plan, the project's config or
+the step modules.  A step's action loads the plan when it runs.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tasks import config, engine, plan
-from tasks import options as opts
+from tasks import engine, plan_cache
 from tasks.errors import ConfigError
-from tasks.step import Step
-from tasks.steps import STEPS
+from tasks.progress import say
+
+if TYPE_CHECKING:
+    from tasks import config, plan
+    from tasks.step import Step
 
 
 class params_unchanged:
@@ -27,8 +34,8 @@ class params_unchanged:
     digest) in the database, so a later run can say which one changed.
     """
 
-    def __init__(self, params: dict[str, Any]):
-        self.text = json.dumps(params, sort_keys=True)
+    def __init__(self, text: str):  # the parameters as JSON, keys sorted (record())
+        self.text = text
 
     def configure_task(self, task) -> None:
         task.value_savers.append(lambda: {"_params": self.text})
@@ -41,18 +48,26 @@ def _rel(path: Path) -> str:
     return os.path.relpath(path)
 
 
-def _action(step: Step, params: dict[str, Any], log: Path, project: config.Project) -> Callable[..., Any]:
+def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any]:
     def action(**positional):
+        import time
+
         from tasks import failures
 
-        result = _cached_run(step, params, log, project, positional)
+        planning = plans.planning()
+        step = planning.find(record["task"])
+        project = planning.project
+        started = time.monotonic()
+        result = _cached_run(step, planning.fingerprints()[step.task_name], _log(step, planning), project, positional)
         if result is None:
             failures.clear(project.build_dir, step.task_name)
         else:
             failures.record(project.build_dir, step.task_name, result.get_msg())
+        took = time.monotonic() - started
+        say(f"   {step.task_name}: {'done' if result is None else 'FAILED'} in {took:.1f} s")
         return result
 
-    action.__name__ = f"run_{step.kind.task_prefix}"
+    action.__name__ = f"run_{record['prefix']}"
     return action
 
 
@@ -64,7 +79,7 @@ def _cached_run(step: Step, params: dict[str, Any], log: Path, project: config.P
 
     entry = cache.key(step.kind.task_prefix, params, list(step.file_dep), project.root)
     if cache.restore(project.cache_dir, entry, list(step.targets)):
-        print(f"   {step.task_name}: restored from cache ({entry[:12]})", flush=True)
+        say(f"   {step.task_name}: restored from cache ({entry[:12]})")
         return None
     result = _run(step, log, positional)
     if result is None:
@@ -75,10 +90,12 @@ def _cached_run(step: Step, params: dict[str, Any], log: Path, project: config.P
 def _run(step: Step, log: Path, positional: dict[str, Any]):
     """Run the step: in a worker process when it runs native code, else here."""
     if step.kind.isolated:
+        from tasks import options as opts
         from tasks import worker
 
         options_type = f"{step.kind.options.__module__}:{step.kind.options.__qualname__}"
-        return worker.run(step.kind.function, options_type, opts.to_json(step.options), log, step.task_name)
+        family = worker.family(step.kind.tools, step.kind.name)
+        return worker.run(step.kind.function, options_type, opts.to_json(step.options), log, step.task_name, family)
     from doit.exceptions import TaskFailed
 
     from tasks.errors import StepError
@@ -94,83 +111,128 @@ def _log(step: Step, planning: plan.Planning) -> Path:
     return planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
 
 
-def task_dict(step: Step, planning: plan.Planning) -> dict[str, Any]:
-    params = planning.fingerprint(step)
-    action = _action(step, params, _log(step, planning), planning.project)
+def record(step: Step, planning: plan.Planning) -> dict[str, Any]:
+    """What doit needs of a step, in plain data (kept with the plan)."""
+    return {
+        "task": step.task_name,
+        "prefix": step.kind.task_prefix,
+        "name": step.name,
+        "file_dep": [str(p) for p in step.file_dep],
+        "targets": [str(p) for p in step.targets],
+        "params": json.dumps(planning.fingerprints()[step.task_name], sort_keys=True),
+        "doc": step.doc,
+        "always": step.kind.always,
+        "pos_arg": step.kind.pos_arg,
+    }
+
+
+def records(planning: plan.Planning) -> dict[str, Any]:
+    """The plan as doit needs it: the task name prefixes in step-table order, each with its steps' records."""
+    from tasks.steps import STEPS
+
+    groups: dict[str, dict[str, Any]] = {}
+    for kind in STEPS:
+        groups.setdefault(kind.task_prefix, {"prefix": kind.task_prefix, "single": kind.single, "doc": kind.doc,
+                                             "kinds": []})["kinds"].append(kind.name)  # fmt: skip
+    for group in groups.values():
+        group["steps"] = [record(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
+    project = planning.project
+    return {"build_dir": str(project.build_dir), "gates": bool(project.gates), "groups": list(groups.values())}
+
+
+def task_dict(record: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Any]:
+    action = _action(record, plans)
     task: dict[str, Any] = {
         "actions": [action],
-        "file_dep": [_rel(p) for p in step.file_dep],
-        "targets": [_rel(p) for p in step.targets],
-        "uptodate": [False] if step.kind.always else [params_unchanged(params)],
-        "doc": step.doc,
+        "file_dep": [_rel(Path(p)) for p in record["file_dep"]],
+        "targets": [_rel(Path(p)) for p in record["targets"]],
+        "uptodate": [False] if record["always"] else [params_unchanged(record["params"])],
+        "doc": record["doc"],
         "clean": True,
         "verbosity": 2,
+        # doit captures a Python action's output by swapping sys.stdout for the action's time: steps side by
+        # side (threads) would swap it under each other; they print whole lines to the terminal instead
+        "io": {"capture": False},
     }
-    if step.name:
-        task["name"] = step.name
-    if step.kind.pos_arg:
-        task["pos_arg"] = step.kind.pos_arg
+    if record["name"]:
+        task["name"] = record["name"]
+    if record["pos_arg"]:
+        task["pos_arg"] = record["pos_arg"]
         task["actions"] = [(action, [], {})]
     return task
 
 
-def creators(planning: plan.Planning) -> dict[str, Callable[[], Iterator[dict] | dict]]:
+def creators(kept: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Callable[[], Iterator[dict] | dict]]:
     """One doit task creator per task name prefix, in step-table order."""
-    by_prefix: dict[str, list] = {}
-    for kind in STEPS:
-        by_prefix.setdefault(kind.task_prefix, []).append(kind)
-    return {prefix: _creator(prefix, kinds, planning) for prefix, kinds in by_prefix.items()}
+    return {group["prefix"]: _creator(group, plans) for group in kept["groups"]}
 
 
-def _creator(prefix: str, kinds: list, planning: plan.Planning) -> Callable[[], Iterator[dict] | dict]:
-    chosen = [s for s in planning.steps if s.kind in kinds]
-    if kinds[0].single and chosen:
+def _creator(group: dict[str, Any], plans: plan_cache.Plan) -> Callable[[], Iterator[dict] | dict]:
+    chosen = group["steps"]
+    if group["single"] and chosen:
 
         def create():
-            return task_dict(chosen[0], planning)
+            return task_dict(chosen[0], plans)
 
     else:
 
         def create():
-            yield {"basename": prefix, "name": None, "doc": kinds[0].doc}
-            for step in chosen:
-                yield task_dict(step, planning)
+            yield {"basename": group["prefix"], "name": None, "doc": group["doc"]}
+            for record in chosen:
+                yield task_dict(record, plans)
 
-    create.__doc__ = kinds[0].doc
+    create.__doc__ = group["doc"]
     return create
 
 
 def load(
     project_file: Path, baseline_arg: str | None, loader
-) -> tuple[dict[str, Any], dict[str, Callable], plan.Planning]:
-    """Plan the project; return DOIT_CONFIG, one task creator per task name prefix, and the plan.
+) -> tuple[dict[str, Any], dict[str, Callable], plan_cache.Plan]:
+    """Plan the project (or take its kept plan); return DOIT_CONFIG, one task creator per task name prefix,
+    and the plan (loaded when a step runs).
 
     ``loader`` is the running command's tasks.loader.ProjectLoader: it takes the
     build lock for a writing command.  Raises ConfigError for a bad project.
     """
     from tasks.loader import resolve
 
-    project = config.load(project_file)
     baseline = resolve(baseline_arg) if baseline_arg else None
     if baseline is not None and not baseline.is_file():
         raise ConfigError(f"baseline={baseline_arg}: no such file; give a results.json of an earlier build")
-    planning = plan.planning(project, baseline)
-    loader.take_lock(project.build_dir)  # before doit opens the database
+    kept, plans = plan_cache.planned(Path(project_file).absolute(), baseline, records)
+    build_dir = Path(kept["build_dir"])
+    loader.take_lock(build_dir)  # before doit opens the database
     doit_config = {
-        "dep_file": _rel(project.build_dir / ".doit.db"),
+        "dep_file": _rel(build_dir / ".doit.db"),
         # each step committed as it succeeds; commands that only look open it read-only
         "backend": engine.BACKEND if loader.writes else engine.READ_ONLY_BACKEND,
         "check_file_uptodate": "md5",
-        "default_tasks": ["results", "report"] + (["gates"] if project.gates else []),
+        "default_tasks": ["results", "report"] + (["gates"] if kept["gates"] else []),
         "verbosity": 2,
         "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
+        "num_process": jobs(),  # independent steps side by side; `-n 1` builds one step at a time
+        "par_type": "thread",  # the threads only wait: each step runs in a worker process (tasks/worker.py)
         "subtasks": True,  # `doit list` shows every step of every variant
     }
     if loader.writes and not os.environ.get("NPUFORGE_NO_MTIME_REFRESH"):  # doit's stock behaviour, for comparison
         from tasks import doit_db
 
         doit_db.refresh_mtimes(Path(doit_config["dep_file"]))
-    return doit_config, creators(planning), planning
+    return doit_config, creators(kept, plans), plans
+
+
+STEP_MEMORY = 1.5 * 2**30  # the most a TensorFlow step was measured to take (bench/build.py), with room
+
+
+def jobs() -> int:
+    """Steps side by side by default: one per core, as many as the available memory holds."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return cores
+    return max(1, min(cores, int(available // STEP_MEMORY)))
 
 
 def run_now(step: Step, planning: plan.Planning):

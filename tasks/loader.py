@@ -48,7 +48,7 @@ class ProjectLoader(DodoTaskLoader):
         if given is not None:  # what doit's own set-up gave the command: keep its configuration
             self.cmd_names, self.config, self.task_opts = given.cmd_names, given.config, given.task_opts
         self.project: Path | None = None
-        self.planning = None  # the project's plan, once loaded
+        self.plan = None  # the project's plan (tasks.plan_cache.Plan), once loaded
         self.wait = True
         self.lock: engine.BuildLock | None = None
 
@@ -83,7 +83,7 @@ class ProjectLoader(DodoTaskLoader):
         from tasks import doit_tasks
 
         try:
-            doit_config, creators, self.planning = doit_tasks.load(self.project, get_var("baseline"), self)
+            doit_config, creators, self.plan = doit_tasks.load(self.project, get_var("baseline"), self)
         except ConfigError as exc:
             for line in str(exc).splitlines():
                 print(f"ERROR: {line}", file=sys.stderr)
@@ -106,21 +106,25 @@ class ProjectLoader(DodoTaskLoader):
         """
         from tasks import doit_tasks, failures
 
-        if self.planning is None:
+        if self.plan is None:
             return
-        results = self.planning.find("results")
-        failed = {n for e in results.options.variants for n in e.steps if failures.read(self.planning.paths.build, n)}
+        planning = self.plan.planning()
+        results = planning.find("results")
+        failed = {n for e in results.options.variants for n in e.steps if failures.read(planning.paths.build, n)}
         if not failed and all(e.artifact.is_file() for e in results.options.variants):
             return
         print(f"{len(failed)} step(s) failed; writing results.json and the report for what built", file=sys.stderr)
         for name in ("results", "report"):
-            step = self.planning.find(name)
-            error = doit_tasks.run_now(step, self.planning)
+            step = planning.find(name)
+            error = doit_tasks.run_now(step, planning)
             if error is not None:
                 print(f"ERROR: {name}: {failures.first_line(error.get_msg())}", file=sys.stderr)
                 return
 
     def finish(self, interrupted: bool) -> None:
+        from tasks import worker
+
+        worker.stop_workers(kill=interrupted)
         lock, self.lock = self.lock, None
         engine.release_lock(lock, interrupted)
 

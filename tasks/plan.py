@@ -76,6 +76,7 @@ class Planning:
     def __post_init__(self):
         self.paths = Paths(self.project)
         self._by_name: dict[str, Step] = {}
+        self._fingerprints: dict[str, dict[str, Any]] | None = None
 
     def new(self, kind: str, name: str, doc: str, options: Any) -> Step:
         row = BY_NAME[kind]
@@ -94,6 +95,12 @@ class Planning:
     def fingerprint(self, step: Step) -> dict[str, Any]:
         """What decides whether ``step`` re-runs: its options (paths relative) and its tools' versions."""
         return {**opts.fingerprint(step.options, self.project.root), "tools": versions.tool_versions(step.kind)}
+
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """Every planned step's fingerprint, by task name (computed once; kept with the plan)."""
+        if self._fingerprints is None:
+            self._fingerprints = {step.task_name: self.fingerprint(step) for step in self.steps}
+        return self._fingerprints
 
     def tool_versions(self, dists: tuple[str, ...]) -> dict[str, str]:
         return {d: versions.version(d) for d in dists}

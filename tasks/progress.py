@@ -25,3 +25,9 @@ def progress(message: str) -> None:
             pass  # not a worker's pipe (a process the step started inherited the name): say it on stdout
     sys.stdout.write(line)
     sys.stdout.flush()
+
+
+def say(line: str) -> None:
+    """One whole line on the build's stdout (one write: steps side by side print between each other's lines)."""
+    sys.stdout.write(line.rstrip("\n") + "\n")
+    sys.stdout.flush()

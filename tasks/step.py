@@ -37,6 +37,9 @@ class StepKind:
     def task_prefix(self) -> str:
         return self.basename or self.name
 
+    def __reduce__(self):  # a kept plan (tasks/plan_cache.py) names its rows: they are the table's, not copies
+        return _row, (self.name,)
+
     @property
     def function(self) -> str:
         return f"{self.run.__module__}:{self.run.__name__}"
@@ -60,3 +63,9 @@ class Step:
     @cached_property
     def targets(self) -> tuple[Path, ...]:
         return opts.files(self.options, "out")
+
+
+def _row(name: str) -> StepKind:
+    from tasks.steps import BY_NAME
+
+    return BY_NAME[name]

@@ -35,8 +35,10 @@ def run_and_stop(
     ``delay`` seconds, then stop it: ``kill`` (SIGKILL to doit), ``int`` (SIGINT to its process
     group, as Ctrl-C in a terminal does) or ``term`` (SIGTERM to doit).
 
-    doit runs one step at a time: the start of step k+1 means step k finished and was saved.
+    doit runs one step at a time (``-n 1`` unless ``args`` give ``-n``): the start of step k+1
+    means step k finished and was saved.
     """
+    args = args if "-n" in args else ("-n", "1", *args)
     proc = start_doit(project, *args, env=env, start_new_session=True)
     trial = Trial(pid=proc.pid)
     sent = None

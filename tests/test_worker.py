@@ -40,3 +40,67 @@ def test_step_error_becomes_task_failed_with_its_message(tmp_path: Path, monkeyp
 
 def test_success_returns_none(tmp_path: Path):
     assert worker.run(f"{TARGETS}:succeed", f"{TARGETS}:Nothing", {}, tmp_path / "ok.log", "x") is None
+
+
+def _pid(tmp_path: Path, name: str) -> tuple[int, str]:
+    out = tmp_path / f"{name}.txt"
+    result = worker.run(f"{TARGETS}:pid", f"{TARGETS}:Report", {"out": str(out)}, tmp_path / f"{name}.log", name,
+                        "family")  # fmt: skip
+    assert result is None
+    pid, tmp = out.read_text().split()
+    return int(pid), tmp
+
+
+def test_a_warm_worker_runs_step_after_step_each_in_its_own_scratch_folder(tmp_path: Path):
+    try:
+        (first, tmp1), (second, tmp2) = _pid(tmp_path, "one"), _pid(tmp_path, "two")
+        assert first == second  # the same process
+        assert tmp1 != tmp2 and not Path(tmp1).exists()  # each step's scratch folder, removed after it
+    finally:
+        worker.stop_workers()
+
+
+def test_a_crash_in_a_warm_worker_fails_that_step_only_and_the_next_gets_a_fresh_worker(tmp_path: Path):
+    try:
+        before, _ = _pid(tmp_path, "before")
+        log = tmp_path / "crash.log"
+        result = worker.run(f"{TARGETS}:abort", f"{TARGETS}:Nothing", {}, log, "quantize:net/int8", "family")
+        assert isinstance(result, TaskError)
+        assert "quantize:net/int8: the step crashed (killed by SIGABRT)" in result.get_msg()
+        after, _ = _pid(tmp_path, "after")
+        assert after != before
+    finally:
+        worker.stop_workers()
+
+
+def test_a_step_gives_the_same_bytes_in_a_fresh_worker_and_in_one_that_ran_other_steps(tmp_path: Path, monkeypatch):
+    """Keras numbers its models and layers per session, and the numbers end up in the model: a warm
+    worker starts every step from a clean session."""
+    from conftest import write
+    from tasks.steps import import_model
+
+    write(tmp_path / "net.py", """
+        import keras
+
+        def build(channels=8):
+            inputs = keras.Input(shape=(16, 16, 3), batch_size=1, name="image")
+            x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(inputs)
+            return keras.Model(inputs, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x)))
+        """)  # fmt: skip
+
+    def imported(channels: int, out: Path, family: str | None) -> bytes:
+        o = import_model.Options(tmp_path / "net.py", "builder", "build", f'{{"channels": {channels}}}', None,
+                                 "models.m", (tmp_path / "net.py",), out, out.with_name(out.stem + ".json"))  # fmt: skip
+        function, kind = "tasks.steps.import_model:run", "tasks.steps.import_model:Options"
+        assert worker.run(function, kind, options.to_json(o), out.with_suffix(".log"), "import", family) is None
+        return out.read_bytes()
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    try:
+        imported(12, tmp_path / "other.tflite", "tensorflow")  # the warm worker's first step
+        imported(16, tmp_path / "another.tflite", "tensorflow")
+        warm = imported(8, tmp_path / "warm.tflite", "tensorflow")
+    finally:
+        worker.stop_workers()
+    fresh = imported(8, tmp_path / "fresh.tflite", None)
+    assert warm == fresh

@@ -135,6 +135,9 @@ def _validate_schema(data: Any, lines: Lines) -> None:
         raise ConfigError("\n".join(messages))
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where PyYAML was built with it
+
+
 def read(path: Path) -> tuple[dict[str, Any], Lines]:
     """The parsed, schema-valid document and its lines; ConfigError naming file:line otherwise."""
     label = path.name if path.parent == Path.cwd() else str(path)
@@ -143,8 +146,8 @@ def read(path: Path) -> tuple[dict[str, Any], Lines]:
     except FileNotFoundError:
         raise ConfigError(f"{label}: no such file; create it or pass project=PATH/project.yaml") from None
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tasks import analysis, atomic
 from tasks.options import input_file, output_file
+from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.plan import Planning
@@ -95,4 +96,4 @@ def _write(found: list, out: Path, label: str) -> None:
     kinds: dict[str, int] = {}
     for f in found:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
-    print(f"   {label}: " + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in kinds.items()) or "no findings"))
+    say(f"   {label}: " + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in kinds.items()) or "no findings"))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -13,6 +16,7 @@ from tasks import atomic
 from tasks.digests import sha256_bytes
 from tasks.errors import StepError
 from tasks.options import output_file, unfingerprinted
+from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.plan import Planning
@@ -49,9 +53,21 @@ def _wheel(requirement: str, cache: Path) -> Path:
     def found() -> list[Path]:
         return sorted(p for p in folder.glob("*.whl") if p.name.lower().startswith(f"{norm}-{version}-"))
 
-    if not found():
-        print(f"   fetch: pip download --no-deps {requirement}", flush=True)
-        folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:  # steps that need the same wheel, side by side: one downloads it
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        if not found():
+            _download(requirement, folder)
+    wheels = found()
+    if not wheels:
+        raise StepError(f"pip download {requirement} gave no wheel in {folder}")
+    return wheels[0]
+
+
+def _download(requirement: str, folder: Path) -> None:
+    """pip download into a scratch folder, then the wheel into ``folder``: never a half-written wheel there."""
+    say(f"   fetch: pip download --no-deps {requirement}")
+    with tempfile.TemporaryDirectory(prefix=".download-", suffix=".tmp", dir=folder) as scratch:
         proc = subprocess.run(
             [
                 sys.executable,
@@ -61,7 +77,7 @@ def _wheel(requirement: str, cache: Path) -> Path:
                 "--no-deps",
                 "--only-binary=:all:",
                 "-d",
-                str(folder),
+                scratch,
                 requirement,
             ],
             capture_output=True,
@@ -70,10 +86,8 @@ def _wheel(requirement: str, cache: Path) -> Path:
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-3:])
             raise StepError(f"pip download {requirement} failed; check the name, version and network:\n{tail}")
-    wheels = found()
-    if not wheels:
-        raise StepError(f"pip download {requirement} gave no wheel in {folder}")
-    return wheels[0]
+        for wheel in Path(scratch).glob("*.whl"):
+            os.replace(wheel, folder / wheel.name)
 
 
 def run(o: Options) -> None:

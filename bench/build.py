@@ -1,0 +1,134 @@
+"""A cold build of the example: the default (steps side by side, warm workers) against one step at a time
+with a fresh process per step (`-n 1`, NPUFORGE_WARM_WORKERS=0), and the peak memory of each.
+
+    python bench/build.py [--runs N] [--project project.yaml]
+
+Each build starts from an empty build folder (the downloaded wheels and the
+onnx2tf tool environment are kept: they are set-up, not build).  The two
+settings alternate in the same run, so the ratio holds on a noisy machine.
+Memory is sampled every 0.1 s: the sum of the resident memory of doit and
+every process under it, and the largest single step process.  The artifacts
+of both settings are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SETTINGS = {
+    "default (all cores, warm workers)": ([], {}),
+    "-n 1, a fresh process per step": (["-n", "1"], {"NPUFORGE_WARM_WORKERS": "0"}),
+}
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def build(folder: Path, args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    """A cold build in ``folder``: (seconds, peak total RSS, peak RSS of one process)."""
+    shutil.rmtree(folder / "build", ignore_errors=True)
+    shutil.copytree(REPO / "build" / "cache" / "pip", folder / "build" / "cache" / "pip")
+    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=folder, env=full_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    peak, single = 0, 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak, single
+        while not done.wait(0.1):
+            sizes = [_rss(pid) for pid in _tree(proc.pid)]
+            peak, single = max(peak, sum(sizes)), max(single, max(sizes, default=0))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, err = proc.communicate()
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        sys.exit(f"doit {' '.join(args)} failed:\n{err[-3000:]}")
+    return time.monotonic() - started, peak, single
+
+
+def artifacts(folder: Path) -> dict[str, str]:
+    build = folder / "build"
+    return {
+        str(p.relative_to(build)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(build.rglob("*"))
+        if p.suffix in (".tflite", ".csv") or (p.suffix == ".json" and p.name != "results.json")
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--project", default="project.yaml")
+    a = parser.parse_args()
+    if not (REPO / "build" / "cache" / "pip").is_dir():
+        sys.exit("run `make` first: the example's wheels are downloaded once, before the timed builds")
+    folder = Path(tempfile.mkdtemp(prefix="npuforge-build-"))
+    for name in ("models", "data", "schema", a.project):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
+    shutil.rmtree(folder / "models" / "fetched", ignore_errors=True)
+    times: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    memory: dict[str, tuple[int, int]] = {}
+    outputs: dict[str, dict[str, str]] = {}
+    for _ in range(a.runs):
+        for name, (args, env) in SETTINGS.items():
+            seconds, peak, single = build(folder, args, env)
+            times[name].append(seconds)
+            memory[name] = (max(peak, memory.get(name, (0, 0))[0]), max(single, memory.get(name, (0, 0))[1]))
+            outputs[name] = artifacts(folder)
+            print(f"  {name}: {seconds:.0f} s", file=sys.stderr)
+    base = statistics.median(times["-n 1, a fresh process per step"])
+    print(f"{'setting':<36} {'median s':>9} {'x -n 1 fresh':>13} {'peak RSS MiB':>13} {'largest step MiB':>17}")
+    for name, values in times.items():
+        total, single = memory[name]
+        print(f"{name:<36} {statistics.median(values):>9.1f} {statistics.median(values) / base:>13.2f} "
+              f"{total / 2**20:>13.0f} {single / 2**20:>17.0f}")  # fmt: skip
+    first, second = outputs.values()
+    same = first == second
+    print(f"({a.runs} run(s) each, alternating; {os.cpu_count()} cores; {len(first)} artifacts, "
+          f"{'byte-identical' if same else 'DIFFERENT: ' + ', '.join(k for k in first if first[k] != second.get(k))})")  # fmt: skip
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
