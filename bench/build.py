@@ -91,8 +91,9 @@ def artifacts(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(build)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(build.rglob("*"))
-        if p.suffix in (".tflite", ".csv") or (p.suffix == ".json" and p.name != "results.json")
-    }
+        if p.suffix in (".tflite", ".csv")
+        or (p.suffix == ".json" and p.name != "results.json" and not p.name.startswith("benchmark-"))
+    }  # benchmark-*.json and results.json hold measured latencies: they differ from run to run
 
 
 def main() -> None:

@@ -221,7 +221,7 @@ def load(
     return doit_config, creators(kept, plans), plans
 
 
-STEP_MEMORY = 1.5 * 2**30  # the most a TensorFlow step was measured to take (bench/build.py), with room
+STEP_MEMORY = 1.5 * 2**30  # the example's largest step process peaked at 895 MiB (bench/build.py): with room
 
 
 def jobs() -> int:
