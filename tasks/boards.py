@@ -25,6 +25,21 @@ from typing import Any
 from tasks.digests import sha256_file
 from tasks.errors import StepError
 
+
+def this_machine() -> dict[str, Any]:
+    """What a measurement on ``host: local`` depends on: the step cache gives it only to a machine like this one."""
+    import platform
+
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"arch": platform.machine(), "cpu": model or platform.processor(), "cores": cores}
+
+
 TRANSIENT_RETRIES = 3  # connection attempts on transient network errors, with backoff
 
 

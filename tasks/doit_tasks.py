@@ -23,7 +23,7 @@ from tasks.errors import ConfigError
 from tasks.progress import say
 
 if TYPE_CHECKING:
-    from tasks import config, plan
+    from tasks import plan
     from tasks.step import Step
 
 
@@ -58,7 +58,8 @@ def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any
         step = planning.find(record["task"])
         project = planning.project
         started = time.monotonic()
-        result = _cached_run(step, planning.fingerprints()[step.task_name], _log(step, planning), project, positional)
+        params = planning.fingerprints()[step.task_name]
+        result = _cached_run(step, params, _log(step, planning), plans.step_cache(), project.root, positional)
         if result is None:
             failures.clear(project.build_dir, step.task_name)
         else:
@@ -71,19 +72,19 @@ def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any
     return action
 
 
-def _cached_run(step: Step, params: dict[str, Any], log: Path, project: config.Project, positional: dict[str, Any]):
+def _cached_run(step: Step, params: dict[str, Any], log: Path, store, root: Path, positional: dict[str, Any]):
     """Restore the step from the step cache, or run it (and store what it made)."""
-    if project.cache_dir is None or not step.kind.cached:
+    if store is None or not step.kind.cached:
         return _run(step, log, positional)
     from tasks import cache
 
-    entry = cache.key(step.kind.task_prefix, params, list(step.file_dep), project.root)
-    if cache.restore(project.cache_dir, entry, list(step.targets)):
+    entry = cache.key(step.kind.task_prefix, params, list(step.file_dep), root)
+    if store.restore(entry, list(step.targets), step.task_name):
         say(f"   {step.task_name}: restored from cache ({entry[:12]})")
         return None
     result = _run(step, log, positional)
     if result is None:
-        cache.store(project.cache_dir, entry, list(step.targets))
+        store.store(entry, list(step.targets))
     return result
 
 
@@ -137,7 +138,62 @@ def records(planning: plan.Planning) -> dict[str, Any]:
     for group in groups.values():
         group["steps"] = [record(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
     project = planning.project
-    return {"build_dir": str(project.build_dir), "gates": bool(project.gates), "groups": list(groups.values())}
+    return {"build_dir": str(project.build_dir), "gates": bool(project.gates), "groups": list(groups.values()),
+            "shard_units": shard_units(planning)}  # fmt: skip
+
+
+def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
+    """What `doit shard=K/N` shares out: the variants of one float model and scheme (they share their
+    quantize and evaluate steps), each with its model, every step it needs and the expected seconds of each."""
+    results = planning.find("results")
+    if results is None:
+        return []
+    cost = {s.task_name: s.kind.cost for s in planning.steps}
+    units: dict[str, dict[str, Any]] = {}
+    for e in results.options.variants:
+        name = f"{e.model}{f'.{e.prune}' if e.prune else ''}/{e.quantization}"
+        unit = units.setdefault(name, {"name": name, "model": e.model, "variants": [], "steps": {}})
+        unit["variants"].append(e.id)
+        unit["steps"].update({step: cost.get(step, 0.0) for step in e.steps})
+    return [units[name] for name in sorted(units)]
+
+
+def shard(spec: str, units: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+    """``spec`` is K/N: shard K's units (numbered from 1), a deterministic share.
+
+    A model's variants stay together when there are at least N models (its fetch, conversion and import
+    then run once, in one shard); with fewer, its model/scheme pairs are shared out.  Largest first, each
+    to the shard it adds the fewest seconds to (steps a shard already runs cost nothing again), ties to
+    the lowest shard.
+    """
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+        if not 1 <= k <= n:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"shard={spec}: give shard=K/N with 1 <= K <= N, e.g. shard=1/4") from None
+    if len({u["model"] for u in units}) >= n:
+        by_model: dict[str, list[dict[str, Any]]] = {}
+        for unit in units:
+            by_model.setdefault(unit["model"], []).append(unit)
+        groups = list(by_model.values())
+    else:
+        groups = [[unit] for unit in units]
+    loads: list[dict[str, float]] = [{} for _ in range(n)]
+    chosen: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+
+    def steps(group: list[dict[str, Any]]) -> dict[str, float]:
+        return {name: c for unit in group for name, c in unit["steps"].items()}
+
+    def after(i: int, needs: dict[str, float]) -> float:
+        return sum(loads[i].values()) + sum(c for name, c in needs.items() if name not in loads[i])
+
+    for group in sorted(groups, key=lambda g: (-sum(steps(g).values()), g[0]["name"])):
+        needs = steps(group)
+        best = min(range(n), key=lambda i: (after(i, needs), i))
+        loads[best].update(needs)
+        chosen[best] += group
+    return k, n, chosen[k - 1]
 
 
 def task_dict(record: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Any]:
@@ -186,10 +242,13 @@ def _creator(group: dict[str, Any], plans: plan_cache.Plan) -> Callable[[], Iter
 
 
 def load(
-    project_file: Path, baseline_arg: str | None, loader
+    project_file: Path, baseline_arg: str | None, loader, shard_arg: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Callable], plan_cache.Plan]:
     """Plan the project (or take its kept plan); return DOIT_CONFIG, one task creator per task name prefix,
     and the plan (loaded when a step runs).
+
+    ``shard_arg`` (``shard=K/N``): the default tasks are shard K's steps (see shard()), not results,
+    the report and the gates, which an assemble run makes from the step cache.
 
     ``loader`` is the running command's tasks.loader.ProjectLoader: it takes the
     build lock for a writing command.  Raises ConfigError for a bad project.
@@ -200,6 +259,16 @@ def load(
     if baseline is not None and not baseline.is_file():
         raise ConfigError(f"baseline={baseline_arg}: no such file; give a results.json of an earlier build")
     kept, plans = plan_cache.planned(Path(project_file).absolute(), baseline, records)
+    default_tasks = ["results", "report"] + (["gates"] if kept["gates"] else [])
+    if shard_arg is not None:
+        k, n, units = shard(shard_arg, kept["shard_units"])
+        wanted = {name: cost for unit in units for name, cost in unit["steps"].items()}
+        default_tasks = [r["task"] for g in kept["groups"] for r in g["steps"] if r["task"] in wanted]
+        if loader.writes:
+            variants = sum(len(u["variants"]) for u in units)
+            expected = sum(wanted.values())
+            say(f"shard {k}/{n}: {variants} variant(s) of {len(units)} model/scheme pair(s), "
+                f"{len(default_tasks)} step(s), about {expected:.0f} s of work")  # fmt: skip
     build_dir = Path(kept["build_dir"])
     loader.take_lock(build_dir)  # before doit opens the database
     doit_config = {
@@ -207,7 +276,7 @@ def load(
         # each step committed as it succeeds; commands that only look open it read-only
         "backend": engine.BACKEND if loader.writes else engine.READ_ONLY_BACKEND,
         "check_file_uptodate": "md5",
-        "default_tasks": ["results", "report"] + (["gates"] if kept["gates"] else []),
+        "default_tasks": default_tasks,
         "verbosity": 2,
         "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
         "num_process": jobs(),  # independent steps side by side; `-n 1` builds one step at a time

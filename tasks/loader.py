@@ -51,6 +51,7 @@ class ProjectLoader(DodoTaskLoader):
         self.plan = None  # the project's plan (tasks.plan_cache.Plan), once loaded
         self.wait = True
         self.lock: engine.BuildLock | None = None
+        self.shard: str | None = None  # shard=K/N: a share of the variants, no results.json
 
     def setup(self, opt_values: dict[str, Any]) -> None:
         self.wait = not (opt_values.get("no_wait") or os.environ.get("NPUFORGE_NO_WAIT"))
@@ -83,7 +84,8 @@ class ProjectLoader(DodoTaskLoader):
         from tasks import doit_tasks
 
         try:
-            doit_config, creators, self.plan = doit_tasks.load(self.project, get_var("baseline"), self)
+            self.shard = get_var("shard")
+            doit_config, creators, self.plan = doit_tasks.load(self.project, get_var("baseline"), self, self.shard)
         except ConfigError as exc:
             for line in str(exc).splitlines():
                 print(f"ERROR: {line}", file=sys.stderr)
@@ -106,7 +108,7 @@ class ProjectLoader(DodoTaskLoader):
         """
         from tasks import doit_tasks, failures
 
-        if self.plan is None:
+        if self.plan is None or self.shard is not None:
             return
         planning = self.plan.planning()
         results = planning.find("results")

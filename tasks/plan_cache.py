@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 _PACKAGE = Path(__file__).resolve().parent
 _CODE = (_PACKAGE, _PACKAGE.parent / "schema")
-_FORMAT = 1
+_FORMAT = 2
 
 
 def folder() -> Path | None:
@@ -60,6 +60,19 @@ class Plan:
         self.project_file, self.baseline, self.kept, self.token = project_file, baseline, kept, token
         self._planning = planning
         self._lock = threading.Lock()
+        self._store: Any = None
+
+    def step_cache(self):
+        """The project's step cache (tasks/cache.py), opened once per command; None without one."""
+        settings = self.planning().project.cache
+        if settings is None:
+            return None
+        with self._lock:
+            if self._store is None:
+                from tasks import cache
+
+                self._store = cache.open_store(settings)
+            return self._store
 
     def planning(self) -> Planning:
         with self._lock:  # steps run side by side: one of them loads it
@@ -144,7 +157,7 @@ def _named(project: Project) -> tuple[list[str], list[str]]:
     def walk(value: Any) -> None:
         if isinstance(value, Path):
             inside_build = value == project.build_dir or project.build_dir in value.parents
-            if value != project.root and not inside_build:
+            if value != project.root and not inside_build and not (project.cache and value == project.cache.dir):
                 found.add(str(value))
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             for f in dataclasses.fields(value):

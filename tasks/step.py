@@ -32,6 +32,7 @@ class StepKind:
     single: bool = False  # one step per project (results, report, …): no ":NAME" part
     always: bool = False  # runs every time it is asked for (checks, not builds)
     pos_arg: str | None = None  # keyword that receives the command line's positional arguments
+    cost: float = 0.0  # seconds one step is expected to take (the example's, on 2 cores): balances shards
 
     @property
     def task_prefix(self) -> str:

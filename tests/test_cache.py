@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import doit, ok, ran, tiny_project
 
 CACHED = {
-    "import:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
+    "import:tiny", "rewrite:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
     "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
     "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55",
 }  # fmt: skip
@@ -62,3 +62,26 @@ def test_hit_miss_and_corrupt_entry(tmp_path: Path):
     assert restored(proc) == CACHED - {"import:tiny"}
     fixed = json.loads((victim / "ENTRY.json").read_text())["files"]
     assert hashlib.sha256((victim / "tiny_float.tflite").read_bytes()).hexdigest() == fixed["tiny_float.tflite"]
+
+
+def test_size_bound_removes_least_recently_used_entries(tmp_path: Path):
+    import os
+
+    from tasks.cache import Folder
+
+    folder = Folder(tmp_path / "cache")
+    out = tmp_path / "out.bin"
+    for i in range(4):  # four entries of 1000 bytes, stored one after the other
+        out.write_bytes(bytes([i]) * 1000)
+        folder.store(f"{i:02d}" * 32, [out])
+        entry = tmp_path / "cache" / f"{i:02d}" / (f"{i:02d}" * 32) / "ENTRY.json"
+        os.utime(entry, (1000 + i, 1000 + i))
+    assert folder.restore("00" * 32, [out])  # entry 0 is used again: now the most recent
+    bounded = Folder(tmp_path / "cache", max_bytes=3500)
+    out.write_bytes(b"\x09" * 1000)
+    bounded.store("09" * 32, [out])  # five entries of ~1.1 kB with their ENTRY.json: two must go
+    kept = {p.name[:2] for p in (tmp_path / "cache").glob("??/*") if not p.name.startswith(".")}
+    assert kept == {"00", "03", "09"}
+    assert not Folder(tmp_path / "cache", read_only=True).restore("01" * 32, [out])
+    Folder(tmp_path / "cache", read_only=True).store("0a" * 32, [out])
+    assert not (tmp_path / "cache" / "0a").exists()

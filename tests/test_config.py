@@ -263,3 +263,20 @@ def test_release_glob_matching_no_variant(project):
     assert error_of(path).endswith(
         ":15: release.variants[0]: 'net/int16*' matches no variant (ids look like net/int8@imx93, net/int8@cpu)"
     )
+
+
+def test_cache_folder_url_and_environment(project, monkeypatch):
+    monkeypatch.delenv("NPUFORGE_CACHE", raising=False)
+    assert config.load(project()).cache is None
+    folder = config.load(project(GOOD + "cache: {dir: ../shared, max_size_gb: 0.5}\n")).cache
+    assert folder.dir == project().parent / ".." / "shared" and folder.max_bytes == 2**29
+    remote = config.load(project(GOOD + "cache: {url: s3://team-cache/npuforge/, read_only: true}\n")).cache
+    assert (remote.url, remote.dir, remote.read_only) == ("s3://team-cache/npuforge", None, True)
+    assert "cache.url: 'ftp://host/x' is not a store NPUForge knows" in error_of(
+        project(GOOD + "cache: {url: ftp://host/x}\n")
+    )
+    assert "cache" in error_of(project(GOOD + "cache: {dir: a, url: s3://b/c}\n"))  # one or the other
+    monkeypatch.setenv("NPUFORGE_CACHE", "s3://team-cache/ci")
+    assert config.load(project()).cache.url == "s3://team-cache/ci"
+    monkeypatch.setenv("NPUFORGE_CACHE", "nosuch://x/y")
+    assert error_of(project()).startswith("NPUFORGE_CACHE=nosuch://x/y: 'nosuch://x/y' is not a store")

@@ -34,6 +34,7 @@ from tasks.config.model import (
     Quantization,
     Release,
     Source,
+    StepCache,
     Target,
     Variant,
 )
@@ -45,8 +46,8 @@ SCHEMA_PATH = document.SCHEMA_PATH
 
 __all__ = [
     "CALIBRATED", "DEFAULT_DELEGATES", "INTEGER_SCHEMES", "SCHEMA_PATH", "SYNAP_ONLY_TYPES", "Board", "Dataset",
-    "Gate", "Model", "Override", "Preprocess", "Project", "Prune", "Quantization", "Release", "Source", "Target",
-    "Variant", "load", "relative",
+    "Gate", "Model", "Override", "Preprocess", "Project", "Prune", "Quantization", "Release", "Source", "StepCache",
+    "Target", "Variant", "load", "relative",
 ]  # fmt: skip
 
 
@@ -80,5 +81,5 @@ def _build(path: Path, data: dict, read: Reader) -> Project:
         gates=tuple(gate(rule) for rule in data.get("gates") or []),
         boards=each(data.get("boards"), read.board),
         release=release(data.get("release"), data["name"]),
-        cache_dir=read.cache_dir(data),
+        cache=read.cache(data),
     )

@@ -215,6 +215,20 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class StepCache:
+    """Where step results are shared (``cache:`` or NPUFORGE_CACHE): a folder, or object storage by URL."""
+
+    dir: Path | None = None  # a folder, local or NFS
+    url: str | None = None  # s3://bucket/prefix (gs://, az:// with their fsspec package)
+    read_only: bool = False  # restore, never store (pull requests)
+    max_bytes: int | None = None  # a folder: least recently used entries go past this
+
+    @property
+    def where(self) -> str:
+        return self.url if self.url is not None else str(self.dir)
+
+
+@dataclass(frozen=True)
 class Project:
     path: Path  # project.yaml
     root: Path  # its folder; every relative path resolves against it
@@ -228,4 +242,4 @@ class Project:
     gates: tuple[Gate, ...] = ()
     boards: dict[str, Board] = field(default_factory=dict)
     release: Release | None = None
-    cache_dir: Path | None = None  # shared step cache
+    cache: StepCache | None = None  # shared step cache

@@ -9,6 +9,7 @@ relate keys to each other are rules (tasks/config/rules.py), not here.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 from collections.abc import Callable
@@ -27,11 +28,16 @@ from tasks.config.model import (
     Quantization,
     Release,
     Source,
+    StepCache,
     Target,
 )
+from tasks.errors import ConfigError
 from tasks.toolchains import for_target
 
 MODEL_SUFFIXES = (".keras", ".h5", ".tflite", ".onnx")
+# object stores a step cache may be on (fsspec's protocol → the package that implements it)
+STORE_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
+                  "abfss": "adlfs"}  # fmt: skip
 
 
 @dataclass
@@ -198,9 +204,32 @@ class Reader:
             synap_cli=bench.get("synap_cli", "synap_cli"),
         )  # fmt: skip
 
-    def cache_dir(self, d: dict) -> Path | None:
-        cache = d.get("cache", {}).get("dir") or os.environ.get("NPUFORGE_CACHE")
-        return (self.root / Path(cache).expanduser()).absolute() if cache else None
+    def cache(self, d: dict) -> StepCache | None:
+        """``cache:`` of project.yaml, else NPUFORGE_CACHE (a folder, or a URL such as s3://bucket/prefix)."""
+        given = d.get("cache")
+        if given is None:
+            where = os.environ.get("NPUFORGE_CACHE", "")
+            if not where:
+                return None
+            given = {"url": where} if "://" in where else {"dir": where}
+        size = given.get("max_size_gb")
+        common = {"read_only": bool(given.get("read_only", False)),
+                  "max_bytes": int(size * 2**30) if size is not None else None}  # fmt: skip
+        if "url" not in given:
+            return StepCache(dir=(self.root / Path(given["dir"]).expanduser()).absolute(), **common)
+        url = given["url"].rstrip("/")
+        scheme, _, rest = url.partition("://")
+        package = STORE_PACKAGES.get(scheme)
+        if package is None or not rest:
+            problem = f"{url!r} is not a store NPUForge knows; give s3://BUCKET/PREFIX (or gs://, az://), or a folder"
+        elif importlib.util.find_spec(package) is None:
+            problem = f"{scheme}:// needs the {package} package, which is not installed: pip install {package}"
+        else:
+            return StepCache(url=url, **common)
+        if d.get("cache") is None:
+            raise ConfigError(f"NPUFORGE_CACHE={url}: {problem}")
+        self.problems.add(("cache", "url"), problem)
+        return None
 
 
 def gate(rule: dict) -> Gate:

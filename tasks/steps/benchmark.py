@@ -72,6 +72,7 @@ def plan_benchmark(planning: Planning) -> list[Step]:
 def _settings(board: Board, target: Target, synap_model: bool) -> dict[str, Any]:
     return {
         **board.settings(),
+        **({"machine": boards.this_machine()} if board.local else {}),
         "kind": "synap" if synap_model else "tflite",
         "delegate": board.delegate_library(target),
         "delegate_options": delegate_options(target.delegate_options),
