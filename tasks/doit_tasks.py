@@ -155,6 +155,9 @@ def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
         unit = units.setdefault(name, {"name": name, "model": e.model, "variants": [], "steps": {}})
         unit["variants"].append(e.id)
         unit["steps"].update({step: cost.get(step, 0.0) for step in e.steps})
+        graph = planning.find(f"graph:{name}")  # the report's view of the model: the assemble run restores it
+        if graph is not None:
+            unit["steps"][graph.task_name] = graph.kind.cost
     return [units[name] for name in sorted(units)]
 
 

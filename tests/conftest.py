@@ -15,6 +15,14 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+FETCHED = REPO / "models" / "fetched"  # the example's models, fetched by `make` / `make test` (`doit fetch`)
+PHOTOS = REPO / "data" / "photos"
+needs_example = pytest.mark.skipif(
+    not (FETCHED / "pose_detection.tflite").exists() or not PHOTOS.exists(),
+    reason="example models not fetched: run `make test` (it runs `doit fetch` first)",
+)
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip())

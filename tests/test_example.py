@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, doit, ok, ran, write
+from conftest import FETCHED, PHOTOS, REPO, doit, needs_example, ok, ran, write
 
-FETCHED = REPO / "models" / "fetched"
-PHOTOS = REPO / "data" / "photos"
-
-pytestmark = pytest.mark.skipif(
-    not (FETCHED / "pose_detection.tflite").exists() or not PHOTOS.exists(),
-    reason="example models not fetched: run `make test` (it runs `doit fetch` first)",
-)
+pytestmark = needs_example
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,8 @@ def example(tmp_path_factory) -> Path:
         "compile:pose_landmark/int8@imx93", "compile:pose_detection/int8_io@imx93", "results",
         "prune:pose_landmark.fitness", "quantize:pose_landmark.fitness/int8", "compile:pose_landmark.fitness/int8@imx93",
         "analyse:pose_detection/int8@imx93", "analyse:pose_detection/int8_io@imx93", "analyse:pose_landmark/int8@imx93",
-        "analyse:pose_landmark.fitness/int8@imx93", "report",
+        "analyse:pose_landmark.fitness/int8@imx93", "report", "graph:pose_detection/int8", "graph:pose_landmark/int8",
+        "graph:pose_detection/int8_io", "graph:pose_landmark.fitness/int8",
     }  # fmt: skip
     assert "calibration 6/6 samples (signed)" in proc.stdout
     assert "quantize:pose_detection/int8: worst layers (RMSE / float range, SNR):" in proc.stdout

@@ -60,6 +60,7 @@ def test_scheme_parameter_reruns_only_that_scheme(tiny: Path):
     # per-tensor weights change no per-layer cycle count, so compile.json and the analyses stay
     assert ran(ok(doit(tiny))) == {
         "quantize:tiny/int8", "evaluate:tiny/int8", "compile:tiny/int8@u65", "compile:tiny/int8@u55",
+        "graph:tiny/int8",
     } | SUMMARY  # fmt: skip
 
 
@@ -97,7 +98,7 @@ def test_builder_argument_reruns_from_import(tiny: Path):
     steps = ran(ok(doit(tiny)))
     assert steps == {
         "import:tiny", "rewrite:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8",
-        "evaluate:tiny/a16w8",
+        "evaluate:tiny/a16w8", "graph:tiny/int8", "graph:tiny/a16w8",
     } | ALL_COMPILES | ALL_ANALYSES | SUMMARY  # fmt: skip
 
 
@@ -145,7 +146,7 @@ def test_other_project_from_repo_dodo_gets_its_own_build(tmp_path: Path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert ran(proc) == {"import:tiny", "quantize:tiny/fp16", "results", "report"}
+    assert ran(proc) == {"import:tiny", "quantize:tiny/fp16", "graph:tiny/fp16", "results", "report"}
     results = json.loads((project / "build" / "results.json").read_text())
     assert [v["id"] for v in results["variants"]] == ["tiny/fp16@cpu"]
     assert results["variants"][0]["artifact"] == "build/tiny/fp16/tiny_fp16.tflite"

@@ -54,7 +54,7 @@ def test_task_names_and_dependencies(tmp_path: Path):
         "evaluate:tiny/int8", "evaluate:tiny/a16w8",
         "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
         "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55",
-        "results", "report",
+        "results", "graph:tiny/int8", "graph:tiny/a16w8", "report",
     ]  # fmt: skip
     by_name = {s.task_name: s for s in steps}
     quant = by_name["quantize:tiny/int8"]  # starts from the rewritten float model (a Vela target uses it)

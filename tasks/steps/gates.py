@@ -15,6 +15,7 @@ from tasks import atomic
 from tasks import gates as rules_
 from tasks.errors import StepError
 from tasks.options import input_file, output_file
+from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.plan import Planning
@@ -42,10 +43,10 @@ def run(o: Options) -> None:
     variants = json.loads(o.results.read_text())["variants"]
     checks, warnings = rules_.check(rules, variants)
     for line in warnings:
-        print(f"   WARNING: {line}")
+        say(f"   WARNING: {line}")
     atomic.write_json(o.out, {"checks": checks, "warnings": warnings})
     failed = [c for c in checks if not c["passed"]]
     passed = len(checks) - len(failed)
     if failed:
         raise StepError(f"{len(failed)} gate check(s) failed, {passed} passed:\n{rules_.table(checks)}")
-    print(f"   {passed} gate check(s) passed")
+    say(f"   {passed} gate check(s) passed")

@@ -26,6 +26,7 @@ from tasks import atomic
 from tasks.digests import sha256_bytes
 from tasks.errors import StepError
 from tasks.options import input_file, output_file, unfingerprinted
+from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.config import Variant
@@ -180,7 +181,7 @@ def run(o: Options) -> None:
     files[f"{prefix}/MANIFEST.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     data = archive_bytes(files, o.mtime)
     atomic.write_bytes(out, data)
-    print(f"   release: {out} ({len(entries)} artifact(s), {len(data):,} bytes, sha256 {sha256_bytes(data)})")
+    say(f"   release: {out} ({len(entries)} artifact(s), {len(data):,} bytes, sha256 {sha256_bytes(data)})")
 
 
 def verify(o: VerifyOptions, archives: list[str] | None = None) -> None:
@@ -206,4 +207,4 @@ def verify(o: VerifyOptions, archives: list[str] | None = None) -> None:
                 differ.append(f"{entry['variant']}: archive {entry['sha256'][:12]}, rebuilt {now[:12]} ({path})")
         if differ:
             raise StepError(f"{archive}: {len(differ)} artifact(s) differ from the rebuild:\n" + "\n".join(differ))
-        print(f"   {archive}: all {len(manifest['artifacts'])} artifact(s) rebuilt byte for byte")
+        say(f"   {archive}: all {len(manifest['artifacts'])} artifact(s) rebuilt byte for byte")

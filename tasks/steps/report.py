@@ -1,24 +1,28 @@
-"""report: results.json → build/report/index.html (one self-contained file) and report.md.
+"""report: results.json → build/report/ (index.html, a page per variant, report.css, report.js) and report.md.
 
-One row per variant (size, NPU/CPU ops, estimated latency and FPS, memory,
-MACs, accuracy, measured latency when boards provide it), plots, per-layer
-comparisons of variants that share a layer structure, findings, and the
-regressions against a baseline results.json.
+The overview: one sortable, filterable row per variant (NPU/CPU ops,
+estimated and measured latency, size, accuracy), the models × targets
+compatibility view, latency against accuracy (each point opens its
+variant), per-layer comparisons of variants that share a layer structure,
+and the regressions against a baseline results.json.  A variant's page:
+its model as a graph placed on the NPU and the CPU (tasks/report_graph.py),
+findings, accuracy per output, quantization error per layer, estimate
+against measurement, Vela's layers with lowered operators folded, files.
+Static files only (tasks/report_html.py, tasks/report_assets.py).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks import atomic
+from tasks import atomic, report_assets, report_graph, report_html
 from tasks.options import input_file, output_file
-from tasks.progress import progress
+from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.plan import Planning
@@ -32,26 +36,26 @@ class Options:
     index: Path = output_file()
     markdown: Path = output_file()
     baseline: Path | None = input_file(None)  # a results.json of an earlier build, to mark regressions
+    graphs: tuple[Path, ...] = input_file(())  # graph.json of each quantized model (the graph step)
+    graph_units: tuple[str, ...] = ()  # "UNIT/SCHEME" of each of graphs
+    pages: tuple[Path, ...] = output_file(())  # variants/<variant>.html, one per variant
+    assets: tuple[Path, ...] = output_file(())  # report.css, report.js
+    root_to_build: str = "build"  # the build folder, relative to the project (results.json's paths start with it)
 
 
 def plan_report(planning: Planning) -> list[Step]:
     folder = planning.paths.build / "report"
     baseline = planning.baseline
-    options = Options(planning.paths.results, folder, folder / "index.html", folder / "report.md", baseline)
-    doc = "write build/report/index.html and report.md: table, plots, findings, regressions"
+    graphs = [s for s in planning.steps if s.kind.name == "graph"]
+    pages = tuple(folder / report_html.page_name(v.id) for v in planning.project.variants)
+    options = Options(planning.paths.results, folder, folder / "index.html", folder / "report.md", baseline,
+                      tuple(g.options.out for g in graphs), tuple(g.name for g in graphs), pages,
+                      (folder / "report.css", folder / "report.js"),
+                      os.path.relpath(planning.paths.build, planning.project.root))  # fmt: skip
+    doc = "write build/report/: an overview, a page per variant with its graph, and report.md"
     return [planning.new("report", "", doc + (f" (baseline {baseline.name})" if baseline else ""), options)]
 
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2430;background:#fff}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #e4e8ee;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.8rem 0;font-size:.86rem}
-th,td{border:1px solid #d5dbe3;padding:.28rem .55rem;text-align:right;white-space:nowrap}
-th{background:#eef2f7}td.l,th.l{text-align:left}
-tr.bad td{background:#fdecec}td.reg{color:#b3261e;font-weight:600}td.imp{color:#1e7b34}
-img{max-width:100%;border:1px solid #e4e8ee;margin:.5rem 0}
-.kind{font-weight:600}.muted{color:#66707d}.cpu{color:#b3261e;font-weight:600}
-"""
 REGRESSION = {"est_ms": 0.01, "size": 0.01, "snr_db": 0.5, "npu_ratio": 0.001}  # relative, dB, absolute
 
 
@@ -133,7 +137,7 @@ def layer_groups(variants: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     for v in variants:
         if not v.get("layers"):
             continue
-        shape = tuple(layer["op"] for layer in v["layers"])
+        shape = tuple(g["op"] for g in report_graph.group_layers(v["layers"]))
         groups.setdefault((v["quantization"], v["target"], shape), []).append(v)
     return [g for g in groups.values() if len(g) > 1 and len({_unit(v) for v in g}) > 1]
 
@@ -158,78 +162,6 @@ def compatibility(variants: list[dict[str, Any]]) -> tuple[list[str], list[str],
         cell: [f"{', '.join(schemes)}: {text}" for text, schemes in texts.items()] for cell, texts in grouped.items()
     }
     return units, targets, cells
-
-
-# --- plots -----------------------------------------------------------------------------------------
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def plots(variants: list[dict[str, Any]], table: list[dict[str, Any]]) -> dict[str, bytes]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out: dict[str, bytes] = {}
-    compiled = [r for r in table if r["est_ms"] is not None]
-    if compiled:
-        units = list(dict.fromkeys(f"{r['model']}{'.' + r['prune'] if r['prune'] else ''}" for r in compiled))
-        fig, axes = plt.subplots(len(units), 1, figsize=(9, 1.2 + 0.32 * len(compiled)), squeeze=False)
-        for ax, unit in zip(axes[:, 0], units, strict=True):
-            mine = [r for r in compiled if f"{r['model']}{'.' + r['prune'] if r['prune'] else ''}" == unit]
-            ax.barh([f"{r['quantization']}@{r['target']}" for r in mine], [r["est_ms"] for r in mine], color="#3b6fb6")
-            for i, r in enumerate(mine):
-                ax.text(r["est_ms"], i, f" {r['est_ms']:.2f}", va="center", fontsize=8)
-            ax.set_title(unit, fontsize=9, loc="left")
-            ax.invert_yaxis()
-            ax.tick_params(labelsize=8)
-        axes[-1, 0].set_xlabel("estimated inference time (ms, Vela)")
-        fig.tight_layout()
-        out["latency.png"] = _png(fig)
-        plt.close(fig)
-
-    both = [r for r in compiled if r["snr_db"] is not None]
-    if both:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for r in both:
-            ax.scatter(r["est_ms"], r["snr_db"], s=24)
-            ax.annotate(r["id"], (r["est_ms"], r["snr_db"]), fontsize=6, xytext=(3, 2), textcoords="offset points")
-        ax.set_xlabel("estimated inference time (ms)")
-        ax.set_ylabel("SNR of the worst output vs float (dB)")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        out["latency_vs_accuracy.png"] = _png(fig)
-        plt.close(fig)
-
-    layered = [v for v in variants if v.get("layers")]
-    if layered:
-        fig, ax = plt.subplots(figsize=(9, 1 + 0.3 * len(layered)))
-        cmap = plt.get_cmap("tab20")
-        for i, v in enumerate(layered):
-            left = 0.0
-            npu = sorted((layer for layer in v["layers"] if layer["target"] == "NPU"), key=lambda x: -x["cycles"])
-            for k, layer in enumerate(npu):
-                share = layer["cycles_pct"]
-                ax.barh(
-                    i, share, left=left, color=cmap(k % 20) if k < 12 else "#c9d0d9", edgecolor="white", linewidth=0.3
-                )
-                left += share
-            cpu = len(v["cpu_fallback"] or [])
-            if cpu:
-                ax.text(101, i, f"{cpu} CPU op{'s' if cpu > 1 else ''}", va="center", fontsize=7, color="#b3261e")
-        ax.set_yticks(range(len(layered)), [v["id"] for v in layered], fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 118)
-        ax.set_xlabel("share of cycles per layer (%), largest first; red: ops left on the CPU")
-        fig.tight_layout()
-        out["layers.png"] = _png(fig)
-        plt.close(fig)
-    return out
 
 
 # --- documents -------------------------------------------------------------------------------------
@@ -327,79 +259,45 @@ def _counted(variants: list[dict[str, Any]]) -> str:
     return f"{len(variants)} variants" + (f", {failed} failed (see Compatibility)" if failed else "")
 
 
-def render_html(project: str, variants, table, images, marks, groups, baseline: str | None) -> str:
+def _layers_html(groups) -> list[str]:
+    """Variants that share a layer structure side by side, Vela's lowered operators folded into one row."""
     e = html.escape
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(project)}: NPUForge report</title>",
-             f"<style>{CSS}</style></head><body>", f"<h1>{e(project)}</h1>",
-             f"<p class='muted'>{_counted(variants)}. Estimates are Vela's; accuracy is against the float model on the "
-             "validation set (a Vela artifact has the accuracy of the quantized model it was compiled from).</p>",
-             "<h2>Variants</h2><table id='variants'><tr>"]  # fmt: skip
-    parts += [f"<th class='{'l' if key == 'id' else ''}'>{e(title)}</th>" for key, title in COLUMNS]
-    parts.append("</tr>")
-    for r in table:
-        mark = marks.get(r["id"], {})
-        parts.append("<tr class='bad'>" if "regression" in mark.values() else "<tr>")
-        for key, _ in COLUMNS:
-            cls = "l" if key == "id" else {"regression": "reg", "improvement": "imp"}.get(mark.get(key, ""), "")
-            arrow = {"regression": " ▲" if key in ("est_ms", "size") else " ▼", "improvement": " ✓"}.get(
-                mark.get(key, ""), ""
-            )
-            if key == "measured_ms" and r["runtime_cpu"]:
-                cls, arrow = "reg", " ⚠ partly on the CPU"
-            parts.append(f"<td class='{cls}'>{e(_fmt(key, r[key]))}{arrow}</td>")
-        parts.append("</tr>")
-    parts.append("</table>")
-    parts += _compatibility_html(variants)
-    parts += _conversions_html(variants)
-    if baseline is not None:
-        regressed = [vid for vid, m in marks.items() if "regression" in m.values()]
-        parts.append(f"<p>Compared with <code>{e(baseline)}</code>: "
-                     + (f"<span class='cpu'>{len(regressed)} variant(s) regressed</span> (▲ slower or larger, ▼ less accurate or fewer NPU ops)."
-                        if regressed else "no regression.") + "</p>")  # fmt: skip
-    titles = {"latency.png": "Estimated latency per variant", "latency_vs_accuracy.png": "Latency against accuracy",
-              "layers.png": "Cycles per layer"}  # fmt: skip
-    if images:
-        parts.append("<h2>Plots</h2>")
-        for name, data in images.items():
-            parts.append(f"<h3>{e(titles[name])}</h3><img alt='{e(titles[name])}' src='data:image/png;base64,"
-                         f"{base64.b64encode(data).decode()}'>")  # fmt: skip
+    parts = []
     for group in groups:
-        parts.append(
-            f"<h2>Layer by layer: {' vs '.join(e(v['id']) for v in group)}</h2><table class='layers'><tr><th>#</th><th class='l'>op</th>"
-        )
-        parts += [
-            f"<th>{e(_unit(v))} channels</th><th>{e(_unit(v))} cycles</th><th>{e(_unit(v))} MAC util %</th>"
-            for v in group
-        ]
-        parts.append("</tr>")
-        for i, layer in enumerate(group[0]["layers"]):
-            if all(v["layers"][i]["cycles"] == 0 for v in group):
+        folded = [report_graph.group_layers(v["layers"]) for v in group]
+        parts.append(f"<h2>Layer by layer: {' vs '.join(e(v['id']) for v in group)}</h2><table class='layers'>"
+                     "<thead><tr><th>#</th><th class='l'>op</th>")  # fmt: skip
+        parts += [f"<th>{e(_unit(v))} channels</th><th>{e(_unit(v))} cycles</th><th>{e(_unit(v))} MAC util %</th>"
+                  for v in group]  # fmt: skip
+        parts.append("</tr></thead><tbody>")
+        for i, layer in enumerate(folded[0]):
+            if all(f[i]["cycles"] == 0 for f in folded):
                 continue
-            parts.append(f"<tr><td>{i}</td><td class='l'>{e(layer['op'])}</td>")
-            for v in group:
-                x = v["layers"][i]
+            parts_note = f" <span class='muted'>({len(layer['parts'])} parts)</span>" if layer["parts"] else ""
+            parts.append(f"<tr><td>{i}</td><td class='l'>{e(layer['op'])}{parts_note}</td>")
+            for f in folded:
+                x = f[i]
                 util = "–" if x["mac_util_pct"] is None else f"{x['mac_util_pct']:.1f}"
                 parts.append(f"<td>{x['out_channels'] or '–'}</td><td>{x['cycles']:,}</td><td>{util}</td>")
             parts.append("</tr>")
-        parts.append("</table>")
-    parts.append("<h2>Findings</h2>")
-    for v in variants:
-        found = v.get("findings")
-        if not found:
-            continue
-        parts.append(f"<h3>{e(v['id'])}</h3><table class='findings'><tr><th class='l'>kind</th><th>cycles %</th>"
-                     "<th class='l'>layer</th><th class='l'>detail</th><th class='l'>action</th></tr>")  # fmt: skip
-        for f in found:
-            pct = "–" if f["cycles_pct"] is None else f"{f['cycles_pct']:.1f}"
-            kind_cls = "kind cpu" if f["kind"] == "cpu_fallback" else "kind"
-            parts.append(f"<tr><td class='l {kind_cls}'>{e(f['kind'].replace('_', ' '))}</td><td>{pct}</td>"
-                         f"<td class='l'>{e(f['layer'])}</td><td class='l'>{e(f['detail'])}</td><td class='l'>{e(f['action'])}</td></tr>")  # fmt: skip
-        parts.append("</table>")
-    parts.append("</body></html>\n")
-    return "".join(parts)
+        parts.append("</tbody></table>")
+    return parts
 
 
-def render_markdown(project: str, variants, table, images, marks, groups) -> str:
+def render_html(project: str, variants, table, marks, groups, baseline: str | None) -> str:
+    e = html.escape
+    note = None
+    if baseline is not None:
+        regressed = [vid for vid, m in marks.items() if "regression" in m.values()]
+        note = (f"<p>Compared with <code>{e(baseline)}</code>: "
+                + (f"<span class='cpu'>{len(regressed)} variant(s) regressed</span> (▲ slower or larger, ▼ less accurate or fewer NPU ops)."
+                   if regressed else "no regression.") + "</p>")  # fmt: skip
+    sections = _compatibility_html(variants) + _conversions_html(variants) + _layers_html(groups)
+    return report_html.overview(project, _counted(variants), table, marks, _fmt, sections, report_html.scatter(table),
+                                note)  # fmt: skip
+
+
+def render_markdown(project: str, variants, table, marks, groups) -> str:
     lines = [f"# {project}", "", "| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in table:
         mark = marks.get(r["id"], {})
@@ -412,17 +310,17 @@ def render_markdown(project: str, variants, table, images, marks, groups) -> str
     for unit in units:
         lines.append(f"| {unit} | " + " | ".join("<br>".join(compat.get((unit, t), [])) or "–" for t in targets) + " |")
     lines += _conversions_markdown(variants)
-    lines.append("")
-    lines += [f"![{name}]({name})" for name in images]
     for group in groups:
         lines += ["", f"## Layer by layer: {' vs '.join(v['id'] for v in group)}", "",
                   "| # | op | " + " | ".join(f"{_unit(v)} channels | {_unit(v)} cycles" for v in group) + " |",
                   "|---|---|" + "---|---|" * len(group)]  # fmt: skip
-        for i, layer in enumerate(group[0]["layers"]):
-            if all(v["layers"][i]["cycles"] == 0 for v in group):
+        folded = [report_graph.group_layers(v["layers"]) for v in group]
+        for i, layer in enumerate(folded[0]):
+            if all(f[i]["cycles"] == 0 for f in folded):
                 continue
-            cells = " | ".join(f"{v['layers'][i]['out_channels'] or '–'} | {v['layers'][i]['cycles']:,}" for v in group)
-            lines.append(f"| {i} | {layer['op']} | {cells} |")
+            cells = " | ".join(f"{f[i]['out_channels'] or '–'} | {f[i]['cycles']:,}" for f in folded)
+            folded_note = f" ({len(layer['parts'])} parts)" if layer["parts"] else ""
+            lines.append(f"| {i} | {layer['op']}{folded_note} | {cells} |")
     lines += ["", "## Findings"]
     for v in variants:
         if v.get("findings"):
@@ -435,25 +333,38 @@ def render_markdown(project: str, variants, table, images, marks, groups) -> str
 
 
 def run(o: Options) -> None:
-    baseline = o.baseline
+    from tasks import analysis
+
     data = json.loads(o.results.read_text())
     variants = data["variants"]
     table = rows(variants)
     marks: dict[str, dict[str, str]] = {}
-    if baseline:
-        base = json.loads(baseline.read_text())
-        marks = regressions(table, rows(base["variants"]))
+    if o.baseline:
+        marks = regressions(table, rows(json.loads(o.baseline.read_text())["variants"]))
     failed = sum(1 for v in variants if v.get("error"))
-    progress(f"plotting {len(variants) - failed} variants" + (f"; {failed} failed" if failed else ""))
-    images = plots(variants, table)
+    say(f"   report: {len(variants) - failed} variants" + (f"; {failed} failed" if failed else "")
+        + f", {len(o.pages)} pages")  # fmt: skip
     groups = layer_groups(variants)
-    folder = o.out_dir
-    for name, content in images.items():
-        atomic.write_bytes(folder / name, content)
-    atomic.write_text(o.markdown, render_markdown(data["project"], variants, table, images, marks, groups))
-    atomic.write_text(
-        o.index,
-        render_html(data["project"], variants, table, images, marks, groups, str(baseline) if baseline else None),
-    )
+    graphs = {unit: json.loads(path.read_text())  # a failed variant's model has none (a partial matrix)
+              for unit, path in zip(o.graph_units, o.graphs, strict=True) if path.is_file()}  # fmt: skip
+    by_id = {r["id"]: r for r in table}
+    build_prefix = f"{o.root_to_build}/" if o.root_to_build else ""
+    pages = {page.name: page for page in o.pages}
+    for v in variants:
+        page = pages.get(f"{report_html.slug(v['id'])}.html")
+        if page is None:
+            continue
+        graph = graphs.get(f"{_unit(v)}/{v['quantization']}")
+        text = report_html.variant_page(v, by_id.get(v["id"]), graph, analysis.remedy, _fmt, build_prefix)
+        atomic.write_text(page, text)
+    css, js = o.assets
+    atomic.write_text(css, report_assets.CSS.lstrip())
+    atomic.write_text(js, report_assets.JS.lstrip())
+    atomic.write_text(o.markdown, render_markdown(data["project"], variants, table, marks, groups))
+    atomic.write_text(o.index, render_html(data["project"], variants, table, marks, groups,
+                                           str(o.baseline) if o.baseline else None))  # fmt: skip
     regressed = sum("regression" in m.values() for m in marks.values())
-    progress(f"wrote {o.index}" + (f"; {regressed} variant(s) regressed against the baseline" if baseline else ""))
+    say(
+        f"   report: wrote {o.index}"
+        + (f"; {regressed} variant(s) regressed against the baseline" if o.baseline else "")
+    )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks import atomic, failures
 from tasks.options import files, input_file, output_file, relative, unfingerprinted
+from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.config import Variant
@@ -162,13 +163,13 @@ def run(o: Options) -> None:
         )
     atomic.write_json(o.out, {"project": o.project, "variants": rows})
     width = max((len(r["id"]) for r in rows), default=10)
-    print(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}  {'meas. ms':>8}")
+    say(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}  {'meas. ms':>8}")
     for r in rows:
         if r.get("error"):
-            print(f"   {r['id']:<{width}}  FAILED at {r['error']['step']}: {r['error']['message']}")
+            say(f"   {r['id']:<{width}}  FAILED at {r['error']['step']}: {r['error']['message']}")
             continue
         ops = f"{r['ops']['npu']}/{r['ops']['cpu']}" if r["ops"] else "-"
         ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
         measured = f"{r['benchmark']['latency_ms']['avg']:.2f}" if r["benchmark"] else "-"
-        print(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}  {measured:>8}")
-    print(f"   wrote {relative(o.out, o.root)}")
+        say(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}  {measured:>8}")
+    say(f"   wrote {relative(o.out, o.root)}")

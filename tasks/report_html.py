@@ -1,0 +1,265 @@
+"""The report's HTML: an overview (index.html) that fits the screen, and one page per variant with its graph.
+
+Static files only: the pages link report.css and report.js beside them
+(tasks/report_assets.py) and read nothing else at view time.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from tasks import report_graph
+
+e = html.escape
+
+OVERVIEW_COLUMNS = [  # key, title, numeric: few enough to fit 1400 px; the rest is on the variant's page
+    ("id", "variant", False), ("model", "model", False), ("quantization", "scheme", False),
+    ("target", "target", False), ("ops", "NPU/CPU ops", True), ("est_ms", "est. ms", True),
+    ("measured_ms", "measured ms", True), ("size", "size KiB", True), ("snr_db", "SNR dB", True),
+    ("top1", "top-1", True),
+]  # fmt: skip
+
+
+def slug(variant_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", variant_id)
+
+
+def page_name(variant_id: str) -> str:
+    return f"variants/{slug(variant_id)}.html"
+
+
+def _head(title: str, up: str) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+            f"<meta name='viewport' content='width=device-width'><link rel='stylesheet' href='{up}report.css'></head><body>")  # fmt: skip
+
+
+def _foot(up: str) -> str:
+    return f"<script src='{up}report.js'></script></body></html>\n"
+
+
+def _cell(key: str, r: dict[str, Any], fmt) -> tuple[str, str]:
+    """(text, sort value) of one overview cell."""
+    value = r.get(key)
+    if key == "size":
+        return (f"{value / 1024:,.0f}", str(value)) if value is not None else ("–", "")
+    if key == "ops":
+        npu = (r.get("npu_ratio") or 0) * 100
+        return (value or "–", f"{npu:.3f}" if value else "")
+    return fmt(key, value), "" if value in (None, "") else str(value)
+
+
+def overview(project: str, counted: str, table, marks, fmt, sections: list[str], plot: str, note: str | None) -> str:
+    parts = [_head(f"{project}: NPUForge report", ""), f"<h1>{e(project)}</h1>",
+             f"<p class='muted'>{counted}. Estimates are Vela's; accuracy is against the float model on the validation "
+             "set. Click a variant for its graph, findings, accuracy per output and files.</p>"]  # fmt: skip
+    if note:
+        parts.append(note)
+    widths = "".join(f"<col style='width:{w}'>" for w in ("25%", "13%", "7%", "9%", "8%", "7%", "8%", "8%", "7%", "8%"))
+    parts += ["<h2>Variants</h2>", _filters(table), f"<table id='variants' class='fit sorted'><colgroup>{widths}</colgroup>"
+              "<thead><tr>"]  # fmt: skip
+    parts += [f"<th class='sortable{' num' if num else ' l'}'>{e(title)}</th>" for _, title, num in OVERVIEW_COLUMNS]
+    parts.append("</tr></thead><tbody>")
+    for r in table:
+        parts.append(_row(r, marks.get(r["id"], {}), fmt))
+    parts.append("</tbody></table>")
+    if plot:
+        parts += ["<h2>Latency against accuracy</h2><p class='muted'>Hover a point for its variant; click it to open "
+                  "its page.</p>", plot]  # fmt: skip
+    parts += sections
+    parts.append(_foot(""))
+    return "".join(parts)
+
+
+def _filters(table) -> str:
+    def select(key: str, label: str) -> str:
+        options = "".join(f"<option>{e(x)}</option>" for x in sorted({r[key] for r in table}))
+        return f"<label>{label} <select data-filter='{key}'><option value=''>all</option>{options}</select></label>"
+
+    return (f"<div class='filters'>{select('model', 'model')}{select('quantization', 'scheme')}{select('target', 'target')}"
+            "<label>find <input data-filter='text' placeholder='part of a variant name'></label>"
+            "<span id='shown' class='muted'></span></div>")  # fmt: skip
+
+
+def _row(r: dict[str, Any], mark: dict[str, str], fmt) -> str:
+    attrs = " ".join(f"data-{k}='{e(str(r[k]))}'" for k in ("model", "quantization", "target"))
+    out = [f"<tr {attrs} data-text='{e(r['id'])}'{' class=bad' if 'regression' in mark.values() else ''}>"]
+    for key, _, _ in OVERVIEW_COLUMNS:
+        text, value = _cell(key, r, fmt)
+        cls = "l" if key in ("id", "model", "quantization", "target") else ""
+        cls += {"regression": " reg", "improvement": " imp"}.get(mark.get(key, ""), "")
+        arrow = {"regression": " ▲" if key in ("est_ms", "size") else " ▼", "improvement": " ✓"}.get(
+            mark.get(key, ""), ""
+        )
+        if key == "measured_ms" and r["runtime_cpu"]:
+            cls, arrow = cls + " reg", " ⚠ CPU"
+        body = f"<a href='{page_name(r['id'])}'>{e(text)}</a>" if key == "id" else e(text)
+        out.append(f"<td class='{cls.strip()}' data-v='{e(value)}'>{body}{arrow}</td>")
+    return "".join(out) + "</tr>"
+
+
+def scatter(table) -> str:
+    """Latency (Vela's estimate) against the worst output's SNR: an SVG whose points link to the variants' pages."""
+    points = [r for r in table if r.get("est_ms") is not None and r.get("snr_db") is not None]
+    if not points:
+        return ""
+    w, h, pad = 900, 380, 50
+    xs, ys = [r["est_ms"] for r in points], [r["snr_db"] for r in points]
+    x0, x1, y0, y1 = 0.0, max(xs) * 1.05, min(0.0, min(ys)), max(ys) * 1.08 or 1.0
+
+    def px(x: float) -> float:
+        return pad + (x - x0) / (x1 - x0 or 1) * (w - 2 * pad)
+
+    def py(y: float) -> float:
+        return h - pad - (y - y0) / (y1 - y0 or 1) * (h - 2 * pad)
+
+    out = [f"<svg class='plot' viewBox='0 0 {w} {h}' width='{w}' height='{h}' xmlns='http://www.w3.org/2000/svg'>"]
+    for k in range(6):
+        gx, gy = x0 + (x1 - x0) * k / 5, y0 + (y1 - y0) * k / 5
+        out.append(f"<line x1='{px(gx):.0f}' y1='{pad / 2:.0f}' x2='{px(gx):.0f}' y2='{h - pad}'/>"
+                   f"<text x='{px(gx):.0f}' y='{h - pad + 16}' text-anchor='middle'>{gx:.1f}</text>"
+                   f"<line x1='{pad}' y1='{py(gy):.0f}' x2='{w - pad / 2:.0f}' y2='{py(gy):.0f}'/>"
+                   f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{gy:.1f}</text>")  # fmt: skip
+    out.append(f"<text x='{w / 2:.0f}' y='{h - 8}' text-anchor='middle'>estimated inference time (ms, Vela)</text>"
+               f"<text x='14' y='{h / 2:.0f}' transform='rotate(-90 14 {h / 2:.0f})' text-anchor='middle'>"
+               "SNR of the worst output (dB)</text>")  # fmt: skip
+    for r in points:
+        out.append(f"<a href='{page_name(r['id'])}'><circle cx='{px(r['est_ms']):.1f}' cy='{py(r['snr_db']):.1f}' r='6'>"
+                   f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>")  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
+
+
+def grouped_layers_table(layers: list[dict[str, Any]]) -> str:
+    """Vela's layers, a lowered operator's parts folded under it."""
+    rows = ["<table class='fit'><thead><tr><th class='l' style='width:3rem'>#</th><th class='l' style='width:9rem'>op</th>"
+            "<th class='l'>name</th><th style='width:4rem'>where</th><th style='width:7rem'>cycles</th>"
+            "<th style='width:4.5rem'>cycles %</th><th style='width:5rem'>MAC util %</th></tr></thead><tbody>"]  # fmt: skip
+    for i, g in enumerate(report_graph.group_layers(layers)):
+        name = e(g["name"])
+        if g["parts"]:
+            items = "".join(f"<li>{e(p['op'])}: {p['cycles']:,} cycles</li>" for p in g["parts"])
+            name = f"<details><summary>{name} ({len(g['parts'])} parts)</summary><ol>{items}</ol></details>"
+        util = "–" if g["mac_util_pct"] is None else f"{g['mac_util_pct']:.1f}"
+        cls = "cpu" if g["target"] == "CPU" else ""
+        rows.append(f"<tr><td class='l'>{i}</td><td class='l'>{e(g['op'])}</td><td class='l'>{name}</td>"
+                    f"<td class='{cls}'>{g['target']}</td><td>{g['cycles']:,}</td><td>{g['cycles_pct']:.1f}</td>"
+                    f"<td>{util}</td></tr>")  # fmt: skip
+    return "".join(rows) + "</tbody></table>"
+
+
+def variant_page(v: dict[str, Any], row: dict[str, Any] | None, graph: dict[str, Any] | None, remedy, fmt,
+                 build_prefix: str) -> str:  # fmt: skip
+    parts = [_head(f"{v['id']}: NPUForge report", "../"), "<p><a href='../index.html'>← all variants</a></p>",
+             f"<h1>{e(v['id'])}</h1>"]  # fmt: skip
+    if v.get("error"):
+        parts.append(f"<p class='cpu'>Failed at {e(v['error']['step'])}: {e(v['error']['message'])}</p>")
+        return "".join(parts) + _foot("../")
+    parts.append(_facts_line(v, row, fmt))
+    if graph is not None:
+        parts.append(_graph_section(v, graph, remedy))
+    parts += [_findings(v), _accuracy(v), _quant_errors(v), _measurements(v)]
+    if v.get("layers"):
+        parts += ["<h2>Layers (Vela)</h2>", grouped_layers_table(v["layers"])]
+    parts.append(_files(v, build_prefix))
+    return "".join(p for p in parts if p) + _foot("../")
+
+
+def _facts_line(v: dict[str, Any], row: dict[str, Any] | None, fmt) -> str:
+    est = v.get("estimate") or {}
+    facts = [f"{v['size_bytes'] / 1024:,.0f} KiB"]
+    if est.get("inference_ms") is not None:
+        facts.append(f"estimated {est['inference_ms']:.2f} ms ({est.get('fps', 0):.1f} FPS), "
+                     f"SRAM {est.get('sram_kib', 0):.0f} KiB, DRAM {est.get('dram_kib', 0):.0f} KiB")  # fmt: skip
+    if row and row.get("measured_ms") is not None:
+        facts.append(f"measured {row['measured_ms']:.2f} ms")
+    return f"<p class='muted'>{e(' · '.join(facts))}</p>"
+
+
+def _graph_section(v: dict[str, Any], graph: dict[str, Any], remedy) -> str:
+    nodes = report_graph.place(graph, v, remedy)
+    full, details = report_graph.svg(graph, nodes, "full")
+    collapsed, more = report_graph.svg(graph, nodes, "collapsed")
+    s = report_graph.summary(nodes, graph)
+    counts = (f"{s['ops']} operators: {s['npu']} on the NPU, {s['fused']} fused by Vela into another, "
+              f"<span class='cpu'>{s['cpu']} on the CPU</span>; {s['partitions']} NPU partition(s); "
+              f"{s['copies']} tensor(s) copied between NPU and CPU ({s['copy_bytes'] / 1024:,.1f} KiB)") if v.get("layers") else (
+              f"{s['ops']} operators, all run by {e(v['target'])} without Vela")  # fmt: skip
+    checked = " checked" if s["ops"] > 150 else ""
+    return (f"<h2>Graph</h2><p>{counts}.</p><div class='toolbar'><label>find a tensor or operator <input id='search' "
+            "placeholder='tensor name'></label><span id='hits' class='muted'></span><button id='fit'>fit</button>"
+            f"<label><input type='checkbox' id='collapse'{checked}> collapse chains</label><span class='legend'>"
+            "<span class='npu'>NPU (darker: more cycles)</span><span class='fused'>fused by Vela</span>"
+            "<span class='cpu-op'>CPU</span><span class='copy'>copy NPU↔CPU</span></span></div>"
+            f"<div class='viewer'><div class='canvas'>{full}{collapsed}</div><aside id='details'><p class='muted'>"
+            "Click an operator for its tensors, cycles and, on the CPU, why and what to do. Scroll to zoom, drag to pan."
+            f"</p></aside></div><script type='application/json' id='nodes'>{report_graph.details_json({**details, **more})}"
+            "</script>")  # fmt: skip
+
+
+def _findings(v: dict[str, Any]) -> str:
+    found = v.get("findings") or []
+    if not found:
+        return ""
+    rows = ["<h2>Findings</h2><table class='fit'><thead><tr><th class='l' style='width:9rem'>kind</th>"
+            "<th style='width:5rem'>cycles %</th><th class='l'>layer</th><th class='l'>detail</th><th class='l'>action</th>"
+            "</tr></thead><tbody>"]  # fmt: skip
+    for f in found:
+        pct = "–" if f["cycles_pct"] is None else f"{f['cycles_pct']:.1f}"
+        kind = "l kind cpu" if f["kind"] == "cpu_fallback" else "l kind"
+        rows.append(f"<tr><td class='{kind}'>{e(f['kind'].replace('_', ' '))}</td><td>{pct}</td>"
+                    f"<td class='l'>{e(f['layer'])}</td><td class='l'>{e(f['detail'])}</td><td class='l'>{e(f['action'])}</td></tr>")  # fmt: skip
+    return "".join(rows) + "</tbody></table>"
+
+
+def _section(title: str, note: str, head: str, rows: list[str], cls: str = "") -> str:
+    """A heading, a line of explanation and a table (``head``: its header cells)."""
+    return (f"<h2>{title}</h2>" + (f"<p class='muted'>{note}</p>" if note else "")
+            + f"<table{f' class={cls}' if cls else ''}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+
+
+def _accuracy(v: dict[str, Any]) -> str:
+    acc = v.get("accuracy") or {}
+    outputs = acc.get("outputs") or {}
+    if not outputs:
+        return ""
+    top1 = f" Top-1 agreement {acc['top1_agreement']:.1%}." if acc.get("top1_agreement") is not None else ""
+    rows = []
+    for name, o in outputs.items():
+        worst = (o.get("worst") or {}).get("snr_db")
+        rows.append(f"<tr><td class='l'>{e(name)}</td><td>{o['snr_db']:.1f}</td><td>{o['cosine']:.4f}</td>"
+                    f"<td>{o['rmse']:.4g}</td><td>{o['max_abs']:.4g}</td><td>{'–' if worst is None else f'{worst:.1f}'}</td></tr>")  # fmt: skip
+    head = "<th class='l'>output</th><th>SNR dB</th><th>cosine</th><th>RMSE</th><th>max abs</th><th>worst sample SNR dB</th>"
+    return _section("Accuracy per output", f"Against the float model on the validation set.{top1}", head, rows)
+
+
+def _quant_errors(v: dict[str, Any]) -> str:
+    errors = sorted(v.get("quant_errors") or [], key=lambda q: -(q.get("rel_rmse") or 0))[:15]
+    rows = [f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td>"
+            f"<td>{q.get('rel_rmse') or 0:.4f}</td><td>{e(str(q.get('dtype', '')))}</td></tr>" for q in errors]  # fmt: skip
+    head = ("<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:6rem'>rel. RMSE</th>"
+            "<th style='width:5rem'>dtype</th>")  # fmt: skip
+    note = "The layers whose quantized output differs most from the float one (relative RMSE), largest first."
+    return _section("Quantization error per layer", note, head, rows, "fit") if rows else ""
+
+
+def _measurements(v: dict[str, Any]) -> str:
+    est = (v.get("estimate") or {}).get("inference_ms")
+    rows = []
+    for b in v.get("benchmarks") or []:
+        lat = b.get("latency_ms") or {}
+        rows.append(f"<tr><td class='l'>{e(str(b.get('board', '')))}</td><td>{'–' if est is None else f'{est:.2f}'}</td>"
+                    f"<td>{lat.get('avg', 0):.2f}</td><td>{lat.get('min', 0):.2f}</td><td>{lat.get('max', 0):.2f}</td>"
+                    f"<td>{b.get('first_ms') or 0:.2f}</td></tr>")  # fmt: skip
+    head = ("<th class='l'>board</th><th>estimated ms</th><th>measured ms (avg)</th><th>min</th><th>max</th>"
+            "<th>first inference ms</th>")  # fmt: skip
+    return _section("Estimate against measurement", "", head, rows) if rows else ""
+
+
+def _files(v: dict[str, Any], build_prefix: str) -> str:
+    artifact = v["artifact"]
+    rel = artifact[len(build_prefix) :] if artifact.startswith(build_prefix) else artifact
+    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+    return (f"<h2>Files</h2><ul><li>artifact: <a href='../../{e(rel)}'>{e(artifact)}</a> ({v['size_bytes']:,} bytes)</li>"
+            f"<li>its folder (facts, Vela's reports, logs): <a href='../../{e(folder)}'>{e(folder)}</a></li></ul>")  # fmt: skip

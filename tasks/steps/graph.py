@@ -1,0 +1,78 @@
+"""graph: the operators and tensors of a quantized model, in execution order, for the report's graph view.
+
+One ``graph.json`` per quantized model (every target of a model and scheme
+shares it): each operator's type, inputs and outputs; each tensor's name,
+shape, type and size in bytes.  The report lays it out and colours it with
+Vela's per-layer placement and cycles (tasks/report_graph.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks import atomic
+from tasks.options import input_file, output_file
+
+if TYPE_CHECKING:
+    from tasks.plan import Planning
+    from tasks.step import Step
+
+DTYPE_BYTES = {"FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "BOOL": 1, "INT16": 2, "INT8": 1,
+               "FLOAT64": 8, "UINT32": 4, "UINT16": 2, "INT4": 1}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Options:
+    model: Path = input_file()  # the quantized .tflite
+    out: Path = output_file()
+
+
+def plan_graph(planning: Planning) -> list[Step]:
+    steps, seen = [], set()
+    for v in planning.project.variants:
+        toolchain = planning.toolchain(v)
+        if not toolchain.quantizes or (v.unit, v.quantization) in seen:
+            continue
+        seen.add((v.unit, v.quantization))
+        model = planning.paths.quantized(v.unit, v.quantization)
+        options = Options(model, model.parent / "graph.json")
+        steps.append(planning.new("graph", f"{v.unit}/{v.quantization}", "list the quantized model's operators and "
+                                  "tensors for the report's graph view", options))  # fmt: skip
+    return steps
+
+
+def run(o: Options) -> None:
+    atomic.write_json(o.out, describe(o.model))
+
+
+def describe(path: Path) -> dict[str, Any]:
+    from ai_edge_litert import schema_py_generated as schema
+
+    from tasks import tflite
+
+    model = tflite.read(path)
+    graph = model.subgraphs[0]
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    constant = {i for i, t in enumerate(graph.tensors) if t.buffer and model.buffers[t.buffer].data is not None}
+    tensors = []
+    for t in graph.tensors:
+        shape = [int(d) for d in (t.shape if t.shape is not None else [])]
+        dtype = types.get(t.type, str(t.type))
+        count = 1
+        for d in shape:
+            count *= max(d, 1)
+        tensors.append({"name": tflite.tensor_name(t), "shape": shape, "dtype": dtype,
+                        "bytes": count * DTYPE_BYTES.get(dtype, 4)})  # fmt: skip
+    ops = []
+    for op in graph.operators:
+        ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
+        ops.append({
+            "type": tflite.op_name(model, op),
+            "inputs": [i for i in ins if i not in constant],
+            "constants": [i for i in ins if i in constant],
+            "outputs": [int(i) for i in (op.outputs if op.outputs is not None else [])],
+        })  # fmt: skip
+    return {"tensors": tensors, "ops": ops, "inputs": [int(i) for i in graph.inputs],
+            "outputs": [int(i) for i in graph.outputs]}  # fmt: skip
