@@ -261,7 +261,8 @@ def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], view: str) -> tuple[
         if n["where"] == "CPU" and n.get("reason"):
             tip += f"\nCPU: {n['reason']}\nWhat to do: {n['remedy']}"
         key = f"{view}-{n['i']}"
-        label = n["type"] if len(n["type"]) <= 24 else n["type"][:23] + "…"
+        label = f"{n['type']}: {n['summary']}" if n.get("summary") else n["type"]
+        label = label if len(label) <= 27 else label[:26] + "…"
         sub = (
             f"{n['cycles_pct']:.1f} % cycles"
             if n["cycles"]
