@@ -49,7 +49,7 @@ JS = r"""
   function text(cell) { return cell.getAttribute("data-v") || cell.textContent.trim(); }
   function sortable(table) {
     var heads = table.querySelectorAll("th.sortable");
-    heads.forEach(function (th, col) {
+    heads.forEach(function (th) {
       th.addEventListener("click", function () {
         var asc = th.getAttribute("aria-sort") !== "ascending";
         heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
@@ -125,7 +125,8 @@ JS = r"""
     });
     function centre(node) {
       var t = node.getAttribute("transform").match(/translate\(([-\d.]+),([-\d.]+)\)/);
-      set([+t[1] + 95 - box[2] / 2, +t[2] + 17 - box[3] / 2, box[2], box[3]]);
+      var rect = node.querySelector("rect");
+      set([+t[1] + rect.width.baseVal.value / 2 - box[2] / 2, +t[2] + rect.height.baseVal.value / 2 - box[3] / 2, box[2], box[3]]);
     }
     function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }); }
     function tensors(list) {

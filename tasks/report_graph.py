@@ -69,9 +69,10 @@ def place(graph: dict[str, Any], variant: dict[str, Any], remedy) -> list[dict[s
         for n in nodes:
             n["where"] = variant["target"]
         return nodes
-    by_name = {tensors[t]["name"]: i for i, op in enumerate(ops) for t in op["outputs"]}
+    producer = _producers(ops)
+    by_name = {tensors[t]["name"]: i for t, i in producer.items()}
     for g in group_layers(layers):
-        match = _operator_of(g, ops, by_name)
+        match = _operator_of(g, ops, by_name, producer)
         if match is None:
             continue  # an operator Vela added: its cycles are in the totals, not on a node
         n = nodes[match]
@@ -97,12 +98,12 @@ def place(graph: dict[str, Any], variant: dict[str, Any], remedy) -> list[dict[s
     return nodes
 
 
-def _operator_of(g: dict[str, Any], ops: list[dict[str, Any]], by_name: dict[str, int]) -> int | None:
+def _operator_of(g: dict[str, Any], ops: list[dict[str, Any]], by_name: dict[str, int],
+                 producer: dict[int, int]) -> int | None:  # fmt: skip
     """The model operator a group of Vela rows came from: Vela names a row by its operator's output tensor
     (a lowered part by that name plus a suffix); the operator's type must agree."""
     want = _norm(g["op"])
     names = [p["name"] for p in g["parts"]] + [g["name"]]
-    producer = {t: i for i, op in enumerate(ops) for t in op["outputs"]}
     for name in names:
         i = by_name.get(name)
         for _ in range(3):  # an activation Vela fused into the operator before it lends that operator its name
@@ -119,8 +120,14 @@ def _operator_of(g: dict[str, Any], ops: list[dict[str, Any]], by_name: dict[str
     return best[1] if best else None
 
 
-def _edges(graph: dict[str, Any]) -> list[tuple[int, int, int]]:
-    producer = {t: i for i, op in enumerate(graph["ops"]) for t in op["outputs"]}
+def _producers(ops: list[dict[str, Any]]) -> dict[int, int]:
+    """Tensor → the operator that writes it."""
+    return {t: i for i, op in enumerate(ops) for t in op["outputs"]}
+
+
+def edges(graph: dict[str, Any]) -> list[tuple[int, int, int]]:
+    """(producer, consumer, tensor) for every tensor one operator passes to another."""
+    producer = _producers(graph["ops"])
     return [(producer[t], j, t) for j, op in enumerate(graph["ops"]) for t in op["inputs"] if t in producer]
 
 
@@ -170,10 +177,9 @@ def layout(nodes: list[dict[str, Any]], edges: list[tuple]) -> tuple[dict[int, t
     incoming: dict[int, list[int]] = {}
     for a, b, _ in edges:
         incoming.setdefault(b, []).append(a)
+    rows: dict[int, list[int]] = {}
     for n in sorted(nodes, key=lambda n: n["i"]):  # execution order is a topological order
         depth[n["i"]] = max((depth[a] + 1 for a in incoming.get(n["i"], []) if a in depth), default=0)
-    rows: dict[int, list[int]] = {}
-    for n in sorted(nodes, key=lambda n: n["i"]):
         rows.setdefault(depth[n["i"]], []).append(n["i"])
     widest = max((len(r) for r in rows.values()), default=1)
     width = widest * (NODE_W + GAP_X) + GAP_X
@@ -217,9 +223,9 @@ def _kb(n: int) -> str:
     return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} B"
 
 
-def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], view: str) -> tuple[str, dict[str, Any]]:
-    """One view (``full`` or ``collapsed``) as an SVG element, and its nodes' details for the page's script."""
-    edges = _edges(graph)
+def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], edges: list[tuple], view: str) -> tuple[str, dict]:
+    """One view (``full`` or ``collapsed``) as an SVG element, and its nodes' details for the page's script;
+    ``edges`` are the graph's edges()."""
     if view == "collapsed":
         nodes, edges = collapse(nodes, edges)
     else:
@@ -291,9 +297,8 @@ def _tensor(t: dict[str, Any]) -> dict[str, Any]:
     return {"name": t["name"], "shape": t["shape"], "dtype": t["dtype"]}
 
 
-def summary(nodes: list[dict[str, Any]], graph: dict[str, Any]) -> dict[str, Any]:
+def summary(nodes: list[dict[str, Any]], graph: dict[str, Any], edges: list[tuple]) -> dict[str, Any]:
     """Counts for the page's header: operators per place, partitions, bytes copied between NPU and CPU."""
-    edges = _edges(graph)
     by = nodes_by(nodes)
     copies = [t for a, b, t in edges if _side(by[a]["where"]) != _side(by[b]["where"])]
     return {

@@ -179,9 +179,10 @@ def _facts_line(v: dict[str, Any], row: dict[str, Any] | None, fmt) -> str:
 
 def _graph_section(v: dict[str, Any], graph: dict[str, Any], remedy) -> str:
     nodes = report_graph.place(graph, v, remedy)
-    full, details = report_graph.svg(graph, nodes, "full")
-    collapsed, more = report_graph.svg(graph, nodes, "collapsed")
-    s = report_graph.summary(nodes, graph)
+    edges = report_graph.edges(graph)
+    full, details = report_graph.svg(graph, nodes, edges, "full")
+    collapsed, more = report_graph.svg(graph, nodes, edges, "collapsed")
+    s = report_graph.summary(nodes, graph, edges)
     counts = (f"{s['ops']} operators: {s['npu']} on the NPU, {s['fused']} fused by Vela into another, "
               f"<span class='cpu'>{s['cpu']} on the CPU</span>; {s['partitions']} NPU partition(s); "
               f"{s['copies']} tensor(s) copied between NPU and CPU ({s['copy_bytes'] / 1024:,.1f} KiB)") if v.get("layers") else (

@@ -223,10 +223,6 @@ class StepCache:
     read_only: bool = False  # restore, never store (pull requests)
     max_bytes: int | None = None  # a folder: least recently used entries go past this
 
-    @property
-    def where(self) -> str:
-        return self.url if self.url is not None else str(self.dir)
-
 
 @dataclass(frozen=True)
 class Project:

@@ -8,6 +8,7 @@ Vela's per-layer placement and cycles (tasks/report_graph.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,9 +61,7 @@ def describe(path: Path) -> dict[str, Any]:
     for t in graph.tensors:
         shape = [int(d) for d in (t.shape if t.shape is not None else [])]
         dtype = types.get(t.type, str(t.type))
-        count = 1
-        for d in shape:
-            count *= max(d, 1)
+        count = math.prod(max(d, 1) for d in shape)
         tensors.append({"name": tflite.tensor_name(t), "shape": shape, "dtype": dtype,
                         "bytes": count * DTYPE_BYTES.get(dtype, 4)})  # fmt: skip
     ops = []

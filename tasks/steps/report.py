@@ -131,15 +131,26 @@ def regressions(current: list[dict[str, Any]], baseline: list[dict[str, Any]]) -
     return marks
 
 
-def layer_groups(variants: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Compiled variants with the same quantization, target and layer structure (op sequence)."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
+def layer_groups(variants: list[dict[str, Any]]) -> list[list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    """Compiled variants with the same quantization, target and layer structure (op sequence), each with
+    its layers, Vela's lowered operators folded (report_graph.group_layers)."""
+    groups: dict[tuple, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {}
     for v in variants:
         if not v.get("layers"):
             continue
-        shape = tuple(g["op"] for g in report_graph.group_layers(v["layers"]))
-        groups.setdefault((v["quantization"], v["target"], shape), []).append(v)
-    return [g for g in groups.values() if len(g) > 1 and len({_unit(v) for v in g}) > 1]
+        folded = report_graph.group_layers(v["layers"])
+        groups.setdefault((v["quantization"], v["target"], tuple(g["op"] for g in folded)), []).append((v, folded))
+    return [g for g in groups.values() if len(g) > 1 and len({_unit(v) for v, _ in g}) > 1]
+
+
+def _compared(group) -> list[tuple[int, dict[str, Any], list[dict[str, Any]]]]:
+    """The rows of a layer-by-layer comparison: index, the first variant's layer, every variant's; no all-zero rows."""
+    rows = []
+    for i, layer in enumerate(group[0][1]):
+        across = [folded[i] for _, folded in group]
+        if any(x["cycles"] for x in across):
+            rows.append((i, layer, across))
+    return rows
 
 
 def compatibility(variants: list[dict[str, Any]]) -> tuple[list[str], list[str], dict[tuple[str, str], list[str]]]:
@@ -264,19 +275,15 @@ def _layers_html(groups) -> list[str]:
     e = html.escape
     parts = []
     for group in groups:
-        folded = [report_graph.group_layers(v["layers"]) for v in group]
-        parts.append(f"<h2>Layer by layer: {' vs '.join(e(v['id']) for v in group)}</h2><table class='layers'>"
+        parts.append(f"<h2>Layer by layer: {' vs '.join(e(v['id']) for v, _ in group)}</h2><table class='layers'>"
                      "<thead><tr><th>#</th><th class='l'>op</th>")  # fmt: skip
         parts += [f"<th>{e(_unit(v))} channels</th><th>{e(_unit(v))} cycles</th><th>{e(_unit(v))} MAC util %</th>"
-                  for v in group]  # fmt: skip
+                  for v, _ in group]  # fmt: skip
         parts.append("</tr></thead><tbody>")
-        for i, layer in enumerate(folded[0]):
-            if all(f[i]["cycles"] == 0 for f in folded):
-                continue
+        for i, layer, across in _compared(group):
             parts_note = f" <span class='muted'>({len(layer['parts'])} parts)</span>" if layer["parts"] else ""
             parts.append(f"<tr><td>{i}</td><td class='l'>{e(layer['op'])}{parts_note}</td>")
-            for f in folded:
-                x = f[i]
+            for x in across:
                 util = "–" if x["mac_util_pct"] is None else f"{x['mac_util_pct']:.1f}"
                 parts.append(f"<td>{x['out_channels'] or '–'}</td><td>{x['cycles']:,}</td><td>{util}</td>")
             parts.append("</tr>")
@@ -311,14 +318,11 @@ def render_markdown(project: str, variants, table, marks, groups) -> str:
         lines.append(f"| {unit} | " + " | ".join("<br>".join(compat.get((unit, t), [])) or "–" for t in targets) + " |")
     lines += _conversions_markdown(variants)
     for group in groups:
-        lines += ["", f"## Layer by layer: {' vs '.join(v['id'] for v in group)}", "",
-                  "| # | op | " + " | ".join(f"{_unit(v)} channels | {_unit(v)} cycles" for v in group) + " |",
+        lines += ["", f"## Layer by layer: {' vs '.join(v['id'] for v, _ in group)}", "",
+                  "| # | op | " + " | ".join(f"{_unit(v)} channels | {_unit(v)} cycles" for v, _ in group) + " |",
                   "|---|---|" + "---|---|" * len(group)]  # fmt: skip
-        folded = [report_graph.group_layers(v["layers"]) for v in group]
-        for i, layer in enumerate(folded[0]):
-            if all(f[i]["cycles"] == 0 for f in folded):
-                continue
-            cells = " | ".join(f"{f[i]['out_channels'] or '–'} | {f[i]['cycles']:,}" for f in folded)
+        for i, layer, across in _compared(group):
+            cells = " | ".join(f"{x['out_channels'] or '–'} | {x['cycles']:,}" for x in across)
             folded_note = f" ({len(layer['parts'])} parts)" if layer["parts"] else ""
             lines.append(f"| {i} | {layer['op']}{folded_note} | {cells} |")
     lines += ["", "## Findings"]
