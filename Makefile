@@ -23,8 +23,9 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+# the example's photographs, and 16 crops, shrinks and mirror images of each (data/augmented)
 data/photos/.copied: $(VENV)/.installed tasks/example_data.py
-	$(PY) -m tasks.example_data data/photos
+	$(PY) -m tasks.example_data data/photos data/augmented
 	touch $@
 
 test: setup $(VENV)/.installed-test system-test-deps toolenvs

@@ -3,8 +3,9 @@
 Both run in the LiteRT interpreter on the same inputs; integer inputs are
 quantized and integer outputs dequantized with the model's own parameters.
 Per output tensor: max abs error, RMSE, SNR (dB) and cosine similarity, the
-mean over samples and the worst sample; for classifiers also top-1 agreement.
-A Vela artifact has the accuracy of the quantized model it was compiled from
+mean over samples and the worst sample; the output with the lowest SNR is
+named.  Then each of the model's tasks decodes both models' outputs and
+compares the answers (tasks/metrics).  A Vela artifact has the accuracy of the quantized model it was compiled from
 (Vela does not change the arithmetic), so this runs once per quantized model.
 """
 
@@ -75,7 +76,15 @@ class _Runner:
         return out
 
 
-def run(float_model: Path, quantized: Path, out: Path, dataset: datasets.Samples, task: str | None, label: str) -> None:
+def run(
+    float_model: Path,
+    quantized: Path,
+    out: Path,
+    dataset: datasets.Samples,
+    tasks: tuple[dict[str, Any], ...],
+    label: str,
+    in_sample: bool = False,
+) -> None:
     ref, test = _Runner(float_model.read_bytes()), _Runner(quantized.read_bytes())
     if len(ref.inputs) != 1:
         raise StepError(f"{label}: evaluation supports single-input models; this one has {len(ref.inputs)} inputs")
@@ -84,29 +93,57 @@ def run(float_model: Path, quantized: Path, out: Path, dataset: datasets.Samples
             f"{label}: the quantized model's outputs {sorted(test.outputs)} differ from the float model's {sorted(ref.outputs)}"
         )
     (detail,) = ref.inputs.values()
-    shape = [int(d) for d in detail["shape"]]
-    per_output: dict[str, list[dict[str, float]]] = {name: [] for name in ref.outputs}
-    agree: list[bool] = []
-    xs = list(datasets.samples(dataset, shape))
+    shape = tuple(int(d) for d in detail["shape"])
+    xs = list(datasets.samples(dataset, list(shape)))
     if not xs:
-        raise StepError(f"{label}: validation dataset '{dataset.name}' has no samples")
-    for x in xs:
-        expected, got = ref(x), test(x)
-        for name in per_output:
-            per_output[name].append(compare(expected[name], got[name].reshape(expected[name].shape)))
-        if task == "classification":
-            (name,) = list(expected)[:1]
-            agree.append(int(np.argmax(expected[name])) == int(np.argmax(got[name])))
+        raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
+    expected, got = [], []
+    for i, x in enumerate(xs, 1):
+        e = ref(x)
+        expected.append(e)
+        got.append({name: value.reshape(e[name].shape) for name, value in test(x).items()})
+        if i % 16 == 0 and i < len(xs):
+            progress(f"{i}/{len(xs)} samples of '{dataset.label}' run")
+    outputs = {name: summarise([compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)])
+               for name in ref.outputs}  # fmt: skip
     result: dict[str, Any] = {
-        "outputs": {name: summarise(samples) for name, samples in per_output.items()},
+        "outputs": outputs,
+        "worst_output": min(outputs, key=lambda n: outputs[n]["snr_db"]),
         "samples": len(xs),
         "dataset": dataset.name,
+        "part": dataset.part,
+        "in_sample": in_sample,
+        **task_metrics(tasks, expected, got, shape, label),
     }
-    if task == "classification":
-        result["top1_agreement"] = round(sum(agree) / len(agree), 6)
     atomic.write_json(out, result)
-    shown = ", ".join(f"{n} {m['snr_db']:.1f} dB" for n, m in result["outputs"].items())
-    progress(
-        f"{len(xs)} samples of '{dataset.name}': SNR {shown}"
-        + (f", top-1 agreement {result['top1_agreement']:.1%}" if task == "classification" else "")
-    )
+    progress(_line(result, dataset.label))
+
+
+def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label: str) -> dict[str, Any]:
+    """Every task's metrics, and all of them by name (``metrics``); a task whose output was pruned away is skipped."""
+    from tasks import metrics
+
+    done, by_name = [], {}
+    for spec in tasks:
+        missing = [n for n in metrics.outputs_used(spec) if n not in expected[0]]
+        if missing:
+            done.append({"type": spec["type"], "skipped": f"no output {', '.join(missing)} in this model (pruned?)"})
+            continue
+        try:
+            found = metrics.evaluate(spec, expected, got, shape)
+        except StepError as exc:
+            raise StepError(f"{label}: {exc}") from None
+        clash = sorted(set(found) & set(by_name))
+        if clash:
+            raise StepError(f"{label}: two tasks give {', '.join(clash)}; give each model one task of a type")
+        by_name.update(found)
+        done.append({"type": spec["type"], **{k: spec[k] for k in metrics.OUTPUT_KEYS if k in spec}, "metrics": found})
+    compat = {"top1_agreement": by_name["top1_agreement"]} if "top1_agreement" in by_name else {}
+    return {"tasks": done, "metrics": by_name, **compat}
+
+
+def _line(result: dict[str, Any], dataset: str) -> str:
+    snr = ", ".join(f"{n} {m['snr_db']:.1f} dB" for n, m in result["outputs"].items())
+    shown = [f"{k} {v:.4g}" for k, v in result["metrics"].items() if v is not None]
+    mark = " (in-sample: also calibration samples)" if result["in_sample"] else ""
+    return f"{result['samples']} samples of '{dataset}'{mark}: SNR {snr}" + ("; " + ", ".join(shown) if shown else "")

@@ -41,6 +41,38 @@ class Samples:
     limit: int | None = None
     files: tuple[Path, ...] = input_file(())
     layouts: Path | None = input_file(None)  # an ONNX model's convert.json: .npy samples may be in the ONNX layout
+    part: str | None = None  # "calibration" | "validation": the part of a split dataset (files or skip say which)
+    skip: int = 0  # random data: the samples before this one belong to another part
+
+    @property
+    def label(self) -> str:
+        """The dataset's name as messages show it: with its part, when it is split."""
+        return f"{self.name} ({self.part} part)" if self.part else self.name
+
+
+def split_files(files: tuple[Path, ...], root: Path, shares: tuple[float, float], seed: int) -> tuple[tuple, tuple]:
+    """(calibration, validation) files of a split dataset, each in path order.
+
+    A file's part follows from a hash of its path (relative to ``root``) and
+    the seed, so the parts are fixed for a given set of files, and adding
+    one file moves at most one other.
+    """
+    import hashlib
+
+    from tasks.options import relative
+
+    def key(f: Path) -> str:
+        return hashlib.sha256(f"{seed}:{relative(f, root)}".encode()).hexdigest()
+
+    ranked = sorted(files, key=key)
+    first, second = split_counts(len(files), shares)
+    return tuple(sorted(ranked[:first])), tuple(sorted(ranked[first : first + second]))
+
+
+def split_counts(total: int, shares: tuple[float, float]) -> tuple[int, int]:
+    """How many of ``total`` samples go to calibration and to validation."""
+    first = round(total * shares[0])
+    return first, min(total - first, round(total * shares[1]))
 
 
 def samples(dataset: Samples, shape: list[int]) -> Iterator[np.ndarray]:
@@ -49,8 +81,10 @@ def samples(dataset: Samples, shape: list[int]) -> Iterator[np.ndarray]:
 
     if dataset.kind == "random":
         rng = np.random.default_rng(dataset.seed)
-        for _ in range(dataset.count):
-            yield rng.uniform(dataset.low, dataset.high, size=shape).astype(np.float32)
+        for i in range(dataset.skip + dataset.count):
+            x = rng.uniform(dataset.low, dataset.high, size=shape).astype(np.float32)
+            if i >= dataset.skip:
+                yield x
     elif dataset.kind == "npy":
         layouts = _layouts(dataset.layouts, shape)
         for f in dataset.files:

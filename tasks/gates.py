@@ -9,11 +9,13 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Any
 
-# metric -> (what it is, how to read it from a results.json variant)
+from tasks.metrics import BUILTIN_METRICS
+
+# the metrics a gate takes besides those of the models' tasks (tasks/metrics: top1_agreement, landmark_px_mean, …)
 METRICS = (
     "snr_db",
     "cosine",
-    "top1_agreement",
+    "board_agreement",
     "npu_op_ratio",
     "est_inference_ms",
     "sram_kib",
@@ -21,6 +23,7 @@ METRICS = (
     "latency_ms",
     "delegated_ratio",
 )
+KNOWN = METRICS + BUILTIN_METRICS  # and whatever a custom task metric returns
 
 
 def value(variant: dict[str, Any], metric: str, output: str | None = None) -> tuple[float | None, str]:
@@ -36,10 +39,11 @@ def value(variant: dict[str, Any], metric: str, output: str | None = None) -> tu
             return outputs[output][metric], output
         name = min(outputs, key=lambda n: outputs[n][metric])  # the worst output decides
         return outputs[name][metric], name
-    if metric == "top1_agreement":
-        if "top1_agreement" not in acc:
-            return None, "no top-1 agreement (set task: classification and a validation dataset)"
-        return acc["top1_agreement"], ""
+    if metric == "board_agreement":
+        agreement = variant.get("board_agreement")
+        if not agreement:
+            return None, "not run on a board (give the board agreement: {samples: N})"
+        return agreement["agreement"], agreement["board"]
     if metric in ("npu_op_ratio", "est_inference_ms", "sram_kib"):
         if metric == "npu_op_ratio":
             ops = variant.get("ops")
@@ -63,7 +67,20 @@ def value(variant: dict[str, Any], metric: str, output: str | None = None) -> tu
         if not delegated or not delegated.get("total"):
             return None, "no delegate lines in the benchmark (no delegate, or not benchmarked)"
         return delegated["nodes"] / delegated["total"], variant["benchmark"]["board"]
-    raise ValueError(f"unknown metric {metric}")
+    return task_metric(acc, metric)
+
+
+def task_metric(acc: dict[str, Any], metric: str) -> tuple[float | None, str]:
+    """A metric of the model's tasks (tasks/metrics), by name."""
+    if not acc:
+        return None, "no accuracy (the model has no validation dataset)"
+    found = acc.get("metrics") or {}
+    if metric not in found:
+        given = ", ".join(found) or "none: give the model a task"
+        return None, f"its tasks give no {metric} (they give {given})"
+    if found[metric] is None:
+        return None, f"{metric} is undefined on these samples (e.g. recall when the float model detected nothing)"
+    return found[metric], "in-sample" if acc.get("in_sample") else ""
 
 
 def selects(rule: dict[str, Any], variant: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from tasks import options as opts
 from tasks import toolchains, versions
 from tasks.config import Board, Model, Project, Variant
-from tasks.datasets import Samples
+from tasks.datasets import Samples, split_counts, split_files
 from tasks.errors import ConfigError
 from tasks.rewrites import REWRITES
 from tasks.step import Step
@@ -182,14 +182,39 @@ class Planning:
         rewrite = self.find(f"rewrite:{unit}")
         return rewrite.options.out if rewrite else self.paths.float_model(unit)
 
-    def samples(self, dataset: str | None, model: Model | None = None) -> Samples | None:
-        """A dataset of project.yaml as step options; for an ONNX ``model``, with its layouts (convert.json)."""
+    def samples(self, dataset: str | None, model: Model | None = None, role: str = "calibration") -> Samples | None:
+        """A dataset of project.yaml as step options, its ``role`` part when it is split ("calibration" or
+        "validation"); for an ONNX ``model``, with its layouts (convert.json)."""
         if dataset is None:
             return None
         d = self.project.datasets[dataset]
         convert = self.find(f"convert:{model.name}") if model and d.kind == "npy" else None
         layouts = convert.options.facts if convert else None
-        return Samples(d.name, d.kind, d.preprocess, d.seed, d.count, d.low, d.high, d.limit, d.files, layouts)
+        files, count, skip, part = d.files, d.count, 0, None
+        if d.split is not None:
+            shares = (d.split.calibration, d.split.validation)
+            part = role
+            first, second = split_counts(d.count, shares)
+            if d.kind == "random":
+                count, skip = (first, 0) if role == "calibration" else (second, first)
+            else:
+                files = split_files(d.files, self.project.root, shares, d.split.seed)[role == "validation"]
+        return Samples(d.name, d.kind, d.preprocess, d.seed, count, d.low, d.high, d.limit, files, layouts, part, skip)
+
+    def validation_samples(self, model: Model) -> tuple[Samples | None, bool]:
+        """What a model is evaluated on (its validation set, else its calibration set), and whether those samples
+        are also calibration samples ("in-sample": the accuracy then flatters the model)."""
+        validation = self.samples(model.validation or model.calibration, model, "validation")
+        if validation is None or model.calibration is None:
+            return validation, False
+        calibration = self.samples(model.calibration, model, "calibration")
+        if validation.kind == "random" or calibration.kind == "random":
+            same = (validation.kind, validation.seed, validation.low, validation.high) == (
+                calibration.kind, calibration.seed, calibration.low, calibration.high)  # fmt: skip
+            overlap = same and validation.skip < calibration.skip + calibration.count and (
+                calibration.skip < validation.skip + validation.count)  # fmt: skip
+            return validation, overlap
+        return validation, bool(set(validation.files) & set(calibration.files))
 
     def artifact(self, v: Variant) -> Path:
         """What a variant ships: Vela's or SyNAP's compiled model, else the quantized .tflite."""

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from tasks import report_graph
+from tasks.metrics import metric_text
 
 e = html.escape
 
@@ -18,7 +19,7 @@ OVERVIEW_COLUMNS = [  # key, title, numeric: few enough to fit 1400 px; the rest
     ("id", "variant", False), ("model", "model", False), ("quantization", "scheme", False),
     ("target", "target", False), ("ops", "NPU/CPU ops", True), ("est_ms", "est. ms", True),
     ("measured_ms", "measured ms", True), ("size", "size KiB", True), ("snr_db", "SNR dB", True),
-    ("top1", "top-1", True),
+    ("task", "task metric", True),
 ]  # fmt: skip
 
 
@@ -47,6 +48,8 @@ def _cell(key: str, r: dict[str, Any], fmt) -> tuple[str, str]:
     if key == "ops":
         npu = (r.get("npu_ratio") or 0) * 100
         return (value or "–", f"{npu:.3f}" if value else "")
+    if key == "task":
+        return fmt(key, value), "" if value is None else str(value[1])
     return fmt(key, value), "" if value in (None, "") else str(value)
 
 
@@ -94,6 +97,8 @@ def _row(r: dict[str, Any], mark: dict[str, str], fmt) -> str:
         )
         if key == "measured_ms" and r["runtime_cpu"]:
             cls, arrow = cls + " reg", " ⚠ CPU"
+        if key == "snr_db" and r.get("in_sample"):
+            arrow += " (in-sample)"
         body = f"<a href='{page_name(r['id'])}'>{e(text)}</a>" if key == "id" else e(text)
         out.append(f"<td class='{cls.strip()}' data-v='{e(value)}'>{body}{arrow}</td>")
     return "".join(out) + "</tr>"
@@ -225,14 +230,38 @@ def _accuracy(v: dict[str, Any]) -> str:
     outputs = acc.get("outputs") or {}
     if not outputs:
         return ""
-    top1 = f" Top-1 agreement {acc['top1_agreement']:.1%}." if acc.get("top1_agreement") is not None else ""
+    worst_output = acc.get("worst_output")
     rows = []
     for name, o in outputs.items():
         worst = (o.get("worst") or {}).get("snr_db")
-        rows.append(f"<tr><td class='l'>{e(name)}</td><td>{o['snr_db']:.1f}</td><td>{o['cosine']:.4f}</td>"
+        flag = " <span class='cpu'>worst output</span>" if name == worst_output and len(outputs) > 1 else ""
+        rows.append(f"<tr><td class='l'>{e(name)}{flag}</td><td>{o['snr_db']:.1f}</td><td>{o['cosine']:.4f}</td>"
                     f"<td>{o['rmse']:.4g}</td><td>{o['max_abs']:.4g}</td><td>{'–' if worst is None else f'{worst:.1f}'}</td></tr>")  # fmt: skip
     head = "<th class='l'>output</th><th>SNR dB</th><th>cosine</th><th>RMSE</th><th>max abs</th><th>worst sample SNR dB</th>"
-    return _section("Accuracy per output", f"Against the float model on the validation set.{top1}", head, rows)
+    where = f"{acc.get('samples')} samples of '{e(str(acc.get('dataset')))}'" + (
+        f" ({e(acc['part'])} part)" if acc.get("part") else "")  # fmt: skip
+    note = f"Against the float model on {where}."
+    if acc.get("in_sample"):
+        note += (" <span class='cpu'>In-sample: these samples are calibration samples too, so the numbers flatter the "
+                 "model; split the dataset (datasets.NAME.split) or give a validation dataset of its own.</span>")  # fmt: skip
+    return _section("Accuracy per output", note, head, rows) + _task_metrics(acc)
+
+
+def _task_metrics(acc: dict[str, Any]) -> str:
+    rows = []
+    for task in acc.get("tasks") or []:
+        reads = ", ".join(str(task[k]) for k in ("output", "boxes", "scores") if task.get(k)) or "–"
+        if task.get("skipped"):
+            rows.append(f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
+                        f"<td class='l muted' colspan='2'>{e(task['skipped'])}</td></tr>")  # fmt: skip
+        for name, value in (task.get("metrics") or {}).items():
+            rows.append(f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
+                        f"<td class='l'>{e(name)}</td><td>{e(metric_text(name, value))}</td></tr>")  # fmt: skip
+    head = "<th class='l'>task</th><th class='l'>output</th><th class='l'>metric</th><th>value</th>"
+    note = (
+        "The outputs decoded as the application decodes them; the quantized model's answer against the float model's."
+    )
+    return _section("Task metrics", note, head, rows) if rows else ""
 
 
 def _quant_errors(v: dict[str, Any]) -> str:

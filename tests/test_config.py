@@ -280,3 +280,93 @@ def test_cache_folder_url_and_environment(project, monkeypatch):
     assert config.load(project()).cache.url == "s3://team-cache/ci"
     monkeypatch.setenv("NPUFORGE_CACHE", "nosuch://x/y")
     assert error_of(project()).startswith("NPUFORGE_CACHE=nosuch://x/y: 'nosuch://x/y' is not a store")
+
+
+def test_tasks_short_long_and_listed_forms(project):
+    p = config.load(project(replace=("    calibration: pics\n", "    calibration: pics\n    task: classification\n")))
+    assert p.models["net"].tasks == (config.Task("classification"),)
+    listed = """    calibration: pics
+    task:
+      - {type: keypoints, output: lm, layout: mediapipe_hand}
+      - {metric: "net.py:score"}
+"""
+    path = project(replace=("    calibration: pics\n", listed))
+    (path.parent / "net.py").write_text("def score(r, q):\n    return {'s': 1.0}\n")
+    tasks = config.load(path).models["net"].tasks
+    assert tasks[0] == config.Task("keypoints", {"output": "lm", "layout": "mediapipe_hand"})
+    assert (tasks[1].type, tasks[1].metric_file, tasks[1].function) == ("custom", path.parent / "net.py", "score")
+
+
+def test_task_settings_are_checked_against_their_type(project):
+    bad = """    calibration: pics
+    task:
+      - {type: keypoints, anchors: pose_detection}
+      - {type: detection}
+      - {type: segmentation, layout: boxes}
+      - {type: keypoints}
+"""
+    assert error_of(project(replace=("    calibration: pics\n", bad))).splitlines() == [
+        "project.yaml:11: models.net.task[0].anchors: a keypoints task takes no anchors (it takes output, layout, "
+        "values, points, coordinates, pck)",
+        "project.yaml:12: models.net.task[1]: a mediapipe_ssd detection task needs anchors: pose_detection, "
+        "face_detection_short_range or palm_detection (or layout: boxes)",
+        "project.yaml:13: models.net.task[2].layout: a segmentation task takes no layout (it takes output, activation, "
+        "threshold)",
+        "project.yaml:14: models.net.task[3]: a second keypoints task; give a model one task of each type",
+    ]
+
+
+def test_custom_metric_needs_its_file_and_a_type_custom(project):
+    text = "    calibration: pics\n    task: {type: keypoints, metric: \"m.py:f\"}\n"
+    assert error_of(project(replace=("    calibration: pics\n", text))) == (
+        "project.yaml:10: models.net.task.metric: metric: is for type custom, not keypoints; remove one of them"
+    )
+    text = "    calibration: pics\n    task: {metric: \"missing.py:f\"}\n"
+    assert error_of(project(replace=("    calibration: pics\n", text))).startswith(
+        "project.yaml:10: models.net.task.metric: metric file 'missing.py' does not exist"
+    )
+
+
+def test_split_parts_are_disjoint_fixed_and_checked(project, tmp_path: Path):
+    for i in range(10):
+        (tmp_path / "data" / f"p{i}.png").write_bytes(b"")
+    text = GOOD.replace('pics: {images: "data/*.png"}', 'pics: {images: "data/*.png", split: {calibration: 0.7, validation: 0.3}}')
+    text = text.replace("    calibration: pics\n", "    calibration: pics\n    validation: pics\n")
+    from tasks import plan
+
+    planning = plan.planning(config.load(project(text)))
+    model = planning.project.models["net"]
+    calibration = planning.samples("pics", model, "calibration")
+    validation, in_sample = planning.validation_samples(model)
+    # 11 files: round(7.7) = 8 calibrate, round(3.3) = 3 are held out, none in both
+    assert (len(calibration.files), len(validation.files), in_sample) == (8, 3, False)
+    assert not set(calibration.files) & set(validation.files) and validation.part == "validation"
+    assert planning.samples("pics", model, "validation") == validation  # fixed: the same parts every time
+    unsplit = plan.planning(config.load(project(GOOD.replace("    calibration: pics\n", "    calibration: pics\n    validation: pics\n"))))
+    assert unsplit.validation_samples(unsplit.project.models["net"])[1] is True  # in-sample
+    too_much = text.replace("validation: 0.3", "validation: 0.5")
+    assert error_of(project(too_much)) == "project.yaml:4: datasets.pics.split: calibration 0.7 + validation 0.5 is more than 1"
+    few = text.replace('images: "data/*.png"', 'images: "data/a.png"')
+    assert error_of(project(few)) == (
+        "project.yaml:4: datasets.pics.split: 1 sample(s) give 1 for calibration and 0 for validation; "
+        "add samples or change the shares"
+    )
+
+
+def test_random_data_splits_by_index(project):
+    text = GOOD.replace("noise: {random: {seed: 1, count: 4}}", "noise: {random: {seed: 1, count: 10}, split: {calibration: 0.5, validation: 0.5}}")
+    text = text.replace("    calibration: pics\n", "    calibration: noise\n    validation: noise\n")
+    from tasks import plan
+
+    planning = plan.planning(config.load(project(text)))
+    model = planning.project.models["net"]
+    calibration = planning.samples("noise", model, "calibration")
+    validation, in_sample = planning.validation_samples(model)
+    assert (calibration.skip, calibration.count, validation.skip, validation.count, in_sample) == (0, 5, 5, 5, False)
+
+
+def test_gate_metric_must_be_known(project):
+    text = GOOD + "gates:\n  - {metric: landmark_px_mea, max: 2}\n"
+    assert error_of(project(text)).startswith(
+        "project.yaml:16: gates[0].metric: 'landmark_px_mea' is not a metric; one of snr_db, cosine, board_agreement,"
+    )

@@ -34,7 +34,7 @@ def test_identity_model_snr_matches_rounding_theory(tmp_path: Path, io: str):
     scheme = quantize.Scheme("int8", io, per_channel=True)
     quantize.run(quantize.Options(scheme, "id/int8", float_model, quantized, tmp_path / "q.json", UNIFORM))
     out = tmp_path / "accuracy.json"
-    evaluate.run(evaluate.Options(float_model, quantized, UNIFORM, None, "id/int8", out))
+    evaluate.run(evaluate.Options(float_model, quantized, UNIFORM, (), False, "id/int8", out))
     acc = json.loads(out.read_text())
     (metrics,) = acc["outputs"].values()
     # uniform [0, 1) data on 256 levels: rounding noise scale^2 / 12 against a signal power of 1/3

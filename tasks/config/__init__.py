@@ -34,8 +34,10 @@ from tasks.config.model import (
     Quantization,
     Release,
     Source,
+    Split,
     StepCache,
     Target,
+    Task,
     Variant,
 )
 from tasks.config.sections import Problems, Reader, each, gate, release
@@ -46,8 +48,8 @@ SCHEMA_PATH = document.SCHEMA_PATH
 
 __all__ = [
     "CALIBRATED", "DEFAULT_DELEGATES", "INTEGER_SCHEMES", "SCHEMA_PATH", "SYNAP_ONLY_TYPES", "Board", "Dataset",
-    "Gate", "Model", "Override", "Preprocess", "Project", "Prune", "Quantization", "Release", "Source", "StepCache",
-    "Target", "Variant", "load", "relative",
+    "Gate", "Model", "Override", "Preprocess", "Project", "Prune", "Quantization", "Release", "Source", "Split", "StepCache",
+    "Target", "Task", "Variant", "load", "relative",
 ]  # fmt: skip
 
 

@@ -32,6 +32,26 @@ class Dataset:
     low: float = 0.0
     high: float = 1.0
     limit: int | None = None
+    split: Split | None = None  # calibration and validation parts held apart
+
+
+@dataclass(frozen=True)
+class Split:
+    """``datasets.NAME.split``: the share of samples each part gets."""
+
+    calibration: float
+    validation: float
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One entry of ``models.NAME.task``: a decoder of tasks/metrics and its settings (defaults filled in)."""
+
+    type: str  # a row of tasks.metrics.TASKS
+    settings: dict[str, Any] = field(default_factory=dict)  # the keys as written, but type and metric
+    metric_file: Path | None = None  # custom: the .py file of metric: FILE.py:FUNCTION
+    function: str | None = None  # custom: its FUNCTION
 
 
 @dataclass(frozen=True)
@@ -63,7 +83,7 @@ class Model:
     calibration: str | None = None
     validation: str | None = None
     prune: dict[str, Prune] = field(default_factory=dict)
-    task: str | None = None  # "classification" adds top-1 agreement
+    tasks: tuple[Task, ...] = ()  # what evaluate measures beside SNR (tasks/metrics)
     synap: dict[str, Any] | None = None  # SyNAP conversion settings: inputs, outputs
     rewrites: tuple[str, ...] | None = None  # None: the default (every rewrite when a Vela target uses it)
     onnx2tf_params: Path | None = None  # an ONNX model's onnx2tf parameter replacement file
@@ -143,6 +163,9 @@ class Board:
     delegates: dict[str, str] = field(default_factory=dict)  # named delegate -> library on this board
     env: dict[str, str] = field(default_factory=dict)  # environment of the benchmark command
     synap_cli: str = "synap_cli"
+    agreement_samples: int | None = None  # boards.NAME.agreement: run the first N validation samples here; None: off
+    agreement_tolerance_lsb: int = 0  # quantization steps an integer output may differ by from the host's
+    agreement_tolerance_abs: float = 0.0  # the same for a float output, in its own units
 
     @property
     def local(self) -> bool:

@@ -193,9 +193,73 @@ def calibration_given(c: Context) -> Found:
 
 
 def gates_bounded(c: Context) -> Found:
+    from tasks.gates import KNOWN
+
+    custom = any(t.type == "custom" for m in c.project.models.values() for t in m.tasks)
     for i, gate in enumerate(c.project.gates):
         if gate.min is None and gate.max is None:
             yield ("gates", i), "give min, max or both"
+        if gate.metric not in KNOWN and not custom:
+            yield (("gates", i, "metric"),
+                   f"'{gate.metric}' is not a metric; one of {', '.join(KNOWN)} (or a name a custom task metric returns)")  # fmt: skip
+
+
+# task settings each task type takes (type and metric aside)
+TASK_KEYS = {
+    "classification": ("output",),
+    "keypoints": ("output", "layout", "values", "points", "coordinates", "pck"),
+    "detection": ("layout", "anchors", "boxes", "scores", "min_score", "nms_iou", "match_iou"),
+    "segmentation": ("output", "activation", "threshold"),
+    "custom": (),
+}
+LAYOUTS = {"keypoints": ("mediapipe_pose", "mediapipe_hand", "mediapipe_face"), "detection": ("mediapipe_ssd", "boxes")}
+
+
+def tasks_well_formed(c: Context) -> Found:
+    for name, model in c.project.models.items():
+        seen: set[str] = set()
+        listed = isinstance(c.section("models", name).get("task"), list)
+        for i, task in enumerate(model.tasks):
+            at = ("models", name, "task") + ((i,) if listed else ())
+            for key in task.settings:
+                if key not in TASK_KEYS[task.type]:
+                    allowed = ", ".join(TASK_KEYS[task.type]) or "only metric"
+                    yield at + (key,), f"a {task.type} task takes no {key} (it takes {allowed})"
+            layout = task.settings.get("layout")
+            if layout is not None and task.type in LAYOUTS and layout not in LAYOUTS[task.type]:
+                yield (
+                    at + ("layout",),
+                    f"'{layout}' is not a {task.type} layout; one of {', '.join(LAYOUTS[task.type])}",
+                )
+            if (
+                task.type == "detection"
+                and task.settings.get("layout", "mediapipe_ssd") == "mediapipe_ssd"
+                and ("anchors" not in task.settings)
+            ):
+                yield (
+                    at,
+                    "a mediapipe_ssd detection task needs anchors: pose_detection, face_detection_short_range or palm_detection (or layout: boxes)",
+                )
+            if task.type in seen and task.type != "custom":
+                yield at, f"a second {task.type} task; give a model one task of each type"
+            seen.add(task.type)
+
+
+def splits_fit(c: Context) -> Found:
+    from tasks.datasets import split_counts
+
+    for name, d in c.project.datasets.items():
+        if d.split is None:
+            continue
+        at = ("datasets", name, "split")
+        if d.split.calibration + d.split.validation > 1 + 1e-9:
+            yield at, f"calibration {d.split.calibration} + validation {d.split.validation} is more than 1"
+            continue
+        total = d.count if d.kind == "random" else len(d.files)
+        first, second = split_counts(total, (d.split.calibration, d.split.validation))
+        if total and (first == 0 or second == 0):
+            yield at, (f"{total} sample(s) give {first} for calibration and {second} for validation; "
+                       "add samples or change the shares")  # fmt: skip
 
 
 def release_globs_match(c: Context) -> Found:
@@ -209,6 +273,8 @@ def release_globs_match(c: Context) -> Found:
 RULES: tuple[Rule, ...] = (
     Rule("one dataset kind", "a dataset has exactly one of images, npy, random", one_dataset_kind),
     Rule("model datasets", "calibration and validation name datasets that exist", model_datasets),
+    Rule("splits", "a split dataset's shares add up to at most 1 and leave both parts samples", splits_fit),
+    Rule("tasks", "a model's tasks take their type's settings, once per type", tasks_well_formed),
     Rule("prune synap outputs", "a prune variant's synap outputs are at most its kept outputs", prune_synap_outputs),
     Rule("io fits type", "a scheme's io suits its type", io_fits_type),
     Rule("overrides", "each override has one of match / from, a valid regex, a calibrated type", overrides_well_formed),

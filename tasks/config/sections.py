@@ -28,8 +28,10 @@ from tasks.config.model import (
     Quantization,
     Release,
     Source,
+    Split,
     StepCache,
     Target,
+    Task,
 )
 from tasks.errors import ConfigError
 from tasks.toolchains import for_target
@@ -105,6 +107,8 @@ class Reader:
             low=float(rnd.get("low", 0.0)),
             high=float(rnd.get("high", 1.0)),
             limit=v.get("limit"),
+            split=Split(v["split"]["calibration"], v["split"]["validation"], v["split"].get("seed", 0))
+            if "split" in v else None,
         )  # fmt: skip
 
     def source(self, at: tuple, src: str | dict) -> Source:
@@ -139,11 +143,37 @@ class Reader:
             v.get("calibration"),
             v.get("validation"),
             prune,
-            v.get("task"),
+            self.tasks(name, v.get("task")),
             v.get("synap"),
             tuple(v["rewrites"]) if "rewrites" in v else None,
             self._onnx2tf_params(name, v),
         )
+
+    def tasks(self, name: str, given: str | dict | list | None) -> tuple[Task, ...]:
+        """``task:`` as written → one Task per entry; ``other`` (or none) is no task."""
+        if given is None or given == "other":
+            return ()
+        entries = [given] if isinstance(given, dict) else given if isinstance(given, list) else [{"type": given}]
+        found = []
+        for i, entry in enumerate(entries):
+            at = ("models", name, "task") + ((i,) if isinstance(given, list) else ())
+            kind = entry.get("type", "custom" if "metric" in entry else None)
+            settings = {k: x for k, x in entry.items() if k not in ("type", "metric")}
+            if kind is None:
+                self.problems.add(at, "give type (classification, keypoints, detection, segmentation) or metric")
+                continue
+            if kind != "custom" and "metric" in entry:
+                self.problems.add(at + ("metric",), f"metric: is for type custom, not {kind}; remove one of them")
+                continue
+            if kind == "custom":
+                if "metric" not in entry:
+                    self.problems.add(at, "type custom needs metric: FILE.py:FUNCTION")
+                    continue
+                file_part, _, function = entry["metric"].rpartition(":")
+                found.append(Task(kind, settings, self.file(at + ("metric",), file_part, "metric file"), function))
+            else:
+                found.append(Task(kind, settings))
+        return tuple(found)
 
     def _onnx2tf_params(self, name: str, v: dict) -> Path | None:
         given = (v.get("onnx2tf") or {}).get("param_replacement")
@@ -191,6 +221,8 @@ class Reader:
 
         graph_cache = bench.get("graph_cache")
         vx_cache = {"VIV_VX_ENABLE_CACHE_GRAPH_BINARY": "1", "VIV_VX_CACHE_BINARY_GRAPH_DIR": graph_cache}
+        given = v.get("agreement", False)  # true: the defaults; false: off
+        agree = {} if given is True else given if isinstance(given, dict) else None
         return Board(
             name, v.get("host"), tuple(v["targets"]),
             user=v.get("user"), port=v.get("port", 22), key=path("key"), known_hosts=path("known_hosts"),
@@ -202,6 +234,9 @@ class Reader:
             delegates=dict(bench.get("delegates", {})),
             env={**(vx_cache if graph_cache else {}), **{k: str(x) for k, x in bench.get("env", {}).items()}},
             synap_cli=bench.get("synap_cli", "synap_cli"),
+            agreement_samples=agree.get("samples", 16) if agree is not None else None,
+            agreement_tolerance_lsb=(agree or {}).get("tolerance_lsb", 0),
+            agreement_tolerance_abs=float((agree or {}).get("tolerance_abs", 0.0)),
         )  # fmt: skip
 
     def cache(self, d: dict) -> StepCache | None:

@@ -1,23 +1,46 @@
 """evaluate: the quantized model against its float original, on the validation set.
 
-Per output tensor: max abs error, RMSE, SNR (dB) and cosine similarity; for
-classifiers also top-1 agreement (tasks/accuracy.py).  A Vela artifact has the
-accuracy of the quantized model it was compiled from (Vela does not change the
-arithmetic), so this runs once per quantized model.
+Per output tensor: max abs error, RMSE, SNR (dB) and cosine similarity; and
+the metrics of the model's tasks (tasks/metrics): the float and the quantized
+model's outputs decoded as the application decodes them, and compared.  The
+work is in tasks/accuracy.py.  A Vela artifact has the accuracy of the
+quantized model it was compiled from (Vela does not change the arithmetic),
+so this runs once per quantized model.  Samples the model was also calibrated
+on are marked in-sample.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasks.datasets import Samples
 from tasks.options import input_file, output_file
 
 if TYPE_CHECKING:
+    from tasks.config import Task
     from tasks.plan import Planning
     from tasks.step import Step
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """One of the model's tasks: a row of tasks.metrics.TASKS and its settings."""
+
+    type: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    metric_file: Path | None = input_file(None)  # custom: FILE.py of metric: FILE.py:FUNCTION
+    function: str | None = None
+
+    @classmethod
+    def of(cls, task: Task) -> TaskOptions:
+        return cls(task.type, task.settings, task.metric_file, task.function)
+
+    def spec(self) -> dict[str, Any]:
+        """The task as its decoder takes it."""
+        custom = {"metric": f"{self.metric_file}:{self.function}"} if self.metric_file else {}
+        return {"type": self.type, **self.settings, **custom}
 
 
 @dataclass(frozen=True)
@@ -25,7 +48,8 @@ class Options:
     float_model: Path = input_file()
     quantized: Path = input_file()
     dataset: Samples
-    task: str | None  # "classification" adds top-1 agreement
+    tasks: tuple[TaskOptions, ...]
+    in_sample: bool  # the validation samples are calibration samples too
     label: str
     out: Path = output_file()
 
@@ -37,14 +61,17 @@ def plan_evaluate(planning: Planning) -> list[Step]:
         if not model.validation:
             continue
         paths = planning.paths
-        options = Options(paths.float_model(unit), paths.quantized(unit, quant_name), planning.samples(model.validation, model),
-                          model.task, f"{unit}/{quant_name}", paths.accuracy(unit, quant_name))  # fmt: skip
-        doc = f"compare the quantized model with the float model on the validation set '{model.validation}'"
-        steps.append(planning.new("evaluate", f"{unit}/{quant_name}", doc, options))
+        dataset, in_sample = planning.validation_samples(model)
+        options = Options(paths.float_model(unit), paths.quantized(unit, quant_name), dataset,
+                          tuple(TaskOptions.of(t) for t in model.tasks), in_sample, f"{unit}/{quant_name}",
+                          paths.accuracy(unit, quant_name))  # fmt: skip
+        doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
+        steps.append(planning.new("evaluate", f"{unit}/{quant_name}", doc + (" (in-sample)" if in_sample else ""),
+                                  options))  # fmt: skip
     return steps
 
 
 def run(o: Options) -> None:
     from tasks import accuracy
 
-    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, o.task, o.label)
+    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, tuple(t.spec() for t in o.tasks), o.label, o.in_sample)

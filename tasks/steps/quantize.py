@@ -49,7 +49,7 @@ def plan_quantize(planning: Planning) -> list[Step]:
         q = planning.project.quantization[quant_name]
         scheme = Scheme(q.type, q.io, q.per_channel, tuple(o.as_dict() for o in q.overrides))
         dataset = planning.samples(model.calibration, model) if q.type in INTEGER_SCHEMES else None
-        errors = planning.samples(model.validation or model.calibration, model)
+        errors, _ = planning.validation_samples(model)
         result = planning.paths.quantized(unit, quant_name)
         options = Options(
             scheme, f"{unit}/{quant_name}", planning.start_of(unit), result, result.with_name("quantize.json"),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks import atomic, report_assets, report_graph, report_html
+from tasks.metrics import headline, metric_text
 from tasks.options import input_file, output_file
 from tasks.progress import say
 
@@ -65,6 +66,10 @@ def _min_snr(v: dict[str, Any]) -> float | None:
     return min(o["snr_db"] for o in outputs.values()) if outputs else None
 
 
+TASK_LABELS = {"top1_agreement": "top-1", "landmark_px_mean": "landmarks", "detection_recall": "recall",
+               "mask_iou": "mask IoU"}  # fmt: skip
+
+
 def _npu_ratio(v: dict[str, Any]) -> float | None:
     ops = v.get("ops")
     return ops["npu"] / (ops["npu"] + ops["cpu"]) if ops and ops["npu"] + ops["cpu"] else None
@@ -97,7 +102,8 @@ def rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "dram_kib": est.get("dram_kib"),
                 "macs": est.get("macs"),
                 "snr_db": _min_snr(v),
-                "top1": (v.get("accuracy") or {}).get("top1_agreement"),
+                "in_sample": bool((v.get("accuracy") or {}).get("in_sample")),
+                "task": headline(v.get("accuracy")),
                 "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
                 "first_ms": bench.get("first_ms"),  # includes the delegate's graph compilation
                 "runtime_cpu": bool(bench.get("cpu_fallback_at_runtime")),
@@ -189,7 +195,7 @@ COLUMNS = [
     ("dram_kib", "DRAM KiB"),
     ("macs", "MACs"),
     ("snr_db", "SNR dB (worst output)"),
-    ("top1", "top-1 agreement"),
+    ("task", "task metric"),
 ]
 
 
@@ -200,8 +206,9 @@ def _fmt(key: str, value: Any) -> str:
         return f"{value:.2f}"
     if key in ("snr_db", "sram_kib", "dram_kib", "fps"):
         return f"{value:.1f}"
-    if key == "top1":
-        return f"{value:.0%}"
+    if key == "task":
+        name, number = value
+        return f"{TASK_LABELS.get(name, name)} {metric_text(name, number)}"
     if key in ("size", "macs"):
         return f"{value:,}"
     return str(value)
@@ -311,6 +318,8 @@ def render_markdown(project: str, variants, table, marks, groups) -> str:
         cells = [_fmt(k, r[k]) + (" **▲**" if mark.get(k) == "regression" else "") for k, _ in COLUMNS]
         if r["runtime_cpu"]:
             cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ⚠ partly on the CPU"
+        if r["in_sample"]:
+            cells[[k for k, _ in COLUMNS].index("snr_db")] += " (in-sample)"
         lines.append("| " + " | ".join(cells) + " |")
     units, targets, compat = compatibility(variants)
     lines += ["", "## Compatibility", "", "| model | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]

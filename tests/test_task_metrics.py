@@ -1,0 +1,120 @@
+"""Task metrics end to end: a tiny landmark model quantized for real, its metric recomputed from the raw outputs;
+a gate on a task metric failing the build with its table; held-out samples and the in-sample mark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from conftest import doit, ok, ran, write
+from models_for_tests import imported, random_dataset, run_tflite
+from tasks import datasets
+from tasks.steps import evaluate, quantize
+
+LANDMARKS_BUILDER = """
+import keras
+
+
+def build(points=5):
+    # 5 landmarks (x, y) in pixels of the 8x8 input: a sigmoid in [0, 1], times 8
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input(shape=(8, 8, 3), batch_size=1, name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(points * 2, activation="sigmoid", name="dense")(x)
+    outputs = keras.layers.Rescaling(8.0, name="landmarks")(x)
+    return keras.Model(inputs, outputs)
+"""
+
+
+def landmark_model():
+    namespace: dict = {}
+    exec(LANDMARKS_BUILDER, namespace)
+    return namespace["build"]()
+
+
+def test_keypoint_metrics_of_a_quantized_model_match_its_raw_outputs(tmp_path: Path):
+    float_model = imported(tmp_path, landmark_model())
+    quantized = tmp_path / "q.tflite"
+    data = random_dataset(12, "noise")
+    quantize.run(quantize.Options(quantize.Scheme("int8"), "lm/int8", float_model, quantized, tmp_path / "q.json", data))
+    out = tmp_path / "accuracy.json"
+    task = evaluate.TaskOptions("keypoints", {"pck": 0.002})
+    evaluate.run(evaluate.Options(float_model, quantized, data, (task,), False, "lm/int8", out))
+    found = json.loads(out.read_text())
+    # the same numbers from the raw outputs: both models on the same samples, the distance of each (x, y)
+    distances = []
+    for x in datasets.samples(data, [1, 8, 8, 3]):
+        (ref,) = run_tflite(float_model.read_bytes(), x)
+        (got,) = run_tflite(quantized.read_bytes(), x)
+        distances += list(np.hypot(*(got.reshape(5, 2) - ref.reshape(5, 2)).T))
+    px = np.array(distances, dtype=np.float64)
+    assert px.size == 12 * 5 and px.max() > 0  # int8 moved the landmarks, a little
+    metrics = found["metrics"]
+    assert abs(metrics["landmark_px_mean"] - px.mean()) < 1e-5
+    assert abs(metrics["landmark_px_p95"] - np.percentile(px, 95)) < 1e-5
+    assert abs(metrics["landmark_rel_mean"] - px.mean() / 8) < 1e-5
+    assert abs(metrics["landmark_pck"] - np.mean(px <= 0.016)) < 1e-6 and 0 < metrics["landmark_pck"] < 1
+    assert found["tasks"] == [{"type": "keypoints", "metrics": metrics}]
+    assert found["worst_output"] == "output_0" and found["in_sample"] is False
+
+
+PROJECT = """
+version: 1
+name: lm
+datasets:
+  noise: {random: {seed: 0, count: 20}, split: {calibration: 0.6, validation: 0.4}}
+models:
+  lm:
+    source: {builder: "models/lm.py:build"}
+    task: {type: keypoints, output: landmarks}
+    calibration: noise
+    validation: noise
+quantization:
+  int8: {type: int8}
+targets:
+  cpu: {compiler: none}
+gates:
+  - {metric: landmark_px_mean, max: 0.000001}
+  - {metric: landmark_pck, min: 0}
+"""
+
+
+def test_gate_on_a_task_metric_fails_the_build_with_its_table(tmp_path: Path):
+    write(tmp_path / "models" / "lm.py", LANDMARKS_BUILDER)
+    project = write(tmp_path / "project.yaml", PROJECT)
+    proc = doit(tmp_path)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "1 gate check(s) failed, 1 passed:" in out
+    table = out[out.index("gate  ") :].splitlines()
+    assert table[0].split() == ["gate", "variant", "metric", "value", "bound"]
+    assert table[1].split()[:3] == ["gates[0]", "lm/int8@cpu", "landmark_px_mean"] and table[1].endswith("<= 1e-06")
+    results = json.loads((tmp_path / "build" / "results.json").read_text())
+    (variant,) = results["variants"]
+    acc = variant["accuracy"]
+    # 20 random samples: 12 calibrate, 8 are held out, so the accuracy is not in-sample
+    assert (acc["samples"], acc["part"], acc["in_sample"]) == (8, "validation", False)
+    assert float(table[1].split()[3]) == float(f"{acc['metrics']['landmark_px_mean']:.4g}") > 0
+    assert "evaluate:lm/int8" in ran(proc) and "validation set 'noise (validation part)'" in ok(doit(tmp_path, "list")).stdout
+    page = (tmp_path / "build" / "report" / "variants" / "lm_int8@cpu.html").read_text()
+    assert "Task metrics" in page and "landmark_px_mean" in page and "In-sample" not in page
+    # a loose bound: only the gates run again, and pass
+    project.write_text(PROJECT.replace("max: 0.000001", "max: 8"))
+    proc = ok(doit(tmp_path))
+    assert ran(proc) == {"gates"} and "2 gate check(s) passed" in proc.stdout
+
+
+def test_in_sample_accuracy_is_marked(tmp_path: Path):
+    write(tmp_path / "models" / "lm.py", LANDMARKS_BUILDER)
+    text = PROJECT.replace(", split: {calibration: 0.6, validation: 0.4}", "").split("gates:")[0]
+    write(tmp_path / "project.yaml", text)
+    ok(doit(tmp_path))
+    acc = json.loads((tmp_path / "build" / "results.json").read_text())["variants"][0]["accuracy"]
+    assert (acc["samples"], acc["in_sample"]) == (20, True)
+    page = (tmp_path / "build" / "report" / "variants" / "lm_int8@cpu.html").read_text()
+    assert "In-sample: these samples are calibration samples too" in page
+    assert "(in-sample)" in (tmp_path / "build" / "report" / "index.html").read_text()
+    assert "(in-sample)" in (tmp_path / "build" / "report" / "report.md").read_text()
