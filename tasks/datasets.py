@@ -43,6 +43,7 @@ class Samples:
     layouts: Path | None = input_file(None)  # an ONNX model's convert.json: .npy samples may be in the ONNX layout
     part: str | None = None  # "calibration" | "validation": the part of a split dataset (files or skip say which)
     skip: int = 0  # random data: the samples before this one belong to another part
+    take: int | None = None  # at most this many samples (the first ones)
 
     @property
     def label(self) -> str:
@@ -76,7 +77,13 @@ def split_counts(total: int, shares: tuple[float, float]) -> tuple[int, int]:
 
 
 def samples(dataset: Samples, shape: list[int]) -> Iterator[np.ndarray]:
-    """Yield float32 arrays of exactly ``shape`` (batch 1), in a fixed order."""
+    """Yield float32 arrays of exactly ``shape`` (batch 1), in a fixed order (the first ``take`` of them)."""
+    import itertools
+
+    return itertools.islice(_all_samples(dataset, shape), dataset.take)
+
+
+def _all_samples(dataset: Samples, shape: list[int]) -> Iterator[np.ndarray]:
     import numpy as np
 
     if dataset.kind == "random":

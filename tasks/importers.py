@@ -10,7 +10,6 @@ source on random input before it is written.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import tempfile
 from pathlib import Path
@@ -244,15 +243,9 @@ def _convert_saved_model(folder: str) -> bytes:
 def _from_builder(path: Path, function: str | None, args: dict, input_shape, label: str):
     import keras
 
-    spec = importlib.util.spec_from_file_location(f"npuforge_builder_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise StepError(f"{label}.source.builder: {path} failed to load: {type(exc).__name__}: {exc}") from None
-    build = getattr(module, function or "", None)
-    if build is None:
-        raise StepError(f"{label}.source.builder: {path} has no function '{function}'")
+    from tasks.pyfiles import load_function
+
+    build = load_function(path, function, f"{label}.source.builder", "builder")
     keras.utils.set_random_seed(0)  # builders that initialise weights randomly stay reproducible
     try:
         model = build(**args)

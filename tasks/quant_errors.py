@@ -6,6 +6,11 @@ float model's names), integer tensors are dequantized with their own scale and
 zero point.  The error of a layer includes what it inherits from the layers
 before it: that is what the application sees, and where it jumps is where a
 16-bit boundary helps.
+
+What a layer adds is its output's noise-to-signal ratio (the inverse of its
+SNR) less the largest of its inputs'; ``share`` is what a layer adds over
+what every layer upstream of the worst output adds together: to first order
+(noise that passes on at the signal's gain) the shares of the output error.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import numpy as np
 
 from tasks import tflite
 
-COLUMNS = ("tensor", "op", "rmse", "rel_rmse", "snr_db", "scale", "zero_point", "dtype", "float_min", "float_max")
+COLUMNS = ("tensor", "op", "rmse", "rel_rmse", "snr_db", "scale", "zero_point", "dtype", "float_min", "float_max",
+           "share")  # fmt: skip
 REPORTED = 20  # rows kept in results.json
 SAMPLES = 8  # enough for a ranking; the full set would only cost time
 
@@ -52,6 +58,7 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
     rows: dict[str, dict[str, Any]] = {}
     pairs = []
     for op in qsg.operators:
+        reads = [tflite.tensor_name(qsg.tensors[i]) for i in op.inputs if i >= 0]
         for out in op.outputs:
             tensor = qsg.tensors[out]
             name = tflite.tensor_name(tensor)
@@ -78,6 +85,7 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
                 "_n": 0,
                 "_min": math.inf,
                 "_max": -math.inf,
+                "_reads": reads,
             }
     f_int, q_int = _interpreter(float_content), _interpreter(quant_content)
     for x in samples[:SAMPLES]:
@@ -103,6 +111,7 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
         low, high = row.pop("_min"), row.pop("_max")
         rmse = math.sqrt(sse / n)
         span = high - low
+        row["_nsr"] = sse / power if power > 0 else (0.0 if sse == 0 else math.inf)  # noise to signal power
         row.update(
             rmse=rmse,
             rel_rmse=rmse / span if span > 0 else 0.0,
@@ -111,8 +120,47 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
             float_max=high,
         )
         out.append(row)
+    outputs = [tflite.tensor_name(qsg.tensors[i]) for i in qsg.outputs]
+    shares(out, [n for n in outputs if n in rows])
     out.sort(key=lambda r: (-r["rel_rmse"], r["tensor"]))
     return out
+
+
+def shares(rows: list[dict[str, Any]], outputs: list[str]) -> str | None:
+    """Set each row's ``share`` of the error of the worst of ``outputs`` (None off its path); return that output."""
+    by_name = {r["tensor"]: r for r in rows}
+    reads = {r["tensor"]: [n for n in r.pop("_reads") if n in by_name and n != r["tensor"]] for r in rows}
+    nsr = {r["tensor"]: r.pop("_nsr") for r in rows}
+    for r in rows:
+        r["share"] = None
+    if not outputs:
+        return None
+    worst = min(outputs, key=lambda n: by_name[n]["snr_db"])
+    by_name[worst]["worst_output"] = True
+    upstream, todo = set(), [worst]
+    while todo:
+        name = todo.pop()
+        if name not in upstream:
+            upstream.add(name)
+            todo += reads[name]
+    added = {n: max(0.0, nsr[n] - max((nsr[i] for i in reads[n]), default=0.0)) for n in upstream}
+    total = sum(added.values())
+    for name, value in added.items():
+        by_name[name]["share"] = value / total if 0 < total < math.inf else 0.0
+    return worst
+
+
+def error_budget(rows: list[dict[str, Any]], count: int = 5) -> dict[str, Any] | None:
+    """The worst output and the ``count`` layers that add most to its error, with their shares."""
+    worst = next((r for r in rows if r.get("worst_output")), None)
+    if worst is None:
+        return None
+    ranked = sorted((r for r in rows if r.get("share")), key=lambda r: (-r["share"], r["tensor"]))[:count]
+    layers = [
+        {"tensor": r["tensor"], "op": r["op"], "dtype": r["dtype"], "share": round(r["share"], 4)} for r in ranked
+    ]
+    snr = None if math.isinf(worst["snr_db"]) else round(worst["snr_db"], 3)
+    return {"output": worst["tensor"], "snr_db": snr, "layers": layers}
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -145,11 +193,12 @@ def for_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary_lines(rows: list[dict[str, Any]], count: int = 5) -> list[str]:
-    lines = ["worst layers (RMSE / float range, SNR):"]
+    lines = ["worst layers (RMSE / float range, SNR, share of the worst output's error):"]
     for i, row in enumerate(rows[:count], 1):
         name = row["tensor"] if len(row["tensor"]) <= 60 else "…" + row["tensor"][-59:]
         snr = "inf" if math.isinf(row["snr_db"]) else f"{row['snr_db']:.1f}"
-        lines.append(f"  {i}. {row['rel_rmse'] * 100:6.2f} %  {snr:>6} dB  {row['op']:<18} {name}")
+        share = "–" if row.get("share") is None else f"{row['share']:.0%}"
+        lines.append(f"  {i}. {row['rel_rmse'] * 100:6.2f} %  {snr:>6} dB  {share:>4}  {row['op']:<18} {name}")
     return lines
 
 

@@ -36,6 +36,13 @@ g.node.hit rect{stroke:#f2b600;stroke-width:4}g.node.selected rect{stroke:#000;s
 path.edge{fill:none;stroke:#9aa5b4;stroke-width:1.2}path.edge.copy{stroke:#e07b00;stroke-width:3.5}
 text.copy-label{font-size:10px;fill:#b35f00;font-weight:600}
 .legend .copy{background:#e07b00;color:#fff}
+.legend .by-error{display:none}.errors .legend .by-error{display:inline-block}.errors .legend .by-place{display:none}
+.errors g.node rect{fill:#9aa5b1}.errors g.node.e0 rect,.legend .e0{fill:#1b7a3a;background:#1b7a3a;color:#fff}
+.errors g.node.e1 rect,.legend .e1{fill:#6aa84f;background:#6aa84f;color:#fff}
+.errors g.node.e2 rect,.legend .e2{fill:#d9a400;background:#d9a400;color:#fff}
+.errors g.node.e3 rect,.legend .e3{fill:#e06c00;background:#e06c00;color:#fff}
+.errors g.node.e4 rect,.legend .e4{fill:#b3261e;background:#b3261e;color:#fff}
+.errors g.node.b16 rect,.legend .b16{stroke:#5b2a86;stroke-width:4;outline:3px solid #5b2a86}
 g.partition rect{fill:#2d5fa8;fill-opacity:.05;stroke:#2d5fa8;stroke-dasharray:5 4;stroke-opacity:.6}
 g.partition text{font-size:11px;fill:#2d5fa8}
 svg.plot circle{fill:#2d5fa8;fill-opacity:.75;stroke:#fff}svg.plot a:hover circle{fill:#e07b00;fill-opacity:1}
@@ -148,6 +155,7 @@ JS = r"""
       if (d.cycles) h += ", " + d.cycles.toLocaleString() + " cycles (" + d.cycles_pct + " %)";
       h += "</p>";
       if (d.summary) h += "<p>" + esc(d.summary) + "</p>";
+      if (d.error) h += "<p>Quantization error: " + esc(d.error) + "</p>";
       if (d.reason) h += "<p class='cpu'>On the CPU: " + esc(d.reason) + "</p><p><b>What to do:</b> " + esc(d.remedy) + "</p>";
       if (d.parts && d.parts.length) h += "<details><summary>" + d.parts.length + " parts Vela lowered it into</summary><ol>" +
         d.parts.map(function (p) { return "<li>" + esc(p.op) + ": " + p.cycles + " cycles</li>"; }).join("") + "</ol></details>";
@@ -180,6 +188,12 @@ JS = r"""
       show(document.getElementById(toggle.checked ? "graph-collapsed" : "graph-full"));
     });
     show(document.getElementById(toggle.checked ? "graph-collapsed" : "graph-full"));
+    var errors = document.getElementById("errors");
+    if (errors) {
+      var paint = function () { document.body.classList.toggle("errors", errors.checked); };
+      errors.addEventListener("change", paint);
+      paint();
+    }
   }
   document.querySelectorAll("table.sorted").forEach(sortable);
   var table = document.getElementById("variants");

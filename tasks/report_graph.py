@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from typing import Any
 
 NODE_W, NODE_H, GAP_X, GAP_Y = 190, 34, 24, 26
@@ -266,6 +267,10 @@ def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], edges: list[tuple], 
         tip = f"{n['type']}: {n['name']}" + (f"\n{n['summary']}" if n.get("summary") else "")
         if n["where"] == "CPU" and n.get("reason"):
             tip += f"\nCPU: {n['reason']}\nWhat to do: {n['remedy']}"
+        error, bits = _error_of(graph, n.get("members") or [n["i"]])
+        if error is not None:
+            tip += f"\nquantization error: {error_text(error)}, {bits}"
+            cls += f" {error_class(error)}" + (" b16" if bits == "int16" else "")
         key = f"{view}-{n['i']}"
         label = f"{n['type']}: {n['summary']}" if n.get("summary") else n["type"]
         label = label if len(label) <= 27 else label[:26] + "…"
@@ -282,15 +287,41 @@ def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], edges: list[tuple], 
             details[key] = {
                 "type": n["type"], "name": n["name"], "where": n["where"], "cycles": n["cycles"],
                 "cycles_pct": round(n["cycles_pct"], 2), "parts": n["parts"], "reason": n.get("reason"),
-                "remedy": n.get("remedy"), "inputs": [_tensor(tensors[t]) for t in graph["ops"][n["i"]]["inputs"]],
+                "remedy": n.get("remedy"), "error": error_text(error) + f" ({bits})" if error else None,
+                "inputs": [_tensor(tensors[t]) for t in graph["ops"][n["i"]]["inputs"]],
                 "outputs": [_tensor(tensors[t]) for t in graph["ops"][n["i"]]["outputs"]],
             }  # fmt: skip
         else:  # the script reads a collapsed node's tensors and names off its members
             details[key] = {"type": n["type"], "summary": n.get("summary"), "where": n["where"], "name": n["name"],
                             "cycles": n["cycles"], "cycles_pct": round(n["cycles_pct"], 2),
+                            "error": "worst in the chain: " + error_text(error) + f" ({bits})" if error else None,
                             "members": [f"full-{i}" for i in n["members"]]}  # fmt: skip
     out.append("</svg>")
     return "".join(out), details
+
+
+ERROR_CLASSES = ((40.0, "e0"), (30.0, "e1"), (20.0, "e2"), (10.0, "e3"))  # SNR at least this: class; below: e4
+
+
+def _error_of(graph: dict[str, Any], members: list[int]) -> tuple[dict[str, Any] | None, str]:
+    """The worst error of the operators' outputs (a collapsed chain: of any member), and the precision it runs in."""
+    found = [graph["tensors"][t] for i in members for t in graph["ops"][i]["outputs"] if "error" in graph["tensors"][t]]
+    if not found:
+        return None, ""
+    worst = min(found, key=lambda t: math.inf if t["error"]["snr_db"] is None else t["error"]["snr_db"])
+    return worst["error"], worst["dtype"].lower()
+
+
+def error_class(error: dict[str, Any]) -> str:
+    snr = error["snr_db"]
+    return next((cls for low, cls in ERROR_CLASSES if snr is None or snr >= low), "e4")
+
+
+def error_text(error: dict[str, Any]) -> str:
+    snr = "exact" if error["snr_db"] is None else f"SNR {error['snr_db']:.1f} dB"
+    rel = f", {error['rel_rmse'] * 100:.2f} % RMSE of its range" if error.get("rel_rmse") is not None else ""
+    share = f", adds {error['share']:.0%} of the worst output's error" if error.get("share") else ""
+    return snr + rel + share
 
 
 def _tensor(t: dict[str, Any]) -> dict[str, Any]:

@@ -164,7 +164,15 @@ def variant_page(v: dict[str, Any], row: dict[str, Any] | None, graph: dict[str,
     parts.append(_facts_line(v, row, fmt))
     if graph is not None:
         parts.append(_graph_section(v, graph, remedy))
-    parts += [_findings(v), _accuracy(v), _quant_errors(v), _measurements(v)]
+    parts += [
+        _findings(v),
+        _accuracy(v),
+        _board_agreement(v),
+        _limits(v),
+        _error_budget(v),
+        _quant_errors(v),
+        _measurements(v),
+    ]
     if v.get("layers"):
         parts += ["<h2>Layers (Vela)</h2>", grouped_layers_table(v["layers"])]
     parts.append(_files(v, build_prefix))
@@ -195,13 +203,23 @@ def _graph_section(v: dict[str, Any], graph: dict[str, Any], remedy) -> str:
     checked = " checked" if s["ops"] > 150 else ""
     return (f"<h2>Graph</h2><p>{counts}.</p><div class='toolbar'><label>find a tensor or operator <input id='search' "
             "placeholder='tensor name'></label><span id='hits' class='muted'></span><button id='fit'>fit</button>"
-            f"<label><input type='checkbox' id='collapse'{checked}> collapse chains</label><span class='legend'>"
-            "<span class='npu'>NPU (darker: more cycles)</span><span class='fused'>fused by Vela</span>"
-            "<span class='cpu-op'>CPU</span><span class='copy'>copy NPU↔CPU</span></span></div>"
+            f"<label><input type='checkbox' id='collapse'{checked}> collapse chains</label>{_error_toggle(graph)}"
+            "<span class='legend'><span class='by-place'><span class='npu'>NPU (darker: more cycles)</span>"
+            "<span class='fused'>fused by Vela</span><span class='cpu-op'>CPU</span><span class='copy'>copy NPU↔CPU</span>"
+            "</span><span class='by-error'>SNR of the layer's output: <span class='e0'>≥ 40 dB</span><span class='e1'>30–40"
+            "</span><span class='e2'>20–30</span><span class='e3'>10–20</span><span class='e4'>&lt; 10</span>"
+            "<span class='b16'>int16</span></span></span></div>"
             f"<div class='viewer'><div class='canvas'>{full}{collapsed}</div><aside id='details'><p class='muted'>"
             "Click an operator for its tensors, cycles and, on the CPU, why and what to do. Scroll to zoom, drag to pan."
             f"</p></aside></div><script type='application/json' id='nodes'>{report_graph.details_json({**details, **more})}"
             "</script>")  # fmt: skip
+
+
+def _error_toggle(graph: dict[str, Any]) -> str:
+    """The switch that colours the graph by each layer's quantization error, where the graph has them."""
+    if not any("error" in t for t in graph["tensors"]):
+        return ""
+    return "<label><input type='checkbox' id='errors'> colour by quantization error</label>"
 
 
 def _findings(v: dict[str, Any]) -> str:
@@ -262,6 +280,51 @@ def _task_metrics(acc: dict[str, Any]) -> str:
         "The outputs decoded as the application decodes them; the quantized model's answer against the float model's."
     )
     return _section("Task metrics", note, head, rows) if rows else ""
+
+
+def _board_agreement(v: dict[str, Any]) -> str:
+    rows = []
+    for a in v.get("board_agreements") or []:
+        for name, o in a["outputs"].items():
+            off = f"{o['max_lsb']} LSB" if o.get("max_lsb") is not None else f"{o.get('max_abs') or 0:.3g}"
+            cls = "" if o["agreement"] == 1 else " class='cpu'"
+            rows.append(f"<tr><td class='l'>{e(a['board'])}</td><td class='l'>{e(name)}</td><td{cls}>{o['agreement']:.1%}"
+                        f"</td><td>{o['exact']:.1%}</td><td>{e(off)}</td><td>{a['samples']}</td></tr>")  # fmt: skip
+    head = ("<th class='l'>board</th><th class='l'>output</th><th>samples that agree</th><th>values exactly equal</th>"
+            "<th>largest difference</th><th>samples</th>")  # fmt: skip
+    note = ("The validation samples run through the deployed artifact on the board (its runtime and delegate) against "
+            "the quantized model on this machine's TFLite builtin kernels; a sample agrees when every value is within the "
+            "board's tolerance.")  # fmt: skip
+    return _section("Accuracy on the board", note, head, rows) if rows else ""
+
+
+def _limits(v: dict[str, Any]) -> str:
+    lim = v.get("limits")
+    if not lim:
+        return ""
+    rows = [f"<tr><td class='l'>{e(name)}{' <span class=cpu>worst output</span>' if name == lim['worst_output'] else ''}"
+            f"</td><td>{o['snr_db']:.1f}</td><td>{o['snr_db_one_sample']:.1f}</td></tr>"
+            for name, o in lim["outputs"].items()]  # fmt: skip
+    head = (
+        "<th class='l'>output</th><th>SNR dB, calibrated on the dataset</th><th>SNR dB, calibrated on this sample</th>"
+    )
+    note = (f"Calibrated on one validation sample (<code>{e(lim['sample'])}</code>) and evaluated on it: "
+            f"<b>{e(lim['advice'])}</b>.")  # fmt: skip
+    return _section("Quantization limits", note, head, rows)
+
+
+def _error_budget(v: dict[str, Any]) -> str:
+    budget = v.get("error_budget")
+    if not budget or not budget["layers"]:
+        return ""
+    rows = [f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td><td>{e(q['dtype'])}</td>"
+            f"<td>{q['share']:.0%}</td></tr>" for q in budget["layers"]]  # fmt: skip
+    head = ("<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:5rem'>dtype</th>"
+            "<th style='width:7rem'>share</th>")  # fmt: skip
+    note = (f"The layers that add most of the error of the worst output, <code>{e(budget['output'])}</code>: what a "
+            "layer adds is its noise-to-signal ratio less its inputs', as a share of what all layers upstream of that "
+            "output add (to first order, where noise passes on at the signal's gain). Widen these first.")  # fmt: skip
+    return _section("Where the error comes from", note, head, rows, "fit")
 
 
 def _quant_errors(v: dict[str, Any]) -> str:

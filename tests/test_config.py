@@ -317,11 +317,11 @@ def test_task_settings_are_checked_against_their_type(project):
 
 
 def test_custom_metric_needs_its_file_and_a_type_custom(project):
-    text = "    calibration: pics\n    task: {type: keypoints, metric: \"m.py:f\"}\n"
+    text = '    calibration: pics\n    task: {type: keypoints, metric: "m.py:f"}\n'
     assert error_of(project(replace=("    calibration: pics\n", text))) == (
         "project.yaml:10: models.net.task.metric: metric: is for type custom, not keypoints; remove one of them"
     )
-    text = "    calibration: pics\n    task: {metric: \"missing.py:f\"}\n"
+    text = '    calibration: pics\n    task: {metric: "missing.py:f"}\n'
     assert error_of(project(replace=("    calibration: pics\n", text))).startswith(
         "project.yaml:10: models.net.task.metric: metric file 'missing.py' does not exist"
     )
@@ -330,7 +330,9 @@ def test_custom_metric_needs_its_file_and_a_type_custom(project):
 def test_split_parts_are_disjoint_fixed_and_checked(project, tmp_path: Path):
     for i in range(10):
         (tmp_path / "data" / f"p{i}.png").write_bytes(b"")
-    text = GOOD.replace('pics: {images: "data/*.png"}', 'pics: {images: "data/*.png", split: {calibration: 0.7, validation: 0.3}}')
+    text = GOOD.replace(
+        'pics: {images: "data/*.png"}', 'pics: {images: "data/*.png", split: {calibration: 0.7, validation: 0.3}}'
+    )
     text = text.replace("    calibration: pics\n", "    calibration: pics\n    validation: pics\n")
     from tasks import plan
 
@@ -342,10 +344,15 @@ def test_split_parts_are_disjoint_fixed_and_checked(project, tmp_path: Path):
     assert (len(calibration.files), len(validation.files), in_sample) == (8, 3, False)
     assert not set(calibration.files) & set(validation.files) and validation.part == "validation"
     assert planning.samples("pics", model, "validation") == validation  # fixed: the same parts every time
-    unsplit = plan.planning(config.load(project(GOOD.replace("    calibration: pics\n", "    calibration: pics\n    validation: pics\n"))))
+    unsplit = plan.planning(
+        config.load(project(GOOD.replace("    calibration: pics\n", "    calibration: pics\n    validation: pics\n")))
+    )
     assert unsplit.validation_samples(unsplit.project.models["net"])[1] is True  # in-sample
     too_much = text.replace("validation: 0.3", "validation: 0.5")
-    assert error_of(project(too_much)) == "project.yaml:4: datasets.pics.split: calibration 0.7 + validation 0.5 is more than 1"
+    assert (
+        error_of(project(too_much))
+        == "project.yaml:4: datasets.pics.split: calibration 0.7 + validation 0.5 is more than 1"
+    )
     few = text.replace('images: "data/*.png"', 'images: "data/a.png"')
     assert error_of(project(few)) == (
         "project.yaml:4: datasets.pics.split: 1 sample(s) give 1 for calibration and 0 for validation; "
@@ -354,7 +361,10 @@ def test_split_parts_are_disjoint_fixed_and_checked(project, tmp_path: Path):
 
 
 def test_random_data_splits_by_index(project):
-    text = GOOD.replace("noise: {random: {seed: 1, count: 4}}", "noise: {random: {seed: 1, count: 10}, split: {calibration: 0.5, validation: 0.5}}")
+    text = GOOD.replace(
+        "noise: {random: {seed: 1, count: 4}}",
+        "noise: {random: {seed: 1, count: 10}, split: {calibration: 0.5, validation: 0.5}}",
+    )
     text = text.replace("    calibration: pics\n", "    calibration: noise\n    validation: noise\n")
     from tasks import plan
 

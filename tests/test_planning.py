@@ -51,7 +51,7 @@ def test_task_names_and_dependencies(tmp_path: Path):
     assert names == [
         "import:tiny", "rewrite:tiny",
         "quantize:tiny/int8", "quantize:tiny/a16w8",
-        "evaluate:tiny/int8", "evaluate:tiny/a16w8",
+        "evaluate:tiny/int8", "evaluate:tiny/a16w8", "limits:tiny/int8", "limits:tiny/a16w8",
         "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
         "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55",
         "results", "graph:tiny/int8", "graph:tiny/a16w8", "report",
@@ -63,6 +63,9 @@ def test_task_names_and_dependencies(tmp_path: Path):
     assert sorted(p.name for p in quant.file_dep[1:]) == ["img0.png", "img1.png", "img2.png"]
     evaluate = by_name["evaluate:tiny/int8"]
     assert evaluate.file_dep[:2] == (project.build_dir / "tiny" / "tiny_float.tflite", quant.targets[0])
+    limits = by_name["limits:tiny/int8"]  # the same start as quantize, one validation sample, the quantized model
+    assert quant.file_dep[0] in limits.file_dep and quant.targets[0] in limits.file_dep
+    assert [p.name for p in limits.file_dep if p.suffix == ".png"] == ["img0.png"]
     compile_ = by_name["compile:tiny/int8@u65"]
     assert compile_.file_dep == (project.build_dir / "tiny" / "int8" / "tiny_int8.tflite",)
     params = planning.fingerprint(compile_)

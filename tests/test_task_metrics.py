@@ -39,7 +39,9 @@ def test_keypoint_metrics_of_a_quantized_model_match_its_raw_outputs(tmp_path: P
     float_model = imported(tmp_path, landmark_model())
     quantized = tmp_path / "q.tflite"
     data = random_dataset(12, "noise")
-    quantize.run(quantize.Options(quantize.Scheme("int8"), "lm/int8", float_model, quantized, tmp_path / "q.json", data))
+    quantize.run(
+        quantize.Options(quantize.Scheme("int8"), "lm/int8", float_model, quantized, tmp_path / "q.json", data)
+    )
     out = tmp_path / "accuracy.json"
     task = evaluate.TaskOptions("keypoints", {"pck": 0.002})
     evaluate.run(evaluate.Options(float_model, quantized, data, (task,), False, "lm/int8", out))
@@ -98,7 +100,10 @@ def test_gate_on_a_task_metric_fails_the_build_with_its_table(tmp_path: Path):
     # 20 random samples: 12 calibrate, 8 are held out, so the accuracy is not in-sample
     assert (acc["samples"], acc["part"], acc["in_sample"]) == (8, "validation", False)
     assert float(table[1].split()[3]) == float(f"{acc['metrics']['landmark_px_mean']:.4g}") > 0
-    assert "evaluate:lm/int8" in ran(proc) and "validation set 'noise (validation part)'" in ok(doit(tmp_path, "list")).stdout
+    assert (
+        "evaluate:lm/int8" in ran(proc)
+        and "validation set 'noise (validation part)'" in ok(doit(tmp_path, "list")).stdout
+    )
     page = (tmp_path / "build" / "report" / "variants" / "lm_int8@cpu.html").read_text()
     assert "Task metrics" in page and "landmark_px_mean" in page and "In-sample" not in page
     # a loose bound: only the gates run again, and pass

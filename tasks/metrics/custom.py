@@ -9,36 +9,20 @@ them.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from numbers import Real
 from pathlib import Path
 
 from tasks.errors import StepError
-
-
-def load(reference: str):
-    """The function named by ``FILE.py:FUNCTION`` (the file's path already absolute)."""
-    file_part, _, function = reference.rpartition(":")
-    path = Path(file_part)
-    spec = importlib.util.spec_from_file_location(f"npuforge_metric_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise StepError(f"task metric {path.name}: cannot import it ({type(exc).__name__}: {exc})") from None
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        raise StepError(f"task metric {path.name}: no function '{function}'; fix task.metric (FILE.py:FUNCTION)")
-    return fn
+from tasks.pyfiles import load_function
 
 
 def metrics(spec: dict, reference: list, quantized: list, input_shape: tuple[int, ...]) -> dict:
-    name = Path(spec["metric"].rpartition(":")[0]).name + ":" + spec["metric"].rpartition(":")[2]
+    file_part, _, function = spec["metric"].rpartition(":")
+    name = f"{Path(file_part).name}:{function}"
+    fn = load_function(Path(file_part), function, "task metric", "metric")
     try:
-        got = load(spec["metric"])(reference, quantized)
-    except StepError:
-        raise
+        got = fn(reference, quantized)
     except Exception as exc:
         raise StepError(f"task metric {name} failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(got, dict) or not got:

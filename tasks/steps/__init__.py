@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from tasks.step import StepKind
 from tasks.steps import (
+    agreement,
     analyse,
     benchmark,
     compile,
@@ -23,6 +24,7 @@ from tasks.steps import (
     gates,
     graph,
     import_model,
+    limits,
     prune,
     quantize,
     release,
@@ -52,6 +54,9 @@ STEPS: tuple[StepKind, ...] = (
     StepKind("evaluate", "compare the quantized model with the float model on the validation set",
              evaluate.run, evaluate.Options, evaluate.plan_evaluate,
              tools=("ai-edge-litert", "numpy", "pillow"), cached=True, cost=0.6),
+    StepKind("limits", "calibrate on one validation sample and evaluate on it: a dataset problem, or the scheme's precision",
+             limits.run, limits.Options, limits.plan_limits,
+             tools=("tensorflow", "ai-edge-litert", "ai-edge-quantizer", "numpy", "pillow"), cached=True, cost=1.5),
     StepKind("compile", "compile for the NPU with Vela",
              compile.run, compile.Options, compile.plan_compile, tools=("ethos-u-vela",), cached=True, cost=0.3),
     StepKind("analyse", "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
@@ -66,6 +71,9 @@ STEPS: tuple[StepKind, ...] = (
     StepKind("benchmark", "run the artifact on a board and measure it",
              benchmark.run, benchmark.Options, benchmark.plan_benchmark,
              tools=("ai-edge-litert", "fabric", "paramiko"), cached=True, cost=1.5),  # a measurement, kept like a test result
+    StepKind("agreement", "run validation samples through the artifact on a board and compare with the host's quantized model",
+             agreement.run, agreement.Options, agreement.plan_agreement,
+             tools=("ai-edge-litert", "numpy", "fabric", "paramiko"), cached=True, cost=2),  # a deterministic measurement
     StepKind("results", "collect every variant's facts into results.json",
              results.run, results.Options, results.plan_results, isolated=False, single=True),
     StepKind("graph", "list the quantized model's operators and tensors for the report's graph view",

@@ -54,19 +54,24 @@ def plan_benchmark(planning: Planning) -> list[Step]:
             v.id,
             planning.artifact(v),
             planning.paths.compile_dir(v) / f"benchmark-{board.name}.json",
-            {
-                "name": board.name,
-                "key": str(board.key) if board.key else None,
-                "known_hosts": str(board.known_hosts) if board.known_hosts else None,
-                "host_key": board.host_key,
-                "timeout": board.timeout,
-                "connect_timeout": board.connect_timeout,
-            },
+            connection(board),
         )
         runner = "synap_cli" if options.board["kind"] == "synap" else board.runner
         doc = f"run the artifact on a board and measure it ({board.name}: {board.where}, {runner})"
         steps.append(planning.new("benchmark", f"{board.name}:{v.id}", doc, options))
     return steps
+
+
+def connection(board: Board) -> dict[str, Any]:
+    """How a step reaches ``board`` (not fingerprinted: a moved key file does not change a measurement)."""
+    return {
+        "name": board.name,
+        "key": str(board.key) if board.key else None,
+        "known_hosts": str(board.known_hosts) if board.known_hosts else None,
+        "host_key": board.host_key,
+        "timeout": board.timeout,
+        "connect_timeout": board.connect_timeout,
+    }
 
 
 def _settings(board: Board, target: Target, synap_model: bool) -> dict[str, Any]:

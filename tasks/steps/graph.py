@@ -2,8 +2,10 @@
 
 One ``graph.json`` per quantized model (every target of a model and scheme
 shares it): each operator's type, inputs and outputs; each tensor's name,
-shape, type and size in bytes.  The report lays it out and colours it with
-Vela's per-layer placement and cycles (tasks/report_graph.py).
+shape, type and size in bytes, and its quantization error from the
+per-layer error table (SNR, relative RMSE, share of the worst output's
+error).  The report lays it out and colours it with Vela's per-layer
+placement and cycles, or with the error (tasks/report_graph.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ DTYPE_BYTES = {"FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "
 class Options:
     model: Path = input_file()  # the quantized .tflite
     out: Path = output_file()
+    errors: Path | None = input_file(None)  # its quant_errors.csv (the quantize step's per-layer error table)
 
 
 def plan_graph(planning: Planning) -> list[Step]:
@@ -38,14 +41,34 @@ def plan_graph(planning: Planning) -> list[Step]:
             continue
         seen.add((v.unit, v.quantization))
         model = planning.paths.quantized(v.unit, v.quantization)
-        options = Options(model, model.parent / "graph.json")
+        quantize = planning.find(f"quantize:{v.unit}/{v.quantization}")
+        options = Options(model, model.parent / "graph.json", quantize.options.errors_csv if quantize else None)
         steps.append(planning.new("graph", f"{v.unit}/{v.quantization}", "list the quantized model's operators and "
                                   "tensors for the report's graph view", options))  # fmt: skip
     return steps
 
 
 def run(o: Options) -> None:
-    atomic.write_json(o.out, describe(o.model))
+    graph = describe(o.model)
+    if o.errors is not None:
+        add_errors(graph, o.errors)
+    atomic.write_json(o.out, graph)
+
+
+def add_errors(graph: dict[str, Any], table: Path) -> None:
+    """Each tensor of the per-layer error table gets its ``error``: SNR dB (None: exact), relative RMSE, share."""
+    import csv
+
+    def number(text: str) -> float | None:
+        return None if text in ("", "inf") else float(text)
+
+    with table.open(newline="") as f:
+        rows = {r["tensor"]: r for r in csv.DictReader(f)}
+    for tensor in graph["tensors"]:
+        row = rows.get(tensor["name"])
+        if row is not None:
+            tensor["error"] = {"snr_db": number(row["snr_db"]), "rel_rmse": number(row["rel_rmse"]),
+                               "share": number(row.get("share", ""))}  # fmt: skip
 
 
 def describe(path: Path) -> dict[str, Any]:

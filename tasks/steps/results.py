@@ -31,9 +31,11 @@ class Entry:
     compile_facts: Path | None = input_file(None)
     findings: Path | None = input_file(None)
     accuracy: Path | None = input_file(None)
+    limits: Path | None = input_file(None)  # the quantization limits check (tasks/steps/limits.py)
     rewrites: Path | None = input_file(None)
     conversion: Path | None = input_file(None)  # an ONNX model's convert.json
     benchmarks: tuple[Path, ...] = input_file(())
+    agreements: tuple[Path, ...] = input_file(())  # the boards' agreement with the host (tasks/steps/agreement.py)
     steps: tuple[str, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
 
 
@@ -67,8 +69,10 @@ def entry(planning: Planning, v: Variant) -> Entry:
         v.id, v.model, v.prune, v.quantization, v.target, planning.artifact(v),
         output(quantize, "facts"), output(f"compile:{v.id}", "facts"), output(f"analyse:{v.id}", "out"),
         output(f"evaluate:{v.unit}/{v.quantization}" if quantize else "", "out"),
+        output(f"limits:{v.unit}/{v.quantization}" if quantize else "", "out"),
         output(f"rewrite:{v.unit}" if quantize else "", "facts"), output(f"convert:{v.model}", "facts"),
         tuple(s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id),
+        tuple(s.options.out for s in planning.steps if s.kind.name == "agreement" and s.options.label == v.id),
     )  # fmt: skip
 
 
@@ -120,9 +124,10 @@ def _failed(o: Options, v: Entry) -> dict[str, Any] | None:
 
 def _failed_row(v: Entry, error: dict[str, Any]) -> dict[str, Any]:
     facts = ("artifact", "size_bytes", "inputs", "outputs", "ops", "cpu_fallback", "estimate", "layers", "model_info",
-             "findings", "rewrites", "conversion", "quant_errors", "accuracy", "benchmark")  # fmt: skip
+             "findings", "rewrites", "conversion", "quant_errors", "error_budget", "accuracy", "limits",
+             "benchmark", "board_agreement")  # fmt: skip
     return {"id": v.id, "model": v.model, "prune": v.prune, "quantization": v.quantization, "target": v.target,
-            **dict.fromkeys(facts), "benchmarks": [], "error": error}  # fmt: skip
+            **dict.fromkeys(facts), "benchmarks": [], "board_agreements": [], "error": error}  # fmt: skip
 
 
 def run(o: Options) -> None:
@@ -136,6 +141,7 @@ def run(o: Options) -> None:
         quantized = _read(v.quantize_facts) or {}
         artifact = v.artifact
         benchmarks = [_read(p) for p in v.benchmarks]
+        agreements = [_read(p) for p in v.agreements]
         rows.append(
             {
                 "id": v.id,
@@ -156,9 +162,13 @@ def run(o: Options) -> None:
                 "rewrites": (_read(v.rewrites) or {}).get("records"),  # what the rewrite step changed
                 "conversion": _conversion(v),
                 "quant_errors": quantized.get("quant_errors"),
+                "error_budget": quantized.get("error_budget"),  # the layers that add most to the worst output's error
                 "accuracy": _accuracy(v, compiled is not None),
+                "limits": _read(v.limits),
                 "benchmark": benchmarks[0] if benchmarks else None,
                 "benchmarks": benchmarks,
+                "board_agreement": agreements[0] if agreements else None,  # the first board's, like benchmark
+                "board_agreements": agreements,
             }
         )
     atomic.write_json(o.out, {"project": o.project, "variants": rows})
