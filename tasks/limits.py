@@ -50,10 +50,7 @@ def _name(sample: datasets.Samples) -> str:
 def advice(verdict: str, output: str, snr: dict[str, float], gap: float) -> str:
     """One sentence: what the two numbers say, and what to do."""
     if verdict == "none":
-        return (
-            f"no problem: {output} is at {snr['snr_db']:.1f} dB calibrated on the dataset "
-            f"({snr['snr_db_one_sample']:.1f} dB calibrated on this sample alone)"
-        )
+        return f"no problem: {output} is {snr['snr_db']:.1f} dB or better, calibrated on the dataset"
     if verdict == "calibration":
         return (
             f"a dataset problem: calibrated on this sample alone, {output} is {gap:.1f} dB better, so the "

@@ -57,11 +57,13 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
     float_index = {tflite.tensor_name(t): i for i, t in enumerate(fsg.tensors)}
     rows: dict[str, dict[str, Any]] = {}
     pairs = []
+    written: dict[str, list[str]] = {}  # every op output → the tensors its op reads
     for op in qsg.operators:
         reads = [tflite.tensor_name(qsg.tensors[i]) for i in op.inputs if i >= 0]
         for out in op.outputs:
             tensor = qsg.tensors[out]
             name = tflite.tensor_name(tensor)
+            written[name] = reads
             if name not in float_index or fsg.tensors[float_index[name]].type != tflite.schema.TensorType.FLOAT32:
                 continue
             q = tensor.quantization
@@ -121,15 +123,31 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
         )
         out.append(row)
     outputs = [tflite.tensor_name(qsg.tensors[i]) for i in qsg.outputs]
-    shares(out, [n for n in outputs if n in rows])
+    shares(out, [n for n in outputs if n in rows], written)
     out.sort(key=lambda r: (-r["rel_rmse"], r["tensor"]))
     return out
 
 
-def shares(rows: list[dict[str, Any]], outputs: list[str]) -> str | None:
-    """Set each row's ``share`` of the error of the worst of ``outputs`` (None off its path); return that output."""
+def shares(rows: list[dict[str, Any]], outputs: list[str], written: dict[str, list[str]] | None = None) -> str | None:
+    """Set each row's ``share`` of the error of the worst of ``outputs`` (None off its path); return that output.
+
+    A row's inputs are the rows its op reads; a tensor the table has no row for (an integer tensor of the
+    quantized model only, such as what a DEQUANTIZE reads) stands for the tensors its own op reads
+    (``written``: tensor → what its op reads).
+    """
     by_name = {r["tensor"]: r for r in rows}
-    reads = {r["tensor"]: [n for n in r.pop("_reads") if n in by_name and n != r["tensor"]] for r in rows}
+    written = written or {}
+
+    def resolve(names: list[str], seen: frozenset = frozenset()) -> list[str]:
+        found = []
+        for n in names:
+            if n in by_name:
+                found.append(n)
+            elif n in written and n not in seen:
+                found += resolve(written[n], seen | {n})
+        return found
+
+    reads = {r["tensor"]: [n for n in resolve(r.pop("_reads")) if n != r["tensor"]] for r in rows}
     nsr = {r["tensor"]: r.pop("_nsr") for r in rows}
     for r in rows:
         r["share"] = None

@@ -37,7 +37,7 @@ path.edge{fill:none;stroke:#9aa5b4;stroke-width:1.2}path.edge.copy{stroke:#e07b0
 text.copy-label{font-size:10px;fill:#b35f00;font-weight:600}
 .legend .copy{background:#e07b00;color:#fff}
 .legend .by-error{display:none}.errors .legend .by-error{display:inline-block}.errors .legend .by-place{display:none}
-.errors g.node rect{fill:#9aa5b1}.errors g.node.e0 rect,.legend .e0{fill:#1b7a3a;background:#1b7a3a;color:#fff}
+.errors g.node rect{fill:#9aa5b1;fill-opacity:1 !important}.errors g.node.e0 rect,.legend .e0{fill:#1b7a3a;background:#1b7a3a;color:#fff}
 .errors g.node.e1 rect,.legend .e1{fill:#6aa84f;background:#6aa84f;color:#fff}
 .errors g.node.e2 rect,.legend .e2{fill:#d9a400;background:#d9a400;color:#fff}
 .errors g.node.e3 rect,.legend .e3{fill:#e06c00;background:#e06c00;color:#fff}

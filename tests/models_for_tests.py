@@ -40,10 +40,12 @@ def tflite_of(model, float16: bool = False, sparse: bool = False) -> bytes:
     return converter.convert()
 
 
-def run_tflite(content: bytes, x: np.ndarray) -> list[np.ndarray]:
-    from ai_edge_litert.interpreter import Interpreter
+def run_tflite(content: bytes, x: np.ndarray, builtin: bool = False) -> list[np.ndarray]:
+    """The model's outputs on ``x``; ``builtin``: TFLite's builtin kernels, as evaluate runs them (no XNNPACK)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=content)
+    kernels = {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES} if builtin else {}
+    interpreter = Interpreter(model_content=content, **kernels)
     detail = interpreter.get_input_details()[0]
     if list(detail["shape"]) != list(x.shape):
         interpreter.resize_tensor_input(detail["index"], x.shape)

@@ -10,6 +10,7 @@ from conftest import doit, ok, ran, tiny_project
 
 CACHED = {
     "import:tiny", "rewrite:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
+    "limits:tiny/int8", "limits:tiny/a16w8",
     "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
     "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55", "report",
     "graph:tiny/int8", "graph:tiny/a16w8",

@@ -59,8 +59,8 @@ def test_scheme_parameter_reruns_only_that_scheme(tiny: Path):
     edit(tiny, "int8: {type: int8}", "int8: {type: int8, per_channel: false}")
     # per-tensor weights change no per-layer cycle count, so compile.json and the analyses stay
     assert ran(ok(doit(tiny))) == {
-        "quantize:tiny/int8", "evaluate:tiny/int8", "compile:tiny/int8@u65", "compile:tiny/int8@u55",
-        "graph:tiny/int8",
+        "quantize:tiny/int8", "evaluate:tiny/int8", "limits:tiny/int8", "compile:tiny/int8@u65",
+        "compile:tiny/int8@u55", "graph:tiny/int8",
     } | SUMMARY  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def test_builder_argument_reruns_from_import(tiny: Path):
     steps = ran(ok(doit(tiny)))
     assert steps == {
         "import:tiny", "rewrite:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8",
-        "evaluate:tiny/a16w8", "graph:tiny/int8", "graph:tiny/a16w8",
+        "evaluate:tiny/a16w8", "limits:tiny/int8", "limits:tiny/a16w8", "graph:tiny/int8", "graph:tiny/a16w8",
     } | ALL_COMPILES | ALL_ANALYSES | SUMMARY  # fmt: skip
 
 

@@ -49,8 +49,8 @@ def test_keypoint_metrics_of_a_quantized_model_match_its_raw_outputs(tmp_path: P
     # the same numbers from the raw outputs: both models on the same samples, the distance of each (x, y)
     distances = []
     for x in datasets.samples(data, [1, 8, 8, 3]):
-        (ref,) = run_tflite(float_model.read_bytes(), x)
-        (got,) = run_tflite(quantized.read_bytes(), x)
+        (ref,) = run_tflite(float_model.read_bytes(), x, builtin=True)
+        (got,) = run_tflite(quantized.read_bytes(), x, builtin=True)
         distances += list(np.hypot(*(got.reshape(5, 2) - ref.reshape(5, 2)).T))
     px = np.array(distances, dtype=np.float64)
     assert px.size == 12 * 5 and px.max() > 0  # int8 moved the landmarks, a little
