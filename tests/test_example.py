@@ -51,7 +51,10 @@ def example(tmp_path_factory) -> Path:
         "graph:pose_detection/int8_io", "graph:pose_landmark.fitness/int8",
     }  # fmt: skip
     assert "calibration 6/6 samples (signed)" in proc.stdout
-    assert "quantize:pose_detection/int8: worst layers (RMSE / float range, SNR, share of the worst output's error):" in proc.stdout
+    assert (
+        "quantize:pose_detection/int8: worst layers (RMSE / float range, SNR, share of the worst output's error):"
+        in proc.stdout
+    )
     return root
 
 
