@@ -3,7 +3,9 @@
 int8 and int16x8 use TensorFlow Lite's calibrator and quantizer (the path
 ``TFLiteConverter`` takes after conversion, applied to the canonical float
 .tflite); dynamic and float16 use ai-edge-quantizer, which works on .tflite
-directly.  Calibration order is fixed, so the same inputs give the same bytes.
+directly.  Overrides (mixed precision) are an ai-edge-quantizer recipe fed with
+TensorFlow Lite's calibration, so their int8 layers match the int8 scheme's.
+Calibration order is fixed, so the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -33,27 +35,31 @@ def run(
     model_name, _, prune = label.rsplit("/", 1)[0].partition(".")  # label: UNIT/SCHEME, UNIT: MODEL[.PRUNE]
     where = f"models.{model_name}" + (f".prune.{prune}" if prune else "")
     refuse_custom_ops(tflite.read_bytes(content, label), where, f"models.{model_name}")
-    kind = scheme["type"]
-    samples = None
-    if scheme.get("overrides"):
-        result, samples = _mixed(content, scheme, dataset, label)
-    elif kind in ("int8", "int16x8"):
-        result, samples = _calibrated(content, scheme, dataset, label)
-    elif kind == "dynamic":
-        result = _ai_edge(content, scheme, dynamic=True)
-    elif kind == "float16":
-        result = _ai_edge(content, scheme, dynamic=False)
-    else:
-        raise StepError(f"quantization type {kind!r} is not one of dynamic, float16, int8, int16x8")
+    result, samples = quantize_content(content, scheme, dataset, label)
     described = tflite.describe(result, scheme=scheme, calibration_samples=samples, precision=precision(result))
     if errors_dataset and errors_csv:
         rows = _layer_errors(content, result, errors_dataset, label)
         quant_errors.write(errors_csv, rows)
         described["quant_errors"] = quant_errors.for_json(rows)
+        described["error_budget"] = quant_errors.error_budget(rows)
         for line in quant_errors.summary_lines(rows):
             progress(line)
     atomic.write_bytes(out, result)
     atomic.write_json(facts, described)
+
+
+def quantize_content(
+    content: bytes, scheme: dict[str, Any], dataset: datasets.Samples | None, label: str
+) -> tuple[bytes, int | None]:
+    """The float model ``content`` quantized by ``scheme``, and how many samples calibrated it (None: not calibrated)."""
+    kind = scheme["type"]
+    if scheme.get("overrides"):
+        return _mixed(content, scheme, dataset, label)
+    if kind in ("int8", "int16x8"):
+        return _calibrated(content, scheme, dataset, label)
+    if kind in ("dynamic", "float16"):
+        return _ai_edge(content, scheme, dynamic=kind == "dynamic"), None
+    raise StepError(f"quantization type {kind!r} is not one of dynamic, float16, int8, int16x8")
 
 
 def _layer_errors(float_content: bytes, result: bytes, dataset: datasets.Samples, label: str) -> list[dict[str, Any]]:
@@ -63,8 +69,27 @@ def _layer_errors(float_content: bytes, result: bytes, dataset: datasets.Samples
         xs.append(x)
         if len(xs) == quant_errors.SAMPLES:
             break
-    progress(f"per-layer error on {len(xs)} samples of '{dataset.name}'")
+    progress(f"per-layer error on {len(xs)} samples of '{dataset.label}'")
     return quant_errors.layer_errors(float_content, result, xs)
+
+
+def _representative(xs: list, name: str):
+    """The calibration samples as TensorFlow Lite's calibrator takes them, with about four progress lines."""
+    total = len(xs)
+    step = max(2, -(-total // 4))
+
+    def representative():
+        for i, x in enumerate(xs, 1):
+            yield [x]
+            if i % step == 0 or i == total:
+                progress(f"calibration {i}/{total} samples ({name})")
+
+    return representative
+
+
+def _tflite_failed(label: str, exc: Exception) -> StepError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StepError(f"{label}: TensorFlow Lite could not quantize the model: {first}")
 
 
 def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Samples, label: str) -> tuple[bytes, int]:
@@ -74,15 +99,7 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Sample
 
     shape = tflite.single_input_shape(tflite.read_bytes(content, label), label)
     xs = list(datasets.samples(dataset, shape))
-    total = len(xs)
-    step = max(2, -(-total // 4))  # about four progress lines per calibration
-
-    def representative():
-        for i, x in enumerate(xs, 1):
-            yield [x]
-            if i % step == 0 or i == total:
-                progress(f"calibration {i}/{total} samples ({dataset.name})")
-
+    representative = _representative(xs, dataset.name)
     io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[scheme["io"]]
     per_tensor = not scheme["per_channel"]
     try:
@@ -90,17 +107,17 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Sample
         if scheme["type"] == "int8":
             calibrated = cal.calibrate(representative)
             progress("quantizing to int8")
-            return bytes(convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io)), total
+            result = convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io)
+            return bytes(result), len(xs)
         progress("calibrating, then quantizing to int16 activations, int8 weights")
         # Ops without a 16x8 kernel stay float (TFLiteConverter does the same with
         # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 + TFLITE_BUILTINS).
         result = cal.calibrate_and_quantize(
             representative, io, io, True, tf.int16, tf.int64, disable_per_channel=per_tensor
         )
-        return bytes(result), total
+        return bytes(result), len(xs)
     except (RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StepError(f"{label}: TensorFlow Lite could not quantize the model: {first}") from None
+        raise _tflite_failed(label, exc) from None
 
 
 def _ai_edge(content: bytes, scheme: dict[str, Any], dynamic: bool) -> bytes:
@@ -189,31 +206,86 @@ def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
                     "op_config": _op_config(_ACTIVATION_BITS[override["type"]], scheme["per_channel"]),
                 }
             )
+    if scheme["io"] == "float32":
+        # ai-edge-quantizer gives all graph outputs one config (a virtual OUTPUT op whose scope is every
+        # output's name), which would requantize an int16 tail's outputs to int8: leave them float instead
+        entries.append({"regex": ".*", "operation": "OUTPUT", "algorithm_key": "no_quantize", "op_config": {}})
     return entries
 
 
 def _mixed(content: bytes, scheme: dict[str, Any], dataset: datasets.Samples, label: str) -> tuple[bytes, int]:
-    from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer
 
     model = tflite.read_bytes(content, label)
-    shape = tflite.single_input_shape(model, label)
-    (input_name,) = Interpreter(model_content=content).get_signature_runner(tflite.SIGNATURE_KEY).get_input_details()
-    xs = list(datasets.samples(dataset, shape))
+    xs = list(datasets.samples(dataset, tflite.single_input_shape(model, label)))
     progress(f"mixed precision with ai-edge-quantizer: {len(scheme['overrides'])} override(s), {len(xs)} samples")
+    if scheme["io"] == "uint8":
+        raise StepError(f"{label}: io: uint8 is not available with overrides; use int8 or float32")
     qt = quantizer.Quantizer(bytearray(content))
     qt.load_quantization_recipe(recipe(model, scheme, label))
+    qsvs = _tflite_ranges(content, xs, dataset.name, label)
     try:
-        calibration = qt.calibrate({tflite.SIGNATURE_KEY: [{input_name: x} for x in xs]})
-        result = bytes(qt.quantize(calibration, enable_progress_report=False).quantized_model)
+        result = bytes(qt.quantize(qsvs, enable_progress_report=False).quantized_model)
     except ValueError as exc:
         raise StepError(f"{label}: ai-edge-quantizer could not quantize the model: {exc}") from None
     quantized = tflite.read_bytes(result, label)
     if scheme["io"] == "float32":
-        quantized = tflite.float_io(quantized)
-    elif scheme["io"] == "uint8":
-        raise StepError(f"{label}: io: uint8 is not available with overrides; use int8 or float32")
+        quantized = tflite.float_io(_keep_output_names(quantized))
     return tflite.to_bytes(quantized), len(xs)
+
+
+def _tflite_ranges(content: bytes, xs: list, name: str, label: str) -> dict[str, dict[str, Any]]:
+    """TensorFlow Lite's calibrator's min/max of every activation, as ai-edge-quantizer's QSVs.
+
+    The int8 path quantizes with these ranges, so the int8 layers of a mixed model
+    get the scales of the plain int8 model.  ai-edge-quantizer's own calibrator keeps
+    a moving average (0.95 on the past) of each sample's min/max: on a few samples
+    that is about the first sample's range, and a tensor that varies from sample to
+    sample (MediaPipe's pose-flag logit, one value per image) is clipped on the others.
+    """
+    import numpy as np
+    from tensorflow.lite.python.optimize import calibrator
+
+    try:
+        cal = calibrator.Calibrator(calibrator.add_intermediate_tensors(content))
+        calibrated = tflite.read_bytes(bytes(cal.calibrate(_representative(xs, name))), label)
+    except (RuntimeError, ValueError) as exc:
+        raise _tflite_failed(label, exc) from None
+    qsvs, missing = {}, []
+    for t in (t for sg in calibrated.subgraphs for t in sg.tensors):
+        data = calibrated.buffers[t.buffer].data
+        if t.type != tflite.schema.TensorType.FLOAT32 or (data is not None and len(data)):
+            continue  # constants: ai-edge-quantizer quantizes them from their values
+        q, shape = t.quantization, (1,) * len(t.shape)  # ai-edge-quantizer keeps min/max with the tensor's rank
+        if q is None or q.min is None or len(q.min) != 1:
+            missing.append(tflite.tensor_name(t))
+            continue
+        low, high = np.full(shape, q.min[0], np.float32), np.full(shape, q.max[0], np.float32)
+        qsvs[tflite.tensor_name(t)] = {"min": low, "max": high, "num_samples": np.array(len(xs))}
+    if missing:
+        raise StepError(f"{label}: TensorFlow Lite's calibrator recorded no range for {', '.join(missing[:5])}")
+    return qsvs
+
+
+def _keep_output_names(model):
+    """Float outputs under their own names, as ``tflite.float_io`` gives them.
+
+    The recipe leaves the graph outputs float, so ai-edge-quantizer dequantizes
+    each one from the type of the layer that makes it (an int16 tail stays int16 up
+    to its output) and names the float tensor ``X_dequant``; it becomes ``X`` again,
+    the integer one ``X_int``.
+    """
+    sg = model.subgraphs[0]
+    made_by = {out: op for op in sg.operators for out in op.outputs}
+    integer = (tflite.schema.TensorType.INT8, tflite.schema.TensorType.INT16)
+    for index in sg.outputs:
+        op = made_by.get(index)
+        if op is None or tflite.op_name(model, op) != "DEQUANTIZE" or sg.tensors[op.inputs[0]].type not in integer:
+            continue
+        inner = sg.tensors[op.inputs[0]]
+        name = tflite.tensor_name(inner)
+        inner.name, sg.tensors[index].name = f"{name}_int", name
+    return model
 
 
 def precision(content: bytes) -> dict[str, int]:
