@@ -120,7 +120,28 @@ def host_outputs(host_model: Path, stacks: list[np.ndarray], where: str) -> tupl
         interpreter.invoke()
         for j, d in enumerate(outs):
             values[j].append(interpreter.get_tensor(d["index"]).copy())
-    return outs, [np.stack(v) for v in values]
+    steps = dequantized_steps(host_model)
+    return [{**d, "step": steps.get(int(d["index"]))} for d in outs], [np.stack(v) for v in values]
+
+
+def dequantized_steps(model_path: Path) -> dict[int, float]:
+    """Float outputs made by a DEQUANTIZE of an integer tensor: output tensor → that tensor's quantization step.
+
+    Such an output can only move in whole steps of the integer tensor it came from, so it is compared in
+    those steps, like an integer output.
+    """
+    from tasks import tflite
+
+    model = tflite.read(model_path)
+    sg = model.subgraphs[0]
+    found = {}
+    for op in sg.operators:
+        if tflite.op_name(model, op) != "DEQUANTIZE" or op.outputs[0] not in list(sg.outputs):
+            continue
+        q = sg.tensors[op.inputs[0]].quantization
+        if q is not None and q.scale is not None and len(q.scale) == 1 and q.scale[0] > 0:
+            found[int(op.outputs[0])] = float(q.scale[0])
+    return found
 
 
 def compare(
@@ -172,8 +193,12 @@ def output_metrics(
         h, b = host.astype(np.float64), board.astype(np.float64)
     same_nan = np.isnan(h) & np.isnan(b)
     diff = np.where(same_nan, 0.0, np.abs(h - b)).reshape(n, -1)  # one side NaN: NaN, never within
+    step = None if integer else detail.get("step")
     if not integer:
         agree = ~np.any(np.isnan(diff) | (diff > tolerance_abs), axis=1)
+        if step:  # a dequantized integer: within tolerance_lsb of its steps agrees too
+            steps = np.rint(diff / step)
+            agree |= ~np.any(np.isnan(diff) | (steps > tolerance_lsb), axis=1)
     mismatched = np.flatnonzero(~agree)
     exact = (host == board) | same_nan
     snr = [accuracy.compare(np.nan_to_num(h[i]), np.nan_to_num(b[i]))["snr_db"] for i in range(n)]
@@ -183,12 +208,20 @@ def output_metrics(
         "agreement": round(float(np.mean(agree)), 6),
         "exact": round(float(np.mean(exact)), 6),
         "max_abs": _number(np.max(diff) if diff.size else 0.0),
-        "max_lsb": int(steps.max()) if integer and steps.size else 0 if integer else None,
+        "max_lsb": _largest_step(steps) if integer or step else None,
         "max_ulp": _max_ulp(host, board),
         "snr_db": round(float(min(snr)), 3),
         "first_mismatch": int(mismatched[0]) if mismatched.size else None,
     }
     return metrics, agree
+
+
+def _largest_step(steps: np.ndarray) -> int | None:
+    """The largest difference in quantization steps (None: only NaNs)."""
+    import numpy as np
+
+    finite = steps[np.isfinite(steps)] if steps.size else steps
+    return int(finite.max()) if finite.size else (0 if not steps.size else None)
 
 
 def _max_ulp(host: np.ndarray, board: np.ndarray) -> int | None:

@@ -223,3 +223,21 @@ def test_doit_runs_agreement_on_this_machine(tiny: Path):
     assert set(facts["outputs"]) and all(m["dtype"] == "float32" for m in facts["outputs"].values())
     assert "agree with the host" in proc.stdout
     assert not ran(ok(doit(tiny, "agreement"))) & {"agreement:here:tiny/int8@cpu"}  # up to date: nothing re-runs
+
+
+def test_a_dequantized_float_output_is_compared_in_its_integer_steps():
+    import numpy as np
+
+    from tasks.agreement import output_metrics
+
+    # softmax-like output: dequantized from int8 with a step of 1/256; the board's second sample is one step off
+    host = np.array([[[0.0, 0.5]], [[0.25, 0.75]]], dtype=np.float32)
+    board = np.array([[[0.0, 0.5]], [[0.25, 0.75 + 1 / 256]]], dtype=np.float32)
+    detail = {"name": "probs", "step": 1 / 256}
+    metrics, agree = output_metrics(detail, host, board, tolerance_lsb=1, tolerance_abs=0.0)
+    assert metrics["max_lsb"] == 1 and list(agree) == [True, True]
+    metrics, agree = output_metrics(detail, host, board, tolerance_lsb=0, tolerance_abs=0.0)
+    assert list(agree) == [True, False] and metrics["agreement"] == 0.5
+    # a float output of its own (no integer tensor behind it): no steps, only tolerance_abs
+    metrics, agree = output_metrics({"name": "f", "step": None}, host, board, tolerance_lsb=1, tolerance_abs=0.0)
+    assert metrics["max_lsb"] is None and list(agree) == [True, False]
