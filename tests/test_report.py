@@ -125,6 +125,16 @@ def test_regressions_logic():
     }
 
 
+def test_task_metric_regressions_know_which_way_is_better():
+    base = [{"id": "lm", "task": ("landmark_px_mean", 2.0)}, {"id": "c", "task": ("top1_agreement", 0.9)},
+            {"id": "d", "task": ("detection_recall", 0.9)}, {"id": "e", "task": ("mask_iou", 0.8)}]  # fmt: skip
+    now = [{"id": "lm", "task": ("landmark_px_mean", 2.5)},  # more pixels off: worse
+           {"id": "c", "task": ("top1_agreement", 0.95)},  # more agreement: better
+           {"id": "d", "task": ("detection_recall", 0.905)},  # within 1 % of 0.9: no mark
+           {"id": "e", "task": ("landmark_px_mean", 9.0)}]  # fmt: skip  # another metric: not compared
+    assert report.regressions(now, base) == {"lm": {"task": "regression"}, "c": {"task": "improvement"}}
+
+
 @pytest.mark.parametrize(
     ("op", "reason", "expected"),
     [

@@ -57,7 +57,8 @@ def plan_report(planning: Planning) -> list[Step]:
     return [planning.new("report", "", doc + (f" (baseline {baseline.name})" if baseline else ""), options)]
 
 
-REGRESSION = {"est_ms": 0.01, "size": 0.01, "snr_db": 0.5, "npu_ratio": 0.001}  # relative, dB, absolute
+REGRESSION = {"est_ms": 0.01, "size": 0.01, "snr_db": 0.5, "npu_ratio": 0.001,
+              "task": 0.01}  # fmt: skip  # relative, dB, absolute, relative
 
 
 def _min_snr(v: dict[str, Any]) -> float | None:
@@ -132,9 +133,22 @@ def regressions(current: list[dict[str, Any]], baseline: list[dict[str, Any]]) -
                 continue
             worse = delta > 0 if worse_if_higher else delta < 0
             mark[key] = "regression" if worse else "improvement"
+        task = _task_change(r.get("task"), b.get("task"))
+        if task:
+            mark["task"] = task
         if mark:
             marks[r["id"]] = mark
     return marks
+
+
+def _task_change(new: tuple[str, float] | None, old: tuple[str, float] | None) -> str | None:
+    """The headline task metric against the baseline's, when it is the same metric: more than 1 % of it apart."""
+    from tasks.metrics import HIGHER_IS_BETTER
+
+    if not new or not old or new[0] != old[0] or abs(new[1] - old[1]) <= REGRESSION["task"] * max(abs(old[1]), 1e-9):
+        return None
+    better = new[1] > old[1] if HIGHER_IS_BETTER.get(new[0], True) else new[1] < old[1]
+    return "improvement" if better else "regression"
 
 
 def layer_groups(variants: list[dict[str, Any]]) -> list[list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
