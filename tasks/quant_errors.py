@@ -58,12 +58,13 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
     rows: dict[str, dict[str, Any]] = {}
     pairs = []
     written: dict[str, list[str]] = {}  # every op output → the tensors its op reads
+    made_by: dict[str, str] = {}  # every op output → its op's type
     for op in qsg.operators:
         reads = [tflite.tensor_name(qsg.tensors[i]) for i in op.inputs if i >= 0]
         for out in op.outputs:
             tensor = qsg.tensors[out]
             name = tflite.tensor_name(tensor)
-            written[name] = reads
+            written[name], made_by[name] = reads, tflite.op_name(quant_model, op)
             if name not in float_index or fsg.tensors[float_index[name]].type != tflite.schema.TensorType.FLOAT32:
                 continue
             q = tensor.quantization
@@ -88,6 +89,8 @@ def layer_errors(float_content: bytes, quant_content: bytes, samples: list[np.nd
                 "_min": math.inf,
                 "_max": -math.inf,
                 "_reads": reads,
+                # a DEQUANTIZE of an integer tensor the float model has no twin of: the op that made that tensor
+                "via": made_by.get(reads[0]) if op_name == "DEQUANTIZE" and reads[0] not in float_index else None,
             }
     f_int, q_int = _interpreter(float_content), _interpreter(quant_content)
     for x in samples[:SAMPLES]:
@@ -174,9 +177,8 @@ def error_budget(rows: list[dict[str, Any]], count: int = 5) -> dict[str, Any] |
     if worst is None:
         return None
     ranked = sorted((r for r in rows if r.get("share")), key=lambda r: (-r["share"], r["tensor"]))[:count]
-    layers = [
-        {"tensor": r["tensor"], "op": r["op"], "dtype": r["dtype"], "share": round(r["share"], 4)} for r in ranked
-    ]
+    layers = [{"tensor": r["tensor"], "op": f"{r['via']} + {r['op']}" if r.get("via") else r["op"], "dtype": r["dtype"],
+               "share": round(r["share"], 4)} for r in ranked]  # fmt: skip
     snr = None if math.isinf(worst["snr_db"]) else round(worst["snr_db"], 3)
     return {"output": worst["tensor"], "snr_db": snr, "layers": layers}
 

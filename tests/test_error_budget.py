@@ -69,3 +69,12 @@ def test_real_model_budget_and_the_graph_overlay(tmp_path: Path):
                                           (9.9, "e4")])  # fmt: skip
 def test_error_classes(snr, cls):
     assert report_graph.error_class({"snr_db": snr}) == cls
+
+
+def test_a_dequantized_output_names_the_op_that_made_it():
+    rows = [row("a", 0.01, []), {**row("out", 0.03, ["out_int16"]), "op": "DEQUANTIZE", "via": "CONV_2D"}]
+    quant_errors.shares(rows, ["out"], {"out_int16": ["a"]})  # out_int16 has no float twin: it stands for what it reads
+    budget = quant_errors.error_budget(rows)
+    # out adds 0.03 - 0.01 = 0.02 of the 0.03 in all: 2/3, and it is the convolution behind the DEQUANTIZE
+    assert budget["layers"] == [{"tensor": "out", "op": "CONV_2D + DEQUANTIZE", "dtype": "int8", "share": 0.6667},
+                                {"tensor": "a", "op": "CONV_2D", "dtype": "int8", "share": 0.3333}]  # fmt: skip
