@@ -46,7 +46,7 @@ class Split:
 
 @dataclass(frozen=True)
 class Task:
-    """One entry of ``models.NAME.task``: a decoder of tasks/metrics and its settings (defaults filled in)."""
+    """One entry of ``models.NAME.task``: a decoder of tasks/metrics and its settings as written."""
 
     type: str  # a row of tasks.metrics.TASKS
     settings: dict[str, Any] = field(default_factory=dict)  # the keys as written, but type and metric

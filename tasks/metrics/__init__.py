@@ -6,8 +6,9 @@ does (a class, landmarks in pixels, boxes after non-maximum suppression, a
 mask) and compares the quantized model's decoded answer with the float
 model's, on the same validation samples.
 
-A task is one entry of ``models.NAME.task`` in project.yaml, with its
-defaults filled in at load (tasks/config/sections.py).  The table below is
+A task is one entry of ``models.NAME.task`` in project.yaml, its keys as
+written (tasks/config/sections.py; each decoder applies its own defaults,
+which docs/howto/accuracy.md lists).  The table below is
 the one place a task type is declared: the evaluate step calls
 ``evaluate(spec, reference, quantized, input_shape)``, gates and the report
 read the metric names it lists.  Every decoder takes one dict per sample,
