@@ -88,6 +88,7 @@ def run(
     tasks: tuple[dict[str, Any], ...],
     label: str,
     in_sample: bool = False,
+    pruned: bool = False,
 ) -> None:
     ref, test = Runner(float_model.read_bytes()), Runner(quantized.read_bytes())
     if len(ref.inputs) != 1:
@@ -117,21 +118,27 @@ def run(
         "dataset": dataset.name,
         "part": dataset.part,
         "in_sample": in_sample,
-        **task_metrics(tasks, expected, got, shape, label),
+        **task_metrics(tasks, expected, got, shape, label, pruned),
     }
     atomic.write_json(out, result)
     progress(_line(result, dataset.label))
 
 
-def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label: str) -> dict[str, Any]:
-    """Every task's metrics, and all of them by name (``metrics``); a task whose output was pruned away is skipped."""
+def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label: str, pruned: bool) -> dict[str, Any]:
+    """Every task's metrics, and all of them by name (``metrics``); in a prune variant, a task whose output was cut
+    away is skipped (and says so); in a whole model, a task naming an output the model lacks is an error."""
     from tasks import metrics
 
     done, by_name = [], {}
     for spec in tasks:
         missing = [n for n in metrics.outputs_used(spec) if n not in expected[0]]
+        if missing and not pruned:
+            raise StepError(
+                f"{label}: task {spec['type']} reads output {', '.join(missing)}, which the model does not have "
+                f"(outputs: {', '.join(expected[0])}); fix models.{label.split('/')[0]}.task"
+            )
         if missing:
-            done.append({"type": spec["type"], "skipped": f"no output {', '.join(missing)} in this model (pruned?)"})
+            done.append({"type": spec["type"], "skipped": f"output {', '.join(missing)} is pruned away"})
             continue
         try:
             found = metrics.evaluate(spec, expected, got, shape)

@@ -123,3 +123,24 @@ def test_in_sample_accuracy_is_marked(tmp_path: Path):
     assert "In-sample: these samples are calibration samples too" in page
     assert "(in-sample)" in (tmp_path / "build" / "report" / "index.html").read_text()
     assert "(in-sample)" in (tmp_path / "build" / "report" / "report.md").read_text()
+
+
+def test_a_task_output_the_model_lacks_is_an_error_unless_pruned_away(tmp_path: Path):
+    import pytest
+
+    from tasks.errors import StepError
+
+    float_model = imported(tmp_path, landmark_model())
+    data = random_dataset(2, "noise")
+    task = evaluate.TaskOptions("segmentation", {"output": "mask"})
+    out = tmp_path / "accuracy.json"
+    with pytest.raises(StepError) as err:  # a whole model: a misspelt output is a mistake, said at once
+        evaluate.run(evaluate.Options(float_model, float_model, data, (task,), False, "lm/int8", out))
+    assert str(err.value) == (
+        "lm/int8: task segmentation reads output mask, which the model does not have (outputs: output_0); "
+        "fix models.lm.task"
+    )
+    assert not out.exists()
+    # a prune variant that cut that head away: the task is skipped, and says why
+    evaluate.run(evaluate.Options(float_model, float_model, data, (task,), False, "lm.cut/int8", out, pruned=True))
+    assert json.loads(out.read_text())["tasks"] == [{"type": "segmentation", "skipped": "output mask is pruned away"}]

@@ -52,6 +52,7 @@ class Options:
     in_sample: bool  # the validation samples are calibration samples too
     label: str
     out: Path = output_file()
+    pruned: bool = False  # a prune variant: a task whose output was cut away is skipped, not an error
 
 
 def plan_evaluate(planning: Planning) -> list[Step]:
@@ -64,7 +65,7 @@ def plan_evaluate(planning: Planning) -> list[Step]:
         dataset, in_sample = planning.validation_samples(model)
         options = Options(paths.float_model(unit), paths.quantized(unit, quant_name), dataset,
                           tuple(TaskOptions.of(t) for t in model.tasks), in_sample, f"{unit}/{quant_name}",
-                          paths.accuracy(unit, quant_name))  # fmt: skip
+                          paths.accuracy(unit, quant_name), unit != model_name)  # fmt: skip
         doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
         steps.append(planning.new("evaluate", f"{unit}/{quant_name}", doc + (" (in-sample)" if in_sample else ""),
                                   options))  # fmt: skip
@@ -74,4 +75,5 @@ def plan_evaluate(planning: Planning) -> list[Step]:
 def run(o: Options) -> None:
     from tasks import accuracy
 
-    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, tuple(t.spec() for t in o.tasks), o.label, o.in_sample)
+    specs = tuple(t.spec() for t in o.tasks)
+    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned)
