@@ -144,3 +144,61 @@ def test_a_task_output_the_model_lacks_is_an_error_unless_pruned_away(tmp_path: 
     # a prune variant that cut that head away: the task is skipped, and says why
     evaluate.run(evaluate.Options(float_model, float_model, data, (task,), False, "lm.cut/int8", out, pruned=True))
     assert json.loads(out.read_text())["tasks"] == [{"type": "segmentation", "skipped": "output mask is pruned away"}]
+
+
+def _tflite(model) -> bytes:
+    from models_for_tests import tflite_of
+
+    return tflite_of(model)
+
+
+def _mask_model(bias: float):
+    """logit = x0 - x1 + bias per pixel: a 1x1 convolution with weights (1, -1)."""
+    import keras
+
+    inputs = keras.Input(shape=(2, 2, 2), batch_size=1)
+    conv = keras.layers.Conv2D(1, 1)
+    model = keras.Model(inputs, conv(inputs))
+    conv.set_weights([np.array([1.0, -1.0], dtype=np.float32).reshape(1, 1, 2, 1), np.array([bias], np.float32)])
+    return model
+
+
+def _class_model(order: list[int]):
+    """scores = the 4 input values in ``order``: a dense layer with a permutation matrix, no bias."""
+    import keras
+
+    inputs = keras.Input(shape=(4,), batch_size=1)
+    dense = keras.layers.Dense(4, use_bias=False)
+    model = keras.Model(inputs, dense(inputs))
+    dense.set_weights([np.eye(4, dtype=np.float32)[:, order]])
+    return model
+
+
+def test_segmentation_and_classification_decoders_on_tiny_models(tmp_path: Path):
+    # two real models stand for the float and the quantized one, so the answers are known exactly
+    (tmp_path / "ref.tflite").write_bytes(_tflite(_mask_model(0.0)))
+    (tmp_path / "shifted.tflite").write_bytes(_tflite(_mask_model(-0.5)))
+    # x0 - x1 per pixel: 1, 0.25, -1, 1 → the reference's mask (> 0) is 3 pixels, the shifted one's (> 0.5) 2
+    x = np.array([[[1, 0], [0.5, 0.25]], [[0, 1], [1, 0]]], dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    data = datasets.Samples("x", "npy", files=(tmp_path / "x.npy",))
+    out = tmp_path / "seg.json"
+    task = evaluate.TaskOptions("segmentation", {"activation": "none", "threshold": 0.0})
+    evaluate.run(
+        evaluate.Options(tmp_path / "ref.tflite", tmp_path / "shifted.tflite", data, (task,), False, "m/q", out)
+    )
+    # masks: the reference's the pixels with 1, 0.25 and 1; the shifted one's (x0 - x1 - 0.5 > 0) the two with 1:
+    # intersection 2, union 3
+    assert json.loads(out.read_text())["metrics"] == {"mask_iou": round(2 / 3, 6), "mask_iou_min": round(2 / 3, 6)}
+
+    (tmp_path / "cls.tflite").write_bytes(_tflite(_class_model([0, 1, 2, 3])))
+    (tmp_path / "swapped.tflite").write_bytes(_tflite(_class_model([1, 0, 2, 3])))  # classes 0 and 1 swapped
+    for i, v in enumerate(([5, 1, 0, 0], [0, 0, 5, 1], [1, 5, 0, 0])):
+        np.save(tmp_path / f"c{i}.npy", np.array(v, dtype=np.float32))
+    data = datasets.Samples("c", "npy", files=tuple(tmp_path / f"c{i}.npy" for i in range(3)))
+    task = evaluate.TaskOptions("classification")
+    evaluate.run(
+        evaluate.Options(tmp_path / "cls.tflite", tmp_path / "swapped.tflite", data, (task,), False, "c/q", out)
+    )
+    # top-1: class 0 → 1 (differs), class 2 → 2 (same), class 1 → 0 (differs): 1 of 3; 4 classes: no top-5
+    assert json.loads(out.read_text())["metrics"] == {"top1_agreement": round(1 / 3, 6), "top5_agreement": None}
