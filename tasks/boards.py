@@ -196,6 +196,17 @@ class Remote:
             self.connection.close()
 
 
+REMOTE_GRACE = 15.0  # seconds past the board's own timeout before the SSH side gives up
+
+
+def run_exclusive(remote: Remote | Adb, board: dict[str, Any], command: str) -> Outcome:
+    """``command`` (shell-quoted already) on the board, one at a time (``flock`` in the workdir), ended by the
+    board's own ``timeout`` too, so a hung run cannot hold the lock."""
+    lock = shlex.quote(f"{board['workdir'].rstrip('/')}/.npuforge.lock")
+    limit = f"timeout -k 5 {board['timeout']:g}"
+    return remote.run(f"flock {lock} {limit} {command}", board["timeout"] + REMOTE_GRACE)
+
+
 def _put_by_hash(board_io: Remote | Adb, local: Path, remote: str, send) -> int:
     """Send ``local`` to ``remote`` under a temporary name, then rename; nothing when the board has it."""
     timeout = board_io.board["connect_timeout"]

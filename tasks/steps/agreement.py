@@ -140,9 +140,7 @@ def _on_board(model: Path, inputs: Path, tmp: Path, board: dict[str, Any], count
         progress(f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact and inputs already on the board'}; "
                  f"running {count} samples")  # fmt: skip
         shown = " ".join(shlex.quote(a) for a in env_words + argv)
-        lock = shlex.quote(f"{workdir}/.npuforge.lock")
-        limit = f"timeout -k 5 {board['timeout']:g}"  # the board's own timeout ends a hung run there too
-        outcome = remote.run(f"flock {lock} {limit} {shown}", board["timeout"] + benchmark.REMOTE_GRACE)
+        outcome = boards.run_exclusive(remote, board, shown)
         _check(outcome, board, argv)
         return _download(remote, out, board), sent, shown
     finally:

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 RUNNER_MODULE = "tasks.runners.litert_benchmark"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
-REMOTE_GRACE = 15.0  # seconds past the board's own timeout before the SSH side gives up
 
 
 @dataclass(frozen=True)
@@ -147,10 +146,7 @@ def _measure(model: Path, out: Path, board: dict[str, Any]) -> None:
             progress(f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact already on the board'}; "
                      f"running ({board['runs']} runs)")  # fmt: skip
             shown = " ".join(shlex.quote(a) for a in env_words + argv)
-            lock = shlex.quote(f"{workdir}/.npuforge.lock")
-            # the board's own `timeout` ends a hung benchmark there too, so it cannot hold the lock
-            limit = f"timeout -k 5 {board['timeout']:g}"
-            outcome = remote.run(f"flock {lock} {limit} {shown}", board["timeout"] + REMOTE_GRACE)
+            outcome = boards.run_exclusive(remote, board, shown)
         finally:
             remote.close()
     text = outcome.stdout + "\n" + outcome.stderr
