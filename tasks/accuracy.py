@@ -5,8 +5,9 @@ quantized and integer outputs dequantized with the model's own parameters.
 Per output tensor: max abs error, RMSE, SNR (dB) and cosine similarity, the
 mean over samples and the worst sample; the output with the lowest SNR is
 named.  Then each of the model's tasks decodes both models' outputs and
-compares the answers (tasks/metrics).  A Vela artifact has the accuracy of the quantized model it was compiled from
-(Vela does not change the arithmetic), so this runs once per quantized model.
+compares the answers (tasks/metrics).  A Vela artifact has the accuracy of
+the quantized model it was compiled from (Vela does not change the
+arithmetic), so this runs once per quantized model.
 """
 
 from __future__ import annotations

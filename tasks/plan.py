@@ -194,8 +194,8 @@ class Planning:
         if d.split is not None:
             shares = (d.split.calibration, d.split.validation)
             part = role
-            first, second = split_counts(d.count, shares)
             if d.kind == "random":
+                first, second = split_counts(d.count, shares)
                 count, skip = (first, 0) if role == "calibration" else (second, first)
             else:
                 files = split_files(d.files, self.project.root, shares, d.split.seed)[role == "validation"]
