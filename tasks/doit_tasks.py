@@ -138,7 +138,8 @@ def records(planning: plan.Planning) -> dict[str, Any]:
     for group in groups.values():
         group["steps"] = [record(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
     project = planning.project
-    return {"build_dir": str(project.build_dir), "gates": bool(project.gates), "groups": list(groups.values()),
+    gated = any(s.kind.name == "gates" for s in planning.steps)  # project.yaml's gates, or an automatic scheme's goal
+    return {"build_dir": str(project.build_dir), "gates": gated, "groups": list(groups.values()),
             "shard_units": shard_units(planning)}  # fmt: skip
 
 

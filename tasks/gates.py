@@ -96,7 +96,7 @@ def check(rules: list[dict[str, Any]], variants: list[dict[str, Any]]) -> tuple[
     """Every (rule, variant) check, and warnings (variants a rule could not check, rules that check nothing)."""
     checks, warnings = [], []
     for i, rule in enumerate(rules):
-        where = f"gates[{i}]"
+        where = rule.get("source") or f"gates[{i}]"  # a scheme's goal and budget are rules too
         checked = 0
         for v in variants:
             if not selects(rule, v):
@@ -111,11 +111,15 @@ def check(rules: list[dict[str, Any]], variants: list[dict[str, Any]]) -> tuple[
             bound = f">= {low}" if low is not None else ""
             bound += (" and " if bound and high is not None else "") + (f"<= {high}" if high is not None else "")
             checks.append({"gate": i, "variant": v["id"], "metric": rule["metric"], "output": note or None,
-                           "value": got, "bound": bound, "passed": ok})  # fmt: skip
+                           "value": got, "bound": bound, "passed": ok, **_source(rule)})  # fmt: skip
         if checked == 0:
             checks.append({"gate": i, "variant": None, "metric": rule["metric"], "output": None, "value": None,
-                           "bound": "checks no variant", "passed": False})  # fmt: skip
+                           "bound": "checks no variant", "passed": False, **_source(rule)})  # fmt: skip
     return checks, warnings
+
+
+def _source(rule: dict[str, Any]) -> dict[str, str]:
+    return {"source": rule["source"]} if rule.get("source") else {}
 
 
 def table(checks: list[dict[str, Any]]) -> str:
@@ -126,6 +130,8 @@ def table(checks: list[dict[str, Any]]) -> str:
             continue
         metric = c["metric"] + (f" ({c['output']})" if c["output"] else "")
         shown = "-" if c["value"] is None else f"{c['value']:.4g}"
-        rows.append((f"gates[{c['gate']}]", c["variant"] or "(none matched)", metric, shown, c["bound"]))
+        rows.append(
+            (c.get("source") or f"gates[{c['gate']}]", c["variant"] or "(none matched)", metric, shown, c["bound"])
+        )
     widths = [max(len(r[k]) for r in rows) for k in range(5)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)

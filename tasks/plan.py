@@ -45,6 +45,17 @@ class Paths:
     def quantized(self, unit: str, quant: str) -> Path:
         return self.build / unit / quant / f"{unit}_{quant}.tflite"
 
+    def calibration(self, unit: str) -> Path:
+        return self.build / unit / "calibration.json"
+
+    def search_dir(self, unit: str, quant: str) -> Path:
+        """An automatic scheme's sensitivity table and search record."""
+        return self.build / unit / quant / "search"
+
+    def candidates(self, unit: str) -> Path:
+        """The measured candidates of a unit's automatic schemes, by content (shared: a second scheme reuses them)."""
+        return self.build / unit / "candidates"
+
     def accuracy(self, unit: str, quant: str) -> Path:
         return self.build / unit / quant / "accuracy.json"
 

@@ -3,17 +3,21 @@
 int8 and int16x8 use TensorFlow Lite's calibrator and quantizer (the path
 ``TFLiteConverter`` takes after conversion, applied to the canonical float
 .tflite); dynamic and float16 use ai-edge-quantizer, which works on .tflite
-directly.  Overrides (mixed precision) are an ai-edge-quantizer recipe fed with
-TensorFlow Lite's calibration, so their int8 layers match the int8 scheme's.
-Calibration order is fixed, so the same inputs give the same bytes.
+directly.  Overrides (mixed precision), and int8 weights rounded by OCTAV or
+MSE, are an ai-edge-quantizer recipe fed with TensorFlow Lite's calibration
+(tasks/calibration.py), so their int8 layers match the int8 scheme's.  An
+automatic scheme is quantized as the mixed scheme its search chose
+(tasks/mixed_search.py).  Calibration order is fixed, so the same inputs give
+the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from tasks import atomic, datasets, quant_errors, tflite
+from tasks import atomic, calibration, datasets, quant_errors, tflite
 from tasks.errors import StepError
 from tasks.progress import progress
 
@@ -27,16 +31,26 @@ def run(
     label: str,
     errors_dataset: datasets.Samples | None = None,
     errors_csv: Path | None = None,
+    ranges: Path | None = None,
+    search: Path | None = None,
 ) -> None:
-    """``scheme``: type, io, per_channel and overrides (each {type, match | from}), as in quantize.json."""
+    """``scheme``: type, io, per_channel, weights and overrides (each {type, match | from}), as in quantize.json;
+    ``ranges``: the calibrate step's (schemes that take them); ``search``: an automatic scheme's choice."""
     from tasks.importers import refuse_custom_ops
 
     content = model.read_bytes()
     model_name, _, prune = label.rsplit("/", 1)[0].partition(".")  # label: UNIT/SCHEME, UNIT: MODEL[.PRUNE]
     where = f"models.{model_name}" + (f".prune.{prune}" if prune else "")
     refuse_custom_ops(tflite.read_bytes(content, label), where, f"models.{model_name}")
-    result, samples = quantize_content(content, scheme, dataset, label)
-    described = tflite.describe(result, scheme=scheme, calibration_samples=samples, precision=precision(result))
+    shown = {k: v for k, v in scheme.items() if k != "weights" or v != "min_max"}
+    if search is not None:
+        chosen = json.loads(search.read_text())["chosen"]
+        progress(f"the search's choice: {chosen['summary']}")
+        scheme = {**scheme, **chosen["scheme"]}
+        shown = {**shown, "chosen": chosen["scheme"]}
+    qsvs = calibration.read(ranges) if ranges else None
+    result, samples = quantize_content(content, scheme, dataset, label, qsvs)
+    described = tflite.describe(result, scheme=shown, calibration_samples=samples, precision=precision(result))
     if errors_dataset and errors_csv:
         rows = _layer_errors(content, result, errors_dataset, label)
         quant_errors.write(errors_csv, rows)
@@ -49,12 +63,25 @@ def run(
 
 
 def quantize_content(
-    content: bytes, scheme: dict[str, Any], dataset: datasets.Samples | None, label: str
+    content: bytes,
+    scheme: dict[str, Any],
+    dataset: datasets.Samples | None,
+    label: str,
+    qsvs: tuple[dict[str, Any], int] | None = None,
 ) -> tuple[bytes, int | None]:
-    """The float model ``content`` quantized by ``scheme``, and how many samples calibrated it (None: not calibrated)."""
+    """The float model ``content`` quantized by ``scheme``, and how many samples calibrated it (None: not calibrated).
+
+    ``qsvs``: ranges (and their sample count) from calibration.read; else a recipe calibrates on ``dataset``."""
     kind = scheme["type"]
-    if scheme.get("overrides"):
-        return _mixed(content, scheme, dataset, label)
+    if scheme.get("overrides") or scheme.get("weights", "min_max") != "min_max" or qsvs is not None:
+        if qsvs is None:
+            model = tflite.read_bytes(content, label)
+            xs = list(datasets.samples(dataset, tflite.single_input_shape(model, label)))
+            qsvs = calibration.as_qsvs(calibration.ranges(content, xs, dataset.name, label), len(xs)), len(xs)
+        parts = [f"{len(scheme['overrides'])} override(s)"] if scheme.get("overrides") else ["int8"]
+        parts += [f"{scheme['weights']} weights"] if scheme.get("weights", "min_max") != "min_max" else []
+        progress(f"quantizing with ai-edge-quantizer: {', '.join(parts)}, ranges of {qsvs[1]} samples")
+        return mixed(content, scheme, qsvs[0], label), qsvs[1]
     if kind in ("int8", "int16x8"):
         return _calibrated(content, scheme, dataset, label)
     if kind in ("dynamic", "float16"):
@@ -73,25 +100,6 @@ def _layer_errors(float_content: bytes, result: bytes, dataset: datasets.Samples
     return quant_errors.layer_errors(float_content, result, xs)
 
 
-def _representative(xs: list, name: str):
-    """The calibration samples as TensorFlow Lite's calibrator takes them, with about four progress lines."""
-    total = len(xs)
-    step = max(2, -(-total // 4))
-
-    def representative():
-        for i, x in enumerate(xs, 1):
-            yield [x]
-            if i % step == 0 or i == total:
-                progress(f"calibration {i}/{total} samples ({name})")
-
-    return representative
-
-
-def _tflite_failed(label: str, exc: Exception) -> StepError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StepError(f"{label}: TensorFlow Lite could not quantize the model: {first}")
-
-
 def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Samples, label: str) -> tuple[bytes, int]:
     import tensorflow as tf
     from tensorflow.lite.python import convert
@@ -99,7 +107,7 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Sample
 
     shape = tflite.single_input_shape(tflite.read_bytes(content, label), label)
     xs = list(datasets.samples(dataset, shape))
-    representative = _representative(xs, dataset.name)
+    representative = calibration.representative(xs, dataset.name)
     io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[scheme["io"]]
     per_tensor = not scheme["per_channel"]
     try:
@@ -117,7 +125,7 @@ def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Sample
         )
         return bytes(result), len(xs)
     except (RuntimeError, ValueError) as exc:
-        raise _tflite_failed(label, exc) from None
+        raise calibration.tflite_failed(label, exc) from None
 
 
 def _ai_edge(content: bytes, scheme: dict[str, Any], dynamic: bool) -> bytes:
@@ -139,6 +147,9 @@ def _ai_edge(content: bytes, scheme: dict[str, Any], dynamic: bool) -> bytes:
 # --- mixed precision: ai-edge-quantizer recipes -------------------------------------------------
 
 _ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
+_WEIGHT_ALGORITHMS = {"octav": "OCTAV", "mse": "MSE"}  # weights: → ai-edge-quantizer's algorithm key
+# the ops whose weights both round (ai-edge-quantizer's MSE registers only these; OCTAV more, the same for weights)
+_WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "CONV_2D_TRANSPOSE")
 
 
 def _op_config(bits: int, per_channel: bool) -> dict[str, Any]:
@@ -181,7 +192,14 @@ def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
             "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"]),
         }
     ]
-    for i, override in enumerate(scheme["overrides"]):
+    weights = scheme.get("weights", "min_max")
+    if weights != "min_max":  # the same int8 config, its weights' scales searched by OCTAV or MSE
+        entries += [
+            {"regex": ".*", "operation": op, "algorithm_key": _WEIGHT_ALGORITHMS[weights],
+             "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"])}
+            for op in _WEIGHTED_OPS
+        ]  # fmt: skip
+    for i, override in enumerate(scheme.get("overrides") or ()):
         where = f"{label}: overrides[{i}]"
         if "from" in override:
             start = tflite.find_tensor(model, override["from"], f"{where}.from")
@@ -213,17 +231,15 @@ def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _mixed(content: bytes, scheme: dict[str, Any], dataset: datasets.Samples, label: str) -> tuple[bytes, int]:
+def mixed(content: bytes, scheme: dict[str, Any], qsvs: dict[str, Any], label: str) -> bytes:
+    """``content`` quantized by the scheme's ai-edge-quantizer recipe with the ranges ``qsvs`` (as calibration.read)."""
     from ai_edge_quantizer import quantizer
 
     model = tflite.read_bytes(content, label)
-    xs = list(datasets.samples(dataset, tflite.single_input_shape(model, label)))
-    progress(f"mixed precision with ai-edge-quantizer: {len(scheme['overrides'])} override(s), {len(xs)} samples")
     if scheme["io"] == "uint8":
         raise StepError(f"{label}: io: uint8 is not available with overrides; use int8 or float32")
     qt = quantizer.Quantizer(bytearray(content))
     qt.load_quantization_recipe(recipe(model, scheme, label))
-    qsvs = _tflite_ranges(content, xs, dataset.name, label)
     try:
         result = bytes(qt.quantize(qsvs, enable_progress_report=False).quantized_model)
     except ValueError as exc:
@@ -231,40 +247,7 @@ def _mixed(content: bytes, scheme: dict[str, Any], dataset: datasets.Samples, la
     quantized = tflite.read_bytes(result, label)
     if scheme["io"] == "float32":
         quantized = tflite.float_io(_keep_output_names(quantized))
-    return tflite.to_bytes(quantized), len(xs)
-
-
-def _tflite_ranges(content: bytes, xs: list, name: str, label: str) -> dict[str, dict[str, Any]]:
-    """TensorFlow Lite's calibrator's min/max of every activation, as ai-edge-quantizer's QSVs.
-
-    The int8 path quantizes with these ranges, so the int8 layers of a mixed model
-    get the scales of the plain int8 model.  ai-edge-quantizer's own calibrator keeps
-    a moving average (0.95 on the past) of each sample's min/max: on a few samples
-    that is about the first sample's range, and a tensor that varies from sample to
-    sample (MediaPipe's pose-flag logit, one value per image) is clipped on the others.
-    """
-    import numpy as np
-    from tensorflow.lite.python.optimize import calibrator
-
-    try:
-        cal = calibrator.Calibrator(calibrator.add_intermediate_tensors(content))
-        calibrated = tflite.read_bytes(bytes(cal.calibrate(_representative(xs, name))), label)
-    except (RuntimeError, ValueError) as exc:
-        raise _tflite_failed(label, exc) from None
-    qsvs, missing = {}, []
-    for t in (t for sg in calibrated.subgraphs for t in sg.tensors):
-        data = calibrated.buffers[t.buffer].data
-        if t.type != tflite.schema.TensorType.FLOAT32 or (data is not None and len(data)):
-            continue  # constants: ai-edge-quantizer quantizes them from their values
-        q, shape = t.quantization, (1,) * len(t.shape)  # ai-edge-quantizer keeps min/max with the tensor's rank
-        if q is None or q.min is None or len(q.min) != 1:
-            missing.append(tflite.tensor_name(t))
-            continue
-        low, high = np.full(shape, q.min[0], np.float32), np.full(shape, q.max[0], np.float32)
-        qsvs[tflite.tensor_name(t)] = {"min": low, "max": high, "num_samples": np.array(len(xs))}
-    if missing:
-        raise StepError(f"{label}: TensorFlow Lite's calibrator recorded no range for {', '.join(missing[:5])}")
-    return qsvs
+    return tflite.to_bytes(quantized)
 
 
 def _keep_output_names(model):

@@ -47,6 +47,10 @@ g.partition rect{fill:#2d5fa8;fill-opacity:.05;stroke:#2d5fa8;stroke-dasharray:5
 g.partition text{font-size:11px;fill:#2d5fa8}
 svg.plot circle{fill:#2d5fa8;fill-opacity:.75;stroke:#fff}svg.plot a:hover circle{fill:#e07b00;fill-opacity:1}
 svg.plot text{font-size:11px;fill:#3c4654}svg.plot line{stroke:#d5dbe3}
+svg.plot line.goal{stroke:#b8860b;stroke-dasharray:6 4}svg.plot polyline.front{fill:none;stroke:#2d5fa8;stroke-width:1.5}
+svg.plot circle.stage-8bit{fill:#7a7a7a}svg.plot circle.stage-16bit{fill:#6a3d9a}svg.plot circle.stage-narrow{fill:#1b9e77}
+svg.plot circle.chosen{fill:none;stroke:#e07b00;stroke-width:3}
+pre.snippet{background:#f4f6f9;padding:.6rem;overflow-x:auto;max-height:14rem;font-size:12px}
 details summary{cursor:pointer}aside#details code{overflow-wrap:anywhere}aside#details ul{padding-left:1.1rem}
 """
 

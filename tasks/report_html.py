@@ -109,9 +109,21 @@ def scatter(table) -> str:
     points = [r for r in table if r.get("est_ms") is not None and r.get("snr_db") is not None]
     if not points:
         return ""
-    w, h, pad = 900, 380, 50
     xs, ys = [r["est_ms"] for r in points], [r["snr_db"] for r in points]
-    x0, x1, y0, y1 = 0.0, max(xs) * 1.05, min(0.0, min(ys)), max(ys) * 1.08 or 1.0
+    px, py, out = _plot(900, 380, (0.0, max(xs) * 1.05), (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
+                        "estimated inference time (ms, Vela)", "SNR of the worst output (dB)")  # fmt: skip
+    for r in points:
+        out.append(f"<a href='{page_name(r['id'])}'><circle cx='{px(r['est_ms']):.1f}' cy='{py(r['snr_db']):.1f}' r='6'>"
+                   f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>")  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlabel: str, ylabel: str,
+          yfmt: str = ".1f"):  # fmt: skip
+    """An SVG's opening, grid and axis labels; and the functions from data to pixels."""
+    pad = 50
+    (x0, x1), (y0, y1) = xr, yr
 
     def px(x: float) -> float:
         return pad + (x - x0) / (x1 - x0 or 1) * (w - 2 * pad)
@@ -125,13 +137,49 @@ def scatter(table) -> str:
         out.append(f"<line x1='{px(gx):.0f}' y1='{pad / 2:.0f}' x2='{px(gx):.0f}' y2='{h - pad}'/>"
                    f"<text x='{px(gx):.0f}' y='{h - pad + 16}' text-anchor='middle'>{gx:.1f}</text>"
                    f"<line x1='{pad}' y1='{py(gy):.0f}' x2='{w - pad / 2:.0f}' y2='{py(gy):.0f}'/>"
-                   f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{gy:.1f}</text>")  # fmt: skip
-    out.append(f"<text x='{w / 2:.0f}' y='{h - 8}' text-anchor='middle'>estimated inference time (ms, Vela)</text>"
+                   f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{gy:{yfmt}}</text>")  # fmt: skip
+    out.append(f"<text x='{w / 2:.0f}' y='{h - 8}' text-anchor='middle'>{e(xlabel)}</text>"
                f"<text x='14' y='{h / 2:.0f}' transform='rotate(-90 14 {h / 2:.0f})' text-anchor='middle'>"
-               "SNR of the worst output (dB)</text>")  # fmt: skip
-    for r in points:
-        out.append(f"<a href='{page_name(r['id'])}'><circle cx='{px(r['est_ms']):.1f}' cy='{py(r['snr_db']):.1f}' r='6'>"
-                   f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>")  # fmt: skip
+               f"{e(ylabel)}</text>")  # fmt: skip
+    return px, py, out
+
+
+def pareto_plot(search: dict[str, Any]) -> str:
+    """An automatic scheme's candidates: Vela's latency against the goal metric, the front joined, the choice ringed,
+    the goal and the budget drawn; int8 and int16x8 everywhere are its ends."""
+    points = [c for c in search["candidates"] if c.get("value") is not None]
+    if not points:
+        return ""
+    metric = search["goal"].split(" ")[0]
+    bound = float(search["goal"].rsplit(" ", 1)[1])
+    xs, ys = [c["ms"] for c in points] + [search["max_ms"]], [c["value"] for c in points] + [bound]
+    span = (max(ys) - min(ys)) or 1.0
+    px, py, out = _plot(900, 380, (min(xs) * 0.95, max(xs) * 1.03), (min(ys) - span * 0.08, max(ys) + span * 0.08),
+                        f"estimated inference time on {search['target']} (ms, Vela)", metric, ".3g")  # fmt: skip
+    (x0, y0), (x1, y1) = (px(min(xs) * 0.95), py(bound)), (px(max(xs) * 1.03), py(bound))
+    out.append(f"<line class='goal' x1='{x0:.0f}' y1='{y0:.1f}' x2='{x1:.0f}' y2='{y1:.1f}'/>"
+               f"<text x='{x1 - 4:.0f}' y='{y1 - 5:.1f}' text-anchor='end'>goal {e(search['goal'])}</text>")  # fmt: skip
+    bx = px(search["max_ms"])
+    out.append(f"<line class='goal' x1='{bx:.1f}' y1='25' x2='{bx:.1f}' y2='330'/>"
+               f"<text x='{bx + 4:.1f}' y='36'>budget {search['max_ms']:g} ms</text>")  # fmt: skip
+    front = sorted((search["candidates"][i] for i in search["pareto"]), key=lambda c: c["ms"])
+    out.append(
+        "<polyline class='front' points='" + " ".join(f"{px(c['ms']):.1f},{py(c['value']):.1f}" for c in front) + "'/>"
+    )
+    chosen = search["chosen"]
+    for c in points:
+        end = {"8-bit": "int8", "16-bit": "int16x8"}.get(c["stage"], "")
+        label = f"{end}{'' if c['weights'] == 'min_max' else ' ' + c['weights']}" if end else ""
+        cls = "stage-" + c["stage"].replace("-", "")
+        is_chosen = c["ms"] == chosen["ms"] and c["value"] == chosen["value"] and c["weights"] == chosen["weights"]
+        out.append(f"<circle class='{cls}' cx='{px(c['ms']):.1f}' cy='{py(c['value']):.1f}' r='{8 if is_chosen else 5}'>"
+                   f"<title>{e(c['stage'])}{'' if c['step'] is None else ' ' + str(c['step'])}: {c['ms']:.2f} ms, "
+                   f"{e(metric)} {c['value']:.4g}, {c['widened']} layers int16x8, {c['type_changes']} type changes"
+                   f"</title></circle>")  # fmt: skip
+        if is_chosen:
+            out.append(f"<circle class='chosen' cx='{px(c['ms']):.1f}' cy='{py(c['value']):.1f}' r='12'/>")
+        if label and c["weights"] == "min_max":
+            out.append(f"<text x='{px(c['ms']) + 8:.1f}' y='{py(c['value']) - 8:.1f}'>{e(label)}</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -168,6 +216,7 @@ def variant_page(v: dict[str, Any], row: dict[str, Any] | None, graph: dict[str,
         _findings(v),
         _accuracy(v),
         _board_agreement(v),
+        _search(v),
         _limits(v),
         _error_budget(v),
         _quant_errors(v),
@@ -296,6 +345,32 @@ def _board_agreement(v: dict[str, Any]) -> str:
             "the quantized model on this machine's TFLite builtin kernels; a sample agrees when every value is within the "
             "board's tolerance.")  # fmt: skip
     return _section("Accuracy on the board", note, head, rows) if rows else ""
+
+
+def _search(v: dict[str, Any]) -> str:
+    found = v.get("search")
+    if not found:
+        return ""
+    chosen, cost, sens = found["chosen"], found["cost"], found.get("sensitivity_cost") or {}
+    verdict = (f"<b>Chose {e(chosen['summary'])}</b>: {e(found['why'])}." if found["met"]
+               else f"<b class='cpu'>Goal not met</b>: {e(found['why'])}.")  # fmt: skip
+    spent = (f"The sensitivity step measured {sens.get('quantizations', 0)} candidates in {sens.get('seconds', 0):g} s, "
+             f"the search {cost['quantizations']} more in {cost['seconds']:g} s ({cost['cached']} from the cache); each "
+             "is quantized from the calibrate step's ranges, compiled by Vela and evaluated on the validation set.")  # fmt: skip
+    rows = [f"<tr><td class='l'>{e(c['stage'])}</td><td>{'' if c['step'] is None else c['step']}</td>"
+            f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td><td>{metric_text(_goal_metric(found), c['value'])}</td>"
+            f"<td>{c['widened']}</td><td>{c['type_changes']}</td><td>{'yes' if c['met'] and c['within'] else ''}</td></tr>"
+            for c in sorted(found["candidates"], key=lambda c: c["ms"])]  # fmt: skip
+    head = ("<th class='l'>path</th><th>step</th><th class='l'>weights</th><th>est. ms</th><th>goal metric</th>"
+            "<th>layers int16x8</th><th>type changes</th><th>meets goal and budget</th>")  # fmt: skip
+    return ("<h2>Mixed-precision search</h2>" + f"<p>{verdict}</p><p class='muted'>{e(spent)}</p>" + pareto_plot(found)
+            + "<p>The choice as a fixed scheme, to paste under <code>quantization:</code>:</p>"
+            + f"<pre class='snippet'>{e(found['snippet'])}</pre>"
+            + _section("Candidates", "", head, rows, "fit"))  # fmt: skip
+
+
+def _goal_metric(found: dict[str, Any]) -> str:
+    return found["goal"].split(" ")[0]
 
 
 def _limits(v: dict[str, Any]) -> str:

@@ -46,6 +46,11 @@ def read_bytes(data: bytes, where: str) -> schema.ModelT:
 
 
 def to_bytes(model: schema.ModelT) -> bytes:
+    # the generated Pack writes a buffer that is not a numpy array one byte at a time (seconds for a few MB, as
+    # ai-edge-quantizer leaves them); as uint8 arrays they are written whole, to the same bytes
+    for buffer in model.buffers:
+        if buffer.data is not None and not isinstance(buffer.data, np.ndarray):
+            buffer.data = np.frombuffer(bytes(buffer.data), np.uint8)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
@@ -124,7 +129,7 @@ def op_histogram(model: schema.ModelT) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _is_constant(model: schema.ModelT, tensor: schema.TensorT) -> bool:
+def is_constant(model: schema.ModelT, tensor: schema.TensorT) -> bool:
     buf = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
     return buf is not None and buf.data is not None and len(buf.data) > 0
 
@@ -172,7 +177,7 @@ def fold_constants(model: schema.ModelT) -> tuple[schema.ModelT, dict[str, int]]
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     sg = model.subgraphs[0]
-    constant = {i for i, t in enumerate(sg.tensors) if _is_constant(model, t)}
+    constant = {i for i, t in enumerate(sg.tensors) if is_constant(model, t)}
     folds: list[int] = []  # op indices, in execution order
     for index, op in enumerate(sg.operators):
         code = builtin_code(model, op)
@@ -411,7 +416,7 @@ def prune(model: schema.ModelT, outputs: list[str], inputs: list[str] | None, wh
     out_idx = [find(n, "outputs") for n in outputs]
     in_idx = [find(n, "inputs") for n in inputs] if inputs else list(sg.inputs)
     producer = {o: k for k, op in enumerate(sg.operators) for o in op.outputs}
-    constant = {i for i, t in enumerate(sg.tensors) if _is_constant(model, t)}
+    constant = {i for i, t in enumerate(sg.tensors) if is_constant(model, t)}
     starts = set(in_idx)
 
     keep_ops: set[int] = set()

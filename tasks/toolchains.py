@@ -33,8 +33,8 @@ class Toolchain:
     prune_keys: frozenset[str]  # keys of a prune variant beyond outputs
 
 
-_TFLITE_QUANT = frozenset({"type", "io", "per_channel", "overrides"})
-_TFLITE_TYPES = ("int8", "int16x8", "float16", "dynamic")
+_TFLITE_QUANT = frozenset({"type", "io", "per_channel", "overrides", "weights", "goal", "budget"})
+_TFLITE_TYPES = ("int8", "int16x8", "auto", "float16", "dynamic")
 
 TOOLCHAINS: tuple[Toolchain, ...] = (
     Toolchain(

@@ -171,7 +171,7 @@ def test_several_errors_each_on_its_line(project):
     lines = error_of(path).splitlines()
     assert lines == [
         "project.yaml:1: version: 2 must be 1",
-        "project.yaml:11: quantization.int8.type: 'int9' is not one of dynamic, float16, int8, int16x8, uint8, int16",
+        "project.yaml:11: quantization.int8.type: 'int9' is not one of dynamic, float16, int8, int16x8, auto, uint8, int16",
     ]
 
 
@@ -196,9 +196,9 @@ def test_doit_prints_one_error_line_and_no_traceback(project):
 def test_repo_example_is_valid():
     p = config.load(REPO / "project.yaml")
     assert {"pose_detection", "pose_landmark", "classifier_c90", "classifier_c96", "text_direction"} == set(p.models)
-    # 4 models and a prune variant; mixed for the landmark pair; the pose pair's int8 schemes on the i.MX8M Plus;
-    # the ONNX text-direction classifier's two int8 schemes on the three targets
-    assert len(p.variants) == 5 * 3 * 3 + 2 * 3 + 2 * 2 + 2 * 3
+    # 4 models and a prune variant; mixed for the landmark pair; auto for the landmark model; the pose pair's int8
+    # schemes on the i.MX8M Plus; the ONNX text-direction classifier's two int8 schemes on the three targets
+    assert len(p.variants) == 5 * 3 * 3 + 2 * 3 + 3 + 2 * 2 + 2 * 3
     assert p.models["text_direction"].onnx
     assert "pose_landmark.fitness/int8@imx93" in [v.id for v in p.variants]
 

@@ -15,7 +15,9 @@ from tasks.datasets import Preprocess
 
 INTEGER_SCHEMES = ("int8", "int16x8")  # TFLite's integer schemes
 SYNAP_ONLY_TYPES = ("uint8", "int16")  # SyNAP data types TFLite does not quantize to
-CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES  # need calibration data
+AUTO = "auto"  # per-layer int8 / int16x8, chosen by a search (tasks/mixed_search.py)
+CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES + (AUTO,)  # need calibration data
+WEIGHT_ALGORITHMS = ("min_max", "octav", "mse")  # int8 weight rounding (ai-edge-quantizer's algorithms)
 # named TFLite delegates -> library on the board (a board's benchmark.delegates overrides)
 DEFAULT_DELEGATES = {"vx": "/usr/lib/libvx_delegate.so", "armnn": "/usr/lib/libarmnnDelegate.so", "xnnpack": None}
 
@@ -109,6 +111,55 @@ class Override:
 
 
 @dataclass(frozen=True)
+class Goal:
+    """What an automatic scheme must reach: a metric as a gate names it (snr_db of ``output``, a task metric)."""
+
+    metric: str
+    output: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("metric", "output", "min", "max") if getattr(self, k) is not None}
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.min is not None
+
+    def value(self, record: dict[str, Any]) -> float | None:
+        """The metric in a measured candidate (its ``accuracy``: outputs and metrics), read as a gate reads it."""
+        from tasks import gates
+
+        got, _ = gates.value({"accuracy": record["accuracy"]}, self.metric, self.output)
+        return got
+
+    def met(self, record: dict[str, Any]) -> bool:
+        got = self.value(record)
+        if got is None:
+            return False
+        return got >= self.min if self.min is not None else got <= self.max
+
+    def gain(self, record: dict[str, Any], base: dict[str, Any]) -> float:
+        """How much better ``record`` is than ``base`` (negative: worse)."""
+        a, b = self.value(record), self.value(base)
+        if a is None or b is None:
+            return 0.0
+        return a - b if self.higher_is_better else b - a
+
+    def text(self) -> str:
+        what = self.metric + (f" of {self.output}" if self.output else "")
+        return f"{what} {'>=' if self.min is not None else '<='} {self.min if self.min is not None else self.max}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What an automatic scheme may cost: Vela's estimated latency for ``target``."""
+
+    target: str
+    max_ms: float
+
+
+@dataclass(frozen=True)
 class Quantization:
     name: str
     type: str
@@ -117,6 +168,14 @@ class Quantization:
     overrides: tuple[Override, ...] = ()
     scheme: str | None = None  # SyNAP only
     algorithm: str | None = None  # SyNAP only
+    weights: str = "min_max"  # int8 weight rounding: min_max (TensorFlow Lite's), octav or mse (ai-edge-quantizer)
+    goal: Goal | None = None  # type auto
+    budget: Budget | None = None  # type auto
+
+    @property
+    def uses_ranges(self) -> bool:
+        """Quantized by an ai-edge-quantizer recipe from the calibrate step's ranges, not by TensorFlow Lite's."""
+        return self.type == AUTO or bool(self.overrides) or self.weights != "min_max"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.config.expand import units
-from tasks.config.model import CALIBRATED, INTEGER_SCHEMES, Project
+from tasks.config.model import AUTO, CALIBRATED, INTEGER_SCHEMES, Project
 from tasks.config.toolchain_rules import (
     model_keys_used,
     quantization_keys_used,
@@ -83,7 +83,13 @@ def prune_synap_outputs(c: Context) -> Found:
 
 def io_fits_type(c: Context) -> Found:
     for n, q in c.project.quantization.items():
-        if q.io != "float32" and q.type not in INTEGER_SCHEMES:
+        if q.io == "uint8" and (q.type == AUTO or q.overrides or q.weights != "min_max"):
+            yield ("quantization", n, "io"), "io: uint8 is not available with ai-edge-quantizer's recipes; use int8"
+        elif q.type == AUTO and q.io not in ("float32", "int8"):
+            yield ("quantization", n, "io"), f"io: {q.io} does not fit type auto (int8 inside); use float32 or int8"
+        elif q.type == AUTO:
+            continue
+        elif q.io != "float32" and q.type not in INTEGER_SCHEMES:
             yield ("quantization", n, "io"), f"io: {q.io} needs type int8 or int16x8, not {q.type}"
         elif q.type == "int8" and q.io == "int16" or q.type == "int16x8" and q.io in ("int8", "uint8"):
             allowed = "int8, uint8" if q.type == "int8" else "int16"
@@ -104,6 +110,58 @@ def overrides_well_formed(c: Context) -> Found:
                     yield at + ("match",), f"{o['match']!r} is not a valid regular expression ({exc})"
             if v["type"] not in CALIBRATED:
                 yield at, f"overrides need type int8, int16x8 (or, for SyNAP, uint8, int16), not {v['type']}"
+
+
+def auto_well_formed(c: Context) -> Found:
+    from tasks.gates import KNOWN
+    from tasks.metrics import BUILTIN_METRICS as BY_METRIC
+    from tasks.metrics import BY_NAME
+
+    custom = any(t.type == "custom" for m in c.project.models.values() for t in m.tasks)
+    for n, q in c.project.quantization.items():
+        at = ("quantization", n)
+        if q.weights != "min_max" and q.type not in ("int8", AUTO):
+            yield (
+                at + ("weights",),
+                f"weights: {q.weights} rounds int8 weights; it needs type int8 or auto, not {q.type}",
+            )
+        if q.type != AUTO:
+            for key in ("goal", "budget"):
+                if getattr(q, key) is not None:
+                    yield at + (key,), f"{key} is for type auto (the mixed-precision search); this scheme is {q.type}"
+            continue
+        if q.overrides:
+            yield (
+                at + ("overrides",),
+                "type auto chooses the overrides itself; remove them, or make this a type int8 scheme",
+            )
+        if q.goal is None:
+            yield at, "type auto needs goal: {metric: METRIC, min: X} or {metric: METRIC, max: X} (what it must reach)"
+        elif (q.goal.min is None) == (q.goal.max is None):
+            yield at + ("goal",), "give the goal one bound, min or max: it says which way the search improves"
+        elif q.goal.metric not in KNOWN and not custom or q.goal.metric in gates_only_metrics():
+            allowed = ", ".join(m for m in KNOWN if m not in gates_only_metrics())
+            yield at + ("goal", "metric"), f"'{q.goal.metric}' is not a metric a search can improve; one of {allowed}"
+        elif q.goal.metric in BY_METRIC:
+            for model in sorted({v.model for v in c.project.variants if v.quantization == n}):
+                given = [m for t in c.project.models[model].tasks if t.type in BY_NAME for m in BY_NAME[t.type].metrics]
+                if q.goal.metric not in given:
+                    yield (at + ("goal", "metric"),
+                           f"{q.goal.metric} is not measured on model {model}: its tasks give "
+                           f"{', '.join(given) or 'none'}; give models.{model}.task, or aim at snr_db")  # fmt: skip
+        if q.budget is None:
+            yield at, "type auto needs budget: {target: TARGET, max_ms: MS} (Vela's estimate the choice may cost)"
+        elif q.budget.target not in c.project.targets:
+            yield at + ("budget", "target"), f"'{q.budget.target}' " + _defined("targets", c.project.targets)
+        elif c.project.targets[q.budget.target].compiler != "vela":
+            yield (at + ("budget", "target"),
+                   f"'{q.budget.target}' is not a vela target: the budget is Vela's latency estimate; name one")  # fmt: skip
+
+
+def gates_only_metrics() -> tuple[str, ...]:
+    """Gate metrics that are not measured on the validation set, so a search cannot aim at them."""
+    return ("board_agreement", "npu_op_ratio", "est_inference_ms", "sram_kib", "size_bytes", "latency_ms",
+            "delegated_ratio")  # fmt: skip
 
 
 # --- targets and boards -----------------------------------------------------------------------------
@@ -278,6 +336,7 @@ RULES: tuple[Rule, ...] = (
     Rule("prune synap outputs", "a prune variant's synap outputs are at most its kept outputs", prune_synap_outputs),
     Rule("io fits type", "a scheme's io suits its type", io_fits_type),
     Rule("overrides", "each override has one of match / from, a valid regex, a calibrated type", overrides_well_formed),
+    Rule("auto", "an automatic scheme has a goal with one bound and a budget on a vela target", auto_well_formed),
     Rule("target keys", "a target uses only keys of its toolchain", target_keys_used),
     Rule("vela sections", "system_config and memory_mode are sections of the target's vela.ini", vela_sections_exist),
     Rule("builds", "builds name models, schemes and targets that exist", builds_defined),

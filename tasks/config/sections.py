@@ -19,8 +19,10 @@ from typing import Any
 
 from tasks.config.model import (
     Board,
+    Budget,
     Dataset,
     Gate,
+    Goal,
     Model,
     Override,
     Preprocess,
@@ -189,9 +191,11 @@ class Reader:
             for o in v.get("overrides") or []
             if ("match" in o) != ("from" in o)  # rules: exactly one of them
         )
+        goal = Goal(**v["goal"]) if "goal" in v else None
+        budget = Budget(v["budget"]["target"], float(v["budget"]["max_ms"])) if "budget" in v else None
         return Quantization(
             name, v["type"], v.get("io", "float32"), v.get("per_channel", True), overrides, v.get("scheme"),
-            v.get("algorithm"),
+            v.get("algorithm"), v.get("weights", "min_max"), goal, budget,
         )  # fmt: skip
 
     def target(self, name: str, v: dict) -> Target:

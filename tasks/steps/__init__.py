@@ -17,6 +17,7 @@ from tasks.steps import (
     agreement,
     analyse,
     benchmark,
+    calibrate,
     compile,
     convert,
     evaluate,
@@ -31,10 +32,12 @@ from tasks.steps import (
     report,
     results,
     rewrite,
+    search,
     synap,
 )
 
 _TF = ("tensorflow", "keras", "ai-edge-litert", "numpy")
+_SEARCH = ("ai-edge-quantizer", "ethos-u-vela", "ai-edge-litert", "numpy", "pillow")
 # cost=: a step's mean seconds in the example's build on 2 cores (warm workers), to balance `doit shard=K/N`
 
 STEPS: tuple[StepKind, ...] = (
@@ -48,6 +51,14 @@ STEPS: tuple[StepKind, ...] = (
              prune.run, prune.Options, prune.plan_prune, tools=("ai-edge-litert",), cached=True, cost=0.3),
     StepKind("rewrite", "rewrite ops Vela leaves on the CPU as equivalent ones it maps to the NPU, proven on random inputs",
              rewrite.run, rewrite.Options, rewrite.plan_rewrite, tools=("ai-edge-litert", "numpy"), cached=True, cost=0.2),
+    StepKind("calibrate", "record the float model's activation ranges on its calibration set, for the schemes that reuse them",
+             calibrate.run, calibrate.Options, calibrate.plan_calibrate,
+             tools=("tensorflow", "ai-edge-litert", "numpy", "pillow"), cached=True, cost=8),
+    StepKind("sensitivity", "measure each block of layers widened alone to int16x8 (and narrowed alone): accuracy and Vela's latency",
+             search.sensitivity, search.SensitivityOptions, search.plan_sensitivity,
+             tools=_SEARCH, cached=True, cost=150),
+    StepKind("search", "choose the layers an automatic scheme keeps in int16x8: the cheapest that meets its goal within its budget",
+             search.search, search.SearchOptions, search.plan_search, tools=_SEARCH, cached=True, cost=40),
     StepKind("quantize", "quantize the float model",
              quantize.run, quantize.Options, quantize.plan_quantize,
              tools=("tensorflow", "ai-edge-litert", "numpy", "pillow"), cached=True, cost=2.2),

@@ -119,56 +119,66 @@ def architecture(accelerator: str) -> dict[str, Any]:
     }
 
 
-def run(o: Options) -> None:
+def vela_facts(src: Path, work: Path, o: Options) -> dict[str, Any]:
+    """Compile ``src`` with Vela into the folder ``work``; the facts of compile.json (Vela's files stay in ``work``)."""
     from ethosu.vela import vela
     from ethosu.vela.errors import VelaError
 
     from tasks import tflite
 
-    src, label = o.model, o.label
+    label = o.label
+    log = work / "vela.log"
+    try:
+        with _output_to(log):
+            code = vela.main(vela_arguments(src, work, o))
+    except VelaError as exc:
+        raise StepError(f"{label}: Vela rejected the options: {str(exc).strip()}") from None
+    except SystemExit as exc:  # argparse inside Vela
+        code = exc.code if isinstance(exc.code, int) else 2
+    log_text = log.read_text(errors="replace")
+    if code != 0:
+        tail = "\n".join(log_text.strip().splitlines()[-3:])
+        raise StepError(f"{label}: Vela failed (exit {code}):\n{tail}")
+    for p in vela_outputs(src, work, o):
+        if not p.exists():
+            raise StepError(f"{label}: Vela wrote no {p.name}; see {o.log}")
+    vela_out, summary, per_layer = vela_outputs(src, work, o)
+    model_obj = tflite.read(src)
+    sg = model_obj.subgraphs[0]
+    channels = {tflite.tensor_name(t): int(t.shape[-1]) for t in sg.tensors if t.shape is not None and len(t.shape)}
+    in_channels = {}
+    for op in sg.operators:
+        first = sg.tensors[op.inputs[0]] if len(op.inputs) and op.inputs[0] >= 0 else None
+        if first is not None and first.shape is not None and len(first.shape):
+            for index in op.outputs:
+                in_channels[tflite.tensor_name(sg.tensors[index])] = int(first.shape[-1])
+    result = adapter.facts(
+        adapter.parse_summary(summary),
+        adapter.parse_per_layer(per_layer),
+        adapter.parse_cpu_reasons(log_text),
+        channels,
+        in_channels,
+    )
+    result["size_bytes"] = vela_out.stat().st_size
+    result["arch"] = architecture(o.accelerator)
+    return result
+
+
+def vela_outputs(src: Path, work: Path, o: Options) -> tuple[Path, Path, Path]:
+    """The optimised model, the summary and the per-layer table Vela writes for ``src`` into ``work``."""
+    stem = src.stem
+    return work / f"{stem}_vela.tflite", work / f"{stem}_summary_{o.system_config}.csv", work / f"{stem}_per-layer.csv"
+
+
+def run(o: Options) -> None:
     folder = o.out.parent
     folder.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".vela-", suffix=".tmp", dir=folder))
     try:
-        log = work / "vela.log"
         progress(f"vela {o.accelerator} {o.system_config} {o.memory_mode}")
-        try:
-            with _output_to(log):
-                code = vela.main(vela_arguments(src, work, o))
-        except VelaError as exc:
-            raise StepError(f"{label}: Vela rejected the options: {str(exc).strip()}") from None
-        except SystemExit as exc:  # argparse inside Vela
-            code = exc.code if isinstance(exc.code, int) else 2
-        log_text = log.read_text(errors="replace")
-        if code != 0:
-            tail = "\n".join(log_text.strip().splitlines()[-3:])
-            raise StepError(f"{label}: Vela failed (exit {code}):\n{tail}")
-        stem = src.stem
-        vela_out = work / f"{stem}_vela.tflite"
-        summary = work / f"{stem}_summary_{o.system_config}.csv"
-        per_layer = work / f"{stem}_per-layer.csv"
-        for p in (vela_out, summary, per_layer):
-            if not p.exists():
-                raise StepError(f"{label}: Vela wrote no {p.name}; see {folder / 'vela.log'}")
-        model_obj = tflite.read(src)
-        sg = model_obj.subgraphs[0]
-        channels = {tflite.tensor_name(t): int(t.shape[-1]) for t in sg.tensors if t.shape is not None and len(t.shape)}
-        in_channels = {}
-        for op in sg.operators:
-            first = sg.tensors[op.inputs[0]] if len(op.inputs) and op.inputs[0] >= 0 else None
-            if first is not None and first.shape is not None and len(first.shape):
-                for index in op.outputs:
-                    in_channels[tflite.tensor_name(sg.tensors[index])] = int(first.shape[-1])
-        result = adapter.facts(
-            adapter.parse_summary(summary),
-            adapter.parse_per_layer(per_layer),
-            adapter.parse_cpu_reasons(log_text),
-            channels,
-            in_channels,
-        )
-        result["size_bytes"] = vela_out.stat().st_size
-        result["arch"] = architecture(o.accelerator)
-        for tmp, final in ((summary, o.summary), (per_layer, o.per_layer), (log, o.log)):
+        result = vela_facts(o.model, work, o)
+        vela_out, summary, per_layer = vela_outputs(o.model, work, o)
+        for tmp, final in ((summary, o.summary), (per_layer, o.per_layer), (work / "vela.log", o.log)):
             atomic.publish(tmp, final)
         atomic.publish(vela_out, o.out)
         atomic.write_json(o.facts, result)

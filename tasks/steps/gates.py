@@ -30,12 +30,27 @@ class Options:
 
 
 def plan_gates(planning: Planning) -> list[Step]:
-    rules = tuple(g.as_dict() for g in planning.project.gates)
+    rules = tuple(g.as_dict() for g in planning.project.gates) + search_rules(planning)
     if not rules:
         return []
     options = Options(rules, planning.paths.results, planning.paths.build / "gates.json")
     doc = f"check the quality gates of project.yaml against results.json ({len(rules)} rule(s))"
     return [planning.new("gates", "", doc, options)]
+
+
+def search_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
+    """An automatic scheme's goal and budget, as gates on the budget's target: a search that fell short fails."""
+    rules = []
+    built = {v.quantization for v in planning.project.variants}
+    for name, q in planning.project.quantization.items():
+        if q.type != "auto" or name not in built:
+            continue
+        where = {"quantization": name, "targets": q.budget.target}
+        rules.append({**where, **q.goal.as_dict(), "source": f"quantization.{name}.goal"})
+        rules.append(
+            {**where, "metric": "est_inference_ms", "max": q.budget.max_ms, "source": f"quantization.{name}.budget"}
+        )
+    return tuple(rules)
 
 
 def run(o: Options) -> None:

@@ -24,10 +24,11 @@ INTEGER_SCHEMES = ("int8", "int16x8")  # calibrated: they need a dataset
 
 @dataclass(frozen=True)
 class Scheme:
-    type: str  # dynamic | float16 | int8 | int16x8
+    type: str  # dynamic | float16 | int8 | int16x8 | auto (int8 with the overrides its search chose)
     io: str = "float32"
     per_channel: bool = True
     overrides: tuple[dict[str, str], ...] = ()  # {type, match} or {type, from}, later entries win
+    weights: str = "min_max"  # int8 weight rounding: min_max | octav | mse
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Options:
     dataset: Samples | None = None  # calibration samples (integer schemes)
     errors_dataset: Samples | None = None  # samples for the per-layer error table
     errors_csv: Path | None = output_file(None)
+    ranges: Path | None = input_file(None)  # the calibrate step's (mixed, auto, octav / mse weights)
+    search: Path | None = input_file(None)  # an automatic scheme's choice (the search step's)
 
 
 def plan_quantize(planning: Planning) -> list[Step]:
@@ -47,28 +50,34 @@ def plan_quantize(planning: Planning) -> list[Step]:
     for model_name, unit, quant_name in planning.tflite_quantized():
         model = planning.project.models[model_name]
         q = planning.project.quantization[quant_name]
-        scheme = Scheme(q.type, q.io, q.per_channel, tuple(o.as_dict() for o in q.overrides))
-        dataset = planning.samples(model.calibration, model) if q.type in INTEGER_SCHEMES else None
+        scheme = Scheme(q.type, q.io, q.per_channel, tuple(o.as_dict() for o in q.overrides), q.weights)
+        calibrated = q.type in INTEGER_SCHEMES and not q.uses_ranges
+        dataset = planning.samples(model.calibration, model) if calibrated else None
         errors, _ = planning.validation_samples(model)
         result = planning.paths.quantized(unit, quant_name)
+        search = planning.find(f"search:{unit}/{quant_name}")
         options = Options(
             scheme, f"{unit}/{quant_name}", planning.start_of(unit), result, result.with_name("quantize.json"),
             dataset, errors, result.with_name("quant_errors.csv") if errors else None,
+            planning.paths.calibration(unit) if q.uses_ranges else None, search.options.out if search else None,
         )  # fmt: skip
-        steps.append(planning.new("quantize", f"{unit}/{quant_name}", _doc(scheme, dataset), options))
+        steps.append(planning.new("quantize", f"{unit}/{quant_name}", _doc(scheme, dataset, q.uses_ranges), options))
     return steps
 
 
-def _doc(scheme: Scheme, dataset: Samples | None) -> str:
+def _doc(scheme: Scheme, dataset: Samples | None, ranges: bool) -> str:
     return (
         f"quantize the float model: {scheme.type}, io {scheme.io}, "
         f"{'per-channel' if scheme.per_channel else 'per-tensor'}"
         + (f", {len(scheme.overrides)} override(s)" if scheme.overrides else "")
+        + (f", {scheme.weights} weights" if scheme.weights != "min_max" else "")
         + (f", calibrated on '{dataset.name}'" if dataset else "")
+        + (", with the calibrate step's ranges" if ranges else "")
     )
 
 
 def run(o: Options) -> None:
     from tasks import quantizer
 
-    quantizer.run(o.model, o.out, o.facts, to_json(o.scheme), o.dataset, o.label, o.errors_dataset, o.errors_csv)
+    quantizer.run(o.model, o.out, o.facts, to_json(o.scheme), o.dataset, o.label, o.errors_dataset, o.errors_csv,
+                  o.ranges, o.search)  # fmt: skip

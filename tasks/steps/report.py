@@ -348,6 +348,12 @@ def render_markdown(project: str, variants, table, marks, groups) -> str:
             cells = " | ".join(f"{x['out_channels'] or '–'} | {x['cycles']:,}" for x in across)
             folded_note = f" ({len(layer['parts'])} parts)" if layer["parts"] else ""
             lines.append(f"| {i} | {layer['op']}{folded_note} | {cells} |")
+    searched = {f"{_unit(v)}/{v['quantization']}": v["search"] for v in variants if v.get("search")}  # each once
+    if searched:
+        lines += ["", "## Mixed-precision searches", ""]
+        lines += [f"- **{name}** ({s['goal']} within {s['max_ms']:g} ms on {s['target']}): "
+                  + (f"chose {s['chosen']['summary']}" if s["met"] else f"goal not met: {s['why']}")
+                  for name, s in searched.items()]  # fmt: skip
     lines += ["", "## Findings"]
     for v in variants:
         if v.get("findings"):

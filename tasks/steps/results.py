@@ -36,6 +36,7 @@ class Entry:
     conversion: Path | None = input_file(None)  # an ONNX model's convert.json
     benchmarks: tuple[Path, ...] = input_file(())
     agreements: tuple[Path, ...] = input_file(())  # the boards' agreement with the host (tasks/steps/agreement.py)
+    search: Path | None = input_file(None)  # an automatic scheme's search.json (tasks/steps/search.py)
     steps: tuple[str, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
 
 
@@ -73,6 +74,7 @@ def entry(planning: Planning, v: Variant) -> Entry:
         output(f"rewrite:{v.unit}" if quantize else "", "facts"), output(f"convert:{v.model}", "facts"),
         tuple(s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id),
         tuple(s.options.out for s in planning.steps if s.kind.name == "agreement" and s.options.label == v.id),
+        output(f"search:{v.unit}/{v.quantization}" if quantize else "", "out"),
     )  # fmt: skip
 
 
@@ -125,7 +127,7 @@ def _failed(o: Options, v: Entry) -> dict[str, Any] | None:
 def _failed_row(v: Entry, error: dict[str, Any]) -> dict[str, Any]:
     facts = ("artifact", "size_bytes", "inputs", "outputs", "ops", "cpu_fallback", "estimate", "layers", "model_info",
              "findings", "rewrites", "conversion", "quant_errors", "error_budget", "accuracy", "limits",
-             "benchmark", "board_agreement")  # fmt: skip
+             "benchmark", "board_agreement", "search")  # fmt: skip
     return {"id": v.id, "model": v.model, "prune": v.prune, "quantization": v.quantization, "target": v.target,
             **dict.fromkeys(facts), "benchmarks": [], "board_agreements": [], "error": error}  # fmt: skip
 
@@ -169,6 +171,7 @@ def run(o: Options) -> None:
                 "benchmarks": benchmarks,
                 "board_agreement": agreements[0] if agreements else None,  # the first board's, like benchmark
                 "board_agreements": agreements,
+                "search": _read(v.search),  # what an automatic scheme's search chose, and every candidate it measured
             }
         )
     atomic.write_json(o.out, {"project": o.project, "variants": rows})

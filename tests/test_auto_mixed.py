@@ -1,0 +1,179 @@
+"""The automatic mixed-precision search on a tiny real model with one deliberately sensitive block of layers.
+
+Every candidate is a real ai-edge-quantizer quantization, a real Vela compile for the U65 and a real evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import doit, ok, ran, write
+from tasks import config, mixed_search, tflite
+from tasks.errors import ConfigError
+
+# One channel of `wide` is ~1000 times the others, so int8 (one scale per tensor) rounds the others to nothing;
+# `narrow` reads them back.  Widening the block [wide, narrow] to int16x8 alone recovers the output.
+SENSITIVE = """
+import keras
+import numpy as np
+
+
+def build():
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input(shape=(64, 64, 3), name="image")
+    stem = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="stem")(inputs)
+    left = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="left")(stem)
+    joined = keras.layers.Add(name="join1")([stem, left])
+    down = keras.layers.Conv2D(16, 3, strides=4, padding="same", name="down")(joined)  # 16x16: type changes are cheap
+    wide = keras.layers.Conv2D(8, 1, name="wide")(down)
+    narrow = keras.layers.Conv2D(16, 1, name="narrow")(wide)
+    out = keras.layers.Add(name="join2")([down, narrow])
+    out = keras.layers.GlobalAveragePooling2D(name="pool")(out)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(out))
+    w, b = model.get_layer("wide").get_weights()
+    w[..., 0], b[0] = 0.0, 3000.0  # channel 0: a constant 3000
+    model.get_layer("wide").set_weights([w, b])
+    w, b = model.get_layer("narrow").get_weights()
+    w[:, :, 0, :] = 0.0  # and nothing of it is read back
+    model.get_layer("narrow").set_weights([w * 4, b])
+    return model
+"""
+
+PROJECT = """
+version: 1
+name: sensitive
+datasets:
+  noise: {random: {seed: 0, count: 24}, split: {calibration: 0.5, validation: 0.5}}
+models:
+  net:
+    source: {builder: "models/net.py:build"}
+    calibration: noise
+    validation: noise
+quantization:
+  auto:
+    type: auto
+    goal: {metric: snr_db, min: GOAL}
+    budget: {target: u65, max_ms: 5}
+targets:
+  u65: {compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}
+"""
+
+
+def project(root: Path, goal: float = 25.0, max_ms: float = 5) -> Path:
+    write(root / "models" / "net.py", SENSITIVE)
+    return write(root / "project.yaml", PROJECT.replace("GOAL", str(goal)).replace("max_ms: 5", f"max_ms: {max_ms}"))
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("auto")
+    project(root)
+    ok(doit(root))
+    return root
+
+
+def chosen_layers(root: Path) -> list[str]:
+    return json.loads((root / "build" / "net" / "auto" / "search" / "search.json").read_text())["chosen"]["layers"]
+
+
+def test_the_search_finds_the_sensitive_block_and_widens_only_it(searched: Path):
+    folder = searched / "build" / "net" / "auto"
+    found = json.loads((folder / "search" / "search.json").read_text())
+    assert found["met"], found["why"]
+    layers = found["chosen"]["layers"]
+    # the sensitive block is in int16x8; the costly full-resolution layers before it stay int8 (what follows it
+    # may go along: Vela counts an int16 tail up to the output cheaper than a second type change)
+    assert [n for n in layers if re.search("wide|narrow", n)] == layers[:2] and len(layers) >= 2, layers
+    assert not [n for n in layers if re.search("stem|left|join1|down", n)], layers
+    first = next(c for c in found["candidates"] if c["stage"] == "widen" and c["step"] == 1)
+    assert first["widened"] == 2  # the widening path takes that block first
+    # the sensitivity table says so too: widening that block alone gains most
+    table = json.loads((folder / "search" / "sensitivity.json").read_text())
+    int8 = table["ends"]["int8_min_max"]["accuracy"]["outputs"]["logits"]["snr_db"]
+    gains = {tuple(r["kinds"]): r["widen"]["accuracy"]["outputs"]["logits"]["snr_db"] - int8 for r in table["blocks"]}
+    assert max(gains, key=gains.get) == ("CONV_2D", "CONV_2D") and max(gains.values()) > 20, gains
+    assert int8 < 25 <= found["chosen"]["value"]
+    # the quantized model is that choice: the two convs in int16, the rest int8, on the NPU
+    facts = json.loads((folder / "quantize.json").read_text())
+    assert facts["precision"]["int16"] == len(layers) and facts["scheme"]["chosen"]["overrides"]
+    model = tflite.read(folder / "net_auto.tflite")
+    sg = model.subgraphs[0]
+    int16 = [tflite.tensor_name(sg.tensors[op.outputs[0]]) for op in sg.operators
+             if sg.tensors[op.outputs[0]].type == tflite.schema.TensorType.INT16]  # fmt: skip
+    assert sorted(n.removesuffix("_int") for n in int16 if "quantize" not in n.lower()) == sorted(layers)
+    results = json.loads((searched / "build" / "results.json").read_text())["variants"][0]
+    assert results["accuracy"]["outputs"]["logits"]["snr_db"] == pytest.approx(found["chosen"]["value"])
+    assert results["estimate"]["inference_ms"] == pytest.approx(found["chosen"]["ms"])
+    assert results["search"]["chosen"]["summary"] == found["chosen"]["summary"]
+    # the report: the search in report.md, the Pareto plot and the snippet on the variant's page
+    assert f"- **net/auto** (snr_db >= 25.0 within 5 ms on u65): chose {found['chosen']['summary']}" in (
+        searched / "build" / "report" / "report.md").read_text()  # fmt: skip
+    page = (searched / "build" / "report" / "variants" / "net_auto@u65.html").read_text()
+    assert "<h2>Mixed-precision search</h2>" in page and "polyline class='front'" in page
+    assert page.count("<circle class='stage-") == len(found["candidates"]) and "overrides:" in page
+    # the snippet is a fixed scheme that loads, and picks exactly those layers
+    pasted = mixed_search.snippet("fixed", found["chosen"])
+    overrides = [o["match"] for o in __import__("yaml").safe_load(pasted)["fixed"]["overrides"]]
+    assert [n for n in layers if any(re.search(m, n + ";") for m in overrides)] == layers
+
+
+def test_a_second_run_runs_nothing_and_a_new_budget_measures_nothing_new(searched: Path, tmp_path: Path):
+    import shutil
+
+    assert ran(ok(doit(searched))) == set()
+    root = tmp_path / "copy"
+    shutil.copytree(searched, root)
+    project(root, max_ms=4.5)
+    proc = ok(doit(root))
+    assert "search:net/auto" in ran(proc) and "sensitivity:net/auto" not in ran(proc)
+    found = json.loads((root / "build" / "net" / "auto" / "search" / "search.json").read_text())
+    assert found["cost"]["quantizations"] == 0 and found["cost"]["cached"] > 0  # every candidate from the cache
+    assert found["chosen"]["layers"] == chosen_layers(searched)
+
+
+def test_an_unreachable_goal_fails_the_gate_with_why(searched: Path, tmp_path: Path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(searched, root)
+    project(root, goal=150.0)
+    proc = doit(root)
+    assert proc.returncode != 0
+    found = json.loads((root / "build" / "net" / "auto" / "search" / "search.json").read_text())
+    assert not found["met"] and "no candidate meets snr_db >= 150.0 within 5 ms" in found["why"]
+    assert "quantization.auto.goal" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "scheme, message",
+    [
+        ("{type: auto, budget: {target: u65, max_ms: 5}}",
+         "quantization.auto: type auto needs goal: {metric: METRIC, min: X} or {metric: METRIC, max: X}"),
+        ("{type: auto, goal: {metric: snr_db, min: 1, max: 2}, budget: {target: u65, max_ms: 5}}",
+         "quantization.auto.goal: give the goal one bound, min or max"),
+        ("{type: auto, goal: {metric: latency_ms, max: 2}, budget: {target: u65, max_ms: 5}}",
+         "quantization.auto.goal.metric: 'latency_ms' is not a metric a search can improve"),
+        ("{type: auto, goal: {metric: snr_db, min: 20}, budget: {target: cpu, max_ms: 5}}",
+         "quantization.auto.budget.target: 'cpu' is not a vela target"),
+        ("{type: auto, goal: {metric: snr_db, min: 20}}", "quantization.auto: type auto needs budget"),
+        ("{type: int16x8, weights: octav}", "quantization.auto.weights: weights: octav rounds int8 weights"),
+        ("{type: int8, goal: {metric: snr_db, min: 20}}", "quantization.auto.goal: goal is for type auto"),
+        ("{type: auto, goal: {metric: top1_agreement, min: 0.9}, budget: {target: u65, max_ms: 5}}",
+         "quantization.auto.goal.metric: top1_agreement is not measured on model net: its tasks give none"),
+    ],
+)  # fmt: skip
+def test_bad_automatic_schemes_are_one_clear_error(tmp_path: Path, scheme: str, message: str):
+    project(tmp_path)
+    text = (tmp_path / "project.yaml").read_text()
+    text = text.replace("  cpu_placeholder", "")
+    start = text.index("  auto:\n")
+    end = text.index("targets:")
+    text = text[:start] + f"  auto: {scheme}\n" + text[end:] + "  cpu: {compiler: none}\n"
+    write(tmp_path / "project.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        config.load(tmp_path / "project.yaml")
+    assert message in str(info.value)
