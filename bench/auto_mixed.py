@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -62,9 +63,10 @@ def write_project(folder: Path, budgets: list[float], goal: float) -> list[str]:
 
 
 def doit(folder: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """Plain doit in the project's folder, as a user runs it on their own project (the package on PYTHONPATH)."""
+    env = {k: v for k, v in os.environ.items() if k != "PWD"} | {"PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "--dir", str(folder)],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "doit"], cwd=folder, env=env, capture_output=True, text=True)
     return proc, time.perf_counter() - started
 
 
