@@ -2,8 +2,8 @@
 
     python bench/auto_mixed.py [--budgets 11 12 13] [--goal 13] [--folder build/bench-auto-mixed]
 
-Writes a project beside the example (its fetched pose_landmark_full model and photos; the same
-calibration / validation split) with int8, a16w8 and one `type: auto` scheme per budget, goal
+Writes a project beside the example (its fetched pose_landmark_full model and photos, linked
+under the same relative path, so the same calibration / validation split) with int8, a16w8 and one `type: auto` scheme per budget, goal
 `landmark_px_mean <= GOAL`, all for the i.MX93's Ethos-U65, and builds it with `doit` twice.
 Prints, per scheme: Vela's estimated latency and its ratio to int8, the landmark error, the layers
 in int16x8, the int8 <-> int16 type changes, the search's wall time and how many quantizations,
@@ -31,7 +31,7 @@ version: 1
 name: auto-mixed-bench
 datasets:
   photos_unit:
-    images: {photos}/*.png
+    images: data/augmented/*.png
     preprocess: {{resize: letterbox, mean: 0, scale: 255, color: rgb}}
     split: {{calibration: 0.7, validation: 0.3}}
 models:
@@ -58,7 +58,10 @@ def write_project(folder: Path, budgets: list[float], goal: float) -> list[str]:
         for n, b in zip(names, budgets, strict=True)
     )
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "project.yaml").write_text(PROJECT.format(photos=PHOTOS, model=MODEL, autos=autos))
+    data = folder / "data"  # the example's photos under the example's relative path: the same split
+    if not data.is_symlink():
+        data.symlink_to(REPO / "data", target_is_directory=True)
+    (folder / "project.yaml").write_text(PROJECT.format(model=MODEL, autos=autos))
     return names
 
 

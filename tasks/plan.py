@@ -131,19 +131,27 @@ class Planning:
     def _quantized_variants(self) -> list[Variant]:
         return [v for v in self.project.variants if self.toolchain(v).quantizes]
 
+    def _searched_variants(self) -> list[Variant]:
+        """Variants of automatic schemes: their unit is searched with TensorFlow Lite models, whatever the toolchain."""
+        return [v for v in self.project.variants if self.project.quantization[v.quantization].type == "auto"]
+
+    def searched(self) -> list[tuple[str, str, str]]:
+        """(model, unit, quantization) of every automatic scheme's search, in order."""
+        return list(dict.fromkeys((v.model, v.unit, v.quantization) for v in self._searched_variants()))
+
     def used_models(self) -> list[str]:
         return list(dict.fromkeys(v.model for v in self.project.variants))
 
     def imported_models(self) -> list[str]:
         """Models the import step converts: those TensorFlow Lite quantizes, and those SyNAP cannot take as they are."""
-        needed = {v.model for v in self._quantized_variants()} | {
+        needed = {v.model for v in self._quantized_variants() + self._searched_variants()} | {
             v.model for v in self.variants_with("compile-synap") if self._as_is(self.project.models[v.model]) is None
         }
         return [m for m in self.used_models() if m in needed]
 
     def tflite_units(self) -> list[tuple[str, str | None]]:
-        """(model, prune) of every float model TensorFlow Lite quantizes, in order."""
-        return list(dict.fromkeys((v.model, v.prune) for v in self._quantized_variants()))
+        """(model, prune) of every float model TensorFlow Lite quantizes (or a search measures), in order."""
+        return list(dict.fromkeys((v.model, v.prune) for v in self._quantized_variants() + self._searched_variants()))
 
     def tflite_quantized(self) -> list[tuple[str, str, str]]:
         """(model, unit, quantization) of every quantized .tflite, in order."""

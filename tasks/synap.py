@@ -14,7 +14,8 @@ How project.yaml maps onto the metafile ``synap convert --meta`` reads:
   type and ``from: LAYER`` becomes ``'LAYER...'`` (that layer and all after it); ``scheme`` and
   ``algorithm`` as given; ``dataset``: the calibration dataset's globs as written in project.yaml
   (``synap convert`` runs in the project folder).  A ``float16`` scheme has no quantization section:
-  SyNAP then keeps the model in floating point.
+  SyNAP then keeps the model in floating point.  An ``auto`` scheme is int8 with the layers its
+  search chose (tasks/mixed_search.py) in int16, each by name.
 """
 
 from __future__ import annotations
@@ -79,6 +80,15 @@ def quantization_section(
     if dataset_globs:
         section["dataset"] = list(dataset_globs)
     return section
+
+
+def with_layers(section: dict[str, Any], layers: list[str], data_type: str) -> dict[str, Any]:
+    """A quantization section whose ``layers`` (by output tensor name) get ``data_type``, the rest its own type:
+    SyNAP's per-layer mixed section (``'*'`` for every other layer)."""
+    base = section["data_type"]
+    mixed = dict(base) if isinstance(base, dict) else {"*": base}
+    mixed.update(dict.fromkeys(layers, data_type))
+    return {**section, "data_type": mixed}
 
 
 def metafile(

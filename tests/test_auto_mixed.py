@@ -177,3 +177,32 @@ def test_bad_automatic_schemes_are_one_clear_error(tmp_path: Path, scheme: str, 
     with pytest.raises(ConfigError) as info:
         config.load(tmp_path / "project.yaml")
     assert message in str(info.value)
+
+
+def test_a_synap_target_gets_the_chosen_layers_as_its_metafiles_mixed_section(tmp_path: Path):
+    """SyNAP quantizes by itself: the search's int16 layers become the metafile's per-layer data_type."""
+    import numpy as np
+    import yaml
+    from PIL import Image
+
+    from conftest import DATA
+
+    root = tmp_path / "synap"
+    text = project(root).read_text()
+    rng = np.random.default_rng(0)
+    (root / "data").mkdir()
+    for i in range(12):  # SyNAP calibrates on files: photos instead of random data
+        Image.fromarray(rng.integers(0, 255, size=(64, 64, 3), dtype=np.uint8)).save(root / "data" / f"{i}.png")
+    text = text.replace("noise: {random: {seed: 0, count: 24},", 'noise: {images: "data/*.png",')
+    write(root / "project.yaml", text + "  vs680: {compiler: synap, soc: VS680}\n")
+    ok(doit(root, "metafile:net/auto@vs680"))
+    chosen = json.loads((root / "build" / "net" / "auto" / "search" / "search.json").read_text())["chosen"]
+    meta = yaml.safe_load((root / "build" / "net" / "auto" / "vs680" / "metafile.yaml").read_text())
+    assert meta["quantization"]["data_type"] == {"*": "int8", **dict.fromkeys(chosen["layers"], "int16")}
+    assert meta["quantization"]["dataset"] == ["data/*.png"]
+    # by name, the layers are tensors of the model SyNAP converts (the imported float model, for a builder source)
+    model = tflite.read(root / "build" / "net" / "net_float.tflite")
+    assert set(chosen["layers"]) <= {tflite.tensor_name(t) for t in model.subgraphs[0].tensors}
+    # and the section has the form of a real SyNAP mixed metafile: '*' for the rest, a type per named layer
+    sample = yaml.safe_load((DATA / "synap" / "6-mixed-one-output.yaml").read_text())["quantization"]
+    assert sample["data_type"]["*"] == "uint8" and set(meta["quantization"]) == set(sample)

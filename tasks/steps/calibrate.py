@@ -29,7 +29,7 @@ class Options:
 
 def plan_calibrate(planning: Planning) -> list[Step]:
     steps, seen = [], set()
-    for model_name, unit, quant_name in planning.tflite_quantized():
+    for model_name, unit, quant_name in planning.tflite_quantized() + planning.searched():
         q = planning.project.quantization[quant_name]
         if unit in seen or not q.uses_ranges:
             continue

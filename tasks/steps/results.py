@@ -74,7 +74,7 @@ def entry(planning: Planning, v: Variant) -> Entry:
         output(f"rewrite:{v.unit}" if quantize else "", "facts"), output(f"convert:{v.model}", "facts"),
         tuple(s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id),
         tuple(s.options.out for s in planning.steps if s.kind.name == "agreement" and s.options.label == v.id),
-        output(f"search:{v.unit}/{v.quantization}" if quantize else "", "out"),
+        output(f"search:{v.unit}/{v.quantization}", "out"),
     )  # fmt: skip
 
 

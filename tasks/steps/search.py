@@ -84,9 +84,9 @@ def plan_sensitivity(planning: Planning) -> list[Step]:
     """One table per unit, io, weight granularity and budget target: automatic schemes that differ only in their goal
     or budget share it (it is the first one's)."""
     steps, seen = [], set()
-    for model_name, unit, quant_name in planning.tflite_quantized():
+    for model_name, unit, quant_name in planning.searched():
         q = planning.project.quantization[quant_name]
-        if q.type != "auto" or (unit, q.io, q.per_channel, q.budget.target) in seen:
+        if (unit, q.io, q.per_channel, q.budget.target) in seen:
             continue
         seen.add((unit, q.io, q.per_channel, q.budget.target))
         model = planning.project.models[model_name]
@@ -114,10 +114,8 @@ def plan_search(planning: Planning) -> list[Step]:
         c: Candidates = step.options.candidates
         tables[(c.label.rsplit("/", 1)[0], c.io, c.per_channel, c.vela.target)] = step
     steps = []
-    for _, unit, quant_name in planning.tflite_quantized():
+    for _, unit, quant_name in planning.searched():
         q = planning.project.quantization[quant_name]
-        if q.type != "auto":
-            continue
         table = tables[(unit, q.io, q.per_channel, q.budget.target)]
         c = replace(table.options.candidates, label=f"{unit}/{quant_name}")
         options = SearchOptions(candidates=c, goal=q.goal.as_dict(), max_ms=q.budget.max_ms, name=quant_name,

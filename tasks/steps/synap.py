@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 class MetafileOptions:
     meta: dict[str, Any]  # the metafile's content (tasks/synap.py)
     out: Path = output_file()
+    search: Path | None = input_file(None)  # an automatic scheme's search.json: its int16 layers join data_type
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,12 @@ class ConvertOptions:
 def plan_metafile(planning: Planning) -> list[Step]:
     doc = "write SyNAP's conversion metafile (inputs, outputs, quantization) from project.yaml"
     return [
-        planning.new("metafile", v.id, doc, MetafileOptions(_meta(planning, v), _folder(planning, v) / "metafile.yaml"))
+        planning.new(
+            "metafile",
+            v.id,
+            doc,
+            MetafileOptions(_meta(planning, v), _folder(planning, v) / "metafile.yaml", _search(planning, v)),
+        )  # fmt: skip
         for v in planning.variants_with("metafile")
     ]
 
@@ -73,6 +79,11 @@ def plan_convert(planning: Planning) -> list[Step]:
             planning.new("compile-synap", v.id, f"compile for {target.soc} with SyNAP (synap convert)", options)
         )
     return steps
+
+
+def _search(planning: Planning, v: Variant) -> Path | None:
+    step = planning.find(f"search:{v.unit}/{v.quantization}")
+    return step.options.out if step else None
 
 
 def _folder(planning: Planning, v: Variant) -> Path:
@@ -96,7 +107,7 @@ def _meta(planning: Planning, v: Variant) -> dict[str, Any]:
         ),
         synap.outputs_section(cut.outputs if cut else None, ((cut.synap or {}) if cut else extra).get("outputs", [])),
         synap.quantization_section(
-            q.type,
+            "int8" if q.type == "auto" else q.type,  # auto: int8, and the searched layers int16 (see metafile)
             [o.as_dict() for o in q.overrides],
             q.scheme,
             q.algorithm,
@@ -107,7 +118,14 @@ def _meta(planning: Planning, v: Variant) -> dict[str, Any]:
 
 def metafile(o: MetafileOptions) -> None:
     header = "# synap convert --meta: written from project.yaml (edit that, not this file)\n"
-    atomic.write_text(o.out, header + synap.dump(o.meta))
+    meta = o.meta
+    if o.search is not None:
+        import json
+
+        chosen = json.loads(o.search.read_text())["chosen"]
+        meta = {**meta, "quantization": synap.with_layers(meta["quantization"], chosen["layers"], "int16")}
+        header += f"# data_type: the layers the mixed-precision search keeps in 16 bits ({chosen['summary']})\n"
+    atomic.write_text(o.out, header + synap.dump(meta))
 
 
 def toolkit_command(toolkit: str | None, label: str, target_name: str) -> list[str]:
