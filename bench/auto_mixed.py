@@ -125,8 +125,11 @@ def main() -> int:
     )
     print(
         f"first build: {seconds:.0f} s ({len(ran(first))} steps, exit {first.returncode}); "
-        f"second build, nothing changed: {again:.1f} s, {len(ran(second))} steps run"
+        f"second build, nothing changed: {again:.1f} s, steps run: {', '.join(ran(second)) or 'none'}"
+        + (" (doit re-runs what failed: the gates of a goal not met)" if first.returncode else "")
     )
+    print("search s / quantized / compiled / evaluated: what each search measured itself; the searches share the "
+          "candidate cache, so a candidate another search measured first counts as cached")  # fmt: skip
     for name in names:
         if not variants[name]["search"]["met"]:
             print(f"{name}: {variants[name]['search']['why']}")
