@@ -279,12 +279,11 @@ def sensitivity(bench: Bench) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Path_:
-    """One greedy path: the i-th candidate takes the first i blocks of ``order``."""
+class Route:
+    """One greedy path: its i-th candidate takes the first i blocks of ``order`` (widened, or narrowed)."""
 
     name: str  # widen | narrow
     order: tuple[int, ...]  # block indices, in the order taken
-    steps_ms: tuple[float, ...]  # each block's estimated cost (widen) or saving (narrow)
 
 
 def _greedy(benefit: dict[int, float], cost: dict[int, float], near: list[set[int]], floor: float) -> tuple[int, ...]:
@@ -303,7 +302,7 @@ def _greedy(benefit: dict[int, float], cost: dict[int, float], near: list[set[in
     return tuple(order)
 
 
-def paths(sens: dict[str, Any], goal: Goal, near: list[set[int]]) -> list[Path_]:
+def routes(sens: dict[str, Any], goal: Goal, near: list[set[int]]) -> list[Route]:
     """The widening path (from int8) and the narrowing path (from int16x8), from the blocks' sensitivities."""
     int8, int16 = sens["ends"]["int8_min_max"], sens["ends"]["int16x8"]
     rows = sens["blocks"]
@@ -316,10 +315,7 @@ def paths(sens: dict[str, Any], goal: Goal, near: list[set[int]]) -> list[Path_]
     # narrowing: the blocks that save time, most milliseconds saved per metric lost first (no loss: first of all)
     saving = {b: s for b, s in narrow_saving.items() if s > 0}
     narrow = _greedy(saving, {b: narrow_loss[b] for b in saving}, near, EPSILON_LOSS)
-    return [
-        Path_("widen", widen, tuple(max(widen_cost[b], 0.0) for b in widen)),
-        Path_("narrow", narrow, tuple(narrow_saving[b] for b in narrow)),
-    ]
+    return [Route("widen", widen), Route("narrow", narrow)]
 
 
 def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dict[str, Any]:
@@ -357,8 +353,8 @@ def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dic
     if chosen is None or chosen["widened"]:
         measured = [e for e in eights if e["value"] is not None]
         base = max(measured, key=lambda e: (_better(goal, e), -WEIGHTS.index(e["weights"])))
-        for path in paths(sens, goal, near):
-            _walk(path, found, every, base["weights"], candidate)
+        for route in routes(sens, goal, near):
+            _walk(route, found, every, base["weights"], candidate)
         chosen = _cheapest(tried, goal)
     met = chosen is not None
     if chosen is None:
@@ -407,7 +403,7 @@ def _cheapest(tried: list[dict[str, Any]], goal: Goal) -> dict[str, Any] | None:
     return max(same, key=lambda t: (_better(goal, t), -t["type_changes"], -t["ms"]))
 
 
-def _walk(path: Path_, found: list[Block], every: set[int], weights: str,
+def _walk(path: Route, found: list[Block], every: set[int], weights: str,
           candidate: Callable[..., dict[str, Any]]) -> None:  # fmt: skip
     """Along one path (i = 0 its cheap end, i = n its accurate end; Vela's latency grows with i), bisect for the
     last i within the budget, then for the first i that meets the goal: a few candidates, not one per block."""
