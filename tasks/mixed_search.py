@@ -369,6 +369,8 @@ def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dic
     cost = {k: bench.counts[k] - before[k] for k in bench.counts}
     return {
         "goal": goal.text(),
+        "metric": goal.metric,
+        "bound": goal.min if goal.min is not None else goal.max,
         "max_ms": max_ms,
         "met": met,
         "why": _why(goal, met, chosen, tried, max_ms),
@@ -403,15 +405,15 @@ def _cheapest(tried: list[dict[str, Any]], goal: Goal) -> dict[str, Any] | None:
     return max(same, key=lambda t: (_better(goal, t), -t["type_changes"], -t["ms"]))
 
 
-def _walk(path: Route, found: list[Block], every: set[int], weights: str,
+def _walk(route: Route, found: list[Block], every: set[int], weights: str,
           candidate: Callable[..., dict[str, Any]]) -> None:  # fmt: skip
     """Along one path (i = 0 its cheap end, i = n its accurate end; Vela's latency grows with i), bisect for the
     last i within the budget, then for the first i that meets the goal: a few candidates, not one per block."""
-    n = len(path.order)
+    n = len(route.order)
 
     def at(i: int) -> dict[str, Any]:
-        taken = {k for b in path.order[: i if path.name == "widen" else n - i] for k in found[b].ops}
-        return candidate(path.name, taken if path.name == "widen" else every - taken, weights, i)
+        taken = {k for b in route.order[: i if route.name == "widen" else n - i] for k in found[b].ops}
+        return candidate(route.name, taken if route.name == "widen" else every - taken, weights, i)
 
     if n == 0 or not at(0)["within"]:
         return

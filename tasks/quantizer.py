@@ -42,7 +42,7 @@ def run(
     model_name, _, prune = label.rsplit("/", 1)[0].partition(".")  # label: UNIT/SCHEME, UNIT: MODEL[.PRUNE]
     where = f"models.{model_name}" + (f".prune.{prune}" if prune else "")
     refuse_custom_ops(tflite.read_bytes(content, label), where, f"models.{model_name}")
-    shown = {k: v for k, v in scheme.items() if k != "weights" or v != "min_max"}
+    shown = {k: v for k, v in scheme.items() if k != "weights" or v != "min_max"}  # quantize.json as before weights
     if search is not None:
         chosen = json.loads(search.read_text())["chosen"]
         progress(f"the search's choice: {chosen['summary']}")

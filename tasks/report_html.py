@@ -150,8 +150,7 @@ def pareto_plot(search: dict[str, Any]) -> str:
     points = [c for c in search["candidates"] if c.get("value") is not None]
     if not points:
         return ""
-    metric = search["goal"].split(" ")[0]
-    bound = float(search["goal"].rsplit(" ", 1)[1])
+    metric, bound = search["metric"], search["bound"]
     xs, ys = [c["ms"] for c in points] + [search["max_ms"]], [c["value"] for c in points] + [bound]
     span = (max(ys) - min(ys)) or 1.0
     px, py, out = _plot(900, 380, (min(xs) * 0.95, max(xs) * 1.03), (min(ys) - span * 0.08, max(ys) + span * 0.08),
@@ -358,7 +357,7 @@ def _search(v: dict[str, Any]) -> str:
              f"the search {cost['quantizations']} more in {cost['seconds']:g} s ({cost['cached']} from the cache); each "
              "is quantized from the calibrate step's ranges, compiled by Vela and evaluated on the validation set.")  # fmt: skip
     rows = [f"<tr><td class='l'>{e(c['stage'])}</td><td>{'' if c['step'] is None else c['step']}</td>"
-            f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td><td>{metric_text(_goal_metric(found), c['value'])}</td>"
+            f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td><td>{metric_text(found['metric'], c['value'])}</td>"
             f"<td>{c['widened']}</td><td>{c['type_changes']}</td><td>{'yes' if c['met'] and c['within'] else ''}</td></tr>"
             for c in sorted(found["candidates"], key=lambda c: c["ms"])]  # fmt: skip
     head = ("<th class='l'>path</th><th>step</th><th class='l'>weights</th><th>est. ms</th><th>goal metric</th>"
@@ -367,10 +366,6 @@ def _search(v: dict[str, Any]) -> str:
             + "<p>The choice as a fixed scheme, to paste under <code>quantization:</code>:</p>"
             + f"<pre class='snippet'>{e(found['snippet'])}</pre>"
             + _section("Candidates", "", head, rows, "fit"))  # fmt: skip
-
-
-def _goal_metric(found: dict[str, Any]) -> str:
-    return found["goal"].split(" ")[0]
 
 
 def _limits(v: dict[str, Any]) -> str:

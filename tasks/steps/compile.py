@@ -136,12 +136,12 @@ def vela_facts(src: Path, work: Path, o: Options) -> dict[str, Any]:
     except SystemExit as exc:  # argparse inside Vela
         code = exc.code if isinstance(exc.code, int) else 2
     log_text = log.read_text(errors="replace")
+    tail = "\n".join(log_text.strip().splitlines()[-3:])  # the log is not kept when Vela fails: say its end
     if code != 0:
-        tail = "\n".join(log_text.strip().splitlines()[-3:])
         raise StepError(f"{label}: Vela failed (exit {code}):\n{tail}")
     for p in vela_outputs(src, work, o):
         if not p.exists():
-            raise StepError(f"{label}: Vela wrote no {p.name}; see {o.log}")
+            raise StepError(f"{label}: Vela wrote no {p.name}:\n{tail}")
     vela_out, summary, per_layer = vela_outputs(src, work, o)
     model_obj = tflite.read(src)
     sg = model_obj.subgraphs[0]
