@@ -24,18 +24,18 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	touch $@
 
 # the example's photographs, and 16 crops, shrinks and mirror images of each (data/augmented)
-data/photos/.copied: $(VENV)/.installed tasks/example_data.py
-	$(PY) -m tasks.example_data data/photos data/augmented
+data/photos/.copied: $(VENV)/.installed tasks/model/example_data.py
+	$(PY) -m tasks.model.example_data data/photos data/augmented
 	touch $@
 
 test: setup $(VENV)/.installed-test system-test-deps toolenvs
 	$(DOIT) fetch
 	$(PY) -m pytest -q tests
 
-# Tool environments (tasks/toolenvs/*.txt): converters whose pins clash with ours, each in a
+# Tool environments (tasks/model/toolenvs/*.txt): converters whose pins clash with ours, each in a
 # virtualenv of its own under ~/.cache/npuforge/toolenvs (NPUFORGE_TOOLENVS), made once per lock.
 toolenvs: $(VENV)/.installed
-	$(PY) -m tasks.toolenv
+	$(PY) -m tasks.model.toolenv
 
 # Debian packages the tests use: Chromium renders the HTML report, OpenSSH's server is the test board,
 # adb is the other transport to boards.

@@ -6,7 +6,7 @@
     doit report baseline=old/results.json compare with an earlier build
 
 A folder holding only a project.yaml needs no dodo.py: NPUForge's doit commands
-load it themselves (tasks/loader.py).  This file names the project for them;
+load it themselves (tasks/engine/loader.py).  This file names the project for them;
 `project=PATH` on the command line overrides it.  Planning imports no
 TensorFlow, Vela or fabric; the steps import them when they run.
 """

@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tasks.metrics import metric_text  # noqa: E402
+from tasks.model.metrics import metric_text  # noqa: E402
 
 SHOWN = ("top1_agreement", "top5_agreement", "landmark_px_mean", "landmark_px_p95", "landmark_pck", "mask_iou",
          "detection_recall", "detection_precision", "detection_iou_mean")  # fmt: skip

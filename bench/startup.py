@@ -37,7 +37,8 @@ def wall(cmd: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) ->
 def bare_project(project: str, folder: Path) -> int:
     """A plain doit project with one file task per step of ``project``: same file_dep and targets."""
     sys.path.insert(0, str(REPO))
-    from tasks import config, plan
+    from tasks import config
+    from tasks.planning import plan
 
     steps = plan.plan(config.load(REPO / project))
     root = REPO.absolute()

@@ -122,7 +122,7 @@ def broken_artifacts(build: Path) -> list[str]:
     Vela's custom op), every .json through json."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from tasks import tflite
+    from tasks.tflite import flatbuffer
 
     broken = []
     for path in sorted(build.rglob("*")):
@@ -130,7 +130,7 @@ def broken_artifacts(build: Path) -> list[str]:
             continue
         try:
             if path.suffix == ".tflite":
-                tflite.read(path)
+                flatbuffer.read(path)
                 if not path.name.endswith("_vela.tflite"):
                     Interpreter(model_path=str(path)).allocate_tensors()
             elif path.suffix == ".json":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.datasets import Samples
+from tasks.model.datasets import Samples
 
 
 def keras_net(batch: int | None = None, sparse: bool = False):

@@ -19,10 +19,11 @@ import sshd
 
 from conftest import doit, ok, ran, tiny_project
 from models_for_tests import identity_conv, imported, keras_net, random_dataset
-from tasks import config, plan
-from tasks.boards import BoardError
-from tasks.datasets import Samples
+from tasks import config
+from tasks.boards.transport import BoardError
 from tasks.errors import ConfigError
+from tasks.model.datasets import Samples
+from tasks.planning import plan
 from tasks.steps import agreement, quantize
 
 CONNECTION = ("name", "key", "known_hosts", "host_key", "timeout", "connect_timeout")
@@ -111,7 +112,7 @@ def test_the_builtin_kernels_on_the_board_side_agree_bit_for_bit(conv_net: Path,
     import subprocess
     import sys
 
-    from tasks import agreement as host_side
+    from tasks.model import agreement as host_side
 
     stacks = host_side.inputs(conv_net, VALIDATION, 16, "board here")
     details, host = host_side.host_outputs(conv_net, stacks, "board here")
@@ -228,7 +229,7 @@ def test_doit_runs_agreement_on_this_machine(tiny: Path):
 def test_a_dequantized_float_output_is_compared_in_its_integer_steps():
     import numpy as np
 
-    from tasks.agreement import output_metrics
+    from tasks.model.agreement import output_metrics
 
     # softmax-like output: dequantized from int8 with a step of 1/256; the board's second sample is one step off
     host = np.array([[[0.0, 0.5]], [[0.25, 0.75]]], dtype=np.float32)

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import doit, ok, ran, write
-from tasks import config, mixed_search, tflite
+from tasks import config
 from tasks.errors import ConfigError
+from tasks.model import mixed_search
+from tasks.tflite import flatbuffer
 
 # One channel of `wide` is ~1000 times the others, so int8 (one scale per tensor) rounds the others to nothing;
 # `narrow` reads them back.  Widening the block [wide, narrow] to int16x8 alone recovers the output.
@@ -100,10 +102,10 @@ def test_the_search_finds_the_sensitive_block_and_widens_only_it(searched: Path)
     # the quantized model is that choice: the two convs in int16, the rest int8, on the NPU
     facts = json.loads((folder / "quantize.json").read_text())
     assert facts["precision"]["int16"] == len(layers) and facts["scheme"]["chosen"]["overrides"]
-    model = tflite.read(folder / "net_auto.tflite")
+    model = flatbuffer.read(folder / "net_auto.tflite")
     sg = model.subgraphs[0]
-    int16 = [tflite.tensor_name(sg.tensors[op.outputs[0]]) for op in sg.operators
-             if sg.tensors[op.outputs[0]].type == tflite.schema.TensorType.INT16]  # fmt: skip
+    int16 = [flatbuffer.tensor_name(sg.tensors[op.outputs[0]]) for op in sg.operators
+             if sg.tensors[op.outputs[0]].type == flatbuffer.schema.TensorType.INT16]  # fmt: skip
     assert sorted(n.removesuffix("_int") for n in int16 if "quantize" not in n.lower()) == sorted(layers)
     results = json.loads((searched / "build" / "results.json").read_text())["variants"][0]
     assert results["accuracy"]["outputs"]["logits"]["snr_db"] == pytest.approx(found["chosen"]["value"])
@@ -201,8 +203,8 @@ def test_a_synap_target_gets_the_chosen_layers_as_its_metafiles_mixed_section(tm
     assert meta["quantization"]["data_type"] == {"*": "int8", **dict.fromkeys(chosen["layers"], "int16")}
     assert meta["quantization"]["dataset"] == ["data/*.png"]
     # by name, the layers are tensors of the model SyNAP converts (the imported float model, for a builder source)
-    model = tflite.read(root / "build" / "net" / "net_float.tflite")
-    assert set(chosen["layers"]) <= {tflite.tensor_name(t) for t in model.subgraphs[0].tensors}
+    model = flatbuffer.read(root / "build" / "net" / "net_float.tflite")
+    assert set(chosen["layers"]) <= {flatbuffer.tensor_name(t) for t in model.subgraphs[0].tensors}
     # and the section has the form of a real SyNAP mixed metafile: '*' for the rest, a type per named layer
     sample = yaml.safe_load((DATA / "synap" / "6-mixed-one-output.yaml").read_text())["quantization"]
     assert sample["data_type"]["*"] == "uint8" and set(meta["quantization"]) == set(sample)

@@ -10,8 +10,8 @@ import sshd
 
 from conftest import DATA
 from models_for_tests import keras_net, tflite_of
-from tasks.adapters import benchmark_model
-from tasks.boards import BoardError
+from tasks.boards import benchmark_output as benchmark_model
+from tasks.boards.transport import BoardError
 from tasks.steps import benchmark
 
 

@@ -69,7 +69,7 @@ def test_hit_miss_and_corrupt_entry(tmp_path: Path):
 def test_size_bound_removes_least_recently_used_entries(tmp_path: Path):
     import os
 
-    from tasks.cache import Folder
+    from tasks.cache.store import Folder
 
     folder = Folder(tmp_path / "cache")
     out = tmp_path / "out.bin"

@@ -1,8 +1,9 @@
-"""House rules the code keeps: short functions in tasks/."""
+"""House rules the code keeps: short functions in tasks/, and no import cycle between its modules."""
 
 from __future__ import annotations
 
 import ast
+from graphlib import CycleError, TopologicalSorter
 
 from conftest import REPO
 
@@ -26,3 +27,59 @@ def test_no_function_in_tasks_is_longer_than_80_lines():
 def test_the_rule_sees_functions():
     sizes = dict(functions())
     assert len(sizes) > 200 and any(name.endswith(" plan") for name in sizes)
+
+
+def _module(path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and getattr(test, "id", getattr(test, "attr", None)) == "TYPE_CHECKING"
+
+
+def imports(package: str = "tasks") -> dict[str, set[str]]:
+    """Each module of ``package`` → the modules of it that it imports, at the top or inside a function
+    (imports made only for type checkers aside)."""
+    paths = {_module(p): p for p in sorted((REPO / package).rglob("*.py"))}
+
+    def known(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        found, todo = set(), [ast.parse(path.read_text(), str(path))]
+        while todo:
+            node = todo.pop()
+            if _type_checking_only(node):
+                todo.extend(node.orelse)
+                continue
+            if isinstance(node, ast.Import):
+                found.update(known(a.name) for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.update(known(f"{node.module}.{a.name}") for a in node.names)
+            todo.extend(ast.iter_child_nodes(node))
+        graph[name] = {m for m in found if m and m != name}
+    return graph
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str]:
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        return exc.args[1]
+    return []
+
+
+def test_no_import_cycle_between_the_modules_of_tasks_not_even_through_a_function():
+    found = cycle(imports())
+    assert found == [], "these modules import each other, in a circle: " + " -> ".join(found)
+
+
+def test_the_cycle_rule_sees_imports_inside_functions():
+    graph = imports()
+    assert "tasks.engine.worker" in graph["tasks.engine.loader"]  # imported inside ProjectLoader.finish
+    assert cycle({**graph, "tasks.engine.worker": graph["tasks.engine.worker"] | {"tasks.engine.loader"}})

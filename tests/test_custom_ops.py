@@ -51,22 +51,22 @@ def two_heads_with_a_custom_op() -> bytes:
     import keras
 
     from models_for_tests import tflite_of
-    from tasks import tflite
+    from tasks.tflite import flatbuffer
 
     keras.utils.set_random_seed(1)
     image = keras.Input(shape=(12, 12, 3), batch_size=1, name="image")
     trunk = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="trunk")(image)
     heatmap = keras.layers.Conv2D(4, 3, padding="same", name="head")(trunk)
     warped = keras.layers.Conv2D(2, 1, name="after")(keras.layers.Conv2D(4, 1, name="warp")(trunk))
-    model = tflite.read_bytes(tflite_of(keras.Model(image, {"heatmap": heatmap, "warped": warped})), "m")
+    model = flatbuffer.read_bytes(tflite_of(keras.Model(image, {"heatmap": heatmap, "warped": warped})), "m")
     sg = model.subgraphs[0]
-    (op,) = [op for op in sg.operators if "warp" in tflite.tensor_name(sg.tensors[op.outputs[0]])]
-    opcode = tflite.schema.OperatorCodeT()
-    opcode.builtinCode = opcode.deprecatedBuiltinCode = tflite.schema.BuiltinOperator.CUSTOM
+    (op,) = [op for op in sg.operators if "warp" in flatbuffer.tensor_name(sg.tensors[op.outputs[0]])]
+    opcode = flatbuffer.schema.OperatorCodeT()
+    opcode.builtinCode = opcode.deprecatedBuiltinCode = flatbuffer.schema.BuiltinOperator.CUSTOM
     opcode.customCode, opcode.version = "TransformTensorBilinear", 1
     model.operatorCodes.append(opcode)
     op.opcodeIndex, op.builtinOptionsType, op.builtinOptions = len(model.operatorCodes) - 1, 0, None
-    return tflite.to_bytes(model)
+    return flatbuffer.to_bytes(model)
 
 
 def test_a_custom_op_without_rewrite_is_refused_with_the_prune_that_cuts_it_off(tmp_path: Path):

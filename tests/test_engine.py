@@ -29,7 +29,8 @@ from engine_trials import (
     temporary_files,
     wait_for_no_step_processes,
 )
-from tasks import engine
+from tasks.engine import commands as engine
+from tasks.engine import state_db
 
 # ----------------------------------------------------------------- the database
 
@@ -39,7 +40,7 @@ def test_a_step_is_committed_the_moment_doit_saves_it(tmp_path, monkeypatch):
     (tmp_path / "in.txt").write_text("x")
     monkeypatch.chdir(tmp_path)
     db = tmp_path / ".doit.db"
-    deps = Dependency(engine.StateDB, str(db), checker_cls=MD5Checker, codec_cls=JSONCodec)
+    deps = Dependency(state_db.StateDB, str(db), checker_cls=MD5Checker, codec_cls=JSONCodec)
     task = Task("quantize:m/int8", [lambda: None], file_dep=["in.txt"])
     deps.save_success(task)
     other = sqlite3.connect(str(db))
@@ -52,7 +53,7 @@ def test_a_step_is_committed_the_moment_doit_saves_it(tmp_path, monkeypatch):
 
 def test_a_read_only_command_creates_and_writes_nothing(tmp_path):
     db = tmp_path / ".doit.db"
-    deps = Dependency(engine.ReadOnlyStateDB, str(db), checker_cls=MD5Checker, codec_cls=JSONCodec)
+    deps = Dependency(state_db.ReadOnlyStateDB, str(db), checker_cls=MD5Checker, codec_cls=JSONCodec)
     deps.save_success(Task("t", [lambda: None]))
     deps.close()
     assert not db.exists()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from models_for_tests import imported, keras_net, random_dataset
-from tasks import quant_errors, report_graph
+from tasks.model import quant_errors
+from tasks.report import graph as report_graph
 from tasks.steps import graph, quantize
 
 

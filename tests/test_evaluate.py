@@ -11,7 +11,8 @@ import pytest
 
 from conftest import doit, ok, ran
 from models_for_tests import identity_conv, imported, random_dataset
-from tasks import accuracy, gates
+from tasks.config import quality_gates as gates
+from tasks.model import accuracy
 from tasks.steps import evaluate, quantize
 
 UNIFORM = random_dataset(16, "u")

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from models_for_tests import keras_net, run_tflite, tflite_of
-from tasks import importers, tflite
 from tasks.errors import StepError
+from tasks.model import importers
 from tasks.steps import import_model
+from tasks.tflite import flatbuffer, opcodes
 
 X = np.random.default_rng(3).random((1, 12, 12, 3), dtype=np.float32)
 
@@ -37,7 +38,7 @@ def do_import(tmp_path: Path, source: Path, kind: str = "file", input_shape=None
 def assert_canonical(content: bytes) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
-    model = tflite.read_bytes(content, "m")
+    model = flatbuffer.read_bytes(content, "m")
     sg = model.subgraphs[0]
     assert [int(d) for d in sg.tensors[sg.inputs[0]].shape][0] == 1
     assert all(t.shapeSignature is None or -1 not in list(t.shapeSignature) for t in sg.tensors)
@@ -47,33 +48,33 @@ def assert_canonical(content: bytes) -> None:
     assert used_codes == set(range(len(model.operatorCodes)))
     referenced = {t.buffer for t in sg.tensors} | {m.buffer for m in model.metadata or []} | {0}
     assert referenced == set(range(len(model.buffers)))
-    assert not {"SHAPE", "PACK", "STRIDED_SLICE", "DEQUANTIZE", "DENSIFY"} & set(tflite.op_histogram(model))
+    assert not {"SHAPE", "PACK", "STRIDED_SLICE", "DEQUANTIZE", "DENSIFY"} & set(opcodes.op_histogram(model))
 
 
 def test_fp16_weights_are_folded_to_float32(tmp_path: Path):
     model = keras_net()
     source = tmp_path / "fp16.tflite"
     source.write_bytes(tflite_of(model, float16=True))
-    assert "DEQUANTIZE" in tflite.op_histogram(tflite.read(source))
+    assert "DEQUANTIZE" in opcodes.op_histogram(flatbuffer.read(source))
     content, facts = do_import(tmp_path, source)
     assert_canonical(content)
-    assert facts["folded"]["DEQUANTIZE"] == tflite.op_histogram(tflite.read(source))["DEQUANTIZE"]
+    assert facts["folded"]["DEQUANTIZE"] == opcodes.op_histogram(flatbuffer.read(source))["DEQUANTIZE"]
     expected, got = run_tflite(source.read_bytes(), X)[0], run_tflite(content, X)[0]
     np.testing.assert_array_equal(got, expected)
     # the DEQUANTIZE opcode and the fp16 buffers are gone, float32 ones took their place
-    src, out = tflite.read(source), tflite.read_bytes(content, "m")
+    src, out = flatbuffer.read(source), flatbuffer.read_bytes(content, "m")
     assert len(out.operatorCodes) < len(src.operatorCodes)
-    fp16 = [t for t in src.subgraphs[0].tensors if t.type == tflite.schema.TensorType.FLOAT16]
-    assert fp16 and not [t for t in out.subgraphs[0].tensors if t.type == tflite.schema.TensorType.FLOAT16]
+    fp16 = [t for t in src.subgraphs[0].tensors if t.type == flatbuffer.schema.TensorType.FLOAT16]
+    assert fp16 and not [t for t in out.subgraphs[0].tensors if t.type == flatbuffer.schema.TensorType.FLOAT16]
 
 
 def test_sparse_weights_are_densified(tmp_path: Path):
     source = tmp_path / "sparse.tflite"
     source.write_bytes(tflite_of(keras_net(sparse=True), sparse=True))
-    assert "DENSIFY" in tflite.op_histogram(tflite.read(source))
+    assert "DENSIFY" in opcodes.op_histogram(flatbuffer.read(source))
     content, facts = do_import(tmp_path, source)
     assert_canonical(content)
-    assert facts["folded"]["DENSIFY"] == tflite.op_histogram(tflite.read(source))["DENSIFY"]
+    assert facts["folded"]["DENSIFY"] == opcodes.op_histogram(flatbuffer.read(source))["DENSIFY"]
     np.testing.assert_allclose(run_tflite(content, X)[0], run_tflite(source.read_bytes(), X)[0], rtol=0, atol=1e-6)
 
 
@@ -90,15 +91,15 @@ def test_keras_file_with_dynamic_batch_gets_batch_one(tmp_path: Path):
 def test_dynamic_batch_tflite_is_fixed(tmp_path: Path):
     source = tmp_path / "dyn.tflite"
     source.write_bytes(tflite_of(keras_net(batch=None)))
-    sg = tflite.read(source).subgraphs[0]
+    sg = flatbuffer.read(source).subgraphs[0]
     assert list(sg.tensors[sg.inputs[0]].shapeSignature)[0] == -1
     content, facts = do_import(tmp_path, source)
     assert facts["inputs"][0]["shape"] == [1, 12, 12, 3]
-    model = tflite.read_bytes(content, "m")
+    model = flatbuffer.read_bytes(content, "m")
     assert all(t.shapeSignature is None for t in model.subgraphs[0].tensors)
     # the dynamic-batch shape arithmetic is folded away; only the reshape stays
     assert {"SHAPE", "STRIDED_SLICE", "PACK"} <= set(facts["folded"])
-    assert tflite.op_histogram(model) == {"CONV_2D": 2, "FULLY_CONNECTED": 1, "RESHAPE": 1}
+    assert opcodes.op_histogram(model) == {"CONV_2D": 2, "FULLY_CONNECTED": 1, "RESHAPE": 1}
     np.testing.assert_allclose(run_tflite(content, X)[0], run_tflite(source.read_bytes(), X)[0], rtol=0, atol=1e-6)
 
 
@@ -150,17 +151,17 @@ def test_corrupt_tflite(tmp_path: Path):
 
 def with_custom_ops(content: bytes, codes: list[str]) -> bytes:
     """The model with its first ops turned into custom operators named ``codes`` (as MediaPipe's models carry)."""
-    model = tflite.read_bytes(content, "m")
+    model = flatbuffer.read_bytes(content, "m")
     sg = model.subgraphs[0]
     for op, code in zip(sg.operators, codes, strict=False):
-        opcode = tflite.schema.OperatorCodeT()
-        opcode.builtinCode = opcode.deprecatedBuiltinCode = tflite.schema.BuiltinOperator.CUSTOM
+        opcode = flatbuffer.schema.OperatorCodeT()
+        opcode.builtinCode = opcode.deprecatedBuiltinCode = flatbuffer.schema.BuiltinOperator.CUSTOM
         opcode.customCode = code
         opcode.version = 1
         model.operatorCodes.append(opcode)
         op.opcodeIndex = len(model.operatorCodes) - 1
         op.builtinOptionsType, op.builtinOptions = 0, None
-    return tflite.to_bytes(model)
+    return flatbuffer.to_bytes(model)
 
 
 def test_custom_ops_are_named_before_anything_runs(tmp_path: Path):
@@ -180,5 +181,5 @@ def test_custom_ops_are_named_before_anything_runs(tmp_path: Path):
         "that no custom operator is left, and list those variants in the matrix"
     )
     assert "Traceback" not in message and not (tmp_path / "out" / "m_float.tflite").exists()
-    found = tflite.custom_ops(tflite.read(source))
+    found = opcodes.custom_ops(flatbuffer.read(source))
     assert list(found) == ["Landmarks2TransformMatrix"] and len(found["Landmarks2TransformMatrix"]) == 2

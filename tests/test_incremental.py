@@ -206,7 +206,7 @@ def test_restored_build_at_another_path_with_new_mtimes_runs_nothing(tiny: Path,
     # the new mtimes are recorded, so later runs compare mtimes instead of hashing again
     import sqlite3
 
-    from tasks import doit_db
+    from tasks.engine import doit_db
 
     with sqlite3.connect(moved / "build" / ".doit.db") as db:
         states = [json.loads(raw) for (raw,) in db.execute("SELECT task_data FROM doit")]

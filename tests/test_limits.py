@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from models_for_tests import imported
-from tasks.datasets import Samples
+from tasks.model.datasets import Samples
 from tasks.steps import limits, quantize
 
 

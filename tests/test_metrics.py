@@ -1,13 +1,13 @@
-"""Task metrics (tasks/metrics): each decoder against numbers worked out by hand in the test."""
+"""Task metrics (tasks/model/metrics): each decoder against numbers worked out by hand in the test."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tasks import metrics
 from tasks.errors import StepError
-from tasks.metrics import keypoints, segmentation
+from tasks.model import metrics
+from tasks.model.metrics import keypoints, segmentation
 
 
 def samples(name: str, *arrays) -> list[dict[str, np.ndarray]]:
@@ -136,6 +136,6 @@ def test_every_task_type_has_its_decoder_and_names():
     import importlib
 
     for task in metrics.TASKS:
-        module = importlib.import_module(f"tasks.metrics.{task.module}")
+        module = importlib.import_module(f"tasks.model.metrics.{task.module}")
         assert callable(module.metrics)
         assert task.headline in task.metrics or task.name == "custom"

@@ -1,4 +1,4 @@
-"""Detection decoding and matching (tasks/metrics/detection.py): every expected value worked out by hand."""
+"""Detection decoding and matching (tasks/model/metrics/detection.py): every expected value worked out by hand."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tasks.errors import StepError
-from tasks.metrics.detection import (
+from tasks.model.metrics.detection import (
     ANCHOR_PRESETS,
     Detection,
     decode_boxes,
@@ -329,7 +329,7 @@ def test_sample_counts_must_agree():
 def test_the_pose_detector_finds_the_astronaut():
     from ai_edge_litert.interpreter import Interpreter
 
-    from tasks.datasets import Preprocess, image
+    from tasks.model.datasets import Preprocess, image
 
     # as MediaPipe's ImageToTensorCalculator feeds it: letterboxed to 224x224 (the photo is square: no bars), [-1, 1]
     x = image(ASTRONAUT, [1, 224, 224, 3], Preprocess(mean=(127.5,), scale=(127.5,)), "photos")

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from models_for_tests import identity_conv, imported, keras_net, random_dataset
-from tasks import quant_errors, tflite
-from tasks.datasets import Samples
 from tasks.errors import StepError
-from tasks.steps import compile as compile_step
+from tasks.model import quant_errors
+from tasks.model.datasets import Samples
 from tasks.steps import quantize
+from tasks.tflite import flatbuffer, opcodes
+from tasks.toolchains.vela import compile as compile_step
 
 NOISE = random_dataset()
 U65 = {
@@ -34,9 +35,9 @@ def float_model(tmp_path_factory) -> Path:
 
 def layers(float_model: Path) -> list[tuple[str, str]]:
     """(op, output tensor name) of every layer: CONV_2D, CONV_2D, RESHAPE, FULLY_CONNECTED."""
-    model = tflite.read(float_model)
+    model = flatbuffer.read(float_model)
     sg = model.subgraphs[0]
-    return [(tflite.op_name(model, op), tflite.tensor_name(sg.tensors[op.outputs[0]])) for op in sg.operators]
+    return [(opcodes.op_name(model, op), flatbuffer.tensor_name(sg.tensors[op.outputs[0]])) for op in sg.operators]
 
 
 def only(name: str) -> str:
@@ -62,12 +63,12 @@ def test_from_override_makes_the_tail_int16_and_vela_keeps_it_on_the_npu(float_m
     names = [name for _, name in layers(float_model)]
     content, facts = quantize_with(float_model, tmp_path / "q", [{"from": names[0], "type": "int16x8"}])
     # everything downstream of the first conv's output: the second conv, reshape and dense
-    model = tflite.read_bytes(content, "q")
+    model = flatbuffer.read_bytes(content, "q")
     sg = model.subgraphs[0]
-    types = {tflite.tensor_name(sg.tensors[op.outputs[0]]): sg.tensors[op.outputs[0]].type for op in sg.operators}
-    assert types[names[0]] == tflite.schema.TensorType.INT8
-    assert [types[n] for n in names[1:3]] == [tflite.schema.TensorType.INT16] * 2
-    assert types[names[3] + "_int"] == tflite.schema.TensorType.INT16  # the output, before float I/O's DEQUANTIZE
+    types = {flatbuffer.tensor_name(sg.tensors[op.outputs[0]]): sg.tensors[op.outputs[0]].type for op in sg.operators}
+    assert types[names[0]] == flatbuffer.schema.TensorType.INT8
+    assert [types[n] for n in names[1:3]] == [flatbuffer.schema.TensorType.INT16] * 2
+    assert types[names[3] + "_int"] == flatbuffer.schema.TensorType.INT16  # the output, before float I/O's DEQUANTIZE
     assert facts["precision"] == {"int16": 3, "int8": 1}
     assert facts["inputs"][0]["dtype"] == "float32" and facts["outputs"][0]["dtype"] == "float32"
     # Vela: every op on the NPU but the float I/O conversions
@@ -93,11 +94,11 @@ def test_from_override_makes_the_tail_int16_and_vela_keeps_it_on_the_npu(float_m
 def test_match_override_to_float_keeps_that_layer_float(float_model: Path, tmp_path: Path):
     dense = next(name for op, name in layers(float_model) if op == "FULLY_CONNECTED")
     content, facts = quantize_with(float_model, tmp_path, [{"match": only(dense), "type": "float"}])
-    model = tflite.read_bytes(content, "q")
+    model = flatbuffer.read_bytes(content, "q")
     sg = model.subgraphs[0]
-    fc = next(op for op in sg.operators if tflite.op_name(model, op) == "FULLY_CONNECTED")
-    assert tflite.tensor_name(sg.tensors[fc.outputs[0]]) == dense
-    assert sg.tensors[fc.outputs[0]].type == tflite.schema.TensorType.FLOAT32
+    fc = next(op for op in sg.operators if opcodes.op_name(model, op) == "FULLY_CONNECTED")
+    assert flatbuffer.tensor_name(sg.tensors[fc.outputs[0]]) == dense
+    assert sg.tensors[fc.outputs[0]].type == flatbuffer.schema.TensorType.FLOAT32
     assert "float32" in facts["precision"]
 
 
@@ -157,14 +158,14 @@ def growing_dataset(folder: Path) -> Samples:
 
 def activations(content: bytes) -> dict[str, tuple[int, float, int]]:
     """(type, scale, zero point) of every integer op output, by name (float I/O's ``_int`` suffix dropped)."""
-    model = tflite.read_bytes(content, "q")
+    model = flatbuffer.read_bytes(content, "q")
     sg = model.subgraphs[0]
     found = {}
     for op in sg.operators:
         t = sg.tensors[op.outputs[0]]
-        if t.type in (tflite.schema.TensorType.INT8, tflite.schema.TensorType.INT16):
+        if t.type in (flatbuffer.schema.TensorType.INT8, flatbuffer.schema.TensorType.INT16):
             q = t.quantization
-            found[tflite.tensor_name(t).removesuffix("_int")] = (t.type, float(q.scale[0]), int(q.zeroPoint[0]))
+            found[flatbuffer.tensor_name(t).removesuffix("_int")] = (t.type, float(q.scale[0]), int(q.zeroPoint[0]))
     return found
 
 
@@ -174,7 +175,7 @@ def signature_outputs(content: bytes, xs: list) -> dict[str, list]:
     interpreter = Interpreter(
         model_content=content, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     )
-    runner = interpreter.get_signature_runner(tflite.SIGNATURE_KEY)
+    runner = interpreter.get_signature_runner(flatbuffer.SIGNATURE_KEY)
     (name,) = runner.get_input_details()
     results = [runner(**{name: x}) for x in xs]
     return {key: [r[key] for r in results] for key in results[0]}
@@ -190,7 +191,7 @@ def snr_db(reference: list, values: list) -> float:
 
 def test_the_mixed_path_calibrates_like_the_int8_scheme(float_model: Path, tmp_path: Path):
     """An override that changes nothing gives TensorFlow Lite's int8 scales, zero points and error."""
-    from tasks import datasets
+    from tasks.model import datasets
 
     growing = growing_dataset(tmp_path)
     first = layers(float_model)[0][1]
@@ -228,15 +229,15 @@ def two_heads():
 
 def test_an_int16_tail_stays_int16_up_to_its_output_beside_an_int8_one(tmp_path: Path):
     """ai-edge-quantizer gives all outputs of a graph one config; the int16 head must not come out as int8."""
-    from tasks import datasets
+    from tasks.model import datasets
 
     float_model = imported(tmp_path, two_heads())
     start = next(name for op, name in layers(float_model) if op == "CONV_2D" and "tail" in name)  # 'fine' after it
     content, facts = quantize_with(float_model, tmp_path / "m", [{"from": start, "type": "int16x8"}])
     plain, _ = quantize_with(float_model, tmp_path / "p", [])
-    model, original = tflite.read_bytes(content, "q"), tflite.read(float_model)
+    model, original = flatbuffer.read_bytes(content, "q"), flatbuffer.read(float_model)
     sg = model.subgraphs[0]
-    names = lambda m: sorted(tflite.tensor_name(m.subgraphs[0].tensors[i]) for i in m.subgraphs[0].outputs)  # noqa: E731
+    names = lambda m: sorted(flatbuffer.tensor_name(m.subgraphs[0].tensors[i]) for i in m.subgraphs[0].outputs)  # noqa: E731
     assert names(model) == names(original)  # float outputs under the float model's names
     assert [o["dtype"] for o in facts["outputs"]] == ["float32", "float32"]
     made_by = {o: op for op in sg.operators for o in op.outputs}
@@ -244,17 +245,17 @@ def test_an_int16_tail_stays_int16_up_to_its_output_beside_an_int8_one(tmp_path:
     fed_by = {}  # signature output name: the type its DEQUANTIZE reads
     for index in sg.outputs:
         op = made_by[index]
-        assert tflite.op_name(model, op) == "DEQUANTIZE"
+        assert opcodes.op_name(model, op) == "DEQUANTIZE"
         fed_by[signature[index]] = sg.tensors[op.inputs[0]].type
-    assert sorted(fed_by.values()) == sorted([tflite.schema.TensorType.INT8, tflite.schema.TensorType.INT16])
-    assert not any(tflite.op_name(model, op) == "QUANTIZE" and sg.tensors[op.outputs[0]].type
-                   == tflite.schema.TensorType.INT8 and sg.tensors[op.inputs[0]].type
-                   == tflite.schema.TensorType.INT16 for op in sg.operators)  # fmt: skip
+    assert sorted(fed_by.values()) == sorted([flatbuffer.schema.TensorType.INT8, flatbuffer.schema.TensorType.INT16])
+    assert not any(opcodes.op_name(model, op) == "QUANTIZE" and sg.tensors[op.outputs[0]].type
+                   == flatbuffer.schema.TensorType.INT8 and sg.tensors[op.inputs[0]].type
+                   == flatbuffer.schema.TensorType.INT16 for op in sg.operators)  # fmt: skip
     xs = list(datasets.samples(NOISE, [1, 12, 12, 3]))
     expected, got, got_int8 = (signature_outputs(c, xs) for c in (float_model.read_bytes(), content, plain))
     for key in expected:  # each head as good as in the int8 model; the int16 one better
         mixed_snr, int8_snr = snr_db(expected[key], got[key]), snr_db(expected[key], got_int8[key])
         assert mixed_snr > int8_snr - 0.1, (key, mixed_snr, int8_snr)
-    int16_head = next(n for n, kind in fed_by.items() if kind == tflite.schema.TensorType.INT16)
+    int16_head = next(n for n, kind in fed_by.items() if kind == flatbuffer.schema.TensorType.INT16)
     # its error is mostly the int8 conv before the boundary's; requantized to int8 it would gain nothing
     assert snr_db(expected[int16_head], got[int16_head]) > snr_db(expected[int16_head], got_int8[int16_head]) + 0.5

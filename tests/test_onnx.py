@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, doit, ok, reuse_fetched_wheels, write
-from tasks import toolenv
 from tasks.errors import StepError
+from tasks.model import toolenv
 from tasks.steps import convert
 
 GRAPHS = REPO / "tests" / "onnx_graphs.py"
@@ -76,7 +76,7 @@ def test_an_op_onnx2tf_cannot_convert_is_named_with_its_node(tmp_path: Path):
 def test_npy_samples_in_the_onnx_layout_are_transposed_to_the_models(tmp_path: Path):
     import numpy as np
 
-    from tasks import datasets
+    from tasks.model import datasets
 
     nchw = np.random.default_rng(0).random((3, 3, 16, 16), dtype=np.float32)
     np.save(tmp_path / "stack.npy", nchw)

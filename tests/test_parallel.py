@@ -46,6 +46,6 @@ def test_no_worker_outlives_its_build(tmp_path: Path):
             folder = (entry / "cwd").resolve()
         except OSError:  # not a process, or gone
             continue
-        if b"tasks.worker" in command and folder == tmp_path.resolve():
+        if b"tasks.engine.worker" in command and folder == tmp_path.resolve():
             left.append(entry.name)
     assert left == []

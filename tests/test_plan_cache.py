@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import doit, ok, tiny_project, write
-from tasks import doit_tasks, plan_cache
+from tasks.engine import plan_cache
+from tasks.engine import wiring as doit_tasks
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_no_op_build_loads_no_config_and_no_step_module(tmp_path: Path):
             runpy.run_module("doit", run_name="__main__")
         except SystemExit:
             pass
-        heavy = sorted(m for m in sys.modules if m in ("jsonschema", "yaml", "tasks.config", "tasks.plan", "tasks.steps"))
+        heavy = sorted(m for m in sys.modules if m in ("jsonschema", "yaml", "tasks.config", "tasks.planning.plan", "tasks.steps"))
         print("LOADED", heavy)
         """)  # fmt: skip
     import subprocess

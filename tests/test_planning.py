@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, tiny_project
-from tasks import config, plan
+from tasks import config
 from tasks.errors import ConfigError
+from tasks.planning import plan
 
 HEAVY = (
     "tensorflow",

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from models_for_tests import run_tflite
-from tasks import tflite
 from tasks.errors import StepError
 from tasks.steps import import_model, prune
+from tasks.tflite import flatbuffer, opcodes
 
 
 def three_heads():
@@ -73,21 +73,21 @@ def test_kept_outputs_identical_and_in_order(float_model: Path, tmp_path: Path):
     assert sorted(kept) == ["a", "c"]
     np.testing.assert_array_equal(kept["a"], full["a"])
     np.testing.assert_array_equal(kept["c"], full["c"])
-    model = tflite.read_bytes(content, "p")
+    model = flatbuffer.read_bytes(content, "p")
     sg = model.subgraphs[0]
     sig = model.signatureDefs[0]
-    assert [tflite.tensor_name(sg.tensors[i]) for i in sg.outputs] == [
-        tflite.tensor_name(sg.tensors[t.tensorIndex]) for t in sig.outputs
+    assert [flatbuffer.tensor_name(sg.tensors[i]) for i in sg.outputs] == [
+        flatbuffer.tensor_name(sg.tensors[t.tensorIndex]) for t in sig.outputs
     ]
     assert [t.name.decode() for t in sig.outputs] == ["c", "a"]  # the given order
 
 
 def test_unused_opcodes_and_buffers_are_collected(float_model: Path, tmp_path: Path):
-    before = tflite.read(float_model)
+    before = flatbuffer.read(float_model)
     content = do_prune(float_model, tmp_path, ["a"])
-    after = tflite.read_bytes(content, "p")
-    assert "SOFTMAX" in tflite.op_histogram(before) and "LOGISTIC" in tflite.op_histogram(before)
-    assert set(tflite.op_histogram(after)) == {"CONV_2D", "RESHAPE", "FULLY_CONNECTED"}
+    after = flatbuffer.read_bytes(content, "p")
+    assert "SOFTMAX" in opcodes.op_histogram(before) and "LOGISTIC" in opcodes.op_histogram(before)
+    assert set(opcodes.op_histogram(after)) == {"CONV_2D", "RESHAPE", "FULLY_CONNECTED"}
     assert len(after.operatorCodes) == 3
     assert len(after.buffers) < len(before.buffers)
     sg = after.subgraphs[0]
@@ -105,17 +105,17 @@ def test_unknown_tensor_lists_closest_names(float_model: Path, tmp_path: Path):
 
 
 def test_inputs_cut_off_leading_layers(float_model: Path, tmp_path: Path):
-    model = tflite.read(float_model)
+    model = flatbuffer.read(float_model)
     sg = model.subgraphs[0]
     pre = next(
-        tflite.tensor_name(sg.tensors[op.outputs[0]])
+        flatbuffer.tensor_name(sg.tensors[op.outputs[0]])
         for op in sg.operators
-        if "pre" in tflite.tensor_name(sg.tensors[op.outputs[0]])
+        if "pre" in flatbuffer.tensor_name(sg.tensors[op.outputs[0]])
     )
     content = do_prune(float_model, tmp_path, ["a"], inputs=[pre])
-    cut = tflite.read_bytes(content, "p")
+    cut = flatbuffer.read_bytes(content, "p")
     assert [int(d) for d in cut.subgraphs[0].tensors[cut.subgraphs[0].inputs[0]].shape] == [1, 8, 8, 4]
-    assert tflite.op_histogram(cut)["CONV_2D"] == 1
+    assert opcodes.op_histogram(cut)["CONV_2D"] == 1
     # the same numbers as the full model fed through the cut-off layer
     from ai_edge_litert.interpreter import Interpreter
 
@@ -124,13 +124,15 @@ def test_inputs_cut_off_leading_layers(float_model: Path, tmp_path: Path):
     full.allocate_tensors()
     full.set_tensor(full.get_input_details()[0]["index"], x)
     full.invoke()
-    pre_value = full.get_tensor(next(i for i, t in enumerate(sg.tensors) if tflite.tensor_name(t) == pre))
+    pre_value = full.get_tensor(next(i for i, t in enumerate(sg.tensors) if flatbuffer.tensor_name(t) == pre))
     np.testing.assert_array_equal(run_tflite(content, pre_value)[0], outputs_by_name(float_model.read_bytes(), x)["a"])
 
 
 def test_constant_output_is_refused(float_model: Path, tmp_path: Path):
-    model = tflite.read(float_model)
+    model = flatbuffer.read(float_model)
     sg = model.subgraphs[0]
-    weights = next(tflite.tensor_name(t) for t in sg.tensors if t.buffer and model.buffers[t.buffer].data is not None)
+    weights = next(
+        flatbuffer.tensor_name(t) for t in sg.tensors if t.buffer and model.buffers[t.buffer].data is not None
+    )
     with pytest.raises(StepError, match=f"'{weights}' is not computed from the model's inputs"):
         do_prune(float_model, tmp_path, [weights])

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from models_for_tests import imported, keras_net, random_dataset, run_tflite
-from tasks import datasets, tflite
+from tasks.model import datasets
 from tasks.steps import quantize
+from tasks.tflite import flatbuffer, opcodes
 
-T = tflite.schema.TensorType
+T = flatbuffer.schema.TensorType
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +30,14 @@ def run_scheme(float_model: Path, tmp_path: Path, **scheme) -> tuple[bytes, dict
 
 
 def tensor_types(content: bytes) -> dict[str, int]:
-    sg = tflite.read_bytes(content, "q").subgraphs[0]
-    return {tflite.tensor_name(t): t.type for t in sg.tensors}
+    sg = flatbuffer.read_bytes(content, "q").subgraphs[0]
+    return {flatbuffer.tensor_name(t): t.type for t in sg.tensors}
 
 
 def conv_weights(content: bytes) -> list:
-    model = tflite.read_bytes(content, "q")
+    model = flatbuffer.read_bytes(content, "q")
     sg = model.subgraphs[0]
-    return [sg.tensors[op.inputs[1]] for op in sg.operators if tflite.op_name(model, op) == "CONV_2D"]
+    return [sg.tensors[op.inputs[1]] for op in sg.operators if opcodes.op_name(model, op) == "CONV_2D"]
 
 
 def test_int8_float_io(float_model: Path, tmp_path: Path):
@@ -55,9 +56,9 @@ def test_int8_integer_io(float_model: Path, tmp_path: Path):
 
 def test_int16x8(float_model: Path, tmp_path: Path):
     content, facts = run_scheme(float_model, tmp_path, type="int16x8")
-    model = tflite.read_bytes(content, "q")
+    model = flatbuffer.read_bytes(content, "q")
     sg = model.subgraphs[0]
-    conv = next(op for op in sg.operators if tflite.op_name(model, op) == "CONV_2D")
+    conv = next(op for op in sg.operators if opcodes.op_name(model, op) == "CONV_2D")
     assert sg.tensors[conv.inputs[0]].type == T.INT16 and sg.tensors[conv.inputs[1]].type == T.INT8
     assert sg.tensors[conv.outputs[0]].type == T.INT16
 

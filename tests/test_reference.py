@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tasks import reference
 from tasks.config import SCHEMA_PATH
+from tasks.reference import pages as reference
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 
@@ -93,7 +93,7 @@ def test_the_renderer_on_a_small_schema():
 
 def test_the_steps_page_lists_every_step_and_toolchain():
     from tasks.steps import STEPS
-    from tasks.toolchains import TOOLCHAINS
+    from tasks.toolchains.registry import TOOLCHAINS
 
     page = reference.PAGES[1][1]()
     assert all(f"### `{kind.name}`" in page for kind in STEPS)

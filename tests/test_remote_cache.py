@@ -19,7 +19,7 @@ import pytest
 from test_cache import CACHED, restored
 
 from conftest import doit, ok, ran, start_doit, tiny_project
-from tasks.remote_cache import Remote
+from tasks.cache.remote import Remote
 
 BUCKET = "npuforge-cache"
 STEPS_OF_ASSEMBLY = {"results", "report", "gates"}  # what an assemble run may run: they read the restored files
@@ -73,7 +73,7 @@ def s3():
 
 @pytest.fixture
 def aws(s3, monkeypatch):
-    """This process talks to the server too (tests that call tasks.remote_cache directly)."""
+    """This process talks to the server too (tests that call tasks.cache.remote directly)."""
     for name, value in s3.env.items():
         monkeypatch.setenv(name, value)
     return s3
@@ -223,7 +223,7 @@ def test_bad_shard_is_one_clear_error(tmp_path: Path):
 
 
 def test_shard_shares_are_whole_balanced_and_deterministic():
-    from tasks.doit_tasks import shard
+    from tasks.engine.shard import shard
 
     units = [{"name": f"m{i % 3}/s{i}", "model": f"m{i % 3}", "variants": [f"v{i}"],
               "steps": {f"import:m{i % 3}": 2.0, f"quantize:m{i % 3}/s{i}": 1.0 + i}} for i in range(7)]  # fmt: skip

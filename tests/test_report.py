@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, doit, ok, ran, write
-from tasks import analysis
+from tasks.model import analysis
 from tasks.steps import report
 
 CHROMIUM = shutil.which("chromium")

@@ -10,12 +10,12 @@ import pytest
 
 from conftest import doit, ok, ran, write
 from models_for_tests import imported, run_tflite
-from tasks import tflite
-from tasks.datasets import Preprocess, Samples
 from tasks.errors import StepError
-from tasks.rewrites import depth_to_space
-from tasks.steps import compile as compile_step
+from tasks.model.datasets import Preprocess, Samples
+from tasks.model.rewrites import depth_to_space
 from tasks.steps import quantize, rewrite
+from tasks.tflite import flatbuffer, opcodes
+from tasks.toolchains.vela import compile as compile_step
 
 U65 = {
     "accelerator": "ethos-u65-256", "system_config": "Ethos_U65_High_End", "memory_mode": "Dedicated_Sram",
@@ -55,7 +55,7 @@ def rewritten(model: Path, tmp_path: Path, names=("depth_to_space",)) -> tuple[P
 def test_the_rewritten_float_model_gives_identical_outputs(nets, tmp_path, block):
     model = nets[block]
     out, facts = rewritten(model, tmp_path)
-    ops = tflite.op_histogram(tflite.read(out))
+    ops = opcodes.op_histogram(flatbuffer.read(out))
     assert "DEPTH_TO_SPACE" not in ops and ops["TRANSPOSE_CONV"] == {2: 1, 4: 2}[block]
     assert facts["records"][0]["done"] and facts["max_abs_diff_of_range"] == 0.0
     x = np.random.default_rng(7).uniform(-1, 1, (1, 6, 6, 3)).astype(np.float32)

@@ -12,9 +12,10 @@ import yaml
 from PIL import Image
 
 from conftest import DATA, doit, ok, ran, tiny_project, write
-from tasks import config, plan
-from tasks.adapters import synap as synap_output
+from tasks import config
 from tasks.errors import ConfigError
+from tasks.planning import plan
+from tasks.toolchains.synap import adapter as synap_output
 
 SAMPLES = DATA  # real SyNAP metafiles (synap/), model_info.txt and synap_cli output
 

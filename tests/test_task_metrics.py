@@ -10,7 +10,7 @@ import numpy as np
 
 from conftest import doit, ok, ran, write
 from models_for_tests import imported, random_dataset, run_tflite
-from tasks import datasets
+from tasks.model import datasets
 from tasks.steps import evaluate, quantize
 
 LANDMARKS_BUILDER = """

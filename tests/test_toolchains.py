@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from tasks import config, toolchains
+from tasks import config
 from tasks.errors import ConfigError
 from tasks.steps import BY_NAME
+from tasks.toolchains import registry as toolchains
 
 BASE = """
 version: 1

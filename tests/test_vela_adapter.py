@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import DATA
-from tasks.adapters import vela
+from tasks.toolchains.vela import adapter as vela
 
 VELA = DATA / "vela"
 SUMMARY = VELA / "pose_detection_int8_summary_Ethos_U65_High_End.csv"

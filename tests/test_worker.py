@@ -8,7 +8,8 @@ import pytest
 from doit.exceptions import TaskError, TaskFailed
 
 from conftest import REPO
-from tasks import options, worker
+from tasks.engine import worker
+from tasks.planning import options
 from tasks.steps import fetch
 
 TARGETS = "worker_targets"

@@ -8,7 +8,7 @@ Loading is four layers, each a module:
    ``model``, paths resolved against the folder of project.yaml;
 3. ``expand``: the build matrix → variants (pure);
 4. ``rules``: checks across keys and sections, as a table, including the keys
-   each variant's toolchain uses (tasks/toolchains.py).
+   each variant's toolchain uses (tasks/toolchains/registry.py).
 
 Every error names the file, line and YAML path; all of them are reported at once.
 """
@@ -42,7 +42,7 @@ from tasks.config.model import (
 )
 from tasks.config.sections import Problems, Reader, each, gate, release
 from tasks.errors import ConfigError
-from tasks.options import relative
+from tasks.planning.options import relative
 
 SCHEMA_PATH = document.SCHEMA_PATH
 

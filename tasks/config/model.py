@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import toolchains
-from tasks.datasets import Preprocess
+from tasks.model.datasets import Preprocess
+from tasks.toolchains import registry as toolchains
 
 INTEGER_SCHEMES = ("int8", "int16x8")  # TFLite's integer schemes
 SYNAP_ONLY_TYPES = ("uint8", "int16")  # SyNAP data types TFLite does not quantize to
-AUTO = "auto"  # per-layer int8 / int16x8, chosen by a search (tasks/mixed_search.py)
+AUTO = "auto"  # per-layer int8 / int16x8, chosen by a search (tasks/model/mixed_search.py)
 CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES + (AUTO,)  # need calibration data
 WEIGHT_ALGORITHMS = ("min_max", "octav", "mse")  # int8 weight rounding (ai-edge-quantizer's algorithms)
 # named TFLite delegates -> library on the board (a board's benchmark.delegates overrides)
@@ -48,9 +48,9 @@ class Split:
 
 @dataclass(frozen=True)
 class Task:
-    """One entry of ``models.NAME.task``: a decoder of tasks/metrics and its settings as written."""
+    """One entry of ``models.NAME.task``: a decoder of tasks/model/metrics and its settings as written."""
 
-    type: str  # a row of tasks.metrics.TASKS
+    type: str  # a row of tasks.model.metrics.TASKS
     settings: dict[str, Any] = field(default_factory=dict)  # the keys as written, but type and metric
     metric_file: Path | None = None  # custom: the .py file of metric: FILE.py:FUNCTION
     function: str | None = None  # custom: its FUNCTION
@@ -85,7 +85,7 @@ class Model:
     calibration: str | None = None
     validation: str | None = None
     prune: dict[str, Prune] = field(default_factory=dict)
-    tasks: tuple[Task, ...] = ()  # what evaluate measures beside SNR (tasks/metrics)
+    tasks: tuple[Task, ...] = ()  # what evaluate measures beside SNR (tasks/model/metrics)
     synap: dict[str, Any] | None = None  # SyNAP conversion settings: inputs, outputs
     rewrites: tuple[str, ...] | None = None  # None: the default (every rewrite when a Vela target uses it)
     onnx2tf_params: Path | None = None  # an ONNX model's onnx2tf parameter replacement file
@@ -128,7 +128,7 @@ class Goal:
 
     def value(self, record: dict[str, Any]) -> float | None:
         """The metric in a measured candidate (its ``accuracy``: outputs and metrics), read as a gate reads it."""
-        from tasks import gates
+        from tasks.config import quality_gates as gates
 
         got, _ = gates.value({"accuracy": record["accuracy"]}, self.metric, self.output)
         return got
@@ -267,7 +267,7 @@ class Gate:
     max: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The rule as project.yaml writes it (tasks/gates.py reads this form)."""
+        """The rule as project.yaml writes it (tasks/config/quality_gates.py reads this form)."""
         keys = ("models", "quantization", "targets", "metric", "output", "min", "max")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 

@@ -20,13 +20,8 @@ from typing import Any
 
 from tasks.config.expand import units
 from tasks.config.model import AUTO, CALIBRATED, INTEGER_SCHEMES, Project
-from tasks.config.toolchain_rules import (
-    model_keys_used,
-    quantization_keys_used,
-    synap_calibrates_on_files,
-    target_keys_used,
-)
-from tasks.toolchains import DEFAULT_VELA_CONFIG, SYNAP, VELA
+from tasks.toolchains.registry import DEFAULT_VELA_CONFIG, SYNAP, VELA
+from tasks.toolchains.rules import model_keys_used, quantization_keys_used, synap_calibrates_on_files, target_keys_used
 
 Found = Iterator[tuple[tuple, str]]
 
@@ -113,9 +108,9 @@ def overrides_well_formed(c: Context) -> Found:
 
 
 def auto_well_formed(c: Context) -> Found:
-    from tasks.gates import KNOWN
-    from tasks.metrics import BUILTIN_METRICS as BY_METRIC
-    from tasks.metrics import BY_NAME
+    from tasks.config.quality_gates import KNOWN
+    from tasks.model.metrics import BUILTIN_METRICS as BY_METRIC
+    from tasks.model.metrics import BY_NAME
 
     custom = any(t.type == "custom" for m in c.project.models.values() for t in m.tasks)
     searchable = ("snr_db", "cosine") + BY_METRIC  # measured on the validation set (and a custom task's names)
@@ -246,7 +241,7 @@ def calibration_given(c: Context) -> Found:
 
 
 def gates_bounded(c: Context) -> Found:
-    from tasks.gates import KNOWN
+    from tasks.config.quality_gates import KNOWN
 
     custom = any(t.type == "custom" for m in c.project.models.values() for t in m.tasks)
     for i, gate in enumerate(c.project.gates):
@@ -299,7 +294,7 @@ def tasks_well_formed(c: Context) -> Found:
 
 
 def splits_fit(c: Context) -> Found:
-    from tasks.datasets import split_counts
+    from tasks.model.datasets import split_counts
 
     for name, d in c.project.datasets.items():
         if d.split is None:

@@ -36,7 +36,7 @@ from tasks.config.model import (
     Task,
 )
 from tasks.errors import ConfigError
-from tasks.toolchains import for_target
+from tasks.toolchains.registry import for_target
 
 MODEL_SUFFIXES = (".keras", ".h5", ".tflite", ".onnx")
 # object stores a step cache may be on (fsspec's protocol → the package that implements it)

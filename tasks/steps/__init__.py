@@ -12,13 +12,12 @@ imports them all, and planning never imports TensorFlow, Vela or fabric.
 
 from __future__ import annotations
 
-from tasks.step import StepKind
+from tasks.planning.step import StepKind, register
 from tasks.steps import (
     agreement,
     analyse,
     benchmark,
     calibrate,
-    compile,
     convert,
     evaluate,
     fetch,
@@ -33,8 +32,9 @@ from tasks.steps import (
     results,
     rewrite,
     search,
-    synap,
 )
+from tasks.toolchains.synap import steps as synap
+from tasks.toolchains.vela import compile
 
 _TF = ("tensorflow", "keras", "ai-edge-litert", "numpy")
 _SEARCH = ("ai-edge-quantizer", "ethos-u-vela", "ai-edge-litert", "numpy", "pillow")
@@ -100,4 +100,4 @@ STEPS: tuple[StepKind, ...] = (
              always=True, pos_arg="archives"),
 )  # fmt: skip
 
-BY_NAME: dict[str, StepKind] = {kind.name: kind for kind in STEPS}
+BY_NAME: dict[str, StepKind] = register(STEPS)

@@ -5,9 +5,9 @@ The idea of TensorFlow Lite's inference_diff tool.  For a board that opts in
 artifact with the board's runtime and the target's delegate, exactly as the
 benchmark step runs it: the same board settings, the same interpreter and
 delegate arguments, over the same transport (SSH, adb, or this machine).
-tasks/runners/litert_outputs.py is copied to the board by content, like the
+tasks/boards/runners/litert_outputs.py is copied to the board by content, like the
 benchmark runner, and saves every output raw; the host compares them with
-the quantized .tflite on TFLite's builtin kernels (tasks/agreement.py).
+the quantized .tflite on TFLite's builtin kernels (tasks/model/agreement.py).
 Never records a result that was not measured: every fault ends the step
 with a message naming the board.
 """
@@ -25,18 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks import atomic, boards
-from tasks.datasets import Samples
+from tasks import atomic
+from tasks.boards import transport as boards
 from tasks.digests import sha256_file
-from tasks.options import input_file, output_file, unfingerprinted
+from tasks.model.datasets import Samples
+from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import progress
 from tasks.steps import benchmark
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
-RUNNER_MODULE = "tasks.runners.litert_outputs"  # copied to the board by content
+RUNNER_MODULE = "tasks.boards.runners.litert_outputs"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
 TIMING_ONLY = ("--warmup_runs=", "--num_runs=")  # benchmark arguments that do not change what the interpreter computes
 
@@ -77,7 +78,7 @@ def plan_agreement(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks import agreement
+    from tasks.model import agreement
 
     board = {**o.board, **o.connection}
     where = f"board {board['name']}"

@@ -1,4 +1,4 @@
-"""analyse: findings for one compiled variant (see tasks/analysis.py).
+"""analyse: findings for one compiled variant (see tasks/model/analysis.py).
 
 Two kinds: ``analyse`` reads Vela's per-layer facts of a compiled variant;
 ``analyse-delegate`` reads the operators of a model a TFLite delegate runs.
@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks import analysis, atomic
-from tasks.options import input_file, output_file
+from tasks import atomic
+from tasks.model import analysis
+from tasks.planning.options import input_file, output_file
 from tasks.progress import say
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,11 @@ def run(o: Options) -> None:
 
 def delegated(o: DelegateOptions) -> None:
     """A variant run through a TFLite delegate: findings from the quantized model's operators."""
-    from tasks import tflite
+    from tasks.tflite import flatbuffer, opcodes
 
-    m = tflite.read(o.model)
+    m = flatbuffer.read(o.model)
     sg = m.subgraphs[0]
-    float32 = tflite.schema.TensorType.FLOAT32
+    float32 = flatbuffer.schema.TensorType.FLOAT32
     inputs, outputs = set(sg.inputs), set(sg.outputs)
     ops = []
     for op in sg.operators:
@@ -81,8 +82,8 @@ def delegated(o: DelegateOptions) -> None:
         outs = list(op.outputs)
         ops.append(
             {
-                "op": tflite.op_name(m, op),
-                "name": tflite.tensor_name(sg.tensors[outs[0]]) if outs else "",
+                "op": opcodes.op_name(m, op),
+                "name": flatbuffer.tensor_name(sg.tensors[outs[0]]) if outs else "",
                 "float_in": any(i in inputs and sg.tensors[i].type == float32 for i in ins),
                 "float_out": any(t in outputs and sg.tensors[t].type == float32 for t in outs),
                 "float": any(sg.tensors[t].type == float32 for t in outs),

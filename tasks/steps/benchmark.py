@@ -1,11 +1,11 @@
 """benchmark: run a variant's artifact on a board and record the measured timings.
 
-``runner: litert`` runs tasks/runners/litert_benchmark.py (copied to the board
+``runner: litert`` runs tasks/boards/runners/litert_benchmark.py (copied to the board
 by content); ``runner: benchmark_model`` runs the board's TFLite
 benchmark_model.  Both print benchmark_model's format, read by
-tasks/adapters/benchmark_model.py; a delegate target adds
+tasks/boards/benchmark_output.py; a delegate target adds
 ``--external_delegate_path`` (and its options).  A SyNAP model runs with the
-board's ``synap_cli -m MODEL -r N random`` (tasks/adapters/synap.py).  Boards
+board's ``synap_cli -m MODEL -r N random`` (tasks/toolchains/synap/adapter.py).  Boards
 are reached over SSH or adb.  Never records a result that was not measured:
 every fault ends the step with a message naming the board.
 """
@@ -19,19 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks import atomic, boards
-from tasks.adapters import benchmark_model
-from tasks.adapters import synap as synap_output
+from tasks import atomic
+from tasks.boards import benchmark_output as benchmark_model
+from tasks.boards import transport as boards
 from tasks.digests import sha256_file
-from tasks.options import input_file, output_file, unfingerprinted
+from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import progress
+from tasks.toolchains.synap import adapter as synap_output
 
 if TYPE_CHECKING:
     from tasks.config import Board, Target
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
-RUNNER_MODULE = "tasks.runners.litert_benchmark"  # copied to the board by content
+RUNNER_MODULE = "tasks.boards.runners.litert_benchmark"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
 
 

@@ -2,7 +2,7 @@
 
 A mixed scheme's quantization and every candidate of an automatic scheme's
 search read these ranges instead of calibrating again.  The work is in
-tasks/calibration.py.
+tasks/model/calibration.py.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.datasets import Samples
-from tasks.options import input_file, output_file
+from tasks.model.datasets import Samples
+from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +44,6 @@ def plan_calibrate(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks import calibration
+    from tasks.model import calibration
 
     calibration.run(o.model, o.dataset, o.out, o.label)

@@ -1,7 +1,7 @@
 """convert: an ONNX model → float32 .tflite with onnx2tf, checked against onnxruntime.
 
 onnx2tf pins its own TensorFlow, NumPy and ONNX, so it runs in its own tool
-environment (tasks/toolenv.py), made on first use; tasks/toolenvs/onnx2tf_run.py
+environment (tasks/model/toolenv.py), made on first use; tasks/model/toolenvs/onnx2tf_run.py
 does the work there and answers with one JSON line.  The import step then takes
 the converted model like any float .tflite (fold, batch 1, one signature,
 equivalence check).  ``input_shape`` is in the ONNX model's own layout; the
@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.errors import StepError
-from tasks.options import input_file, output_file
+from tasks.planning.options import input_file, output_file
 from tasks.progress import progress
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 # runs in the tool environment, as a script; named as a module so that it is part of this step's code digest
-RUNNER_MODULE = "tasks.toolenvs.onnx2tf_run"
+RUNNER_MODULE = "tasks.model.toolenvs.onnx2tf_run"
 RUNNER = Path(__file__).resolve().parent.parent.parent.joinpath(*RUNNER_MODULE.split(".")).with_suffix(".py")
 TOLERANCE = 1e-4  # largest difference to onnxruntime, as a fraction of each output's range
 
@@ -44,7 +44,7 @@ class Options:
 
 
 def plan_convert(planning: Planning) -> list[Step]:
-    from tasks.toolenv import TOOLS
+    from tasks.model.toolenv import TOOLS
 
     steps = []
     for name in planning.imported_models():
@@ -61,15 +61,16 @@ def plan_convert(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks import tflite, toolenv
+    from tasks.model import toolenv
+    from tasks.tflite import flatbuffer, opcodes
 
     python = toolenv.ensure(toolenv.TOOLS["onnx2tf"])
     progress(f"onnx2tf {o.source.name}" + (f", input shape {list(o.input_shape)}" if o.input_shape else ""))
     tmp = atomic.temp_path(o.out)
     try:
         answer = _convert(python, o, tmp)
-        model = tflite.read(tmp)
-        left = tflite.custom_ops(model)
+        model = flatbuffer.read(tmp)
+        left = opcodes.custom_ops(model)
         if left:
             raise StepError(
                 f"{o.label}.source: onnx2tf's model has operators TensorFlow Lite has no builtin for: "
@@ -80,7 +81,7 @@ def run(o: Options) -> None:
         atomic.publish(tmp, o.out)
     finally:
         tmp.unlink(missing_ok=True)
-    atomic.write_json(o.facts, {k: v for k, v in answer.items() if k != "ok"} | {"ops": tflite.op_histogram(model)})
+    atomic.write_json(o.facts, {k: v for k, v in answer.items() if k != "ok"} | {"ops": opcodes.op_histogram(model)})
 
 
 def _convert(python: Path, o: Options, out: Path) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """evaluate: the quantized model against its float original, on the validation set.
 
 Per output tensor: max abs error, RMSE, SNR (dB) and cosine similarity; and
-the metrics of the model's tasks (tasks/metrics): the float and the quantized
+the metrics of the model's tasks (tasks/model/metrics): the float and the quantized
 model's outputs decoded as the application decodes them, and compared.  The
-work is in tasks/accuracy.py.  A Vela artifact has the accuracy of the
+work is in tasks/model/accuracy.py.  A Vela artifact has the accuracy of the
 quantized model it was compiled from (Vela does not change the arithmetic),
 so this runs once per quantized model.  Samples the model was also calibrated
 on are marked in-sample.
@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.datasets import Samples
-from tasks.options import input_file, output_file
+from tasks.model.datasets import Samples
+from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
     from tasks.config import Task
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)
 class TaskOptions:
-    """One of the model's tasks: a row of tasks.metrics.TASKS and its settings."""
+    """One of the model's tasks: a row of tasks.model.metrics.TASKS and its settings."""
 
     type: str
     settings: dict[str, Any] = field(default_factory=dict)
@@ -73,7 +73,7 @@ def plan_evaluate(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks import accuracy
+    from tasks.model import accuracy
 
     specs = tuple(t.spec() for t in o.tasks)
     accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned)

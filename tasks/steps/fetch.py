@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 from tasks import atomic
 from tasks.digests import sha256_bytes
 from tasks.errors import StepError
-from tasks.options import output_file, unfingerprinted
+from tasks.planning.options import output_file, unfingerprinted
 from tasks.progress import say
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)

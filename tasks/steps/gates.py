@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
-from tasks import gates as rules_
+from tasks.config import quality_gates as rules_
 from tasks.errors import StepError
-from tasks.options import input_file, output_file
+from tasks.planning.options import input_file, output_file
 from tasks.progress import say
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ shares it): each operator's type, inputs and outputs; each tensor's name,
 shape, type and size in bytes, and its quantization error from the
 per-layer error table (SNR, relative RMSE, share of the worst output's
 error).  The report lays it out and colours it with Vela's per-layer
-placement and cycles, or with the error (tasks/report_graph.py).
+placement and cycles, or with the error (tasks/report/graph.py).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
-from tasks.options import input_file, output_file
+from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 DTYPE_BYTES = {"FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "BOOL": 1, "INT16": 2, "INT8": 1,
                "FLOAT64": 8, "UINT32": 4, "UINT16": 2, "INT4": 1}  # fmt: skip
@@ -74,9 +74,9 @@ def add_errors(graph: dict[str, Any], table: Path) -> None:
 def describe(path: Path) -> dict[str, Any]:
     from ai_edge_litert import schema_py_generated as schema
 
-    from tasks import tflite
+    from tasks.tflite import flatbuffer, opcodes
 
-    model = tflite.read(path)
+    model = flatbuffer.read(path)
     graph = model.subgraphs[0]
     types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     constant = {i for i, t in enumerate(graph.tensors) if t.buffer and model.buffers[t.buffer].data is not None}
@@ -85,13 +85,13 @@ def describe(path: Path) -> dict[str, Any]:
         shape = [int(d) for d in (t.shape if t.shape is not None else [])]
         dtype = types.get(t.type, str(t.type))
         count = math.prod(max(d, 1) for d in shape)
-        tensors.append({"name": tflite.tensor_name(t), "shape": shape, "dtype": dtype,
+        tensors.append({"name": flatbuffer.tensor_name(t), "shape": shape, "dtype": dtype,
                         "bytes": count * DTYPE_BYTES.get(dtype, 4)})  # fmt: skip
     ops = []
     for op in graph.operators:
         ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
         ops.append({
-            "type": tflite.op_name(model, op),
+            "type": opcodes.op_name(model, op),
             "inputs": [i for i in ins if i not in constant],
             "constants": [i for i in ins if i in constant],
             "outputs": [int(i) for i in (op.outputs if op.outputs is not None else [])],

@@ -1,4 +1,4 @@
-"""import: any source → canonical float32 .tflite (batch 1, one signature); the work is in tasks/importers.py."""
+"""import: any source → canonical float32 .tflite (batch 1, one signature); the work is in tasks/model/importers.py."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.options import input_file, output_file
+from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def plan_import(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks import importers
+    from tasks.model import importers
 
     shape = list(o.input_shape) if o.input_shape else None
     importers.run(o.source, o.kind, o.function, o.args_json, shape, o.out, o.facts, o.label, o.keep_custom_ops)

@@ -9,7 +9,7 @@ on the dataset, the calibration set's ranges do not fit it (more or more
 representative calibration data); when it is no better, the scheme's
 precision is the limit (int16x8, or a mixed scheme).  A worst output of
 GOOD_DB or more calibrated on the dataset is no problem.  The work is in
-tasks/limits.py.
+tasks/model/limits.py.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.datasets import Samples
-from tasks.options import input_file, output_file, to_json
+from tasks.model.datasets import Samples
+from tasks.planning.options import input_file, output_file, to_json
 from tasks.steps.quantize import INTEGER_SCHEMES, Scheme
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 GAP_DB = 6.0  # the one-sample model this much better on the worst output: the calibration set is the problem
 GOOD_DB = 30.0  # the worst output this good calibrated on the dataset: no problem to tell apart
@@ -60,6 +60,6 @@ def plan_limits(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks import limits
+    from tasks.model import limits
 
     limits.run(o.start, o.float_model, o.quantized, o.out, to_json(o.scheme), o.sample, o.label, o.gap_db, o.good_db)

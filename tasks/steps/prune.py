@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks import atomic
-from tasks.options import input_file, output_file
+from tasks.planning.options import input_file, output_file
 from tasks.progress import progress
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ def plan_prune(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks import tflite
+    from tasks.tflite import flatbuffer, pruning, runtime
 
-    original = tflite.read(o.model)
+    original = flatbuffer.read(o.model)
     before = sum(len(sg.operators) for sg in original.subgraphs)
-    pruned = tflite.prune(original, list(o.outputs), list(o.inputs) if o.inputs else None, o.label)
-    content = tflite.to_bytes(pruned)
+    pruned = pruning.prune(original, list(o.outputs), list(o.inputs) if o.inputs else None, o.label)
+    content = flatbuffer.to_bytes(pruned)
     after = len(pruned.subgraphs[0].operators)
     progress(f"kept {after} of {before} ops for outputs {', '.join(o.outputs)}")
     atomic.write_bytes(o.out, content)
-    atomic.write_json(o.facts, tflite.describe(content, ops_before=before, ops_after=after))
+    atomic.write_json(o.facts, runtime.describe(content, ops_before=before, ops_after=after))

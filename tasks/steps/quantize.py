@@ -2,7 +2,7 @@
 
 int8 and int16x8 use TensorFlow Lite's calibrator and quantizer; dynamic and
 float16 (and mixed precision) use ai-edge-quantizer.  The work is in
-tasks/quantizer.py; calibration order is fixed, so the same inputs give the
+tasks/model/quantizer.py; calibration order is fixed, so the same inputs give the
 same bytes.
 """
 
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.datasets import Samples
-from tasks.options import input_file, output_file, to_json
+from tasks.model.datasets import Samples
+from tasks.planning.options import input_file, output_file, to_json
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 INTEGER_SCHEMES = ("int8", "int16x8")  # calibrated: they need a dataset
 
@@ -77,7 +77,7 @@ def _doc(scheme: Scheme, dataset: Samples | None, ranges: bool) -> str:
 
 
 def run(o: Options) -> None:
-    from tasks import quantizer
+    from tasks.model import quantizer
 
     quantizer.run(o.model, o.out, o.facts, to_json(o.scheme), o.dataset, o.label, o.errors_dataset, o.errors_csv,
                   o.ranges, o.search)  # fmt: skip

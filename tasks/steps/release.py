@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from tasks import atomic
 from tasks.digests import sha256_bytes
 from tasks.errors import StepError
-from tasks.options import input_file, output_file, unfingerprinted
+from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.config import Variant
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 RECORDED_TOOLS = ("tensorflow", "ai-edge-quantizer", "ai-edge-litert", "ethos-u-vela", "doit")
 

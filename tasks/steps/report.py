@@ -5,10 +5,10 @@ estimated and measured latency, size, accuracy), the models × targets
 compatibility view, latency against accuracy (each point opens its
 variant), per-layer comparisons of variants that share a layer structure,
 and the regressions against a baseline results.json.  A variant's page:
-its model as a graph placed on the NPU and the CPU (tasks/report_graph.py),
+its model as a graph placed on the NPU and the CPU (tasks/report/graph.py),
 findings, accuracy per output, quantization error per layer, estimate
 against measurement, Vela's layers with lowered operators folded, files.
-Static files only (tasks/report_html.py, tasks/report_assets.py).
+Static files only (tasks/report/html.py, tasks/report/assets.py).
 """
 
 from __future__ import annotations
@@ -20,14 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks import atomic, report_assets, report_graph, report_html
-from tasks.metrics import headline, metric_text
-from tasks.options import input_file, output_file
+from tasks import atomic
+from tasks.model.metrics import headline, metric_text
+from tasks.planning.options import input_file, output_file
 from tasks.progress import say
+from tasks.report import assets as report_assets
+from tasks.report import graph as report_graph
+from tasks.report import html as report_html
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def regressions(current: list[dict[str, Any]], baseline: list[dict[str, Any]]) -
 
 def _task_change(new: tuple[str, float] | None, old: tuple[str, float] | None) -> str | None:
     """The headline task metric against the baseline's, when it is the same metric: more than 1 % of it apart."""
-    from tasks.metrics import HIGHER_IS_BETTER
+    from tasks.model.metrics import HIGHER_IS_BETTER
 
     if not new or not old or new[0] != old[0] or abs(new[1] - old[1]) <= REGRESSION["task"] * max(abs(old[1]), 1e-9):
         return None
@@ -366,7 +369,7 @@ def render_markdown(project: str, variants, table, marks, groups) -> str:
 
 
 def run(o: Options) -> None:
-    from tasks import analysis
+    from tasks.model import analysis
 
     data = json.loads(o.results.read_text())
     variants = data["variants"]

@@ -7,14 +7,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks import atomic, failures
-from tasks.options import files, input_file, output_file, relative, unfingerprinted
+from tasks import atomic
+from tasks.engine import failures
+from tasks.planning.options import files, input_file, output_file, relative, unfingerprinted
 from tasks.progress import say
 
 if TYPE_CHECKING:
     from tasks.config import Variant
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Options:
     variants: tuple[Entry, ...]
     out: Path = output_file()
     root: Path = unfingerprinted(Path("."))  # paths in results.json are relative to it
-    build: Path = unfingerprinted(Path("build"))  # where failed steps leave their records (tasks/failures.py)
+    build: Path = unfingerprinted(Path("build"))  # where failed steps leave their records (tasks/engine/failures.py)
 
 
 def plan_results(planning: Planning) -> list[Step]:

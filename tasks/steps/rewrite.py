@@ -1,4 +1,4 @@
-"""rewrite: replace float-graph patterns Vela cannot map by equivalent ones it can (tasks/rewrites/).
+"""rewrite: replace float-graph patterns Vela cannot map by equivalent ones it can (tasks/model/rewrites/).
 
 Each run proves itself: the rewritten float model must give the original's outputs on random
 inputs (max abs difference ≤ 1e-5 of each output's range), else the step fails naming the rewrite.
@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.options import input_file, output_file
+from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True)
 class Options:
-    rewrites: tuple[str, ...]  # names in tasks.rewrites.REWRITES, in the order they run
+    rewrites: tuple[str, ...]  # names in tasks.model.rewrites.REWRITES, in the order they run
     label: str
     model: Path = input_file()
     out: Path = output_file()
@@ -45,6 +45,6 @@ def plan_rewrite(planning: Planning) -> list[Step]:
 
 
 def run(o: Options) -> None:
-    from tasks.rewrites import apply
+    from tasks.model.rewrites import apply
 
     apply.run(o.model, o.out, o.facts, list(o.rewrites), o.label)

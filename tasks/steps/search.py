@@ -9,7 +9,7 @@ goal within the budget and writes the choice (search.json: the overrides,
 the candidates for the report's Pareto plot, the cost, and a scheme to paste
 into project.yaml); the quantize step then quantizes that choice.  Every
 candidate is a real quantize → Vela → evaluate, kept in a cache by content
-(build/UNIT/candidates/, shared by the unit's automatic schemes).  The work is in tasks/mixed_search.py.
+(build/UNIT/candidates/, shared by the unit's automatic schemes).  The work is in tasks/model/mixed_search.py.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.datasets import Samples
-from tasks.options import input_file, output_file, unfingerprinted
-from tasks.steps.compile import Options as CompileOptions
+from tasks.model.datasets import Samples
+from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.steps.evaluate import TaskOptions
+from tasks.toolchains.vela.compile import Options as CompileOptions
 
 if TYPE_CHECKING:
-    from tasks.plan import Planning
-    from tasks.step import Step
+    from tasks.planning.plan import Planning
+    from tasks.planning.step import Step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +129,7 @@ def plan_search(planning: Planning) -> list[Step]:
 def _bench(c: Candidates, take: int | None = None):
     import hashlib
 
-    from tasks import calibration, mixed_search
+    from tasks.model import calibration, mixed_search
 
     qsvs, _ = calibration.read(c.ranges)
     return mixed_search.Bench(
@@ -140,7 +140,8 @@ def _bench(c: Candidates, take: int | None = None):
 
 
 def sensitivity(o: SensitivityOptions) -> None:
-    from tasks import atomic, mixed_search
+    from tasks import atomic
+    from tasks.model import mixed_search
 
     atomic.write_json(o.out, mixed_search.sensitivity(_bench(o.candidates, mixed_search.SENSITIVITY_SAMPLES)))
 
@@ -148,8 +149,9 @@ def sensitivity(o: SensitivityOptions) -> None:
 def search(o: SearchOptions) -> None:
     import json
 
-    from tasks import atomic, mixed_search
+    from tasks import atomic
     from tasks.config.model import Goal
+    from tasks.model import mixed_search
     from tasks.progress import progress
 
     table = json.loads(o.table.read_text())

@@ -1,0 +1,112 @@
+"""What NPUForge adds to doit's engine: a kill-safe database, one build at a time, clean interrupts.
+
+- the database (tasks/engine/state_db.py) commits each step as it finishes;
+- the build lock (tasks/engine/lock.py): one writing command per project at a time;
+- Ctrl-C (and SIGTERM) stop the build: step processes are killed, temporary
+  files removed, and the steps that finished stay recorded.
+
+The commands below replace doit's own through the ``doit.COMMAND`` entry
+points in pyproject.toml; each hands doit a ``tasks.engine.loader.ProjectLoader``
+that knows the command and whether it writes, then does what doit's does.
+This module imports nothing heavy: it runs at every start.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from doit.cmd_base import DoitCmdBase
+from doit.cmd_clean import Clean as _Clean
+from doit.cmd_completion import TabCompletion as _TabCompletion
+from doit.cmd_forget import Forget as _Forget
+from doit.cmd_help import Help as _Help
+from doit.cmd_ignore import Ignore as _Ignore
+from doit.cmd_info import Info as _Info
+from doit.cmd_list import List as _List
+from doit.cmd_resetdep import ResetDep as _ResetDep
+from doit.cmd_run import Run as _Run
+from doit.cmd_strace import Strace as _Strace
+
+from tasks.engine.loader import ProjectLoader
+
+INTERRUPTED_EXIT = 130
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+_NO_WAIT = {
+    "section": "NPUForge",
+    "name": "no_wait",
+    "long": "no-wait",
+    "type": bool,
+    "default": False,
+    "help": "if another build of this project is running, stop with an error instead of waiting",
+}
+
+
+def project_loader(command: DoitCmdBase, given, writes: bool):
+    """The loader a command hands doit: NPUForge's, knowing the command and whether it writes."""
+    if isinstance(given, ProjectLoader):  # a command made by another (`doit help run`)
+        given = given.given
+    return ProjectLoader(command, writes, given)
+
+
+def _writing(base: type[DoitCmdBase], salvages: bool = False) -> type[DoitCmdBase]:
+    class Command(base):
+        __doc__ = base.__doc__
+        name = base.get_name()
+        cmd_options = (*base.cmd_options, _NO_WAIT)
+
+        def __init__(self, task_loader=None, **kwargs):
+            super().__init__(task_loader=project_loader(self, task_loader, writes=True), **kwargs)
+
+        def execute(self, params, args):
+            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+            try:
+                code = super().execute(params, args)
+            except KeyboardInterrupt:
+                self.loader.finish(interrupted=True)
+                print(
+                    "\ninterrupted: the steps that finished are recorded; run the same command to go on",
+                    file=sys.stderr,
+                )
+                return INTERRUPTED_EXIT
+            except BaseException:
+                self.loader.finish(interrupted=True)
+                raise
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+            if salvages and code != 0 and (self.sel_default_tasks or {"results", "report"} & set(args)):
+                self.loader.salvage()  # results.json and the report of the variants that built
+            self.loader.finish(interrupted=False)
+            return code
+
+    Command.__name__ = Command.__qualname__ = base.__name__
+    return Command
+
+
+def _reading(base: type[DoitCmdBase]) -> type[DoitCmdBase]:
+    class Command(base):
+        __doc__ = base.__doc__
+        name = base.get_name()
+
+        def __init__(self, task_loader=None, **kwargs):
+            super().__init__(task_loader=project_loader(self, task_loader, writes=False), **kwargs)
+
+    Command.__name__ = Command.__qualname__ = base.__name__
+    return Command
+
+
+Run = _writing(_Run, salvages=True)
+Clean = _writing(_Clean)
+Forget = _writing(_Forget)
+Ignore = _writing(_Ignore)
+ResetDep = _writing(_ResetDep)
+Strace = _writing(_Strace)
+List = _reading(_List)
+Info = _reading(_Info)
+Help = _reading(_Help)
+TabCompletion = _reading(_TabCompletion)

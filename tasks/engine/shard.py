@@ -1,0 +1,67 @@
+"""`doit shard=K/N`: the project's work shared out over N CI jobs, deterministically and by expected seconds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tasks.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tasks.planning import plan
+
+
+def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
+    """What `doit shard=K/N` shares out: the variants of one float model and scheme (they share their
+    quantize and evaluate steps), each with its model, every step it needs and the expected seconds of each."""
+    results = planning.find("results")
+    if results is None:
+        return []
+    cost = {s.task_name: s.kind.cost for s in planning.steps}
+    units: dict[str, dict[str, Any]] = {}
+    for e in results.options.variants:
+        name = f"{e.model}{f'.{e.prune}' if e.prune else ''}/{e.quantization}"
+        unit = units.setdefault(name, {"name": name, "model": e.model, "variants": [], "steps": {}})
+        unit["variants"].append(e.id)
+        unit["steps"].update({step: cost.get(step, 0.0) for step in e.steps})
+        graph = planning.find(f"graph:{name}")  # the report's view of the model: the assemble run restores it
+        if graph is not None:
+            unit["steps"][graph.task_name] = graph.kind.cost
+    return [units[name] for name in sorted(units)]
+
+
+def shard(spec: str, units: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+    """``spec`` is K/N: shard K's units (numbered from 1), a deterministic share.
+
+    A model's variants stay together when there are at least N models (its fetch, conversion and import
+    then run once, in one shard); with fewer, its model/scheme pairs are shared out.  Largest first, each
+    to the shard it adds the fewest seconds to (steps a shard already runs cost nothing again), ties to
+    the lowest shard.
+    """
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+        if not 1 <= k <= n:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"shard={spec}: give shard=K/N with 1 <= K <= N, e.g. shard=1/4") from None
+    if len({u["model"] for u in units}) >= n:
+        by_model: dict[str, list[dict[str, Any]]] = {}
+        for unit in units:
+            by_model.setdefault(unit["model"], []).append(unit)
+        groups = list(by_model.values())
+    else:
+        groups = [[unit] for unit in units]
+    loads: list[dict[str, float]] = [{} for _ in range(n)]
+    chosen: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+
+    def steps(group: list[dict[str, Any]]) -> dict[str, float]:
+        return {name: c for unit in group for name, c in unit["steps"].items()}
+
+    def after(i: int, needs: dict[str, float]) -> float:
+        return sum(loads[i].values()) + sum(c for name, c in needs.items() if name not in loads[i])
+
+    for group in sorted(groups, key=lambda g: (-sum(steps(g).values()), g[0]["name"])):
+        needs = steps(group)
+        best = min(range(n), key=lambda i: (after(i, needs), i))
+        loads[best].update(needs)
+        chosen[best] += group
+    return k, n, chosen[k - 1]

@@ -1,0 +1,242 @@
+"""The one place that speaks doit: Steps → task dicts, and DOIT_CONFIG.
+
+File paths handed to doit are relative to doit's working folder (the folder
+of dodo.py), so the database stays valid when the project is moved or
+restored from a CI cache at another path.
+
+A task is made from a plain record of its step (names, files, fingerprint,
+doc), kept with the plan (tasks/engine/plan_cache.py): a build in which nothing
+changed reads the records and never loads the plan, the project's config or
+the step modules.  A step's action loads the plan when it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.engine import capacity, plan_cache, shard, state_db
+from tasks.progress import say
+
+if TYPE_CHECKING:
+    from tasks.planning import plan
+    from tasks.planning.step import Step
+
+
+class params_unchanged:
+    """doit uptodate checker: the step's parameters equal those of its last success.
+
+    Like doit's ``config_changed`` but keeps the parameters themselves (not a
+    digest) in the database, so a later run can say which one changed.
+    """
+
+    def __init__(self, text: str):  # the parameters as JSON, keys sorted (record())
+        self.text = text
+
+    def configure_task(self, task) -> None:
+        task.value_savers.append(lambda: {"_params": self.text})
+
+    def __call__(self, task, values) -> bool:
+        return values.get("_params") == self.text
+
+
+def _rel(path: str, cwd: str) -> str:
+    """``path`` relative to ``cwd`` (os.getcwd()), as os.path.relpath gives it: a plain absolute path inside
+    ``cwd`` by cutting its prefix (relpath costs ~15 µs a path, and a plan has thousands)."""
+    plain = "//" not in path and "/./" not in path and "/../" not in path and not path.endswith(("/.", "/.."))
+    if plain and path.startswith(cwd) and path[len(cwd) : len(cwd) + 1] == os.sep:
+        return path[len(cwd) + 1 :]
+    return os.path.relpath(path, cwd)
+
+
+def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any]:
+    def action(**positional):
+        import time
+
+        from tasks.engine import failures
+
+        planning = plans.planning()
+        step = planning.find(record["task"])
+        project = planning.project
+        started = time.monotonic()
+        params = planning.fingerprints()[step.task_name]
+        result = _cached_run(step, params, _log(step, planning), plans.step_cache(), project.root, positional)
+        if result is None:
+            failures.clear(project.build_dir, step.task_name)
+        else:
+            failures.record(project.build_dir, step.task_name, result.get_msg())
+        took = time.monotonic() - started
+        say(f"   {step.task_name}: {'done' if result is None else 'FAILED'} in {took:.1f} s")
+        return result
+
+    action.__name__ = f"run_{record['prefix']}"
+    return action
+
+
+def _cached_run(step: Step, params: dict[str, Any], log: Path, store, root: Path, positional: dict[str, Any]):
+    """Restore the step from the step cache, or run it (and store what it made)."""
+    if store is None or not step.kind.cached:
+        return _run(step, log, positional)
+    from tasks.cache import store as cache
+
+    entry = cache.key(step.kind.task_prefix, params, list(step.file_dep), root)
+    if store.restore(entry, list(step.targets), step.task_name):
+        say(f"   {step.task_name}: restored from cache ({entry[:12]})")
+        return None
+    result = _run(step, log, positional)
+    if result is None:
+        store.store(entry, list(step.targets))
+    return result
+
+
+def _run(step: Step, log: Path, positional: dict[str, Any]):
+    """Run the step: in a worker process when it runs native code, else here."""
+    if step.kind.isolated:
+        from tasks.engine import worker
+        from tasks.planning import options as opts
+
+        options_type = f"{step.kind.options.__module__}:{step.kind.options.__qualname__}"
+        family = worker.family(step.kind.tools, step.kind.name)
+        return worker.run(step.kind.function, options_type, opts.to_json(step.options), log, step.task_name, family)
+    from doit.exceptions import TaskFailed
+
+    from tasks.errors import StepError
+
+    try:
+        step.kind.run(step.options, **positional)
+    except StepError as exc:
+        return TaskFailed(str(exc))
+    return None
+
+
+def _log(step: Step, planning: plan.Planning) -> Path:
+    return planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
+
+
+def record(step: Step, planning: plan.Planning) -> dict[str, Any]:
+    """What doit needs of a step, in plain data (kept with the plan)."""
+    return {
+        "task": step.task_name,
+        "prefix": step.kind.task_prefix,
+        "name": step.name,
+        "file_dep": [str(p) for p in step.file_dep],
+        "targets": [str(p) for p in step.targets],
+        "params": json.dumps(planning.fingerprints()[step.task_name], sort_keys=True),
+        "doc": step.doc,
+        "always": step.kind.always,
+        "pos_arg": step.kind.pos_arg,
+    }
+
+
+def records(planning: plan.Planning) -> dict[str, Any]:
+    """The plan as doit needs it: the task name prefixes in step-table order, each with its steps' records."""
+    from tasks.steps import STEPS
+
+    groups: dict[str, dict[str, Any]] = {}
+    for kind in STEPS:
+        groups.setdefault(kind.task_prefix, {"prefix": kind.task_prefix, "single": kind.single, "doc": kind.doc,
+                                             "kinds": []})["kinds"].append(kind.name)  # fmt: skip
+    for group in groups.values():
+        group["steps"] = [record(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
+    project = planning.project
+    gated = any(s.kind.name == "gates" for s in planning.steps)  # project.yaml's gates, or an automatic scheme's goal
+    return {"build_dir": str(project.build_dir), "gates": gated, "groups": list(groups.values()),
+            "shard_units": shard.shard_units(planning)}  # fmt: skip
+
+
+def task_dict(record: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Any]:
+    action = _action(record, plans)
+    cwd = os.getcwd()
+    task: dict[str, Any] = {
+        "actions": [action],
+        "file_dep": [_rel(str(p), cwd) for p in record["file_dep"]],
+        "targets": [_rel(str(p), cwd) for p in record["targets"]],
+        "uptodate": [False] if record["always"] else [params_unchanged(record["params"])],
+        "doc": record["doc"],
+        "clean": True,
+        "verbosity": 2,
+        # doit captures a Python action's output by swapping sys.stdout for the action's time: steps side by
+        # side (threads) would swap it under each other; they print whole lines to the terminal instead
+        "io": {"capture": False},
+    }
+    if record["name"]:
+        task["name"] = record["name"]
+    if record["pos_arg"]:
+        task["pos_arg"] = record["pos_arg"]
+        task["actions"] = [(action, [], {})]
+    return task
+
+
+def creators(kept: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Callable[[], Iterator[dict] | dict]]:
+    """One doit task creator per task name prefix, in step-table order."""
+    return {group["prefix"]: _creator(group, plans) for group in kept["groups"]}
+
+
+def _creator(group: dict[str, Any], plans: plan_cache.Plan) -> Callable[[], Iterator[dict] | dict]:
+    chosen = group["steps"]
+    if group["single"] and chosen:
+
+        def create():
+            return task_dict(chosen[0], plans)
+
+    else:
+
+        def create():
+            yield {"basename": group["prefix"], "name": None, "doc": group["doc"]}
+            for record in chosen:
+                yield task_dict(record, plans)
+
+    create.__doc__ = group["doc"]
+    return create
+
+
+def load(
+    project_file: Path, baseline: Path | None, loader, shard_arg: str | None = None
+) -> tuple[dict[str, Any], dict[str, Callable], plan_cache.Plan]:
+    """Plan the project (or take its kept plan); return DOIT_CONFIG, one task creator per task name prefix,
+    and the plan (loaded when a step runs).
+
+    ``shard_arg`` (``shard=K/N``): the default tasks are shard K's steps (see shard()), not results,
+    the report and the gates, which an assemble run makes from the step cache.
+
+    ``loader`` is the running command's tasks.engine.loader.ProjectLoader: it takes the
+    build lock for a writing command.  Raises ConfigError for a bad project.
+    """
+    kept, plans = plan_cache.planned(Path(project_file).absolute(), baseline, records)
+    default_tasks = ["results", "report"] + (["gates"] if kept["gates"] else [])
+    if shard_arg is not None:
+        k, n, units = shard.shard(shard_arg, kept["shard_units"])
+        wanted = {name: cost for unit in units for name, cost in unit["steps"].items()}
+        default_tasks = [r["task"] for g in kept["groups"] for r in g["steps"] if r["task"] in wanted]
+        if loader.writes:
+            variants = sum(len(u["variants"]) for u in units)
+            expected = sum(wanted.values())
+            say(f"shard {k}/{n}: {variants} variant(s) of {len(units)} model/scheme pair(s), "
+                f"{len(default_tasks)} step(s), about {expected:.0f} s of work")  # fmt: skip
+    build_dir = Path(kept["build_dir"])
+    loader.take_lock(build_dir)  # before doit opens the database
+    doit_config = {
+        "dep_file": _rel(str(build_dir / ".doit.db"), os.getcwd()),
+        # each step committed as it succeeds; commands that only look open it read-only
+        "backend": state_db.BACKEND if loader.writes else state_db.READ_ONLY_BACKEND,
+        "check_file_uptodate": "md5",
+        "default_tasks": default_tasks,
+        "verbosity": 2,
+        "reporter": "executed-only",  # one line per step that runs; silence for up-to-date ones
+        "num_process": capacity.jobs(),  # independent steps side by side; `-n 1` builds one step at a time
+        "par_type": "thread",  # the threads only wait: each step runs in a worker process (tasks/engine/worker.py)
+        "subtasks": True,  # `doit list` shows every step of every variant
+    }
+    if loader.writes and not os.environ.get("NPUFORGE_NO_MTIME_REFRESH"):  # doit's stock behaviour, for comparison
+        from tasks.engine import doit_db
+
+        doit_db.refresh_mtimes(Path(doit_config["dep_file"]))
+    return doit_config, creators(kept, plans), plans
+
+
+def run_now(step: Step, planning: plan.Planning):
+    """Run one planned step outside doit (see ProjectLoader.salvage); None, or doit's failure."""
+    return _run(step, _log(step, planning), {})

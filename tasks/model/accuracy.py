@@ -1,0 +1,157 @@
+"""The quantized model against its float original: the work of the evaluate step (tasks/steps/evaluate.py).
+
+Both run in the LiteRT interpreter on the same inputs; integer inputs are
+quantized and integer outputs dequantized with the model's own parameters.
+Per output tensor: max abs error, RMSE, SNR (dB) and cosine similarity, the
+mean over samples and the worst sample; the output with the lowest SNR is
+named.  Then each of the model's tasks decodes both models' outputs and
+compares the answers (tasks/model/metrics).  A Vela artifact has the accuracy of
+the quantized model it was compiled from (Vela does not change the
+arithmetic), so this runs once per quantized model.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasks import atomic
+from tasks.errors import StepError
+from tasks.model import datasets
+from tasks.progress import progress
+from tasks.tflite import flatbuffer, runtime
+
+SNR_CAP_DB = 200.0  # identical outputs: reported as 200 dB (JSON has no infinity)
+
+
+def compare(reference: np.ndarray, value: np.ndarray) -> dict[str, float]:
+    """Error metrics of one output on one sample."""
+    ref = reference.astype(np.float64).ravel()
+    got = value.astype(np.float64).ravel()
+    err = got - ref
+    sse, power = float(np.sum(err**2)), float(np.sum(ref**2))
+    if sse == 0:
+        snr = SNR_CAP_DB
+    elif power == 0:
+        snr = -SNR_CAP_DB
+    else:
+        snr = min(SNR_CAP_DB, 10 * math.log10(power / sse))
+    norms = float(np.linalg.norm(ref) * np.linalg.norm(got))
+    cosine = float(np.dot(ref, got) / norms) if norms > 0 else (1.0 if sse == 0 else 0.0)
+    return {
+        "max_abs": float(np.max(np.abs(err))) if err.size else 0.0,
+        "rmse": math.sqrt(sse / max(err.size, 1)),
+        "snr_db": snr,
+        "cosine": cosine,
+    }
+
+
+def summarise(per_sample: list[dict[str, float]]) -> dict[str, Any]:
+    """Mean over samples, and the worst sample (lowest SNR)."""
+    mean = {k: float(np.mean([s[k] for s in per_sample])) for k in ("max_abs", "rmse", "snr_db", "cosine")}
+    worst_index = int(np.argmin([s["snr_db"] for s in per_sample]))
+    return {**{k: round(v, 6) for k, v in mean.items()}, "worst": {"sample": worst_index, **per_sample[worst_index]}}
+
+
+class Runner:
+    """A model run through its serving signature, float in and float out."""
+
+    def __init__(self, content: bytes):
+        self.interpreter = runtime.interpreter(content)  # builtin kernels: the boards' and the table's arithmetic
+        self.runner = self.interpreter.get_signature_runner(flatbuffer.SIGNATURE_KEY)
+        self.inputs = self.runner.get_input_details()
+        self.outputs = self.runner.get_output_details()
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        ((name, detail),) = self.inputs.items()
+        result = self.runner(**{name: runtime.quantize_input(x, detail)})
+        out = {}
+        for key, value in result.items():
+            scale, zero = self.outputs[key]["quantization"]
+            out[key] = (
+                (value.astype(np.float32) - zero) * scale if np.issubdtype(value.dtype, np.integer) and scale else value
+            )
+        return out
+
+
+def run(
+    float_model: Path,
+    quantized: Path,
+    out: Path,
+    dataset: datasets.Samples,
+    tasks: tuple[dict[str, Any], ...],
+    label: str,
+    in_sample: bool = False,
+    pruned: bool = False,
+) -> None:
+    ref, test = Runner(float_model.read_bytes()), Runner(quantized.read_bytes())
+    if len(ref.inputs) != 1:
+        raise StepError(f"{label}: evaluation supports single-input models; this one has {len(ref.inputs)} inputs")
+    if sorted(ref.outputs) != sorted(test.outputs):
+        raise StepError(
+            f"{label}: the quantized model's outputs {sorted(test.outputs)} differ from the float model's {sorted(ref.outputs)}"
+        )
+    (detail,) = ref.inputs.values()
+    shape = tuple(int(d) for d in detail["shape"])
+    xs = list(datasets.samples(dataset, list(shape)))
+    if not xs:
+        raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
+    expected, got = [], []
+    for i, x in enumerate(xs, 1):
+        e = ref(x)
+        expected.append(e)
+        got.append({name: value.reshape(e[name].shape) for name, value in test(x).items()})
+        if i % 16 == 0 and i < len(xs):
+            progress(f"{i}/{len(xs)} samples of '{dataset.label}' run")
+    outputs = {name: summarise([compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)])
+               for name in ref.outputs}  # fmt: skip
+    result: dict[str, Any] = {
+        "outputs": outputs,
+        "worst_output": min(outputs, key=lambda n: outputs[n]["snr_db"]),
+        "samples": len(xs),
+        "dataset": dataset.name,
+        "part": dataset.part,
+        "in_sample": in_sample,
+        **task_metrics(tasks, expected, got, shape, label, pruned),
+    }
+    atomic.write_json(out, result)
+    progress(_line(result, dataset.label))
+
+
+def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label: str, pruned: bool) -> dict[str, Any]:
+    """Every task's metrics, and all of them by name (``metrics``); in a prune variant, a task whose output was cut
+    away is skipped (and says so); in a whole model, a task naming an output the model lacks is an error."""
+    from tasks.model import metrics
+
+    done, by_name = [], {}
+    for spec in tasks:
+        missing = [n for n in metrics.outputs_used(spec) if n not in expected[0]]
+        if missing and not pruned:
+            raise StepError(
+                f"{label}: task {spec['type']} reads output {', '.join(missing)}, which the model does not have "
+                f"(outputs: {', '.join(expected[0])}); fix models.{label.split('/')[0]}.task"
+            )
+        if missing:
+            done.append({"type": spec["type"], "skipped": f"output {', '.join(missing)} is pruned away"})
+            continue
+        try:
+            found = metrics.evaluate(spec, expected, got, shape)
+        except StepError as exc:
+            raise StepError(f"{label}: {exc}") from None
+        clash = sorted(set(found) & set(by_name))
+        if clash:
+            raise StepError(f"{label}: two tasks give {', '.join(clash)}; give each model one task of a type")
+        by_name.update(found)
+        done.append({"type": spec["type"], **{k: spec[k] for k in metrics.OUTPUT_KEYS if k in spec}, "metrics": found})
+    compat = {"top1_agreement": by_name["top1_agreement"]} if "top1_agreement" in by_name else {}
+    return {"tasks": done, "metrics": by_name, **compat}
+
+
+def _line(result: dict[str, Any], dataset: str) -> str:
+    snr = ", ".join(f"{n} {m['snr_db']:.1f} dB" for n, m in result["outputs"].items())
+    shown = [f"{k} {v:.4g}" for k, v in result["metrics"].items() if v is not None]
+    mark = " (in-sample: also calibration samples)" if result["in_sample"] else ""
+    return f"{result['samples']} samples of '{dataset}'{mark}: SNR {snr}" + ("; " + ", ".join(shown) if shown else "")

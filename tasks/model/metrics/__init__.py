@@ -1,0 +1,93 @@
+"""Task metrics: decoders of a model's outputs, the quantized model's answers against the float model's.
+
+SNR says how far the numbers moved; a task metric says whether the model
+still does its job.  Each decoder reads the outputs the way the application
+does (a class, landmarks in pixels, boxes after non-maximum suppression, a
+mask) and compares the quantized model's decoded answer with the float
+model's, on the same validation samples.
+
+A task is one entry of ``models.NAME.task`` in project.yaml, its keys as
+written (tasks/config/sections.py; each decoder applies its own defaults,
+which docs/howto/accuracy.md lists).  The table below is
+the one place a task type is declared: the evaluate step calls
+``evaluate(spec, reference, quantized, input_shape)``, gates and the report
+read the metric names it lists.  Every decoder takes one dict per sample,
+output name → float array with the batch axis (integer outputs already
+dequantized), and returns named numbers (None where a metric is undefined,
+e.g. recall when the float model found nothing).  numpy only, imported lazily
+by the modules; planning imports this package for the names alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TaskType:
+    name: str
+    module: str  # tasks.model.metrics.<module>:metrics computes it
+    metrics: tuple[str, ...]  # the names it returns, in the order the report shows them
+    headline: str  # the one the overview shows
+    doc: str
+
+
+TASKS: tuple[TaskType, ...] = (
+    TaskType("classification", "classification", ("top1_agreement", "top5_agreement"), "top1_agreement",
+             "top-1 (and top-5) class of the quantized model against the float model's top-1"),
+    TaskType("keypoints", "keypoints",
+             ("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95", "landmark_pck"),
+             "landmark_px_mean",
+             "landmark displacement in pixels of the model input and as a fraction of its size, PCK"),
+    TaskType("detection", "detection",
+             ("detection_recall", "detection_precision", "detection_iou_mean", "detection_count_float",
+              "detection_count_quantized"),
+             "detection_recall", "decoded, suppressed boxes matched to the float model's: recall, precision, IoU"),
+    TaskType("segmentation", "segmentation", ("mask_iou", "mask_iou_min"), "mask_iou",
+             "IoU of the quantized model's mask with the float model's"),
+    TaskType("custom", "custom", (), "", "a function of the project's: metric: FILE.py:FUNCTION"),
+)  # fmt: skip
+
+BY_NAME: dict[str, TaskType] = {t.name: t for t in TASKS}
+BUILTIN_METRICS: tuple[str, ...] = tuple(m for t in TASKS for m in t.metrics)
+HIGHER_IS_BETTER = {"landmark_px_mean": False, "landmark_px_p95": False, "landmark_rel_mean": False,
+                    "landmark_rel_p95": False}  # fmt: skip  # every other task metric: higher is better
+
+
+def evaluate(spec: dict, reference: list, quantized: list, input_shape: tuple[int, ...]) -> dict:
+    """The metrics of one task (``spec``, from project.yaml) over every sample."""
+    import importlib
+
+    module = importlib.import_module(f"tasks.model.metrics.{BY_NAME[spec['type']].module}")
+    return module.metrics(spec, reference, quantized, input_shape)
+
+
+OUTPUT_KEYS = ("output", "boxes", "scores")  # a task's keys that name output tensors
+
+
+def outputs_used(spec: dict) -> tuple[str, ...]:
+    """The output tensors a task reads (none named: it picks them itself)."""
+    return tuple(spec[k] for k in OUTPUT_KEYS if spec.get(k))
+
+
+def headline(accuracy: dict | None) -> tuple[str, float] | None:
+    """(metric, value) that says best whether a variant still does its job: its first task's headline metric."""
+    for task in (accuracy or {}).get("tasks") or []:
+        found = task.get("metrics") or {}
+        name = BY_NAME[task["type"]].headline or next(iter(found), "")
+        if found.get(name) is not None:
+            return name, found[name]
+    return None
+
+
+def metric_text(name: str, value: float | None) -> str:
+    """A task metric as a person reads it: shares in %, pixels with px, counts whole."""
+    if value is None:
+        return "–"
+    if name.endswith(("_agreement", "_recall", "_precision", "_pck")):
+        return f"{value:.1%}"
+    if "_px_" in name:
+        return f"{value:.2f} px"
+    if name.startswith("detection_count"):
+        return f"{value:.0f}"
+    return f"{value:.4g}"

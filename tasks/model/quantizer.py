@@ -1,0 +1,286 @@
+"""Float .tflite → quantized .tflite: the work of the quantize step (tasks/steps/quantize.py).
+
+int8 and int16x8 use TensorFlow Lite's calibrator and quantizer (the path
+``TFLiteConverter`` takes after conversion, applied to the canonical float
+.tflite); dynamic and float16 use ai-edge-quantizer, which works on .tflite
+directly.  Overrides (mixed precision), and int8 weights rounded by OCTAV or
+MSE, are an ai-edge-quantizer recipe fed with TensorFlow Lite's calibration
+(tasks/model/calibration.py), so their int8 layers match the int8 scheme's.  An
+automatic scheme is quantized as the mixed scheme its search chose
+(tasks/model/mixed_search.py).  Calibration order is fixed, so the same inputs give
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tasks import atomic
+from tasks.errors import StepError
+from tasks.model import calibration, datasets, quant_errors
+from tasks.progress import progress
+from tasks.tflite import flatbuffer, opcodes, runtime, surgery
+
+
+def run(
+    model: Path,
+    out: Path,
+    facts: Path,
+    scheme: dict[str, Any],
+    dataset: datasets.Samples | None,
+    label: str,
+    errors_dataset: datasets.Samples | None = None,
+    errors_csv: Path | None = None,
+    ranges: Path | None = None,
+    search: Path | None = None,
+) -> None:
+    """``scheme``: type, io, per_channel, weights and overrides (each {type, match | from}), as in quantize.json;
+    ``ranges``: the calibrate step's (schemes that take them); ``search``: an automatic scheme's choice."""
+    from tasks.model.importers import refuse_custom_ops
+
+    content = model.read_bytes()
+    model_name, _, prune = label.rsplit("/", 1)[0].partition(".")  # label: UNIT/SCHEME, UNIT: MODEL[.PRUNE]
+    where = f"models.{model_name}" + (f".prune.{prune}" if prune else "")
+    refuse_custom_ops(flatbuffer.read_bytes(content, label), where, f"models.{model_name}")
+    shown = {k: v for k, v in scheme.items() if k != "weights" or v != "min_max"}  # quantize.json as before weights
+    if search is not None:
+        chosen = json.loads(search.read_text())["chosen"]
+        progress(f"the search's choice: {chosen['summary']}")
+        scheme = {**scheme, **chosen["scheme"]}
+        shown = {**shown, "chosen": chosen["scheme"]}
+    qsvs = calibration.read(ranges) if ranges else None
+    result, samples = quantize_content(content, scheme, dataset, label, qsvs)
+    described = runtime.describe(result, scheme=shown, calibration_samples=samples, precision=precision(result))
+    if errors_dataset and errors_csv:
+        rows = _layer_errors(content, result, errors_dataset, label)
+        quant_errors.write(errors_csv, rows)
+        described["quant_errors"] = quant_errors.for_json(rows)
+        described["error_budget"] = quant_errors.error_budget(rows)
+        for line in quant_errors.summary_lines(rows):
+            progress(line)
+    atomic.write_bytes(out, result)
+    atomic.write_json(facts, described)
+
+
+def quantize_content(
+    content: bytes,
+    scheme: dict[str, Any],
+    dataset: datasets.Samples | None,
+    label: str,
+    qsvs: tuple[dict[str, Any], int] | None = None,
+) -> tuple[bytes, int | None]:
+    """The float model ``content`` quantized by ``scheme``, and how many samples calibrated it (None: not calibrated).
+
+    ``qsvs``: ranges (and their sample count) from calibration.read; else a recipe calibrates on ``dataset``."""
+    kind = scheme["type"]
+    if scheme.get("overrides") or scheme.get("weights", "min_max") != "min_max" or qsvs is not None:
+        if qsvs is None:
+            model = flatbuffer.read_bytes(content, label)
+            xs = list(datasets.samples(dataset, flatbuffer.single_input_shape(model, label)))
+            qsvs = calibration.as_qsvs(calibration.ranges(content, xs, dataset.name, label), len(xs)), len(xs)
+        parts = [f"{len(scheme['overrides'])} override(s)"] if scheme.get("overrides") else ["int8"]
+        parts += [f"{scheme['weights']} weights"] if scheme.get("weights", "min_max") != "min_max" else []
+        progress(f"quantizing with ai-edge-quantizer: {', '.join(parts)}, ranges of {qsvs[1]} samples")
+        return mixed(content, scheme, qsvs[0], label), qsvs[1]
+    if kind in ("int8", "int16x8"):
+        return _calibrated(content, scheme, dataset, label)
+    if kind in ("dynamic", "float16"):
+        return _ai_edge(content, scheme, dynamic=kind == "dynamic"), None
+    raise StepError(f"quantization type {kind!r} is not one of dynamic, float16, int8, int16x8")
+
+
+def _layer_errors(float_content: bytes, result: bytes, dataset: datasets.Samples, label: str) -> list[dict[str, Any]]:
+    shape = flatbuffer.single_input_shape(flatbuffer.read_bytes(float_content, label), label)
+    xs = []
+    for x in datasets.samples(dataset, shape):
+        xs.append(x)
+        if len(xs) == quant_errors.SAMPLES:
+            break
+    progress(f"per-layer error on {len(xs)} samples of '{dataset.label}'")
+    return quant_errors.layer_errors(float_content, result, xs)
+
+
+def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Samples, label: str) -> tuple[bytes, int]:
+    import tensorflow as tf
+    from tensorflow.lite.python import convert
+    from tensorflow.lite.python.optimize import calibrator
+
+    shape = flatbuffer.single_input_shape(flatbuffer.read_bytes(content, label), label)
+    xs = list(datasets.samples(dataset, shape))
+    representative = calibration.representative(xs, dataset.name)
+    io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[scheme["io"]]
+    per_tensor = not scheme["per_channel"]
+    try:
+        cal = calibrator.Calibrator(calibrator.add_intermediate_tensors(content))
+        if scheme["type"] == "int8":
+            calibrated = cal.calibrate(representative)
+            progress("quantizing to int8")
+            result = convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io)
+            return bytes(result), len(xs)
+        progress("calibrating, then quantizing to int16 activations, int8 weights")
+        # Ops without a 16x8 kernel stay float (TFLiteConverter does the same with
+        # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 + TFLITE_BUILTINS).
+        result = cal.calibrate_and_quantize(
+            representative, io, io, True, tf.int16, tf.int64, disable_per_channel=per_tensor
+        )
+        return bytes(result), len(xs)
+    except (RuntimeError, ValueError) as exc:
+        raise calibration.tflite_failed(label, exc) from None
+
+
+def _ai_edge(content: bytes, scheme: dict[str, Any], dynamic: bool) -> bytes:
+    from ai_edge_quantizer import qtyping, quantizer
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    qt = quantizer.Quantizer(bytearray(content))
+    ops = qtyping.TFLOperationName.ALL_SUPPORTED
+    granularity = qtyping.QuantGranularity.CHANNELWISE if scheme["per_channel"] else qtyping.QuantGranularity.TENSORWISE
+    if dynamic:
+        progress("dynamic-range quantization: int8 weights, float activations")
+        qt.add_dynamic_config(".*", ops, 8, granularity)
+    else:
+        progress("float16 weights")
+        qt.add_weight_only_config(".*", ops, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
+    return bytes(qt.quantize(enable_progress_report=False).quantized_model)
+
+
+# --- mixed precision: ai-edge-quantizer recipes -------------------------------------------------
+
+_ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
+_WEIGHT_ALGORITHMS = {"octav": "OCTAV", "mse": "MSE"}  # weights: → ai-edge-quantizer's algorithm key
+# the ops whose weights both round (ai-edge-quantizer's MSE registers only these; OCTAV more, the same for weights)
+_WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "CONV_2D_TRANSPOSE")
+
+
+def _op_config(bits: int, per_channel: bool) -> dict[str, Any]:
+    """An ai-edge-quantizer static op config: int8 weights, ``bits`` activations."""
+    return {
+        "activation_tensor_config": {
+            "num_bits": bits,
+            "symmetric": bits == 16,  # int16 activations are symmetric in TFLite's kernels
+            "granularity": "TENSORWISE",
+            "dtype": "INT",
+        },
+        "weight_tensor_config": {
+            "num_bits": 8,
+            "symmetric": True,
+            "granularity": "CHANNELWISE" if per_channel else "TENSORWISE",
+            "dtype": "INT",
+        },
+        "compute_precision": "INTEGER",
+        "explicit_dequantize": False,
+        "skip_checks": False,
+        "min_weight_elements": 0,
+    }
+
+
+def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    """The scheme as an ai-edge-quantizer recipe: the base type everywhere, then each override.
+
+    In a recipe the last matching entry wins, so overrides apply in their order.
+    """
+    import re
+
+    sg = model.subgraphs[0]
+    # ai-edge-quantizer matches a regex against an op's scope: its output names, each followed by ';'
+    scopes = ["".join(flatbuffer.tensor_name(sg.tensors[o]) + ";" for o in op.outputs) for op in sg.operators]
+    entries = [
+        {
+            "regex": ".*",
+            "operation": "*",
+            "algorithm_key": "min_max_uniform_quantize",
+            "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"]),
+        }
+    ]
+    weights = scheme.get("weights", "min_max")
+    if weights != "min_max":  # the same int8 config, its weights' scales searched by OCTAV or MSE
+        entries += [
+            {"regex": ".*", "operation": op, "algorithm_key": _WEIGHT_ALGORITHMS[weights],
+             "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"])}
+            for op in _WEIGHTED_OPS
+        ]  # fmt: skip
+    for i, override in enumerate(scheme.get("overrides") or ()):
+        where = f"{label}: overrides[{i}]"
+        if "from" in override:
+            start = flatbuffer.find_tensor(model, override["from"], f"{where}.from")
+            names = surgery.downstream_outputs(model, start)
+            if not names:
+                raise StepError(f"{where}.from: no layer uses '{override['from']}'; name a tensor inside the model")
+            regex = "^(?:" + "|".join(re.escape(n) for n in names) + ");$"
+        else:
+            regex = override["match"]
+            if not any(re.search(regex, scope) for scope in scopes):
+                raise StepError(
+                    f"{where}.match: '{regex}' matches no layer output; names look like: " + ", ".join(scopes[:3])
+                )
+        if override["type"] == "float":
+            entries.append({"regex": regex, "operation": "*", "algorithm_key": "no_quantize", "op_config": {}})
+        else:
+            entries.append(
+                {
+                    "regex": regex,
+                    "operation": "*",
+                    "algorithm_key": "min_max_uniform_quantize",
+                    "op_config": _op_config(_ACTIVATION_BITS[override["type"]], scheme["per_channel"]),
+                }
+            )
+    if scheme["io"] == "float32":
+        # ai-edge-quantizer gives all graph outputs one config (a virtual OUTPUT op whose scope is every
+        # output's name), which would requantize an int16 tail's outputs to int8: leave them float instead
+        entries.append({"regex": ".*", "operation": "OUTPUT", "algorithm_key": "no_quantize", "op_config": {}})
+    return entries
+
+
+def mixed(content: bytes, scheme: dict[str, Any], qsvs: dict[str, Any], label: str) -> bytes:
+    """``content`` quantized by the scheme's ai-edge-quantizer recipe with the ranges ``qsvs`` (as calibration.read)."""
+    from ai_edge_quantizer import quantizer
+
+    model = flatbuffer.read_bytes(content, label)
+    if scheme["io"] == "uint8":
+        raise StepError(f"{label}: io: uint8 is not available with overrides; use int8 or float32")
+    qt = quantizer.Quantizer(bytearray(content))
+    qt.load_quantization_recipe(recipe(model, scheme, label))
+    try:
+        result = bytes(qt.quantize(qsvs, enable_progress_report=False).quantized_model)
+    except ValueError as exc:
+        raise StepError(f"{label}: ai-edge-quantizer could not quantize the model: {exc}") from None
+    quantized = flatbuffer.read_bytes(result, label)
+    if scheme["io"] == "float32":
+        quantized = surgery.float_io(_keep_output_names(quantized))
+    return flatbuffer.to_bytes(quantized)
+
+
+def _keep_output_names(model):
+    """Float outputs under their own names, as ``surgery.float_io`` gives them.
+
+    The recipe leaves the graph outputs float, so ai-edge-quantizer dequantizes
+    each one from the type of the layer that makes it (an int16 tail stays int16 up
+    to its output) and names the float tensor ``X_dequant``; it becomes ``X`` again,
+    the integer one ``X_int``.
+    """
+    sg = model.subgraphs[0]
+    made_by = {out: op for op in sg.operators for out in op.outputs}
+    integer = (flatbuffer.schema.TensorType.INT8, flatbuffer.schema.TensorType.INT16)
+    for index in sg.outputs:
+        op = made_by.get(index)
+        if op is None or opcodes.op_name(model, op) != "DEQUANTIZE" or sg.tensors[op.inputs[0]].type not in integer:
+            continue
+        inner = sg.tensors[op.inputs[0]]
+        name = flatbuffer.tensor_name(inner)
+        inner.name, sg.tensors[index].name = f"{name}_int", name
+    return model
+
+
+def precision(content: bytes) -> dict[str, int]:
+    """How many ops compute in which precision, by the type of their first output."""
+    model = flatbuffer.read_bytes(content, "quantized model")
+    sg = model.subgraphs[0]
+    counts: dict[str, int] = {}
+    for op in sg.operators:
+        if opcodes.op_name(model, op) in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        kind = flatbuffer.TYPE_NAMES.get(sg.tensors[op.outputs[0]].type, "?").lower()
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,302 @@
+"""Project → list of Steps.  Pure: reads no model, imports no TensorFlow.
+
+``plan()`` only orchestrates: it calls each step kind's ``plan_<kind>`` (rows
+of tasks.steps.STEPS, in order) with a ``Planning``, which answers the
+questions planners share (which units are quantized, where an artifact lives,
+which step wrote a file), then checks the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tasks.config import Board, Model, Project, Variant
+from tasks.errors import ConfigError
+from tasks.model.datasets import Samples, split_counts, split_files
+from tasks.model.rewrites import REWRITES
+from tasks.planning import options as opts
+from tasks.planning import versions
+from tasks.planning.step import Step
+from tasks.steps import BY_NAME, STEPS
+from tasks.toolchains import registry as toolchains
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where every artifact of a project lives."""
+
+    project: Project
+
+    @property
+    def build(self) -> Path:
+        return self.project.build_dir
+
+    def fetched(self, model: Model) -> Path:
+        return self.project.root / "models" / "fetched" / PurePosixPath(model.source.member).name
+
+    def float_model(self, unit: str) -> Path:
+        """``unit`` is MODEL or MODEL.PRUNE."""
+        return self.build / unit / f"{unit}_float.tflite"
+
+    def rewritten(self, unit: str) -> Path:
+        return self.build / unit / f"{unit}_rewritten.tflite"
+
+    def quantized(self, unit: str, quant: str) -> Path:
+        return self.build / unit / quant / f"{unit}_{quant}.tflite"
+
+    def calibration(self, unit: str) -> Path:
+        return self.build / unit / "calibration.json"
+
+    def search_dir(self, unit: str, quant: str) -> Path:
+        """An automatic scheme's sensitivity table and search record."""
+        return self.build / unit / quant / "search"
+
+    def candidates(self, unit: str) -> Path:
+        """The measured candidates of a unit's automatic schemes, by content (shared: a second scheme reuses them)."""
+        return self.build / unit / "candidates"
+
+    def accuracy(self, unit: str, quant: str) -> Path:
+        return self.build / unit / quant / "accuracy.json"
+
+    def compile_dir(self, v: Variant) -> Path:
+        return self.build / v.unit / v.quantization / v.target
+
+    def vela_model(self, v: Variant) -> Path:
+        return self.compile_dir(v) / f"{v.unit}_{v.quantization}_vela.tflite"
+
+    def synap_model(self, v: Variant) -> Path:
+        return self.compile_dir(v) / f"{v.unit}_{v.quantization}.synap"
+
+    @property
+    def results(self) -> Path:
+        return self.build / "results.json"
+
+    def logs(self, step_kind: str, name: str) -> Path:
+        return self.build / "logs" / f"{step_kind}-{name.replace('/', '_').replace('@', '_at_')}.log"
+
+
+@dataclass
+class Planning:
+    """What the planners of one project share; holds the steps planned so far."""
+
+    project: Project
+    baseline: Path | None = None
+    steps: list[Step] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.paths = Paths(self.project)
+        self._by_name: dict[str, Step] = {}
+        self._fingerprints: dict[str, dict[str, Any]] | None = None
+
+    def new(self, kind: str, name: str, doc: str, options: Any) -> Step:
+        row = BY_NAME[kind]
+        if not isinstance(options, row.options):
+            raise TypeError(f"{kind} takes {row.options.__name__}, not {type(options).__name__}")
+        return Step(row, name, doc, options)
+
+    def add(self, steps: list[Step]) -> None:
+        for step in steps:
+            self.steps.append(step)
+            self._by_name.setdefault(step.task_name, step)
+
+    def find(self, task_name: str) -> Step | None:
+        return self._by_name.get(task_name)
+
+    def fingerprint(self, step: Step) -> dict[str, Any]:
+        """What decides whether ``step`` re-runs: its options (paths relative) and its tools' versions."""
+        return {**opts.fingerprint(step.options, self.project.root), "tools": versions.tool_versions(step.kind)}
+
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """Every planned step's fingerprint, by task name (computed once; kept with the plan)."""
+        if self._fingerprints is None:
+            self._fingerprints = {step.task_name: self.fingerprint(step) for step in self.steps}
+        return self._fingerprints
+
+    def tool_versions(self, dists: tuple[str, ...]) -> dict[str, str]:
+        return {d: versions.version(d) for d in dists}
+
+    def python_version(self) -> str:
+        return versions.python_version()
+
+    # --- variants and units
+
+    def toolchain(self, v: Variant) -> toolchains.Toolchain:
+        return self.project.targets[v.target].toolchain
+
+    def variants_with(self, kind: str) -> list[Variant]:
+        """The variants whose toolchain gives them a step of ``kind``."""
+        return [v for v in self.project.variants if kind in self.toolchain(v).steps]
+
+    def _quantized_variants(self) -> list[Variant]:
+        return [v for v in self.project.variants if self.toolchain(v).quantizes]
+
+    def _searched_variants(self) -> list[Variant]:
+        """Variants of automatic schemes: their unit is searched with TensorFlow Lite models, whatever the toolchain."""
+        return [v for v in self.project.variants if self.project.quantization[v.quantization].type == "auto"]
+
+    def searched(self) -> list[tuple[str, str, str]]:
+        """(model, unit, quantization) of every automatic scheme's search, in order."""
+        return list(dict.fromkeys((v.model, v.unit, v.quantization) for v in self._searched_variants()))
+
+    def used_models(self) -> list[str]:
+        return list(dict.fromkeys(v.model for v in self.project.variants))
+
+    def imported_models(self) -> list[str]:
+        """Models the import step converts: those TensorFlow Lite quantizes, and those SyNAP cannot take as they are."""
+        needed = {v.model for v in self._quantized_variants() + self._searched_variants()} | {
+            v.model for v in self.variants_with("compile-synap") if self._as_is(self.project.models[v.model]) is None
+        }
+        return [m for m in self.used_models() if m in needed]
+
+    def tflite_units(self) -> list[tuple[str, str | None]]:
+        """(model, prune) of every float model TensorFlow Lite quantizes (or a search measures), in order."""
+        return list(dict.fromkeys((v.model, v.prune) for v in self._quantized_variants() + self._searched_variants()))
+
+    def tflite_quantized(self) -> list[tuple[str, str, str]]:
+        """(model, unit, quantization) of every quantized .tflite, in order."""
+        return list(dict.fromkeys((v.model, v.unit, v.quantization) for v in self._quantized_variants()))
+
+    def model_rewrites(self, model_name: str) -> tuple[str, ...]:
+        """The rewrites a model's TFLite units get: as given, else all of them when a Vela target uses it."""
+        model = self.project.models[model_name]
+        if model.rewrites is not None:
+            return model.rewrites
+        vela = any(v.model == model_name for v in self.variants_with("compile"))
+        return tuple(REWRITES) if vela else ()
+
+    # --- files
+
+    def onnx_source(self, model: Model) -> tuple[Path, tuple[Path, ...]]:
+        """An ONNX model's file: fetched, or as given."""
+        path = self.paths.fetched(model) if model.source.kind == "pip" else model.source.path
+        return path, (path,)
+
+    def source_of(self, model: Model) -> tuple[Path, tuple[Path, ...]]:
+        """The model's source as the import step reads it, and every file of it (an ONNX model: onnx2tf's .tflite)."""
+        src = model.source
+        convert = self.find(f"convert:{model.name}")
+        if convert is not None:
+            return convert.options.out, (convert.options.out,)
+        if src.kind == "pip":
+            fetched = self.paths.fetched(model)
+            return fetched, (fetched,)
+        if src.path.is_dir():
+            return src.path, tuple(sorted(p for p in src.path.rglob("*") if p.is_file()))
+        return src.path, (src.path,)
+
+    def _as_is(self, model: Model) -> Path | None:
+        """The model file SyNAP converts as it is (.onnx, .tflite); None when it needs the import step."""
+        if model.source.kind == "pip":
+            return self.paths.fetched(model)
+        if model.source.kind == "file" and model.source.path.suffix in (".onnx", ".tflite"):
+            return model.source.path
+        return None
+
+    def synap_source(self, model: Model) -> Path:
+        return self._as_is(model) or self.paths.float_model(model.name)
+
+    def start_of(self, unit: str) -> Path:
+        """The float model quantize starts from: rewritten, when rewrites apply."""
+        rewrite = self.find(f"rewrite:{unit}")
+        return rewrite.options.out if rewrite else self.paths.float_model(unit)
+
+    def samples(self, dataset: str | None, model: Model | None = None, role: str = "calibration") -> Samples | None:
+        """A dataset of project.yaml as step options, its ``role`` part when it is split ("calibration" or
+        "validation"); for an ONNX ``model``, with its layouts (convert.json)."""
+        if dataset is None:
+            return None
+        d = self.project.datasets[dataset]
+        convert = self.find(f"convert:{model.name}") if model and d.kind == "npy" else None
+        layouts = convert.options.facts if convert else None
+        files, count, skip, part = d.files, d.count, 0, None
+        if d.split is not None:
+            shares = (d.split.calibration, d.split.validation)
+            part = role
+            if d.kind == "random":
+                first, second = split_counts(d.count, shares)
+                count, skip = (first, 0) if role == "calibration" else (second, first)
+            else:
+                files = split_files(d.files, self.project.root, shares, d.split.seed)[role == "validation"]
+        return Samples(d.name, d.kind, d.preprocess, d.seed, count, d.low, d.high, d.limit, files, layouts, part, skip)
+
+    def validation_samples(self, model: Model) -> tuple[Samples | None, bool]:
+        """What a model is evaluated on (its validation set, else its calibration set), and whether those samples
+        are also calibration samples ("in-sample": the accuracy then flatters the model)."""
+        validation = self.samples(model.validation or model.calibration, model, "validation")
+        if validation is None or model.calibration is None:
+            return validation, False
+        calibration = self.samples(model.calibration, model, "calibration")
+        if validation.kind == "random" or calibration.kind == "random":
+            same = (validation.kind, validation.seed, validation.low, validation.high) == (
+                calibration.kind, calibration.seed, calibration.low, calibration.high)  # fmt: skip
+            overlap = same and validation.skip < calibration.skip + calibration.count and (
+                calibration.skip < validation.skip + validation.count)  # fmt: skip
+            return validation, overlap
+        return validation, bool(set(validation.files) & set(calibration.files))
+
+    def artifact(self, v: Variant) -> Path:
+        """What a variant ships: Vela's or SyNAP's compiled model, else the quantized .tflite."""
+        return {
+            "vela": self.paths.vela_model,
+            "synap": self.paths.synap_model,
+            "quantized": lambda v: self.paths.quantized(v.unit, v.quantization),
+        }[self.toolchain(v).artifact](v)
+
+    def board_assignments(self) -> list[tuple[Variant, Board]]:
+        return assign_boards(self.project)
+
+
+def planning(project: Project, baseline: Path | None = None) -> Planning:
+    """Plan every step of the project; ``baseline`` is a results.json the report compares against."""
+    done = Planning(project, baseline)
+    for kind in STEPS:
+        done.add(kind.plan(done))
+    check_graph(done.steps)
+    return done
+
+
+def plan(project: Project, baseline: Path | None = None) -> list[Step]:
+    """Every step of the project, in step-table order."""
+    return planning(project, baseline).steps
+
+
+def assign_boards(project: Project) -> list[tuple[Variant, Board]]:
+    """Which board measures which variant.
+
+    Boards that serve the same target share its variants, in turn (the i-th
+    variant of a target goes to board i mod n), so a farm of identical boards
+    measures each variant once and, under ``doit -n``, in parallel.
+    """
+    serving: dict[str, list[Board]] = {}
+    for board in project.boards.values():
+        for target in board.targets:
+            serving.setdefault(target, []).append(board)
+    seen: dict[str, int] = {}
+    pairs = []
+    for v in project.variants:
+        farm = serving.get(v.target)
+        if not farm:
+            continue
+        i = seen.get(v.target, 0)
+        seen[v.target] = i + 1
+        pairs.append((v, farm[i % len(farm)]))
+    return pairs
+
+
+def check_graph(steps: list[Step]) -> None:
+    """Refuse a plan where two steps write one file or a step has two names."""
+    owner: dict[Path, str] = {}
+    names: set[str] = set()
+    for step in steps:
+        if step.task_name in names:
+            raise ConfigError(f"two steps are named {step.task_name}; rename a model, scheme or target")
+        names.add(step.task_name)
+        for t in step.targets:
+            if t in owner:
+                raise ConfigError(
+                    f"{step.task_name} and {owner[t]} both write {t}; "
+                    "give the models different names or fetched members different file names"
+                )
+            owner[t] = step.task_name

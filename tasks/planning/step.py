@@ -1,0 +1,79 @@
+"""What a step kind is (a row of the step table) and what a planned step is.
+
+The table itself is ``tasks.steps.STEPS``.  A planned ``Step`` is a kind, a
+name and one options object: its input files, output files and fingerprint
+are read off the options (see tasks/planning/options.py), never written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from tasks.planning import options as opts
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """One row of the step table."""
+
+    name: str  # the row's own name, e.g. "compile-synap"
+    doc: str  # one line, shown by `doit list` and the generated reference
+    run: Callable[..., None]  # the step function: run(options) (plus pos_arg's keyword, if any)
+    options: type  # its frozen options dataclass
+    plan: Callable[[Any], list[Step]]  # plan_<kind>(planning) -> the project's steps of this kind
+    tools: tuple[str, ...] = ()  # distributions whose versions it fingerprints
+    isolated: bool = True  # runs in a worker process (native code inside)
+    cached: bool = False  # its outputs go to the step cache
+    basename: str = ""  # doit's task name prefix when not the row's name (compile-synap → compile)
+    single: bool = False  # one step per project (results, report, …): no ":NAME" part
+    always: bool = False  # runs every time it is asked for (checks, not builds)
+    pos_arg: str | None = None  # keyword that receives the command line's positional arguments
+    cost: float = 0.0  # seconds one step is expected to take (the example's, on 2 cores): balances shards
+
+    @property
+    def task_prefix(self) -> str:
+        return self.basename or self.name
+
+    def __reduce__(self):  # a kept plan (tasks/engine/plan_cache.py) names its rows: they are the table's, not copies
+        return _row, (self.name,)
+
+    @property
+    def function(self) -> str:
+        return f"{self.run.__module__}:{self.run.__name__}"
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    name: str  # the part after "PREFIX:"; "" for a single step such as results
+    doc: str
+    options: Any  # an instance of kind.options
+
+    @property
+    def task_name(self) -> str:
+        return f"{self.kind.task_prefix}:{self.name}" if self.name else self.kind.task_prefix
+
+    @cached_property
+    def file_dep(self) -> tuple[Path, ...]:
+        return opts.files(self.options, "in")
+
+    @cached_property
+    def targets(self) -> tuple[Path, ...]:
+        return opts.files(self.options, "out")
+
+
+_ROWS: dict[str, StepKind] = {}  # the step table (tasks.steps.STEPS) by name, once it is registered
+
+
+def register(table: tuple[StepKind, ...]) -> dict[str, StepKind]:
+    """The table's rows by name; a kept plan is loaded with these rows (tasks/engine/plan_cache.py)."""
+    _ROWS.update((kind.name, kind) for kind in table)
+    return dict(_ROWS)
+
+
+def _row(name: str) -> StepKind:
+    return _ROWS[name]

@@ -1,0 +1,428 @@
+"""The report's HTML: an overview (index.html) that fits the screen, and one page per variant with its graph.
+
+Static files only: the pages link report.css and report.js beside them
+(tasks/report/assets.py) and read nothing else at view time.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from tasks.model.metrics import metric_text
+from tasks.report import graph as report_graph
+
+e = html.escape
+
+OVERVIEW_COLUMNS = [  # key, title, numeric: few enough to fit 1400 px; the rest is on the variant's page
+    ("id", "variant", False), ("model", "model", False), ("quantization", "scheme", False),
+    ("target", "target", False), ("ops", "NPU/CPU ops", True), ("est_ms", "est. ms", True),
+    ("measured_ms", "measured ms", True), ("size", "size KiB", True), ("snr_db", "SNR dB", True),
+    ("task", "task metric", True),
+]  # fmt: skip
+
+
+def slug(variant_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", variant_id)
+
+
+def page_name(variant_id: str) -> str:
+    return f"variants/{slug(variant_id)}.html"
+
+
+def _head(title: str, up: str) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+            f"<meta name='viewport' content='width=device-width'><link rel='stylesheet' href='{up}report.css'></head><body>")  # fmt: skip
+
+
+def _foot(up: str) -> str:
+    return f"<script src='{up}report.js'></script></body></html>\n"
+
+
+def _cell(key: str, r: dict[str, Any], fmt) -> tuple[str, str]:
+    """(text, sort value) of one overview cell."""
+    value = r.get(key)
+    if key == "size":
+        return (f"{value / 1024:,.0f}", str(value)) if value is not None else ("–", "")
+    if key == "ops":
+        npu = (r.get("npu_ratio") or 0) * 100
+        return (value or "–", f"{npu:.3f}" if value else "")
+    if key == "task":
+        return fmt(key, value), "" if value is None else str(value[1])
+    return fmt(key, value), "" if value in (None, "") else str(value)
+
+
+def overview(project: str, counted: str, table, marks, fmt, sections: list[str], plot: str, note: str | None) -> str:
+    parts = [_head(f"{project}: NPUForge report", ""), f"<h1>{e(project)}</h1>",
+             f"<p class='muted'>{counted}. Estimates are Vela's; accuracy is against the float model on the validation "
+             "set. Click a variant for its graph, findings, accuracy per output and files.</p>"]  # fmt: skip
+    if note:
+        parts.append(note)
+    widths = "".join(f"<col style='width:{w}'>" for w in ("25%", "13%", "7%", "9%", "8%", "7%", "8%", "8%", "7%", "8%"))
+    parts += ["<h2>Variants</h2>", _filters(table), f"<table id='variants' class='fit sorted'><colgroup>{widths}</colgroup>"
+              "<thead><tr>"]  # fmt: skip
+    parts += [f"<th class='sortable{' num' if num else ' l'}'>{e(title)}</th>" for _, title, num in OVERVIEW_COLUMNS]
+    parts.append("</tr></thead><tbody>")
+    for r in table:
+        parts.append(_row(r, marks.get(r["id"], {}), fmt))
+    parts.append("</tbody></table>")
+    if plot:
+        parts += ["<h2>Latency against accuracy</h2><p class='muted'>Hover a point for its variant; click it to open "
+                  "its page.</p>", plot]  # fmt: skip
+    parts += sections
+    parts.append(_foot(""))
+    return "".join(parts)
+
+
+def _filters(table) -> str:
+    def select(key: str, label: str) -> str:
+        options = "".join(f"<option>{e(x)}</option>" for x in sorted({r[key] for r in table}))
+        return f"<label>{label} <select data-filter='{key}'><option value=''>all</option>{options}</select></label>"
+
+    return (f"<div class='filters'>{select('model', 'model')}{select('quantization', 'scheme')}{select('target', 'target')}"
+            "<label>find <input data-filter='text' placeholder='part of a variant name'></label>"
+            "<span id='shown' class='muted'></span></div>")  # fmt: skip
+
+
+def _row(r: dict[str, Any], mark: dict[str, str], fmt) -> str:
+    attrs = " ".join(f"data-{k}='{e(str(r[k]))}'" for k in ("model", "quantization", "target"))
+    out = [f"<tr {attrs} data-text='{e(r['id'])}'{' class=bad' if 'regression' in mark.values() else ''}>"]
+    for key, _, _ in OVERVIEW_COLUMNS:
+        text, value = _cell(key, r, fmt)
+        cls = "l" if key in ("id", "model", "quantization", "target") else ""
+        cls += {"regression": " reg", "improvement": " imp"}.get(mark.get(key, ""), "")
+        arrow = {"regression": " ▲" if key in ("est_ms", "size") else " ▼", "improvement": " ✓"}.get(
+            mark.get(key, ""), ""
+        )
+        if key == "measured_ms" and r["runtime_cpu"]:
+            cls, arrow = cls + " reg", " ⚠ CPU"
+        if key == "snr_db" and r.get("in_sample"):
+            arrow += " (in-sample)"
+        body = f"<a href='{page_name(r['id'])}'>{e(text)}</a>" if key == "id" else e(text)
+        out.append(f"<td class='{cls.strip()}' data-v='{e(value)}'>{body}{arrow}</td>")
+    return "".join(out) + "</tr>"
+
+
+def scatter(table) -> str:
+    """Latency (Vela's estimate) against the worst output's SNR: an SVG whose points link to the variants' pages."""
+    points = [r for r in table if r.get("est_ms") is not None and r.get("snr_db") is not None]
+    if not points:
+        return ""
+    xs, ys = [r["est_ms"] for r in points], [r["snr_db"] for r in points]
+    px, py, out = _plot(900, 380, (0.0, max(xs) * 1.05), (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
+                        "estimated inference time (ms, Vela)", "SNR of the worst output (dB)")  # fmt: skip
+    for r in points:
+        out.append(f"<a href='{page_name(r['id'])}'><circle cx='{px(r['est_ms']):.1f}' cy='{py(r['snr_db']):.1f}' r='6'>"
+                   f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>")  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlabel: str, ylabel: str,
+          yfmt: str = ".1f"):  # fmt: skip
+    """An SVG's opening, grid and axis labels; and the functions from data to pixels."""
+    pad = 50
+    (x0, x1), (y0, y1) = xr, yr
+
+    def px(x: float) -> float:
+        return pad + (x - x0) / (x1 - x0 or 1) * (w - 2 * pad)
+
+    def py(y: float) -> float:
+        return h - pad - (y - y0) / (y1 - y0 or 1) * (h - 2 * pad)
+
+    out = [f"<svg class='plot' viewBox='0 0 {w} {h}' width='{w}' height='{h}' xmlns='http://www.w3.org/2000/svg'>"]
+    for k in range(6):
+        gx, gy = x0 + (x1 - x0) * k / 5, y0 + (y1 - y0) * k / 5
+        out.append(f"<line x1='{px(gx):.0f}' y1='{pad / 2:.0f}' x2='{px(gx):.0f}' y2='{h - pad}'/>"
+                   f"<text x='{px(gx):.0f}' y='{h - pad + 16}' text-anchor='middle'>{gx:.1f}</text>"
+                   f"<line x1='{pad}' y1='{py(gy):.0f}' x2='{w - pad / 2:.0f}' y2='{py(gy):.0f}'/>"
+                   f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{gy:{yfmt}}</text>")  # fmt: skip
+    out.append(f"<text x='{w / 2:.0f}' y='{h - 8}' text-anchor='middle'>{e(xlabel)}</text>"
+               f"<text x='14' y='{h / 2:.0f}' transform='rotate(-90 14 {h / 2:.0f})' text-anchor='middle'>"
+               f"{e(ylabel)}</text>")  # fmt: skip
+    return px, py, out
+
+
+def pareto_plot(search: dict[str, Any]) -> str:
+    """An automatic scheme's candidates: Vela's latency against the goal metric, the front joined, the choice ringed,
+    the goal and the budget drawn; int8 and int16x8 everywhere are its ends."""
+    points = [c for c in search["candidates"] if c.get("value") is not None]
+    if not points:
+        return ""
+    metric, bound = search["metric"], search["bound"]
+    xs, ys = [c["ms"] for c in points] + [search["max_ms"]], [c["value"] for c in points] + [bound]
+    span = (max(ys) - min(ys)) or 1.0
+    px, py, out = _plot(900, 380, (min(xs) * 0.95, max(xs) * 1.03), (min(ys) - span * 0.08, max(ys) + span * 0.08),
+                        f"estimated inference time on {search['target']} (ms, Vela)", metric, ".3g")  # fmt: skip
+    (x0, y0), (x1, y1) = (px(min(xs) * 0.95), py(bound)), (px(max(xs) * 1.03), py(bound))
+    out.append(f"<line class='goal' x1='{x0:.0f}' y1='{y0:.1f}' x2='{x1:.0f}' y2='{y1:.1f}'/>"
+               f"<text x='{x1 - 4:.0f}' y='{y1 - 5:.1f}' text-anchor='end'>goal {e(search['goal'])}</text>")  # fmt: skip
+    bx = px(search["max_ms"])
+    out.append(f"<line class='goal' x1='{bx:.1f}' y1='25' x2='{bx:.1f}' y2='330'/>"
+               f"<text x='{bx + 4:.1f}' y='36'>budget {search['max_ms']:g} ms</text>")  # fmt: skip
+    front = sorted((search["candidates"][i] for i in search["pareto"]), key=lambda c: c["ms"])
+    out.append(
+        "<polyline class='front' points='" + " ".join(f"{px(c['ms']):.1f},{py(c['value']):.1f}" for c in front) + "'/>"
+    )
+    chosen = search["chosen"]
+    for c in points:
+        end = {"8-bit": "int8", "16-bit": "int16x8"}.get(c["stage"], "")
+        label = f"{end}{'' if c['weights'] == 'min_max' else ' ' + c['weights']}" if end else ""
+        cls = "stage-" + c["stage"].replace("-", "")
+        is_chosen = c["ms"] == chosen["ms"] and c["value"] == chosen["value"] and c["weights"] == chosen["weights"]
+        out.append(f"<circle class='{cls}' cx='{px(c['ms']):.1f}' cy='{py(c['value']):.1f}' r='{8 if is_chosen else 5}'>"
+                   f"<title>{e(c['stage'])}{'' if c['step'] is None else ' ' + str(c['step'])}: {c['ms']:.2f} ms, "
+                   f"{e(metric)} {c['value']:.4g}, {c['widened']} layers int16x8, {c['type_changes']} type changes"
+                   f"</title></circle>")  # fmt: skip
+        if is_chosen:
+            out.append(f"<circle class='chosen' cx='{px(c['ms']):.1f}' cy='{py(c['value']):.1f}' r='12'/>")
+        if label and c["weights"] == "min_max":
+            out.append(f"<text x='{px(c['ms']) + 8:.1f}' y='{py(c['value']) - 8:.1f}'>{e(label)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def grouped_layers_table(layers: list[dict[str, Any]]) -> str:
+    """Vela's layers, a lowered operator's parts folded under it."""
+    rows = ["<table class='fit'><thead><tr><th class='l' style='width:3rem'>#</th><th class='l' style='width:9rem'>op</th>"
+            "<th class='l'>name</th><th style='width:4rem'>where</th><th style='width:7rem'>cycles</th>"
+            "<th style='width:4.5rem'>cycles %</th><th style='width:5rem'>MAC util %</th></tr></thead><tbody>"]  # fmt: skip
+    for i, g in enumerate(report_graph.group_layers(layers)):
+        name = e(g["name"])
+        if g["parts"]:
+            items = "".join(f"<li>{e(p['op'])}: {p['cycles']:,} cycles</li>" for p in g["parts"])
+            name = f"<details><summary>{name} ({len(g['parts'])} parts)</summary><ol>{items}</ol></details>"
+        util = "–" if g["mac_util_pct"] is None else f"{g['mac_util_pct']:.1f}"
+        cls = "cpu" if g["target"] == "CPU" else ""
+        rows.append(f"<tr><td class='l'>{i}</td><td class='l'>{e(g['op'])}</td><td class='l'>{name}</td>"
+                    f"<td class='{cls}'>{g['target']}</td><td>{g['cycles']:,}</td><td>{g['cycles_pct']:.1f}</td>"
+                    f"<td>{util}</td></tr>")  # fmt: skip
+    return "".join(rows) + "</tbody></table>"
+
+
+def variant_page(v: dict[str, Any], row: dict[str, Any] | None, graph: dict[str, Any] | None, remedy, fmt,
+                 build_prefix: str) -> str:  # fmt: skip
+    parts = [_head(f"{v['id']}: NPUForge report", "../"), "<p><a href='../index.html'>← all variants</a></p>",
+             f"<h1>{e(v['id'])}</h1>"]  # fmt: skip
+    if v.get("error"):
+        parts.append(f"<p class='cpu'>Failed at {e(v['error']['step'])}: {e(v['error']['message'])}</p>")
+        return "".join(parts) + _foot("../")
+    parts.append(_facts_line(v, row, fmt))
+    if graph is not None:
+        parts.append(_graph_section(v, graph, remedy))
+    parts += [
+        _findings(v),
+        _accuracy(v),
+        _board_agreement(v),
+        _search(v),
+        _limits(v),
+        _error_budget(v),
+        _quant_errors(v),
+        _measurements(v),
+    ]
+    if v.get("layers"):
+        parts += ["<h2>Layers (Vela)</h2>", grouped_layers_table(v["layers"])]
+    parts.append(_files(v, build_prefix))
+    return "".join(p for p in parts if p) + _foot("../")
+
+
+def _facts_line(v: dict[str, Any], row: dict[str, Any] | None, fmt) -> str:
+    est = v.get("estimate") or {}
+    facts = [f"{v['size_bytes'] / 1024:,.0f} KiB"]
+    if est.get("inference_ms") is not None:
+        facts.append(f"estimated {est['inference_ms']:.2f} ms ({est.get('fps', 0):.1f} FPS), "
+                     f"SRAM {est.get('sram_kib', 0):.0f} KiB, DRAM {est.get('dram_kib', 0):.0f} KiB")  # fmt: skip
+    if row and row.get("measured_ms") is not None:
+        facts.append(f"measured {row['measured_ms']:.2f} ms")
+    return f"<p class='muted'>{e(' · '.join(facts))}</p>"
+
+
+def _graph_section(v: dict[str, Any], graph: dict[str, Any], remedy) -> str:
+    nodes = report_graph.place(graph, v, remedy)
+    edges = report_graph.edges(graph)
+    full, details = report_graph.svg(graph, nodes, edges, "full")
+    collapsed, more = report_graph.svg(graph, nodes, edges, "collapsed")
+    s = report_graph.summary(nodes, graph, edges)
+    counts = (f"{s['ops']} operators: {s['npu']} on the NPU, {s['fused']} fused by Vela into another, "
+              f"<span class='cpu'>{s['cpu']} on the CPU</span>; {s['partitions']} NPU partition(s); "
+              f"{s['copies']} tensor(s) copied between NPU and CPU ({s['copy_bytes'] / 1024:,.1f} KiB)") if v.get("layers") else (
+              f"{s['ops']} operators, all run by {e(v['target'])} without Vela")  # fmt: skip
+    checked = " checked" if s["ops"] > 150 else ""
+    return (f"<h2>Graph</h2><p>{counts}.</p><div class='toolbar'><label>find a tensor or operator <input id='search' "
+            "placeholder='tensor name'></label><span id='hits' class='muted'></span><button id='fit'>fit</button>"
+            f"<label><input type='checkbox' id='collapse'{checked}> collapse chains</label>{_error_toggle(graph)}"
+            "<span class='legend'><span class='by-place'><span class='npu'>NPU (darker: more cycles)</span>"
+            "<span class='fused'>fused by Vela</span><span class='cpu-op'>CPU</span><span class='copy'>copy NPU↔CPU</span>"
+            "</span><span class='by-error'>SNR of the layer's output: <span class='e0'>≥ 40 dB</span><span class='e1'>30–40"
+            "</span><span class='e2'>20–30</span><span class='e3'>10–20</span><span class='e4'>&lt; 10</span>"
+            "<span class='b16'>int16</span></span></span></div>"
+            f"<div class='viewer'><div class='canvas'>{full}{collapsed}</div><aside id='details'><p class='muted'>"
+            "Click an operator for its tensors, cycles and, on the CPU, why and what to do. Scroll to zoom, drag to pan."
+            f"</p></aside></div><script type='application/json' id='nodes'>{report_graph.details_json({**details, **more})}"
+            "</script>")  # fmt: skip
+
+
+def _error_toggle(graph: dict[str, Any]) -> str:
+    """The switch that colours the graph by each layer's quantization error, where the graph has them."""
+    if not any("error" in t for t in graph["tensors"]):
+        return ""
+    return "<label><input type='checkbox' id='errors'> colour by quantization error</label>"
+
+
+def _findings(v: dict[str, Any]) -> str:
+    found = v.get("findings") or []
+    if not found:
+        return ""
+    rows = ["<h2>Findings</h2><table class='fit'><thead><tr><th class='l' style='width:9rem'>kind</th>"
+            "<th style='width:5rem'>cycles %</th><th class='l'>layer</th><th class='l'>detail</th><th class='l'>action</th>"
+            "</tr></thead><tbody>"]  # fmt: skip
+    for f in found:
+        pct = "–" if f["cycles_pct"] is None else f"{f['cycles_pct']:.1f}"
+        kind = "l kind cpu" if f["kind"] == "cpu_fallback" else "l kind"
+        rows.append(f"<tr><td class='{kind}'>{e(f['kind'].replace('_', ' '))}</td><td>{pct}</td>"
+                    f"<td class='l'>{e(f['layer'])}</td><td class='l'>{e(f['detail'])}</td><td class='l'>{e(f['action'])}</td></tr>")  # fmt: skip
+    return "".join(rows) + "</tbody></table>"
+
+
+def _section(title: str, note: str, head: str, rows: list[str], cls: str = "") -> str:
+    """A heading, a line of explanation and a table (``head``: its header cells)."""
+    return (f"<h2>{title}</h2>" + (f"<p class='muted'>{note}</p>" if note else "")
+            + f"<table{f' class={cls}' if cls else ''}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+
+
+def _accuracy(v: dict[str, Any]) -> str:
+    acc = v.get("accuracy") or {}
+    outputs = acc.get("outputs") or {}
+    if not outputs:
+        return ""
+    worst_output = acc.get("worst_output")
+    rows = []
+    for name, o in outputs.items():
+        worst = (o.get("worst") or {}).get("snr_db")
+        flag = " <span class='cpu'>worst output</span>" if name == worst_output and len(outputs) > 1 else ""
+        rows.append(f"<tr><td class='l'>{e(name)}{flag}</td><td>{o['snr_db']:.1f}</td><td>{o['cosine']:.4f}</td>"
+                    f"<td>{o['rmse']:.4g}</td><td>{o['max_abs']:.4g}</td><td>{'–' if worst is None else f'{worst:.1f}'}</td></tr>")  # fmt: skip
+    head = "<th class='l'>output</th><th>SNR dB</th><th>cosine</th><th>RMSE</th><th>max abs</th><th>worst sample SNR dB</th>"
+    where = f"{acc.get('samples')} samples of '{e(str(acc.get('dataset')))}'" + (
+        f" ({e(acc['part'])} part)" if acc.get("part") else "")  # fmt: skip
+    note = f"Against the float model on {where}."
+    if acc.get("in_sample"):
+        note += (" <span class='cpu'>In-sample: these samples are calibration samples too, so the numbers flatter the "
+                 "model; split the dataset (datasets.NAME.split) or give a validation dataset of its own.</span>")  # fmt: skip
+    return _section("Accuracy per output", note, head, rows) + _task_metrics(acc)
+
+
+def _task_metrics(acc: dict[str, Any]) -> str:
+    rows = []
+    for task in acc.get("tasks") or []:
+        reads = ", ".join(str(task[k]) for k in ("output", "boxes", "scores") if task.get(k)) or "–"
+        if task.get("skipped"):
+            rows.append(f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
+                        f"<td class='l muted' colspan='2'>{e(task['skipped'])}</td></tr>")  # fmt: skip
+        for name, value in (task.get("metrics") or {}).items():
+            rows.append(f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
+                        f"<td class='l'>{e(name)}</td><td>{e(metric_text(name, value))}</td></tr>")  # fmt: skip
+    head = "<th class='l'>task</th><th class='l'>output</th><th class='l'>metric</th><th>value</th>"
+    note = (
+        "The outputs decoded as the application decodes them; the quantized model's answer against the float model's."
+    )
+    return _section("Task metrics", note, head, rows) if rows else ""
+
+
+def _board_agreement(v: dict[str, Any]) -> str:
+    rows = []
+    for a in v.get("board_agreements") or []:
+        for name, o in a["outputs"].items():
+            off = f"{o['max_lsb']} LSB" if o.get("max_lsb") is not None else f"{o.get('max_abs') or 0:.3g}"
+            cls = "" if o["agreement"] == 1 else " class='cpu'"
+            rows.append(f"<tr><td class='l'>{e(a['board'])}</td><td class='l'>{e(name)}</td><td{cls}>{o['agreement']:.1%}"
+                        f"</td><td>{o['exact']:.1%}</td><td>{e(off)}</td><td>{a['samples']}</td></tr>")  # fmt: skip
+    head = ("<th class='l'>board</th><th class='l'>output</th><th>samples that agree</th><th>values exactly equal</th>"
+            "<th>largest difference</th><th>samples</th>")  # fmt: skip
+    note = ("The validation samples run through the deployed artifact on the board (its runtime and delegate) against "
+            "the quantized model on this machine's TFLite builtin kernels; a sample agrees when every value is within the "
+            "board's tolerance.")  # fmt: skip
+    return _section("Accuracy on the board", note, head, rows) if rows else ""
+
+
+def _search(v: dict[str, Any]) -> str:
+    found = v.get("search")
+    if not found:
+        return ""
+    chosen, cost, sens = found["chosen"], found["cost"], found.get("sensitivity_cost") or {}
+    verdict = (f"<b>Chose {e(chosen['summary'])}</b>: {e(found['why'])}." if found["met"]
+               else f"<b class='cpu'>Goal not met</b>: {e(found['why'])}.")  # fmt: skip
+    spent = (f"The sensitivity step measured {sens.get('quantizations', 0)} candidates in {sens.get('seconds', 0):g} s, "
+             f"the search {cost['quantizations']} more in {cost['seconds']:g} s ({cost['cached']} from the cache); each "
+             "is quantized from the calibrate step's ranges, compiled by Vela and evaluated on the validation set.")  # fmt: skip
+    rows = [f"<tr><td class='l'>{e(c['stage'])}</td><td>{'' if c['step'] is None else c['step']}</td>"
+            f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td><td>{metric_text(found['metric'], c['value'])}</td>"
+            f"<td>{c['widened']}</td><td>{c['type_changes']}</td><td>{'yes' if c['met'] and c['within'] else ''}</td></tr>"
+            for c in sorted(found["candidates"], key=lambda c: c["ms"])]  # fmt: skip
+    head = ("<th class='l'>path</th><th>step</th><th class='l'>weights</th><th>est. ms</th><th>goal metric</th>"
+            "<th>layers int16x8</th><th>type changes</th><th>meets goal and budget</th>")  # fmt: skip
+    return ("<h2>Mixed-precision search</h2>" + f"<p>{verdict}</p><p class='muted'>{e(spent)}</p>" + pareto_plot(found)
+            + "<p>The choice as a fixed scheme, to paste under <code>quantization:</code>:</p>"
+            + f"<pre class='snippet'>{e(found['snippet'])}</pre>"
+            + _section("Candidates", "", head, rows, "fit"))  # fmt: skip
+
+
+def _limits(v: dict[str, Any]) -> str:
+    lim = v.get("limits")
+    if not lim:
+        return ""
+    rows = [f"<tr><td class='l'>{e(name)}{' <span class=cpu>worst output</span>' if name == lim['worst_output'] else ''}"
+            f"</td><td>{o['snr_db']:.1f}</td><td>{o['snr_db_one_sample']:.1f}</td></tr>"
+            for name, o in lim["outputs"].items()]  # fmt: skip
+    head = (
+        "<th class='l'>output</th><th>SNR dB, calibrated on the dataset</th><th>SNR dB, calibrated on this sample</th>"
+    )
+    note = (f"Calibrated on one validation sample (<code>{e(lim['sample'])}</code>) and evaluated on it: "
+            f"<b>{e(lim['advice'])}</b>.")  # fmt: skip
+    return _section("Quantization limits", note, head, rows)
+
+
+def _error_budget(v: dict[str, Any]) -> str:
+    budget = v.get("error_budget")
+    if not budget or not budget["layers"]:
+        return ""
+    rows = [f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td><td>{e(q['dtype'])}</td>"
+            f"<td>{q['share']:.0%}</td></tr>" for q in budget["layers"]]  # fmt: skip
+    head = ("<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:5rem'>dtype</th>"
+            "<th style='width:7rem'>share</th>")  # fmt: skip
+    note = (f"The layers that add most of the error of the worst output, <code>{e(budget['output'])}</code>: what a "
+            "layer adds is its noise-to-signal ratio less its inputs', as a share of what all layers upstream of that "
+            "output add (to first order, where noise passes on at the signal's gain). Widen these first.")  # fmt: skip
+    return _section("Where the error comes from", note, head, rows, "fit")
+
+
+def _quant_errors(v: dict[str, Any]) -> str:
+    errors = sorted(v.get("quant_errors") or [], key=lambda q: -(q.get("rel_rmse") or 0))[:15]
+    rows = [f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td>"
+            f"<td>{q.get('rel_rmse') or 0:.4f}</td><td>{e(str(q.get('dtype', '')))}</td></tr>" for q in errors]  # fmt: skip
+    head = ("<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:6rem'>rel. RMSE</th>"
+            "<th style='width:5rem'>dtype</th>")  # fmt: skip
+    note = "The layers whose quantized output differs most from the float one (relative RMSE), largest first."
+    return _section("Quantization error per layer", note, head, rows, "fit") if rows else ""
+
+
+def _measurements(v: dict[str, Any]) -> str:
+    est = (v.get("estimate") or {}).get("inference_ms")
+    rows = []
+    for b in v.get("benchmarks") or []:
+        lat = b.get("latency_ms") or {}
+        rows.append(f"<tr><td class='l'>{e(str(b.get('board', '')))}</td><td>{'–' if est is None else f'{est:.2f}'}</td>"
+                    f"<td>{lat.get('avg', 0):.2f}</td><td>{lat.get('min', 0):.2f}</td><td>{lat.get('max', 0):.2f}</td>"
+                    f"<td>{b.get('first_ms') or 0:.2f}</td></tr>")  # fmt: skip
+    head = ("<th class='l'>board</th><th>estimated ms</th><th>measured ms (avg)</th><th>min</th><th>max</th>"
+            "<th>first inference ms</th>")  # fmt: skip
+    return _section("Estimate against measurement", "", head, rows) if rows else ""
+
+
+def _files(v: dict[str, Any], build_prefix: str) -> str:
+    artifact = v["artifact"]
+    rel = artifact[len(build_prefix) :] if artifact.startswith(build_prefix) else artifact
+    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+    return (f"<h2>Files</h2><ul><li>artifact: <a href='../../{e(rel)}'>{e(artifact)}</a> ({v['size_bytes']:,} bytes)</li>"
+            f"<li>its folder (facts, Vela's reports, logs): <a href='../../{e(folder)}'>{e(folder)}</a></li></ul>")  # fmt: skip
