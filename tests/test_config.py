@@ -57,7 +57,7 @@ def test_good_project_loads(project):
     assert p.models["net"].source.path == p.root / "net.tflite"
     assert p.datasets["pics"].files == (p.root / "data" / "a.png",)
     assert p.datasets["noise"].count == 4
-    assert p.targets["imx93"].config is None and p.targets["imx93"].optimise == "Performance"
+    assert p.targets["imx93"].settings.config is None and p.targets["imx93"].settings.optimise == "Performance"
     assert p.build_dir == p.root / "build"
 
 

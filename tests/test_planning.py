@@ -70,7 +70,7 @@ def test_task_names_and_dependencies(tmp_path: Path):
     compile_ = by_name["compile:tiny/int8@u65"]
     assert compile_.file_dep == (project.build_dir / "tiny" / "int8" / "tiny_int8.tflite",)
     params = planning.fingerprint(compile_)
-    assert params["memory_mode"] == "Dedicated_Sram" and "ethos-u-vela" in params["tools"]
+    assert params["settings"]["memory_mode"] == "Dedicated_Sram" and "ethos-u-vela" in params["tools"]
     assert compile_.targets == tuple(
         project.build_dir / "tiny" / "int8" / "u65" / name
         for name in ("tiny_int8_vela.tflite", "compile.json", "summary.csv", "per-layer.csv", "vela.log")

@@ -98,5 +98,5 @@ def test_the_steps_page_lists_every_step_and_toolchain():
     page = reference.PAGES[1][1]()
     assert all(f"### `{kind.name}`" in page for kind in STEPS)
     assert all(f"| {t.name} | `{t.compiler}` |" in page for t in TOOLCHAINS)
-    assert "| `memory_mode` | `str` |  | a Memory_Mode section of the Vela config |" in page
+    assert "| `settings.memory_mode` | `str` |  | a Memory_Mode section of the Vela config |" in page
     assert "| `cache` | `Path` | not fingerprinted | where downloaded wheels are kept |" in page

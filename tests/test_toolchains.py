@@ -151,7 +151,7 @@ def test_registry_agrees_with_the_step_table_and_the_schema():
         assert all(kind in BY_NAME for kind in t.steps), t.name
         assert t.target_keys <= by_compiler[t.compiler], t.name
         assert t.quantization_keys <= quant_keys, t.name
-    assert by_compiler["vela"] == toolchains.VELA.target_keys
-    assert by_compiler["synap"] == toolchains.SYNAP.target_keys
-    assert by_compiler["none"] == toolchains.DELEGATE.target_keys | toolchains.TFLITE.target_keys
+    assert by_compiler["vela"] == toolchains.BY_NAME["vela"].target_keys
+    assert by_compiler["synap"] == toolchains.BY_NAME["synap"].target_keys
+    assert by_compiler["none"] == toolchains.BY_NAME["delegate"].target_keys | toolchains.BY_NAME["tflite"].target_keys
     assert quant_keys == set().union(*(t.quantization_keys for t in toolchains.TOOLCHAINS))

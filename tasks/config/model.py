@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks.model.datasets import Preprocess
-from tasks.toolchains import registry as toolchains
+from tasks.toolchains.delegate.settings import DEFAULT_DELEGATES
+
+if TYPE_CHECKING:
+    from tasks.toolchains.base import Settings, Toolchain
 
 INTEGER_SCHEMES = ("int8", "int16x8")  # TFLite's integer schemes
 SYNAP_ONLY_TYPES = ("uint8", "int16")  # SyNAP data types TFLite does not quantize to
 AUTO = "auto"  # per-layer int8 / int16x8, chosen by a search (tasks/model/mixed_search.py)
 CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES + (AUTO,)  # need calibration data
 WEIGHT_ALGORITHMS = ("min_max", "octav", "mse")  # int8 weight rounding (ai-edge-quantizer's algorithms)
-# named TFLite delegates -> library on the board (a board's benchmark.delegates overrides)
-DEFAULT_DELEGATES = {"vx": "/usr/lib/libvx_delegate.so", "armnn": "/usr/lib/libarmnnDelegate.so", "xnnpack": None}
 
 
 @dataclass(frozen=True)
@@ -173,26 +174,27 @@ class Quantization:
     budget: Budget | None = None  # type auto
 
     @property
+    def calibrated(self) -> bool:
+        """Needs calibration data."""
+        return self.type in CALIBRATED
+
+    @property
     def uses_ranges(self) -> bool:
         """Quantized by an ai-edge-quantizer recipe from the calibrate step's ranges, not by TensorFlow Lite's."""
         return self.type == AUTO or bool(self.overrides) or self.weights != "min_max"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Target:
+    """A target: its toolchain (tasks/toolchains/), and the settings that toolchain reads from targets.NAME."""
+
     name: str
-    compiler: str  # vela | none | synap
-    toolchain: toolchains.Toolchain  # from the compiler (and, for none, the delegate)
-    accelerator: str | None = None
-    system_config: str | None = None
-    memory_mode: str | None = None
-    config: Path | None = None  # a project vela.ini; None: Vela's own Arm/vela.ini
-    optimise: str = "Performance"
-    arena_cache_size: int | None = None
-    delegate: str | None = None  # compiler none: a named delegate or a library path on the board
-    delegate_options: dict[str, Any] | None = None
-    soc: str | None = None  # compiler synap: synap convert --target
-    toolkit: str | None = None  # compiler synap: the command that runs the SyNAP toolkit
+    toolchain: Toolchain  # from the compiler (and, for none, the delegate)
+    settings: Settings  # of the toolchain's own type (VelaSettings, SynapSettings, …)
+
+    @property
+    def compiler(self) -> str:
+        return self.toolchain.compiler
 
 
 @dataclass(frozen=True)
@@ -245,13 +247,13 @@ class Board:
             "serial": self.serial, "env": dict(sorted(self.env.items())), "synap_cli": self.synap_cli,
         }  # fmt: skip
 
-    def delegate_library(self, target: Target) -> str | None:
-        """The library this board loads for ``target``'s delegate (None: built in, or no delegate)."""
-        if target.delegate is None:
+    def delegate_library(self, delegate: str | None) -> str | None:
+        """The library this board loads for a target's ``delegate`` (None: built in, or no delegate)."""
+        if delegate is None:
             return self.delegate
-        if target.delegate in self.delegates:
-            return self.delegates[target.delegate]
-        return DEFAULT_DELEGATES.get(target.delegate, target.delegate)
+        if delegate in self.delegates:
+            return self.delegates[delegate]
+        return DEFAULT_DELEGATES.get(delegate, delegate)
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,16 @@ error naming the YAML path and the toolchain, never silently dropped.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from tasks.config.expand import units
 from tasks.config.model import AUTO, CALIBRATED, INTEGER_SCHEMES, Project
-from tasks.toolchains.registry import DEFAULT_VELA_CONFIG, SYNAP, VELA
-from tasks.toolchains.rules import model_keys_used, quantization_keys_used, synap_calibrates_on_files, target_keys_used
+from tasks.config.toolchain_rules import model_keys_used, quantization_keys_used, target_keys_used
+from tasks.toolchains.registry import TOOLCHAINS
 
 Found = Iterator[tuple[tuple, str]]
 
@@ -65,15 +62,6 @@ def model_datasets(c: Context) -> Found:
             value = getattr(model, key)
             if value is not None and value not in c.project.datasets:
                 yield ("models", name, key), f"dataset '{value}' {_defined('datasets', c.project.datasets)}"
-
-
-def prune_synap_outputs(c: Context) -> Found:
-    for name, model in c.project.models.items():
-        for p, cut in model.prune.items():
-            given = len((cut.synap or {}).get("outputs", []))
-            if given > len(cut.outputs):
-                yield (("models", name, "prune", p, "synap", "outputs"),
-                       f"{given} entries for {len(cut.outputs)} kept output(s); give one per output, in order")  # fmt: skip
 
 
 def io_fits_type(c: Context) -> Found:
@@ -149,51 +137,12 @@ def auto_well_formed(c: Context) -> Found:
             yield at, "type auto needs budget: {target: TARGET, max_ms: MS} (Vela's estimate the choice may cost)"
         elif q.budget.target not in c.project.targets:
             yield at + ("budget", "target"), f"'{q.budget.target}' " + _defined("targets", c.project.targets)
-        elif c.project.targets[q.budget.target].compiler != "vela":
+        elif c.project.targets[q.budget.target].toolchain.name != "vela":
             yield (at + ("budget", "target"),
                    f"'{q.budget.target}' is not a vela target: the budget is Vela's latency estimate; name one")  # fmt: skip
 
 
 # --- targets and boards -----------------------------------------------------------------------------
-
-
-@cache
-def vela_default_config() -> Path | None:
-    """Vela's own Arm/vela.ini, found without importing Vela."""
-    spec = importlib.util.find_spec("ethosu")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "config_files" / DEFAULT_VELA_CONFIG
-
-
-_SECTION = re.compile(r"^\[(System_Config|Memory_Mode)\.([^\]]+)\]\s*$")
-
-
-@cache
-def vela_sections(ini: Path) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for line in ini.read_text(errors="replace").splitlines():
-        match = _SECTION.match(line.strip())
-        if match:
-            found.setdefault(match[1], []).append(match[2])
-    return found
-
-
-def vela_sections_exist(c: Context) -> Found:
-    """system_config and memory_mode must be sections of the Vela config the target uses."""
-    for target in c.project.targets.values():
-        if target.toolchain is not VELA:
-            continue
-        ini = target.config or vela_default_config()
-        if ini is None or not ini.is_file():
-            continue  # Vela is not installed here, or the file is missing (reported when read)
-        label = target.config.name if target.config else DEFAULT_VELA_CONFIG
-        sections = vela_sections(ini)
-        for key, kind in (("system_config", "System_Config"), ("memory_mode", "Memory_Mode")):
-            names = sections.get(kind, [])
-            if getattr(target, key) not in names:
-                yield (("targets", target.name, key),
-                       f"'{getattr(target, key)}' is not a {kind} of {label}; one of {', '.join(names) or 'none defined'}")  # fmt: skip
 
 
 def boards_fit_targets(c: Context) -> Found:
@@ -203,8 +152,6 @@ def boards_fit_targets(c: Context) -> Found:
         for i, t in enumerate(board.targets):
             if t not in targets:
                 yield at + ("targets", i), f"'{t}' {_defined('targets', targets)}"
-            elif targets[t].toolchain is SYNAP and board.local:
-                yield at + ("targets", i), f"'{t}' is a SyNAP target: its models run on a SyNAP board (synap_cli)"
         if board.runner == "benchmark_model" and board.command is None:
             yield at + ("benchmark",), "runner benchmark_model needs command: the path of benchmark_model on the board"
         if board.local and board.runner != "litert":
@@ -323,18 +270,16 @@ RULES: tuple[Rule, ...] = (
     Rule("model datasets", "calibration and validation name datasets that exist", model_datasets),
     Rule("splits", "a split dataset's shares add up to at most 1 and leave both parts samples", splits_fit),
     Rule("tasks", "a model's tasks take their type's settings, once per type", tasks_well_formed),
-    Rule("prune synap outputs", "a prune variant's synap outputs are at most its kept outputs", prune_synap_outputs),
     Rule("io fits type", "a scheme's io suits its type", io_fits_type),
     Rule("overrides", "each override has one of match / from, a valid regex, a calibrated type", overrides_well_formed),
     Rule("auto", "an automatic scheme has a goal with one bound and a budget on a vela target", auto_well_formed),
     Rule("target keys", "a target uses only keys of its toolchain", target_keys_used),
-    Rule("vela sections", "system_config and memory_mode are sections of the target's vela.ini", vela_sections_exist),
+    *(Rule(r.name, r.doc, r.check) for t in TOOLCHAINS for r in t.rules),  # each toolchain's own
     Rule("builds", "builds name models, schemes and targets that exist", builds_defined),
     Rule("calibration", "integer schemes have calibration data", calibration_given),
     Rule(
         "quantization keys", "each variant's scheme uses only keys and types of its toolchain", quantization_keys_used
     ),
-    Rule("synap calibration", "SyNAP calibrates on files", synap_calibrates_on_files),
     Rule("model keys", "a model's toolchain settings are used by one of its variants", model_keys_used),
     Rule("boards", "boards serve defined targets with a runner that can run there", boards_fit_targets),
     Rule("gates", "every gate has a bound", gates_bounded),

@@ -199,23 +199,12 @@ class Reader:
         )  # fmt: skip
 
     def target(self, name: str, v: dict) -> Target:
-        toolchain = for_target(v["compiler"], v.get("delegate"))
-        config = self.file(("targets", name, "config"), v["config"], "Vela config") if "config" in v else None
-        return Target(
-            name,
-            v["compiler"],
-            toolchain,
-            accelerator=v.get("accelerator"),
-            system_config=v.get("system_config"),
-            memory_mode=v.get("memory_mode"),
-            config=config,
-            optimise=v.get("optimise", "Performance"),
-            arena_cache_size=v.get("arena_cache_size"),
-            delegate=v.get("delegate"),
-            delegate_options=v.get("delegate_options"),
-            soc=v.get("soc"),
-            toolkit=v.get("toolkit"),
-        )
+        toolchain = for_target(v)
+
+        def file_of(key: str, what: str) -> Path:
+            return self.file(("targets", name, key), v[key], what)
+
+        return Target(name=name, toolchain=toolchain, settings=toolchain.read(v, file_of))
 
     def board(self, name: str, v: dict) -> Board:
         bench = v.get("benchmark", {})

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
+
+from tasks import atomic
+from tasks.progress import say
 
 HOT_SHARE = 80.0  # % of cycles the hot layers cover together
 HOT_MAX = 10  # at most this many hot layers are named; the rest are summed up
@@ -281,3 +285,12 @@ def delegate_findings(ops: list[dict[str, Any]], delegate: str) -> list[dict[str
             }
         )
     return out
+
+
+def write(found: list, out: Path, label: str) -> None:
+    """Write a step's findings; say how many of each kind."""
+    atomic.write_json(out, found)
+    kinds: dict[str, int] = {}
+    for f in found:
+        kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+    say(f"   {label}: " + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in kinds.items()) or "no findings"))

@@ -190,9 +190,9 @@ class Bench:
             h.update(self.ranges_digest.encode())
             for x in xs:
                 h.update(np.ascontiguousarray(x).tobytes())
-            vela = {k: getattr(self.vela, k) for k in ("accelerator", "system_config", "memory_mode", "optimise",
+            vela = {k: getattr(self.vela.settings, k) for k in ("accelerator", "system_config", "memory_mode", "optimise",
                                                        "arena_cache_size")}  # fmt: skip
-            config = self.vela.config.read_bytes().hex() if self.vela.config else None
+            config = self.vela.settings.config.read_bytes().hex() if self.vela.settings.config else None
             tools = {d: versions.version(d) for d in ("ai-edge-quantizer", "ethos-u-vela", "ai-edge-litert", "numpy")}
             code = [Path(__file__).with_name(n).read_bytes().hex() for n in ("quantizer.py", "accuracy.py")]
             extra = {"tasks": self.tasks, "io": self.io, "per_channel": self.per_channel, "vela": vela,

@@ -20,7 +20,7 @@ from tasks.planning import options as opts
 from tasks.planning import versions
 from tasks.planning.step import Step
 from tasks.steps import BY_NAME, STEPS
-from tasks.toolchains import registry as toolchains
+from tasks.toolchains.base import Toolchain
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,6 @@ class Paths:
 
     def compile_dir(self, v: Variant) -> Path:
         return self.build / v.unit / v.quantization / v.target
-
-    def vela_model(self, v: Variant) -> Path:
-        return self.compile_dir(v) / f"{v.unit}_{v.quantization}_vela.tflite"
-
-    def synap_model(self, v: Variant) -> Path:
-        return self.compile_dir(v) / f"{v.unit}_{v.quantization}.synap"
 
     @property
     def results(self) -> Path:
@@ -122,7 +116,7 @@ class Planning:
 
     # --- variants and units
 
-    def toolchain(self, v: Variant) -> toolchains.Toolchain:
+    def toolchain(self, v: Variant) -> Toolchain:
         return self.project.targets[v.target].toolchain
 
     def variants_with(self, kind: str) -> list[Variant]:
@@ -144,9 +138,12 @@ class Planning:
         return list(dict.fromkeys(v.model for v in self.project.variants))
 
     def imported_models(self) -> list[str]:
-        """Models the import step converts: those TensorFlow Lite quantizes, and those SyNAP cannot take as they are."""
-        needed = {v.model for v in self._quantized_variants() + self._searched_variants()} | {
-            v.model for v in self.variants_with("compile-synap") if self._as_is(self.project.models[v.model]) is None
+        """Models the import step converts: those TensorFlow Lite quantizes (or a search measures), and those
+        another toolchain cannot take as they are (SyNAP takes a .onnx or .tflite file, not a SavedModel)."""
+        needed = {v.model for v in self._searched_variants()} | {
+            v.model
+            for v in self.project.variants
+            if self.toolchain(v).imports(self.paths, self.project.models[v.model])
         }
         return [m for m in self.used_models() if m in needed]
 
@@ -159,12 +156,13 @@ class Planning:
         return list(dict.fromkeys((v.model, v.unit, v.quantization) for v in self._quantized_variants()))
 
     def model_rewrites(self, model_name: str) -> tuple[str, ...]:
-        """The rewrites a model's TFLite units get: as given, else all of them when a Vela target uses it."""
+        """The rewrites a model's TFLite units get: as given, else all of them when a target whose toolchain maps
+        them to its NPU (Vela's) uses it."""
         model = self.project.models[model_name]
         if model.rewrites is not None:
             return model.rewrites
-        vela = any(v.model == model_name for v in self.variants_with("compile"))
-        return tuple(REWRITES) if vela else ()
+        wanted = any(v.model == model_name and self.toolchain(v).rewrites for v in self.project.variants)
+        return tuple(REWRITES) if wanted else ()
 
     # --- files
 
@@ -185,17 +183,6 @@ class Planning:
         if src.path.is_dir():
             return src.path, tuple(sorted(p for p in src.path.rglob("*") if p.is_file()))
         return src.path, (src.path,)
-
-    def _as_is(self, model: Model) -> Path | None:
-        """The model file SyNAP converts as it is (.onnx, .tflite); None when it needs the import step."""
-        if model.source.kind == "pip":
-            return self.paths.fetched(model)
-        if model.source.kind == "file" and model.source.path.suffix in (".onnx", ".tflite"):
-            return model.source.path
-        return None
-
-    def synap_source(self, model: Model) -> Path:
-        return self._as_is(model) or self.paths.float_model(model.name)
 
     def start_of(self, unit: str) -> Path:
         """The float model quantize starts from: rewritten, when rewrites apply."""
@@ -237,12 +224,8 @@ class Planning:
         return validation, bool(set(validation.files) & set(calibration.files))
 
     def artifact(self, v: Variant) -> Path:
-        """What a variant ships: Vela's or SyNAP's compiled model, else the quantized .tflite."""
-        return {
-            "vela": self.paths.vela_model,
-            "synap": self.paths.synap_model,
-            "quantized": lambda v: self.paths.quantized(v.unit, v.quantization),
-        }[self.toolchain(v).artifact](v)
+        """What a variant ships: its toolchain's compiled model (Vela's, SyNAP's), else the quantized .tflite."""
+        return self.toolchain(v).artifact_path(self.paths, v)
 
     def board_assignments(self) -> list[tuple[Variant, Board]]:
         return assign_boards(self.project)

@@ -23,7 +23,8 @@ Generated from the step table (`tasks/steps/__init__.py`) and the toolchain regi
 (`tasks/toolchains/registry.py`) by `python -m tasks.reference`; do not edit by hand.
 
 A step kind is one module under `tasks/steps/` (its options dataclass, its `plan_<kind>` function
-and the function that does the work) and one row of the step table. Its options are everything
+and the function that does the work) and one row of the step table; a toolchain's own steps live in
+its folder under `tasks/toolchains/`, their rows in its registry row. Its options are everything
 the function receives: fields marked *in* are its input files (doit's `file_dep`), *out* its output
 files (doit's `targets`), and every field not marked *not fingerprinted* decides, with the versions
 of the tools listed and the digest of its code, whether it runs again.

@@ -4,7 +4,8 @@ This is the one place a step kind is declared.  Planning calls each row's
 ``plan`` in this order; the doit wiring, the worker, the step cache, the
 version fingerprint, `doit list` and the generated reference all read it.
 Adding a step kind is one module in this package (its ``Options``, its
-``plan_<kind>`` and its function) and one row here.
+``plan_<kind>`` and its function) and one row here; a toolchain's own steps
+(compile, analyse, metafile, …) are rows of its folder under tasks/toolchains/.
 
 Every module of this package imports only light modules at its top: planning
 imports them all, and planning never imports TensorFlow, Vela or fabric.
@@ -15,7 +16,6 @@ from __future__ import annotations
 from tasks.planning.step import StepKind, register
 from tasks.steps import (
     agreement,
-    analyse,
     benchmark,
     calibrate,
     convert,
@@ -33,8 +33,7 @@ from tasks.steps import (
     rewrite,
     search,
 )
-from tasks.toolchains.synap import steps as synap
-from tasks.toolchains.vela import compile
+from tasks.toolchains import registry as toolchains
 
 _TF = ("tensorflow", "keras", "ai-edge-litert", "numpy")
 _SEARCH = ("ai-edge-quantizer", "ethos-u-vela", "ai-edge-litert", "numpy", "pillow")
@@ -68,17 +67,7 @@ STEPS: tuple[StepKind, ...] = (
     StepKind("limits", "calibrate on one validation sample and evaluate on it: a dataset problem, or the scheme's precision",
              limits.run, limits.Options, limits.plan_limits,
              tools=("tensorflow", "ai-edge-litert", "ai-edge-quantizer", "numpy", "pillow"), cached=True, cost=1.5),
-    StepKind("compile", "compile for the NPU with Vela",
-             compile.run, compile.Options, compile.plan_compile, tools=("ethos-u-vela",), cached=True, cost=0.3),
-    StepKind("analyse", "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
-             analyse.run, analyse.Options, analyse.plan_analyse, isolated=False, cached=True, cost=0.05),
-    StepKind("analyse-delegate", "list the operators a TFLite delegate may leave on the CPU",
-             analyse.delegated, analyse.DelegateOptions, analyse.plan_analyse_delegate, basename="analyse", cached=True,
-             isolated=False, cost=0.05),
-    StepKind("metafile", "write SyNAP's conversion metafile (inputs, outputs, quantization) from project.yaml",
-             synap.metafile, synap.MetafileOptions, synap.plan_metafile, tools=("pyyaml",), isolated=False, cost=0.05),
-    StepKind("compile-synap", "compile for a Synaptics SoC with the SyNAP toolkit (synap convert)",
-             synap.convert, synap.ConvertOptions, synap.plan_convert, basename="compile", cost=30),
+    *toolchains.step_kinds(),  # each toolchain's own (compile, analyse, metafile, …): its folder's rows
     StepKind("benchmark", "run the artifact on a board and measure it",
              benchmark.run, benchmark.Options, benchmark.plan_benchmark,
              tools=("ai-edge-litert", "fabric", "paramiko"), cached=True, cost=1.5),  # a measurement, kept like a test result

@@ -58,15 +58,15 @@ class Options:
 
 def plan_agreement(planning: Planning) -> list[Step]:
     """One step per board that opts in and variant it serves, when the model has a validation set and the
-    artifact is a .tflite (a SyNAP model runs only in synap_cli)."""
+    artifact runs in LiteRT (a SyNAP model runs only in synap_cli)."""
     steps = []
     for v, board in planning.board_assignments():
         model = planning.project.models[v.model]
-        if board.agreement_samples is None or not model.validation or planning.toolchain(v).artifact == "synap":
+        if board.agreement_samples is None or not model.validation or planning.toolchain(v).runtime != "litert":
             continue
         target = planning.project.targets[v.target]
         options = Options(
-            benchmark._settings(board, target, False), v.id, board.agreement_samples, board.agreement_tolerance_lsb,
+            benchmark._settings(board, target), v.id, board.agreement_samples, board.agreement_tolerance_lsb,
             board.agreement_tolerance_abs, planning.artifact(v), planning.paths.quantized(v.unit, v.quantization),
             planning.samples(model.validation, model, "validation"),
             planning.paths.compile_dir(v) / f"agreement-{board.name}.json", benchmark.connection(board),

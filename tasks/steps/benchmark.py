@@ -4,8 +4,9 @@
 by content); ``runner: benchmark_model`` runs the board's TFLite
 benchmark_model.  Both print benchmark_model's format, read by
 tasks/boards/benchmark_output.py; a delegate target adds
-``--external_delegate_path`` (and its options).  A SyNAP model runs with the
-board's ``synap_cli -m MODEL -r N random`` (tasks/toolchains/synap/adapter.py).  Boards
+``--external_delegate_path`` (and its options).  A toolchain with a board
+command of its own runs with that: SyNAP's ``synap_cli -m MODEL -r N random``
+(its row's ``runtime``, tasks/toolchains/synap/runtime.py).  Boards
 are reached over SSH or adb.  Never records a result that was not measured:
 every fault ends the step with a message naming the board.
 """
@@ -25,7 +26,7 @@ from tasks.boards import transport as boards
 from tasks.digests import sha256_file
 from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import progress
-from tasks.toolchains.synap import adapter as synap_output
+from tasks.toolchains.synap import runtime as synap_cli
 
 if TYPE_CHECKING:
     from tasks.config import Board, Target
@@ -34,9 +35,11 @@ if TYPE_CHECKING:
 
 RUNNER_MODULE = "tasks.boards.runners.litert_benchmark"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
+# a toolchain's own board command, by its row's runtime (else the LiteRT runner, or the board's benchmark_model)
+BOARD_RUNTIMES = {synap_cli.NAME: synap_cli}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     board: dict[str, Any]  # what the measurement depends on: host, runner, threads, runs, delegate, …
     label: str
@@ -50,13 +53,13 @@ def plan_benchmark(planning: Planning) -> list[Step]:
     for v, board in planning.board_assignments():
         target = planning.project.targets[v.target]
         options = Options(
-            _settings(board, target, planning.toolchain(v).artifact == "synap"),
-            v.id,
-            planning.artifact(v),
-            planning.paths.compile_dir(v) / f"benchmark-{board.name}.json",
-            connection(board),
+            board=_settings(board, target),
+            label=v.id,
+            artifact=planning.artifact(v),
+            out=planning.paths.compile_dir(v) / f"benchmark-{board.name}.json",
+            connection=connection(board),
         )
-        runner = "synap_cli" if options.board["kind"] == "synap" else board.runner
+        runner = options.board["kind"] if options.board["kind"] in BOARD_RUNTIMES else board.runner
         doc = f"run the artifact on a board and measure it ({board.name}: {board.where}, {runner})"
         steps.append(planning.new("benchmark", f"{board.name}:{v.id}", doc, options))
     return steps
@@ -74,14 +77,15 @@ def connection(board: Board) -> dict[str, Any]:
     }
 
 
-def _settings(board: Board, target: Target, synap_model: bool) -> dict[str, Any]:
+def _settings(board: Board, target: Target) -> dict[str, Any]:
+    delegate, options = target.settings.board_delegate()
     return {
         **board.settings(),
         **({"machine": boards.this_machine()} if board.local else {}),
-        "kind": "synap" if synap_model else "tflite",
-        "delegate": board.delegate_library(target),
-        "delegate_options": delegate_options(target.delegate_options),
-        "xnnpack": target.delegate == "xnnpack",
+        "kind": target.toolchain.runtime,  # litert, or a toolchain's own command (BOARD_RUNTIMES)
+        "delegate": board.delegate_library(delegate),
+        "delegate_options": delegate_options(options),
+        "xnnpack": delegate == "xnnpack",
     }
 
 
@@ -131,13 +135,13 @@ def _measure(model: Path, out: Path, board: dict[str, Any]) -> None:
         shown = " ".join(shlex.quote(a) for a in env_words + argv[1:])
     else:
         remote = boards.connect(board)
-        synap = board.get("kind") == "synap"
+        own = BOARD_RUNTIMES.get(board.get("kind"))
         try:
             workdir = board["workdir"].rstrip("/")
-            graph = f"{workdir}/{sha256_file(model)}{'.synap' if synap else '.tflite'}"
+            graph = f"{workdir}/{sha256_file(model)}{own.SUFFIX if own else '.tflite'}"
             sent = remote.put(model, graph)
-            if synap:
-                argv = [board["synap_cli"], "-m", graph, "-r", str(board["runs"]), "random"]
+            if own:
+                argv = own.argv(board, graph)
             elif board["runner"] == "litert":
                 script = f"{workdir}/litert_benchmark-{sha256_file(RUNNER)[:12]}.py"
                 sent += remote.put(RUNNER, script)
@@ -157,7 +161,8 @@ def _measure(model: Path, out: Path, board: dict[str, Any]) -> None:
             "check the board (is it busy, is the model too slow?) or raise timeout"
         )
     if outcome.exit_code == 127 and board["host"] != "local":  # the shell found no such command
-        key = "synap_cli" if board.get("kind") == "synap" else "python" if board["runner"] == "litert" else "command"
+        own = BOARD_RUNTIMES.get(board.get("kind"))
+        key = own.NAME if own else "python" if board["runner"] == "litert" else "command"
         raise boards.BoardError(
             f"{where}: {argv[0]} is not installed on the board "
             f"(exit 127); install it there, or give its path as boards.{board['name']}.benchmark.{key}"
@@ -165,10 +170,11 @@ def _measure(model: Path, out: Path, board: dict[str, Any]) -> None:
     if outcome.exit_code != 0:
         tail = "\n".join(text.strip().splitlines()[-4:])
         raise boards.BoardError(f"{where}: the benchmark exited with code {outcome.exit_code}:\n{tail}")
-    tool = "synap_cli" if board.get("kind") == "synap" else "benchmark_model"
+    own = BOARD_RUNTIMES.get(board.get("kind"))
+    tool = own.NAME if own else "benchmark_model"
     try:
-        parsed = synap_output.parse_synap_cli(text) if tool == "synap_cli" else benchmark_model.parse(text)
-    except (benchmark_model.ParseError, synap_output.ParseError) as exc:
+        parsed = own.parse(text) if own else benchmark_model.parse(text)
+    except (benchmark_model.ParseError, (own or benchmark_model).ParseError) as exc:
         head = "\n".join(text.strip().splitlines()[:4]) or "(no output)"
         raise boards.BoardError(
             f"{where}: cannot read the benchmark output ({exc}); is the command {tool}? It printed:\n{head}"

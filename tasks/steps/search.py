@@ -22,6 +22,7 @@ from tasks.model.datasets import Samples
 from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.steps.evaluate import TaskOptions
 from tasks.toolchains.vela.compile import Options as CompileOptions
+from tasks.toolchains.vela.settings import VelaSettings
 
 if TYPE_CHECKING:
     from tasks.planning.plan import Planning
@@ -33,19 +34,19 @@ class Vela:
     """The budget's target, as its compile step gets it."""
 
     target: str
-    accelerator: str
-    system_config: str
-    memory_mode: str
-    optimise: str
-    arena_cache_size: int | None
-    config: Path | None = input_file(None)
+    settings: VelaSettings
 
     def compile_options(self, label: str, work: Path) -> CompileOptions:
         return CompileOptions(
-            self.accelerator, self.system_config, self.memory_mode, self.optimise, self.arena_cache_size, label,
-            work / "in.tflite", work / "out.tflite", work / "compile.json", work / "summary.csv",
-            work / "per-layer.csv", work / "vela.log", self.config,
-        )  # fmt: skip
+            settings=self.settings,
+            label=label,
+            model=work / "in.tflite",
+            out=work / "out.tflite",
+            facts=work / "compile.json",
+            summary=work / "summary.csv",
+            per_layer=work / "per-layer.csv",
+            log=work / "vela.log",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,9 +94,7 @@ def plan_sensitivity(planning: Planning) -> list[Step]:
         t = planning.project.targets[q.budget.target]
         dataset, _ = planning.validation_samples(model)
         folder = planning.paths.search_dir(unit, quant_name)
-        vela = Vela(target=t.name, accelerator=t.accelerator, system_config=t.system_config,
-                    memory_mode=t.memory_mode, optimise=t.optimise, arena_cache_size=t.arena_cache_size,
-                    config=t.config)  # fmt: skip
+        vela = Vela(target=t.name, settings=t.settings)
         candidates = Candidates(
             label=f"{unit}/{quant_name}", io=q.io, per_channel=q.per_channel, dataset=dataset,
             tasks=tuple(TaskOptions.of(task) for task in model.tasks), pruned=unit != model_name, vela=vela,

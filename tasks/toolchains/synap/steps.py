@@ -22,6 +22,7 @@ from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import progress
 from tasks.toolchains.synap import adapter as synap_output
 from tasks.toolchains.synap import metafile as synap
+from tasks.toolchains.synap.settings import SynapSettings, model_path, source
 
 if TYPE_CHECKING:
     from tasks.config import Variant
@@ -29,14 +30,14 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetafileOptions:
     meta: dict[str, Any]  # the metafile's content (tasks/toolchains/synap/metafile.py)
     out: Path = output_file()
     search: Path | None = input_file(None)  # an automatic scheme's search.json: its int16 layers join data_type
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConvertOptions:
     soc: str  # synap convert --target
     toolkit: str | None  # the command that runs the toolkit; None: `synap` on PATH
@@ -58,8 +59,10 @@ def plan_metafile(planning: Planning) -> list[Step]:
             "metafile",
             v.id,
             doc,
-            MetafileOptions(_meta(planning, v), _folder(planning, v) / "metafile.yaml", _search(planning, v)),
-        )  # fmt: skip
+            MetafileOptions(
+                meta=_meta(planning, v), out=_folder(planning, v) / "metafile.yaml", search=_search(planning, v)
+            ),
+        )
         for v in planning.variants_with("metafile")
     ]
 
@@ -68,17 +71,24 @@ def plan_convert(planning: Planning) -> list[Step]:
     steps = []
     for v in planning.variants_with("compile-synap"):
         model, target = planning.project.models[v.model], planning.project.targets[v.target]
+        t: SynapSettings = target.settings
         q = planning.project.quantization[v.quantization]
         calibration = planning.project.datasets[model.calibration] if model.calibration else None
         folder = _folder(planning, v)
         options = ConvertOptions(
-            target.soc, target.toolkit, target.name, f"compile:{v.id}", planning.synap_source(model),
-            folder / "metafile.yaml", planning.paths.synap_model(v), folder / "model_info.txt", folder / "compile.json",
-            calibration.files if calibration and q.type != "float16" else (), planning.project.root,
-        )  # fmt: skip
-        steps.append(
-            planning.new("compile-synap", v.id, f"compile for {target.soc} with SyNAP (synap convert)", options)
+            soc=t.soc,
+            toolkit=t.toolkit,
+            target_name=target.name,
+            label=f"compile:{v.id}",
+            model=source(planning.paths, model),
+            meta=folder / "metafile.yaml",
+            out=model_path(planning.paths, v),
+            info=folder / "model_info.txt",
+            facts=folder / "compile.json",
+            dataset_files=calibration.files if calibration and q.type != "float16" else (),
+            root=planning.project.root,
         )
+        steps.append(planning.new("compile-synap", v.id, f"compile for {t.soc} with SyNAP (synap convert)", options))
     return steps
 
 

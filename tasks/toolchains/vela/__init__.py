@@ -1,0 +1,59 @@
+"""Arm Ethos-U (U55, U65, U85) through the Vela compiler: the quantized .tflite compiled, its layers analysed."""
+
+from __future__ import annotations
+
+from tasks.planning.step import StepKind
+from tasks.toolchains import base
+from tasks.toolchains.vela import analyse, compile, rules, settings
+
+TOOLCHAIN = base.Toolchain(
+    name="vela",
+    doc="Arm Ethos-U through the Vela compiler",
+    compiler="vela",
+    quantizes=True,
+    step_kinds=(
+        StepKind(
+            "compile",
+            "compile for the NPU with Vela",
+            compile.run,
+            compile.Options,
+            compile.plan_compile,
+            tools=("ethos-u-vela",),
+            cached=True,
+            cost=0.3,
+        ),
+        StepKind(
+            "analyse",
+            "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
+            analyse.run,
+            analyse.Options,
+            analyse.plan_analyse,
+            isolated=False,
+            cached=True,
+            cost=0.05,
+        ),
+    ),  # fmt: skip
+    artifact="vela",
+    artifact_path=settings.model_path,
+    rewrites=True,
+    facts=("ops", "cpu_fallback", "estimate", "layers", "findings"),
+    settings=settings.VelaSettings,
+    read=settings.read,
+    rules=(
+        base.ToolchainRule(
+            name="vela sections",
+            doc="system_config and memory_mode are sections of the target's vela.ini",
+            check=rules.vela_sections_exist,
+        ),
+    ),
+    hints=base.TFLITE_HINTS,
+    target_keys=frozenset(
+        {"compiler", "accelerator", "system_config", "memory_mode", "config", "optimise", "arena_cache_size"}
+    ),
+    quantization_keys=base.TFLITE_QUANTIZATION_KEYS,
+    quantization_types=base.TFLITE_TYPES,
+    override_keys=base.TFLITE_OVERRIDE_KEYS,
+    override_types=base.TFLITE_OVERRIDE_TYPES,
+    model_keys=base.TFLITE_MODEL_KEYS,
+    prune_keys=base.TFLITE_PRUNE_KEYS,
+)

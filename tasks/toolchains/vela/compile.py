@@ -20,21 +20,17 @@ from tasks import atomic
 from tasks.errors import StepError
 from tasks.planning.options import input_file, output_file
 from tasks.progress import progress
-from tasks.toolchains.registry import DEFAULT_VELA_CONFIG
 from tasks.toolchains.vela import adapter
+from tasks.toolchains.vela.settings import DEFAULT_VELA_CONFIG, Facts, VelaSettings, model_path
 
 if TYPE_CHECKING:
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
-    accelerator: str  # e.g. ethos-u65-256
-    system_config: str  # a System_Config section of the Vela config
-    memory_mode: str  # a Memory_Mode section of the Vela config
-    optimise: str  # Performance | Size
-    arena_cache_size: int | None
+    settings: VelaSettings  # the target's
     label: str
     model: Path = input_file()  # the quantized model
     out: Path = output_file()  # Vela's optimised .tflite
@@ -42,19 +38,23 @@ class Options:
     summary: Path = output_file()
     per_layer: Path = output_file()
     log: Path = output_file()
-    config: Path | None = input_file(None)  # a project vela.ini; None: Vela's own Arm/vela.ini
 
 
 def plan_compile(planning: Planning) -> list[Step]:
     steps = []
     for v in planning.variants_with("compile"):
-        t = planning.project.targets[v.target]
+        t: VelaSettings = planning.project.targets[v.target].settings
         folder = planning.paths.compile_dir(v)
         options = Options(
-            t.accelerator, t.system_config, t.memory_mode, t.optimise, t.arena_cache_size, v.id,
-            planning.paths.quantized(v.unit, v.quantization), planning.paths.vela_model(v), folder / "compile.json",
-            folder / "summary.csv", folder / "per-layer.csv", folder / "vela.log", t.config,
-        )  # fmt: skip
+            settings=t,
+            label=v.id,
+            model=planning.paths.quantized(v.unit, v.quantization),
+            out=model_path(planning.paths, v),
+            facts=folder / "compile.json",
+            summary=folder / "summary.csv",
+            per_layer=folder / "per-layer.csv",
+            log=folder / "vela.log",
+        )
         doc = f"compile for the NPU with Vela for {t.accelerator} ({t.system_config}, {t.memory_mode})"
         steps.append(planning.new("compile", v.id, doc, options))
     return steps
@@ -83,19 +83,20 @@ def _output_to(path: Path) -> Iterator[None]:
 
 
 def vela_arguments(model: Path, out_dir: Path, o: Options) -> list[str]:
+    t = o.settings
     args = [
         str(model),
         "--output-dir", str(out_dir),
-        "--accelerator-config", o.accelerator,
-        "--system-config", o.system_config,
-        "--memory-mode", o.memory_mode,
-        "--config", str(o.config) if o.config else DEFAULT_VELA_CONFIG,
-        "--optimise", o.optimise,
+        "--accelerator-config", t.accelerator,
+        "--system-config", t.system_config,
+        "--memory-mode", t.memory_mode,
+        "--config", str(t.config) if t.config else DEFAULT_VELA_CONFIG,
+        "--optimise", t.optimise,
         "--verbose-performance",
         "--show-cpu-operations",
     ]  # fmt: skip
-    if o.arena_cache_size:
-        args += ["--arena-cache-size", str(o.arena_cache_size)]
+    if t.arena_cache_size:
+        args += ["--arena-cache-size", str(t.arena_cache_size)]
     return args
 
 
@@ -119,7 +120,7 @@ def architecture(accelerator: str) -> dict[str, Any]:
     }
 
 
-def vela_facts(src: Path, work: Path, o: Options) -> dict[str, Any]:
+def vela_facts(src: Path, work: Path, o: Options) -> Facts:
     """Compile ``src`` with Vela into the folder ``work``; the facts of compile.json (Vela's files stay in ``work``)."""
     from ethosu.vela import vela
     from ethosu.vela.errors import VelaError
@@ -160,14 +161,15 @@ def vela_facts(src: Path, work: Path, o: Options) -> dict[str, Any]:
         in_channels,
     )
     result["size_bytes"] = vela_out.stat().st_size
-    result["arch"] = architecture(o.accelerator)
+    result["arch"] = architecture(o.settings.accelerator)
     return result
 
 
 def vela_outputs(src: Path, work: Path, o: Options) -> tuple[Path, Path, Path]:
     """The optimised model, the summary and the per-layer table Vela writes for ``src`` into ``work``."""
     stem = src.stem
-    return work / f"{stem}_vela.tflite", work / f"{stem}_summary_{o.system_config}.csv", work / f"{stem}_per-layer.csv"
+    summary = work / f"{stem}_summary_{o.settings.system_config}.csv"
+    return work / f"{stem}_vela.tflite", summary, work / f"{stem}_per-layer.csv"
 
 
 def run(o: Options) -> None:
@@ -175,7 +177,7 @@ def run(o: Options) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".vela-", suffix=".tmp", dir=folder))
     try:
-        progress(f"vela {o.accelerator} {o.system_config} {o.memory_mode}")
+        progress(f"vela {o.settings.accelerator} {o.settings.system_config} {o.settings.memory_mode}")
         result = vela_facts(o.model, work, o)
         vela_out, summary, per_layer = vela_outputs(o.model, work, o)
         for tmp, final in ((summary, o.summary), (per_layer, o.per_layer), (work / "vela.log", o.log)):

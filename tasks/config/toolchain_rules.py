@@ -11,28 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from tasks.config.model import CALIBRATED, SYNAP_ONLY_TYPES, Variant
-from tasks.toolchains.registry import TOOLCHAINS, Toolchain
+from tasks.config.model import SYNAP_ONLY_TYPES, Variant
+from tasks.toolchains.base import Toolchain
+from tasks.toolchains.registry import TOOLCHAINS
 
 if TYPE_CHECKING:
     from tasks.config.rules import Context
 
 Found = Iterator[tuple[tuple, str]]
-
-# (toolchain quantizes with TensorFlow Lite?, key) -> what to say; {id} is the variant
-_HINTS = {
-    (True, "scheme"): "scheme is a SyNAP setting; variant {id} is quantized by TensorFlow Lite "
-    "(use per_channel there), so build this scheme for synap targets only",
-    (True, "algorithm"): "algorithm is a SyNAP setting; variant {id} is quantized by TensorFlow Lite "
-    "(use per_channel there), so build this scheme for synap targets only",
-    (False, "io"): "io is a TensorFlow Lite setting; for variant {id} say dequantize: per output under "
-    "the model's synap: outputs",
-    (False, "per_channel"): "per_channel is a TensorFlow Lite setting; variant {id} is quantized by SyNAP, which "
-    "would drop it: use scheme: perchannel_symmetric_affine for SyNAP, or build this scheme for TensorFlow Lite "
-    "targets only",
-    (False, "match"): "SyNAP picks layers by name, not by pattern (variant {id}); use from: LAYER "
-    "(that layer and every layer after it)",
-}
 
 
 def _owners(key: str, table: str) -> str:
@@ -40,7 +26,7 @@ def _owners(key: str, table: str) -> str:
 
 
 def _unused(key: str, table: str, toolchain: Toolchain, variant: Variant) -> str:
-    hint = _HINTS.get((toolchain.quantizes, key))
+    hint = toolchain.hints.get(key)
     if hint:
         return hint.format(id=variant.id)
     return (
@@ -129,14 +115,3 @@ def model_keys_used(c: Context) -> Found:
                         ("models", name, "prune", prune, key),
                         _model_key_message(key, "prune_keys", where, cut_used, len(cut)),
                     )
-
-
-def synap_calibrates_on_files(c: Context) -> Found:
-    for v in c.project.variants:
-        q, model = c.project.quantization[v.quantization], c.project.models[v.model]
-        if c.project.targets[v.target].toolchain.quantizes or q.type not in CALIBRATED or not model.calibration:
-            continue
-        dataset = c.project.datasets.get(model.calibration)
-        if dataset is not None and dataset.kind == "random":
-            yield (("models", model.name, "calibration"),
-                   f"SyNAP calibrates on files (variant {v.id}); give dataset '{model.calibration}' images: or npy:")  # fmt: skip

@@ -1,0 +1,41 @@
+"""The quantized .tflite run through a TFLite delegate on the board (VX, Arm NN, XNNPACK): no compile step."""
+
+from __future__ import annotations
+
+from tasks.planning.step import StepKind
+from tasks.toolchains import base
+from tasks.toolchains.delegate import analyse, settings
+
+TOOLCHAIN = base.Toolchain(
+    name="delegate",
+    doc="the quantized .tflite through a TFLite delegate on the board (VX, Arm NN, XNNPACK)",
+    compiler="none",
+    claims=settings.claims,
+    quantizes=True,
+    step_kinds=(
+        StepKind(
+            "analyse-delegate",
+            "list the operators a TFLite delegate may leave on the CPU",
+            analyse.delegated,
+            analyse.DelegateOptions,
+            analyse.plan_analyse_delegate,
+            basename="analyse",
+            cached=True,
+            isolated=False,
+            cost=0.05,
+        ),
+    ),  # fmt: skip
+    artifact="quantized",
+    artifact_path=base.quantized_model,
+    facts=("findings",),
+    settings=settings.DelegateSettings,
+    read=settings.read,
+    hints=base.TFLITE_HINTS,
+    target_keys=frozenset({"compiler", "delegate", "delegate_options"}),
+    quantization_keys=base.TFLITE_QUANTIZATION_KEYS,
+    quantization_types=base.TFLITE_TYPES,
+    override_keys=base.TFLITE_OVERRIDE_KEYS,
+    override_types=base.TFLITE_OVERRIDE_TYPES,
+    model_keys=base.TFLITE_MODEL_KEYS,
+    prune_keys=base.TFLITE_PRUNE_KEYS,
+)

@@ -1,0 +1,76 @@
+"""A Vela target's settings (``targets.NAME`` with ``compiler: vela``), its artifact's path and its facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from tasks.planning.options import input_file
+from tasks.toolchains.base import FileOf, Settings
+
+if TYPE_CHECKING:
+    from tasks.config import Variant
+    from tasks.planning.plan import Paths
+
+DEFAULT_VELA_CONFIG = "Arm/vela.ini"  # the vela.ini Vela ships, resolved by Vela itself
+
+
+@dataclass(frozen=True, kw_only=True)
+class VelaSettings(Settings):
+    accelerator: str  # e.g. ethos-u65-256
+    system_config: str  # a System_Config section of the Vela config
+    memory_mode: str  # a Memory_Mode section of the Vela config
+    config: Path | None = input_file(None)  # a project vela.ini; None: Vela's own Arm/vela.ini
+    optimise: str = "Performance"  # Performance | Size
+    arena_cache_size: int | None = None
+
+
+def read(raw: dict[str, Any], file_of: FileOf) -> VelaSettings:
+    return VelaSettings(
+        accelerator=raw.get("accelerator"),
+        system_config=raw.get("system_config"),
+        memory_mode=raw.get("memory_mode"),
+        config=file_of("config", "Vela config") if "config" in raw else None,
+        optimise=raw.get("optimise", "Performance"),
+        arena_cache_size=raw.get("arena_cache_size"),
+    )
+
+
+def model_path(paths: Paths, v: Variant) -> Path:
+    """Vela's optimised .tflite of a variant: what a Vela target ships."""
+    return paths.compile_dir(v) / f"{v.unit}_{v.quantization}_vela.tflite"
+
+
+class Estimate(TypedDict):
+    """Vela's performance estimate of the whole model (its summary CSV)."""
+
+    inference_ms: float
+    fps: float
+    cycles: int | None
+    npu_cycles: int | None
+    sram_access_cycles: int | None
+    dram_access_cycles: int | None
+    macs: int | None
+    sram_kib: float
+    dram_kib: float
+    weights_bytes: int | None
+    clock_hz: int | None
+
+
+class Fallback(TypedDict):
+    op: str  # the TFLite operator Vela left on the CPU
+    name: str  # its output tensor
+    reason: str  # Vela's words
+
+
+class Facts(TypedDict):
+    """compile.json: what a Vela compile adds to a variant's results.json row (ops, cpu_fallback, estimate,
+    layers; the analyse step adds findings)."""
+
+    estimate: Estimate
+    ops: dict[str, int]  # npu, cpu: operator counts of the compiled model
+    cpu_fallback: list[Fallback]
+    layers: list[dict[str, Any]]  # one per operator of Vela's per-layer table: name, op, target, cycles, …
+    size_bytes: int  # of the optimised .tflite
+    arch: dict[str, Any]  # accelerator, macs (per cycle), cores, channel_block
