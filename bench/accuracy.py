@@ -18,12 +18,11 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 
-from tasks.model.metrics import metric_text  # noqa: E402
+from support import REPO
+from tasks.model.metrics import metric_text
 
 SHOWN = ("top1_agreement", "top5_agreement", "landmark_px_mean", "landmark_px_p95", "landmark_pck", "mask_iou",
          "detection_recall", "detection_precision", "detection_iou_mean")  # fmt: skip

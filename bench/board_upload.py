@@ -12,12 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
+import sshd
 
-import sshd  # noqa: E402
-
-from tasks.steps import benchmark  # noqa: E402
+from support import REPO
+from tasks.steps import benchmark
 
 CONNECTION = ("name", "key", "known_hosts", "host_key", "timeout", "connect_timeout")
 

@@ -13,10 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 
-from conftest import doit  # noqa: E402  (runs doit on a project folder, as the tests do)
+from support import REPO, doit
 
 PROJECT = """
 version: 1

@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 
-from conftest import doit, ok, ran, tiny_project  # noqa: E402
-from engine_trials import default_steps, recorded, run_and_stop  # noqa: E402
+from engine_trials import default_steps, recorded, run_and_stop
+from support import doit, ok, ran, tiny_project
 
 KILL_POINTS = [(0, 2.0), (1, 0.0), (2, 1.0), (1, 0.0), (3, 0.5)]  # as in tests/test_engine.py
 STOCK = ("--backend", "sqlite3")

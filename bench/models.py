@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 
-from conftest import doit, write  # noqa: E402
+from support import REPO, doit, write
 
 MP, OCR = "mediapipe==0.10.14", "rapidocr-onnxruntime==1.4.4"
 MODELS = {  # name: (wheel, member, sha256, input_shape or None)

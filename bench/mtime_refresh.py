@@ -15,11 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 
-from conftest import doit as run_doit  # noqa: E402
-from conftest import tiny_project  # noqa: E402
+from support import doit as run_doit
+from support import tiny_project
 
 
 def doit(folder: Path, **env: str) -> float:

@@ -24,15 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
+from s3server import BUCKET, S3Server
 
-from test_cache import restored  # noqa: E402
-from test_remote_cache import S3Server  # noqa: E402
-
-from conftest import doit, ran  # noqa: E402
-
-BUCKET = "npuforge-cache"
+from support import REPO, doit, ran, restored
 
 
 def clone(dest: Path) -> Path:

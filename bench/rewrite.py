@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 
-from conftest import doit, ok, write  # noqa: E402
+from support import REPO, doit, ok, write
 
 TARGETS = {
     "imx93": "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}",

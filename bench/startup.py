@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
+
+from support import REPO
 
 
 def wall(cmd: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) -> float:
@@ -36,7 +38,6 @@ def wall(cmd: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) ->
 
 def bare_project(project: str, folder: Path) -> int:
     """A plain doit project with one file task per step of ``project``: same file_dep and targets."""
-    sys.path.insert(0, str(REPO))
     from tasks import config
     from tasks.planning import plan
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import doit, ok, start_doit
+from support import doit, ok, start_doit
 
 
 @dataclass

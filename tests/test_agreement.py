@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import sshd
 
-from conftest import doit, ok, ran, tiny_project
 from models_for_tests import identity_conv, imported, keras_net, random_dataset
+from support import doit, ok, ran, tiny_project
 from tasks import config
 from tasks.boards.transport import BoardError
 from tasks.errors import ConfigError

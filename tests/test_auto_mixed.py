@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import doit, ok, ran, write
+from support import doit, ok, ran, write
 from tasks import config
 from tasks.errors import ConfigError
 from tasks.model import mixed_search
@@ -187,7 +187,7 @@ def test_a_synap_target_gets_the_chosen_layers_as_its_metafiles_mixed_section(tm
     import yaml
     from PIL import Image
 
-    from conftest import DATA
+    from support import DATA
 
     root = tmp_path / "synap"
     text = project(root).read_text()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sshd
 
-from conftest import DATA
 from models_for_tests import keras_net, tflite_of
+from support import DATA
 from tasks.boards import benchmark_output as benchmark_model
 from tasks.boards.transport import BoardError
 from tasks.steps import benchmark
@@ -179,7 +179,7 @@ def test_connection_dropped_mid_run(server, model: Path, tmp_path: Path):
 
 
 def test_two_boards_share_a_target_under_parallel_doit(tiny: Path, tmp_path: Path):
-    from conftest import doit, ok, ran
+    from support import doit, ok, ran
 
     servers = [sshd.start(tmp_path / f"sshd{i}") for i in range(2)]
     try:

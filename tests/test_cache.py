@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from conftest import doit, ok, ran, tiny_project
+from support import doit, ok, ran, restored, tiny_project
 
 CACHED = {
     "import:tiny", "rewrite:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
@@ -15,14 +15,6 @@ CACHED = {
     "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55", "report",
     "graph:tiny/int8", "graph:tiny/a16w8",
 }  # fmt: skip
-
-
-def restored(proc) -> set[str]:
-    return {
-        line.split(": restored from cache")[0].strip()
-        for line in proc.stdout.splitlines()
-        if ": restored from cache" in line
-    }
 
 
 def entries(cache: Path) -> list[Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from graphlib import CycleError, TopologicalSorter
 
-from conftest import REPO
+from support import REPO
 
 LONGEST = 80  # lines, decorators and docstring included
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, write
+from support import REPO, write
 from tasks import config
 from tasks.errors import ConfigError
 

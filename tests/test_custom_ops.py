@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import doit, ok, reuse_fetched_wheels, write
+from support import doit, ok, reuse_fetched_wheels, write
 
 SELFIE = "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"
 SELFIE_SHA256 = "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"

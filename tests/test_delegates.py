@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sshd
 
-from conftest import doit, ok, ran
+from support import doit, ok, ran
 from tasks import config
 from tasks.errors import ConfigError
 
@@ -95,7 +95,7 @@ def test_a_board_maps_a_named_delegate_to_its_own_library_and_a_target_may_give_
 
 
 def test_delegate_options_need_a_delegate(tmp_path):
-    from conftest import tiny_project
+    from support import tiny_project
 
     project = tiny_project(tmp_path)
     project.write_text(

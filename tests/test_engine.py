@@ -20,7 +20,6 @@ import pytest
 from doit.dependency import Dependency, JSONCodec, MD5Checker
 from doit.task import Task
 
-from conftest import REPO, doit, ok, ran, start_doit, tiny_project, write
 from engine_trials import (
     broken_artifacts,
     default_steps,
@@ -29,6 +28,7 @@ from engine_trials import (
     temporary_files,
     wait_for_no_step_processes,
 )
+from support import REPO, doit, ok, ran, start_doit, tiny_project, write
 from tasks.engine import commands as engine
 from tasks.engine import state_db
 

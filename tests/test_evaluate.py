@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import doit, ok, ran
 from models_for_tests import identity_conv, imported, random_dataset
+from support import doit, ok, ran
 from tasks.config import quality_gates as gates
 from tasks.model import accuracy
 from tasks.steps import evaluate, quantize

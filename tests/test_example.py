@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FETCHED, PHOTOS, REPO, doit, needs_example, ok, ran, write
+from conftest import needs_example
+from support import FETCHED, PHOTOS, REPO, doit, ok, ran, write
 
 pytestmark = needs_example
 

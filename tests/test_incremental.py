@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import doit, ok, ran, write
+from support import doit, ok, ran, write
 
 ALL_COMPILES = {"compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55"}
 ALL_ANALYSES = {name.replace("compile:", "analyse:") for name in ALL_COMPILES}
@@ -119,7 +119,7 @@ def test_other_project_from_repo_dodo_gets_its_own_build(tmp_path: Path):
     import subprocess
     import sys
 
-    from conftest import REPO, TINY_BUILDER
+    from support import REPO, TINY_BUILDER
 
     project = tmp_path / "elsewhere"
     write(project / "nets" / "tiny.py", TINY_BUILDER)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, doit, ok, reuse_fetched_wheels, write
+from support import REPO, doit, ok, reuse_fetched_wheels, write
 from tasks.errors import StepError
 from tasks.model import toolenv
 from tasks.steps import convert

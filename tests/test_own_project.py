@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, doit, ok, ran, write
+from support import REPO, doit, ok, ran, write
 
 
 def files_under(folder: Path) -> set[str]:

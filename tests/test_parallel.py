@@ -6,7 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from conftest import doit, ok, ran, tiny_project
+from support import doit, ok, ran, tiny_project
 
 
 def artifacts(root: Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from conftest import doit, ok, ran, tiny_project
+from support import doit, ok, ran, tiny_project
 
 
 def broken_project(root: Path) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import doit, ok, tiny_project, write
+from support import doit, ok, tiny_project, write
 from tasks.engine import plan_cache
 from tasks.engine import wiring as doit_tasks
 
@@ -101,7 +101,7 @@ def test_a_no_op_build_loads_no_config_and_no_step_module(tmp_path: Path):
     import subprocess
     import sys
 
-    from conftest import doit_command
+    from support import doit_command
 
     _, full_env = doit_command(tmp_path, env=env)
     proc = subprocess.run([sys.executable, str(probe)], cwd=tmp_path, env=full_env, capture_output=True, text=True)

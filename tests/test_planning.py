@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, tiny_project
+from support import REPO, tiny_project
 from tasks import config
 from tasks.errors import ConfigError
 from tasks.planning import plan

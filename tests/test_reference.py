@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from support import REPO, write
 from tasks.config import SCHEMA_PATH
 from tasks.reference import pages as reference
 
@@ -24,12 +25,28 @@ def test_the_committed_pages_are_current():
 
 
 def test_the_check_command_names_a_stale_page(tmp_path, monkeypatch, capsys):
+    concepts = (REPO / "docs" / "concepts.md").read_text()
+    head, _, tail = concepts.partition("| [fetch](reference/steps.md#fetch) |")
+    write(tmp_path / "docs" / "concepts.md", head + "| [fetch] | an old row |" + tail.partition("\n")[2])
     monkeypatch.setattr(reference, "REPO", tmp_path)
     assert reference.main(["reference", "--check"]) == 1
     err = capsys.readouterr().err
     assert "docs/reference/project-yaml.md is stale; run `python -m tasks.reference`" in err
+    assert "docs/concepts.md is stale; run `python -m tasks.reference`" in err
     assert reference.main(["reference"]) == 0
     assert reference.main(["reference", "--check"]) == 0
+    assert (tmp_path / "docs" / "concepts.md").read_text() == concepts  # the region rewritten, the rest kept
+
+
+def test_a_page_without_its_region_markers_is_an_error(tmp_path, monkeypatch, capsys):
+    write(tmp_path / "docs" / "concepts.md", "# Concepts\n\n| step | task name |\n")
+    monkeypatch.setattr(reference, "REPO", tmp_path)
+    assert reference.main(["reference"]) == 1
+    assert capsys.readouterr().err == (
+        "ERROR: docs/concepts.md has no `<!-- generated: steps -->` … `<!-- end generated -->`: "
+        "put them back around its generated part\n"
+    )
+    assert not (tmp_path / "docs" / "reference").exists()  # nothing written
 
 
 def test_the_project_yaml_page_states_types_defaults_and_conditions():
@@ -89,6 +106,19 @@ def test_the_renderer_on_a_small_schema():
             "",
         ]
     )
+
+
+def test_the_concepts_step_table_has_a_row_per_step_kind():
+    from tasks.reference.steps import steps_table
+    from tasks.steps import STEPS
+
+    rows = {row.split("]")[0].removeprefix("| ["): row for row in steps_table().splitlines()[2:]}
+    assert list(rows) == [kind.name for kind in STEPS]
+    assert rows["compile-synap"] == (
+        "| [compile-synap](reference/steps.md#compile-synap) | `compile:NAME` | Compile for a Synaptics SoC with "
+        "the SyNAP toolkit (synap convert). | a worker process | no |"
+    )
+    assert "| `verify-release ARCHIVES` |" in rows["verify-release"] and "| `results` |" in rows["results"]
 
 
 def test_the_steps_page_lists_every_step_and_toolchain():

@@ -8,7 +8,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from conftest import doit, ok, ran, tiny_project
+from support import doit, ok, ran, tiny_project
 from tasks.steps import release
 
 RELEASE = 'release: {version: "0.1", variants: ["tiny/int8@u65", "tiny/*@cpu"]}\n'

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, doit, ok, ran, write
+from support import REPO, doit, ok, ran, write
 from tasks.model import analysis
 from tasks.steps import report
 

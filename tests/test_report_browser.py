@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FETCHED, PHOTOS, REPO, doit, needs_example, ok, write
+from conftest import needs_example
+from support import FETCHED, PHOTOS, REPO, doit, ok, write
 
 SHOTS = REPO / "build" / "screenshots"
 PAGE_BUDGET = 400 * 1024  # bytes per variant page (pose_detection: 112 operators, two views)

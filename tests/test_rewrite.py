@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import doit, ok, ran, write
 from models_for_tests import imported, run_tflite
+from support import doit, ok, ran, write
 from tasks.errors import StepError
 from tasks.model.datasets import Preprocess, Samples
 from tasks.model.rewrites import depth_to_space

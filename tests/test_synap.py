@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import DATA, doit, ok, ran, tiny_project, write
+from support import DATA, doit, ok, ran, tiny_project, write
 from tasks import config
 from tasks.errors import ConfigError
 from tasks.planning import plan

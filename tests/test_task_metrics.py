@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import doit, ok, ran, write
 from models_for_tests import imported, random_dataset, run_tflite
+from support import doit, ok, ran, write
 from tasks.model import datasets
 from tasks.steps import evaluate, quantize
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write
+from support import write
 from tasks import config
 from tasks.errors import ConfigError
 from tasks.steps import BY_NAME

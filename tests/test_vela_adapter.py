@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import DATA
+from support import DATA
 from tasks.toolchains.vela import adapter as vela
 
 VELA = DATA / "vela"

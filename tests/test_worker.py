@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from doit.exceptions import TaskError, TaskFailed
 
-from conftest import REPO
+from support import REPO
 from tasks.engine import worker
 from tasks.planning import options
 from tasks.steps import fetch
@@ -77,7 +77,7 @@ def test_a_crash_in_a_warm_worker_fails_that_step_only_and_the_next_gets_a_fresh
 def test_a_step_gives_the_same_bytes_in_a_fresh_worker_and_in_one_that_ran_other_steps(tmp_path: Path, monkeypatch):
     """Keras numbers its models and layers per session, and the numbers end up in the model: a warm
     worker starts every step from a clean session."""
-    from conftest import write
+    from support import write
     from tasks.steps import import_model
 
     write(tmp_path / "net.py", """

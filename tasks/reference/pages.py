@@ -1,7 +1,11 @@
-"""The generated reference: docs/reference/*.md from the schema and the step table.
+"""The generated reference: docs/reference/*.md from the schema and the step table, and the
+generated regions of hand-written pages (docs/concepts.md's step table).
 
     python -m tasks.reference           write the pages
     python -m tasks.reference --check   exit 1 naming every page that is stale
+
+A generated region stands between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``;
+only what is between them is rewritten, the rest of the page is kept as it is.
 
 ``project_yaml_reference`` is pure: a JSON Schema in, Markdown out, one row per
 key a user can write (YAML path, type, default, allowed values, required,
@@ -169,16 +173,42 @@ def project_yaml_reference(schema: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+END = "<!-- end generated -->"
+
+
+class RegionError(ValueError):
+    """A hand-written page without the markers of its generated region."""
+
+
+def with_region(page: str, region: str, body: str) -> str:
+    """The hand-written ``page`` with what stands between the markers of ``region`` replaced by ``body``."""
+    path, begin = REPO / page, f"<!-- generated: {region} -->"
+    if not path.is_file():
+        raise RegionError(f"{page} is missing: it is written by hand around its generated part, `{begin}` … `{END}`")
+    head, found, rest = path.read_text().partition(begin)
+    _, end, tail = rest.partition(END)
+    if not found or not end:
+        raise RegionError(f"{page} has no `{begin}` … `{END}`: put them back around its generated part")
+    return f"{head}{begin}\n{body}{END}{tail}"
+
+
 def _steps_page() -> str:
     from tasks.reference.steps import steps_reference
 
     return steps_reference()
 
 
-# the generated pages: where each goes, and what writes it
+def _concepts_page() -> str:
+    from tasks.reference.steps import steps_table
+
+    return with_region("docs/concepts.md", "steps", steps_table())
+
+
+# the generated pages, and the hand-written pages with a generated region: where each is, and what writes it
 PAGES: tuple[tuple[str, Callable[[], str]], ...] = (
     ("docs/reference/project-yaml.md", lambda: project_yaml_reference(json.loads(SCHEMA.read_text()))),
     ("docs/reference/steps.md", _steps_page),
+    ("docs/concepts.md", _concepts_page),
 )
 
 
@@ -187,15 +217,26 @@ def stale() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if argv[1:] == ["--check"]:
-        old = stale()
-        for name in old:
-            print(f"{name} is stale; run `python -m tasks.reference`", file=sys.stderr)
-        return 1 if old else 0
+    try:
+        return _check() if argv[1:] == ["--check"] else _write()
+    except RegionError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check() -> int:
+    old = stale()
+    for name in old:
+        print(f"{name} is stale; run `python -m tasks.reference`", file=sys.stderr)
+    return 1 if old else 0
+
+
+def _write() -> int:
     from tasks import atomic
 
-    for name, render in PAGES:
-        atomic.write_text(REPO / name, render())
+    rendered = [(name, render()) for name, render in PAGES]  # all of them first: a page without its markers stops all
+    for name, text in rendered:
+        atomic.write_text(REPO / name, text)
         print(f"wrote {name}")
     return 0
 

@@ -1,4 +1,5 @@
-"""docs/reference/steps.md: the step table and the toolchain registry, rendered from the code.
+"""docs/reference/steps.md and the step table of docs/concepts.md: the step table and the toolchain
+registry, rendered from the code.
 
 Pure: reads tasks.steps.STEPS and tasks.toolchains.registry.TOOLCHAINS, imports no
 step's heavy work.  Field comments come from the options dataclasses' source.
@@ -41,6 +42,33 @@ def steps_reference() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def steps_table() -> str:
+    """The table of docs/concepts.md: each step kind's task name, what it does, where it runs, whether it is cached."""
+    from tasks.steps import STEPS
+
+    rows = ["| step | task name | what it does | runs in | step cache |", "|---|---|---|---|---|"]
+    for kind in STEPS:
+        does = _sentence(kind.doc) + (" Runs every time it is asked for." if kind.always else "")
+        where = "a worker process" if kind.isolated else "the build process"
+        rows.append(f"| [{kind.name}](reference/steps.md#{kind.name}) | {_task_name(kind)} | {_cell(does)} | {where} "
+                    f"| {'yes' if kind.cached else 'no'} |")  # fmt: skip
+    return "\n".join(rows) + "\n"
+
+
+def _task_name(kind: StepKind) -> str:
+    if kind.pos_arg:
+        return f"`{kind.task_prefix} {kind.pos_arg.upper()}`"
+    return f"`{kind.task_prefix}`" if kind.single else f"`{kind.task_prefix}:NAME`"
+
+
+def _sentence(doc: str) -> str:
+    return doc[0].upper() + doc[1:] + "."
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def _step(kind: StepKind) -> list[str]:
     where = "a worker process" if kind.isolated else "the build process"
     facts = [
@@ -54,7 +82,7 @@ def _step(kind: StepKind) -> list[str]:
     return [
         f"### `{kind.name}`",
         "",
-        kind.doc[0].upper() + kind.doc[1:] + ".",
+        _sentence(kind.doc),
         "",
         *facts,
         "",
