@@ -30,7 +30,9 @@ def main() -> None:
             out = Path(tempfile.mkdtemp()) / "benchmark.json"
             board = server.board(runs=20, warmup=3, threads=2)
             connection = {k: board.pop(k) for k in CONNECTION}  # the fields planning keeps out of the fingerprint
-            benchmark.run(benchmark.Options(board, artifact.name, artifact, out, connection))
+            benchmark.run(
+                benchmark.Options(board=board, label=artifact.name, artifact=artifact, out=out, connection=connection)
+            )
             result = json.loads(out.read_text())
             print(f"{run:<6} {result['bytes_sent']:>12,} {result['latency_ms']['avg']:>8.2f}")
         print(f"(artifact {artifact.stat().st_size:,} B, runner {benchmark.RUNNER.stat().st_size:,} B)")

@@ -36,7 +36,9 @@ def bench(model: Path, out: Path, board: dict) -> dict:
     """The benchmark step on ``board`` (one dict, split as planning splits it: settings and connection)."""
     settings = {k: v for k, v in board.items() if k not in CONNECTION}
     connection = {k: v for k, v in board.items() if k in CONNECTION}
-    benchmark.run(benchmark.Options(settings, "net/fp32@cpu", model, out, connection))
+    benchmark.run(
+        benchmark.Options(board=settings, label="net/fp32@cpu", artifact=model, out=out, connection=connection)
+    )
     return json.loads(out.read_text())
 
 
@@ -208,7 +210,7 @@ def test_two_boards_share_a_target_under_parallel_doit(tiny: Path, tmp_path: Pat
 
 def test_a_synap_model_runs_with_the_boards_synap_cli(server, model: Path, tmp_path: Path):
     """This board has no SyNAP runtime: the step says which program is missing and where to set it."""
-    board = server.board(kind="synap", synap_cli="synap_cli", env={})
+    board = server.board(kind="synap_cli", synap_cli="synap_cli", env={})
     with pytest.raises(BoardError) as info:
         bench(model, tmp_path / "b.json", board)
     assert str(info.value) == (
@@ -233,7 +235,7 @@ def test_an_adb_board_without_that_device_is_named(adb_server, model: Path, tmp_
     board = {
         "name": "vs680", "host": None, "transport": "adb", "serial": "npuforge-no-such-device", "port": 22,
         "user": None, "workdir": "/data/local/tmp/npuforge", "timeout": 60.0, "connect_timeout": 30.0,
-        "runner": "litert", "kind": "synap", "synap_cli": "synap_cli", "runs": 3, "env": {},
+        "runner": "litert", "kind": "synap_cli", "synap_cli": "synap_cli", "runs": 3, "env": {},
     }  # fmt: skip
     with pytest.raises(BoardError) as info:
         bench(model, tmp_path / "b.json", board)

@@ -16,6 +16,7 @@ from tasks.model.datasets import Samples
 from tasks.steps import quantize
 from tasks.tflite import flatbuffer, opcodes
 from tasks.toolchains.vela import compile as compile_step
+from tasks.toolchains.vela.settings import VelaSettings
 
 NOISE = random_dataset()
 U65 = {
@@ -76,7 +77,7 @@ def test_from_override_makes_the_tail_int16_and_vela_keeps_it_on_the_npu(float_m
     v = tmp_path / "v"
     compile_step.run(
         compile_step.Options(
-            **U65,
+            settings=VelaSettings(**U65),
             label="x",
             model=tmp_path / "q" / "q.tflite",
             out=v / "q_vela.tflite",

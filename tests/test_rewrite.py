@@ -16,6 +16,7 @@ from tasks.model.rewrites import depth_to_space
 from tasks.steps import quantize, rewrite
 from tasks.tflite import flatbuffer, opcodes
 from tasks.toolchains.vela import compile as compile_step
+from tasks.toolchains.vela.settings import VelaSettings
 
 U65 = {
     "accelerator": "ethos-u65-256", "system_config": "Ethos_U65_High_End", "memory_mode": "Dedicated_Sram",
@@ -128,10 +129,16 @@ def test_vela_puts_the_rewritten_model_entirely_on_the_npu(nets, tmp_path):
         folder = tmp_path / label
         compile_step.run(
             compile_step.Options(
-                **U65, label=f"net@{label}", model=q, out=folder / "net_vela.tflite", facts=folder / "compile.json",
-                summary=folder / "summary.csv", per_layer=folder / "per-layer.csv", log=folder / "vela.log",
+                settings=VelaSettings(**U65),
+                label=f"net@{label}",
+                model=q,
+                out=folder / "net_vela.tflite",
+                facts=folder / "compile.json",
+                summary=folder / "summary.csv",
+                per_layer=folder / "per-layer.csv",
+                log=folder / "vela.log",
             )
-        )  # fmt: skip
+        )
         facts = json.loads((folder / "compile.json").read_text())
         counts[label] = (facts["ops"], [f["op"] for f in facts["cpu_fallback"]])
     assert counts["before"][0]["cpu"] == 1 and counts["before"][1] == ["DEPTH_TO_SPACE"]

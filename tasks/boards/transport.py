@@ -20,10 +20,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks.digests import sha256_file
 from tasks.errors import StepError
+
+if TYPE_CHECKING:
+    from tasks.boards.settings import Reach
 
 
 def this_machine() -> dict[str, Any]:
@@ -60,19 +63,19 @@ def fingerprint(key) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
 
 
-def _where(board: dict[str, Any]) -> str:
+def _where(board: Reach) -> str:
     if board.get("transport") == "adb":
         return f"board {board['name']} (adb serial {board['serial']})"
     user = f"{board['user']}@" if board.get("user") else ""
     return f"board {board['name']} ({user}{board['host']}:{board['port']})"
 
 
-def connect(board: dict[str, Any]) -> Remote | Adb:
+def connect(board: Reach) -> Remote | Adb:
     """The board's transport: SSH (default) or adb."""
     return Adb(board) if board.get("transport") == "adb" else Remote(board)
 
 
-def _policy(board: dict[str, Any]):
+def _policy(board: Reach):
     """A missing-host-key policy that never adds: accept only the pinned fingerprint."""
     import paramiko
 
@@ -99,7 +102,7 @@ def _policy(board: dict[str, Any]):
 class Remote:
     """One SSH connection to a board (fabric), opened on first use."""
 
-    def __init__(self, board: dict[str, Any]):
+    def __init__(self, board: Reach):
         self.board = board
         self.connection = None
 
@@ -199,7 +202,7 @@ class Remote:
 REMOTE_GRACE = 15.0  # seconds past the board's own timeout before the SSH side gives up
 
 
-def run_exclusive(remote: Remote | Adb, board: dict[str, Any], command: str) -> Outcome:
+def run_exclusive(remote: Remote | Adb, board: Reach, command: str) -> Outcome:
     """``command`` (shell-quoted already) on the board, one at a time (``flock`` in the workdir), ended by the
     board's own ``timeout`` too, so a hung run cannot hold the lock."""
     lock = shlex.quote(f"{board['workdir'].rstrip('/')}/.npuforge.lock")
@@ -224,7 +227,7 @@ def _put_by_hash(board_io: Remote | Adb, local: Path, remote: str, send) -> int:
 class Adb:
     """A board reached with adb (Android, or a Linux board with adbd): ``adb -s SERIAL shell`` and ``push``."""
 
-    def __init__(self, board: dict[str, Any]):
+    def __init__(self, board: Reach):
         self.board = board
 
     def _adb(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -278,7 +281,7 @@ class Adb:
 class Local:
     """This machine: files stay where they are, commands run in a subprocess."""
 
-    def __init__(self, board: dict[str, Any]):
+    def __init__(self, board: Reach):
         self.board = board
 
     def run(self, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> Outcome:

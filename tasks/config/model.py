@@ -14,6 +14,7 @@ from tasks.model.datasets import Preprocess
 from tasks.toolchains.delegate.settings import DEFAULT_DELEGATES
 
 if TYPE_CHECKING:
+    from tasks.boards.settings import BoardBase
     from tasks.toolchains.base import Settings, Toolchain
 
 INTEGER_SCHEMES = ("int8", "int16x8")  # TFLite's integer schemes
@@ -238,7 +239,7 @@ class Board:
             return f"adb serial {self.serial}"
         return "this machine" if self.local else str(self.host)
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> BoardBase:
         """What a benchmark on this board depends on (fingerprinted)."""
         return {
             "host": self.host, "user": self.user, "port": self.port, "workdir": self.workdir, "runner": self.runner,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.boards import transport as boards
+from tasks.boards.settings import BoardSettings, Connection, Reach
 from tasks.digests import sha256_file
 from tasks.model.datasets import Samples
 from tasks.planning.options import input_file, output_file, unfingerprinted
@@ -44,7 +45,7 @@ TIMING_ONLY = ("--warmup_runs=", "--num_runs=")  # benchmark arguments that do n
 
 @dataclass(frozen=True)
 class Options:
-    board: dict[str, Any]  # the benchmark step's settings of this board and target: runtime, threads, delegate, …
+    board: BoardSettings  # the benchmark step's settings of this board and target: runtime, threads, delegate, …
     label: str
     samples: int  # the first N validation samples
     tolerance_lsb: int  # quantization steps an integer output may differ by and still agree
@@ -53,7 +54,7 @@ class Options:
     host_model: Path = input_file()  # the quantized .tflite the artifact was made from
     dataset: Samples
     out: Path = output_file()
-    connection: dict[str, Any] = unfingerprinted()  # name, key, known_hosts, host_key, timeouts
+    connection: Connection = unfingerprinted()  # name, key, known_hosts, host_key, timeouts
 
 
 def plan_agreement(planning: Planning) -> list[Step]:
@@ -112,12 +113,12 @@ def _summary(result: dict[str, Any]) -> str:
             f"(tolerance {result['tolerance_lsb']} LSB); largest difference: {each}")  # fmt: skip
 
 
-def _runtime_args(board: dict[str, Any], graph: str) -> list[str]:
+def _runtime_args(board: BoardSettings, graph: str) -> list[str]:
     """The benchmark step's interpreter arguments (threads, delegate and its options, XNNPACK), timing ones left out."""
     return [a for a in benchmark._args(board, graph) if not a.startswith(TIMING_ONLY)]
 
 
-def _on_board(model: Path, inputs: Path, tmp: Path, board: dict[str, Any], count: int) -> tuple[bytes, int, str]:
+def _on_board(model: Path, inputs: Path, tmp: Path, board: Reach, count: int) -> tuple[bytes, int, str]:
     """The runner's outputs (.npz bytes), the bytes sent and the command as shown."""
     env_words = benchmark._env_prefix(board.get("env") or {})
     if board["host"] == "local":
@@ -148,7 +149,7 @@ def _on_board(model: Path, inputs: Path, tmp: Path, board: dict[str, Any], count
         remote.close()
 
 
-def _check(outcome: boards.Outcome, board: dict[str, Any], argv: list[str]) -> None:
+def _check(outcome: boards.Outcome, board: Reach, argv: list[str]) -> None:
     where = f"board {board['name']}"
     remote = board["host"] != "local"
     if outcome.exit_code in (124, 137) and remote:  # killed by the board's timeout
@@ -166,7 +167,7 @@ def _check(outcome: boards.Outcome, board: dict[str, Any], argv: list[str]) -> N
         raise boards.BoardError(f"{where}: the outputs runner exited with code {outcome.exit_code}:\n{tail}")
 
 
-def _download(remote: boards.Remote | boards.Adb, path: str, board: dict[str, Any]) -> bytes:
+def _download(remote: boards.Remote | boards.Adb, path: str, board: Reach) -> bytes:
     """The file at ``path`` on the board, through the shell (sha256sum and base64), then removed there."""
     q = shlex.quote(path)
     outcome = remote.run(f"sha256sum {q} && base64 {q} && rm -f {q}", board["timeout"])

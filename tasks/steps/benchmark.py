@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tasks import atomic
 from tasks.boards import benchmark_output as benchmark_model
 from tasks.boards import transport as boards
+from tasks.boards.settings import BoardSettings, Connection, Reach
 from tasks.digests import sha256_file
 from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import progress
@@ -41,11 +42,11 @@ BOARD_RUNTIMES = {synap_cli.NAME: synap_cli}
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
-    board: dict[str, Any]  # what the measurement depends on: host, runner, threads, runs, delegate, …
+    board: BoardSettings  # what the measurement depends on: host, runner, threads, runs, delegate, …
     label: str
     artifact: Path = input_file()
     out: Path = output_file()
-    connection: dict[str, Any] = unfingerprinted()  # name, key, known_hosts, host_key, timeouts
+    connection: Connection = unfingerprinted()  # name, key, known_hosts, host_key, timeouts
 
 
 def plan_benchmark(planning: Planning) -> list[Step]:
@@ -65,7 +66,7 @@ def plan_benchmark(planning: Planning) -> list[Step]:
     return steps
 
 
-def connection(board: Board) -> dict[str, Any]:
+def connection(board: Board) -> Connection:
     """How a step reaches ``board`` (not fingerprinted: a moved key file does not change a measurement)."""
     return {
         "name": board.name,
@@ -77,7 +78,7 @@ def connection(board: Board) -> dict[str, Any]:
     }
 
 
-def _settings(board: Board, target: Target) -> dict[str, Any]:
+def _settings(board: Board, target: Target) -> BoardSettings:
     delegate, options = target.settings.board_delegate()
     return {
         **board.settings(),
@@ -104,7 +105,7 @@ def delegate_options(options: dict[str, Any] | None) -> str | None:
     return ";".join(f"{key}:{text(value)}" for key, value in options.items())
 
 
-def _args(board: dict[str, Any], graph: str) -> list[str]:
+def _args(board: BoardSettings, graph: str) -> list[str]:
     args = [f"--graph={graph}", f"--num_threads={board['threads']}", f"--warmup_runs={board['warmup']}",
             f"--num_runs={board['runs']}"]  # fmt: skip
     if board.get("delegate"):
@@ -124,7 +125,7 @@ def run(o: Options) -> None:
     _measure(o.artifact, o.out, {**o.board, **o.connection})
 
 
-def _measure(model: Path, out: Path, board: dict[str, Any]) -> None:
+def _measure(model: Path, out: Path, board: Reach) -> None:
     where = f"board {board['name']}"
     sent = 0
     env_words = _env_prefix(board.get("env") or {})
