@@ -56,7 +56,7 @@ def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any
     def action(**positional):
         import time
 
-        from tasks.engine import failures
+        from tasks.engine import failures, worker
 
         planning = plans.planning()
         step = planning.find(record["task"])
@@ -66,7 +66,7 @@ def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any
         result = _cached_run(step, params, _log(step, planning), plans.step_cache(), project.root, positional)
         if result is None:
             failures.clear(project.build_dir, step.task_name)
-        else:
+        elif not worker.killed():  # killed by Ctrl-C, it did not fail (and the build is sweeping its temporary files)
             failures.record(project.build_dir, step.task_name, result.get_msg())
         took = time.monotonic() - started
         say(f"   {step.task_name}: {'done' if result is None else 'FAILED'} in {took:.1f} s")

@@ -224,8 +224,18 @@ def _run_warm(family: str, request: dict, label: str) -> tuple[int, dict]:
     return code, outcome
 
 
+_KILLED = threading.Event()  # Ctrl-C: the steps still running are being killed
+
+
+def killed() -> bool:
+    """Whether the build is being interrupted: a step that ends now was killed, it did not fail."""
+    return _KILLED.is_set()
+
+
 def stop_workers(kill: bool = False) -> None:
     """End every warm worker (at the end of a build; ``kill``: at once, on Ctrl-C)."""
+    if kill:
+        _KILLED.set()
     with _LIVE_LOCK:
         workers, fresh = list(_LIVE), list(_FRESH) if kill else []
     for proc in fresh:  # steps of other doit threads (Ctrl-C reaches only the main one)
