@@ -63,7 +63,17 @@ def imported(folder: Path, model) -> Path:
     source.write_bytes(tflite_of(model))
     out = folder / "net_float.tflite"
     import_model.run(
-        import_model.Options(source, "file", None, "{}", None, "models.net", (source,), out, folder / "import.json")
+        import_model.Options(
+            source=source,
+            kind="file",
+            function=None,
+            args_json="{}",
+            input_shape=None,
+            label="models.net",
+            source_files=(source,),
+            out=out,
+            facts=folder / "import.json",
+        )
     )
     return out
 
@@ -81,4 +91,4 @@ def identity_conv():
 
 def random_dataset(count: int = 8, name: str = "noise") -> Samples:
     """What a step gets for ``random: {seed: 0, count: N}``: uniform samples in [0, 1)."""
-    return Samples(name, "random", seed=0, count=count, low=0.0, high=1.0)
+    return Samples(name=name, kind="random", seed=0, count=count, low=0.0, high=1.0)

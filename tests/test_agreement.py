@@ -27,7 +27,7 @@ from tasks.planning import plan
 from tasks.steps import agreement, quantize
 
 CONNECTION = ("name", "key", "known_hosts", "host_key", "timeout", "connect_timeout")
-VALIDATION = Samples("val", "random", seed=7, count=16)  # other samples than the calibration's (seed 0)
+VALIDATION = Samples(name="val", kind="random", seed=7, count=16)  # other samples than the calibration's (seed 0)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,17 @@ def int8_model(folder: Path, keras_model) -> Path:
     """``keras_model`` imported and quantized by the quantize step: int8 inside and at its input and output."""
     out = folder / "net_int8_io.tflite"
     float_model = imported(folder, keras_model)
-    scheme = quantize.Scheme("int8", "int8")
-    quantize.run(quantize.Options(scheme, "net/int8_io", float_model, out, folder / "quantize.json", random_dataset()))
+    scheme = quantize.Scheme(type="int8", io="int8")
+    quantize.run(
+        quantize.Options(
+            scheme=scheme,
+            label="net/int8_io",
+            model=float_model,
+            out=out,
+            facts=folder / "quantize.json",
+            dataset=random_dataset(),
+        )
+    )
     return out
 
 
@@ -71,8 +80,18 @@ def agree(model: Path, out: Path, board: dict, tolerance_lsb: int = 0, tolerance
     """The agreement step on ``board`` (split as planning splits it), 16 samples of a seeded random set."""
     settings = {k: v for k, v in board.items() if k not in CONNECTION}
     connection = {k: v for k, v in board.items() if k in CONNECTION}
-    options = agreement.Options(settings, "net/int8_io@cpu", 16, tolerance_lsb, tolerance_abs, model, model,
-                                VALIDATION, out, connection)  # fmt: skip
+    options = agreement.Options(
+        board=settings,
+        label="net/int8_io@cpu",
+        samples=16,
+        tolerance_lsb=tolerance_lsb,
+        tolerance_abs=tolerance_abs,
+        artifact=model,
+        host_model=model,
+        dataset=VALIDATION,
+        out=out,
+        connection=connection,
+    )
     agreement.run(options)
     return json.loads(out.read_text())
 

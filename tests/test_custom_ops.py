@@ -79,7 +79,15 @@ def test_a_custom_op_without_rewrite_is_refused_with_the_prune_that_cuts_it_off(
     source.write_bytes(two_heads_with_a_custom_op())
     out = tmp_path / "out" / "m_float.tflite"
     options = import_model.Options(
-        source, "file", None, "{}", None, "models.m", (source,), out, out.with_name("i.json")
+        source=source,
+        kind="file",
+        function=None,
+        args_json="{}",
+        input_shape=None,
+        label="models.m",
+        source_files=(source,),
+        out=out,
+        facts=out.with_name("i.json"),
     )
     with pytest.raises(StepError) as info:
         import_model.run(options)

@@ -47,13 +47,24 @@ def test_real_model_budget_and_the_graph_overlay(tmp_path: Path):
     float_model = imported(tmp_path, keras_net(batch=1))
     out, data = tmp_path / "q.tflite", random_dataset(8)
     errors = tmp_path / "quant_errors.csv"
-    scheme = quantize.Scheme("int8")
-    quantize.run(quantize.Options(scheme, "net/int8", float_model, out, tmp_path / "q.json", data, data, errors))
+    scheme = quantize.Scheme(type="int8")
+    quantize.run(
+        quantize.Options(
+            scheme=scheme,
+            label="net/int8",
+            model=float_model,
+            out=out,
+            facts=tmp_path / "q.json",
+            dataset=data,
+            errors_dataset=data,
+            errors_csv=errors,
+        )
+    )
     facts = json.loads((tmp_path / "q.json").read_text())
     budget = facts["error_budget"]
     shares = [layer["share"] for layer in budget["layers"]]
     assert budget["output"] and shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1.0 + 1e-6
-    graph.run(graph.Options(out, tmp_path / "graph.json", errors))
+    graph.run(graph.Options(model=out, out=tmp_path / "graph.json", errors=errors))
     described = json.loads((tmp_path / "graph.json").read_text())
     with_error = [t for t in described["tensors"] if "error" in t]
     assert with_error and all(set(t["error"]) == {"snr_db", "rel_rmse", "share"} for t in with_error)

@@ -32,10 +32,24 @@ def test_compare_on_known_signals():
 def test_identity_model_snr_matches_rounding_theory(tmp_path: Path, io: str):
     float_model = imported(tmp_path, identity_conv())
     quantized = tmp_path / "q.tflite"
-    scheme = quantize.Scheme("int8", io, per_channel=True)
-    quantize.run(quantize.Options(scheme, "id/int8", float_model, quantized, tmp_path / "q.json", UNIFORM))
+    scheme = quantize.Scheme(type="int8", io=io, per_channel=True)
+    quantize.run(
+        quantize.Options(
+            scheme=scheme, label="id/int8", model=float_model, out=quantized, facts=tmp_path / "q.json", dataset=UNIFORM
+        )
+    )
     out = tmp_path / "accuracy.json"
-    evaluate.run(evaluate.Options(float_model, quantized, UNIFORM, (), False, "id/int8", out))
+    evaluate.run(
+        evaluate.Options(
+            float_model=float_model,
+            quantized=quantized,
+            dataset=UNIFORM,
+            tasks=(),
+            in_sample=False,
+            label="id/int8",
+            out=out,
+        )
+    )
     acc = json.loads(out.read_text())
     (metrics,) = acc["outputs"].values()
     # uniform [0, 1) data on 256 levels: rounding noise scale^2 / 12 against a signal power of 1/3

@@ -15,7 +15,7 @@ PAYLOAD = b"TFL3-not-really-a-model-but-bytes-to-verify"
 
 
 def do_fetch(member: str, sha256: str, out: Path, cache: Path) -> None:
-    fetch.run(fetch.Options("npuforge-demo==1.0", member, sha256, out, cache))
+    fetch.run(fetch.Options(requirement="npuforge-demo==1.0", member=member, sha256=sha256, out=out, cache=cache))
 
 
 @pytest.fixture

@@ -39,11 +39,28 @@ def npy(folder: Path, name: str, channel1_scale: float, count: int, seed: int) -
 def check(tmp_path: Path, calibration: tuple[Path, ...], validation: tuple[Path, ...]) -> dict:
     float_model = imported(tmp_path, two_channel_model())
     quantized = tmp_path / "q.tflite"
-    scheme = quantize.Scheme("int8")
-    cal, val = Samples("cal", "npy", files=calibration), Samples("val", "npy", files=validation, take=1)
-    quantize.run(quantize.Options(scheme, "m/int8", float_model, quantized, tmp_path / "q.json", cal))
+    scheme = quantize.Scheme(type="int8")
+    cal, val = (
+        Samples(name="cal", kind="npy", files=calibration),
+        Samples(name="val", kind="npy", files=validation, take=1),
+    )
+    quantize.run(
+        quantize.Options(
+            scheme=scheme, label="m/int8", model=float_model, out=quantized, facts=tmp_path / "q.json", dataset=cal
+        )
+    )
     out = tmp_path / "limits.json"
-    limits.run(limits.Options(scheme, "m/int8", val, float_model, float_model, quantized, out))
+    limits.run(
+        limits.Options(
+            scheme=scheme,
+            label="m/int8",
+            sample=val,
+            start=float_model,
+            float_model=float_model,
+            quantized=quantized,
+            out=out,
+        )
+    )
     return json.loads(out.read_text())
 
 

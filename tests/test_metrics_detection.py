@@ -138,9 +138,9 @@ def test_weighted_nms_folds_overlapping_boxes_into_their_score_weighted_mean():
     # ymin = xmin = (0 * 0.6 + 0.1 * 0.2) / 0.8 = 0.025; ymax = xmax = (0.4 * 0.6 + 0.5 * 0.2) / 0.8 = 0.425.
     # keypoint: x = (0.2 * 0.6 + 0.6 * 0.2) / 0.8 = 0.3, y = (0.2 * 0.6 + 1.0 * 0.2) / 0.8 = 0.4.
     # The score stays the top one's, 0.6.  C (0.6, 0.6, 0.9, 0.9) overlaps neither: kept as it is.
-    a = Detection((0.0, 0.0, 0.4, 0.4), 0.6, 0, ((0.2, 0.2),))
-    b = Detection((0.1, 0.1, 0.5, 0.5), 0.2, 0, ((0.6, 1.0),))
-    c = Detection((0.6, 0.6, 0.9, 0.9), 0.4, 0, ((0.7, 0.7),))
+    a = Detection(box=(0.0, 0.0, 0.4, 0.4), score=0.6, label=0, keypoints=((0.2, 0.2),))
+    b = Detection(box=(0.1, 0.1, 0.5, 0.5), score=0.2, label=0, keypoints=((0.6, 1.0),))
+    c = Detection(box=(0.6, 0.6, 0.9, 0.9), score=0.4, label=0, keypoints=((0.7, 0.7),))
     folded, kept = weighted_nms([b, c, a], 0.3)
     np.testing.assert_allclose(folded.box, [0.025, 0.025, 0.425, 0.425], atol=1e-12)
     np.testing.assert_allclose(folded.keypoints, [[0.3, 0.4]], atol=1e-12)
@@ -161,11 +161,13 @@ def test_plain_boxes_take_the_argmax_class_and_suppress_per_class():
     boxes = np.array([[0, 0, 0.4, 0.4], [0.1, 0.1, 0.5, 0.5], [0.1, 0.1, 0.5, 0.5], [0.6, 0.6, 0.9, 0.9]])
     scores = np.array([[0.1, 0.9], [0.2, 0.8], [0.7, 0.3], [0.3, 0.4]])
     assert decode_boxes(boxes, scores, 0.5, 0.3) == [
-        Detection((0.0, 0.0, 0.4, 0.4), 0.9, 1),
-        Detection((0.1, 0.1, 0.5, 0.5), 0.7, 0),
+        Detection(box=(0.0, 0.0, 0.4, 0.4), score=0.9, label=1),
+        Detection(box=(0.1, 0.1, 0.5, 0.5), score=0.7, label=0),
     ]
     # one score a box: all class 0, so C now falls to A as B does
-    assert decode_boxes(boxes, np.array([0.9, 0.8, 0.7, 0.4]), 0.5, 0.3) == [Detection((0.0, 0.0, 0.4, 0.4), 0.9, 0)]
+    assert decode_boxes(boxes, np.array([0.9, 0.8, 0.7, 0.4]), 0.5, 0.3) == [
+        Detection(box=(0.0, 0.0, 0.4, 0.4), score=0.9, label=0)
+    ]
 
 
 # --- matching ----------------------------------------------------------------------------------------------------
@@ -174,23 +176,27 @@ def test_plain_boxes_take_the_argmax_class_and_suppress_per_class():
 def test_matching_takes_the_highest_iou_first():
     # T0 (0, 0, 1, 0.875) against R0 (0, 0, 1, 1): 0.875 / 1 = 0.875; against R1 (0, 0, 1, 0.75): 0.75 / 0.875 = 0.857.
     # T0 goes to R0; R1 is left unmatched though its IoU is above the threshold.
-    ref = [Detection((0, 0, 1, 1), 0.9), Detection((0, 0, 1, 0.75), 0.8)]
-    (pair,) = match(ref, [Detection((0, 0, 1, 0.875), 0.9)], 0.5)
+    ref = [Detection(box=(0, 0, 1, 1), score=0.9), Detection(box=(0, 0, 1, 0.75), score=0.8)]
+    (pair,) = match(ref, [Detection(box=(0, 0, 1, 0.875), score=0.9)], 0.5)
     assert pair[:2] == (0, 0) and pair[2] == pytest.approx(0.875)
 
 
 def test_matching_misses_extras_and_other_classes():
     # R0 = T0 (IoU 1).  R1 is missed: T1 has its box but class 1.  T2 (0, 0.5, 0.5, 1) touches nothing: extra.
-    ref = [Detection((0, 0, 0.5, 0.5), 0.9), Detection((0.5, 0.5, 1, 1), 0.9)]
-    test = [Detection((0, 0, 0.5, 0.5), 0.9), Detection((0.5, 0.5, 1, 1), 0.9, 1), Detection((0, 0.5, 0.5, 1), 0.9)]
+    ref = [Detection(box=(0, 0, 0.5, 0.5), score=0.9), Detection(box=(0.5, 0.5, 1, 1), score=0.9)]
+    test = [
+        Detection(box=(0, 0, 0.5, 0.5), score=0.9),
+        Detection(box=(0.5, 0.5, 1, 1), score=0.9, label=1),
+        Detection(box=(0, 0.5, 0.5, 1), score=0.9),
+    ]
     assert match(ref, test, 0.5) == [(0, 0, 1.0)]
 
 
 def test_an_iou_just_under_the_threshold_does_not_match():
     # (0, 0, 1, 1) against (0, 0, 1, 0.49): 0.49 / 1 = 0.49 < 0.5; (0, 0, 1, 0.5): exactly 0.5, which matches.
-    ref = [Detection((0, 0, 1, 1), 0.9)]
-    assert match(ref, [Detection((0, 0, 1, 0.49), 0.9)], 0.5) == []
-    assert match(ref, [Detection((0, 0, 1, 0.5), 0.9)], 0.5) == [(0, 0, 0.5)]
+    ref = [Detection(box=(0, 0, 1, 1), score=0.9)]
+    assert match(ref, [Detection(box=(0, 0, 1, 0.49), score=0.9)], 0.5) == []
+    assert match(ref, [Detection(box=(0, 0, 1, 0.5), score=0.9)], 0.5) == [(0, 0, 0.5)]
 
 
 # --- the metrics -------------------------------------------------------------------------------------------------

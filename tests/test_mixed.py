@@ -55,7 +55,16 @@ def quantize_with(
     )
     out, facts = folder / "q.tflite", folder / "q.json"
     quantize.run(
-        quantize.Options(full, "net/mixed", float_model, out, facts, dataset, dataset, folder / "quant_errors.csv")
+        quantize.Options(
+            scheme=full,
+            label="net/mixed",
+            model=float_model,
+            out=out,
+            facts=facts,
+            dataset=dataset,
+            errors_dataset=dataset,
+            errors_csv=folder / "quant_errors.csv",
+        )
     )
     return out.read_bytes(), json.loads(facts.read_text())
 
@@ -136,8 +145,12 @@ def test_snr_matches_theory_for_a_quantized_identity_like_layer(tmp_path: Path):
 
     float_out = imported(tmp_path, identity_conv())
     out = tmp_path / "q.tflite"
-    scheme = quantize.Scheme("int8", "float32", per_channel=True)
-    quantize.run(quantize.Options(scheme, "id/int8", float_out, out, tmp_path / "q.json", NOISE))
+    scheme = quantize.Scheme(type="int8", io="float32", per_channel=True)
+    quantize.run(
+        quantize.Options(
+            scheme=scheme, label="id/int8", model=float_out, out=out, facts=tmp_path / "q.json", dataset=NOISE
+        )
+    )
     rows = {r["tensor"]: r for r in quant_errors.layer_errors(float_out.read_bytes(), out.read_bytes(), samples)}
     (layer,) = rows.values()  # the conv's output, read through the float output's DEQUANTIZE
     assert layer["op"] == "DEQUANTIZE" and layer["scale"] > 0
@@ -154,7 +167,7 @@ def growing_dataset(folder: Path) -> Samples:
     rng = np.random.default_rng(0)
     stack = np.stack([rng.uniform(0, (i + 1) / 8, size=(12, 12, 3)) for i in range(8)]).astype(np.float32)
     np.save(folder / "growing.npy", stack)
-    return Samples("growing", "npy", files=(folder / "growing.npy",))
+    return Samples(name="growing", kind="npy", files=(folder / "growing.npy",))
 
 
 def activations(content: bytes) -> dict[str, tuple[int, float, int]]:

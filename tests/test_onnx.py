@@ -26,8 +26,14 @@ def onnx_graph(folder: Path, kind: str) -> Path:
 
 def do_convert(tmp_path: Path, source: Path, input_shape=None) -> dict:
     out = tmp_path / "out" / "m_onnx.tflite"
-    o = convert.Options(input_shape, "models.m", toolenv.TOOLS["onnx2tf"].fingerprint(), source, out,
-                        out.with_name("convert.json"))  # fmt: skip
+    o = convert.Options(
+        input_shape=input_shape,
+        label="models.m",
+        toolenv=toolenv.TOOLS["onnx2tf"].fingerprint(),
+        source=source,
+        out=out,
+        facts=out.with_name("convert.json"),
+    )
     convert.run(o)
     return json.loads(o.facts.read_text())
 
@@ -86,7 +92,7 @@ def test_npy_samples_in_the_onnx_layout_are_transposed_to_the_models(tmp_path: P
     facts.write_text(json.dumps({"inputs": [{"onnx": "image", "onnx_shape": [1, 3, 16, 16], "tflite": "image",
                                              "tflite_shape": [1, 16, 16, 3], "axes": [0, 2, 3, 1]}]}))  # fmt: skip
     files = tuple(tmp_path / f for f in ("stack.npy", "one.npy", "nhwc.npy"))
-    got = list(datasets.samples(datasets.Samples("cal", "npy", files=files, layouts=facts), [1, 16, 16, 3]))
+    got = list(datasets.samples(datasets.Samples(name="cal", kind="npy", files=files, layouts=facts), [1, 16, 16, 3]))
     expected = [
         *nchw.transpose(0, 2, 3, 1)[:, None],
         nchw[0].transpose(1, 2, 0)[None],
@@ -97,7 +103,7 @@ def test_npy_samples_in_the_onnx_layout_are_transposed_to_the_models(tmp_path: P
     with pytest.raises(StepError) as info:
         list(
             datasets.samples(
-                datasets.Samples("cal", "npy", files=(tmp_path / "bad.npy",), layouts=facts), [1, 16, 16, 3]
+                datasets.Samples(name="cal", kind="npy", files=(tmp_path / "bad.npy",), layouts=facts), [1, 16, 16, 3]
             )
         )
     assert str(info.value) == (

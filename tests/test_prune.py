@@ -35,7 +35,15 @@ def float_model(tmp_path_factory) -> Path:
     out = folder / "heads_float.tflite"
     import_model.run(
         import_model.Options(
-            builder, "builder", "build", "{}", None, "models.heads", (builder,), out, folder / "i.json"
+            source=builder,
+            kind="builder",
+            function="build",
+            args_json="{}",
+            input_shape=None,
+            label="models.heads",
+            source_files=(builder,),
+            out=out,
+            facts=folder / "i.json",
         )
     )
     return out
@@ -53,12 +61,12 @@ def do_prune(float_model: Path, tmp_path: Path, outputs, inputs=None) -> bytes:
     out = tmp_path / "p.tflite"
     prune.run(
         prune.Options(
-            tuple(outputs),
-            tuple(inputs) if inputs else None,
-            "models.heads.prune.x",
-            float_model,
-            out,
-            tmp_path / "p.json",
+            outputs=tuple(outputs),
+            inputs=tuple(inputs) if inputs else None,
+            label="models.heads.prune.x",
+            model=float_model,
+            out=out,
+            facts=tmp_path / "p.json",
         )
     )
     return out.read_bytes()

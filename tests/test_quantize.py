@@ -25,7 +25,7 @@ def run_scheme(float_model: Path, tmp_path: Path, **scheme) -> tuple[bytes, dict
     full = quantize.Scheme(**{"type": "int8", "io": "float32", "per_channel": True, **scheme})
     out, facts = tmp_path / "q.tflite", tmp_path / "q.json"
     dataset = random_dataset() if full.type in ("int8", "int16x8") else None
-    quantize.run(quantize.Options(full, "net/q", float_model, out, facts, dataset))
+    quantize.run(quantize.Options(scheme=full, label="net/q", model=float_model, out=out, facts=facts, dataset=dataset))
     return out.read_bytes(), json.loads(facts.read_text())
 
 
@@ -111,9 +111,9 @@ def test_npy_samples_and_shape_error(tmp_path: Path):
 
     np.save(tmp_path / "stack.npy", np.zeros((3, 12, 12, 3), np.float32))
     np.save(tmp_path / "bad.npy", np.zeros((5, 5), np.float32))
-    good = datasets.Samples("d", "npy", files=(tmp_path / "stack.npy",))
+    good = datasets.Samples(name="d", kind="npy", files=(tmp_path / "stack.npy",))
     assert [s.shape for s in datasets.samples(good, [1, 12, 12, 3])] == [(1, 12, 12, 3)] * 3
-    bad = datasets.Samples("d", "npy", files=(tmp_path / "bad.npy",))
+    bad = datasets.Samples(name="d", kind="npy", files=(tmp_path / "bad.npy",))
     with pytest.raises(
         StepError, match=r"datasets.d: .*bad.npy has shape \[5, 5\]; the model input is \[1, 12, 12, 3\]"
     ):

@@ -48,7 +48,11 @@ def nets(tmp_path_factory) -> dict[int, Path]:
 
 def rewritten(model: Path, tmp_path: Path, names=("depth_to_space",)) -> tuple[Path, dict]:
     out = tmp_path / f"{model.stem}_rewritten.tflite"
-    rewrite.run(rewrite.Options(tuple(names), "rewrite:net", model, out, tmp_path / "rewrite.json"))
+    rewrite.run(
+        rewrite.Options(
+            rewrites=tuple(names), label="rewrite:net", model=model, out=out, facts=tmp_path / "rewrite.json"
+        )
+    )
     return out, json.loads((tmp_path / "rewrite.json").read_text())
 
 
@@ -90,12 +94,24 @@ def _int8(model: Path, out: Path) -> Path:
     """The real quantize step, integer I/O, calibrated on 16 uniform samples in [-1, 1)."""
     quantize.run(
         quantize.Options(
-            quantize.Scheme("int8", "int8", per_channel=True, overrides=()), "net/int8", model, out,
-            out.with_suffix(".json"),
-            Samples("random", "random", Preprocess(None, "letterbox", (0.0,), (1.0,), "rgb"), seed=0, count=16,
-                    low=-1.0, high=1.0, limit=None, files=()),
+            scheme=quantize.Scheme(type="int8", io="int8", per_channel=True, overrides=()),
+            label="net/int8",
+            model=model,
+            out=out,
+            facts=out.with_suffix(".json"),
+            dataset=Samples(
+                name="random",
+                kind="random",
+                preprocess=Preprocess(size=None, resize="letterbox", mean=(0.0,), scale=(1.0,), color="rgb"),
+                seed=0,
+                count=16,
+                low=-1.0,
+                high=1.0,
+                limit=None,
+                files=(),
+            ),
         )
-    )  # fmt: skip
+    )
     return out
 
 

@@ -40,11 +40,28 @@ def test_keypoint_metrics_of_a_quantized_model_match_its_raw_outputs(tmp_path: P
     quantized = tmp_path / "q.tflite"
     data = random_dataset(12, "noise")
     quantize.run(
-        quantize.Options(quantize.Scheme("int8"), "lm/int8", float_model, quantized, tmp_path / "q.json", data)
+        quantize.Options(
+            scheme=quantize.Scheme(type="int8"),
+            label="lm/int8",
+            model=float_model,
+            out=quantized,
+            facts=tmp_path / "q.json",
+            dataset=data,
+        )
     )
     out = tmp_path / "accuracy.json"
-    task = evaluate.TaskOptions("keypoints", {"pck": 0.002})
-    evaluate.run(evaluate.Options(float_model, quantized, data, (task,), False, "lm/int8", out))
+    task = evaluate.TaskOptions(type="keypoints", settings={"pck": 0.002})
+    evaluate.run(
+        evaluate.Options(
+            float_model=float_model,
+            quantized=quantized,
+            dataset=data,
+            tasks=(task,),
+            in_sample=False,
+            label="lm/int8",
+            out=out,
+        )
+    )
     found = json.loads(out.read_text())
     # the same numbers from the raw outputs: both models on the same samples, the distance of each (x, y)
     distances = []
@@ -132,17 +149,38 @@ def test_a_task_output_the_model_lacks_is_an_error_unless_pruned_away(tmp_path: 
 
     float_model = imported(tmp_path, landmark_model())
     data = random_dataset(2, "noise")
-    task = evaluate.TaskOptions("segmentation", {"output": "mask"})
+    task = evaluate.TaskOptions(type="segmentation", settings={"output": "mask"})
     out = tmp_path / "accuracy.json"
     with pytest.raises(StepError) as err:  # a whole model: a misspelt output is a mistake, said at once
-        evaluate.run(evaluate.Options(float_model, float_model, data, (task,), False, "lm/int8", out))
+        evaluate.run(
+            evaluate.Options(
+                float_model=float_model,
+                quantized=float_model,
+                dataset=data,
+                tasks=(task,),
+                in_sample=False,
+                label="lm/int8",
+                out=out,
+            )
+        )
     assert str(err.value) == (
         "lm/int8: task segmentation reads output mask, which the model does not have (outputs: output_0); "
         "fix models.lm.task"
     )
     assert not out.exists()
     # a prune variant that cut that head away: the task is skipped, and says why
-    evaluate.run(evaluate.Options(float_model, float_model, data, (task,), False, "lm.cut/int8", out, pruned=True))
+    evaluate.run(
+        evaluate.Options(
+            float_model=float_model,
+            quantized=float_model,
+            dataset=data,
+            tasks=(task,),
+            in_sample=False,
+            label="lm.cut/int8",
+            out=out,
+            pruned=True,
+        )
+    )
     assert json.loads(out.read_text())["tasks"] == [{"type": "segmentation", "skipped": "output mask is pruned away"}]
 
 
@@ -181,11 +219,19 @@ def test_segmentation_and_classification_decoders_on_tiny_models(tmp_path: Path)
     # x0 - x1 per pixel: 1, 0.25, -1, 1 → the reference's mask (> 0) is 3 pixels, the shifted one's (> 0.5) 2
     x = np.array([[[1, 0], [0.5, 0.25]], [[0, 1], [1, 0]]], dtype=np.float32)
     np.save(tmp_path / "x.npy", x)
-    data = datasets.Samples("x", "npy", files=(tmp_path / "x.npy",))
+    data = datasets.Samples(name="x", kind="npy", files=(tmp_path / "x.npy",))
     out = tmp_path / "seg.json"
-    task = evaluate.TaskOptions("segmentation", {"activation": "none", "threshold": 0.0})
+    task = evaluate.TaskOptions(type="segmentation", settings={"activation": "none", "threshold": 0.0})
     evaluate.run(
-        evaluate.Options(tmp_path / "ref.tflite", tmp_path / "shifted.tflite", data, (task,), False, "m/q", out)
+        evaluate.Options(
+            float_model=tmp_path / "ref.tflite",
+            quantized=tmp_path / "shifted.tflite",
+            dataset=data,
+            tasks=(task,),
+            in_sample=False,
+            label="m/q",
+            out=out,
+        )
     )
     # masks: the reference's the pixels with 1, 0.25 and 1; the shifted one's (x0 - x1 - 0.5 > 0) the two with 1:
     # intersection 2, union 3
@@ -195,10 +241,18 @@ def test_segmentation_and_classification_decoders_on_tiny_models(tmp_path: Path)
     (tmp_path / "swapped.tflite").write_bytes(_tflite(_class_model([1, 0, 2, 3])))  # classes 0 and 1 swapped
     for i, v in enumerate(([5, 1, 0, 0], [0, 0, 5, 1], [1, 5, 0, 0])):
         np.save(tmp_path / f"c{i}.npy", np.array(v, dtype=np.float32))
-    data = datasets.Samples("c", "npy", files=tuple(tmp_path / f"c{i}.npy" for i in range(3)))
-    task = evaluate.TaskOptions("classification")
+    data = datasets.Samples(name="c", kind="npy", files=tuple(tmp_path / f"c{i}.npy" for i in range(3)))
+    task = evaluate.TaskOptions(type="classification")
     evaluate.run(
-        evaluate.Options(tmp_path / "cls.tflite", tmp_path / "swapped.tflite", data, (task,), False, "c/q", out)
+        evaluate.Options(
+            float_model=tmp_path / "cls.tflite",
+            quantized=tmp_path / "swapped.tflite",
+            dataset=data,
+            tasks=(task,),
+            in_sample=False,
+            label="c/q",
+            out=out,
+        )
     )
     # top-1: class 0 → 1 (differs), class 2 → 2 (same), class 1 → 0 (differs): 1 of 3; 4 classes: no top-5
     assert json.loads(out.read_text())["metrics"] == {"top1_agreement": round(1 / 3, 6), "top5_agreement": None}

@@ -31,7 +31,7 @@ def test_native_crash_becomes_task_error(tmp_path: Path):
 
 def test_step_error_becomes_task_failed_with_its_message(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")
-    o = fetch.Options("x==1", "m", "0" * 64, tmp_path / "o", tmp_path)
+    o = fetch.Options(requirement="x==1", member="m", sha256="0" * 64, out=tmp_path / "o", cache=tmp_path)
     result = worker.run("tasks.steps.fetch:run", "tasks.steps.fetch:Options", options.to_json(o),
                         tmp_path / "f.log", "fetch:x")  # fmt: skip
     # no index and an empty cache: pip cannot find x==1
@@ -90,8 +90,17 @@ def test_a_step_gives_the_same_bytes_in_a_fresh_worker_and_in_one_that_ran_other
         """)  # fmt: skip
 
     def imported(channels: int, out: Path, family: str | None) -> bytes:
-        o = import_model.Options(tmp_path / "net.py", "builder", "build", f'{{"channels": {channels}}}', None,
-                                 "models.m", (tmp_path / "net.py",), out, out.with_name(out.stem + ".json"))  # fmt: skip
+        o = import_model.Options(
+            source=tmp_path / "net.py",
+            kind="builder",
+            function="build",
+            args_json=f'{{"channels": {channels}}}',
+            input_shape=None,
+            label="models.m",
+            source_files=(tmp_path / "net.py",),
+            out=out,
+            facts=out.with_name(out.stem + ".json"),
+        )
         function, kind = "tasks.steps.import_model:run", "tasks.steps.import_model:Options"
         assert worker.run(function, kind, options.to_json(o), out.with_suffix(".log"), "import", family) is None
         return out.read_bytes()

@@ -112,7 +112,7 @@ class ProjectLoader(DodoTaskLoader):
         if self.plan is None or self.shard is not None:
             return
         planning = self.plan.planning()
-        results = planning.find("results")
+        results = planning.step_of("results")
         failed = {n for e in results.options.variants for n in e.steps if failures.read(planning.paths.build, n)}
         if not failed and all(e.artifact.is_file() for e in results.options.variants):
             return

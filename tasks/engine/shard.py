@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
     """What `doit shard=K/N` shares out: the variants of one float model and scheme (they share their
     quantize and evaluate steps), each with its model, every step it needs and the expected seconds of each."""
-    results = planning.find("results")
+    results = planning.step_of("results")
     if results is None:
         return []
     cost = {s.task_name: s.kind.cost for s in planning.steps}
@@ -23,7 +23,7 @@ def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
         unit = units.setdefault(name, {"name": name, "model": e.model, "variants": [], "steps": {}})
         unit["variants"].append(e.id)
         unit["steps"].update({step: cost.get(step, 0.0) for step in e.steps})
-        graph = planning.find(f"graph:{name}")  # the report's view of the model: the assemble run restores it
+        graph = planning.step_of("graph", name)  # the report's view of the model: the assemble run restores it
         if graph is not None:
             unit["steps"][graph.task_name] = graph.kind.cost
     return [units[name] for name in sorted(units)]

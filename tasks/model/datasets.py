@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Preprocess:
     size: tuple[int, int] | None = None  # (height, width); None: the model's input size
     resize: str = "letterbox"  # letterbox | stretch | crop
@@ -27,7 +27,7 @@ class Preprocess:
     color: str = "rgb"  # rgb | bgr | gray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Samples:
     """A dataset as a step reads it (step options); the files are the step's inputs."""
 

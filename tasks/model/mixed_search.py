@@ -60,7 +60,7 @@ CACHE_VERSION = 1  # bump when what a candidate records changes
 SENSITIVITY_SAMPLES = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Block:
     index: int
     ops: tuple[int, ...]  # operator indices, in execution order
@@ -93,10 +93,14 @@ def blocks(model) -> list[Block]:
         else:
             runs.append([k])
     return [
-        Block(i, tuple(run), tuple(opcodes.op_name(model, sg.operators[k]) for k in run),
-              flatbuffer.tensor_name(sg.tensors[sg.operators[run[0]].outputs[0]]))
+        Block(
+            index=i,
+            ops=tuple(run),
+            kinds=tuple(opcodes.op_name(model, sg.operators[k]) for k in run),
+            name=flatbuffer.tensor_name(sg.tensors[sg.operators[run[0]].outputs[0]]),
+        )
         for i, run in enumerate(runs)
-    ]  # fmt: skip
+    ]
 
 
 def neighbours(model, found: list[Block]) -> list[set[int]]:
@@ -142,7 +146,7 @@ def overrides(model, wide: set[int]) -> list[dict[str, str]]:
     return found
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Bench:
     """Measures candidates of one model: quantize with the ranges, compile with Vela, evaluate; cached by content."""
 
@@ -280,7 +284,7 @@ def sensitivity(bench: Bench) -> dict[str, Any]:
 # --- search ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Route:
     """One greedy path: its i-th candidate takes the first i blocks of ``order`` (widened, or narrowed)."""
 
@@ -317,7 +321,7 @@ def routes(sens: dict[str, Any], goal: Goal, near: list[set[int]]) -> list[Route
     # narrowing: the blocks that save time, most milliseconds saved per metric lost first (no loss: first of all)
     saving = {b: s for b, s in narrow_saving.items() if s > 0}
     narrow = _greedy(saving, {b: narrow_loss[b] for b in saving}, near, EPSILON_LOSS)
-    return [Route("widen", widen), Route("narrow", narrow)]
+    return [Route(name="widen", order=widen), Route(name="narrow", order=narrow)]
 
 
 def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dict[str, Any]:

@@ -33,7 +33,7 @@ LOCKS = Path(__file__).resolve().parent / "toolenvs"
 COMPLETE = ".complete"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToolEnv:
     name: str
     lock: Path  # the exactly pinned requirements file
@@ -59,7 +59,7 @@ class ToolEnv:
         return f"{self.name} lock sha256 {self.digest[:16]}"
 
 
-TOOLS = {"onnx2tf": ToolEnv("onnx2tf", LOCKS / "onnx2tf.txt")}
+TOOLS = {"onnx2tf": ToolEnv(name="onnx2tf", lock=LOCKS / "onnx2tf.txt")}
 
 
 def ensure(tool: ToolEnv) -> Path:

@@ -18,12 +18,13 @@ from tasks.model.datasets import Samples, split_counts, split_files
 from tasks.model.rewrites import REWRITES
 from tasks.planning import options as opts
 from tasks.planning import versions
-from tasks.planning.step import Step
+from tasks.planning.step import Step, task_name_of
+from tasks.report.html import page_name
 from tasks.steps import BY_NAME, STEPS
 from tasks.toolchains.base import Toolchain
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Paths:
     """Where every artifact of a project lives."""
 
@@ -36,15 +37,51 @@ class Paths:
     def fetched(self, model: Model) -> Path:
         return self.project.root / "models" / "fetched" / PurePosixPath(model.source.member).name
 
+    @property
+    def pip_cache(self) -> Path:
+        """The wheels fetch downloads, kept across builds."""
+        return self.build / "cache" / "pip"
+
+    def converted(self, model: str) -> Path:
+        """An ONNX model as onnx2tf's float .tflite."""
+        return self.build / model / f"{model}_onnx.tflite"
+
+    def conversion(self, model: str) -> Path:
+        """The convert step's facts: each input's and output's layout and name on both sides."""
+        return self.build / model / "convert.json"
+
     def float_model(self, unit: str) -> Path:
         """``unit`` is MODEL or MODEL.PRUNE."""
         return self.build / unit / f"{unit}_float.tflite"
 
+    def import_facts(self, model: str) -> Path:
+        return self.build / model / "import.json"
+
+    def prune_facts(self, unit: str) -> Path:
+        return self.build / unit / "prune.json"
+
     def rewritten(self, unit: str) -> Path:
         return self.build / unit / f"{unit}_rewritten.tflite"
 
+    def rewrite_facts(self, unit: str) -> Path:
+        return self.build / unit / "rewrite.json"
+
     def quantized(self, unit: str, quant: str) -> Path:
         return self.build / unit / quant / f"{unit}_{quant}.tflite"
+
+    def quantize_facts(self, unit: str, quant: str) -> Path:
+        return self.build / unit / quant / "quantize.json"
+
+    def quant_errors(self, unit: str, quant: str) -> Path:
+        """The per-layer error table of a quantized model."""
+        return self.build / unit / quant / "quant_errors.csv"
+
+    def limits(self, unit: str, quant: str) -> Path:
+        return self.build / unit / quant / "limits.json"
+
+    def graph(self, unit: str, quant: str) -> Path:
+        """The quantized model's operators and tensors, for the report's graph view."""
+        return self.build / unit / quant / "graph.json"
 
     def calibration(self, unit: str) -> Path:
         return self.build / unit / "calibration.json"
@@ -52,6 +89,12 @@ class Paths:
     def search_dir(self, unit: str, quant: str) -> Path:
         """An automatic scheme's sensitivity table and search record."""
         return self.build / unit / quant / "search"
+
+    def sensitivity(self, unit: str, quant: str) -> Path:
+        return self.search_dir(unit, quant) / "sensitivity.json"
+
+    def search(self, unit: str, quant: str) -> Path:
+        return self.search_dir(unit, quant) / "search.json"
 
     def candidates(self, unit: str) -> Path:
         """The measured candidates of a unit's automatic schemes, by content (shared: a second scheme reuses them)."""
@@ -63,9 +106,41 @@ class Paths:
     def compile_dir(self, v: Variant) -> Path:
         return self.build / v.unit / v.quantization / v.target
 
+    def benchmark(self, v: Variant, board: str) -> Path:
+        return self.compile_dir(v) / f"benchmark-{board}.json"
+
+    def agreement(self, v: Variant, board: str) -> Path:
+        return self.compile_dir(v) / f"agreement-{board}.json"
+
     @property
     def results(self) -> Path:
         return self.build / "results.json"
+
+    @property
+    def gates(self) -> Path:
+        return self.build / "gates.json"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.build / "report"
+
+    @property
+    def report_index(self) -> Path:
+        return self.report_dir / "index.html"
+
+    @property
+    def report_markdown(self) -> Path:
+        return self.report_dir / "report.md"
+
+    def report_page(self, variant_id: str) -> Path:
+        return self.report_dir / page_name(variant_id)
+
+    @property
+    def report_assets(self) -> tuple[Path, ...]:
+        return self.report_dir / "report.css", self.report_dir / "report.js"
+
+    def release_archive(self, name: str, version: str) -> Path:
+        return self.build / "release" / f"{name}-{version}.tar.gz"
 
     def logs(self, step_kind: str, name: str) -> Path:
         return self.build / "logs" / f"{step_kind}-{name.replace('/', '_').replace('@', '_at_')}.log"
@@ -80,7 +155,7 @@ class Planning:
     steps: list[Step] = field(default_factory=list)
 
     def __post_init__(self):
-        self.paths = Paths(self.project)
+        self.paths = Paths(project=self.project)
         self._by_name: dict[str, Step] = {}
         self._fingerprints: dict[str, dict[str, Any]] | None = None
 
@@ -88,7 +163,7 @@ class Planning:
         row = BY_NAME[kind]
         if not isinstance(options, row.options):
             raise TypeError(f"{kind} takes {row.options.__name__}, not {type(options).__name__}")
-        return Step(row, name, doc, options)
+        return Step(kind=row, name=name, doc=doc, options=options)
 
     def add(self, steps: list[Step]) -> None:
         for step in steps:
@@ -96,7 +171,17 @@ class Planning:
             self._by_name.setdefault(step.task_name, step)
 
     def find(self, task_name: str) -> Step | None:
+        """The step doit knows as ``task_name`` (a name from the command line or a record)."""
         return self._by_name.get(task_name)
+
+    def task_name(self, kind: str, name: str = "") -> str:
+        """The task name of the step of ``kind`` named ``name``: ``PREFIX:NAME`` (``PREFIX`` for a single step)."""
+        return task_name_of(BY_NAME[kind].task_prefix, name)
+
+    def step_of(self, kind: str, name: str = "") -> Step | None:
+        """The planned step of ``kind`` named ``name``, if any; kinds that share a task prefix share their
+        names (``step_of("compile", v.id)`` is the variant's compile step, Vela's or SyNAP's)."""
+        return self._by_name.get(self.task_name(kind, name))
 
     def fingerprint(self, step: Step) -> dict[str, Any]:
         """What decides whether ``step`` re-runs: its options (paths relative) and its tools' versions."""
@@ -174,7 +259,7 @@ class Planning:
     def source_of(self, model: Model) -> tuple[Path, tuple[Path, ...]]:
         """The model's source as the import step reads it, and every file of it (an ONNX model: onnx2tf's .tflite)."""
         src = model.source
-        convert = self.find(f"convert:{model.name}")
+        convert = self.step_of("convert", model.name)
         if convert is not None:
             return convert.options.out, (convert.options.out,)
         if src.kind == "pip":
@@ -186,7 +271,7 @@ class Planning:
 
     def start_of(self, unit: str) -> Path:
         """The float model quantize starts from: rewritten, when rewrites apply."""
-        rewrite = self.find(f"rewrite:{unit}")
+        rewrite = self.step_of("rewrite", unit)
         return rewrite.options.out if rewrite else self.paths.float_model(unit)
 
     def samples(self, dataset: str | None, model: Model | None = None, role: str = "calibration") -> Samples | None:
@@ -195,7 +280,7 @@ class Planning:
         if dataset is None:
             return None
         d = self.project.datasets[dataset]
-        convert = self.find(f"convert:{model.name}") if model and d.kind == "npy" else None
+        convert = self.step_of("convert", model.name) if model and d.kind == "npy" else None
         layouts = convert.options.facts if convert else None
         files, count, skip, part = d.files, d.count, 0, None
         if d.split is not None:
@@ -206,7 +291,20 @@ class Planning:
                 count, skip = (first, 0) if role == "calibration" else (second, first)
             else:
                 files = split_files(d.files, self.project.root, shares, d.split.seed)[role == "validation"]
-        return Samples(d.name, d.kind, d.preprocess, d.seed, count, d.low, d.high, d.limit, files, layouts, part, skip)
+        return Samples(
+            name=d.name,
+            kind=d.kind,
+            preprocess=d.preprocess,
+            seed=d.seed,
+            count=count,
+            low=d.low,
+            high=d.high,
+            limit=d.limit,
+            files=files,
+            layouts=layouts,
+            part=part,
+            skip=skip,
+        )
 
     def validation_samples(self, model: Model) -> tuple[Samples | None, bool]:
         """What a model is evaluated on (its validation set, else its calibration set), and whether those samples

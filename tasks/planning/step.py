@@ -16,7 +16,7 @@ from typing import Any
 from tasks.planning import options as opts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StepKind:
     """One row of the step table."""
 
@@ -46,7 +46,12 @@ class StepKind:
         return f"{self.run.__module__}:{self.run.__name__}"
 
 
-@dataclass(frozen=True)
+def task_name_of(prefix: str, name: str) -> str:
+    """doit's name of a step: ``PREFIX:NAME``, or ``PREFIX`` alone for a single step (results, report, …)."""
+    return f"{prefix}:{name}" if name else prefix
+
+
+@dataclass(frozen=True, kw_only=True)
 class Step:
     kind: StepKind
     name: str  # the part after "PREFIX:"; "" for a single step such as results
@@ -55,7 +60,7 @@ class Step:
 
     @property
     def task_name(self) -> str:
-        return f"{self.kind.task_prefix}:{self.name}" if self.name else self.kind.task_prefix
+        return task_name_of(self.kind.task_prefix, self.name)
 
     @cached_property
     def file_dep(self) -> tuple[Path, ...]:

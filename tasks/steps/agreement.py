@@ -43,7 +43,7 @@ RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
 TIMING_ONLY = ("--warmup_runs=", "--num_runs=")  # benchmark arguments that do not change what the interpreter computes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     board: BoardSettings  # the benchmark step's settings of this board and target: runtime, threads, delegate, …
     label: str
@@ -67,11 +67,17 @@ def plan_agreement(planning: Planning) -> list[Step]:
             continue
         target = planning.project.targets[v.target]
         options = Options(
-            benchmark._settings(board, target), v.id, board.agreement_samples, board.agreement_tolerance_lsb,
-            board.agreement_tolerance_abs, planning.artifact(v), planning.paths.quantized(v.unit, v.quantization),
-            planning.samples(model.validation, model, "validation"),
-            planning.paths.compile_dir(v) / f"agreement-{board.name}.json", benchmark.connection(board),
-        )  # fmt: skip
+            board=benchmark._settings(board, target),
+            label=v.id,
+            samples=board.agreement_samples,
+            tolerance_lsb=board.agreement_tolerance_lsb,
+            tolerance_abs=board.agreement_tolerance_abs,
+            artifact=planning.artifact(v),
+            host_model=planning.paths.quantized(v.unit, v.quantization),
+            dataset=planning.samples(model.validation, model, "validation"),
+            out=planning.paths.agreement(v, board.name),
+            connection=benchmark.connection(board),
+        )
         doc = (f"run {board.agreement_samples} validation samples through the artifact on a board and compare them "
                f"with the host's quantized model ({board.name}: {board.where})")  # fmt: skip
         steps.append(planning.new("agreement", f"{board.name}:{v.id}", doc, options))

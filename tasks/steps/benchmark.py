@@ -57,7 +57,7 @@ def plan_benchmark(planning: Planning) -> list[Step]:
             board=_settings(board, target),
             label=v.id,
             artifact=planning.artifact(v),
-            out=planning.paths.compile_dir(v) / f"benchmark-{board.name}.json",
+            out=planning.paths.benchmark(v, board.name),
             connection=connection(board),
         )
         runner = options.board["kind"] if options.board["kind"] in BOARD_RUNTIMES else board.runner

@@ -36,8 +36,9 @@ def plan_calibrate(planning: Planning) -> list[Step]:
         seen.add(unit)
         model = planning.project.models[model_name]
         dataset = planning.samples(model.calibration, model)
-        options = Options(label=unit, dataset=dataset, model=planning.start_of(unit),
-                          out=planning.paths.calibration(unit))  # fmt: skip
+        options = Options(
+            label=unit, dataset=dataset, model=planning.start_of(unit), out=planning.paths.calibration(unit)
+        )
         doc = f"record the activation ranges on '{dataset.label}' for the schemes that quantize with them"
         steps.append(planning.new("calibrate", unit, doc, options))
     return steps

@@ -32,7 +32,7 @@ RUNNER = Path(__file__).resolve().parent.parent.parent.joinpath(*RUNNER_MODULE.s
 TOLERANCE = 1e-4  # largest difference to onnxruntime, as a fraction of each output's range
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     input_shape: tuple[int, ...] | None  # in the ONNX model's layout (NCHW for an image model)
     label: str  # the model's YAML path, for messages
@@ -52,9 +52,15 @@ def plan_convert(planning: Planning) -> list[Step]:
         if not model.onnx:
             continue
         source, _ = planning.onnx_source(model)
-        out = planning.paths.build / name / f"{name}_onnx.tflite"
-        options = Options(model.input_shape, f"models.{name}", TOOLS["onnx2tf"].fingerprint(), source, out,
-                          out.with_name("convert.json"), model.onnx2tf_params)  # fmt: skip
+        options = Options(
+            input_shape=model.input_shape,
+            label=f"models.{name}",
+            toolenv=TOOLS["onnx2tf"].fingerprint(),
+            source=source,
+            out=planning.paths.converted(name),
+            facts=planning.paths.conversion(name),
+            param_replacement=model.onnx2tf_params,
+        )
         doc = "convert the ONNX model to a float .tflite with onnx2tf (its own tool environment), checked against onnxruntime"
         steps.append(planning.new("convert", name, doc, options))
     return steps

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskOptions:
     """One of the model's tasks: a row of tasks.model.metrics.TASKS and its settings."""
 
@@ -35,7 +35,7 @@ class TaskOptions:
 
     @classmethod
     def of(cls, task: Task) -> TaskOptions:
-        return cls(task.type, task.settings, task.metric_file, task.function)
+        return cls(type=task.type, settings=task.settings, metric_file=task.metric_file, function=task.function)
 
     def spec(self) -> dict[str, Any]:
         """The task as its decoder takes it."""
@@ -43,7 +43,7 @@ class TaskOptions:
         return {"type": self.type, **self.settings, **custom}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     float_model: Path = input_file()
     quantized: Path = input_file()
@@ -63,12 +63,20 @@ def plan_evaluate(planning: Planning) -> list[Step]:
             continue
         paths = planning.paths
         dataset, in_sample = planning.validation_samples(model)
-        options = Options(paths.float_model(unit), paths.quantized(unit, quant_name), dataset,
-                          tuple(TaskOptions.of(t) for t in model.tasks), in_sample, f"{unit}/{quant_name}",
-                          paths.accuracy(unit, quant_name), unit != model_name)  # fmt: skip
+        options = Options(
+            float_model=paths.float_model(unit),
+            quantized=paths.quantized(unit, quant_name),
+            dataset=dataset,
+            tasks=tuple(TaskOptions.of(t) for t in model.tasks),
+            in_sample=in_sample,
+            label=f"{unit}/{quant_name}",
+            out=paths.accuracy(unit, quant_name),
+            pruned=unit != model_name,
+        )
         doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
-        steps.append(planning.new("evaluate", f"{unit}/{quant_name}", doc + (" (in-sample)" if in_sample else ""),
-                                  options))  # fmt: skip
+        steps.append(
+            planning.new("evaluate", f"{unit}/{quant_name}", doc + (" (in-sample)" if in_sample else ""), options)
+        )
     return steps
 
 

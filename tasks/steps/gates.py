@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     rules: tuple[dict[str, Any], ...]  # project.yaml's gates, as written
     results: Path = input_file()
@@ -33,7 +33,7 @@ def plan_gates(planning: Planning) -> list[Step]:
     rules = tuple(g.as_dict() for g in planning.project.gates) + search_rules(planning)
     if not rules:
         return []
-    options = Options(rules, planning.paths.results, planning.paths.build / "gates.json")
+    options = Options(rules=rules, results=planning.paths.results, out=planning.paths.gates)
     doc = f"check the quality gates of project.yaml against results.json ({len(rules)} rule(s))"
     return [planning.new("gates", "", doc, options)]
 

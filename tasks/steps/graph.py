@@ -26,7 +26,7 @@ DTYPE_BYTES = {"FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "
                "FLOAT64": 8, "UINT32": 4, "UINT16": 2, "INT4": 1}  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     model: Path = input_file()  # the quantized .tflite
     out: Path = output_file()
@@ -40,11 +40,14 @@ def plan_graph(planning: Planning) -> list[Step]:
         if not toolchain.quantizes or (v.unit, v.quantization) in seen:
             continue
         seen.add((v.unit, v.quantization))
-        model = planning.paths.quantized(v.unit, v.quantization)
-        quantize = planning.find(f"quantize:{v.unit}/{v.quantization}")
-        options = Options(model, model.parent / "graph.json", quantize.options.errors_csv if quantize else None)
-        steps.append(planning.new("graph", f"{v.unit}/{v.quantization}", "list the quantized model's operators and "
-                                  "tensors for the report's graph view", options))  # fmt: skip
+        quantize = planning.step_of("quantize", f"{v.unit}/{v.quantization}")
+        options = Options(
+            model=planning.paths.quantized(v.unit, v.quantization),
+            out=planning.paths.graph(v.unit, v.quantization),
+            errors=quantize.options.errors_csv if quantize else None,
+        )
+        doc = "list the quantized model's operators and tensors for the report's graph view"
+        steps.append(planning.new("graph", f"{v.unit}/{v.quantization}", doc, options))
     return steps
 
 

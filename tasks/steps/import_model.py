@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     source: Path  # a file, a SavedModel folder or a builder's .py file
     kind: str  # file | builder | pip
@@ -32,12 +32,18 @@ def plan_import(planning: Planning) -> list[Step]:
     for name in planning.imported_models():
         model = planning.project.models[name]
         source, files = planning.source_of(model)
-        float_out = planning.paths.float_model(name)
         options = Options(
-            source, model.source.kind, model.source.function, model.source.args_json,
-            None if model.onnx else model.input_shape,  # an ONNX model's is onnx2tf's (convert)
-            f"models.{name}", files, float_out, float_out.with_name("import.json"), bool(model.prune),
-        )  # fmt: skip
+            source=source,
+            kind=model.source.kind,
+            function=model.source.function,
+            args_json=model.source.args_json,
+            input_shape=None if model.onnx else model.input_shape,  # an ONNX model's is onnx2tf's (convert)
+            label=f"models.{name}",
+            source_files=files,
+            out=planning.paths.float_model(name),
+            facts=planning.paths.import_facts(name),
+            keep_custom_ops=bool(model.prune),
+        )
         doc = "convert the source to a canonical float32 .tflite (batch 1, one signature)"
         steps.append(planning.new("import", name, doc, options))
     return steps

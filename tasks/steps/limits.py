@@ -30,7 +30,7 @@ GAP_DB = 6.0  # the one-sample model this much better on the worst output: the c
 GOOD_DB = 30.0  # the worst output this good calibrated on the dataset: no problem to tell apart
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     scheme: Scheme
     label: str
@@ -47,13 +47,20 @@ def plan_limits(planning: Planning) -> list[Step]:
     steps = []
     for model_name, unit, quant in planning.tflite_quantized():
         model = planning.project.models[model_name]
-        quantize = planning.find(f"quantize:{unit}/{quant}").options
+        quantize = planning.step_of("quantize", f"{unit}/{quant}").options
         if quantize.scheme.type not in INTEGER_SCHEMES or not model.validation:
             continue
         validation, _ = planning.validation_samples(model)
         one = replace(validation, files=validation.files[:1], take=1)  # its file alone: the step reads no other
-        options = Options(quantize.scheme, quantize.label, one, quantize.model, planning.paths.float_model(unit),
-                          quantize.out, quantize.out.with_name("limits.json"))  # fmt: skip
+        options = Options(
+            scheme=quantize.scheme,
+            label=quantize.label,
+            sample=one,
+            start=quantize.model,
+            float_model=planning.paths.float_model(unit),
+            quantized=quantize.out,
+            out=planning.paths.limits(unit, quant),
+        )
         doc = "calibrate on one validation sample and evaluate on it: a dataset problem, or the scheme's precision?"
         steps.append(planning.new("limits", f"{unit}/{quant}", doc, options))
     return steps

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     outputs: tuple[str, ...]  # tensors to keep computing, in this order
     inputs: tuple[str, ...] | None  # tensors to start from (None: the model's inputs)
@@ -37,9 +37,14 @@ def plan_prune(planning: Planning) -> list[Step]:
             continue
         cut = planning.project.models[model_name].prune[prune_name]
         unit = f"{model_name}.{prune_name}"
-        result = planning.paths.float_model(unit)
-        options = Options(cut.outputs, cut.inputs, f"models.{model_name}.prune.{prune_name}",
-                          planning.paths.float_model(model_name), result, result.with_name("prune.json"))  # fmt: skip
+        options = Options(
+            outputs=cut.outputs,
+            inputs=cut.inputs,
+            label=f"models.{model_name}.prune.{prune_name}",
+            model=planning.paths.float_model(model_name),
+            out=planning.paths.float_model(unit),
+            facts=planning.paths.prune_facts(unit),
+        )
         doc = f"keep only the operators that compute the named outputs: {', '.join(cut.outputs)}"
         steps.append(planning.new("prune", unit, doc, options))
     return steps

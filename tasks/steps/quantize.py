@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 INTEGER_SCHEMES = ("int8", "int16x8")  # calibrated: they need a dataset
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Scheme:
     type: str  # dynamic | float16 | int8 | int16x8 | auto (int8 with the overrides its search chose)
     io: str = "float32"
@@ -31,7 +31,7 @@ class Scheme:
     weights: str = "min_max"  # int8 weight rounding: min_max | octav | mse
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     scheme: Scheme
     label: str
@@ -50,17 +50,29 @@ def plan_quantize(planning: Planning) -> list[Step]:
     for model_name, unit, quant_name in planning.tflite_quantized():
         model = planning.project.models[model_name]
         q = planning.project.quantization[quant_name]
-        scheme = Scheme(q.type, q.io, q.per_channel, tuple(o.as_dict() for o in q.overrides), q.weights)
+        scheme = Scheme(
+            type=q.type,
+            io=q.io,
+            per_channel=q.per_channel,
+            overrides=tuple(o.as_dict() for o in q.overrides),
+            weights=q.weights,
+        )
         calibrated = q.type in INTEGER_SCHEMES and not q.uses_ranges
         dataset = planning.samples(model.calibration, model) if calibrated else None
         errors, _ = planning.validation_samples(model)
-        result = planning.paths.quantized(unit, quant_name)
-        search = planning.find(f"search:{unit}/{quant_name}")
+        search = planning.step_of("search", f"{unit}/{quant_name}")
         options = Options(
-            scheme, f"{unit}/{quant_name}", planning.start_of(unit), result, result.with_name("quantize.json"),
-            dataset, errors, result.with_name("quant_errors.csv") if errors else None,
-            planning.paths.calibration(unit) if q.uses_ranges else None, search.options.out if search else None,
-        )  # fmt: skip
+            scheme=scheme,
+            label=f"{unit}/{quant_name}",
+            model=planning.start_of(unit),
+            out=planning.paths.quantized(unit, quant_name),
+            facts=planning.paths.quantize_facts(unit, quant_name),
+            dataset=dataset,
+            errors_dataset=errors,
+            errors_csv=planning.paths.quant_errors(unit, quant_name) if errors else None,
+            ranges=planning.paths.calibration(unit) if q.uses_ranges else None,
+            search=search.options.out if search else None,
+        )
         steps.append(planning.new("quantize", f"{unit}/{quant_name}", _doc(scheme, dataset, q.uses_ranges), options))
     return steps
 

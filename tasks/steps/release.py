@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 RECORDED_TOOLS = ("tensorflow", "ai-edge-quantizer", "ai-edge-litert", "ethos-u-vela", "doit")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Artifact:
     """A released variant: what ships, the reports beside it, and what it was built from."""
 
@@ -47,7 +47,7 @@ class Artifact:
     inputs: tuple[Path, ...] = input_file()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     project: str
     version: str
@@ -59,7 +59,7 @@ class Options:
     root: Path = unfingerprinted(Path("."))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VerifyOptions:
     ids: tuple[str, ...]
     artifacts: tuple[Path, ...] = input_file()  # the current build's, one per id
@@ -75,19 +75,27 @@ def plan_release(planning: Planning) -> list[Step]:
         if any(fnmatchcase(v.id, pattern) for pattern in rel.variants)
     )
     tools = {"python": planning.python_version()} | planning.tool_versions(RECORDED_TOOLS)
-    out = planning.paths.build / "release" / f"{rel.name}-{rel.version}.tar.gz"
     root = planning.project.root
-    options = Options(rel.name, rel.version, tools, source_date(root), chosen, planning.project.path, out, root)
+    options = Options(
+        project=rel.name,
+        version=rel.version,
+        tools=tools,
+        mtime=source_date(root),
+        variants=chosen,
+        project_file=planning.project.path,
+        out=planning.paths.release_archive(rel.name, rel.version),
+        root=root,
+    )
     doc = f"pack the release variants, their reports and MANIFEST.json into a reproducible tar.gz ({len(chosen)} variant(s))"
     return [planning.new("release", "", doc, options)]
 
 
 def plan_verify(planning: Planning) -> list[Step]:
-    release = planning.find("release")
+    release = planning.step_of("release")
     if release is None:
         return []
     chosen = release.options.variants
-    options = VerifyOptions(tuple(a.id for a in chosen), tuple(a.artifact for a in chosen))
+    options = VerifyOptions(ids=tuple(a.id for a in chosen), artifacts=tuple(a.artifact for a in chosen))
     return [
         planning.new(
             "verify-release", "", "rebuild and compare with an archive: doit verify-release PATH.tar.gz", options
@@ -98,9 +106,9 @@ def plan_verify(planning: Planning) -> list[Step]:
 def _artifact(planning: Planning, v: Variant) -> Artifact:
     """What a variant ships, the reports of the steps that made it, and the source files they read."""
     built = {t for s in planning.steps if s.kind.name != "fetch" for t in s.targets}  # fetched models are sources
-    import_ = planning.find(f"import:{v.model}")
-    quantize = planning.find(f"quantize:{v.unit}/{v.quantization}")  # none for SyNAP, which quantizes itself
-    compile_ = planning.find(f"compile:{v.id}")  # none for compiler: none
+    import_ = planning.step_of("import", v.model)
+    quantize = planning.step_of("quantize", f"{v.unit}/{v.quantization}")  # none for SyNAP, which quantizes itself
+    compile_ = planning.step_of("compile", v.id)  # Vela's or SyNAP's; none for compiler: none
     inputs = list(import_.file_dep) if import_ else []
     reports: list[Path] = [quantize.options.facts] if quantize else []
     params = {}
@@ -110,7 +118,13 @@ def _artifact(planning: Planning, v: Variant) -> Artifact:
             params[kind] = planning.fingerprint(step)
     if compile_ is not None:
         reports += [t for t in compile_.targets if t.suffix in (".json", ".csv")]
-    return Artifact(v.id, params, planning.artifact(v), tuple(reports), tuple(dict.fromkeys(inputs)))
+    return Artifact(
+        id=v.id,
+        params=params,
+        artifact=planning.artifact(v),
+        reports=tuple(reports),
+        inputs=tuple(dict.fromkeys(inputs)),
+    )
 
 
 def source_date(root: Path) -> int:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     results: Path = input_file()
     out_dir: Path  # plots go here too
@@ -48,14 +48,20 @@ class Options:
 
 
 def plan_report(planning: Planning) -> list[Step]:
-    folder = planning.paths.build / "report"
-    baseline = planning.baseline
+    paths, baseline = planning.paths, planning.baseline
     graphs = [s for s in planning.steps if s.kind.name == "graph"]
-    pages = tuple(folder / report_html.page_name(v.id) for v in planning.project.variants)
-    options = Options(planning.paths.results, folder, folder / "index.html", folder / "report.md", baseline,
-                      tuple(g.options.out for g in graphs), tuple(g.name for g in graphs), pages,
-                      (folder / "report.css", folder / "report.js"),
-                      os.path.relpath(planning.paths.build, planning.project.root))  # fmt: skip
+    options = Options(
+        results=paths.results,
+        out_dir=paths.report_dir,
+        index=paths.report_index,
+        markdown=paths.report_markdown,
+        baseline=baseline,
+        graphs=tuple(g.options.out for g in graphs),
+        graph_units=tuple(g.name for g in graphs),
+        pages=tuple(paths.report_page(v.id) for v in planning.project.variants),
+        assets=paths.report_assets,
+        root_to_build=os.path.relpath(paths.build, planning.project.root),
+    )
     doc = "write build/report/: an overview, a page per variant with its graph, and report.md"
     return [planning.new("report", "", doc + (f" (baseline {baseline.name})" if baseline else ""), options)]
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry:
     """One variant: its names and the facts files its row is made of."""
 
@@ -41,7 +41,7 @@ class Entry:
     steps: tuple[str, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     project: str
     variants: tuple[Entry, ...]
@@ -54,7 +54,11 @@ def plan_results(planning: Planning) -> list[Step]:
     producers = {t: s for s in planning.steps for t in s.targets}
     entries = tuple(_with_steps(planning, producers, entry(planning, v)) for v in planning.project.variants)
     options = Options(
-        planning.project.name, entries, planning.paths.results, planning.project.root, planning.paths.build
+        project=planning.project.name,
+        variants=entries,
+        out=planning.paths.results,
+        root=planning.project.root,
+        build=planning.paths.build,
     )
     return [planning.new("results", "", "collect every variant's facts into results.json", options)]
 
@@ -62,21 +66,37 @@ def plan_results(planning: Planning) -> list[Step]:
 def entry(planning: Planning, v: Variant) -> Entry:
     """The facts files the planned steps write for variant ``v``."""
 
-    def output(task: str, field: str) -> Path | None:
-        step = planning.find(task)
+    def output(kind: str, name: str, field: str) -> Path | None:
+        step = planning.step_of(kind, name)
         return getattr(step.options, field) if step else None
 
-    quantize = f"quantize:{v.unit}/{v.quantization}" if planning.toolchain(v).quantizes else ""
+    def quantized(kind: str, name: str, field: str) -> Path | None:
+        """A step's output that matters only when TensorFlow Lite quantizes the variant (SyNAP quantizes itself)."""
+        return output(kind, name, field) if planning.toolchain(v).quantizes else None
+
+    scheme = f"{v.unit}/{v.quantization}"
     return Entry(
-        v.id, v.model, v.prune, v.quantization, v.target, planning.artifact(v),
-        output(quantize, "facts"), output(f"compile:{v.id}", "facts"), output(f"analyse:{v.id}", "out"),
-        output(f"evaluate:{v.unit}/{v.quantization}" if quantize else "", "out"),
-        output(f"limits:{v.unit}/{v.quantization}" if quantize else "", "out"),
-        output(f"rewrite:{v.unit}" if quantize else "", "facts"), output(f"convert:{v.model}", "facts"),
-        tuple(s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id),
-        tuple(s.options.out for s in planning.steps if s.kind.name == "agreement" and s.options.label == v.id),
-        output(f"search:{v.unit}/{v.quantization}", "out"),
-    )  # fmt: skip
+        id=v.id,
+        model=v.model,
+        prune=v.prune,
+        quantization=v.quantization,
+        target=v.target,
+        artifact=planning.artifact(v),
+        quantize_facts=quantized("quantize", scheme, "facts"),
+        compile_facts=output("compile", v.id, "facts"),
+        findings=output("analyse", v.id, "out"),
+        accuracy=quantized("evaluate", scheme, "out"),
+        limits=quantized("limits", scheme, "out"),
+        rewrites=quantized("rewrite", v.unit, "facts"),
+        conversion=output("convert", v.model, "facts"),
+        benchmarks=tuple(
+            s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id
+        ),
+        agreements=tuple(
+            s.options.out for s in planning.steps if s.kind.name == "agreement" and s.options.label == v.id
+        ),
+        search=output("search", scheme, "out"),
+    )
 
 
 def _with_steps(planning: Planning, producers: dict[Path, Step], e: Entry) -> Entry:

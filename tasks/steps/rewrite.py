@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tasks.planning.step import Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     rewrites: tuple[str, ...]  # names in tasks.model.rewrites.REWRITES, in the order they run
     label: str
@@ -33,9 +33,13 @@ def plan_rewrite(planning: Planning) -> list[Step]:
         if not names:
             continue
         unit = f"{model_name}.{prune_name}" if prune_name else model_name
-        result = planning.paths.rewritten(unit)
-        options = Options(names, f"rewrite:{unit}", planning.paths.float_model(unit), result,
-                          result.with_name("rewrite.json"))  # fmt: skip
+        options = Options(
+            rewrites=names,
+            label=planning.task_name("rewrite", unit),
+            model=planning.paths.float_model(unit),
+            out=planning.paths.rewritten(unit),
+            facts=planning.paths.rewrite_facts(unit),
+        )
         doc = (
             "rewrite ops Vela leaves on the CPU as equivalent ones it maps to the NPU, proven on random inputs: "
             + ", ".join(names)

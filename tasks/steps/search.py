@@ -93,14 +93,20 @@ def plan_sensitivity(planning: Planning) -> list[Step]:
         model = planning.project.models[model_name]
         t = planning.project.targets[q.budget.target]
         dataset, _ = planning.validation_samples(model)
-        folder = planning.paths.search_dir(unit, quant_name)
         vela = Vela(target=t.name, settings=t.settings)
         candidates = Candidates(
-            label=f"{unit}/{quant_name}", io=q.io, per_channel=q.per_channel, dataset=dataset,
-            tasks=tuple(TaskOptions.of(task) for task in model.tasks), pruned=unit != model_name, vela=vela,
-            model=planning.start_of(unit), ranges=planning.paths.calibration(unit), cache=planning.paths.candidates(unit),
-        )  # fmt: skip
-        options = SensitivityOptions(candidates=candidates, out=folder / "sensitivity.json")
+            label=f"{unit}/{quant_name}",
+            io=q.io,
+            per_channel=q.per_channel,
+            dataset=dataset,
+            tasks=tuple(TaskOptions.of(task) for task in model.tasks),
+            pruned=unit != model_name,
+            vela=vela,
+            model=planning.start_of(unit),
+            ranges=planning.paths.calibration(unit),
+            cache=planning.paths.candidates(unit),
+        )
+        options = SensitivityOptions(candidates=candidates, out=planning.paths.sensitivity(unit, quant_name))
         doc = (f"widen each block of layers to int16x8 alone (and narrow it alone): its effect on "
                f"'{dataset.label}' and on Vela's estimate for {t.name}")  # fmt: skip
         steps.append(planning.new("sensitivity", candidates.label, doc, options))
@@ -117,9 +123,14 @@ def plan_search(planning: Planning) -> list[Step]:
         q = planning.project.quantization[quant_name]
         table = tables[(unit, q.io, q.per_channel, q.budget.target)]
         c = replace(table.options.candidates, label=f"{unit}/{quant_name}")
-        options = SearchOptions(candidates=c, goal=q.goal.as_dict(), max_ms=q.budget.max_ms, name=quant_name,
-                                table=table.options.out,
-                                out=planning.paths.search_dir(unit, quant_name) / "search.json")  # fmt: skip
+        options = SearchOptions(
+            candidates=c,
+            goal=q.goal.as_dict(),
+            max_ms=q.budget.max_ms,
+            name=quant_name,
+            table=table.options.out,
+            out=planning.paths.search(unit, quant_name),
+        )
         doc = f"choose the layers in int16x8: {q.goal.text()} within {q.budget.max_ms:g} ms on {c.vela.target}"
         steps.append(planning.new("search", c.label, doc, options))
     return steps
@@ -132,10 +143,19 @@ def _bench(c: Candidates, take: int | None = None):
 
     qsvs, _ = calibration.read(c.ranges)
     return mixed_search.Bench(
-        c.model.read_bytes(), qsvs, hashlib.sha256(c.ranges.read_bytes()).hexdigest(), c.dataset,
-        tuple(t.spec() for t in c.tasks), c.io, c.per_channel, c.vela.compile_options(c.label, c.cache), c.cache,
-        c.label, c.pruned, take,
-    )  # fmt: skip
+        content=c.model.read_bytes(),
+        qsvs=qsvs,
+        ranges_digest=hashlib.sha256(c.ranges.read_bytes()).hexdigest(),
+        validation=c.dataset,
+        tasks=tuple(t.spec() for t in c.tasks),
+        io=c.io,
+        per_channel=c.per_channel,
+        vela=c.vela.compile_options(c.label, c.cache),
+        cache=c.cache,
+        label=c.label,
+        pruned=c.pruned,
+        take=take,
+    )
 
 
 def sensitivity(o: SensitivityOptions) -> None:

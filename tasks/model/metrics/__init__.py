@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskType:
     name: str
     module: str  # tasks.model.metrics.<module>:metrics computes it
@@ -33,19 +33,27 @@ class TaskType:
 
 
 TASKS: tuple[TaskType, ...] = (
-    TaskType("classification", "classification", ("top1_agreement", "top5_agreement"), "top1_agreement",
-             "top-1 (and top-5) class of the quantized model against the float model's top-1"),
-    TaskType("keypoints", "keypoints",
-             ("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95", "landmark_pck"),
-             "landmark_px_mean",
-             "landmark displacement in pixels of the model input and as a fraction of its size, PCK"),
-    TaskType("detection", "detection",
-             ("detection_recall", "detection_precision", "detection_iou_mean", "detection_count_float",
-              "detection_count_quantized"),
-             "detection_recall", "decoded, suppressed boxes matched to the float model's: recall, precision, IoU"),
-    TaskType("segmentation", "segmentation", ("mask_iou", "mask_iou_min"), "mask_iou",
-             "IoU of the quantized model's mask with the float model's"),
-    TaskType("custom", "custom", (), "", "a function of the project's: metric: FILE.py:FUNCTION"),
+    TaskType(name="classification", module="classification",
+             metrics=("top1_agreement", "top5_agreement"),
+             headline="top1_agreement",
+             doc="top-1 (and top-5) class of the quantized model against the float model's top-1"),
+    TaskType(name="keypoints", module="keypoints",
+             metrics=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95", "landmark_pck"),
+             headline="landmark_px_mean",
+             doc="landmark displacement in pixels of the model input and as a fraction of its size, PCK"),
+    TaskType(name="detection", module="detection",
+             metrics=("detection_recall", "detection_precision", "detection_iou_mean", "detection_count_float",
+                      "detection_count_quantized"),
+             headline="detection_recall",
+             doc="decoded, suppressed boxes matched to the float model's: recall, precision, IoU"),
+    TaskType(name="segmentation", module="segmentation",
+             metrics=("mask_iou", "mask_iou_min"),
+             headline="mask_iou",
+             doc="IoU of the quantized model's mask with the float model's"),
+    TaskType(name="custom", module="custom",
+             metrics=(),
+             headline="",
+             doc="a function of the project's: metric: FILE.py:FUNCTION"),
 )  # fmt: skip
 
 BY_NAME: dict[str, TaskType] = {t.name: t for t in TASKS}

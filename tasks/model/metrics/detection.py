@@ -124,7 +124,7 @@ ANCHOR_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 LAYOUTS = ("mediapipe_ssd", "boxes")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Detection:
     box: tuple[float, float, float, float]  # ymin, xmin, ymax, xmax, a fraction of the model input
     score: float
@@ -310,7 +310,10 @@ def _weighted_nms(
 
 def _detection(box: np.ndarray, score: float, label: int, points: np.ndarray) -> Detection:
     return Detection(
-        tuple(float(v) for v in box), float(score), int(label), tuple((float(x), float(y)) for x, y in points)
+        box=tuple(float(v) for v in box),
+        score=float(score),
+        label=int(label),
+        keypoints=tuple((float(x), float(y)) for x, y in points),
     )
 
 
@@ -354,7 +357,7 @@ def decode_boxes(boxes: np.ndarray, scores: np.ndarray, min_score: float, nms_io
         same = [k for k in kept if labels[k] == labels[i]]
         if not same or not (_iou(boxes[i], boxes[same]) > nms_iou).any():
             kept.append(i)
-    return [Detection(tuple(float(v) for v in boxes[i]), float(best[i]), int(labels[i])) for i in kept]
+    return [Detection(box=tuple(float(v) for v in boxes[i]), score=float(best[i]), label=int(labels[i])) for i in kept]
 
 
 # --- matching and the metrics ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rewrite:
     name: str
     module: str
@@ -28,7 +28,14 @@ class Rewrite:
 
 REWRITES = {
     r.name: r
-    for r in (Rewrite("depth_to_space", "tasks.model.rewrites.depth_to_space", "DEPTH_TO_SPACE", "TRANSPOSE_CONV"),)
+    for r in (
+        Rewrite(
+            name="depth_to_space",
+            module="tasks.model.rewrites.depth_to_space",
+            replaces="DEPTH_TO_SPACE",
+            becomes="TRANSPOSE_CONV",
+        ),
+    )
 }
 
 # op Vela leaves on the CPU -> the rewrite that fixes it
@@ -38,7 +45,11 @@ FIXES = {r.replaces: r.name for r in REWRITES.values()}
 CUSTOM_OPS = {
     r.replaces: r
     for r in (
-        Rewrite("transpose_conv_bias", "tasks.model.rewrites.transpose_conv_bias", "Convolution2DTransposeBias",
-                "TRANSPOSE_CONV"),
+        Rewrite(
+            name="transpose_conv_bias",
+            module="tasks.model.rewrites.transpose_conv_bias",
+            replaces="Convolution2DTransposeBias",
+            becomes="TRANSPOSE_CONV",
+        ),
     )
-}  # fmt: skip
+}

@@ -14,11 +14,11 @@ TOOLCHAIN = base.Toolchain(
     quantizes=True,
     step_kinds=(
         StepKind(
-            "analyse-delegate",
-            "list the operators a TFLite delegate may leave on the CPU",
-            analyse.delegated,
-            analyse.DelegateOptions,
-            analyse.plan_analyse_delegate,
+            name="analyse-delegate",
+            doc="list the operators a TFLite delegate may leave on the CPU",
+            run=analyse.delegated,
+            options=analyse.DelegateOptions,
+            plan=analyse.plan_analyse_delegate,
             basename="analyse",
             cached=True,
             isolated=False,

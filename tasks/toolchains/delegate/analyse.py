@@ -29,7 +29,7 @@ def plan_analyse_delegate(planning: Planning) -> list[Step]:
         settings: DelegateSettings = planning.project.targets[v.target].settings
         options = DelegateOptions(
             delegate=settings.delegate,
-            label=f"analyse:{v.id}",
+            label=planning.task_name("analyse-delegate", v.id),
             model=planning.paths.quantized(v.unit, v.quantization),
             out=planning.paths.compile_dir(v) / "findings.json",
         )

@@ -79,7 +79,7 @@ def plan_convert(planning: Planning) -> list[Step]:
             soc=t.soc,
             toolkit=t.toolkit,
             target_name=target.name,
-            label=f"compile:{v.id}",
+            label=planning.task_name("compile-synap", v.id),
             model=source(planning.paths, model),
             meta=folder / "metafile.yaml",
             out=model_path(planning.paths, v),
@@ -93,7 +93,7 @@ def plan_convert(planning: Planning) -> list[Step]:
 
 
 def _search(planning: Planning, v: Variant) -> Path | None:
-    step = planning.find(f"search:{v.unit}/{v.quantization}")
+    step = planning.step_of("search", f"{v.unit}/{v.quantization}")
     return step.options.out if step else None
 
 

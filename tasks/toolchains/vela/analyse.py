@@ -27,9 +27,9 @@ def plan_analyse(planning: Planning) -> list[Step]:
     steps = []
     for v in planning.variants_with("analyse"):
         folder = planning.paths.compile_dir(v)
-        rewrite = planning.find(f"rewrite:{v.unit}")
+        rewrite = planning.step_of("rewrite", v.unit)
         options = Options(
-            label=f"analyse:{v.id}",
+            label=planning.task_name("analyse", v.id),
             facts=folder / "compile.json",
             out=folder / "findings.json",
             rewrites=rewrite.options.facts if rewrite else None,
