@@ -156,7 +156,7 @@ def test_other_project_from_repo_dodo_gets_its_own_build(tmp_path: Path):
 def test_project_vela_ini_is_used_and_tracked(tiny: Path):
     import re
 
-    from tasks.config.rules import vela_default_config
+    from tasks.toolchains.vela.rules import vela_default_config
 
     ini = tiny / "vela.ini"
     ini.write_text(vela_default_config().read_text())

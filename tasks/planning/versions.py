@@ -79,8 +79,10 @@ def imports_of(module: str) -> tuple[str, ...]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            found.update(names)
+            if not all(_module_file(n) for n in names):  # `from pkg import sub`: pkg is only the way to sub
+                found.add(node.module)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("tasks."):
             found.add(node.value)
         stack.extend(ast.iter_child_nodes(node))
