@@ -37,7 +37,9 @@ def test_two_fresh_builds_in_two_folders_give_identical_archives(tmp_path: Path)
     built = root / "build" / "tiny" / "int8" / "u65" / "tiny_int8_vela.tflite"
     assert u65["sha256"] == hashlib.sha256(built.read_bytes()).hexdigest() and u65["size"] == built.stat().st_size
     assert set(u65["inputs"]) == {"models/tiny.py", "data/img0.png", "data/img1.png", "data/img2.png"}
-    assert u65["params"]["compile"]["settings"]["accelerator"] == "ethos-u65-256" and "ethos-u-vela" in manifest["tools"]
+    assert (
+        u65["params"]["compile"]["settings"]["accelerator"] == "ethos-u65-256" and "ethos-u-vela" in manifest["tools"]
+    )
     assert manifest["project_yaml_sha256"] == hashlib.sha256((root / "project.yaml").read_bytes()).hexdigest()
 
     # verify-release: the rebuild matches; a tampered manifest is named

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tasks import atomic
+
+if TYPE_CHECKING:
+    from tasks.steps.records import Failure
 
 FOLDER = "failures"
 
@@ -27,14 +31,15 @@ def first_line(message: str) -> str:
 
 
 def record(build: Path, task_name: str, message: str) -> None:
-    atomic.write_json(record_path(build, task_name), {"step": task_name, "message": first_line(message)})
+    failure: Failure = {"step": task_name, "message": first_line(message)}
+    atomic.write_json(record_path(build, task_name), failure)
 
 
 def clear(build: Path, task_name: str) -> None:
     record_path(build, task_name).unlink(missing_ok=True)
 
 
-def read(build: Path, task_name: str) -> dict[str, str] | None:
+def read(build: Path, task_name: str) -> Failure | None:
     try:
         return json.loads(record_path(build, task_name).read_text())
     except (OSError, ValueError):

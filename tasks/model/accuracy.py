@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from tasks.errors import StepError
 from tasks.model import datasets
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, runtime
+
+if TYPE_CHECKING:
+    from tasks.steps.records import Accuracy
 
 SNR_CAP_DB = 200.0  # identical outputs: reported as 200 dB (JSON has no infinity)
 
@@ -108,7 +111,7 @@ def run(
             progress(f"{i}/{len(xs)} samples of '{dataset.label}' run")
     outputs = {name: summarise([compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)])
                for name in ref.outputs}  # fmt: skip
-    result: dict[str, Any] = {
+    result: Accuracy = {
         "outputs": outputs,
         "worst_output": min(outputs, key=lambda n: outputs[n]["snr_db"]),
         "samples": len(xs),
@@ -150,7 +153,7 @@ def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label
     return {"tasks": done, "metrics": by_name, **compat}
 
 
-def _line(result: dict[str, Any], dataset: str) -> str:
+def _line(result: Accuracy, dataset: str) -> str:
     snr = ", ".join(f"{n} {m['snr_db']:.1f} dB" for n, m in result["outputs"].items())
     shown = [f"{k} {v:.4g}" for k, v in result["metrics"].items() if v is not None]
     mark = " (in-sample: also calibration samples)" if result["in_sample"] else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.errors import StepError
@@ -11,6 +11,9 @@ from tasks.model import datasets
 from tasks.model.accuracy import Runner, compare
 from tasks.progress import progress
 from tasks.tflite import flatbuffer
+
+if TYPE_CHECKING:
+    from tasks.steps.records import Limits
 
 
 def run(start: Path, float_model: Path, quantized: Path, out: Path, scheme: dict[str, Any],
@@ -35,7 +38,7 @@ def run(start: Path, float_model: Path, quantized: Path, out: Path, scheme: dict
     worst = min(outputs, key=lambda n: outputs[n]["snr_db"])
     gap = outputs[worst]["snr_db_one_sample"] - outputs[worst]["snr_db"]
     verdict = "none" if outputs[worst]["snr_db"] >= good_db else "calibration" if gap >= gap_db else "precision"
-    result = {"sample": _name(sample), "outputs": {n: {k: round(v, 3) for k, v in o.items()} for n, o in outputs.items()},
+    result: Limits = {"sample": _name(sample), "outputs": {n: {k: round(v, 3) for k, v in o.items()} for n, o in outputs.items()},
               "worst_output": worst, "gap_db": round(gap, 3), "verdict": verdict,
               "advice": advice(verdict, worst, outputs[worst], gap)}  # fmt: skip
     atomic.write_json(out, result)

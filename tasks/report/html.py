@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks.model.metrics import metric_text
 from tasks.report import graph as report_graph
+
+if TYPE_CHECKING:
+    from tasks.steps.records import Accuracy, OverviewRow, Search, VariantRow
 
 e = html.escape
 
@@ -40,7 +43,7 @@ def _foot(up: str) -> str:
     return f"<script src='{up}report.js'></script></body></html>\n"
 
 
-def _cell(key: str, r: dict[str, Any], fmt) -> tuple[str, str]:
+def _cell(key: str, r: OverviewRow, fmt) -> tuple[str, str]:
     """(text, sort value) of one overview cell."""
     value = r.get(key)
     if key == "size":
@@ -53,7 +56,8 @@ def _cell(key: str, r: dict[str, Any], fmt) -> tuple[str, str]:
     return fmt(key, value), "" if value in (None, "") else str(value)
 
 
-def overview(project: str, counted: str, table, marks, fmt, sections: list[str], plot: str, note: str | None) -> str:
+def overview(project: str, counted: str, table: list[OverviewRow], marks, fmt, sections: list[str], plot: str,
+             note: str | None) -> str:  # fmt: skip
     parts = [_head(f"{project}: NPUForge report", ""), f"<h1>{e(project)}</h1>",
              f"<p class='muted'>{counted}. Estimates are Vela's; accuracy is against the float model on the validation "
              "set. Click a variant for its graph, findings, accuracy per output and files.</p>"]  # fmt: skip
@@ -75,7 +79,7 @@ def overview(project: str, counted: str, table, marks, fmt, sections: list[str],
     return "".join(parts)
 
 
-def _filters(table) -> str:
+def _filters(table: list[OverviewRow]) -> str:
     def select(key: str, label: str) -> str:
         options = "".join(f"<option>{e(x)}</option>" for x in sorted({r[key] for r in table}))
         return f"<label>{label} <select data-filter='{key}'><option value=''>all</option>{options}</select></label>"
@@ -85,7 +89,7 @@ def _filters(table) -> str:
             "<span id='shown' class='muted'></span></div>")  # fmt: skip
 
 
-def _row(r: dict[str, Any], mark: dict[str, str], fmt) -> str:
+def _row(r: OverviewRow, mark: dict[str, str], fmt) -> str:
     attrs = " ".join(f"data-{k}='{e(str(r[k]))}'" for k in ("model", "quantization", "target"))
     out = [f"<tr {attrs} data-text='{e(r['id'])}'{' class=bad' if 'regression' in mark.values() else ''}>"]
     for key, _, _ in OVERVIEW_COLUMNS:
@@ -104,7 +108,7 @@ def _row(r: dict[str, Any], mark: dict[str, str], fmt) -> str:
     return "".join(out) + "</tr>"
 
 
-def scatter(table) -> str:
+def scatter(table: list[OverviewRow]) -> str:
     """Latency (Vela's estimate) against the worst output's SNR: an SVG whose points link to the variants' pages."""
     points = [r for r in table if r.get("est_ms") is not None and r.get("snr_db") is not None]
     if not points:
@@ -144,7 +148,7 @@ def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlab
     return px, py, out
 
 
-def pareto_plot(search: dict[str, Any]) -> str:
+def pareto_plot(search: Search) -> str:
     """An automatic scheme's candidates: Vela's latency against the goal metric, the front joined, the choice ringed,
     the goal and the budget drawn; int8 and int16x8 everywhere are its ends."""
     points = [c for c in search["candidates"] if c.get("value") is not None]
@@ -201,7 +205,7 @@ def grouped_layers_table(layers: list[dict[str, Any]]) -> str:
     return "".join(rows) + "</tbody></table>"
 
 
-def variant_page(v: dict[str, Any], row: dict[str, Any] | None, graph: dict[str, Any] | None, remedy, fmt,
+def variant_page(v: VariantRow, row: OverviewRow | None, graph: dict[str, Any] | None, remedy, fmt,
                  build_prefix: str) -> str:  # fmt: skip
     parts = [_head(f"{v['id']}: NPUForge report", "../"), "<p><a href='../index.html'>← all variants</a></p>",
              f"<h1>{e(v['id'])}</h1>"]  # fmt: skip
@@ -227,7 +231,7 @@ def variant_page(v: dict[str, Any], row: dict[str, Any] | None, graph: dict[str,
     return "".join(p for p in parts if p) + _foot("../")
 
 
-def _facts_line(v: dict[str, Any], row: dict[str, Any] | None, fmt) -> str:
+def _facts_line(v: VariantRow, row: OverviewRow | None, fmt) -> str:
     est = v.get("estimate") or {}
     facts = [f"{v['size_bytes'] / 1024:,.0f} KiB"]
     if est.get("inference_ms") is not None:
@@ -238,7 +242,7 @@ def _facts_line(v: dict[str, Any], row: dict[str, Any] | None, fmt) -> str:
     return f"<p class='muted'>{e(' · '.join(facts))}</p>"
 
 
-def _graph_section(v: dict[str, Any], graph: dict[str, Any], remedy) -> str:
+def _graph_section(v: VariantRow, graph: dict[str, Any], remedy) -> str:
     nodes = report_graph.place(graph, v, remedy)
     edges = report_graph.edges(graph)
     full, details = report_graph.svg(graph, nodes, edges, "full")
@@ -270,7 +274,7 @@ def _error_toggle(graph: dict[str, Any]) -> str:
     return "<label><input type='checkbox' id='errors'> colour by quantization error</label>"
 
 
-def _findings(v: dict[str, Any]) -> str:
+def _findings(v: VariantRow) -> str:
     found = v.get("findings") or []
     if not found:
         return ""
@@ -291,7 +295,7 @@ def _section(title: str, note: str, head: str, rows: list[str], cls: str = "") -
             + f"<table{f' class={cls}' if cls else ''}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
 
 
-def _accuracy(v: dict[str, Any]) -> str:
+def _accuracy(v: VariantRow) -> str:
     acc = v.get("accuracy") or {}
     outputs = acc.get("outputs") or {}
     if not outputs:
@@ -313,7 +317,7 @@ def _accuracy(v: dict[str, Any]) -> str:
     return _section("Accuracy per output", note, head, rows) + _task_metrics(acc)
 
 
-def _task_metrics(acc: dict[str, Any]) -> str:
+def _task_metrics(acc: Accuracy) -> str:
     rows = []
     for task in acc.get("tasks") or []:
         reads = ", ".join(str(task[k]) for k in ("output", "boxes", "scores") if task.get(k)) or "–"
@@ -330,7 +334,7 @@ def _task_metrics(acc: dict[str, Any]) -> str:
     return _section("Task metrics", note, head, rows) if rows else ""
 
 
-def _board_agreement(v: dict[str, Any]) -> str:
+def _board_agreement(v: VariantRow) -> str:
     rows = []
     for a in v.get("board_agreements") or []:
         for name, o in a["outputs"].items():
@@ -346,7 +350,7 @@ def _board_agreement(v: dict[str, Any]) -> str:
     return _section("Accuracy on the board", note, head, rows) if rows else ""
 
 
-def _search(v: dict[str, Any]) -> str:
+def _search(v: VariantRow) -> str:
     found = v.get("search")
     if not found:
         return ""
@@ -368,7 +372,7 @@ def _search(v: dict[str, Any]) -> str:
             + _section("Candidates", "", head, rows, "fit"))  # fmt: skip
 
 
-def _limits(v: dict[str, Any]) -> str:
+def _limits(v: VariantRow) -> str:
     lim = v.get("limits")
     if not lim:
         return ""
@@ -383,7 +387,7 @@ def _limits(v: dict[str, Any]) -> str:
     return _section("Quantization limits", note, head, rows)
 
 
-def _error_budget(v: dict[str, Any]) -> str:
+def _error_budget(v: VariantRow) -> str:
     budget = v.get("error_budget")
     if not budget or not budget["layers"]:
         return ""
@@ -397,7 +401,7 @@ def _error_budget(v: dict[str, Any]) -> str:
     return _section("Where the error comes from", note, head, rows, "fit")
 
 
-def _quant_errors(v: dict[str, Any]) -> str:
+def _quant_errors(v: VariantRow) -> str:
     errors = sorted(v.get("quant_errors") or [], key=lambda q: -(q.get("rel_rmse") or 0))[:15]
     rows = [f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td>"
             f"<td>{q.get('rel_rmse') or 0:.4f}</td><td>{e(str(q.get('dtype', '')))}</td></tr>" for q in errors]  # fmt: skip
@@ -407,7 +411,7 @@ def _quant_errors(v: dict[str, Any]) -> str:
     return _section("Quantization error per layer", note, head, rows, "fit") if rows else ""
 
 
-def _measurements(v: dict[str, Any]) -> str:
+def _measurements(v: VariantRow) -> str:
     est = (v.get("estimate") or {}).get("inference_ms")
     rows = []
     for b in v.get("benchmarks") or []:
@@ -420,7 +424,7 @@ def _measurements(v: dict[str, Any]) -> str:
     return _section("Estimate against measurement", "", head, rows) if rows else ""
 
 
-def _files(v: dict[str, Any], build_prefix: str) -> str:
+def _files(v: VariantRow, build_prefix: str) -> str:
     artifact = v["artifact"]
     rel = artifact[len(build_prefix) :] if artifact.startswith(build_prefix) else artifact
     folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""

@@ -37,6 +37,7 @@ from tasks.steps import benchmark
 if TYPE_CHECKING:
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
+    from tasks.steps.records import Agreement
 
 RUNNER_MODULE = "tasks.boards.runners.litert_outputs"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
@@ -97,14 +98,14 @@ def run(o: Options) -> None:
         data, sent, shown = _on_board(o.artifact, inputs, Path(tmp), board, len(stacks[0]))
     got = agreement.read_outputs(data, where)
     compared = agreement.compare(details, host, got, o.tolerance_lsb, o.tolerance_abs, f"{where}: {o.label}")
-    result = {"board": board["name"], "samples": len(stacks[0]), "dataset": o.dataset.name,
+    result: Agreement = {"board": board["name"], "samples": len(stacks[0]), "dataset": o.dataset.name,
               "tolerance_lsb": o.tolerance_lsb, "tolerance_abs": o.tolerance_abs, **compared,
               "bytes_sent": sent, "command": shown}  # fmt: skip
     atomic.write_json(o.out, result)
     progress(_summary(result))
 
 
-def _summary(result: dict[str, Any]) -> str:
+def _summary(result: Agreement) -> str:
     """The progress line: the headline and each output's largest difference."""
 
     def off(m: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tasks.config import Board, Target
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
+    from tasks.steps.records import Benchmark
 
 RUNNER_MODULE = "tasks.boards.runners.litert_benchmark"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
@@ -180,7 +181,7 @@ def _measure(model: Path, out: Path, board: Reach) -> None:
         raise boards.BoardError(
             f"{where}: cannot read the benchmark output ({exc}); is the command {tool}? It printed:\n{head}"
         ) from None
-    result = {"board": board["name"], **parsed, "bytes_sent": sent, "command": shown}
+    result: Benchmark = {"board": board["name"], **parsed, "bytes_sent": sent, "command": shown}
     delegated = parsed.get("delegated")
     if board.get("delegate") and delegated and not delegated.get("complete"):
         result["cpu_fallback_at_runtime"] = True

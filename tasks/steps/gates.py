@@ -20,6 +20,7 @@ from tasks.progress import say
 if TYPE_CHECKING:
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
+    from tasks.steps.records import GatesRecord, VariantRow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,11 +56,12 @@ def search_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
 
 def run(o: Options) -> None:
     rules = list(o.rules)
-    variants = json.loads(o.results.read_text())["variants"]
+    variants: list[VariantRow] = json.loads(o.results.read_text())["variants"]
     checks, warnings = rules_.check(rules, variants)
     for line in warnings:
         say(f"   WARNING: {line}")
-    atomic.write_json(o.out, {"checks": checks, "warnings": warnings})
+    record: GatesRecord = {"checks": checks, "warnings": warnings}
+    atomic.write_json(o.out, record)
     failed = [c for c in checks if not c["passed"]]
     passed = len(checks) - len(failed)
     if failed:

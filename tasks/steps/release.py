@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tasks.config import Variant
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
+    from tasks.steps.records import Manifest, ManifestEntry
 
 RECORDED_TOOLS = ("tensorflow", "ai-edge-quantizer", "ai-edge-litert", "ethos-u-vela", "doit")
 
@@ -164,7 +165,7 @@ def run(o: Options) -> None:
     base, out = o.root, o.out
     prefix = f"{o.project}-{o.version}"
     files: dict[str, bytes] = {}
-    entries = []
+    entries: list[ManifestEntry] = []
     for v in o.variants:
         folder = f"{prefix}/{v.id.replace('/', '__').replace('@', '__')}"
         content = v.artifact.read_bytes()
@@ -185,7 +186,7 @@ def run(o: Options) -> None:
                 },
             }
         )
-    manifest = {
+    manifest: Manifest = {
         "name": o.project,
         "version": o.version,
         "project_yaml_sha256": sha256_bytes(o.project_file.read_bytes()),
@@ -207,7 +208,7 @@ def verify(o: VerifyOptions, archives: list[str] | None = None) -> None:
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 manifest_member = next(m for m in tar.getmembers() if m.name.endswith("/MANIFEST.json"))
-                manifest = json.loads(tar.extractfile(manifest_member).read())
+                manifest: Manifest = json.loads(tar.extractfile(manifest_member).read())
         except (OSError, tarfile.TarError, StopIteration) as exc:
             raise StepError(f"{archive}: not a release archive with a MANIFEST.json ({exc})") from None
         differ = []

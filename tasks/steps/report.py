@@ -31,6 +31,7 @@ from tasks.report import html as report_html
 if TYPE_CHECKING:
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
+    from tasks.steps.records import OverviewRow, Results, VariantRow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +71,7 @@ REGRESSION = {"est_ms": 0.01, "size": 0.01, "snr_db": 0.5, "npu_ratio": 0.001,
               "task": 0.01}  # fmt: skip  # relative, dB, absolute, relative
 
 
-def _min_snr(v: dict[str, Any]) -> float | None:
+def _min_snr(v: VariantRow) -> float | None:
     acc = v.get("accuracy") or {}
     outputs = acc.get("outputs") or {}
     return min(o["snr_db"] for o in outputs.values()) if outputs else None
@@ -80,18 +81,18 @@ TASK_LABELS = {"top1_agreement": "top-1", "landmark_px_mean": "landmarks", "dete
                "mask_iou": "mask IoU"}  # fmt: skip
 
 
-def _npu_ratio(v: dict[str, Any]) -> float | None:
+def _npu_ratio(v: VariantRow) -> float | None:
     ops = v.get("ops")
     return ops["npu"] / (ops["npu"] + ops["cpu"]) if ops and ops["npu"] + ops["cpu"] else None
 
 
-def _unit(v: dict[str, Any]) -> str:
+def _unit(v: VariantRow) -> str:
     return f"{v['model']}.{v['prune']}" if v.get("prune") else v["model"]
 
 
-def rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rows(variants: list[VariantRow]) -> list[OverviewRow]:
     """One row per variant that built (a failed one has no numbers: the compatibility view shows it)."""
-    out = []
+    out: list[OverviewRow] = []
     for v in variants:
         if v.get("error"):
             continue
@@ -123,7 +124,7 @@ def rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def regressions(current: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def regressions(current: list[OverviewRow], baseline: list[OverviewRow]) -> dict[str, dict[str, str]]:
     """variant id → {column: 'regression' | 'improvement'} against the baseline's same variant."""
     before = {r["id"]: r for r in baseline}
     marks: dict[str, dict[str, str]] = {}
@@ -160,10 +161,10 @@ def _task_change(new: tuple[str, float] | None, old: tuple[str, float] | None) -
     return "improvement" if better else "regression"
 
 
-def layer_groups(variants: list[dict[str, Any]]) -> list[list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+def layer_groups(variants: list[VariantRow]) -> list[list[tuple[VariantRow, list[dict[str, Any]]]]]:
     """Compiled variants with the same quantization, target and layer structure (op sequence), each with
     its layers, Vela's lowered operators folded (report_graph.group_layers)."""
-    groups: dict[tuple, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {}
+    groups: dict[tuple, list[tuple[VariantRow, list[dict[str, Any]]]]] = {}
     for v in variants:
         if not v.get("layers"):
             continue
@@ -172,7 +173,9 @@ def layer_groups(variants: list[dict[str, Any]]) -> list[list[tuple[dict[str, An
     return [g for g in groups.values() if len(g) > 1 and len({_unit(v) for v, _ in g}) > 1]
 
 
-def _compared(group) -> list[tuple[int, dict[str, Any], list[dict[str, Any]]]]:
+def _compared(
+    group: list[tuple[VariantRow, list[dict[str, Any]]]],
+) -> list[tuple[int, dict[str, Any], list[dict[str, Any]]]]:
     """The rows of a layer-by-layer comparison: index, the first variant's layer, every variant's; no all-zero rows."""
     rows = []
     for i, layer in enumerate(group[0][1]):
@@ -182,7 +185,7 @@ def _compared(group) -> list[tuple[int, dict[str, Any], list[dict[str, Any]]]]:
     return rows
 
 
-def compatibility(variants: list[dict[str, Any]]) -> tuple[list[str], list[str], dict[tuple[str, str], list[str]]]:
+def compatibility(variants: list[VariantRow]) -> tuple[list[str], list[str], dict[tuple[str, str], list[str]]]:
     """Models × targets: per cell, the schemes with their NPU share and estimated ms, or the failure.
 
     Schemes that failed the same way share one line: ``int8, a16w8: failed at import:m: …``.
@@ -237,7 +240,7 @@ def _fmt(key: str, value: Any) -> str:
     return str(value)
 
 
-def _compatibility_html(variants: list[dict[str, Any]]) -> list[str]:
+def _compatibility_html(variants: list[VariantRow]) -> list[str]:
     e = html.escape
     units, targets, cells = compatibility(variants)
     parts = ["<h2>Compatibility</h2><table id='compatibility'><tr><th class='l'>model</th>"]
@@ -252,7 +255,7 @@ def _compatibility_html(variants: list[dict[str, Any]]) -> list[str]:
     return [*parts, "</table>"]
 
 
-def conversions(variants: list[dict[str, Any]]) -> list[tuple[str, list[list[str]]]]:
+def conversions(variants: list[VariantRow]) -> list[tuple[str, list[list[str]]]]:
     """Per ONNX model (once): one row per input and output, ONNX name and shape → TFLite name and shape, axes."""
     seen: dict[str, list[list[str]]] = {}
     for v in variants:
@@ -272,7 +275,7 @@ CONVERSION_NOTE = ("Converted with onnx2tf and checked against onnxruntime; cali
                    "either layout")  # fmt: skip
 
 
-def _conversions_html(variants: list[dict[str, Any]]) -> list[str]:
+def _conversions_html(variants: list[VariantRow]) -> list[str]:
     e = html.escape
     found = conversions(variants)
     if not found:
@@ -286,7 +289,7 @@ def _conversions_html(variants: list[dict[str, Any]]) -> list[str]:
     return parts
 
 
-def _conversions_markdown(variants: list[dict[str, Any]]) -> list[str]:
+def _conversions_markdown(variants: list[VariantRow]) -> list[str]:
     found = conversions(variants)
     lines = ["", "## Converted from ONNX", "", CONVERSION_NOTE + "."] if found else []
     for model, table in found:
@@ -295,7 +298,7 @@ def _conversions_markdown(variants: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _counted(variants: list[dict[str, Any]]) -> str:
+def _counted(variants: list[VariantRow]) -> str:
     failed = sum(1 for v in variants if v.get("error"))
     return f"{len(variants)} variants" + (f", {failed} failed (see Compatibility)" if failed else "")
 
@@ -321,7 +324,8 @@ def _layers_html(groups) -> list[str]:
     return parts
 
 
-def render_html(project: str, variants, table, marks, groups, baseline: str | None) -> str:
+def render_html(project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups,
+                baseline: str | None) -> str:  # fmt: skip
     e = html.escape
     note = None
     if baseline is not None:
@@ -334,7 +338,7 @@ def render_html(project: str, variants, table, marks, groups, baseline: str | No
                                 note)  # fmt: skip
 
 
-def render_markdown(project: str, variants, table, marks, groups) -> str:
+def render_markdown(project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups) -> str:
     lines = [f"# {project}", "", "| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in table:
         mark = marks.get(r["id"], {})
@@ -377,7 +381,7 @@ def render_markdown(project: str, variants, table, marks, groups) -> str:
 def run(o: Options) -> None:
     from tasks.model import analysis
 
-    data = json.loads(o.results.read_text())
+    data: Results = json.loads(o.results.read_text())
     variants = data["variants"]
     table = rows(variants)
     marks: dict[str, dict[str, str]] = {}

@@ -1,4 +1,8 @@
-"""results: every variant's facts in one build/results.json (format in docs/concepts.md)."""
+"""results: every variant's facts in one build/results.json (format in docs/concepts.md).
+
+What it writes is checked against schema/results.schema.json first (the
+records it is made of are typed in tasks/steps/records.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.engine import failures
+from tasks.errors import StepError
 from tasks.planning.options import files, input_file, output_file, relative, unfingerprinted
 from tasks.progress import say
 
@@ -16,6 +21,9 @@ if TYPE_CHECKING:
     from tasks.config import Variant
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
+    from tasks.steps.records import Agreement, Benchmark, Conversion, Failure, Results, VariantAccuracy, VariantRow
+
+SCHEMA = Path(__file__).resolve().parent.parent.parent / "schema" / "results.schema.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,11 +119,12 @@ def _with_steps(planning: Planning, producers: dict[Path, Step], e: Entry) -> En
     return replace(e, steps=tuple(s.task_name for s in planning.steps if s.task_name in found))
 
 
-def _read(path: Path | None) -> dict[str, Any] | None:
+def _read(path: Path | None) -> Any:
+    """The record a step wrote to ``path`` (its type: tasks/steps/records.py), or None."""
     return json.loads(path.read_text()) if path else None
 
 
-def _accuracy(variant: Entry, compiled: bool) -> dict[str, Any] | None:
+def _accuracy(variant: Entry, compiled: bool) -> VariantAccuracy | None:
     accuracy = _read(variant.accuracy)
     if accuracy is None:
         return None
@@ -123,7 +132,7 @@ def _accuracy(variant: Entry, compiled: bool) -> dict[str, Any] | None:
     return {**accuracy, "measured_on": source}
 
 
-def _conversion(v: Entry) -> dict[str, Any] | None:
+def _conversion(v: Entry) -> Conversion | None:
     """An ONNX model's conversion: each input's and output's name and shape on both sides, and the axis order."""
     facts = _read(v.conversion)
     if facts is None:
@@ -133,7 +142,7 @@ def _conversion(v: Entry) -> dict[str, Any] | None:
             **{side: [{k: t.get(k) for k in keys} for t in facts[side]] for side in ("inputs", "outputs")}}  # fmt: skip
 
 
-def _failed(o: Options, v: Entry) -> dict[str, Any] | None:
+def _failed(o: Options, v: Entry) -> Failure | None:
     """The variant's failure: the first of its steps that failed, or the first whose output is missing."""
     for name in v.steps:
         record = failures.read(o.build, name)
@@ -145,7 +154,7 @@ def _failed(o: Options, v: Entry) -> dict[str, Any] | None:
     return None
 
 
-def _failed_row(v: Entry, error: dict[str, Any]) -> dict[str, Any]:
+def _failed_row(v: Entry, error: Failure) -> VariantRow:
     facts = ("artifact", "size_bytes", "inputs", "outputs", "ops", "cpu_fallback", "estimate", "layers", "model_info",
              "findings", "rewrites", "conversion", "quant_errors", "error_budget", "accuracy", "limits",
              "benchmark", "board_agreement", "search")  # fmt: skip
@@ -153,18 +162,35 @@ def _failed_row(v: Entry, error: dict[str, Any]) -> dict[str, Any]:
             **dict.fromkeys(facts), "benchmarks": [], "board_agreements": [], "error": error}  # fmt: skip
 
 
+def check(document: Results) -> None:
+    """``document`` against schema/results.schema.json, before it is written: a mismatch is NPUForge's bug."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is None:
+        return
+    said = error.message if len(error.message) <= 300 else error.message[:299] + "…"
+    rule = "/".join(str(p) for p in error.absolute_schema_path)
+    raise StepError(
+        f"results.json does not match schema/results.schema.json at {error.json_path}: {said} "
+        f"(rule '{error.validator}' at {rule}); this is a bug in NPUForge, not in the project: "
+        "results.json was not written; please report this message"
+    )
+
+
 def run(o: Options) -> None:
-    rows = []
+    rows: list[VariantRow] = []
     for v in o.variants:
         error = _failed(o, v)
         if error:
             rows.append(_failed_row(v, error))
             continue
-        compiled = _read(v.compile_facts)
-        quantized = _read(v.quantize_facts) or {}
+        compiled: dict[str, Any] | None = _read(v.compile_facts)  # the toolchain's compile.json
+        quantized: dict[str, Any] = _read(v.quantize_facts) or {}  # records.QuantizeFacts, or none (SyNAP)
         artifact = v.artifact
-        benchmarks = [_read(p) for p in v.benchmarks]
-        agreements = [_read(p) for p in v.agreements]
+        benchmarks: list[Benchmark] = [_read(p) for p in v.benchmarks]
+        agreements: list[Agreement] = [_read(p) for p in v.agreements]
         rows.append(
             {
                 "id": v.id,
@@ -195,7 +221,9 @@ def run(o: Options) -> None:
                 "search": _read(v.search),  # what an automatic scheme's search chose, and every candidate it measured
             }
         )
-    atomic.write_json(o.out, {"project": o.project, "variants": rows})
+    document: Results = {"project": o.project, "variants": rows}
+    check(document)
+    atomic.write_json(o.out, document)
     width = max((len(r["id"]) for r in rows), default=10)
     say(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}  {'meas. ms':>8}")
     for r in rows:
