@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import REPO, doit
+from support import REPO, doit
 from tasks.errors import StepError
 from tasks.reference import pages as reference
 from tasks.steps import results
@@ -47,7 +47,9 @@ def test_a_real_build_writes_results_that_match_the_schema(built_tiny: Path):
 
 def test_a_failed_variant_row_matches_the_schema(built_tiny: Path):
     document = built(built_tiny)
-    entry = results.Entry("tiny/int8@u65", "tiny", None, "int8", "u65", Path("missing.tflite"))
+    entry = results.Entry(
+        id="tiny/int8@u65", model="tiny", prune=None, quantization="int8", target="u65", artifact=Path("missing.tflite")
+    )
     failure = {"step": "import:tiny", "message": "models.tiny.source: not a TFLite flatbuffer"}
     document["variants"][0] = results._failed_row(entry, failure)
     assert problems(document) == []
