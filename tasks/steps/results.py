@@ -76,7 +76,7 @@ def entry(planning: Planning, v: Variant) -> Entry:
 
     def output(kind: str, name: str, field: str) -> Path | None:
         step = planning.step_of(kind, name)
-        return getattr(step.options, field) if step else None
+        return getattr(step.options, field, None) if step else None  # a toolchain's compile may record no facts
 
     def quantized(kind: str, name: str, field: str) -> Path | None:
         """A step's output that matters only when TensorFlow Lite quantizes the variant (SyNAP quantizes itself)."""
