@@ -284,7 +284,7 @@ def test_cache_folder_url_and_environment(project, monkeypatch):
 
 def test_tasks_short_long_and_listed_forms(project):
     p = config.load(project(replace=("    calibration: pics\n", "    calibration: pics\n    task: classification\n")))
-    assert p.models["net"].tasks == (config.Task("classification"),)
+    assert p.models["net"].tasks == (config.Task(type="classification"),)
     listed = """    calibration: pics
     task:
       - {type: keypoints, output: lm, layout: mediapipe_hand}
@@ -293,7 +293,7 @@ def test_tasks_short_long_and_listed_forms(project):
     path = project(replace=("    calibration: pics\n", listed))
     (path.parent / "net.py").write_text("def score(r, q):\n    return {'s': 1.0}\n")
     tasks = config.load(path).models["net"].tasks
-    assert tasks[0] == config.Task("keypoints", {"output": "lm", "layout": "mediapipe_hand"})
+    assert tasks[0] == config.Task(type="keypoints", settings={"output": "lm", "layout": "mediapipe_hand"})
     assert (tasks[1].type, tasks[1].metric_file, tasks[1].function) == ("custom", path.parent / "net.py", "score")
 
 

@@ -34,5 +34,5 @@ def variants(
                 for t in ts:
                     if unit in known_units and q in quantization and t in targets:
                         model, prune = known_units[unit]
-                        out.setdefault(Variant(model, q, t, prune))
+                        out.setdefault(Variant(model=model, quantization=q, target=t, prune=prune))
     return tuple(out)

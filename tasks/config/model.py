@@ -24,7 +24,7 @@ CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES + (AUTO,)  # need calibration da
 WEIGHT_ALGORITHMS = ("min_max", "octav", "mse")  # int8 weight rounding (ai-edge-quantizer's algorithms)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Dataset:
     name: str
     kind: str  # images | npy | random
@@ -39,7 +39,7 @@ class Dataset:
     split: Split | None = None  # calibration and validation parts held apart
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Split:
     """``datasets.NAME.split``: the share of samples each part gets."""
 
@@ -48,7 +48,7 @@ class Split:
     seed: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Task:
     """One entry of ``models.NAME.task``: a decoder of tasks/model/metrics and its settings as written."""
 
@@ -58,7 +58,7 @@ class Task:
     function: str | None = None  # custom: its FUNCTION
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source:
     kind: str  # file | builder | pip
     path: Path | None = None  # file source, or the builder's .py file
@@ -69,7 +69,7 @@ class Source:
     sha256: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Prune:
     """Keep only what computes ``outputs`` (in this order); optionally start at ``inputs``."""
 
@@ -79,7 +79,7 @@ class Prune:
     synap: dict[str, Any] | None = None  # SyNAP settings of the kept outputs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Model:
     name: str
     source: Source
@@ -100,7 +100,7 @@ class Model:
         return self.source.path is not None and self.source.path.suffix == ".onnx"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Override:
     """Layers matched by ``match`` (regex on output tensor names) or downstream of ``start`` get ``type``."""
 
@@ -112,7 +112,7 @@ class Override:
         return {"type": self.type, **({"match": self.match} if self.match else {"from": self.start})}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Goal:
     """What an automatic scheme must reach: a metric as a gate names it (snr_db of ``output``, a task metric)."""
 
@@ -153,7 +153,7 @@ class Goal:
         return f"{what} {'>=' if self.min is not None else '<='} {self.min if self.min is not None else self.max}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Budget:
     """What an automatic scheme may cost: Vela's estimated latency for ``target``."""
 
@@ -161,7 +161,7 @@ class Budget:
     max_ms: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Quantization:
     name: str
     type: str
@@ -198,7 +198,7 @@ class Target:
         return self.toolchain.compiler
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Board:
     """A machine that benchmarks variants: over SSH, or this machine when host is 'local'."""
 
@@ -257,7 +257,7 @@ class Board:
         return DEFAULT_DELEGATES.get(delegate, delegate)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Gate:
     """A quality gate: a metric of the matching variants must stay within min / max."""
 
@@ -275,14 +275,14 @@ class Gate:
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Release:
     name: str
     version: str
     variants: tuple[str, ...]  # globs on variant ids
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Variant:
     model: str
     quantization: str
@@ -299,7 +299,7 @@ class Variant:
         return f"{self.unit}/{self.quantization}@{self.target}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StepCache:
     """Where step results are shared (``cache:`` or NPUFORGE_CACHE): a folder, or object storage by URL."""
 
@@ -309,7 +309,7 @@ class StepCache:
     max_bytes: int | None = None  # a folder: least recently used entries go past this
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Project:
     path: Path  # project.yaml
     root: Path  # its folder; every relative path resolves against it

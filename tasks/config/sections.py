@@ -102,14 +102,15 @@ class Reader:
         written = v.get(kind) if kind in ("images", "npy") else []
         count = rnd.get("count", 16)
         return Dataset(
-            name, kind, files, preprocess,
+            name=name, kind=kind, files=files, preprocess=preprocess,
             patterns=tuple(written if isinstance(written, list) else [written]),
             seed=rnd.get("seed", 0),
             count=min(count, v["limit"]) if "limit" in v else count,
             low=float(rnd.get("low", 0.0)),
             high=float(rnd.get("high", 1.0)),
             limit=v.get("limit"),
-            split=Split(v["split"]["calibration"], v["split"]["validation"], v["split"].get("seed", 0))
+            split=Split(calibration=v["split"]["calibration"], validation=v["split"]["validation"],
+                        seed=v["split"].get("seed", 0))
             if "split" in v else None,
         )  # fmt: skip
 
@@ -124,31 +125,36 @@ class Reader:
                     f"'{src}' is not a model this tool reads; give a .keras, .h5 or float .tflite file, a SavedModel "
                     "folder, or an .onnx file",
                 )
-            return Source("file", path=p)
+            return Source(kind="file", path=p)
         if "builder" in src:
             file_part, function = src["builder"].rsplit(":", 1)
             p = self.file(at + ("builder",), file_part, "builder file")
             return Source(
-                "builder", path=p, function=function, args_json=json.dumps(src.get("args", {}), sort_keys=True)
+                kind="builder", path=p, function=function, args_json=json.dumps(src.get("args", {}), sort_keys=True)
             )
-        return Source("pip", pip=src["pip"], member=src["member"], sha256=src["sha256"])
+        return Source(kind="pip", pip=src["pip"], member=src["member"], sha256=src["sha256"])
 
     def model(self, name: str, v: dict) -> Model:
         prune = {
-            p: Prune(p, tuple(spec["outputs"]), tuple(spec["inputs"]) if "inputs" in spec else None, spec.get("synap"))
+            p: Prune(
+                name=p,
+                outputs=tuple(spec["outputs"]),
+                inputs=tuple(spec["inputs"]) if "inputs" in spec else None,
+                synap=spec.get("synap"),
+            )
             for p, spec in (v.get("prune") or {}).items()
         }
         return Model(
-            name,
-            self.source(("models", name, "source"), v["source"]),
-            tuple(v["input_shape"]) if "input_shape" in v else None,
-            v.get("calibration"),
-            v.get("validation"),
-            prune,
-            self.tasks(name, v.get("task")),
-            v.get("synap"),
-            tuple(v["rewrites"]) if "rewrites" in v else None,
-            self._onnx2tf_params(name, v),
+            name=name,
+            source=self.source(("models", name, "source"), v["source"]),
+            input_shape=tuple(v["input_shape"]) if "input_shape" in v else None,
+            calibration=v.get("calibration"),
+            validation=v.get("validation"),
+            prune=prune,
+            tasks=self.tasks(name, v.get("task")),
+            synap=v.get("synap"),
+            rewrites=tuple(v["rewrites"]) if "rewrites" in v else None,
+            onnx2tf_params=self._onnx2tf_params(name, v),
         )
 
     def tasks(self, name: str, given: str | dict | list | None) -> tuple[Task, ...]:
@@ -172,9 +178,10 @@ class Reader:
                     self.problems.add(at, "type custom needs metric: FILE.py:FUNCTION")
                     continue
                 file_part, _, function = entry["metric"].rpartition(":")
-                found.append(Task(kind, settings, self.file(at + ("metric",), file_part, "metric file"), function))
+                metric = self.file(at + ("metric",), file_part, "metric file")
+                found.append(Task(type=kind, settings=settings, metric_file=metric, function=function))
             else:
-                found.append(Task(kind, settings))
+                found.append(Task(type=kind, settings=settings))
         return tuple(found)
 
     def _onnx2tf_params(self, name: str, v: dict) -> Path | None:
@@ -187,16 +194,24 @@ class Reader:
 
     def quantization(self, name: str, v: dict) -> Quantization:
         overrides = tuple(
-            Override(o["type"], o.get("match"), o.get("from"))
+            Override(type=o["type"], match=o.get("match"), start=o.get("from"))
             for o in v.get("overrides") or []
             if ("match" in o) != ("from" in o)  # rules: exactly one of them
         )
         goal = Goal(**v["goal"]) if "goal" in v else None
-        budget = Budget(v["budget"]["target"], float(v["budget"]["max_ms"])) if "budget" in v else None
+        budget = Budget(target=v["budget"]["target"], max_ms=float(v["budget"]["max_ms"])) if "budget" in v else None
         return Quantization(
-            name, v["type"], v.get("io", "float32"), v.get("per_channel", True), overrides, v.get("scheme"),
-            v.get("algorithm"), v.get("weights", "min_max"), goal, budget,
-        )  # fmt: skip
+            name=name,
+            type=v["type"],
+            io=v.get("io", "float32"),
+            per_channel=v.get("per_channel", True),
+            overrides=overrides,
+            scheme=v.get("scheme"),
+            algorithm=v.get("algorithm"),
+            weights=v.get("weights", "min_max"),
+            goal=goal,
+            budget=budget,
+        )
 
     def target(self, name: str, v: dict) -> Target:
         toolchain = for_target(v)
@@ -217,7 +232,7 @@ class Reader:
         given = v.get("agreement", False)  # true: the defaults; false: off
         agree = {} if given is True else given if isinstance(given, dict) else None
         return Board(
-            name, v.get("host"), tuple(v["targets"]),
+            name=name, host=v.get("host"), targets=tuple(v["targets"]),
             user=v.get("user"), port=v.get("port", 22), key=path("key"), known_hosts=path("known_hosts"),
             host_key=v.get("host_key"), workdir=v.get("workdir", "/tmp/npuforge"),
             timeout=float(v.get("timeout", 300)), connect_timeout=float(v.get("connect_timeout", 15)),
@@ -265,7 +280,7 @@ def gate(rule: dict) -> Gate:
 
 
 def release(r: dict | None, project_name: str) -> Release | None:
-    return Release(r.get("name", project_name), r["version"], tuple(r["variants"])) if r else None
+    return Release(name=r.get("name", project_name), version=r["version"], variants=tuple(r["variants"])) if r else None
 
 
 def each(section: dict | None, build: Callable[[str, dict], Any]) -> dict[str, Any]:
