@@ -30,7 +30,7 @@ data/photos/.copied: $(VENV)/.installed tasks/model/example_data.py
 
 test: setup $(VENV)/.installed-test system-test-deps toolenvs
 	$(DOIT) fetch
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=12 tests
 
 # Tool environments (tasks/model/toolenvs/*.txt): converters whose pins clash with ours, each in a
 # virtualenv of its own under ~/.cache/npuforge/toolenvs (NPUFORGE_TOOLENVS), made once per lock.
