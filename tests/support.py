@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -45,11 +46,20 @@ def doit(project_dir: Path, *args: str, env: dict[str, str] | None = None) -> su
 
 
 def start_doit(project_dir: Path, *args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
-    """Start doit on ``project_dir/project.yaml``; stdout and stderr are pipes of text lines."""
+    """Start doit on ``project_dir/project.yaml``; stdout and stderr are pipes of text lines.
+
+    Ctrl-C reaches it as it reaches a build typed at a terminal, even when the tests themselves run where
+    SIGINT is ignored (a background job of a non-interactive shell, as some CI runners start them).
+    """
     command, full_env = doit_command(project_dir, *args, env=env)
     return subprocess.Popen(
-        command, cwd=project_dir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
-    )
+        command, cwd=project_dir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_terminal_signals, **popen,
+    )  # fmt: skip
+
+
+def _terminal_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def reuse_fetched_wheels(root: Path) -> None:
