@@ -178,7 +178,7 @@ def test_custom_ops_are_named_before_anything_runs(tmp_path: Path):
     )
     assert message.endswith(  # every output needs them, and they start at the input: no cut to propose
         "NPUForge has no rewrite for them; build prune variants without them: prune the model's inputs or outputs so "
-        "that no custom operator is left, and list those variants in the matrix"
+        "that no custom operator is left, and list those variants in builds:"
     )
     assert "Traceback" not in message and not (tmp_path / "out" / "m_float.tflite").exists()
     found = opcodes.custom_ops(flatbuffer.read(source))

@@ -111,7 +111,7 @@ def refuse_custom_ops(model, where: str, model_label: str) -> None:
         + "; ".join(shown)
         + ". NPUForge has no rewrite for them; build prune variants without them: "
         + (" or ".join(remedies) or "prune the model's inputs or outputs so that no custom operator is left")
-        + ", and list those variants in the matrix"
+        + ", and list those variants in builds:"
     )
 
 
