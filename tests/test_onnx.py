@@ -24,7 +24,7 @@ def onnx_graph(folder: Path, kind: str) -> Path:
     return out
 
 
-def do_convert(tmp_path: Path, source: Path, input_shape=None) -> dict:
+def do_convert(tmp_path: Path, source: Path, input_shape=None, samples=None) -> dict:
     out = tmp_path / "out" / "m_onnx.tflite"
     o = convert.Options(
         input_shape=input_shape,
@@ -33,6 +33,7 @@ def do_convert(tmp_path: Path, source: Path, input_shape=None) -> dict:
         source=source,
         out=out,
         facts=out.with_name("convert.json"),
+        samples=samples,
     )
     convert.run(o)
     return json.loads(o.facts.read_text())
@@ -56,6 +57,30 @@ def test_a_vision_graph_converts_with_its_layouts_recorded_and_the_source_untouc
     assert scores["onnx_shape"] == [1, 12, 16, 16] and scores["tflite_shape"] == [1, 16, 16, 12]
     assert facts["max_rel_diff"] < convert.TOLERANCE
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "SOFTMAX"} <= set(facts["ops"])
+
+
+def test_the_conversion_is_checked_on_calibration_images_too_and_they_decide(tmp_path: Path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from tasks.model.datasets import Preprocess, Samples
+
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"img{i}.png")
+        pixels = np.random.default_rng(i).integers(0, 256, (24, 20, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(files[-1])
+    photos = Samples(name="photos", kind="images", preprocess=Preprocess(mean=(127.5,), scale=(127.5,)),
+                     files=tuple(files))  # fmt: skip
+    source = onnx_graph(tmp_path, "dynamic")
+    facts = do_convert(tmp_path, source, input_shape=(1, 3, 16, 16), samples=photos)
+    assert facts["samples"] == 3 and facts["max_rel_diff_samples"] < convert.TOLERANCE
+    assert facts["max_rel_diff"] < convert.TOLERANCE
+    monkeypatch.setattr(convert, "TOLERANCE", -1.0)  # every difference is too large: the message quotes both
+    with pytest.raises(
+        StepError, match=r"by \S+ on 3 calibration sample\(s\), \S+ of an output's range on random inputs"
+    ):
+        do_convert(tmp_path / "again", source, input_shape=(1, 3, 16, 16), samples=photos)
 
 
 def test_a_free_dimension_without_input_shape_names_the_input(tmp_path: Path):
@@ -146,6 +171,7 @@ def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
     assert variant["accuracy"]["outputs"]
     conversion = variant["conversion"]
     assert conversion["from"] == "onnx" and conversion["max_rel_diff"] < convert.TOLERANCE
+    assert conversion["samples"] == 4 and conversion["max_rel_diff_samples"] < convert.TOLERANCE  # checked on nchw too
     assert [(i["onnx"], i["onnx_shape"], i["tflite_shape"], i["axes"]) for i in conversion["inputs"]] == [
         ("image", [1, 3, 16, 16], [1, 16, 16, 3], [0, 2, 3, 1])
     ]

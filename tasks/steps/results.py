@@ -139,6 +139,7 @@ def _conversion(v: Entry) -> Conversion | None:
         return None
     keys = ("onnx", "onnx_shape", "tflite", "tflite_shape", "axes")
     return {"from": "onnx", "converter": "onnx2tf", "max_rel_diff": facts["max_rel_diff"],
+            "max_rel_diff_samples": facts.get("max_rel_diff_samples"), "samples": facts.get("samples", 0),
             **{side: [{k: t.get(k) for k in keys} for t in facts[side]] for side in ("inputs", "outputs")}}  # fmt: skip
 
 

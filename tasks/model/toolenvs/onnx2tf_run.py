@@ -3,7 +3,8 @@
 It imports nothing of NPUForge (that environment has other versions of
 everything).  Request: one JSON object as argv[1]:
     {"onnx": PATH, "out": PATH, "input_shape": [..] | null, "param_replacement": PATH | null,
-     "tolerance": 1e-4, "samples": 3}
+     "tolerance": 1e-4, "samples": 3, "samples_npy": PATH | null}
+``samples_npy``: real inputs (a stack of the first input's samples, in the ONNX layout), checked too.
 Answer: one JSON line on stdout, {"ok": true, ...facts} or {"ok": false, "kind": ..., ...}.
 
 What it guards against (onnx2tf 1.29.24): it converts a copy (onnx2tf rewrites its input
@@ -112,18 +113,30 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> d
     t_inputs, t_outputs = interpreter.get_input_details(), interpreter.get_output_details()
     o_inputs, o_outputs = session.get_inputs(), session.get_outputs()
     inputs = [_match(o.name, shapes[o.name], t_inputs, i) for i, o in enumerate(o_inputs)]
-    rng, worst, out_maps = np.random.default_rng(request.get("seed", 0)), 0.0, None
-    for _ in range(request.get("samples", 3)):
-        feed = {o.name: rng.random(shapes[o.name], dtype=np.float32) for o in o_inputs}
-        expected = session.run(None, feed)
-        for o, (detail, perm) in zip(o_inputs, inputs, strict=True):
-            interpreter.set_tensor(detail["index"], np.ascontiguousarray(feed[o.name].transpose(perm)))
-        interpreter.invoke()
-        got = [interpreter.get_tensor(d["index"]) for d in t_outputs]
-        out_maps = out_maps or _outputs(o_outputs, expected, t_outputs, got)
-        for (j, perm), e in zip(out_maps, expected, strict=True):
-            span = float(np.ptp(e)) or 1.0
-            worst = max(worst, float(np.max(np.abs(e.transpose(perm) - got[j]))) / span)
+    rng, out_maps = np.random.default_rng(request.get("seed", 0)), []
+
+    def worst_of(feeds) -> float:
+        worst = 0.0
+        for feed in feeds:
+            expected = session.run(None, feed)
+            for o, (detail, perm) in zip(o_inputs, inputs, strict=True):
+                interpreter.set_tensor(detail["index"], np.ascontiguousarray(feed[o.name].transpose(perm)))
+            interpreter.invoke()
+            got = [interpreter.get_tensor(d["index"]) for d in t_outputs]
+            out_maps[:] = out_maps or _outputs(o_outputs, expected, t_outputs, got)
+            for (j, perm), e in zip(out_maps, expected, strict=True):
+                span = float(np.ptp(e)) or 1.0
+                worst = max(worst, float(np.max(np.abs(e.transpose(perm) - got[j]))) / span)
+        return worst
+
+    random = [{o.name: rng.random(shapes[o.name], dtype=np.float32) for o in o_inputs}
+              for _ in range(request.get("samples", 3))]  # fmt: skip
+    worst = worst_of(random)
+    real = np.load(request["samples_npy"]) if request.get("samples_npy") and len(o_inputs) == 1 else None
+    if real is not None and list(real.shape[1:]) != list(shapes[o_inputs[0].name][1:]):
+        real = None  # samples of another shape than the model's input: not comparable
+    worst_real = worst_of({o_inputs[0].name: x[None]} for x in real) if real is not None else None
+    expected = session.run(None, random[0])
     return {
         "inputs": [_facts(o.name, shapes[o.name], d, p) for o, (d, p) in zip(o_inputs, inputs, strict=True)],
         "outputs": [
@@ -131,6 +144,8 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> d
             for o, e, (j, p) in zip(o_outputs, expected, out_maps, strict=True)
         ],  # fmt: skip
         "max_rel_diff": worst,
+        "max_rel_diff_samples": worst_real,
+        "samples": 0 if real is None else len(real),
     }
 
 
