@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -77,10 +78,15 @@ def test_the_conversion_is_checked_on_calibration_images_too_and_they_decide(tmp
     assert facts["samples"] == 3 and facts["max_rel_diff_samples"] < convert.TOLERANCE
     assert facts["max_rel_diff"] < convert.TOLERANCE
     monkeypatch.setattr(convert, "TOLERANCE", -1.0)  # every difference is too large: the message quotes both
-    with pytest.raises(
-        StepError, match=r"by \S+ on 3 calibration sample\(s\), \S+ of an output's range on random inputs"
-    ):
+    with pytest.raises(StepError) as failed:
         do_convert(tmp_path / "again", source, input_shape=(1, 3, 16, 16), samples=photos)
+    message = str(failed.value)
+    assert re.search(r"by \S+ on 3 calibration sample\(s\), \S+ of an output's range on random inputs", message)
+    # the triage compared every intermediate tensor, matched to the ONNX graph through onnx2tf's log: with nothing
+    # allowed, the first one departs, and is named by its ONNX node
+    found = re.search(r"the first operator whose output departs is ONNX node (\w+) \((\w+)\), output (\w+): ", message)
+    assert found and found.groups() == ("relu", "Relu", "r1")  # conv's output is fused into relu's tensor in TFLite
+    assert "onnx2tf's parameter replacement" in message
 
 
 def test_a_free_dimension_without_input_shape_names_the_input(tmp_path: Path):

@@ -156,9 +156,32 @@ def _convert(python: Path, o: Options, out: Path, samples: Path | None) -> dict[
     if (answer["max_rel_diff"] if judged is None else judged) > TOLERANCE:
         raise StepError(
             f"{o.label}.source: onnx2tf's model differs from onnxruntime's by {_differences(answer)} "
-            f"(allowed {TOLERANCE:.0e}); the conversion changed the arithmetic"
+            f"(allowed {TOLERANCE:.0e}); " + _triage(o, answer.get("departs") or {}, judged is None)
         )
     return answer
+
+
+def _triage(o: Options, found: dict[str, Any], random: bool) -> str:
+    """What the comparison of every intermediate tensor says, and what the user can do."""
+    if found.get("node"):
+        return (
+            f"the first operator whose output departs is ONNX node {found['node']} ({found['op_type']}), output "
+            f"{found['output']}: {found['rel_diff']:.2e} of its range (TFLite tensor {found['tflite']}); give "
+            f"{o.label}.onnx2tf.param_replacement a JSON that changes that operator (onnx2tf's parameter "
+            "replacement), or prune the model before it"
+        )
+    if "compared" not in found:
+        return "the conversion changed the arithmetic"
+    where = "random inputs" if random else "these samples"
+    return (
+        f"no operator departs: {found['compared']} intermediate tensors compared, each within the tolerance; the "
+        f"output barely varies on {where} (range {found['output_range']:.2e}), so rounding is a large share of it"
+        + (
+            f": give {o.label}.calibration inputs like the ones the model is made for (text for a text detector)"
+            if random
+            else ": check on samples that exercise the model"
+        )
+    )
 
 
 def _refusal(o: Options, answer: dict[str, Any]) -> str:

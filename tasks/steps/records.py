@@ -114,7 +114,9 @@ Conversion = TypedDict(
         "converter": Literal["onnx2tf"],
         "max_rel_diff": float,  # largest difference from onnxruntime on random inputs, as a share of the output range
         "max_rel_diff_samples": NotRequired[float | None],  # the same on the first calibration samples; None: none
-        "samples": NotRequired[int],  # how many calibration samples were compared (results.json of earlier builds: none)
+        "samples": NotRequired[
+            int
+        ],  # how many calibration samples were compared (results.json of earlier builds: none)
         "inputs": list[ConvertedTensor],
         "outputs": list[ConvertedTensor],
     },
