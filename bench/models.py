@@ -5,7 +5,9 @@
 Writes one project (default: a temporary folder) with every real model NPUForge has been tried on,
 from pinned wheels verified by sha256 (MediaPipe's TFLite models, RapidOCR's ONNX models), builds it
 with `doit --continue` for an Ethos-U65 (i.MX93), an Ethos-U55 (Corstone-300) and the CPU, int8
-with integer I/O, calibrated on seeded random data, and prints the compatibility table: per
+with integer I/O, calibrated on seeded random data (the text detector on crops of scikit-image's
+pictures of text: its ONNX conversion is checked on them, and on noise its output is flat), and
+prints the compatibility table: per
 model × target, NPU/CPU operators and Vela's estimated ms, or the step that failed and why.
 A model that fails does not stop the others.
 """
@@ -40,6 +42,12 @@ MODELS = {  # name: (wheel, member, sha256, input_shape or None)
     "text_detection": (OCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
                        "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", [1, 3, 320, 320]),
 }  # fmt: skip
+# calibration other than noise, by model
+CALIBRATION = {"text_detection": "text"}
+TEXT = """  text:
+    images: data/text/*.png
+    preprocess: {resize: stretch, mean: [123.675, 116.28, 103.53], scale: [58.395, 57.12, 57.375], color: rgb}
+"""
 # prune variants: what to keep of a model whose custom operators NPUForge has no rewrite for
 PRUNES = {"face_landmark_attention": {"mesh": ["output_mesh_identity", "conv_faceflag"]}}
 TARGETS = {
@@ -54,7 +62,7 @@ def project_text() -> str:
     models = "".join(
         f"  {name}:\n    source: {{pip: {wheel}, member: {member}, sha256: {sha}}}\n"
         + (f"    input_shape: {shape}\n" if shape else "")
-        + "    calibration: noise\n"
+        + f"    calibration: {CALIBRATION.get(name, 'noise')}\n"
         + "".join(
             f"    prune: {{{cut}: {{outputs: [{', '.join(keep)}]}}}}\n" for cut, keep in PRUNES.get(name, {}).items()
         )
@@ -62,9 +70,23 @@ def project_text() -> str:
     )
     targets = "".join(f"  {name}: {spec}\n" for name, spec in TARGETS.items())
     return (
-        "version: 1\nname: real-models\ndatasets:\n  noise: {random: {seed: 0, count: 8}}\n"
+        f"version: 1\nname: real-models\ndatasets:\n  noise: {{random: {{seed: 0, count: 8}}}}\n{TEXT}"
         f"models:\n{models}quantization:\n  int8_io: {{type: int8, io: int8}}\ntargets:\n{targets}"
     )
+
+
+def text_images(folder: Path) -> None:
+    """Crops of scikit-image's scanned page and its picture of text: what a text detector is made for."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, picture in enumerate((data.page(), data.text())):
+        h, w = picture.shape
+        for i, (y, x) in enumerate([(0, 0), (h // 3, w // 4), (h // 2, w // 3)]):
+            crop = picture[y : y + 320, x : x + 480]
+            Image.fromarray(np.stack([crop] * 3, -1).astype(np.uint8)).save(folder / f"text{3 * k + i}.png")
 
 
 def cell(v: dict) -> str:
@@ -81,6 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.folder or Path(tempfile.mkdtemp(prefix="npuforge-models-"))
     write(root / "project.yaml", project_text())
+    text_images(root / "data" / "text")
     wheels = REPO / "build" / "cache" / "pip"
     if wheels.is_dir() and not (root / "build" / "cache" / "pip").exists():
         shutil.copytree(wheels, root / "build" / "cache" / "pip")
