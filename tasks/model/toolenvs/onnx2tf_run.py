@@ -188,7 +188,11 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> d
     rng, out_maps = np.random.default_rng(request.get("seed", 0)), []
 
     def worst_of(feeds) -> float:
-        worst = 0.0
+        """The largest difference of an output over ``feeds``, as a share of that output's range over all of them
+        (one input on which an output is nearly constant would make rounding look large)."""
+        diff: dict[int, float] = {}
+        low: dict[int, float] = {}
+        high: dict[int, float] = {}
         for feed in feeds:
             expected = session.run(None, feed)
             for o, (detail, perm) in zip(o_inputs, inputs, strict=True):
@@ -196,10 +200,10 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> d
             interpreter.invoke()
             got = [interpreter.get_tensor(d["index"]) for d in t_outputs]
             out_maps[:] = out_maps or _outputs(o_outputs, expected, t_outputs, got)
-            for (j, perm), e in zip(out_maps, expected, strict=True):
-                span = float(np.ptp(e)) or 1.0
-                worst = max(worst, float(np.max(np.abs(e.transpose(perm) - got[j]))) / span)
-        return worst
+            for k, ((j, perm), e) in enumerate(zip(out_maps, expected, strict=True)):
+                diff[k] = max(diff.get(k, 0.0), float(np.max(np.abs(e.transpose(perm) - got[j]))))
+                low[k], high[k] = min(low.get(k, np.inf), float(e.min())), max(high.get(k, -np.inf), float(e.max()))
+        return max((diff[k] / ((high[k] - low[k]) or 1.0) for k in diff), default=0.0)
 
     random = [{o.name: rng.random(shapes[o.name], dtype=np.float32) for o in o_inputs}
               for _ in range(request.get("samples", 3))]  # fmt: skip
