@@ -106,3 +106,13 @@ TFLITE_HINTS = {
     "algorithm": "algorithm is a SyNAP setting; variant {id} is quantized by TensorFlow Lite "
     "(use per_channel there), so build this scheme for synap targets only",
 }
+# a TensorFlow Lite toolchain's row takes these as they are: **TFLITE_KEYS
+TFLITE_KEYS = {
+    "quantization_keys": TFLITE_QUANTIZATION_KEYS,
+    "quantization_types": TFLITE_TYPES,
+    "override_keys": TFLITE_OVERRIDE_KEYS,
+    "override_types": TFLITE_OVERRIDE_TYPES,
+    "model_keys": TFLITE_MODEL_KEYS,
+    "prune_keys": TFLITE_PRUNE_KEYS,
+    "hints": TFLITE_HINTS,
+}

@@ -30,12 +30,6 @@ TOOLCHAIN = base.Toolchain(
     facts=("findings",),
     settings=settings.DelegateSettings,
     read=settings.read,
-    hints=base.TFLITE_HINTS,
     target_keys=frozenset({"compiler", "delegate", "delegate_options"}),
-    quantization_keys=base.TFLITE_QUANTIZATION_KEYS,
-    quantization_types=base.TFLITE_TYPES,
-    override_keys=base.TFLITE_OVERRIDE_KEYS,
-    override_types=base.TFLITE_OVERRIDE_TYPES,
-    model_keys=base.TFLITE_MODEL_KEYS,
-    prune_keys=base.TFLITE_PRUNE_KEYS,
+    **base.TFLITE_KEYS,  # the scheme, override, model and prune keys of TensorFlow Lite's quantizer
 )

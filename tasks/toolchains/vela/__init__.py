@@ -46,14 +46,8 @@ TOOLCHAIN = base.Toolchain(
             check=rules.vela_sections_exist,
         ),
     ),
-    hints=base.TFLITE_HINTS,
     target_keys=frozenset(
         {"compiler", "accelerator", "system_config", "memory_mode", "config", "optimise", "arena_cache_size"}
     ),
-    quantization_keys=base.TFLITE_QUANTIZATION_KEYS,
-    quantization_types=base.TFLITE_TYPES,
-    override_keys=base.TFLITE_OVERRIDE_KEYS,
-    override_types=base.TFLITE_OVERRIDE_TYPES,
-    model_keys=base.TFLITE_MODEL_KEYS,
-    prune_keys=base.TFLITE_PRUNE_KEYS,
+    **base.TFLITE_KEYS,  # the scheme, override, model and prune keys of TensorFlow Lite's quantizer
 )
