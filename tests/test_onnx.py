@@ -183,6 +183,7 @@ def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
     ]
     report = (tmp_path / "build" / "report" / "index.html").read_text()
     assert "<h2>Converted from ONNX</h2>" in report and "transposed [0, 2, 3, 1]" in report
+    assert re.search(r"Largest difference from onnxruntime: \S+ on 4 calibration samples, \S+ of an output", report)
 
 
 def test_the_real_onnx_model_of_the_example_builds_for_the_npu(tmp_path: Path):

@@ -31,7 +31,7 @@ from tasks.report import html as report_html
 if TYPE_CHECKING:
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import OverviewRow, Results, VariantRow
+    from tasks.steps.records import Conversion, OverviewRow, Results, VariantRow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,19 +255,28 @@ def _compatibility_html(variants: list[VariantRow]) -> list[str]:
     return [*parts, "</table>"]
 
 
-def conversions(variants: list[VariantRow]) -> list[tuple[str, list[list[str]]]]:
-    """Per ONNX model (once): one row per input and output, ONNX name and shape → TFLite name and shape, axes."""
-    seen: dict[str, list[list[str]]] = {}
+def conversions(variants: list[VariantRow]) -> list[tuple[str, str, list[list[str]]]]:
+    """Per ONNX model (once): how close the conversion is to onnxruntime, and one row per input and output,
+    ONNX name and shape → TFLite name and shape, axes."""
+    seen: dict[str, tuple[str, list[list[str]]]] = {}
     for v in variants:
         c = v.get("conversion")
         if not c or v["model"] in seen:
             continue
-        seen[v["model"]] = [
+        seen[v["model"]] = (_checked(c), [
             [side[:-1], t["onnx"], str(t["onnx_shape"]), t["tflite"], str(t["tflite_shape"]),
              "same" if t["axes"] == sorted(t["axes"]) else f"transposed {t['axes']}"]
             for side in ("inputs", "outputs") for t in c[side]
-        ]  # fmt: skip
-    return list(seen.items())
+        ])  # fmt: skip
+    return [(model, checked, table) for model, (checked, table) in seen.items()]
+
+
+def _checked(c: Conversion) -> str:
+    random = f"{c['max_rel_diff']:.1e} of an output's range on random inputs"
+    if c.get("max_rel_diff_samples") is None:
+        return f"Largest difference from onnxruntime: {random}"
+    samples = f"{c['max_rel_diff_samples']:.1e} on {c['samples']} calibration samples"
+    return f"Largest difference from onnxruntime: {samples}, {random}"
 
 
 CONVERSION_COLUMNS = ("", "ONNX name", "ONNX shape", "TFLite name", "TFLite shape", "layout")
@@ -281,8 +290,8 @@ def _conversions_html(variants: list[VariantRow]) -> list[str]:
     if not found:
         return []
     parts = [f"<h2>Converted from ONNX</h2><p class='muted'>{e(CONVERSION_NOTE)}.</p>"]
-    for model, table in found:
-        parts.append(f"<h3>{e(model)}</h3><table class='conversion'><tr>")
+    for model, checked, table in found:
+        parts.append(f"<h3>{e(model)}</h3><p class='muted'>{e(checked)}.</p><table class='conversion'><tr>")
         parts += [f"<th class='l'>{e(c)}</th>" for c in CONVERSION_COLUMNS] + ["</tr>"]
         parts += ["<tr>" + "".join(f"<td class='l'>{e(x)}</td>" for x in row) + "</tr>" for row in table]
         parts.append("</table>")
@@ -292,8 +301,9 @@ def _conversions_html(variants: list[VariantRow]) -> list[str]:
 def _conversions_markdown(variants: list[VariantRow]) -> list[str]:
     found = conversions(variants)
     lines = ["", "## Converted from ONNX", "", CONVERSION_NOTE + "."] if found else []
-    for model, table in found:
-        lines += ["", f"### {model}", "", "| " + " | ".join(CONVERSION_COLUMNS) + " |", "|---" * 6 + "|"]
+    for model, checked, table in found:
+        lines += ["", f"### {model}", "", checked + ".", "", "| " + " | ".join(CONVERSION_COLUMNS) + " |"]
+        lines.append("|---" * 6 + "|")
         lines += ["| " + " | ".join(f"`{x}`" if i in (1, 3) else x for i, x in enumerate(row)) + " |" for row in table]
     return lines
 
