@@ -173,8 +173,9 @@ def _perms(onnx_shape: list[int], tflite_shape: list[int]) -> list[tuple[int, ..
     return [p for p in every if [onnx_shape[i] for i in p] == list(tflite_shape)]
 
 
-def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> dict:
-    """Both models on the same random inputs; the layout and name of every input and output; the largest difference."""
+def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> tuple[dict, dict]:
+    """Both models on the same random inputs (and the samples); the layout and name of every input and output; the
+    largest differences.  Also the input a triage runs: the first sample, else the first random input."""
     import numpy as np
     import onnxruntime
     from ai_edge_litert.interpreter import Interpreter
@@ -185,7 +186,7 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> d
     t_inputs, t_outputs = interpreter.get_input_details(), interpreter.get_output_details()
     o_inputs, o_outputs = session.get_inputs(), session.get_outputs()
     inputs = [_match(o.name, shapes[o.name], t_inputs, i) for i, o in enumerate(o_inputs)]
-    rng, out_maps = np.random.default_rng(request.get("seed", 0)), []
+    rng, out_maps, out_shapes = np.random.default_rng(request.get("seed", 0)), [], []
 
     def worst_of(feeds) -> float:
         """The largest difference of an output over ``feeds``, as a share of that output's range over all of them
@@ -200,6 +201,7 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> d
             interpreter.invoke()
             got = [interpreter.get_tensor(d["index"]) for d in t_outputs]
             out_maps[:] = out_maps or _outputs(o_outputs, expected, t_outputs, got)
+            out_shapes[:] = [list(e.shape) for e in expected]
             for k, ((j, perm), e) in enumerate(zip(out_maps, expected, strict=True)):
                 diff[k] = max(diff.get(k, 0.0), float(np.max(np.abs(e.transpose(perm) - got[j]))))
                 low[k], high[k] = min(low.get(k, np.inf), float(e.min())), max(high.get(k, -np.inf), float(e.max()))
@@ -212,17 +214,17 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> d
     if real is not None and list(real.shape[1:]) != list(shapes[o_inputs[0].name][1:]):
         real = None  # samples of another shape than the model's input: not comparable
     worst_real = worst_of({o_inputs[0].name: x[None]} for x in real) if real is not None else None
-    expected = session.run(None, random[0])
-    return {
+    facts = {
         "inputs": [_facts(o.name, shapes[o.name], d, p) for o, (d, p) in zip(o_inputs, inputs, strict=True)],
         "outputs": [
-            _facts(o.name, list(e.shape), t_outputs[j], p)
-            for o, e, (j, p) in zip(o_outputs, expected, out_maps, strict=True)
+            _facts(o.name, shape, t_outputs[j], p)
+            for o, shape, (j, p) in zip(o_outputs, out_shapes, out_maps, strict=True)
         ],  # fmt: skip
         "max_rel_diff": worst,
         "max_rel_diff_samples": worst_real,
         "samples": 0 if real is None else len(real),
     }
+    return facts, ({o_inputs[0].name: real[:1]} if real is not None else random[0])
 
 
 def _match(name: str, shape: list[int], details: list[dict], index: int):
@@ -255,19 +257,6 @@ def _facts(onnx_name: str, onnx_shape: list[int], detail: dict, perm: tuple[int,
             "layout": "same" if perm == identity else f"axes {list(perm)}", "axes": list(perm)}  # fmt: skip
 
 
-def _feed(request: dict, shapes: dict) -> dict:
-    """What the triage runs: the first calibration sample, else the first random input of the check."""
-    import numpy as np
-
-    (name, shape), *rest = shapes.items()
-    if request.get("samples_npy") and not rest:
-        real = np.load(request["samples_npy"])
-        if list(real.shape[1:]) == list(shape[1:]):
-            return {name: real[:1]}
-    rng = np.random.default_rng(request.get("seed", 0))
-    return {n: rng.random(s, dtype=np.float32) for n, s in shapes.items()}
-
-
 def main() -> int:
     request = json.loads(sys.argv[1])
     work = Path(tempfile.mkdtemp(prefix="onnx2tf-"))
@@ -281,10 +270,10 @@ def main() -> int:
         if error:
             answer(ok=False, **error)
             return 0
-        facts = verify(path, tflite_path, shapes, request)
+        facts, feed = verify(path, tflite_path, shapes, request)
         judged = facts["max_rel_diff"] if facts["max_rel_diff_samples"] is None else facts["max_rel_diff_samples"]
         if judged > request.get("tolerance", 1e-4):
-            facts["departs"] = departs(path, tflite_path, log, _feed(request, shapes), request.get("tolerance", 1e-4),
+            facts["departs"] = departs(path, tflite_path, log, feed, request.get("tolerance", 1e-4),
                                        renamed)  # fmt: skip
         shutil.copyfile(tflite_path, request["out"])
         answer(ok=True, renamed_nodes=len(renamed), **facts)
