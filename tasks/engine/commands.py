@@ -73,16 +73,47 @@ def _writing(base: type[DoitCmdBase], salvages: bool = False) -> type[DoitCmdBas
                     "\ninterrupted: the steps that finished are recorded; run the same command to go on",
                     file=sys.stderr,
                 )
+                if salvages and self._writes_results(args):
+                    self._salvage(params, interrupted=True)
                 return INTERRUPTED_EXIT
             except BaseException:
                 self.loader.finish(interrupted=True)
                 raise
             finally:
                 signal.signal(signal.SIGTERM, previous)
-            if salvages and code != 0 and (self.sel_default_tasks or {"results", "report"} & set(args)):
-                self.loader.salvage()  # results.json and the report of the variants that built
+            if salvages and code != 0 and self._writes_results(args):
+                self._salvage(params, interrupted=False)  # results.json and the report of the variants that built
             self.loader.finish(interrupted=False)
             return code
+
+        def _writes_results(self, args) -> bool:
+            return bool(self.sel_default_tasks or {"results", "report"} & set(args))
+
+        def _salvage(self, params, interrupted: bool) -> None:
+            """results.json and the report for what finished (a Ctrl-C meanwhile leaves them as they were)."""
+            previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+            try:
+                self.loader.salvage(self._up_to_date(params), interrupted=interrupted)
+            except KeyboardInterrupt:
+                print("interrupted again: results.json and the report were not written", file=sys.stderr)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+
+        def _up_to_date(self, params) -> set[str]:
+            """The steps doit finds up to date now, by its own checks on a fresh look at the database."""
+            from doit.dependency import Dependency
+
+            tasks = {t.name: t for t in getattr(self, "task_list", None) or ()}
+            dep = Dependency(
+                self._backends.get(params["backend"]),
+                params["dep_file"],
+                checker_cls=self.get_checker_cls(params["check_file_uptodate"]),
+                codec_cls=self.get_codec_cls(params["codec_cls"]),
+            )
+            try:
+                return {name for name, task in tasks.items() if dep.get_status(task, tasks).status == "up-to-date"}
+            finally:
+                dep.close()
 
     Command.__name__ = Command.__qualname__ = base.__name__
     return Command

@@ -1,15 +1,21 @@
 """What failed in the last build, one small record per step: the matrix survives its failures.
 
-A step that fails leaves ``build/failures/<task>.json`` ({step, message}); the
-same step succeeding removes it.  The results step reads the records of the
-steps each variant depends on, so results.json and the report list the
-variants that failed (with the step and its one-line error) beside those that
-built.  Pure file handling: imports nothing heavy.
+A step that fails leaves ``build/failures/<task>.json`` ({step, message,
+inputs}); the same step succeeding removes it.  ``inputs`` is a digest of the
+step's parameters and input files when it failed: a record whose step has
+different inputs now (the failure was fixed, or the step went back to inputs
+it last built from and doit finds it up to date) says nothing of the build
+and is not read.  The salvage after a failed build (tasks/engine/loader.py)
+reads the records of the steps each variant depends on, so results.json and
+the report list the variants that failed (with the step and its one-line
+error) beside those that built.  Pure file handling: imports nothing heavy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +36,22 @@ def first_line(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), "failed")
 
 
-def record(build: Path, task_name: str, message: str) -> None:
-    failure: Failure = {"step": task_name, "message": first_line(message)}
+def inputs_digest(params: str, file_dep: Iterable[str | Path]) -> str:
+    """What a step ran on: its parameters (as JSON text) and the content of each input file."""
+    h = hashlib.sha256(params.encode())
+    for path in file_dep:
+        h.update(f"\0{path}\0".encode())
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            h.update(b"\0missing")
+    return h.hexdigest()
+
+
+def record(build: Path, task_name: str, message: str, inputs: str) -> None:
+    failure = {"step": task_name, "message": first_line(message), "inputs": inputs}
     atomic.write_json(record_path(build, task_name), failure)
 
 
@@ -39,8 +59,20 @@ def clear(build: Path, task_name: str) -> None:
     record_path(build, task_name).unlink(missing_ok=True)
 
 
-def read(build: Path, task_name: str) -> Failure | None:
+def clear_all(build: Path) -> int:
+    """Remove every record (``doit clean``); how many there were."""
+    found = list((build / FOLDER).glob("*.json"))
+    for path in found:
+        path.unlink(missing_ok=True)
+    return len(found)
+
+
+def read(build: Path, task_name: str, inputs: str | None = None) -> Failure | None:
+    """The step's failure, if it failed on ``inputs`` (its inputs now); None if it did not, or did on others."""
     try:
-        return json.loads(record_path(build, task_name).read_text())
+        found = json.loads(record_path(build, task_name).read_text())
     except (OSError, ValueError):
         return None
+    if inputs is not None and found.get("inputs") != inputs:
+        return None
+    return {"step": found["step"], "message": found["message"]}

@@ -98,30 +98,47 @@ class ProjectLoader(DodoTaskLoader):
         if self.writes and self.lock is None:
             self.lock = build_lock.take_lock(build_dir, self.wait)
 
-    def salvage(self) -> None:
-        """After a build in which variants failed: results.json and the report of everything that built.
+    def salvage(self, built: set[str], interrupted: bool = False) -> None:
+        """After a build that failed or was interrupted: results.json and the report of everything that built.
 
         doit does not run the results step when a step it depends on failed;
-        this runs it (and the report) here, reading the failure records, so
-        the failed variants are listed with their step and error.  Nothing is
-        recorded in doit's database: the next build runs them again.
+        this runs it (and the report) here, reading the failure records that
+        still describe their steps' inputs, so the failed variants are listed
+        with their step and error, and those with a step doit does not find up
+        to date (``built``: the steps it does) as not built.  Then
+        doit forgets the results and report steps: what they wrote is not
+        what their inputs give once the build completes, so the next build
+        runs them again.
         """
-        from tasks.engine import failures
+        from dataclasses import replace
+
+        from tasks.engine import failures, state_db
         from tasks.engine import wiring as doit_tasks
 
         if self.plan is None or self.shard is not None:
             return
         planning = self.plan.planning()
         results = planning.step_of("results")
-        failed = {n for e in results.options.variants for n in e.steps if failures.read(planning.paths.build, n)}
-        if not failed and all(e.artifact.is_file() for e in results.options.variants):
+        failed = doit_tasks.current_failures(planning, built)
+        upstream = {m.step for e in results.options.variants for m in e.steps}
+        if not failed and not interrupted and upstream <= built:
             return
-        print(f"{len(failed)} step(s) failed; writing results.json and the report for what built", file=sys.stderr)
-        for name in ("results", "report"):
-            step = planning.find(name)
+        said = f"{len(failed)} step(s) failed" if failed else "the build stopped"
+        print(f"{said}; writing results.json and the report for what built", file=sys.stderr)
+        stopped = (
+            "the build was interrupted; run doit again to go on"
+            if interrupted
+            else "the build stopped at a failure; `doit --continue` builds every variant it can"
+        )
+        options = replace(results.options, stopped=stopped, built=frozenset(built))
+        steps = [replace(results, options=options), planning.find("report")]
+        state_db.forget(planning.project.build_dir / ".doit.db", [s.task_name for s in steps if s])
+        for step in steps:
+            if step is None:
+                continue
             error = doit_tasks.run_now(step, planning)
             if error is not None:
-                print(f"ERROR: {name}: {failures.first_line(error.get_msg())}", file=sys.stderr)
+                print(f"ERROR: {step.task_name}: {failures.first_line(error.get_msg())}", file=sys.stderr)
                 return
 
     def finish(self, interrupted: bool) -> None:

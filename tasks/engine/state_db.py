@@ -112,3 +112,14 @@ class ReadOnlyStateDB(StateDB):
 
     desc = "sqlite, read-only"
     read_only = True
+
+
+def forget(path: os.PathLike | str, task_ids: list[str]) -> None:
+    """Drop the records of ``task_ids``, as `doit forget` does: doit runs them again next time."""
+    if not os.path.exists(path):
+        return
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        conn.executemany("DELETE FROM doit WHERE task_id = ?", [(t,) for t in task_ids])
+    finally:
+        conn.close()

@@ -67,7 +67,8 @@ def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any
         if result is None:
             failures.clear(project.build_dir, step.task_name)
         elif not worker.killed():  # killed by Ctrl-C, it did not fail (and the build is sweeping its temporary files)
-            failures.record(project.build_dir, step.task_name, result.get_msg())
+            inputs = failures.inputs_digest(record["params"], record["file_dep"])
+            failures.record(project.build_dir, step.task_name, result.get_msg(), inputs)
         took = time.monotonic() - started
         say(f"   {step.task_name}: {'done' if result is None else 'FAILED'} in {took:.1f} s")
         return result
@@ -124,11 +125,16 @@ def record(step: Step, planning: plan.Planning) -> dict[str, Any]:
         "name": step.name,
         "file_dep": [str(p) for p in step.file_dep],
         "targets": [str(p) for p in step.targets],
-        "params": json.dumps(planning.fingerprints()[step.task_name], sort_keys=True),
+        "params": params_text(step, planning),
         "doc": step.doc,
         "always": step.kind.always,
         "pos_arg": step.kind.pos_arg,
     }
+
+
+def params_text(step: Step, planning: plan.Planning) -> str:
+    """The step's parameters as the JSON text doit keeps (params_unchanged) and a failure record digests."""
+    return json.dumps(planning.fingerprints()[step.task_name], sort_keys=True)
 
 
 def records(planning: plan.Planning) -> dict[str, Any]:
@@ -240,3 +246,35 @@ def load(
 def run_now(step: Step, planning: plan.Planning):
     """Run one planned step outside doit (see ProjectLoader.salvage); None, or doit's failure."""
     return _run(step, _log(step, planning), {})
+
+
+def current_failures(planning: plan.Planning, built: set[str]) -> set[str]:
+    """The steps whose failure records describe their inputs now; the other records are removed.
+
+    A record is stale when doit finds its step up to date (``built``), or when the
+    step's parameters or input files changed since it failed (the failure was fixed).
+    """
+    from tasks.engine import failures
+
+    build = planning.paths.build
+    failed = set()
+    for path in sorted((build / failures.FOLDER).glob("*.json")):
+        try:
+            step = planning.find(str(json.loads(path.read_text())["step"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            step = None
+        if (
+            step is not None
+            and step.task_name not in built
+            and failures.read(build, step.task_name, _inputs(step, planning))
+        ):
+            failed.add(step.task_name)
+        else:
+            path.unlink(missing_ok=True)
+    return failed
+
+
+def _inputs(step: Step, planning: plan.Planning) -> str:
+    from tasks.engine import failures
+
+    return failures.inputs_digest(params_text(step, planning), [str(p) for p in step.file_dep])

@@ -261,11 +261,22 @@ def _outcome(code: int, outcome: dict, log: Path, label: str):
     with open(log, errors="replace") as f:
         tail = "".join(deque(f, maxlen=6)).rstrip()
     return TaskError(
-        f"{label}: the step crashed ({why}).\n"
-        f"Full log: {log}\n"
-        f"Last lines:\n{tail}\n"
-        "Check the input model with a LiteRT interpreter, or report the log with the model."
+        f"{label}: the step crashed ({why}).\nFull log: {log}\nLast lines:\n{tail}\n{_advice(code, outcome)}"
     )
+
+
+def _advice(code: int, outcome: dict) -> str:
+    """What to do about a crash, by what broke (crash_kind)."""
+    kind = outcome.get("kind") or {}
+    if kind.get("kind") == "network":
+        return "A network failure: check the connection (and any proxy) to the server the step reads from, then run doit again."
+    if kind.get("kind") == "project":
+        return (
+            f"The error is in the project's own code, {kind['file']}:{kind['line']}: fix it there, then run doit again."
+        )
+    if kind.get("kind") == "memory" or code == -signal.SIGKILL:
+        return "Out of memory, or killed from outside: build with fewer steps side by side (doit -n 1), then run doit again."
+    return "Check the input model with a LiteRT interpreter, or report the log with the model."
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -305,8 +316,43 @@ def _call(request: dict) -> tuple[int, dict]:
         return _EXIT_STEP_ERROR, {"error": str(exc)}
     except Exception as exc:  # a tool broke: keep the traceback in the log
         traceback.print_exc()
-        return _EXIT_CRASH, {"crash": f"{type(exc).__name__}: {exc}"}
+        return _EXIT_CRASH, {"crash": f"{type(exc).__name__}: {exc}", "kind": crash_kind(exc)}
     return 0, {}
+
+
+_NETWORK_WORDS = ("name or service not known", "temporary failure in name resolution", "network is unreachable",
+                  "connection refused", "connection reset", "timed out", "no route to host", "urlopen error")  # fmt: skip
+_PACKAGE_FOLDERS = ("site-packages", "dist-packages", f"{os.sep}lib{os.sep}python")
+_OWN_FOLDER = str(Path(__file__).resolve().parent.parent)
+
+
+def crash_kind(exc: BaseException) -> dict[str, str]:
+    """What broke: the network, the project's own code (file and line), memory, or a tool (the default).
+
+    The message a crash gets depends on it: only a tool's bug is worth reporting with the log.
+    """
+    import socket
+    import urllib.error
+
+    seen: BaseException | None = exc
+    while seen is not None:  # a network failure is often the cause of the exception that surfaced
+        text = str(seen).lower()
+        if isinstance(seen, socket.gaierror | urllib.error.URLError | ConnectionError | TimeoutError) or any(
+            word in text for word in _NETWORK_WORDS
+        ):
+            return {"kind": "network"}
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, MemoryError):
+        return {"kind": "memory"}
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        path = str(Path(frame.filename).resolve()) if frame.filename and not frame.filename.startswith("<") else ""
+        if not path or any(folder in path for folder in _PACKAGE_FOLDERS):
+            continue
+        if not path.startswith(_OWN_FOLDER):
+            return {"kind": "project", "file": path, "line": str(frame.lineno)}
+        break
+    return {"kind": "tool"}
 
 
 def _child() -> int:

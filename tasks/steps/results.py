@@ -46,7 +46,15 @@ class Entry:
     benchmarks: tuple[Path, ...] = input_file(())
     agreements: tuple[Path, ...] = input_file(())  # the boards' agreement with the host (tasks/steps/agreement.py)
     search: Path | None = input_file(None)  # an automatic scheme's search.json (tasks/steps/search.py)
-    steps: tuple[str, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
+    steps: tuple[Made, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
+
+
+@dataclass(frozen=True, kw_only=True)
+class Made:
+    """A step upstream of a variant, and which of the variant's facts files it writes (none: further up)."""
+
+    step: str
+    files: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +64,10 @@ class Options:
     out: Path = output_file()
     root: Path = unfingerprinted(Path("."))  # paths in results.json are relative to it
     build: Path = unfingerprinted(Path("build"))  # where failed steps leave their records (tasks/engine/failures.py)
+    # why some variants may be incomplete: set by the salvage after a build that failed or was interrupted
+    # (tasks/engine/loader.py); None when doit runs the step, which it does only once every input is built
+    stopped: str | None = unfingerprinted(None)
+    built: frozenset[str] = unfingerprinted(frozenset())  # with ``stopped``: the steps doit finds up to date
 
 
 def plan_results(planning: Planning) -> list[Step]:
@@ -108,15 +120,21 @@ def entry(planning: Planning, v: Variant) -> Entry:
 
 
 def _with_steps(planning: Planning, producers: dict[Path, Step], e: Entry) -> Entry:
-    """``e`` with the names of every step upstream of its files (``producers``: output file → step), in planning order."""
+    """``e`` with every step upstream of its files (``producers``: output file → step), in planning order."""
     found: set[str] = set()
-    todo = list(files(e, "in"))
+    own = files(e, "in")
+    todo = list(own)
     while todo:
         step = producers.get(todo.pop())
         if step is not None and step.task_name not in found:
             found.add(step.task_name)
             todo += step.file_dep
-    return replace(e, steps=tuple(s.task_name for s in planning.steps if s.task_name in found))
+    made = tuple(
+        Made(step=s.task_name, files=tuple(p for p in own if p in s.targets))
+        for s in planning.steps
+        if s.task_name in found
+    )
+    return replace(e, steps=made)
 
 
 def _read(path: Path | None) -> Any:
@@ -144,14 +162,17 @@ def _conversion(v: Entry) -> Conversion | None:
 
 
 def _failed(o: Options, v: Entry) -> Failure | None:
-    """The variant's failure: the first of its steps that failed, or the first whose output is missing."""
-    for name in v.steps:
-        record = failures.read(o.build, name)
+    """After a stopped build: the first of the variant's steps that failed, else the first whose output is missing.
+
+    The salvage keeps only the failure records of the steps' present inputs (tasks/engine/loader.py).
+    """
+    unbuilt = [made for made in v.steps if made.step not in o.built or not all(p.is_file() for p in made.files)]
+    for made in unbuilt:
+        record = failures.read(o.build, made.step)
         if record:
             return record
-    if not v.artifact.is_file():
-        return {"step": v.steps[-1] if v.steps else None,
-                "message": "not built: the build stopped at an earlier failure; doit --continue builds every variant it can"}  # fmt: skip
+    if unbuilt:
+        return {"step": unbuilt[0].step, "message": f"not built: {unbuilt[0].step} has not run ({o.stopped})"}
     return None
 
 
@@ -183,7 +204,7 @@ def check(document: Results) -> None:
 def run(o: Options) -> None:
     rows: list[VariantRow] = []
     for v in o.variants:
-        error = _failed(o, v)
+        error = _failed(o, v) if o.stopped else None
         if error:
             rows.append(_failed_row(v, error))
             continue

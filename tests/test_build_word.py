@@ -1,0 +1,146 @@
+"""The build's word: results.json, the report and the exit code tell the truth after any failure.
+
+Each trial breaks a built project as a user would (a model that raises, a step stopped early,
+Ctrl-C, kill -9), mends it, builds again, and compares results.json with the clean build's,
+field by field.  The tiny project has no board: no measured field to set aside.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from engine_trials import run_and_stop
+from support import doit, ok, ran
+
+from tasks.engine import commands as engine
+
+
+BROKEN = "models:\n  broken:\n    source: models/broken.tflite\n    calibration: pics\n    validation: pics\n"
+
+
+def results(root: Path) -> dict:
+    return json.loads((root / "build" / "results.json").read_text())
+
+
+def rows(root: Path) -> dict[str, dict]:
+    return {v["id"]: v for v in results(root)["variants"]}
+
+
+def same_as_clean(root: Path, clean: dict) -> None:
+    got = results(root)
+    assert [v["id"] for v in got["variants"]] == [v["id"] for v in clean["variants"]]
+    for mine, theirs in zip(got["variants"], clean["variants"], strict=True):
+        for key in theirs:
+            assert mine.get(key) == theirs[key], f"{mine['id']}: {key} differs from a clean build's"
+        assert set(mine) == set(theirs), mine["id"]
+
+
+def break_builder(root: Path) -> str:
+    builder = root / "models" / "tiny.py"
+    good = builder.read_text()
+    builder.write_text(
+        good.replace(
+            "def build(channels=8, size=16):",
+            "def build(channels=8, size=16):\n    raise RuntimeError('broken on purpose')",
+        )
+    )
+    return good
+
+
+def test_a_fixed_failure_gives_the_clean_results_and_report(tiny: Path):
+    clean = results(tiny)
+    good = break_builder(tiny)
+    failed = doit(tiny, "-n", "1")
+    assert failed.returncode != 0
+    assert all(v["error"]["step"] == "import:tiny" for v in results(tiny)["variants"])
+    assert "The error is in the project's own code" in failed.stdout + failed.stderr
+    assert "tiny.py:" in failed.stdout + failed.stderr and "report the log" not in failed.stdout + failed.stderr
+
+    (tiny / "models" / "tiny.py").write_text(good)
+    fixed = ok(doit(tiny))
+    assert {"import:tiny", "results", "report"} <= ran(fixed)
+    same_as_clean(tiny, clean)
+    page = (tiny / "build" / "report" / "index.html").read_text()
+    assert "failed at" not in page
+    assert not list((tiny / "build" / "failures").glob("*.json"))
+    again = ok(doit(tiny))  # and the build is a no-op again
+    assert ran(again) == set()
+
+
+def test_fixing_one_variant_while_another_still_fails(tiny: Path):
+    """A failure record of a step whose inputs changed since says nothing: the step has not run on them yet."""
+    clean = rows(tiny)
+    project = tiny / "project.yaml"
+    good = project.read_text()
+    model = tiny / "models" / "broken.tflite"
+    model.write_bytes(b"not a model")
+    project.write_text(good.replace("models:\n", BROKEN).replace("channels: 8", "channels: eight"))
+    assert doit(tiny, "--continue").returncode != 0
+    assert "not a TFLite flatbuffer" in rows(tiny)["broken/int8@u65"]["error"]["message"]
+
+    shutil.copyfile(tiny / "build" / "tiny" / "tiny_float.tflite", model)  # broken fixed, tiny still fails first
+    stopped = doit(tiny, "-n", "1")
+    assert stopped.returncode != 0 and "import:tiny" in ran(stopped) and "import:broken" not in ran(stopped)
+    error = rows(tiny)["broken/int8@u65"]["error"]
+    assert error["message"].startswith("not built: import:broken has not run (the build stopped at a failure"), error
+    assert "rejected the arguments" in rows(tiny)["tiny/int8@u65"]["error"]["message"]
+
+    project.write_text(good.replace("models:\n", BROKEN))
+    ok(doit(tiny))
+    got = rows(tiny)
+    assert "error" not in got["broken/int8@u65"]
+    for vid, row in clean.items():
+        assert got[vid] == row, vid
+    assert not list((tiny / "build" / "failures").glob("*.json"))
+
+
+def test_a_build_stopped_at_its_first_failure_marks_what_it_did_not_finish(tiny: Path):
+    """A variant compiled but not analysed is 'not built' at the analyse step: no traceback."""
+    clean = rows(tiny)
+    shutil.rmtree(tiny / "build" / "tiny")
+    ok(doit(tiny, "compile:tiny/int8@u65"))
+    project = tiny / "project.yaml"
+    project.write_text(project.read_text().replace("models:\n", BROKEN))
+    (tiny / "models" / "broken.tflite").write_bytes(b"not a model")
+    proc = doit(tiny, "-n", "1", "results")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    got = rows(tiny)
+    assert got["broken/int8@u65"]["error"]["step"] == "import:broken"
+    compiled = got["tiny/int8@u65"]
+    step = compiled["error"]["step"]
+    assert step.split(":")[0] in ("evaluate", "limits", "analyse", "graph"), step  # compiled, not yet analysed
+    assert compiled["error"]["message"].startswith(f"not built: {step} has not run (the build stopped at a failure")
+
+    (tiny / "models" / "broken.tflite").unlink()
+    project.write_text(project.read_text().replace(BROKEN[len("models:\n") :], ""))
+    ok(doit(tiny))
+    assert rows(tiny) == clean
+
+
+def test_ctrl_c_writes_the_results_of_what_finished_and_a_rebuild_completes_them(tiny: Path):
+    clean = results(tiny)
+    (tiny / "project.yaml").write_text((tiny / "project.yaml").read_text().replace("channels: 8", "channels: 6"))
+    trial = run_and_stop(tiny, finished=2, delay=0.3, how="int")
+    assert trial.returncode == engine.INTERRUPTED_EXIT, trial.errors
+    assert "Traceback" not in trial.errors
+    assert "writing results.json and the report for what built" in trial.errors
+    interrupted = rows(tiny)
+    assert interrupted and all(
+        v.get("error", {}).get("message", "").startswith("not built: ") for v in interrupted.values()
+    )
+    assert "the build was interrupted" in next(iter(interrupted.values()))["error"]["message"]
+    (tiny / "project.yaml").write_text((tiny / "project.yaml").read_text().replace("channels: 6", "channels: 8"))
+    ok(doit(tiny))
+    same_as_clean(tiny, clean)
+
+
+def test_kill_9_mid_step_then_a_rebuild_gives_the_clean_results(tiny: Path):
+    clean = results(tiny)
+    shutil.rmtree(tiny / "build" / "tiny")
+    trial = run_and_stop(tiny, finished=3, delay=0.3, how="kill")
+    assert trial.returncode == -9
+    ok(doit(tiny))
+    same_as_clean(tiny, clean)
