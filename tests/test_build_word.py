@@ -13,9 +13,7 @@ from pathlib import Path
 
 from engine_trials import run_and_stop
 from support import doit, ok, ran
-
 from tasks.engine import commands as engine
-
 
 BROKEN = "models:\n  broken:\n    source: models/broken.tflite\n    calibration: pics\n    validation: pics\n"
 
