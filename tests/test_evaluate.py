@@ -104,15 +104,24 @@ def test_failing_gate_fails_doit_and_keeps_every_artifact(tiny: Path):
     )
     proc = doit(tiny)
     assert proc.returncode != 0
-    assert ran(proc) == {"gates"}
+    assert ran(proc) == {"gates", "report"}  # the report shows the verdicts
     out = proc.stdout + proc.stderr
     assert "2 gate check(s) failed, 6 passed:" in out
     assert "gates[0]  tiny/int8@u65" in out and "gates[0]  tiny/a16w8@u65" in out and "<= 1e-06" in out
+    assert "report: Gates: 6 check(s) pass, 2 fail" in out
     assert all((tiny / "build" / "tiny" / q / "u55" / f"tiny_{q}_vela.tflite").exists() for q in ("int8", "a16w8"))
-    # fixed: only the gate runs again, and passes
+    page = (tiny / "build" / "report" / "index.html").read_text()
+    assert "<div class='verdict fail' id='gates'><strong>Gates: 6 check(s) pass, 2 fail</strong>" in page
+    assert "tiny/int8@u65</a></td><td class='l'>est_inference_ms</td>" in page and "<= 1e-06" in page
+    assert page.count("class='fail'") == 2  # the two rows of u65
+    markdown = (tiny / "build" / "report" / "report.md").read_text()
+    assert "**Gates: 6 check(s) pass, 2 fail**" in markdown and "| tiny/a16w8@u65 | est_inference_ms |" in markdown
+    # fixed: only the gate and the report run again, and pass
     (tiny / "project.yaml").write_text(text + "gates:\n  - {targets: u65, metric: est_inference_ms, max: 1000}\n")
     proc = ok(doit(tiny))
-    assert ran(proc) == {"gates"} and "2 gate check(s) passed" in proc.stdout
+    assert ran(proc) == {"gates", "report"} and "2 gate check(s) passed" in proc.stdout
+    page = (tiny / "build" / "report" / "index.html").read_text()
+    assert "<div class='verdict pass' id='gates'><strong>Gates: 2 check(s) pass, 0 fail</strong>" in page
     assert ran(ok(doit(tiny, "gates"))) == set()
 
 

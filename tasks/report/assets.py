@@ -16,7 +16,12 @@ th{background:#eef2f7;position:sticky;top:0;z-index:1}td.l,th.l{text-align:left}
 table.fit{width:100%;table-layout:fixed}table.fit td.l{overflow-wrap:anywhere}
 th.sortable{cursor:pointer;user-select:none}th.sortable:after{content:' ⇅';color:#9aa5b4}
 th[aria-sort=ascending]:after{content:' ▲';color:#1d2430}th[aria-sort=descending]:after{content:' ▼';color:#1d2430}
-tr.bad td{background:#fdecec}td.reg{color:#b3261e;font-weight:600}td.imp{color:#1e7b34}
+tr.bad td,tr.fail td{background:#fdecec}
+.verdict{margin:.6rem 0 1rem;padding:.5rem .8rem;border-left:6px solid #9aa5b4;background:#f4f6f9}
+.verdict.pass{border-color:#1e7b34;background:#edf7ef}.verdict.fail{border-color:#b3261e;background:#fdecec}
+.verdict table{background:#fff}span.failed,span.gatefail{color:#b3261e;font-weight:600}span.built{color:#1d2430}
+svg.plot text.label{font-size:10px;fill:#3c4654}
+td.reg{color:#b3261e;font-weight:600}td.imp{color:#1e7b34}
 .kind{font-weight:600}.muted{color:#66707d}.cpu{color:#b3261e;font-weight:600}
 .filters{display:flex;gap:.8rem;align-items:center;flex-wrap:wrap;margin:.5rem 0}
 .filters select,.filters input,.toolbar input,.toolbar button{font:inherit;padding:.2rem .4rem}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.model.metrics import metric_text
 from tasks.report import graph as report_graph
+from tasks.report import verdicts
 
 if TYPE_CHECKING:
     from tasks.steps.records import Accuracy, OverviewRow, Search, VariantRow
@@ -22,7 +23,7 @@ OVERVIEW_COLUMNS = [  # key, title, numeric: few enough to fit 1400 px; the rest
     ("id", "variant", False), ("model", "model", False), ("quantization", "scheme", False),
     ("target", "target", False), ("ops", "NPU/CPU ops", True), ("est_ms", "est. ms", True),
     ("measured_ms", "measured ms", True), ("size", "size KiB", True), ("snr_db", "SNR dB", True),
-    ("task", "task metric", True),
+    ("task", "task metric", True), ("gates", "gates", False),
 ]  # fmt: skip
 
 
@@ -53,17 +54,20 @@ def _cell(key: str, r: OverviewRow, fmt) -> tuple[str, str]:
         return (value or "–", f"{npu:.3f}" if value else "")
     if key == "task":
         return fmt(key, value), "" if value is None else str(value[1])
+    if key == "gates":
+        return value[0], value[0]
     return fmt(key, value), "" if value in (None, "") else str(value)
 
 
 def overview(project: str, counted: str, table: list[OverviewRow], marks, fmt, sections: list[str], plot: str,
-             note: str | None) -> str:  # fmt: skip
-    parts = [_head(f"{project}: NPUForge report", ""), f"<h1>{e(project)}</h1>",
+             note: str | None, verdict: str) -> str:  # fmt: skip
+    parts = [_head(f"{project}: NPUForge report", ""), f"<h1>{e(project)}</h1>", verdict,
              f"<p class='muted'>{counted}. Estimates are Vela's; accuracy is against the float model on the validation "
              "set. Click a variant for its graph, findings, accuracy per output and files.</p>"]  # fmt: skip
     if note:
         parts.append(note)
-    widths = "".join(f"<col style='width:{w}'>" for w in ("25%", "13%", "7%", "9%", "8%", "7%", "8%", "8%", "7%", "8%"))
+    shares = ("22%", "12%", "7%", "8%", "8%", "7%", "8%", "7%", "7%", "8%", "6%")
+    widths = "".join(f"<col style='width:{w}'>" for w in shares)
     parts += ["<h2>Variants</h2>", _filters(table), f"<table id='variants' class='fit sorted'><colgroup>{widths}</colgroup>"
               "<thead><tr>"]  # fmt: skip
     parts += [f"<th class='sortable{' num' if num else ' l'}'>{e(title)}</th>" for _, title, num in OVERVIEW_COLUMNS]
@@ -91,11 +95,18 @@ def _filters(table: list[OverviewRow]) -> str:
 
 def _row(r: OverviewRow, mark: dict[str, str], fmt) -> str:
     attrs = " ".join(f"data-{k}='{e(str(r[k]))}'" for k in ("model", "quantization", "target"))
-    out = [f"<tr {attrs} data-text='{e(r['id'])}'{' class=bad' if 'regression' in mark.values() else ''}>"]
+    row_cls = " ".join(c for c, on in (("bad", "regression" in mark.values()), ("fail", bool(r["gate_cells"]))) if on)
+    cls_attr = f" class='{row_cls}'" if row_cls else ""
+    out = [f"<tr {attrs} data-text='{e(r['id'])}'{cls_attr}>"]
     for key, _, _ in OVERVIEW_COLUMNS:
         text, value = _cell(key, r, fmt)
-        cls = "l" if key in ("id", "model", "quantization", "target") else ""
+        cls = "l" if key in ("id", "model", "quantization", "target", "gates") else ""
         cls += {"regression": " reg", "improvement": " imp"}.get(mark.get(key, ""), "")
+        why = r["gate_cells"].get(key)
+        if key == "gates":
+            cls += f" {r['gates'][1]}"
+        elif why:
+            cls += " reg"
         arrow = {"regression": " ▲" if key in ("est_ms", "size") else " ▼", "improvement": " ✓"}.get(
             mark.get(key, ""), ""
         )
@@ -104,27 +115,67 @@ def _row(r: OverviewRow, mark: dict[str, str], fmt) -> str:
         if key == "snr_db" and r.get("in_sample"):
             arrow += " (in-sample)"
         body = f"<a href='{page_name(r['id'])}'>{e(text)}</a>" if key == "id" else e(text)
-        out.append(f"<td class='{cls.strip()}' data-v='{e(value)}'>{body}{arrow}</td>")
+        title = f" title='{e(why)}'" if why else ""
+        out.append(f"<td class='{cls.strip()}' data-v='{e(value)}'{title}>{body}{arrow}</td>")
     return "".join(out) + "</tr>"
 
 
+SERIES = ("#2d5fa8", "#e07b00", "#1b9e77", "#6a3d9a", "#c62f2f", "#7a7a7a", "#b8860b", "#17becf")
+
+
 def scatter(table: list[OverviewRow]) -> str:
-    """Latency (Vela's estimate) against the worst output's SNR: an SVG whose points link to the variants' pages."""
+    """Latency (Vela's estimate) against the worst output's SNR: an SVG whose points link to the variants' pages,
+    one colour per model (a legend names them), each point labelled with its scheme and target."""
     points = [r for r in table if r.get("est_ms") is not None and r.get("snr_db") is not None]
     if not points:
         return ""
     xs, ys = [r["est_ms"] for r in points], [r["snr_db"] for r in points]
     px, py, out = _plot(900, 380, (0.0, max(xs) * 1.05), (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
                         "estimated inference time (ms, Vela)", "SNR of the worst output (dB)")  # fmt: skip
+    units = list(dict.fromkeys(_unit_of(r) for r in points))
     for r in points:
-        out.append(f"<a href='{page_name(r['id'])}'><circle cx='{px(r['est_ms']):.1f}' cy='{py(r['snr_db']):.1f}' r='6'>"
-                   f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>")  # fmt: skip
+        colour = SERIES[units.index(_unit_of(r)) % len(SERIES)]
+        x, y = px(r["est_ms"]), py(r["snr_db"])
+        out.append(f"<a href='{page_name(r['id'])}'><circle cx='{x:.1f}' cy='{y:.1f}' r='6' style='fill:{colour}'>"
+                   f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>"
+                   f"<text class='label' x='{x + 8:.1f}' y='{y - 7:.1f}'>{e(r['quantization'])}@{e(r['target'])}</text>")  # fmt: skip
+    for k, unit in enumerate(units):
+        colour, y = SERIES[k % len(SERIES)], 30 + 16 * k
+        out.append(f"<circle cx='760' cy='{y - 4}' r='5' style='fill:{colour}'/><text x='770' y='{y}'>{e(unit)}</text>")
     out.append("</svg>")
     return "".join(out)
 
 
-def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlabel: str, ylabel: str,
-          yfmt: str = ".1f"):  # fmt: skip
+def _unit_of(r: OverviewRow) -> str:
+    return f"{r['model']}.{r['prune']}" if r.get("prune") else r["model"]
+
+
+def nice_step(span: float, count: int = 5) -> float:
+    """The tick spacing a person would choose: 1, 2, 2.5 or 5 times a power of ten, about ``count`` per ``span``."""
+    import math
+
+    if span <= 0:
+        return 1.0
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+
+
+def tick_text(value: float, step: float) -> str:
+    """An axis tick with the decimals its step needs: 0.02 apart reads 0.02, 0.04; 0.25 apart 0.25; 20 apart 20."""
+    decimals = next((d for d in range(7) if abs(step * 10**d - round(step * 10**d)) < 1e-6 * max(step * 10**d, 1)), 6)
+    return f"{value:.{decimals}f}"
+
+
+def _ticks(lo: float, hi: float) -> tuple[list[float], float]:
+    import math
+
+    step = nice_step(hi - lo)
+    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    return [k * step for k in range(first, last + 1)], step
+
+
+def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlabel: str, ylabel: str):
     """An SVG's opening, grid and axis labels; and the functions from data to pixels."""
     pad = 50
     (x0, x1), (y0, y1) = xr, yr
@@ -136,12 +187,13 @@ def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlab
         return h - pad - (y - y0) / (y1 - y0 or 1) * (h - 2 * pad)
 
     out = [f"<svg class='plot' viewBox='0 0 {w} {h}' width='{w}' height='{h}' xmlns='http://www.w3.org/2000/svg'>"]
-    for k in range(6):
-        gx, gy = x0 + (x1 - x0) * k / 5, y0 + (y1 - y0) * k / 5
+    (xticks, xstep), (yticks, ystep) = _ticks(x0, x1), _ticks(y0, y1)
+    for gx in xticks:
         out.append(f"<line x1='{px(gx):.0f}' y1='{pad / 2:.0f}' x2='{px(gx):.0f}' y2='{h - pad}'/>"
-                   f"<text x='{px(gx):.0f}' y='{h - pad + 16}' text-anchor='middle'>{gx:.1f}</text>"
-                   f"<line x1='{pad}' y1='{py(gy):.0f}' x2='{w - pad / 2:.0f}' y2='{py(gy):.0f}'/>"
-                   f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{gy:{yfmt}}</text>")  # fmt: skip
+                   f"<text x='{px(gx):.0f}' y='{h - pad + 16}' text-anchor='middle'>{tick_text(gx, xstep)}</text>")  # fmt: skip
+    for gy in yticks:
+        out.append(f"<line x1='{pad}' y1='{py(gy):.0f}' x2='{w - pad / 2:.0f}' y2='{py(gy):.0f}'/>"
+                   f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{tick_text(gy, ystep)}</text>")  # fmt: skip
     out.append(f"<text x='{w / 2:.0f}' y='{h - 8}' text-anchor='middle'>{e(xlabel)}</text>"
                f"<text x='14' y='{h / 2:.0f}' transform='rotate(-90 14 {h / 2:.0f})' text-anchor='middle'>"
                f"{e(ylabel)}</text>")  # fmt: skip
@@ -158,7 +210,7 @@ def pareto_plot(search: Search) -> str:
     xs, ys = [c["ms"] for c in points] + [search["max_ms"]], [c["value"] for c in points] + [bound]
     span = (max(ys) - min(ys)) or 1.0
     px, py, out = _plot(900, 380, (min(xs) * 0.95, max(xs) * 1.03), (min(ys) - span * 0.08, max(ys) + span * 0.08),
-                        f"estimated inference time on {search['target']} (ms, Vela)", metric, ".3g")  # fmt: skip
+                        f"estimated inference time on {search['target']} (ms, Vela)", metric)  # fmt: skip
     (x0, y0), (x1, y1) = (px(min(xs) * 0.95), py(bound)), (px(max(xs) * 1.03), py(bound))
     out.append(f"<line class='goal' x1='{x0:.0f}' y1='{y0:.1f}' x2='{x1:.0f}' y2='{y1:.1f}'/>"
                f"<text x='{x1 - 4:.0f}' y='{y1 - 5:.1f}' text-anchor='end'>goal {e(search['goal'])}</text>")  # fmt: skip
@@ -206,13 +258,13 @@ def grouped_layers_table(layers: list[dict[str, Any]]) -> str:
 
 
 def variant_page(v: VariantRow, row: OverviewRow | None, graph: dict[str, Any] | None, remedy, fmt,
-                 build_prefix: str) -> str:  # fmt: skip
+                 build_prefix: str, checks: list[dict[str, Any]]) -> str:  # fmt: skip
     parts = [_head(f"{v['id']}: NPUForge report", "../"), "<p><a href='../index.html'>← all variants</a></p>",
              f"<h1>{e(v['id'])}</h1>"]  # fmt: skip
     if v.get("error"):
         parts.append(f"<p class='cpu'>Failed at {e(v['error']['step'])}: {e(v['error']['message'])}</p>")
         return "".join(parts) + _foot("../")
-    parts.append(_facts_line(v, row, fmt))
+    parts += [_facts_line(v, row, fmt), _gates(checks)]
     if graph is not None:
         parts.append(_graph_section(v, graph, remedy))
     parts += [
@@ -240,6 +292,22 @@ def _facts_line(v: VariantRow, row: OverviewRow | None, fmt) -> str:
     if row and row.get("measured_ms") is not None:
         facts.append(f"measured {row['measured_ms']:.2f} ms")
     return f"<p class='muted'>{e(' · '.join(facts))}</p>"
+
+
+def _gates(checks: list[dict[str, Any]]) -> str:
+    """The gates that apply to the variant, each with its value, bound and verdict."""
+    if not checks:
+        return ""
+    failed = sum(1 for c in checks if not c["passed"])
+    head = "<th class='l'>gate</th><th class='l'>metric</th><th>value</th><th class='l'>bound</th><th class='l'>verdict</th>"
+    rows = []
+    for c in checks:
+        metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+        verdict = "<td class='l imp'>pass</td>" if c["passed"] else "<td class='l reg'>FAIL</td>"
+        rows.append(f"<tr><td class='l'>{e(verdicts.where(c))}</td><td class='l'>{e(metric)}</td>"
+                    f"<td>{e(verdicts.value_text(c))}</td><td class='l'>{e(c['bound'])}</td>{verdict}</tr>")  # fmt: skip
+    note = f"{len(checks) - failed} pass, {failed} fail" + ("" if failed else ": this variant meets every gate")
+    return _section("Gates", note, head, rows)
 
 
 def _graph_section(v: VariantRow, graph: dict[str, Any], remedy) -> str:

@@ -31,12 +31,17 @@ class Options:
 
 
 def plan_gates(planning: Planning) -> list[Step]:
-    rules = tuple(g.as_dict() for g in planning.project.gates) + search_rules(planning)
+    rules = all_rules(planning)
     if not rules:
         return []
     options = Options(rules=rules, results=planning.paths.results, out=planning.paths.gates)
     doc = f"check the quality gates of project.yaml against results.json ({len(rules)} rule(s))"
     return [planning.new("gates", "", doc, options)]
+
+
+def all_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
+    """project.yaml's gates, as written, and each automatic scheme's goal and budget."""
+    return tuple(g.as_dict() for g in planning.project.gates) + search_rules(planning)
 
 
 def search_rules(planning: Planning) -> tuple[dict[str, Any], ...]:

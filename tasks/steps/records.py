@@ -387,6 +387,8 @@ class OverviewRow(TypedDict):
     first_ms: float | None  # ms, its first inference (includes a delegate's graph compilation)
     runtime_cpu: bool  # the delegate left part of the graph to the CPU
     npu_ratio: float | None  # NPU operators over all, 0–1
+    gates: tuple[str, str]  # the gates cell: ("✓ 3" | "✗ 1 of 3" | "–", its CSS class)
+    gate_cells: dict[str, str]  # overview column → why its number fails a gate
 
 
 # --- gates.json (tasks/steps/gates.py) and the release manifest (tasks/steps/release.py) ---------------------

@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
+from tasks.config import quality_gates
 from tasks.model.metrics import headline, metric_text
 from tasks.planning.options import input_file, output_file
 from tasks.progress import say
 from tasks.report import assets as report_assets
 from tasks.report import graph as report_graph
 from tasks.report import html as report_html
+from tasks.report import verdicts
+from tasks.steps import gates
 
 if TYPE_CHECKING:
     from tasks.planning.plan import Planning
@@ -46,6 +49,7 @@ class Options:
     pages: tuple[Path, ...] = output_file(())  # variants/<variant>.html, one per variant
     assets: tuple[Path, ...] = output_file(())  # report.css, report.js
     root_to_build: str = "build"  # the build folder, relative to the project (results.json's paths start with it)
+    gates: tuple[dict[str, Any], ...] = ()  # the rules the gates step checks: their verdicts are shown
 
 
 def plan_report(planning: Planning) -> list[Step]:
@@ -62,6 +66,7 @@ def plan_report(planning: Planning) -> list[Step]:
         pages=tuple(paths.report_page(v.id) for v in planning.project.variants),
         assets=paths.report_assets,
         root_to_build=os.path.relpath(paths.build, planning.project.root),
+        gates=gates.all_rules(planning),
     )
     doc = "write build/report/: an overview, a page per variant with its graph, and report.md"
     return [planning.new("report", "", doc + (f" (baseline {baseline.name})" if baseline else ""), options)]
@@ -90,14 +95,17 @@ def _unit(v: VariantRow) -> str:
     return f"{v['model']}.{v['prune']}" if v.get("prune") else v["model"]
 
 
-def rows(variants: list[VariantRow]) -> list[OverviewRow]:
-    """One row per variant that built (a failed one has no numbers: the compatibility view shows it)."""
+def rows(variants: list[VariantRow], checks: dict[str, list[dict[str, Any]]] | None = None) -> list[OverviewRow]:
+    """One row per variant that built (a failed one has no numbers: the compatibility view shows it), with the
+    verdicts of its gate ``checks`` (variant id → its checks)."""
     out: list[OverviewRow] = []
     for v in variants:
         if v.get("error"):
             continue
         est = v.get("estimate") or {}
         bench = v.get("benchmark") or {}
+        mine = (checks or {}).get(v["id"], [])
+        acc = v.get("accuracy") or {}
         out.append(
             {
                 "id": v["id"],
@@ -114,11 +122,13 @@ def rows(variants: list[VariantRow]) -> list[OverviewRow]:
                 "macs": est.get("macs"),
                 "snr_db": _min_snr(v),
                 "in_sample": bool((v.get("accuracy") or {}).get("in_sample")),
-                "task": headline(v.get("accuracy")),
+                "task": verdicts.task_shown(acc.get("metrics") or {}, mine, headline(acc)),
                 "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
                 "first_ms": bench.get("first_ms"),  # includes the delegate's graph compilation
                 "runtime_cpu": bool(bench.get("cpu_fallback_at_runtime")),
                 "npu_ratio": _npu_ratio(v),
+                "gates": verdicts.row_verdict(mine),
+                "gate_cells": verdicts.failed_cells(mine),
             }
         )
     return out
@@ -185,13 +195,17 @@ def _compared(
     return rows
 
 
-def compatibility(variants: list[VariantRow]) -> tuple[list[str], list[str], dict[tuple[str, str], list[str]]]:
-    """Models × targets: per cell, the schemes with their NPU share and estimated ms, or the failure.
+def compatibility(
+    variants: list[VariantRow], checks: list[dict[str, Any]] = ()
+) -> tuple[list[str], list[str], dict[tuple[str, str], list[str]]]:
+    """Models × targets: per cell, the schemes with their NPU share and estimated ms, or the failure, and
+    the gates a scheme fails there.
 
     Schemes that failed the same way share one line: ``int8, a16w8: failed at import:m: …``.
     """
     units = list(dict.fromkeys(_unit(v) for v in variants))
     targets = list(dict.fromkeys(v["target"] for v in variants))
+    failing = {vid: [c for c in mine if not c["passed"]] for vid, mine in verdicts.by_variant(list(checks)).items()}
     grouped: dict[tuple[str, str], dict[str, list[str]]] = {}
     for v in variants:
         if v.get("error"):
@@ -199,6 +213,10 @@ def compatibility(variants: list[VariantRow]) -> tuple[list[str], list[str], dic
         else:
             ratio, est = _npu_ratio(v), (v.get("estimate") or {}).get("inference_ms")
             facts = [f"{ratio:.0%} NPU" if ratio is not None else "", f"{est:.2f} ms est." if est is not None else ""]
+            facts += [
+                f"fails gate {c['metric']} {verdicts.value_text(c)}, needs {c['bound']}"
+                for c in failing.get(v["id"], [])
+            ]
             text = ", ".join(f for f in facts if f) or "built"
         grouped.setdefault((_unit(v), v["target"]), {}).setdefault(text, []).append(v["quantization"])
     cells = {
@@ -222,6 +240,7 @@ COLUMNS = [
     ("macs", "MACs"),
     ("snr_db", "SNR dB (worst output)"),
     ("task", "task metric"),
+    ("gates", "gates"),
 ]
 
 
@@ -237,22 +256,31 @@ def _fmt(key: str, value: Any) -> str:
         return f"{TASK_LABELS.get(name, name)} {metric_text(name, number)}"
     if key in ("size", "macs"):
         return f"{value:,}"
+    if key == "gates":
+        return value[0]
     return str(value)
 
 
-def _compatibility_html(variants: list[VariantRow]) -> list[str]:
+def _compatibility_html(variants: list[VariantRow], checks: list[dict[str, Any]]) -> list[str]:
+    """The compatibility table, each scheme's line coloured by its own outcome: failed, fails a gate, or built."""
     e = html.escape
-    units, targets, cells = compatibility(variants)
+    units, targets, cells = compatibility(variants, checks)
     parts = ["<h2>Compatibility</h2><table id='compatibility'><tr><th class='l'>model</th>"]
     parts += [f"<th class='l'>{e(t)}</th>" for t in targets] + ["</tr>"]
     for unit in units:
         parts.append(f"<tr><td class='l'>{e(unit)}</td>")
         for t in targets:
-            lines = cells.get((unit, t), [])
-            cls = "l cpu" if any(": failed at " in line for line in lines) else "l"
-            parts.append(f"<td class='{cls}'>{'<br>'.join(e(x) for x in lines) or '–'}</td>")
+            lines = [f"<span class='{_outcome(x)}'>{e(x)}</span>" for x in cells.get((unit, t), [])]
+            parts.append(f"<td class='l'>{'<br>'.join(lines) or '–'}</td>")
         parts.append("</tr>")
     return [*parts, "</table>"]
+
+
+def _outcome(line: str) -> str:
+    """A compatibility line's class: ``failed`` (did not build), ``gatefail`` (built, fails a gate) or ``built``."""
+    if ": failed at " in line:
+        return "failed"
+    return "gatefail" if "fails gate " in line else "built"
 
 
 def conversions(variants: list[VariantRow]) -> list[tuple[str, str, list[list[str]]]]:
@@ -335,7 +363,7 @@ def _layers_html(groups) -> list[str]:
 
 
 def render_html(project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups,
-                baseline: str | None) -> str:  # fmt: skip
+                baseline: str | None, checks: list[dict[str, Any]]) -> str:  # fmt: skip
     e = html.escape
     note = None
     if baseline is not None:
@@ -343,22 +371,26 @@ def render_html(project: str, variants: list[VariantRow], table: list[OverviewRo
         note = (f"<p>Compared with <code>{e(baseline)}</code>: "
                 + (f"<span class='cpu'>{len(regressed)} variant(s) regressed</span> (▲ slower or larger, ▼ less accurate or fewer NPU ops)."
                    if regressed else "no regression.") + "</p>")  # fmt: skip
-    sections = _compatibility_html(variants) + _conversions_html(variants) + _layers_html(groups)
+    sections = _compatibility_html(variants, checks) + _conversions_html(variants) + _layers_html(groups)
+    verdict = verdicts.summary_html(checks, report_html.page_name)
     return report_html.overview(project, _counted(variants), table, marks, _fmt, sections, report_html.scatter(table),
-                                note)  # fmt: skip
+                                note, verdict)  # fmt: skip
 
 
-def render_markdown(project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups) -> str:
-    lines = [f"# {project}", "", "| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def render_markdown(project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups,
+                    checks: list[dict[str, Any]]) -> str:  # fmt: skip
+    lines = [f"# {project}", "", *verdicts.summary_markdown(checks), ""]
+    lines += ["| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in table:
         mark = marks.get(r["id"], {})
-        cells = [_fmt(k, r[k]) + (" **▲**" if mark.get(k) == "regression" else "") for k, _ in COLUMNS]
+        cells = [_fmt(k, r[k]) + (" **▲**" if mark.get(k) == "regression" else "")
+                 + (" **✗**" if k in r["gate_cells"] and k != "gates" else "") for k, _ in COLUMNS]  # fmt: skip
         if r["runtime_cpu"]:
             cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ⚠ partly on the CPU"
         if r["in_sample"]:
             cells[[k for k, _ in COLUMNS].index("snr_db")] += " (in-sample)"
         lines.append("| " + " | ".join(cells) + " |")
-    units, targets, compat = compatibility(variants)
+    units, targets, compat = compatibility(variants, checks)
     lines += ["", "## Compatibility", "", "| model | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
     for unit in units:
         lines.append(f"| {unit} | " + " | ".join("<br>".join(compat.get((unit, t), [])) or "–" for t in targets) + " |")
@@ -393,7 +425,8 @@ def run(o: Options) -> None:
 
     data: Results = json.loads(o.results.read_text())
     variants = data["variants"]
-    table = rows(variants)
+    checks, _ = quality_gates.check(list(o.gates), variants)
+    table = rows(variants, verdicts.by_variant(checks))
     marks: dict[str, dict[str, str]] = {}
     if o.baseline:
         marks = regressions(table, rows(json.loads(o.baseline.read_text())["variants"]))
@@ -411,16 +444,31 @@ def run(o: Options) -> None:
         if page is None:
             continue
         graph = graphs.get(f"{_unit(v)}/{v['quantization']}")
-        text = report_html.variant_page(v, by_id.get(v["id"]), graph, analysis.remedy, _fmt, build_prefix)
+        mine = [c for c in checks if c["variant"] == v["id"]]
+        text = report_html.variant_page(v, by_id.get(v["id"]), graph, analysis.remedy, _fmt, build_prefix, mine)
         atomic.write_text(page, text)
+    _remove_orphan_pages(o)
     css, js = o.assets
     atomic.write_text(css, report_assets.CSS.lstrip())
     atomic.write_text(js, report_assets.JS.lstrip())
-    atomic.write_text(o.markdown, render_markdown(data["project"], variants, table, marks, groups))
+    atomic.write_text(o.markdown, render_markdown(data["project"], variants, table, marks, groups, checks))
     atomic.write_text(o.index, render_html(data["project"], variants, table, marks, groups,
-                                           str(o.baseline) if o.baseline else None))  # fmt: skip
+                                           str(o.baseline) if o.baseline else None, checks))  # fmt: skip
     regressed = sum("regression" in m.values() for m in marks.values())
+    say(f"   report: {verdicts.counted(checks)}")
+    for c in checks:
+        if not c["passed"]:
+            say(f"     FAILS {verdicts.failing_line(c)}")
     say(
         f"   report: wrote {o.index}"
         + (f"; {regressed} variant(s) regressed against the baseline" if o.baseline else "")
     )
+
+
+def _remove_orphan_pages(o: Options) -> None:
+    """Pages of variants the project no longer has: a link to them would show numbers no build stands behind."""
+    folder = o.pages[0].parent if o.pages else o.out_dir / "variants"
+    kept = {p.name for p in o.pages}
+    for page in folder.glob("*.html"):
+        if page.name not in kept:
+            page.unlink(missing_ok=True)

@@ -1,0 +1,126 @@
+"""The gates' verdicts where people look: the overview's first lines, each row and cell, report.md.
+
+Pure: the checks of tasks/config/quality_gates.check in, text and HTML out.
+A check is one (rule, variant) pair; a row passes when every check of its
+variant does, and a cell is marked when a failing check reads its number.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from tasks.model.metrics import metric_text
+
+e = html.escape
+
+# the overview column that shows the number a gate metric reads (a task metric: the "task" column)
+COLUMN_OF = {"snr_db": "snr_db", "cosine": "snr_db", "est_inference_ms": "est_ms", "latency_ms": "measured_ms",
+             "size_bytes": "size", "npu_op_ratio": "ops"}  # fmt: skip
+NOT_TASK = {"snr_db", "cosine", "board_agreement", "npu_op_ratio", "est_inference_ms", "sram_kib", "size_bytes",
+            "latency_ms", "delegated_ratio"}  # fmt: skip
+
+
+def by_variant(checks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for c in checks:
+        if c["variant"]:
+            found.setdefault(c["variant"], []).append(c)
+    return found
+
+
+def column(metric: str) -> str | None:
+    """The overview column showing ``metric``'s number: None when the overview has none (it is on the page)."""
+    if metric in COLUMN_OF:
+        return COLUMN_OF[metric]
+    return None if metric in NOT_TASK else "task"
+
+
+def value_text(c: dict[str, Any]) -> str:
+    if c["value"] is None:
+        return "–"
+    return metric_text(c["metric"], c["value"]) if column(c["metric"]) == "task" else f"{c['value']:.4g}"
+
+
+def where(c: dict[str, Any]) -> str:
+    return c.get("source") or f"gates[{c['gate']}]"
+
+
+def failing_line(c: dict[str, Any]) -> str:
+    """``variant metric value, needs bound (gates[i])``: one failing check as a person reads it."""
+    metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+    return f"{c['variant'] or '(no variant matched)'}: {metric} {value_text(c)}, needs {c['bound']} ({where(c)})"
+
+
+def counted(checks: list[dict[str, Any]]) -> str:
+    """``Gates: 5 checks pass, 3 fail`` (or that the project has none)."""
+    if not checks:
+        return "Gates: none (project.yaml has no gates: to check)"
+    failed = sum(1 for c in checks if not c["passed"])
+    return f"Gates: {len(checks) - failed} check(s) pass, {failed} fail"
+
+
+def summary_html(checks: list[dict[str, Any]], page_name) -> str:
+    """The overview's first section: the count, and every failing check with its variant, value and bound."""
+    failed = [c for c in checks if not c["passed"]]
+    cls = "verdict fail" if failed else "verdict pass" if checks else "verdict none"
+    parts = [f"<div class='{cls}' id='gates'><strong>{e(counted(checks))}</strong>"]
+    if failed:
+        parts.append("<table><tr><th class='l'>variant</th><th class='l'>metric</th><th>value</th><th class='l'>bound</th>"
+                     "<th class='l'>gate</th></tr>")  # fmt: skip
+        for c in failed:
+            variant = c["variant"]
+            link = f"<a href='{page_name(variant)}'>{e(variant)}</a>" if variant else "(no variant matched)"
+            metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+            parts.append(f"<tr><td class='l'>{link}</td><td class='l'>{e(metric)}</td><td class='reg'>{e(value_text(c))}"
+                         f"</td><td class='l'>{e(c['bound'])}</td><td class='l'>{e(where(c))}</td></tr>")  # fmt: skip
+        parts.append("</table>")
+    return "".join(parts) + "</div>"
+
+
+def summary_markdown(checks: list[dict[str, Any]]) -> list[str]:
+    lines = [f"**{counted(checks)}**"]
+    failed = [c for c in checks if not c["passed"]]
+    if failed:
+        lines += ["", "| variant | metric | value | bound | gate |", "|---|---|---|---|---|"]
+        for c in failed:
+            metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+            lines.append(
+                f"| {c['variant'] or '(no variant matched)'} | {metric} | {value_text(c)} | {c['bound']} | {where(c)} |"
+            )
+    return lines
+
+
+def row_verdict(checks: list[dict[str, Any]]) -> tuple[str, str]:
+    """(text, CSS class) of a variant's gates cell: ``✓ 3`` when all pass, ``✗ 1 of 3`` when one fails."""
+    if not checks:
+        return "–", ""
+    failed = sum(1 for c in checks if not c["passed"])
+    return (f"✗ {failed} of {len(checks)}", "reg") if failed else (f"✓ {len(checks)}", "imp")
+
+
+def failed_cells(checks: list[dict[str, Any]]) -> dict[str, str]:
+    """Overview column → why its number fails (``needs >= 20 (gates[0])``), for the failing checks."""
+    cells: dict[str, str] = {}
+    for c in checks:
+        if not c["passed"]:
+            key = column(c["metric"]) or "gates"
+            cells[key] = "; ".join(filter(None, (cells.get(key), f"{c['metric']} needs {c['bound']} ({where(c)})")))
+    return cells
+
+
+def task_shown(metrics: dict[str, Any], checks: list[dict[str, Any]], headline: tuple[str, float] | None):
+    """The task metric a row shows: the one a gate checks (a failing one first), else the task's worst share
+    among those that go with its headline (a detector's precision beside its recall), else the headline."""
+    gated = sorted((c for c in checks if column(c["metric"]) == "task" and c["value"] is not None),
+                   key=lambda c: c["passed"])  # fmt: skip
+    if gated:
+        return gated[0]["metric"], gated[0]["value"]
+    if headline is None:
+        return None
+    name, value = headline
+    if name.endswith(("_recall", "_precision")):
+        stem = name.rsplit("_", 1)[0]
+        pair = [(m, metrics[m]) for m in (f"{stem}_recall", f"{stem}_precision") if metrics.get(m) is not None]
+        return min(pair, key=lambda p: p[1]) if pair else headline
+    return headline
