@@ -11,6 +11,9 @@ import os
 import sys
 
 PROGRESS_FD = "NPUFORGE_PROGRESS_FD"
+# when the running doit command began (time.time()), set by NPUForge's writing commands: a step can tell
+# what this command made from what an earlier one did (verify-release counts the artifacts it rebuilt)
+COMMAND_STARTED = "NPUFORGE_COMMAND_STARTED"
 
 
 def progress(message: str) -> None:

@@ -280,6 +280,7 @@ class Release:
     name: str
     version: str
     variants: tuple[str, ...]  # globs on variant ids
+    override_gates: str | None = None  # why the release ships variants that fail their gates (else it refuses)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -280,7 +280,14 @@ def gate(rule: dict) -> Gate:
 
 
 def release(r: dict | None, project_name: str) -> Release | None:
-    return Release(name=r.get("name", project_name), version=r["version"], variants=tuple(r["variants"])) if r else None
+    if not r:
+        return None
+    return Release(
+        name=r.get("name", project_name),
+        version=r["version"],
+        variants=tuple(r["variants"]),
+        override_gates=r.get("override_gates"),
+    )
 
 
 def each(section: dict | None, build: Callable[[str, dict], Any]) -> dict[str, Any]:

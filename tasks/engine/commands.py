@@ -13,8 +13,10 @@ This module imports nothing heavy: it runs at every start.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import time
 
 from doit.cmd_base import DoitCmdBase
 from doit.cmd_clean import Clean as _Clean
@@ -29,6 +31,7 @@ from doit.cmd_run import Run as _Run
 from doit.cmd_strace import Strace as _Strace
 
 from tasks.engine.loader import ProjectLoader
+from tasks.progress import COMMAND_STARTED
 
 INTERRUPTED_EXIT = 130
 
@@ -64,6 +67,7 @@ def _writing(base: type[DoitCmdBase], salvages: bool = False) -> type[DoitCmdBas
             super().__init__(task_loader=project_loader(self, task_loader, writes=True), **kwargs)
 
         def execute(self, params, args):
+            os.environ[COMMAND_STARTED] = repr(time.time())
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
                 code = super().execute(params, args)

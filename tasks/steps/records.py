@@ -408,6 +408,8 @@ class ManifestEntry(TypedDict):
     size: int  # bytes
     params: dict[str, Any]  # the fingerprints of its quantize and compile steps
     inputs: dict[str, str]  # source file (relative to the project) → sha256
+    accuracy: dict[str, Any] | None  # against the float model: samples, dataset, worst_output, outputs, metrics
+    gates: list[dict[str, Any]]  # its checks: {gate, metric, output, value (None if measured on a board), bound, passed}
 
 
 class Manifest(TypedDict):
@@ -415,4 +417,5 @@ class Manifest(TypedDict):
     version: str  # release.version
     project_yaml_sha256: str
     tools: dict[str, str]  # distribution → version
+    gates_overridden: str | None  # release.override_gates, when the archive ships failing gate checks
     artifacts: list[ManifestEntry]

@@ -23,16 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
-from tasks.digests import sha256_bytes
+from tasks.config import quality_gates
+from tasks.digests import sha256_bytes, sha256_file
 from tasks.errors import StepError
 from tasks.planning.options import input_file, output_file, unfingerprinted
-from tasks.progress import say
+from tasks.progress import COMMAND_STARTED, say
+from tasks.steps import gates, results
 
 if TYPE_CHECKING:
     from tasks.config import Variant
     from tasks.planning.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import Manifest, ManifestEntry
+    from tasks.steps.records import Manifest, ManifestEntry, VariantAccuracy, VariantRow
 
 RECORDED_TOOLS = ("tensorflow", "ai-edge-quantizer", "ai-edge-litert", "ethos-u-vela", "doit")
 
@@ -46,6 +48,7 @@ class Artifact:
     artifact: Path = input_file()
     reports: tuple[Path, ...] = input_file()
     inputs: tuple[Path, ...] = input_file()
+    facts: results.Entry  # the facts files of its row of results.json: what its gates are checked on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +58,8 @@ class Options:
     tools: dict[str, str]
     mtime: int  # every archive entry's mtime: part of the archive's bytes
     variants: tuple[Artifact, ...]
+    rules: tuple[dict[str, Any], ...] = ()  # the gates step's rules: those about the packed variants must pass
+    override_gates: str | None = None  # release.override_gates: ship despite failing gates, for this reason
     project_file: Path = input_file()
     out: Path = output_file()
     root: Path = unfingerprinted(Path("."))
@@ -64,6 +69,7 @@ class Options:
 class VerifyOptions:
     ids: tuple[str, ...]
     artifacts: tuple[Path, ...] = input_file()  # the current build's, one per id
+    root: Path = unfingerprinted(Path("."))  # the archive's input paths are relative to it
 
 
 def plan_release(planning: Planning) -> list[Step]:
@@ -83,6 +89,8 @@ def plan_release(planning: Planning) -> list[Step]:
         tools=tools,
         mtime=source_date(root),
         variants=chosen,
+        rules=gates.all_rules(planning),
+        override_gates=rel.override_gates,
         project_file=planning.project.path,
         out=planning.paths.release_archive(rel.name, rel.version),
         root=root,
@@ -96,7 +104,9 @@ def plan_verify(planning: Planning) -> list[Step]:
     if release is None:
         return []
     chosen = release.options.variants
-    options = VerifyOptions(ids=tuple(a.id for a in chosen), artifacts=tuple(a.artifact for a in chosen))
+    options = VerifyOptions(
+        ids=tuple(a.id for a in chosen), artifacts=tuple(a.artifact for a in chosen), root=planning.project.root
+    )
     return [
         planning.new(
             "verify-release", "", "rebuild and compare with an archive: doit verify-release PATH.tar.gz", options
@@ -125,6 +135,7 @@ def _artifact(planning: Planning, v: Variant) -> Artifact:
         artifact=planning.artifact(v),
         reports=tuple(reports),
         inputs=tuple(dict.fromkeys(inputs)),
+        facts=results.entry(planning, v),
     )
 
 
@@ -161,11 +172,50 @@ def archive_bytes(files: dict[str, bytes], mtime: int) -> bytes:
     return packed.getvalue()
 
 
+MEASURED = ("latency_ms", "delegated_ratio")  # read on a board: a run's value, not the artifact's
+
+
+def gate_checks(o: Options) -> tuple[dict[str, list[dict[str, Any]]], dict[str, VariantAccuracy | None]]:
+    """The gates' checks of each packed variant and its accuracy; refuses (StepError) when one fails, unless
+    release.override_gates says why it ships anyway."""
+    rows = [results.row(v.facts, o.root) for v in o.variants]
+    checks, _ = quality_gates.check(list(o.rules), rows)
+    mine = [c for c in checks if c["variant"]]  # a rule about none of these variants is the gates step's
+    failing = [c for c in mine if not c["passed"]]
+    if failing and not o.override_gates:
+        raise StepError(
+            f"release refused: {len(failing)} gate check(s) fail on the variants it packs:\n"
+            f"{quality_gates.table(failing)}\n"
+            "Fix them, leave those variants out of release.variants, or ship anyway with "
+            "release: {override_gates: REASON} in project.yaml (MANIFEST.json records the reason)"
+        )
+    if failing:
+        say(f"   WARNING: release ships {len(failing)} failing gate check(s): override_gates: {o.override_gates}")
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    for c in mine:
+        kept = {k: c[k] for k in ("metric", "output", "value", "bound", "passed")} | {
+            "gate": c.get("source") or f"gates[{c['gate']}]"
+        }
+        if c["metric"] in MEASURED:
+            kept["value"] = None  # the archive's bytes depend on the artifacts, not on one run's timing
+        by_variant.setdefault(c["variant"], []).append(kept)
+    return by_variant, {r["id"]: _accuracy(r) for r in rows}
+
+
+def _accuracy(row: VariantRow) -> dict[str, Any] | None:
+    acc = row.get("accuracy")
+    if not acc:
+        return None
+    return {"samples": acc["samples"], "dataset": acc["dataset"], "worst_output": acc["worst_output"],
+            "outputs": acc["outputs"], "metrics": acc.get("metrics") or {}}  # fmt: skip
+
+
 def run(o: Options) -> None:
     base, out = o.root, o.out
     prefix = f"{o.project}-{o.version}"
     files: dict[str, bytes] = {}
     entries: list[ManifestEntry] = []
+    checks, accuracy = gate_checks(o)
     for v in o.variants:
         folder = f"{prefix}/{v.id.replace('/', '__').replace('@', '__')}"
         content = v.artifact.read_bytes()
@@ -184,6 +234,8 @@ def run(o: Options) -> None:
                     (p.relative_to(base).as_posix() if p.is_relative_to(base) else str(p)): sha256_bytes(p.read_bytes())
                     for p in v.inputs
                 },
+                "accuracy": accuracy[v.id],
+                "gates": checks.get(v.id, []),
             }
         )
     manifest: Manifest = {
@@ -191,35 +243,53 @@ def run(o: Options) -> None:
         "version": o.version,
         "project_yaml_sha256": sha256_bytes(o.project_file.read_bytes()),
         "tools": o.tools,
+        "gates_overridden": o.override_gates if any(not c["passed"] for cs in checks.values() for c in cs) else None,
         "artifacts": entries,
     }
     files[f"{prefix}/MANIFEST.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     data = archive_bytes(files, o.mtime)
     atomic.write_bytes(out, data)
-    say(f"   release: {out} ({len(entries)} artifact(s), {len(data):,} bytes, sha256 {sha256_bytes(data)})")
+    passed = sum(c["passed"] for cs in checks.values() for c in cs)
+    say(f"   release: {out} ({len(entries)} artifact(s), {passed} gate check(s) passed, {len(data):,} bytes, "
+        f"sha256 {sha256_bytes(data)})")  # fmt: skip
 
 
 def verify(o: VerifyOptions, archives: list[str] | None = None) -> None:
-    """Compare the artifacts in an archive with the current build, artifact by artifact."""
+    """Compare an archive with the current build: each artifact byte for byte, and the source files it was built
+    from; say how many artifacts this command rebuilt (doit rebuilt what was stale before this step ran)."""
     artifacts = dict(zip(o.ids, o.artifacts, strict=True))
     if not archives:
         raise StepError("give the archive to check: doit verify-release PATH.tar.gz")
+    started = float(os.environ.get(COMMAND_STARTED, "inf"))
     for archive in archives:
-        try:
-            with tarfile.open(archive, "r:gz") as tar:
-                manifest_member = next(m for m in tar.getmembers() if m.name.endswith("/MANIFEST.json"))
-                manifest: Manifest = json.loads(tar.extractfile(manifest_member).read())
-        except (OSError, tarfile.TarError, StopIteration) as exc:
-            raise StepError(f"{archive}: not a release archive with a MANIFEST.json ({exc})") from None
-        differ = []
+        manifest = _manifest(archive)
+        differ, inputs, rebuilt = [], set(), 0
         for entry in manifest["artifacts"]:
             path = artifacts.get(entry["variant"])
             if path is None:
                 differ.append(f"{entry['variant']}: not a variant of this project")
                 continue
-            now = sha256_bytes(path.read_bytes())
+            rebuilt += path.stat().st_mtime >= started
+            now = sha256_file(path)
             if now != entry["sha256"]:
                 differ.append(f"{entry['variant']}: archive {entry['sha256'][:12]}, rebuilt {now[:12]} ({path})")
+            for name, digest in entry["inputs"].items():
+                inputs.add(name)
+                source = o.root / name
+                if not source.is_file() or sha256_file(source) != digest:
+                    differ.append(f"{entry['variant']}: input {name} is not the one the archive was built from")
+        count = len(manifest["artifacts"])
         if differ:
-            raise StepError(f"{archive}: {len(differ)} artifact(s) differ from the rebuild:\n" + "\n".join(differ))
-        say(f"   {archive}: all {len(manifest['artifacts'])} artifact(s) rebuilt byte for byte")
+            raise StepError(f"{archive}: {len(differ)} difference(s) from the current build:\n" + "\n".join(differ))
+        how = f"{rebuilt} rebuilt by this command, {count - rebuilt} up to date from an earlier build"
+        say(f"   {archive}: {count} artifact(s) compared with the current build ({how}): all identical byte for "
+            f"byte; {len(inputs)} input file(s) compared: all the same")  # fmt: skip
+
+
+def _manifest(archive: str) -> Manifest:
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith("/MANIFEST.json"))
+            return json.loads(tar.extractfile(member).read())
+    except (OSError, tarfile.TarError, StopIteration) as exc:
+        raise StepError(f"{archive}: not a release archive with a MANIFEST.json ({exc})") from None

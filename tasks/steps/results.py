@@ -201,48 +201,47 @@ def check(document: Results) -> None:
     )
 
 
+def row(v: Entry, root: Path) -> VariantRow:
+    """A built variant's row of results.json, from the facts files its steps wrote (paths relative to ``root``)."""
+    compiled: dict[str, Any] | None = _read(v.compile_facts)  # the toolchain's compile.json
+    quantized: dict[str, Any] = _read(v.quantize_facts) or {}  # records.QuantizeFacts, or none (SyNAP)
+    benchmarks: list[Benchmark] = [_read(p) for p in v.benchmarks]
+    agreements: list[Agreement] = [_read(p) for p in v.agreements]
+    return {
+        "id": v.id,
+        "model": v.model,
+        "prune": v.prune,
+        "quantization": v.quantization,
+        "target": v.target,
+        "artifact": relative(v.artifact, root),
+        "size_bytes": v.artifact.stat().st_size,
+        "inputs": quantized.get("inputs"),
+        "outputs": quantized.get("outputs"),
+        "ops": (compiled or {}).get("ops"),
+        "cpu_fallback": (compiled or {}).get("cpu_fallback"),
+        "estimate": (compiled or {}).get("estimate"),
+        "layers": (compiled or {}).get("layers"),
+        "model_info": (compiled or {}).get("model_info"),  # SyNAP's view of the compiled model
+        "findings": _read(v.findings),
+        "rewrites": (_read(v.rewrites) or {}).get("records"),  # what the rewrite step changed
+        "conversion": _conversion(v),
+        "quant_errors": quantized.get("quant_errors"),
+        "error_budget": quantized.get("error_budget"),  # the layers that add most to the worst output's error
+        "accuracy": _accuracy(v, compiled is not None),
+        "limits": _read(v.limits),
+        "benchmark": benchmarks[0] if benchmarks else None,
+        "benchmarks": benchmarks,
+        "board_agreement": agreements[0] if agreements else None,  # the first board's, like benchmark
+        "board_agreements": agreements,
+        "search": _read(v.search),  # what an automatic scheme's search chose, and every candidate it measured
+    }
+
+
 def run(o: Options) -> None:
     rows: list[VariantRow] = []
     for v in o.variants:
         error = _failed(o, v) if o.stopped else None
-        if error:
-            rows.append(_failed_row(v, error))
-            continue
-        compiled: dict[str, Any] | None = _read(v.compile_facts)  # the toolchain's compile.json
-        quantized: dict[str, Any] = _read(v.quantize_facts) or {}  # records.QuantizeFacts, or none (SyNAP)
-        artifact = v.artifact
-        benchmarks: list[Benchmark] = [_read(p) for p in v.benchmarks]
-        agreements: list[Agreement] = [_read(p) for p in v.agreements]
-        rows.append(
-            {
-                "id": v.id,
-                "model": v.model,
-                "prune": v.prune,
-                "quantization": v.quantization,
-                "target": v.target,
-                "artifact": relative(v.artifact, o.root),
-                "size_bytes": artifact.stat().st_size,
-                "inputs": quantized.get("inputs"),
-                "outputs": quantized.get("outputs"),
-                "ops": (compiled or {}).get("ops"),
-                "cpu_fallback": (compiled or {}).get("cpu_fallback"),
-                "estimate": (compiled or {}).get("estimate"),
-                "layers": (compiled or {}).get("layers"),
-                "model_info": (compiled or {}).get("model_info"),  # SyNAP's view of the compiled model
-                "findings": _read(v.findings),
-                "rewrites": (_read(v.rewrites) or {}).get("records"),  # what the rewrite step changed
-                "conversion": _conversion(v),
-                "quant_errors": quantized.get("quant_errors"),
-                "error_budget": quantized.get("error_budget"),  # the layers that add most to the worst output's error
-                "accuracy": _accuracy(v, compiled is not None),
-                "limits": _read(v.limits),
-                "benchmark": benchmarks[0] if benchmarks else None,
-                "benchmarks": benchmarks,
-                "board_agreement": agreements[0] if agreements else None,  # the first board's, like benchmark
-                "board_agreements": agreements,
-                "search": _read(v.search),  # what an automatic scheme's search chose, and every candidate it measured
-            }
-        )
+        rows.append(_failed_row(v, error) if error else row(v, o.root))
     document: Results = {"project": o.project, "variants": rows}
     check(document)
     atomic.write_json(o.out, document)
