@@ -44,7 +44,7 @@ def bench(model: Path, out: Path, board: dict) -> dict:
 
 def test_parse_old_benchmark_model_output():
     parsed = benchmark_model.parse((DATA / "benchmark_model-old.txt").read_text())
-    assert parsed["latency_ms"] == {"avg": 2.69312, "min": 2.653, "max": 2.849, "std": 0.021}
+    assert parsed["latency_ms"] == {"avg": 2.69312, "min": 2.653, "max": 2.849, "std": 0.021, "median": None}
     assert parsed["runs"] == 361 and parsed["first_ms"] == 6036.807 and parsed["init_ms"] == 3.84
     assert parsed["peak_mem_mb"] == 29.0273 and parsed["delegated"] is None
 

@@ -19,7 +19,10 @@ _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _TIMINGS = re.compile(
     rf"Inference timings in us: Init: {_NUM}, First inference: {_NUM}, Warmup \(avg\): {_NUM}, Inference \(avg\): {_NUM}"
 )
-_STATS = re.compile(rf"count=(\d+)(?: first={_NUM})?(?: curr={_NUM})? min={_NUM} max={_NUM} avg={_NUM} std={_NUM}")
+_STATS = re.compile(
+    rf"count=(\d+)(?: first={_NUM})?(?: curr={_NUM})? min={_NUM} max={_NUM} avg={_NUM} std={_NUM}"
+    rf"(?: p5={_NUM} median={_NUM} p95={_NUM})?"  # newer benchmark_model, and the LiteRT runner
+)
 _PEAK_OLD = re.compile(rf"Peak memory footprint \(MB\): init={_NUM} overall={_NUM}")
 _DELTA_NEW = re.compile(rf"Memory footprint delta from the start of the tool \(MB\): init={_NUM} overall={_NUM}")
 _PEAK_NEW = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitoring: {_NUM}")
@@ -38,13 +41,14 @@ def parse(text: str) -> dict[str, Any]:
         missing = "'Inference timings in us' line" if not timings else "'count=… min=… max=… avg=… std=…' line"
         raise ParseError(f"no {missing}")
     init_us, first_us, _warmup_us, avg_us = (float(x) for x in timings.groups())
-    count, _first, _curr, low, high, avg, std = stats[-1]
+    count, _first, _curr, low, high, avg, std, _p5, median, _p95 = stats[-1]
     out: dict[str, Any] = {
         "latency_ms": {
             "avg": round(avg_us / 1000.0, 6),
             "min": round(float(low) / 1000.0, 6),
             "max": round(float(high) / 1000.0, 6),
             "std": round(float(std) / 1000.0, 6),
+            "median": round(float(median) / 1000.0, 6) if median else None,  # None: the tool does not print it
         },
         "runs": int(count),
         "first_ms": round(first_us / 1000.0, 6),

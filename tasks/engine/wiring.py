@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.engine import capacity, plan_cache, shard, state_db
+from tasks.engine.machine import MACHINE
 from tasks.progress import say
 
 if TYPE_CHECKING:
@@ -61,9 +62,11 @@ def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any
         planning = plans.planning()
         step = planning.find(record["task"])
         project = planning.project
-        started = time.monotonic()
         params = planning.fingerprints()[step.task_name]
-        result = _cached_run(step, params, _log(step, planning), plans.step_cache(), project.root, positional)
+        alone = record.get("alone", False) and not os.environ.get("NPUFORGE_NO_MACHINE_HOLD")  # for comparison
+        with MACHINE.use(alone=alone):
+            started = time.monotonic()
+            result = _cached_run(step, params, _log(step, planning), plans.step_cache(), project.root, positional)
         if result is None:
             failures.clear(project.build_dir, step.task_name)
         elif not worker.killed():  # killed by Ctrl-C, it did not fail (and the build is sweeping its temporary files)
@@ -128,6 +131,7 @@ def record(step: Step, planning: plan.Planning) -> dict[str, Any]:
         "params": params_text(step, planning),
         "doc": step.doc,
         "always": step.kind.always,
+        "alone": bool(step.kind.alone and step.kind.alone(step.options)),
         "pos_arg": step.kind.pos_arg,
     }
 

@@ -53,6 +53,9 @@ def run(
     qsvs = calibration.read(ranges) if ranges else None
     result, samples = quantize_content(content, scheme, dataset, label, qsvs)
     described = runtime.describe(result, scheme=shown, calibration_samples=samples, precision=precision(result))
+    floats = left_in_float(result, scheme, label, f"models.{model_name}")
+    if floats:
+        described["float_ops"] = floats
     if errors_dataset and errors_csv:
         rows = _layer_errors(content, result, errors_dataset, label)
         quant_errors.write(errors_csv, rows)
@@ -62,6 +65,46 @@ def run(
             progress(line)
     atomic.write_bytes(out, result)
     atomic.write_json(facts, described)
+
+
+INTEGER = ("int8", "int16x8", "auto")
+
+
+def left_in_float(result: bytes, scheme: dict[str, Any], label: str, model_key: str) -> list[dict[str, Any]]:
+    """The operators an integer scheme left in float (tasks/tflite/float_ops.py), each with why; said on the
+    terminal with the remedies, unless the scheme's own overrides asked for float."""
+    from tasks.tflite import float_ops
+
+    if scheme["type"] not in INTEGER:
+        return []
+    found = float_ops.left_in_float(flatbuffer.read_bytes(result, label))
+    bits = "int16x8" if scheme["type"] == "int16x8" else "int8"
+    for f in found:
+        f["why"] = f"TensorFlow Lite has no {bits} kernel for {f['op']}: the converter kept it in float"
+    asked = any(o.get("type") == "float" for o in scheme.get("overrides") or ())
+    if found and not asked:
+        progress(f"WARNING: {sum(f['count'] for f in found)} operator(s) left in float in this {bits} model: "
+                 f"{float_ops.summary(found)}; they run in float on the CPU, and an NPU compiler may refuse them")  # fmt: skip
+        for line in float_remedies(found, label.rsplit("/", 1)[-1], model_key):
+            progress(f"  {line}")
+    return found
+
+
+def float_remedies(found: list[dict[str, Any]], scheme_name: str, model_key: str) -> list[str]:
+    """What a user can do about operators left in float: keep their layers int8, or rewrite them."""
+    from tasks.model.rewrites import IN_INTEGER
+
+    import re
+
+    names = "|".join(re.escape(n) for f in found for n in f["names"])
+    lines = [f"keep those layers int8: a mixed scheme, quantization.{scheme_name}.overrides: "
+             f"[{{match: '({names});', type: int8}}] (docs/howto/mixed-precision.md)"]  # fmt: skip
+    for f in found:
+        if f["op"] in IN_INTEGER:
+            lines.append(
+                f"or rewrite {f['op']} into operators with integer kernels: {model_key}.rewrites: [{IN_INTEGER[f['op']]}]"
+            )
+    return lines
 
 
 def quantize_content(

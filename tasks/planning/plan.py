@@ -15,7 +15,7 @@ from typing import Any
 from tasks.config import Board, Model, Project, Variant
 from tasks.errors import ConfigError
 from tasks.model.datasets import Samples, split_counts, split_files
-from tasks.model.rewrites import REWRITES
+from tasks.model.rewrites import DEFAULT as DEFAULT_REWRITES
 from tasks.planning import options as opts
 from tasks.planning import versions
 from tasks.planning.step import Step, task_name_of
@@ -247,7 +247,7 @@ class Planning:
         if model.rewrites is not None:
             return model.rewrites
         wanted = any(v.model == model_name and self.toolchain(v).rewrites for v in self.project.variants)
-        return tuple(REWRITES) if wanted else ()
+        return DEFAULT_REWRITES if wanted else ()
 
     # --- files
 

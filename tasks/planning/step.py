@@ -33,6 +33,8 @@ class StepKind:
     always: bool = False  # runs every time it is asked for (checks, not builds)
     pos_arg: str | None = None  # keyword that receives the command line's positional arguments
     cost: float = 0.0  # seconds one step is expected to take (the example's, on 2 cores): balances shards
+    # whether a step needs this machine to itself (it times something on its cores): no step runs beside it
+    alone: Callable[[Any], bool] | None = None
 
     @property
     def task_prefix(self) -> str:

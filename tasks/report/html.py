@@ -56,6 +56,9 @@ def _cell(key: str, r: OverviewRow, fmt) -> tuple[str, str]:
         return fmt(key, value), "" if value is None else str(value[1])
     if key == "gates":
         return value[0], value[0]
+    if key == "measured_ms" and value is not None and r.get("measured_range"):
+        low, high = r["measured_range"]
+        return f"{fmt(key, value)} ({low:.2f}–{high:.2f})", str(value)
     return fmt(key, value), "" if value in (None, "") else str(value)
 
 
@@ -484,12 +487,19 @@ def _measurements(v: VariantRow) -> str:
     rows = []
     for b in v.get("benchmarks") or []:
         lat = b.get("latency_ms") or {}
+        median = "–" if lat.get("median") is None else f"{lat['median']:.2f}"
         rows.append(f"<tr><td class='l'>{e(str(b.get('board', '')))}</td><td>{'–' if est is None else f'{est:.2f}'}</td>"
-                    f"<td>{lat.get('avg', 0):.2f}</td><td>{lat.get('min', 0):.2f}</td><td>{lat.get('max', 0):.2f}</td>"
-                    f"<td>{b.get('first_ms') or 0:.2f}</td></tr>")  # fmt: skip
-    head = ("<th class='l'>board</th><th>estimated ms</th><th>measured ms (avg)</th><th>min</th><th>max</th>"
-            "<th>first inference ms</th>")  # fmt: skip
+                    f"<td>{lat.get('avg', 0):.2f}</td><td>{lat.get('min', 0):.2f}</td><td>{median}</td>"
+                    f"<td>{lat.get('max', 0):.2f}</td><td>{_spread(lat)}</td><td>{b.get('first_ms') or 0:.2f}</td></tr>")  # fmt: skip
+    head = ("<th class='l'>board</th><th>estimated ms</th><th>measured ms (avg)</th><th>min</th><th>median</th>"
+            "<th>max</th><th>spread (max/min)</th><th>first inference ms</th>")  # fmt: skip
     return _section("Estimate against measurement", "", head, rows) if rows else ""
+
+
+def _spread(latency: dict[str, Any]) -> str:
+    """max over min of the measured runs: how far one run may be from another (1.00×: all alike)."""
+    low, high = latency.get("min"), latency.get("max")
+    return f"{high / low:.2f}×" if low and high else "–"
 
 
 def _files(v: VariantRow, build_prefix: str) -> str:

@@ -75,7 +75,8 @@ STEPS: tuple[StepKind, ...] = (
     *toolchains.step_kinds(),  # each toolchain's own (compile, analyse, metafile, …): its folder's rows
     StepKind(name="benchmark", doc="run the artifact on a board and measure it",
              run=benchmark.run, options=benchmark.Options, plan=benchmark.plan_benchmark,
-             tools=("ai-edge-litert", "fabric", "paramiko"), cached=True, cost=1.5),  # a measurement, kept like a test result
+             tools=("ai-edge-litert", "fabric", "paramiko"), cached=True, cost=1.5,  # a measurement, kept like a test result
+             alone=benchmark.on_this_machine),
     StepKind(name="agreement", doc="run validation samples through the artifact on a board and compare with the host's quantized model",
              run=agreement.run, options=agreement.Options, plan=agreement.plan_agreement,
              tools=("ai-edge-litert", "numpy", "fabric", "paramiko"), cached=True, cost=2),  # a deterministic measurement

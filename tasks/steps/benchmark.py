@@ -67,6 +67,14 @@ def plan_benchmark(planning: Planning) -> list[Step]:
     return steps
 
 
+THIS_MACHINE = ("local", "localhost", "127.0.0.1", "::1")
+
+
+def on_this_machine(o: Options) -> bool:
+    """A board that is this machine (or an SSH server on it): the measurement needs its cores to itself."""
+    return o.board.get("transport") != "adb" and (o.board.get("host") or "") in THIS_MACHINE
+
+
 def connection(board: Board) -> Connection:
     """How a step reaches ``board`` (not fingerprinted: a moved key file does not change a measurement)."""
     return {

@@ -203,7 +203,7 @@ class Latency(TypedDict):
     min: float  # ms
     max: float  # ms
     std: float | None  # ms (None: synap_cli did not say)
-    median: NotRequired[float | None]  # ms, synap_cli only
+    median: NotRequired[float | None]  # ms, the median run (None: the tool does not print it)
 
 
 class Delegated(TypedDict):
@@ -384,6 +384,7 @@ class OverviewRow(TypedDict):
     in_sample: bool  # the validation samples are calibration samples too
     task: tuple[str, float] | None  # the headline task metric: (name, value)
     measured_ms: float | None  # ms, the first board's average
+    measured_range: tuple[float, float] | None  # ms, its fastest and slowest run
     first_ms: float | None  # ms, its first inference (includes a delegate's graph compilation)
     runtime_cpu: bool  # the delegate left part of the graph to the CPU
     npu_ratio: float | None  # NPU operators over all, 0–1
@@ -409,7 +410,9 @@ class ManifestEntry(TypedDict):
     params: dict[str, Any]  # the fingerprints of its quantize and compile steps
     inputs: dict[str, str]  # source file (relative to the project) → sha256
     accuracy: dict[str, Any] | None  # against the float model: samples, dataset, worst_output, outputs, metrics
-    gates: list[dict[str, Any]]  # its checks: {gate, metric, output, value (None if measured on a board), bound, passed}
+    gates: list[
+        dict[str, Any]
+    ]  # its checks: {gate, metric, output, value (None if measured on a board), bound, passed}
 
 
 class Manifest(TypedDict):

@@ -124,6 +124,7 @@ def rows(variants: list[VariantRow], checks: dict[str, list[dict[str, Any]]] | N
                 "in_sample": bool((v.get("accuracy") or {}).get("in_sample")),
                 "task": verdicts.task_shown(acc.get("metrics") or {}, mine, headline(acc)),
                 "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
+                "measured_range": _range(bench.get("latency_ms")),
                 "first_ms": bench.get("first_ms"),  # includes the delegate's graph compilation
                 "runtime_cpu": bool(bench.get("cpu_fallback_at_runtime")),
                 "npu_ratio": _npu_ratio(v),
@@ -132,6 +133,13 @@ def rows(variants: list[VariantRow], checks: dict[str, list[dict[str, Any]]] | N
             }
         )
     return out
+
+
+def _range(latency: dict[str, Any] | None) -> tuple[float, float] | None:
+    """The fastest and slowest measured run: the spread a measurement is read with."""
+    if not latency or latency.get("min") is None or latency.get("max") is None:
+        return None
+    return latency["min"], latency["max"]
 
 
 def regressions(current: list[OverviewRow], baseline: list[OverviewRow]) -> dict[str, dict[str, str]]:
@@ -385,6 +393,8 @@ def render_markdown(project: str, variants: list[VariantRow], table: list[Overvi
         mark = marks.get(r["id"], {})
         cells = [_fmt(k, r[k]) + (" **▲**" if mark.get(k) == "regression" else "")
                  + (" **✗**" if k in r["gate_cells"] and k != "gates" else "") for k, _ in COLUMNS]  # fmt: skip
+        if r["measured_range"]:
+            cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ({:.2f}–{:.2f})".format(*r["measured_range"])
         if r["runtime_cpu"]:
             cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ⚠ partly on the CPU"
         if r["in_sample"]:

@@ -77,3 +77,28 @@ def find_tensor(model: schema.ModelT, name: str, where: str) -> int:
         hint = f"; closest: {', '.join(close)}" if close else ""
         raise StepError(f"{where}: no tensor named '{name}' in the model{hint}")
     return index_of[name]
+
+
+def add_constant(model: schema.ModelT, sg: schema.SubGraphT, name: str, value: np.ndarray, ttype: int) -> int:
+    """A new constant tensor holding ``value`` (its own buffer); its index in ``sg``."""
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(np.ascontiguousarray(value).tobytes(), dtype=np.uint8)
+    model.buffers.append(buffer)
+    tensor = schema.TensorT()
+    tensor.name = name
+    tensor.shape = np.array(value.shape, dtype=np.int32)
+    tensor.type = ttype
+    tensor.buffer = len(model.buffers) - 1
+    sg.tensors.append(tensor)
+    return len(sg.tensors) - 1
+
+
+def add_float_tensor(sg: schema.SubGraphT, name: str, shape: list[int]) -> int:
+    """A new float32 activation tensor (no data); its index in ``sg``."""
+    tensor = schema.TensorT()
+    tensor.name = name
+    tensor.shape = np.array(shape, dtype=np.int32)
+    tensor.type = schema.TensorType.FLOAT32
+    tensor.buffer = 0
+    sg.tensors.append(tensor)
+    return len(sg.tensors) - 1

@@ -19,8 +19,9 @@ from types import ModuleType
 class Rewrite:
     name: str
     module: str
-    replaces: str  # the op Vela leaves on the CPU
+    replaces: str  # the op Vela leaves on the CPU (or stops at)
     becomes: str  # what runs on the NPU instead
+    default: bool = True  # applied to a model with a Vela target unless its rewrites: say otherwise
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -35,11 +36,21 @@ REWRITES = {
             replaces="DEPTH_TO_SPACE",
             becomes="TRANSPOSE_CONV",
         ),
+        Rewrite(
+            name="hard_swish",
+            module="tasks.model.rewrites.hard_swish",
+            replaces="HARD_SWISH",
+            becomes="ADD (fused RELU6), MUL, MUL: operators with int16x8 kernels",
+            default=False,  # for int16x8 schemes only: in int8 HARD_SWISH is one NPU operator
+        ),
     )
 }
+DEFAULT = tuple(name for name, r in REWRITES.items() if r.default)
 
 # op Vela leaves on the CPU -> the rewrite that fixes it
-FIXES = {r.replaces: r.name for r in REWRITES.values()}
+FIXES = {r.replaces: r.name for r in REWRITES.values() if r.default}
+# op left in float by an integer scheme -> the rewrite into operators that have integer kernels
+IN_INTEGER = {r.replaces: r.name for r in REWRITES.values() if not r.default}
 
 # custom operators the import step turns into builtin ones (proven equal to the original there)
 CUSTOM_OPS = {

@@ -54,29 +54,6 @@ def stage_weights(block: int, stage: int, depth: int) -> np.ndarray:
     return w
 
 
-def _const(model: schema.ModelT, sg: schema.SubGraphT, name: str, value: np.ndarray, ttype: int) -> int:
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(np.ascontiguousarray(value).tobytes(), dtype=np.uint8)
-    model.buffers.append(buffer)
-    tensor = schema.TensorT()
-    tensor.name = name
-    tensor.shape = np.array(value.shape, dtype=np.int32)
-    tensor.type = ttype
-    tensor.buffer = len(model.buffers) - 1
-    sg.tensors.append(tensor)
-    return len(sg.tensors) - 1
-
-
-def _activation(sg: schema.SubGraphT, name: str, shape: list[int]) -> int:
-    tensor = schema.TensorT()
-    tensor.name = name
-    tensor.shape = np.array(shape, dtype=np.int32)
-    tensor.type = schema.TensorType.FLOAT32
-    tensor.buffer = 0
-    sg.tensors.append(tensor)
-    return len(sg.tensors) - 1
-
-
 def apply(model: schema.ModelT) -> list[dict[str, Any]]:
     """Rewrite every DEPTH_TO_SPACE that fits; one record per op: rewritten, or left with the reason."""
     sg = model.subgraphs[0]
@@ -113,14 +90,14 @@ def apply(model: schema.ModelT) -> list[dict[str, Any]]:
             scale = 2 ** (s + 1)
             out_shape = [n, h * scale, w * scale, int(weights.shape[0])]
             last = s == stages - 1
-            out = op.outputs[0] if last else _activation(sg, f"{name}/{NAME}_stage{s}", out_shape)
+            out = op.outputs[0] if last else flatbuffer.add_float_tensor(sg, f"{name}/{NAME}_stage{s}", out_shape)
             tconv = schema.OperatorT()
             tconv.opcodeIndex = opcodes.opcode(model, schema.BuiltinOperator.TRANSPOSE_CONV, 1)
             tconv.inputs = [
-                _const(
+                flatbuffer.add_constant(
                     model, sg, f"{name}/{NAME}_output_shape{s}", np.array(out_shape, np.int32), schema.TensorType.INT32
                 ),
-                _const(model, sg, f"{name}/{NAME}_weights{s}", weights, schema.TensorType.FLOAT32),
+                flatbuffer.add_constant(model, sg, f"{name}/{NAME}_weights{s}", weights, schema.TensorType.FLOAT32),
                 current,
                 -1,  # no bias
             ]

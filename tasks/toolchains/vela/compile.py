@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.errors import StepError
-from tasks.planning.options import input_file, output_file
+from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import progress
 from tasks.toolchains.vela import adapter
 from tasks.toolchains.vela.settings import DEFAULT_VELA_CONFIG, Facts, VelaSettings, model_path
@@ -38,6 +38,8 @@ class Options:
     summary: Path = output_file()
     per_layer: Path = output_file()
     log: Path = output_file()
+    scheme: str = unfingerprinted("")  # the scheme's name and the model's YAML path: for the remedies a refusal names
+    model_key: str = unfingerprinted("")
 
 
 def plan_compile(planning: Planning) -> list[Step]:
@@ -54,6 +56,8 @@ def plan_compile(planning: Planning) -> list[Step]:
             summary=folder / "summary.csv",
             per_layer=folder / "per-layer.csv",
             log=folder / "vela.log",
+            scheme=v.quantization,
+            model_key=f"models.{v.model}",
         )
         doc = f"compile for the NPU with Vela for {t.accelerator} ({t.system_config}, {t.memory_mode})"
         steps.append(planning.new("compile", v.id, doc, options))
@@ -172,12 +176,34 @@ def vela_outputs(src: Path, work: Path, o: Options) -> tuple[Path, Path, Path]:
     return work / f"{stem}_vela.tflite", summary, work / f"{stem}_per-layer.csv"
 
 
+# operators Vela stops at, rather than placing on the CPU, when they compute in float (Vela 5.2's TFLite semantic
+# checks raise for them); an integer scheme without a kernel for them leaves them in float
+REFUSED_IN_FLOAT = {"HARD_SWISH": "Vela's HARD_SWISH takes 8-bit input only (IFM has to be 8bit)"}
+
+
+def refuse_float_ops(o: Options) -> None:
+    """Say why before Vela crashes: the float operators it refuses, and the remedies."""
+    from tasks.model.quantizer import float_remedies
+    from tasks.tflite import flatbuffer, float_ops
+
+    found = [f for f in float_ops.left_in_float(flatbuffer.read(o.model)) if f["op"] in REFUSED_IN_FLOAT]
+    if not found:
+        return
+    why = "; ".join(REFUSED_IN_FLOAT[f["op"]] for f in found)
+    remedies = "\n".join(f"  {line}" for line in float_remedies(found, o.scheme, o.model_key))
+    raise StepError(
+        f"{o.label}: Vela cannot compile {float_ops.summary(found)}: the {o.scheme} scheme left them in float "
+        f"(TensorFlow Lite has no kernel for them in that precision), and {why}. Remedies:\n{remedies}"
+    )
+
+
 def run(o: Options) -> None:
     folder = o.out.parent
     folder.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".vela-", suffix=".tmp", dir=folder))
     try:
         progress(f"vela {o.settings.accelerator} {o.settings.system_config} {o.settings.memory_mode}")
+        refuse_float_ops(o)
         result = vela_facts(o.model, work, o)
         vela_out, summary, per_layer = vela_outputs(o.model, work, o)
         for tmp, final in ((summary, o.summary), (per_layer, o.per_layer), (work / "vela.log", o.log)):

@@ -1,0 +1,75 @@
+"""A benchmark on this machine holds its cores: no step runs beside it, and it is not starved."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tasks.boards import benchmark_output
+from tasks.engine.machine import Machine
+from tasks.steps import benchmark
+
+
+def test_a_held_machine_waits_for_running_steps_and_keeps_new_ones_out():
+    machine, log, lock = Machine(), [], threading.Lock()
+    running, release = threading.Event(), threading.Event()
+
+    def step(name: str, alone: bool, started: threading.Event | None = None, wait: threading.Event | None = None):
+        with machine.use(alone):
+            with lock:
+                log.append(f"{name} start")
+            if started:
+                started.set()
+            if wait:
+                wait.wait(10)
+            time.sleep(0.05)
+            with lock:
+                log.append(f"{name} end")
+
+    first = threading.Thread(target=step, args=("quantize", False, running, release))
+    first.start()
+    running.wait(10)
+    bench = threading.Thread(target=step, args=("benchmark", True))
+    bench.start()
+    time.sleep(0.1)  # the benchmark waits for quantize; a step asking now waits for the benchmark
+    later = threading.Thread(target=step, args=("compile", False))
+    later.start()
+    time.sleep(0.1)
+    assert log == ["quantize start"]
+    release.set()
+    for t in (first, bench, later):
+        t.join(10)
+    assert log == ["quantize start", "quantize end", "benchmark start", "benchmark end", "compile start", "compile end"]
+
+
+def test_steps_that_share_run_side_by_side():
+    machine, both = Machine(), threading.Barrier(2, timeout=10)
+
+    def step():
+        with machine.use(alone=False):
+            both.wait()  # raises BrokenBarrierError unless the two run at once
+
+    threads = [threading.Thread(target=step) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not both.broken
+
+
+def test_only_a_board_that_is_this_machine_holds_it():
+    def options(host: str | None, transport: str = "ssh") -> benchmark.Options:
+        return benchmark.Options(board={"host": host, "transport": transport}, label="m/int8@cpu", artifact=None,
+                                 out=None, connection={})  # fmt: skip
+
+    assert benchmark.on_this_machine(options("local")) and benchmark.on_this_machine(options("127.0.0.1"))
+    assert not benchmark.on_this_machine(options("imx93.lab")) and not benchmark.on_this_machine(options(None, "adb"))
+
+
+def test_the_median_run_is_read_where_the_tool_prints_it():
+    line = "count=50 first=2795 curr=2704 min=2653 max=2849 avg=2693.12 std=21 p5=2660 median=2690 p95=2760"
+    text = f"{line}\nInference timings in us: Init: 3840, First inference: 6036807, Warmup (avg): 6.03681e+06, Inference (avg): 2693.12\n"
+    latency = benchmark_output.parse(text)["latency_ms"]
+    assert latency == {"avg": 2.69312, "min": 2.653, "max": 2.849, "std": 0.021, "median": 2.69}
+    older = text.replace(" p5=2660 median=2690 p95=2760", "")
+    assert benchmark_output.parse(older)["latency_ms"]["median"] is None
