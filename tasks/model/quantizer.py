@@ -92,9 +92,9 @@ def left_in_float(result: bytes, scheme: dict[str, Any], label: str, model_key: 
 
 def float_remedies(found: list[dict[str, Any]], scheme_name: str, model_key: str) -> list[str]:
     """What a user can do about operators left in float: keep their layers int8, or rewrite them."""
-    from tasks.model.rewrites import IN_INTEGER
-
     import re
+
+    from tasks.model.rewrites import IN_INTEGER
 
     names = "|".join(re.escape(n) for f in found for n in f["names"])
     lines = [f"keep those layers int8: a mixed scheme, quantization.{scheme_name}.overrides: "
