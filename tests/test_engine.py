@@ -30,7 +30,7 @@ from engine_trials import (
 )
 from support import REPO, doit, ok, ran, start_doit, tiny_project, write
 from tasks.engine import commands as engine
-from tasks.engine import state_db
+from tasks.engine import explain, state_db
 
 # ----------------------------------------------------------------- the database
 
@@ -178,6 +178,21 @@ def test_explain_names_a_changed_parameter_with_old_and_new_value(tiny):
     ]
     assert "quantize:tiny/a16w8" not in why
     assert ran(ok(doit(tiny))) <= set(why)  # what ran had been announced
+
+
+def test_explain_names_the_files_a_dataset_gained_and_lost_and_each_input_once(tiny):
+    text = (tiny / "project.yaml").read_text()
+    (tiny / "project.yaml").write_text(
+        text.replace('images: "data/*.png"', 'images: ["data/img0.png", "data/img2.png"]')
+    )
+    why = _explain(tiny)
+    assert why["quantize:tiny/int8"][0] == (
+        'parameter dataset.files (datasets.pics: its files, split or limit): 3 → 2 items; -"data/img1.png"'
+    )
+    assert len(why["quantize:tiny/int8"]) == len(set(why["quantize:tiny/int8"]))
+    assert explain.parameter_changes({"f": ["a", "b"]}, {"f": ["b", "a"]}) == [
+        "parameter f: the same 2 items in another order"
+    ]
 
 
 def test_explain_names_a_changed_file_with_its_hashes(tiny):

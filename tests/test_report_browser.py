@@ -92,7 +92,10 @@ def test_overview_fits_sorts_filters_and_opens_a_variant(built: Path, page):
     assert first <= second
     page.click("#variants th:has-text('est. ms')")  # descending
     assert float(rows.nth(0).locator("td").nth(5).inner_text()) >= first
-    assert page.locator("svg.plot circle").count() == 2  # latency against accuracy: the variants Vela estimated
+    assert page.locator("svg.plot a circle").count() == 2  # latency against accuracy: the variants Vela estimated
+    assert page.locator("svg.plot text.label").count() == 2  # each point labelled, each model a series in the legend
+    assert page.locator("svg.plot > circle").count() == len(set(page.locator("#variants tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.model)")))  # fmt: skip
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.select_option("select[data-filter=target]", "")
     page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)

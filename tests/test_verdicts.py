@@ -74,6 +74,6 @@ def test_the_scatter_gives_each_model_a_colour_a_legend_and_labels_its_points():
     variants = [variant("a/int8@u55", 20.0, 0.01), variant("b/int8@u55", 25.0, 0.05), variant("b/int8@cpu", 26.0, 0.04)]
     svg = report_html.scatter(report.rows(variants))
     assert svg.count("style='fill:#2d5fa8'") == 2 and svg.count("style='fill:#e07b00'") == 3  # a: point + legend
-    assert "<text x='770' y='30'>a</text>" in svg and "<text x='770' y='46'>b</text>" in svg
+    assert "<text x='64' y='14'>a</text>" in svg and "<text x='100' y='14'>b</text>" in svg  # the legend, along the top
     assert ">int8@cpu</text>" in svg
     assert ">0.0</text>" not in svg and ">0.02</text>" in svg and ">0.04</text>" in svg  # ticks 0.02 ms apart

@@ -57,7 +57,7 @@ def project_loader(command: DoitCmdBase, given, writes: bool):
     return ProjectLoader(command, writes, given)
 
 
-def _writing(base: type[DoitCmdBase], salvages: bool = False) -> type[DoitCmdBase]:
+def _writing(base: type[DoitCmdBase], salvages: bool = False, cleans: bool = False) -> type[DoitCmdBase]:
     class Command(base):
         __doc__ = base.__doc__
         name = base.get_name()
@@ -87,6 +87,12 @@ def _writing(base: type[DoitCmdBase], salvages: bool = False) -> type[DoitCmdBas
                 signal.signal(signal.SIGTERM, previous)
             if salvages and code != 0 and self._writes_results(args):
                 self._salvage(params, interrupted=False)  # results.json and the report of the variants that built
+            if cleans and not code and self.loader.build_dir is not None:
+                from tasks.engine import failures
+
+                gone = failures.clear_all(self.loader.build_dir, args)
+                if gone:
+                    print(f"removed {gone} failure record(s)", file=sys.stderr)
             self.loader.finish(interrupted=False)
             return code
 
@@ -136,7 +142,7 @@ def _reading(base: type[DoitCmdBase]) -> type[DoitCmdBase]:
 
 
 Run = _writing(_Run, salvages=True)
-Clean = _writing(_Clean)
+Clean = _writing(_Clean, cleans=True)
 Forget = _writing(_Forget)
 Ignore = _writing(_Ignore)
 ResetDep = _writing(_ResetDep)

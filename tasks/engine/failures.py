@@ -59,12 +59,25 @@ def clear(build: Path, task_name: str) -> None:
     record_path(build, task_name).unlink(missing_ok=True)
 
 
-def clear_all(build: Path) -> int:
-    """Remove every record (``doit clean``); how many there were."""
-    found = list((build / FOLDER).glob("*.json"))
+def clear_all(build: Path, tasks: list[str] | None = None) -> int:
+    """Remove the records of ``tasks`` (names, or a prefix such as ``compile``), of every step when none are
+    named (``doit clean``); how many there were."""
+    found = []
+    for path in (build / FOLDER).glob("*.json"):
+        name = step_of(path)
+        if not tasks or any(name == t or name.startswith(f"{t}:") for t in tasks):
+            found.append(path)
     for path in found:
         path.unlink(missing_ok=True)
     return len(found)
+
+
+def step_of(path: Path) -> str:
+    """The task name a record file holds ("" for a file that is not a record)."""
+    try:
+        return str(json.loads(path.read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def read(build: Path, task_name: str, inputs: str | None = None) -> Failure | None:

@@ -52,6 +52,7 @@ class ProjectLoader(DodoTaskLoader):
         self.wait = True
         self.lock: build_lock.BuildLock | None = None
         self.shard: str | None = None  # shard=K/N: a share of the variants, no results.json
+        self.build_dir: Path | None = None  # the project's build folder, once planned
 
     def setup(self, opt_values: dict[str, Any]) -> None:
         self.wait = not (opt_values.get("no_wait") or os.environ.get("NPUFORGE_NO_WAIT"))
@@ -95,6 +96,7 @@ class ProjectLoader(DodoTaskLoader):
 
     def take_lock(self, build_dir: Path) -> None:
         """A writing command: one writing build of the project at a time (before doit opens its database)."""
+        self.build_dir = build_dir
         if self.writes and self.lock is None:
             self.lock = build_lock.take_lock(build_dir, self.wait)
 

@@ -263,10 +263,7 @@ def current_failures(planning: plan.Planning, built: set[str]) -> set[str]:
     build = planning.paths.build
     failed = set()
     for path in sorted((build / failures.FOLDER).glob("*.json")):
-        try:
-            step = planning.find(str(json.loads(path.read_text())["step"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            step = None
+        step = planning.find(failures.step_of(path))
         if (
             step is not None
             and step.task_name not in built

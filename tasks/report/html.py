@@ -136,15 +136,20 @@ def scatter(table: list[OverviewRow]) -> str:
     px, py, out = _plot(900, 380, (0.0, max(xs) * 1.05), (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
                         "estimated inference time (ms, Vela)", "SNR of the worst output (dB)")  # fmt: skip
     units = list(dict.fromkeys(_unit_of(r) for r in points))
-    for r in points:
+    placed: list[tuple[float, float]] = []  # labels drawn so far: a label that would cover one goes below its point
+    for r in sorted(points, key=lambda r: (r["est_ms"], -r["snr_db"])):
         colour = SERIES[units.index(_unit_of(r)) % len(SERIES)]
         x, y = px(r["est_ms"]), py(r["snr_db"])
+        label_y = y - 7 if not any(abs(x - lx) < 75 and abs(y - 7 - ly) < 11 for lx, ly in placed) else y + 16
+        placed.append((x, label_y))
         out.append(f"<a href='{page_name(r['id'])}'><circle cx='{x:.1f}' cy='{y:.1f}' r='6' style='fill:{colour}'>"
                    f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>"
-                   f"<text class='label' x='{x + 8:.1f}' y='{y - 7:.1f}'>{e(r['quantization'])}@{e(r['target'])}</text>")  # fmt: skip
-    for k, unit in enumerate(units):
-        colour, y = SERIES[k % len(SERIES)], 30 + 16 * k
-        out.append(f"<circle cx='760' cy='{y - 4}' r='5' style='fill:{colour}'/><text x='770' y='{y}'>{e(unit)}</text>")
+                   f"<text class='label' x='{x + 8:.1f}' y='{label_y:.1f}'>{e(r['quantization'])}@{e(r['target'])}</text>")  # fmt: skip
+    x = 50.0
+    for k, unit in enumerate(units):  # the legend, along the top
+        out.append(f"<circle cx='{x + 5:.0f}' cy='10' r='5' style='fill:{SERIES[k % len(SERIES)]}'/>"
+                   f"<text x='{x + 14:.0f}' y='14'>{e(unit)}</text>")  # fmt: skip
+        x += 30 + 6.5 * len(unit)
     out.append("</svg>")
     return "".join(out)
 
@@ -170,6 +175,14 @@ def tick_text(value: float, step: float) -> str:
     return f"{value:.{decimals}f}"
 
 
+def _to_ticks(lo: float, hi: float) -> tuple[float, float]:
+    """``lo`` and ``hi`` widened to the ticks around them."""
+    import math
+
+    step = nice_step(hi - lo)
+    return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+
+
 def _ticks(lo: float, hi: float) -> tuple[list[float], float]:
     import math
 
@@ -181,7 +194,7 @@ def _ticks(lo: float, hi: float) -> tuple[list[float], float]:
 def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlabel: str, ylabel: str):
     """An SVG's opening, grid and axis labels; and the functions from data to pixels."""
     pad = 50
-    (x0, x1), (y0, y1) = xr, yr
+    (x0, x1), (y0, y1) = _to_ticks(*xr), _to_ticks(*yr)  # each axis from a tick to a tick
 
     def px(x: float) -> float:
         return pad + (x - x0) / (x1 - x0 or 1) * (w - 2 * pad)

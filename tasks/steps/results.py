@@ -247,9 +247,15 @@ def run(o: Options) -> None:
     atomic.write_json(o.out, document)
     width = max((len(r["id"]) for r in rows), default=10)
     say(f"   {'variant':<{width}}  {'size':>10}  {'NPU/CPU':>8}  {'est. ms':>8}  {'meas. ms':>8}")
+    said: set[tuple[str, str]] = set()
     for r in rows:
         if r.get("error"):
-            say(f"   {r['id']:<{width}}  FAILED at {r['error']['step']}: {r['error']['message']}")
+            key = (r["error"]["step"], r["error"]["message"])
+            if key not in said:  # a failure once, with every variant it stopped (a model's import stops all of its)
+                said.add(key)
+                ids = [x["id"] for x in rows if x.get("error") and (x["error"]["step"], x["error"]["message"]) == key]
+                more = f" (and {', '.join(ids[1:])})" if len(ids) > 1 else ""
+                say(f"   {ids[0]:<{width}}  FAILED at {key[0]}: {key[1]}{more}")
             continue
         ops = f"{r['ops']['npu']}/{r['ops']['cpu']}" if r["ops"] else "-"
         ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
