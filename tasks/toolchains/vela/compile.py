@@ -38,8 +38,8 @@ class Options:
     summary: Path = output_file()
     per_layer: Path = output_file()
     log: Path = output_file()
-    scheme: str = unfingerprinted("")  # the scheme's name and the model's YAML path: for the remedies a refusal names
-    model_key: str = unfingerprinted("")
+    scheme: str = unfingerprinted("")  # the scheme's name, for the remedies a refusal names
+    model_key: str = unfingerprinted("")  # the model's YAML path (models.NAME), likewise
 
 
 def plan_compile(planning: Planning) -> list[Step]:
