@@ -16,12 +16,11 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import _paths  # noqa: F401  the checkout first on sys.path
 
-from build import REPO, SMALL, build
+from build import build, project_folder
 
 SETTINGS = {"held (default)": {}, "shared (NPUFORGE_NO_MACHINE_HOLD=1)": {"NPUFORGE_NO_MACHINE_HOLD": "1"}}
 
@@ -43,15 +42,7 @@ def main() -> None:
     parser.add_argument("--project", default="project.yaml")
     parser.add_argument("--small", action="store_true", help="bench/build.py's small project, not the example")
     a = parser.parse_args()
-    if not (REPO / "build" / "cache" / "pip").is_dir():
-        sys.exit("run `make` first: the example's wheels are downloaded once, before the timed builds")
-    folder = Path(tempfile.mkdtemp(prefix="npuforge-spread-"))
-    for name in ("models", "data", "schema") + (() if a.small else (a.project,)):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
-    if a.small:
-        (folder / "project.yaml").write_text(SMALL)
-    shutil.rmtree(folder / "models" / "fetched", ignore_errors=True)
+    folder = project_folder(a.project, a.small, "npuforge-spread-")
     seen: dict[str, list[dict[str, float]]] = {name: [] for name in SETTINGS}
     for run in range(a.runs):
         for name, env in SETTINGS.items():

@@ -140,21 +140,27 @@ boards:
 """
 
 
+def project_folder(project: str, small: bool, prefix: str) -> Path:
+    """A temporary copy of the example (or the small project) to build from clean: models, data, schema."""
+    if not (REPO / "build" / "cache" / "pip").is_dir():
+        sys.exit("run `make` first: the example's wheels are downloaded once, before the timed builds")
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    for name in ("models", "data", "schema") + (() if small else (project,)):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
+    if small:
+        (folder / "project.yaml").write_text(SMALL)
+    shutil.rmtree(folder / "models" / "fetched", ignore_errors=True)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--project", default="project.yaml")
     parser.add_argument("--small", action="store_true", help="a small project (3 models, 2 targets), not the example")
     a = parser.parse_args()
-    if not (REPO / "build" / "cache" / "pip").is_dir():
-        sys.exit("run `make` first: the example's wheels are downloaded once, before the timed builds")
-    folder = Path(tempfile.mkdtemp(prefix="npuforge-build-"))
-    for name in ("models", "data", "schema") + (() if a.small else (a.project,)):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
-    if a.small:
-        (folder / "project.yaml").write_text(SMALL)
-    shutil.rmtree(folder / "models" / "fetched", ignore_errors=True)
+    folder = project_folder(a.project, a.small, "npuforge-build-")
     times: dict[str, list[float]] = {name: [] for name in SETTINGS}
     memory: dict[str, tuple[int, int]] = {}
     outputs: dict[str, dict[str, str]] = {}
