@@ -116,6 +116,8 @@ def test_failing_gate_fails_doit_and_keeps_every_artifact(tiny: Path):
     assert page.count("class='fail'") == 2  # the two rows of u65
     markdown = (tiny / "build" / "report" / "report.md").read_text()
     assert "**Gates: 6 check(s) pass, 2 fail**" in markdown and "| tiny/a16w8@u65 | est_inference_ms |" in markdown
+    again = doit(tiny)  # a failed gate is no failed build: results and report stay up to date
+    assert again.returncode != 0 and ran(again) == {"gates"} and "writing results.json" not in again.stderr
     # fixed: only the gate and the report run again, and pass
     (tiny / "project.yaml").write_text(text + "gates:\n  - {targets: u65, metric: est_inference_ms, max: 1000}\n")
     proc = ok(doit(tiny))
