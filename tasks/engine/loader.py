@@ -119,11 +119,11 @@ class ProjectLoader(DodoTaskLoader):
 
         if self.plan is None or self.shard is not None:
             return
-        if {"results", "report"} <= built:
-            return  # they are what their inputs give (a gate failed, or what was stopped came after them)
         planning = self.plan.planning()
         results = planning.step_of("results")
         upstream = {m.step for e in results.options.variants for m in e.steps}
+        if upstream | {"results", "report"} <= built:
+            return  # results.json and the report are what their inputs give (a gate failed, or what stopped came after)
         failed = doit_tasks.current_failures(planning, built) & upstream
         if not failed and not interrupted and upstream <= built:
             return
