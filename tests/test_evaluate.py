@@ -112,7 +112,7 @@ def test_failing_gate_fails_doit_and_keeps_every_artifact(tiny: Path):
     assert all((tiny / "build" / "tiny" / q / "u55" / f"tiny_{q}_vela.tflite").exists() for q in ("int8", "a16w8"))
     page = (tiny / "build" / "report" / "index.html").read_text()
     assert "<div class='verdict fail' id='gates'><strong>Gates: 6 check(s) pass, 2 fail</strong>" in page
-    assert "tiny/int8@u65</a></td><td class='l'>est_inference_ms</td>" in page and "<= 1e-06" in page
+    assert "tiny/int8@u65</a></td><td class='l'>est_inference_ms</td>" in page and "&lt;= 1e-06" in page
     assert page.count("class='fail'") == 2  # the two rows of u65
     markdown = (tiny / "build" / "report" / "report.md").read_text()
     assert "**Gates: 6 check(s) pass, 2 fail**" in markdown and "| tiny/a16w8@u65 | est_inference_ms |" in markdown
