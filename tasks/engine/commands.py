@@ -72,13 +72,18 @@ def _writing(base: type[DoitCmdBase], salvages: bool = False, cleans: bool = Fal
             try:
                 code = super().execute(params, args)
             except KeyboardInterrupt:
-                self.loader.finish(interrupted=True)
+                from tasks.engine import worker
+
+                worker.stop_workers(kill=True)
                 print(
                     "\ninterrupted: the steps that finished are recorded; run the same command to go on",
                     file=sys.stderr,
                 )
-                if salvages and self._writes_results(args):
-                    self._salvage(params, interrupted=True)
+                try:
+                    if salvages and self._writes_results(args):
+                        self._salvage(params, interrupted=True)  # still holding the build lock
+                finally:
+                    self.loader.finish(interrupted=True)
                 return INTERRUPTED_EXIT
             except BaseException:
                 self.loader.finish(interrupted=True)
