@@ -25,7 +25,11 @@ def test_a_detector_shows_its_worse_share_and_a_gated_metric_comes_first():
     v = variant("det/int8@u55", 20.0, 1.0, DETECTOR)
     (row,) = report.rows([v])
     assert row["task"] == ("detection_precision", 15 / 33)  # 45.5 % beside a recall of 100 %
-    assert report._fmt("task", row["task"]) == "detection_precision 45.5%"
+    assert report._fmt("task", row["task"]) == "precision 45.5%" and row["task_beside"] is None
+    checks, _ = quality_gates.check([{"metric": "detection_recall", "min": 0.9}], [v])
+    (row,) = report.rows([v], verdicts.by_variant(checks))  # the gated recall, and the worse precision beside it
+    assert row["task"] == ("detection_recall", 1.0) and row["task_beside"] == ("detection_precision", 15 / 33)
+    assert report_html._cell("task", row, report._fmt)[0] == "recall 100.0% · precision 45.5%"
     checks, _ = quality_gates.check([{"metric": "detection_iou_mean", "min": 0.9}], [v])
     (row,) = report.rows([v], verdicts.by_variant(checks))
     assert row["task"] == ("detection_iou_mean", 0.8)

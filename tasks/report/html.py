@@ -53,7 +53,8 @@ def _cell(key: str, r: OverviewRow, fmt) -> tuple[str, str]:
         npu = (r.get("npu_ratio") or 0) * 100
         return (value or "–", f"{npu:.3f}" if value else "")
     if key == "task":
-        return fmt(key, value), "" if value is None else str(value[1])
+        beside = f" · {fmt(key, r['task_beside'])}" if r.get("task_beside") else ""
+        return fmt(key, value) + beside, "" if value is None else str(value[1])
     if key == "gates":
         return value[0], value[0]
     if key == "measured_ms" and value is not None and r.get("measured_range"):

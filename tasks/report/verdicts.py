@@ -118,9 +118,21 @@ def task_shown(metrics: dict[str, Any], checks: list[dict[str, Any]], headline: 
         return gated[0]["metric"], gated[0]["value"]
     if headline is None:
         return None
-    name, value = headline
-    if name.endswith(("_recall", "_precision")):
-        stem = name.rsplit("_", 1)[0]
-        pair = [(m, metrics[m]) for m in (f"{stem}_recall", f"{stem}_precision") if metrics.get(m) is not None]
-        return min(pair, key=lambda p: p[1]) if pair else headline
-    return headline
+    pair = _pair(metrics, headline[0])
+    return min(pair, key=lambda p: p[1]) if pair else headline
+
+
+def task_beside(metrics: dict[str, Any], shown: tuple[str, float] | None):
+    """The share that goes with the shown one when it is worse (a detector's precision beside a gated recall)."""
+    if shown is None:
+        return None
+    worse = [p for p in _pair(metrics, shown[0]) if p[0] != shown[0] and p[1] < shown[1]]
+    return worse[0] if worse else None
+
+
+def _pair(metrics: dict[str, Any], name: str) -> list[tuple[str, float]]:
+    """A recall and its precision (or the other way round), where the task gives both."""
+    if not name.endswith(("_recall", "_precision")):
+        return []
+    stem = name.rsplit("_", 1)[0]
+    return [(m, metrics[m]) for m in (f"{stem}_recall", f"{stem}_precision") if metrics.get(m) is not None]

@@ -382,7 +382,8 @@ class OverviewRow(TypedDict):
     macs: int | None
     snr_db: float | None  # dB, the worst output's
     in_sample: bool  # the validation samples are calibration samples too
-    task: tuple[str, float] | None  # the headline task metric: (name, value)
+    task: tuple[str, float] | None  # the task metric shown: a gated one, else the headline (or its worse pair)
+    task_beside: tuple[str, float] | None  # the worse of a recall/precision pair, shown beside a gated one
     measured_ms: float | None  # ms, the first board's average
     measured_range: tuple[float, float] | None  # ms, its fastest and slowest run
     first_ms: float | None  # ms, its first inference (includes a delegate's graph compilation)

@@ -83,7 +83,7 @@ def _min_snr(v: VariantRow) -> float | None:
 
 
 TASK_LABELS = {"top1_agreement": "top-1", "landmark_px_mean": "landmarks", "detection_recall": "recall",
-               "mask_iou": "mask IoU"}  # fmt: skip
+               "detection_precision": "precision", "mask_iou": "mask IoU"}  # fmt: skip
 
 
 def _npu_ratio(v: VariantRow) -> float | None:
@@ -105,7 +105,8 @@ def rows(variants: list[VariantRow], checks: dict[str, list[dict[str, Any]]] | N
         est = v.get("estimate") or {}
         bench = v.get("benchmark") or {}
         mine = (checks or {}).get(v["id"], [])
-        acc = v.get("accuracy") or {}
+        metrics = (v.get("accuracy") or {}).get("metrics") or {}
+        task = verdicts.task_shown(metrics, mine, headline(v.get("accuracy")))
         out.append(
             {
                 "id": v["id"],
@@ -122,7 +123,8 @@ def rows(variants: list[VariantRow], checks: dict[str, list[dict[str, Any]]] | N
                 "macs": est.get("macs"),
                 "snr_db": _min_snr(v),
                 "in_sample": bool((v.get("accuracy") or {}).get("in_sample")),
-                "task": verdicts.task_shown(acc.get("metrics") or {}, mine, headline(acc)),
+                "task": task,
+                "task_beside": verdicts.task_beside(metrics, task),
                 "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
                 "measured_range": _range(bench.get("latency_ms")),
                 "first_ms": bench.get("first_ms"),  # includes the delegate's graph compilation
@@ -393,6 +395,8 @@ def render_markdown(project: str, variants: list[VariantRow], table: list[Overvi
         mark = marks.get(r["id"], {})
         cells = [_fmt(k, r[k]) + (" **▲**" if mark.get(k) == "regression" else "")
                  + (" **✗**" if k in r["gate_cells"] and k != "gates" else "") for k, _ in COLUMNS]  # fmt: skip
+        if r["task_beside"]:
+            cells[[k for k, _ in COLUMNS].index("task")] += f" · {_fmt('task', r['task_beside'])}"
         if r["measured_range"]:
             cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ({:.2f}–{:.2f})".format(*r["measured_range"])
         if r["runtime_cpu"]:
