@@ -107,3 +107,8 @@ def test_a_no_op_build_loads_no_config_and_no_step_module(tmp_path: Path):
     proc = subprocess.run([sys.executable, str(probe)], cwd=tmp_path, env=full_env, capture_output=True, text=True)
     assert "LOADED []" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "import:tiny" in proc.stdout
+    # a writing command too: what it tells its steps (when it began) is no part of the plan
+    ok(doit(tmp_path, "import", env=env))
+    probe.write_text(probe.read_text().replace('["doit", "list"]', '["doit", "import"]'))
+    proc = subprocess.run([sys.executable, str(probe)], cwd=tmp_path, env=full_env, capture_output=True, text=True)
+    assert "LOADED []" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]

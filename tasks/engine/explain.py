@@ -155,11 +155,13 @@ def parameter_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[s
             lines.append(f"parameter {key}: (none) → {_show(after[key])}")
         elif key not in after:
             lines.append(f"parameter {key}: {_show(before[key])} → (none)")
+        elif before[key] == after[key]:
+            continue
         elif isinstance(before[key], list) and isinstance(after[key], list):
             dataset = after.get(key.removesuffix("files") + "name") if key.endswith("files") else None
             where = f" (datasets.{dataset}: its files, split or limit)" if isinstance(dataset, str) else ""
             lines.append(f"parameter {key}{where}: {_list_change(before[key], after[key])}")
-        elif before[key] != after[key]:
+        else:
             lines.append(f"parameter {key}: {_show(before[key])} → {_show(after[key])}")
     return lines or ["parameters changed"]
 
@@ -167,8 +169,6 @@ def parameter_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[s
 def _list_change(before: list, after: list, shown: int = 3) -> str:
     """What changed in a list (a dataset's files): the items that came and went, not two long lists that look alike."""
     old, new = [_show(x) for x in before], [_show(x) for x in after]
-    if old == new:
-        return "unchanged"
     gone, came = [x for x in old if x not in new], [x for x in new if x not in old]
     if not gone and not came:
         return f"the same {len(new)} items in another order"

@@ -15,7 +15,7 @@ what the plan was made from:
 - NPUForge's own code and schema (size and mtime of each file);
 - the installed distributions (the names of site-packages' .dist-info
   folders carry their versions), and Python's version;
-- the environment variables named NPUFORGE_*, and the baseline file.
+- the environment variables named NPUFORGE_* (but the running command's start), and the baseline file.
 
 Any difference plans again (and keeps the new plan).  The plans live in
 ``~/.cache/npuforge/plans/`` (``NPUFORGE_PLANS`` moves them), one file per
@@ -35,6 +35,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tasks.progress import COMMAND_STARTED
 
 if TYPE_CHECKING:
     from tasks.config import Project
@@ -143,7 +145,7 @@ def _fixed(project_file: Path, text: bytes, baseline: Path | None) -> tuple:
     dists = [
         sorted(n for n in os.listdir(d) if n.endswith(".dist-info")) if os.path.isdir(d) else [] for d in _site_dirs()
     ]
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("NPUFORGE_"))
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("NPUFORGE_") and k != COMMAND_STARTED)
     return (str(project_file), hashlib.sha256(text).hexdigest(), code, dists, sys.version, env,
             _stat(baseline) if baseline else None)  # fmt: skip
 

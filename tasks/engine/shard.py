@@ -22,7 +22,7 @@ def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
         name = f"{e.model}{f'.{e.prune}' if e.prune else ''}/{e.quantization}"
         unit = units.setdefault(name, {"name": name, "model": e.model, "variants": [], "steps": {}})
         unit["variants"].append(e.id)
-        unit["steps"].update({step: cost.get(step, 0.0) for step in e.steps})
+        unit["steps"].update({m.step: cost.get(m.step, 0.0) for m in e.steps})
         graph = planning.step_of("graph", name)  # the report's view of the model: the assemble run restores it
         if graph is not None:
             unit["steps"][graph.task_name] = graph.kind.cost
