@@ -14,6 +14,7 @@ the same bytes.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,17 @@ def left_in_float(result: bytes, scheme: dict[str, Any], label: str, model_key: 
         return []
     found = float_ops.left_in_float(flatbuffer.read_bytes(result, label))
     bits = "int16x8" if scheme["type"] == "int16x8" else "int8"
+    floats = [o for o in scheme.get("overrides") or () if o.get("type") == "float"]
     for f in found:
-        f["why"] = f"TensorFlow Lite has no {bits} kernel for {f['op']}: the converter kept it in float"
-    asked = any(o.get("type") == "float" for o in scheme.get("overrides") or ())
-    if found and not asked:
+        if any(o.get("match") and re.search(o["match"], f"{name};") for o in floats for name in f["names"]):
+            f["why"] = "the scheme's overrides keep it in float"
+        elif floats:
+            f["why"] = (
+                f"kept in float: the scheme's overrides ask for float, or TensorFlow Lite has no {bits} kernel for {f['op']}"
+            )
+        else:
+            f["why"] = f"TensorFlow Lite has no {bits} kernel for {f['op']}: the converter kept it in float"
+    if found and not floats:
         progress(f"WARNING: {sum(f['count'] for f in found)} operator(s) left in float in this {bits} model: "
                  f"{float_ops.summary(found)}; they run in float on the CPU, and an NPU compiler may refuse them")  # fmt: skip
         for line in float_remedies(found, label.rsplit("/", 1)[-1], model_key):
