@@ -55,19 +55,15 @@ def _short(name: str) -> str:
     return name if len(name) <= 80 else "…" + name[-79:]
 
 
-def findings(
-    facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None, float_ops: list[dict[str, Any]] | None = None
-) -> list[dict[str, Any]]:
+def findings(facts: dict[str, Any], rewrites: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Ranked findings: CPU fallbacks first (their cost is outside Vela's estimate), then by cycles at stake.
 
     ``rewrites``: the rewrite step's records for this model (None: no rewrite ran), so a former CPU
     fallback is named with the rewrite that removed it, and a rewrite that is off is suggested.
-    ``float_ops``: what the quantize step left in float (quantize.json), so such a fallback says why.
     """
     layers = [layer for layer in facts["layers"] if layer["target"] == "NPU"]
     block = (facts.get("arch") or {}).get("channel_block")
-    out = _cpu_fallbacks(facts["cpu_fallback"], rewrites, float_ops)
-    out += _rewritten(facts["cpu_fallback"], layers, rewrites)
+    out = _cpu_fallbacks(facts["cpu_fallback"], rewrites) + _rewritten(facts["cpu_fallback"], layers, rewrites)
     out += _hot(layers) + _channel_padding(layers, block)
     bound = _memory_bound(layers)
     out += bound + _memory_bound_together(bound)
@@ -80,33 +76,20 @@ def findings(
     return list(unique.values())
 
 
-def _cpu_fallbacks(
-    fallbacks: list[dict[str, Any]], rewrites: list[dict[str, Any]] | None, float_ops: list[dict[str, Any]] | None
-) -> list[dict[str, Any]]:
-    from tasks.model.rewrites import FIXES, IN_INTEGER
+def _cpu_fallbacks(fallbacks: list[dict[str, Any]], rewrites: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    from tasks.model.rewrites import FIXES
 
     records = {r["name"]: r for r in rewrites or []}
-    in_float = {name: f for f in float_ops or [] for name in f["names"]}
     out = []
     for fb in fallbacks:
         action = remedy(fb["op"], fb["reason"])
         fix, record = FIXES.get(fb["op"]), records.get(fb["name"])
-        detail = f"{fb['op']} runs on the CPU: {fb['reason']}"
         if fix and record and not record["done"]:
             action = f"the {fix} rewrite left it: {record['reason']}"
         elif fix and rewrites is None:
             action = f"switch on the {fix} rewrite (the model's rewrites: [{fix}]): {action}"
-        elif fb["name"] in in_float:  # quantize left it in float: say why, and what keeps it integer
-            why = in_float[fb["name"]]["why"]
-            detail = f"{fb['op']} runs on the CPU in float: {why}"
-            rewrite = f", or the model's rewrites: [{IN_INTEGER[fb['op']]}]" if fb["op"] in IN_INTEGER else ""
-            action = (
-                "as the scheme's overrides ask: drop that override to put it on the NPU"
-                if why.startswith("the scheme's overrides")
-                else f"keep this layer int8 with an override matching it (a mixed scheme){rewrite}"
-            )
         out.append({"kind": "cpu_fallback", "layer": fb["name"], "cycles_pct": None,
-                    "detail": detail, "action": action})  # fmt: skip
+                    "detail": f"{fb['op']} runs on the CPU: {fb['reason']}", "action": action})  # fmt: skip
     return out
 
 

@@ -21,7 +21,6 @@ class Options:
     facts: Path = input_file()  # compile.json of the variant
     out: Path = output_file()
     rewrites: Path | None = input_file(None)  # rewrite.json of its unit, when rewrites ran
-    quantized: Path | None = input_file(None)  # quantize.json of its scheme: the operators it left in float
 
 
 def plan_analyse(planning: Planning) -> list[Step]:
@@ -29,13 +28,11 @@ def plan_analyse(planning: Planning) -> list[Step]:
     for v in planning.variants_with("analyse"):
         folder = planning.paths.compile_dir(v)
         rewrite = planning.step_of("rewrite", v.unit)
-        quantize = planning.step_of("quantize", f"{v.unit}/{v.quantization}")
         options = Options(
             label=planning.task_name("analyse", v.id),
             facts=folder / "compile.json",
             out=folder / "findings.json",
             rewrites=rewrite.options.facts if rewrite else None,
-            quantized=quantize.options.facts if quantize else None,
         )
         doc = "find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers"
         steps.append(planning.new("analyse", v.id, doc, options))
@@ -44,5 +41,4 @@ def plan_analyse(planning: Planning) -> list[Step]:
 
 def run(o: Options) -> None:
     records = json.loads(o.rewrites.read_text())["records"] if o.rewrites else None
-    floats = json.loads(o.quantized.read_text()).get("float_ops") if o.quantized else None
-    analysis.write(analysis.findings(json.loads(o.facts.read_text()), records, floats), o.out, o.label)
+    analysis.write(analysis.findings(json.loads(o.facts.read_text()), records), o.out, o.label)
