@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks import atomic
+from tasks.digests import sha256_file
 
 if TYPE_CHECKING:
     from tasks.steps.records import Failure
@@ -40,13 +41,11 @@ def inputs_digest(params: str, file_dep: Iterable[str | Path]) -> str:
     """What a step ran on: its parameters (as JSON text) and the content of each input file."""
     h = hashlib.sha256(params.encode())
     for path in file_dep:
-        h.update(f"\0{path}\0".encode())
         try:
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            content = sha256_file(Path(path))
         except OSError:
-            h.update(b"\0missing")
+            content = "missing"
+        h.update(f"\0{path}\0{content}".encode())
     return h.hexdigest()
 
 
