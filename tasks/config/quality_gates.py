@@ -122,13 +122,18 @@ def _source(rule: dict[str, Any]) -> dict[str, str]:
     return {"source": rule["source"]} if rule.get("source") else {}
 
 
+def metric_label(check: dict[str, Any]) -> str:
+    """A check's metric as people read it: ``snr_db (logits)`` when the rule names (or found) an output."""
+    return check["metric"] + (f" ({check['output']})" if check.get("output") else "")
+
+
 def table(checks: list[dict[str, Any]]) -> str:
     """Failing checks, one line each."""
     rows = [("gate", "variant", "metric", "value", "bound")]
     for c in checks:
         if c["passed"]:
             continue
-        metric = c["metric"] + (f" ({c['output']})" if c["output"] else "")
+        metric = metric_label(c)
         shown = "-" if c["value"] is None else f"{c['value']:.4g}"
         rows.append(
             (c.get("source") or f"gates[{c['gate']}]", c["variant"] or "(none matched)", metric, shown, c["bound"])

@@ -319,7 +319,7 @@ def _gates(checks: list[dict[str, Any]]) -> str:
     head = "<th class='l'>gate</th><th class='l'>metric</th><th>value</th><th class='l'>bound</th><th class='l'>verdict</th>"
     rows = []
     for c in checks:
-        metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+        metric = verdicts.metric_label(c)
         verdict = "<td class='l imp'>pass</td>" if c["passed"] else "<td class='l reg'>FAIL</td>"
         rows.append(f"<tr><td class='l'>{e(verdicts.where(c))}</td><td class='l'>{e(metric)}</td>"
                     f"<td>{e(verdicts.value_text(c))}</td><td class='l'>{e(c['bound'])}</td>{verdict}</tr>")  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from tasks.config.quality_gates import METRICS, metric_label
 from tasks.model.metrics import metric_text
 
 e = html.escape
@@ -17,8 +18,6 @@ e = html.escape
 # the overview column that shows the number a gate metric reads (a task metric: the "task" column)
 COLUMN_OF = {"snr_db": "snr_db", "cosine": "snr_db", "est_inference_ms": "est_ms", "latency_ms": "measured_ms",
              "size_bytes": "size", "npu_op_ratio": "ops"}  # fmt: skip
-NOT_TASK = {"snr_db", "cosine", "board_agreement", "npu_op_ratio", "est_inference_ms", "sram_kib", "size_bytes",
-            "latency_ms", "delegated_ratio"}  # fmt: skip
 
 
 def by_variant(checks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -33,7 +32,7 @@ def column(metric: str) -> str | None:
     """The overview column showing ``metric``'s number: None when the overview has none (it is on the page)."""
     if metric in COLUMN_OF:
         return COLUMN_OF[metric]
-    return None if metric in NOT_TASK else "task"
+    return None if metric in METRICS else "task"  # the gates' own metrics; any other is a task's
 
 
 def value_text(c: dict[str, Any]) -> str:
@@ -48,7 +47,7 @@ def where(c: dict[str, Any]) -> str:
 
 def failing_line(c: dict[str, Any]) -> str:
     """``variant metric value, needs bound (gates[i])``: one failing check as a person reads it."""
-    metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+    metric = metric_label(c)
     return f"{c['variant'] or '(no variant matched)'}: {metric} {value_text(c)}, needs {c['bound']} ({where(c)})"
 
 
@@ -71,7 +70,7 @@ def summary_html(checks: list[dict[str, Any]], page_name) -> str:
         for c in failed:
             variant = c["variant"]
             link = f"<a href='{page_name(variant)}'>{e(variant)}</a>" if variant else "(no variant matched)"
-            metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+            metric = metric_label(c)
             parts.append(f"<tr><td class='l'>{link}</td><td class='l'>{e(metric)}</td><td class='reg'>{e(value_text(c))}"
                          f"</td><td class='l'>{e(c['bound'])}</td><td class='l'>{e(where(c))}</td></tr>")  # fmt: skip
         parts.append("</table>")
@@ -84,7 +83,7 @@ def summary_markdown(checks: list[dict[str, Any]]) -> list[str]:
     if failed:
         lines += ["", "| variant | metric | value | bound | gate |", "|---|---|---|---|---|"]
         for c in failed:
-            metric = c["metric"] + (f" ({c['output']})" if c.get("output") else "")
+            metric = metric_label(c)
             lines.append(
                 f"| {c['variant'] or '(no variant matched)'} | {metric} | {value_text(c)} | {c['bound']} | {where(c)} |"
             )
