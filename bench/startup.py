@@ -39,7 +39,7 @@ def wall(cmd: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) ->
 def bare_project(project: str, folder: Path) -> int:
     """A plain doit project with one file task per step of ``project``: same file_dep and targets."""
     from tasks import config
-    from tasks.planning import plan
+    from tasks.engine import plan
 
     steps = plan.plan(config.load(REPO / project))
     root = REPO.absolute()

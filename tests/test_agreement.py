@@ -21,9 +21,9 @@ from models_for_tests import identity_conv, imported, keras_net, random_dataset
 from support import doit, ok, ran, tiny_project
 from tasks import config
 from tasks.boards.transport import BoardError
+from tasks.engine import plan
 from tasks.errors import ConfigError
 from tasks.model.datasets import Samples
-from tasks.planning import plan
 from tasks.steps import agreement, quantize
 
 CONNECTION = ("name", "key", "known_hosts", "host_key", "timeout", "connect_timeout")

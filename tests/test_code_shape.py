@@ -89,5 +89,54 @@ def test_no_import_cycle_between_the_modules_of_tasks_not_even_through_a_functio
 def test_the_cycle_rule_sees_imports_inside_functions_and_the_packages_they_run():
     graph = imports()
     assert "tasks.engine.worker" in graph["tasks.engine.loader"]  # imported inside ProjectLoader.finish
-    assert "tasks.config" in graph["tasks.model.mixed_search"]  # it imports tasks.config.model: config/__init__ runs
+    assert "tasks.model" in graph["tasks.steps.search"]  # it imports tasks.model.mixed_search: model/__init__ runs
+    assert "tasks.config" not in graph["tasks.model.mixed_search"]  # it imports tasks.config.model for type checkers only
     assert cycle({**graph, "tasks.engine.worker": graph["tasks.engine.worker"] | {"tasks.engine.loader"}})
+
+
+# The floors of tasks/, lowest first: a package imports only packages on floors below its own.  The modules at
+# the top of tasks/ (errors, atomic, digests, progress, pyfiles) are the ground floor.  docs/architecture.md draws it.
+FLOORS: tuple[tuple[str, ...], ...] = (
+    ("tasks",),  # errors, atomic, digests, progress, pyfiles
+    ("tflite", "boards", "cache", "planning"),  # flatbuffers; SSH; the step cache; the step vocabulary
+    ("model",),  # the work: import, quantize, measure
+    ("toolchains",),  # each toolchain's keys, rules, steps and artifact
+    ("config",),  # project.yaml → the typed project
+    ("report", "results"),  # the report's pages; results.json's records and the failure records
+    ("steps",),  # the step table and its steps
+    ("engine",),  # the plan, doit wiring, workers, commands
+    ("reference",),  # the generated reference pages
+)
+
+
+def package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or module in {"tasks." + p for f in FLOORS for p in f} else "tasks"
+
+
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    floor = {p: i for i, f in enumerate(FLOORS) for p in f}
+    return sorted(
+        f"{a} -> {b} ({package(a)} may not import {package(b)})"
+        for a, found in graph.items()
+        for b in found
+        if package(a) != package(b) and floor[package(b)] >= floor[package(a)]
+    )
+
+
+def test_every_package_of_tasks_has_a_floor():
+    packages = {p.name for p in (REPO / "tasks").iterdir() if (p / "__init__.py").is_file()}
+    assert packages == {p for f in FLOORS for p in f} - {"tasks"}
+
+
+def test_no_package_imports_one_on_its_floor_or_above_not_even_through_a_function():
+    found = upward(imports())
+    assert found == [], "these imports go up the floors of docs/architecture.md:\n" + "\n".join(found)
+
+
+def test_the_floor_rule_sees_an_import_going_up():
+    graph = imports()
+    assert upward({**graph, "tasks.model.quantizer": {"tasks.config.model"}}) == [
+        "tasks.model.quantizer -> tasks.config.model (model may not import config)"
+    ]
+    assert upward({"tasks.steps.results": {"tasks.results.records", "tasks.errors"}}) == []

@@ -334,7 +334,7 @@ def test_split_parts_are_disjoint_fixed_and_checked(project, tmp_path: Path):
         'pics: {images: "data/*.png"}', 'pics: {images: "data/*.png", split: {calibration: 0.7, validation: 0.3}}'
     )
     text = text.replace("    calibration: pics\n", "    calibration: pics\n    validation: pics\n")
-    from tasks.planning import plan
+    from tasks.engine import plan
 
     planning = plan.planning(config.load(project(text)))
     model = planning.project.models["net"]
@@ -366,7 +366,7 @@ def test_random_data_splits_by_index(project):
         "noise: {random: {seed: 1, count: 10}, split: {calibration: 0.5, validation: 0.5}}",
     )
     text = text.replace("    calibration: pics\n", "    calibration: noise\n    validation: noise\n")
-    from tasks.planning import plan
+    from tasks.engine import plan
 
     planning = plan.planning(config.load(project(text)))
     model = planning.project.models["net"]

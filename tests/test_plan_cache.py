@@ -95,7 +95,7 @@ def test_a_no_op_build_loads_no_config_and_no_step_module(tmp_path: Path):
             runpy.run_module("doit", run_name="__main__")
         except SystemExit:
             pass
-        heavy = sorted(m for m in sys.modules if m in ("jsonschema", "yaml", "tasks.config", "tasks.planning.plan", "tasks.steps"))
+        heavy = sorted(m for m in sys.modules if m in ("jsonschema", "yaml", "tasks.config", "tasks.engine.plan", "tasks.steps"))
         print("LOADED", heavy)
         """)  # fmt: skip
     import subprocess

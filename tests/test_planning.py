@@ -11,8 +11,8 @@ import pytest
 
 from support import REPO, tiny_project
 from tasks import config
+from tasks.engine import plan
 from tasks.errors import ConfigError
-from tasks.planning import plan
 
 HEAVY = (
     "tensorflow",

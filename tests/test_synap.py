@@ -13,8 +13,8 @@ from PIL import Image
 
 from support import DATA, doit, ok, ran, tiny_project, write
 from tasks import config
+from tasks.engine import plan
 from tasks.errors import ConfigError
-from tasks.planning import plan
 from tasks.toolchains.synap import adapter as synap_output
 
 SAMPLES = DATA  # real SyNAP metafiles (synap/), model_info.txt and synap_cli output

@@ -93,7 +93,7 @@ def _writing(base: type[DoitCmdBase], salvages: bool = False, cleans: bool = Fal
             if salvages and code != 0 and self._writes_results(args):
                 self._salvage(params, interrupted=False)  # results.json and the report of the variants that built
             if cleans and not code and self.loader.build_dir is not None:
-                from tasks.engine import failures
+                from tasks.results import failures
 
                 gone = failures.clear_all(self.loader.build_dir, args)
                 if gone:

@@ -114,8 +114,9 @@ class ProjectLoader(DodoTaskLoader):
         """
         from dataclasses import replace
 
-        from tasks.engine import failures, state_db
+        from tasks.engine import state_db
         from tasks.engine import wiring as doit_tasks
+        from tasks.results import failures
 
         if self.plan is None or self.shard is not None:
             return

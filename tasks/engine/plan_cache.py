@@ -40,7 +40,7 @@ from tasks.progress import COMMAND_STARTED
 
 if TYPE_CHECKING:
     from tasks.config import Project
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _CODE = (_PACKAGE, _PACKAGE.parent / "schema")
@@ -91,7 +91,7 @@ class Plan:
 
 def _plan(project_file: Path, baseline: Path | None) -> Planning:
     from tasks import config
-    from tasks.planning import plan
+    from tasks.engine import plan
 
     planning = plan.planning(config.load(project_file), baseline)
     planning.fingerprints()  # computed now, kept with the plan

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from tasks.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tasks.planning import plan
+    from tasks.engine import plan
 
 
 def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from tasks.engine.machine import MACHINE
 from tasks.progress import say
 
 if TYPE_CHECKING:
-    from tasks.planning import plan
+    from tasks.engine import plan
     from tasks.planning.step import Step
 
 
@@ -57,7 +57,8 @@ def _action(record: dict[str, Any], plans: plan_cache.Plan) -> Callable[..., Any
     def action(**positional):
         import time
 
-        from tasks.engine import failures, worker
+        from tasks.engine import worker
+        from tasks.results import failures
 
         planning = plans.planning()
         step = planning.find(record["task"])
@@ -258,7 +259,7 @@ def current_failures(planning: plan.Planning, built: set[str]) -> set[str]:
     A record is stale when doit finds its step up to date (``built``), or when the
     step's parameters or input files changed since it failed (the failure was fixed).
     """
-    from tasks.engine import failures
+    from tasks.results import failures
 
     build = planning.paths.build
     failed = set()
@@ -276,6 +277,6 @@ def current_failures(planning: plan.Planning, built: set[str]) -> set[str]:
 
 
 def _inputs(step: Step, planning: plan.Planning) -> str:
-    from tasks.engine import failures
+    from tasks.results import failures
 
     return failures.inputs_digest(params_text(step, planning), [str(p) for p in step.file_dep])

@@ -25,7 +25,7 @@ from tasks.progress import progress
 from tasks.tflite import flatbuffer, runtime
 
 if TYPE_CHECKING:
-    from tasks.steps.records import Accuracy
+    from tasks.results.records import Accuracy
 
 SNR_CAP_DB = 200.0  # identical outputs: reported as 200 dB (JSON has no infinity)
 

@@ -13,7 +13,7 @@ from tasks.progress import progress
 from tasks.tflite import flatbuffer
 
 if TYPE_CHECKING:
-    from tasks.steps.records import Limits
+    from tasks.results.records import Limits
 
 
 def run(start: Path, float_model: Path, quantized: Path, out: Path, scheme: dict[str, Any],

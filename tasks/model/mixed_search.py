@@ -38,16 +38,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tasks import atomic
-from tasks.config.model import Goal
 from tasks.errors import StepError
 from tasks.model import datasets
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, opcodes
+
+if TYPE_CHECKING:
+    from tasks.config.model import Goal
 
 WEIGHTS = ("min_max", "octav", "mse")  # int8 weight rounding the search tries before widening anything
 ADJACENT = 2.0  # a block next to the ones taken counts this much better: fewer type changes
@@ -157,7 +159,9 @@ class Bench:
     tasks: tuple[dict[str, Any], ...]
     io: str
     per_channel: bool
-    vela: Any  # tasks.toolchains.vela.compile.Options (its paths unused)
+    # the budget's oracle: latency(src, work) compiles src in the folder work and gives facts with
+    # estimate.inference_ms and ops; latency.key() is what its numbers depend on (tasks.toolchains.vela.compile.Latency)
+    latency: Any
     cache: Path
     label: str
     pruned: bool = False
@@ -194,13 +198,10 @@ class Bench:
             h.update(self.ranges_digest.encode())
             for x in xs:
                 h.update(np.ascontiguousarray(x).tobytes())
-            vela = {k: getattr(self.vela.settings, k) for k in ("accelerator", "system_config", "memory_mode", "optimise",
-                                                       "arena_cache_size")}  # fmt: skip
-            config = self.vela.settings.config.read_bytes().hex() if self.vela.settings.config else None
             tools = {d: versions.version(d) for d in ("ai-edge-quantizer", "ethos-u-vela", "ai-edge-litert", "numpy")}
             code = [Path(__file__).with_name(n).read_bytes().hex() for n in ("quantizer.py", "accuracy.py")]
-            extra = {"tasks": self.tasks, "io": self.io, "per_channel": self.per_channel, "vela": vela,
-                     "config": config, "tools": tools, "version": CACHE_VERSION, "code": code}  # fmt: skip
+            extra = {"tasks": self.tasks, "io": self.io, "per_channel": self.per_channel, **self.latency.key(),
+                     "tools": tools, "version": CACHE_VERSION, "code": code}  # fmt: skip
             h.update(json.dumps(extra, sort_keys=True, default=str).encode())
             self._key = h.hexdigest()
         return self._key
@@ -222,7 +223,6 @@ class Bench:
 
     def _measure(self, wide: set[int], weights: str) -> dict[str, Any]:
         from tasks.model import accuracy, quantizer
-        from tasks.toolchains.vela import compile
 
         quantized = quantizer.mixed(self.content, self.scheme(wide, weights), self.qsvs, self.label)
         self.counts["quantizations"] += 1
@@ -231,7 +231,7 @@ class Bench:
         try:
             src = work / "candidate.tflite"
             src.write_bytes(quantized)
-            facts = compile.vela_facts(src, work, self.vela)
+            facts = self.latency(src, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         self.counts["compiles"] += 1

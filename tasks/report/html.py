@@ -15,7 +15,7 @@ from tasks.report import graph as report_graph
 from tasks.report import verdicts
 
 if TYPE_CHECKING:
-    from tasks.steps.records import Accuracy, OverviewRow, Search, VariantRow
+    from tasks.results.records import Accuracy, OverviewRow, Search, VariantRow
 
 e = html.escape
 

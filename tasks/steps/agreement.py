@@ -35,9 +35,9 @@ from tasks.progress import progress
 from tasks.steps import benchmark
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import Agreement
+    from tasks.results.records import Agreement
 
 RUNNER_MODULE = "tasks.boards.runners.litert_outputs"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)

@@ -31,9 +31,9 @@ from tasks.toolchains.synap import runtime as synap_cli
 
 if TYPE_CHECKING:
     from tasks.config import Board, Target
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import Benchmark
+    from tasks.results.records import Benchmark
 
 RUNNER_MODULE = "tasks.boards.runners.litert_benchmark"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)

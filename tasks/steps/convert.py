@@ -29,7 +29,7 @@ from tasks.planning.options import input_file, output_file
 from tasks.progress import progress
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 # runs in the tool environment, as a script; named as a module so that it is part of this step's code digest

@@ -20,7 +20,7 @@ from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
     from tasks.config import Task
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 

@@ -19,7 +19,7 @@ from tasks.planning.options import output_file, unfingerprinted
 from tasks.progress import say
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 

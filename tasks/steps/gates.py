@@ -18,9 +18,9 @@ from tasks.planning.options import input_file, output_file
 from tasks.progress import say
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import GatesRecord, VariantRow
+    from tasks.results.records import GatesRecord, VariantRow
 
 
 @dataclass(frozen=True, kw_only=True)

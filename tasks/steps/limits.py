@@ -23,7 +23,7 @@ from tasks.planning.options import input_file, output_file, to_json
 from tasks.steps.quantize import INTEGER_SCHEMES, Scheme
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 GAP_DB = 6.0  # the one-sample model this much better on the worst output: the calibration set is the problem

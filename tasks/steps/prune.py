@@ -16,7 +16,7 @@ from tasks.planning.options import input_file, output_file
 from tasks.progress import progress
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 

@@ -16,7 +16,7 @@ from tasks.model.datasets import Samples
 from tasks.planning.options import input_file, output_file, to_json
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 INTEGER_SCHEMES = ("int8", "int16x8")  # calibrated: they need a dataset

@@ -32,9 +32,9 @@ from tasks.steps import gates, results
 
 if TYPE_CHECKING:
     from tasks.config import Variant
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import Manifest, ManifestEntry, VariantAccuracy, VariantRow
+    from tasks.results.records import Manifest, ManifestEntry, VariantAccuracy, VariantRow
 
 RECORDED_TOOLS = ("tensorflow", "ai-edge-quantizer", "ai-edge-litert", "ethos-u-vela", "doit")
 

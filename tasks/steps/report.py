@@ -32,9 +32,9 @@ from tasks.report import verdicts
 from tasks.steps import gates
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import Conversion, OverviewRow, Results, VariantRow
+    from tasks.results.records import Conversion, OverviewRow, Results, VariantRow
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,7 @@
 """results: every variant's facts in one build/results.json (format in docs/concepts.md).
 
 What it writes is checked against schema/results.schema.json first (the
-records it is made of are typed in tasks/steps/records.py).
+records it is made of are typed in tasks/results/records.py).
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
-from tasks.engine import failures
 from tasks.errors import StepError
 from tasks.planning.options import files, input_file, output_file, relative, unfingerprinted
 from tasks.progress import say
+from tasks.results import failures
 
 if TYPE_CHECKING:
     from tasks.config import Variant
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.steps.records import Agreement, Benchmark, Conversion, Failure, Results, VariantAccuracy, VariantRow
+    from tasks.results.records import Agreement, Benchmark, Conversion, Failure, Results, VariantAccuracy, VariantRow
 
 SCHEMA = Path(__file__).resolve().parent.parent.parent / "schema" / "results.schema.json"
 
@@ -63,7 +63,7 @@ class Options:
     variants: tuple[Entry, ...]
     out: Path = output_file()
     root: Path = unfingerprinted(Path("."))  # paths in results.json are relative to it
-    build: Path = unfingerprinted(Path("build"))  # where failed steps leave their records (tasks/engine/failures.py)
+    build: Path = unfingerprinted(Path("build"))  # where failed steps leave their records (tasks/results/failures.py)
     # why some variants may be incomplete: set by the salvage after a build that failed or was interrupted
     # (tasks/engine/loader.py); None when doit runs the step, which it does only once every input is built
     stopped: str | None = unfingerprinted(None)
@@ -138,7 +138,7 @@ def _with_steps(planning: Planning, producers: dict[Path, Step], e: Entry) -> En
 
 
 def _read(path: Path | None) -> Any:
-    """The record a step wrote to ``path`` (its type: tasks/steps/records.py), or None."""
+    """The record a step wrote to ``path`` (its type: tasks/results/records.py), or None."""
     return json.loads(path.read_text()) if path else None
 
 

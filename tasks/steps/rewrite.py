@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 

@@ -25,7 +25,7 @@ from tasks.toolchains.vela.compile import Options as CompileOptions
 from tasks.toolchains.vela.settings import VelaSettings
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 
@@ -140,6 +140,7 @@ def _bench(c: Candidates, take: int | None = None):
     import hashlib
 
     from tasks.model import calibration, mixed_search
+    from tasks.toolchains.vela import compile
 
     qsvs, _ = calibration.read(c.ranges)
     return mixed_search.Bench(
@@ -150,7 +151,7 @@ def _bench(c: Candidates, take: int | None = None):
         tasks=tuple(t.spec() for t in c.tasks),
         io=c.io,
         per_channel=c.per_channel,
-        vela=c.vela.compile_options(c.label, c.cache),
+        latency=compile.Latency(c.vela.compile_options(c.label, c.cache)),
         cache=c.cache,
         label=c.label,
         pruned=c.pruned,

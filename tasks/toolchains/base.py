@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tasks.config import Model, Variant
     from tasks.config.rules import Context
-    from tasks.planning.plan import Paths
+    from tasks.engine.plan import Paths
     from tasks.planning.step import StepKind
 
 Found = Iterator[tuple[tuple, str]]  # what a rule yields: (YAML path, message)

@@ -10,7 +10,7 @@ from tasks.toolchains.base import FileOf, Settings
 
 if TYPE_CHECKING:
     from tasks.config import Model, Variant
-    from tasks.planning.plan import Paths
+    from tasks.engine.plan import Paths
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,7 +26,7 @@ from tasks.toolchains.synap.settings import SynapSettings, model_path, source
 
 if TYPE_CHECKING:
     from tasks.config import Variant
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 

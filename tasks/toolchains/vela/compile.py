@@ -24,7 +24,7 @@ from tasks.toolchains.vela import adapter
 from tasks.toolchains.vela.settings import DEFAULT_VELA_CONFIG, Facts, VelaSettings, model_path
 
 if TYPE_CHECKING:
-    from tasks.planning.plan import Planning
+    from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
 
@@ -122,6 +122,22 @@ def architecture(accelerator: str) -> dict[str, Any]:
         "cores": config.cores,
         "channel_block": config.ofm_ublock.depth * config.cores,  # output channels computed together
     }
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Vela's estimate of a candidate's inference time: the oracle of an ``auto`` scheme's latency budget."""
+
+    options: Options  # its paths unused
+
+    def key(self) -> dict[str, Any]:
+        """What the estimate depends on, besides the model: the settings and the config file's bytes."""
+        s = self.options.settings
+        keys = ("accelerator", "system_config", "memory_mode", "optimise", "arena_cache_size")
+        return {"vela": {k: getattr(s, k) for k in keys}, "config": s.config.read_bytes().hex() if s.config else None}
+
+    def __call__(self, src: Path, work: Path) -> Facts:
+        return vela_facts(src, work, self.options)
 
 
 def vela_facts(src: Path, work: Path, o: Options) -> Facts:

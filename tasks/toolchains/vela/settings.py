@@ -11,7 +11,7 @@ from tasks.toolchains.base import FileOf, Settings
 
 if TYPE_CHECKING:
     from tasks.config import Variant
-    from tasks.planning.plan import Paths
+    from tasks.engine.plan import Paths
 
 DEFAULT_VELA_CONFIG = "Arm/vela.ini"  # the vela.ini Vela ships, resolved by Vela itself
 

@@ -23,7 +23,7 @@ from tasks import atomic
 from tasks.digests import sha256_file
 
 if TYPE_CHECKING:
-    from tasks.steps.records import Failure
+    from tasks.results.records import Failure
 
 FOLDER = "failures"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-# --- a failed step (tasks/engine/failures.py) -----------------------------------------------------------
+# --- a failed step (tasks/results/failures.py) -----------------------------------------------------------
 
 
 class Failure(TypedDict):

@@ -1,0 +1,8 @@
+"""What a build found, as data: the records of results.json and the failure records.
+
+``records`` declares the shape of results.json (and of the files the steps
+hand to the results step); ``failures`` keeps the record of a step that
+failed, beside the build, until the step runs again.  Both are plain data:
+the results step (tasks/steps/results.py) assembles them, the report and
+the release read them.
+"""
