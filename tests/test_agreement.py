@@ -46,6 +46,7 @@ def int8_model(folder: Path, keras_model) -> Path:
         quantize.Options(
             scheme=scheme,
             label="net/int8_io",
+            where=quantize.Where(scheme="int8_io", model="models.net", unit="models.net"),
             model=float_model,
             out=out,
             facts=folder / "quantize.json",
@@ -102,9 +103,17 @@ def test_the_plain_cpu_runtime_over_ssh_agrees_bit_exactly(server, identity: Pat
     (name,) = result["outputs"]
     assert result["agreement"] == 1.0 and result["samples"] == 16 and result["tolerance_lsb"] == 0
     assert result["outputs"][name] == {
-        "index": 0, "dtype": "int8", "shape": [1, 4, 4, 8], "agreement": 1.0, "exact": 1.0, "max_abs": 0.0,
-        "max_lsb": 0, "max_ulp": None, "snr_db": 200.0, "first_mismatch": None,
-    }  # fmt: skip
+        "index": 0,
+        "dtype": "int8",
+        "shape": [1, 4, 4, 8],
+        "agreement": 1.0,
+        "exact": 1.0,
+        "max_abs": 0.0,
+        "max_lsb": 0,
+        "max_ulp": None,
+        "snr_db": 200.0,
+        "first_mismatch": None,
+    }
     uploaded = identity.stat().st_size + agreement.RUNNER.stat().st_size
     assert result["bytes_sent"] > uploaded  # the model, the runner and the inputs
     assert "--inputs=" in result["command"] and str(server.folder / "board") in result["command"]
@@ -224,7 +233,8 @@ def test_a_misspelt_agreement_key_is_refused(tmp_path: Path):
     with pytest.raises(ConfigError) as info:
         config.load(path)
     assert str(info.value) == (
-        f"{path}:18: boards.a.agreement.sample: unknown key 'sample'; allowed keys: samples, tolerance_abs, tolerance_lsb"
+        f"{path}:18: boards.a.agreement.sample: unknown key 'sample'; "
+        "allowed keys: samples, tolerance_abs, tolerance_lsb"
     )
 
 

@@ -73,14 +73,16 @@ def test_bad_accelerator_names_line_path_and_choices(project):
 def test_unknown_key_is_an_error(project):
     path = project(replace=("    calibration: pics", "    calibration: pics\n    calibraton: pics"))
     assert error_of(path).endswith(
-        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: calibration, input_shape, onnx2tf, prune, rewrites, source, synap, task, validation"
+        ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: "
+        "calibration, input_shape, onnx2tf, prune, rewrites, source, synap, task, validation"
     )
 
 
 def test_unknown_top_level_key(project):
     path = project(GOOD + "extra: 1\n")
     assert error_of(path).endswith(
-        ":15: extra: unknown key 'extra'; allowed keys: boards, build_dir, builds, cache, datasets, gates, models, name, quantization, release, targets, version"
+        ":15: extra: unknown key 'extra'; allowed keys: "
+        "boards, build_dir, builds, cache, datasets, gates, models, name, quantization, release, targets, version"
     )
 
 
@@ -150,7 +152,7 @@ def test_integer_scheme_needs_calibration(project):
 def test_io_type_must_fit_scheme(project):
     path = project(replace=("int8: {type: int8}", "int8: {type: int8, io: int16}"))
     assert error_of(path).endswith(
-        ":11: quantization.int8.io: io: int16 does not fit type int8; use float32 or int8, uint8"
+        ":11: quantization.int8.io: io: int16 does not fit type int8; use float32, int8 or uint8"
     )
 
 
@@ -171,7 +173,8 @@ def test_several_errors_each_on_its_line(project):
     lines = error_of(path).splitlines()
     assert lines == [
         "project.yaml:1: version: 2 must be 1",
-        "project.yaml:11: quantization.int8.type: 'int9' is not one of dynamic, float16, int8, int16x8, auto, uint8, int16",
+        "project.yaml:11: quantization.int8.type: 'int9' "
+        "is not one of dynamic, float16, int8, int16x8, auto, uint8, int16",
     ]
 
 
@@ -218,7 +221,8 @@ def test_memory_mode_checked_against_the_projects_vela_ini(project, tmp_path: Pa
     path = project(replace=("memory_mode: Dedicated_Sram}", "memory_mode: Dedicated_Sram, config: my.ini}"))
     lines = error_of(path).splitlines()
     assert lines == [
-        "project.yaml:13: targets.imx93.system_config: 'Ethos_U65_High_End' is not a System_Config of my.ini; one of Board",
+        "project.yaml:13: targets.imx93.system_config: 'Ethos_U65_High_End' "
+        "is not a System_Config of my.ini; one of Board",
         "project.yaml:13: targets.imx93.memory_mode: 'Dedicated_Sram' is not a Memory_Mode of my.ini; one of Fast",
     ]
 
@@ -228,8 +232,11 @@ def test_prune_variants_expand_and_are_referenced_by_builds(project):
         replace=("    calibration: pics\n", "    calibration: pics\n    prune:\n      head: {outputs: [out]}\n")
     )
     assert [v.id for v in config.load(path).variants] == [
-        "net/int8@imx93", "net/int8@cpu", "net.head/int8@imx93", "net.head/int8@cpu",
-    ]  # fmt: skip
+        "net/int8@imx93",
+        "net/int8@cpu",
+        "net.head/int8@imx93",
+        "net.head/int8@cpu",
+    ]
     path.write_text(path.read_text() + "builds:\n  - {models: [net.tail], quantization: [int8], targets: [cpu]}\n")
     assert error_of(path).endswith(
         ":18: builds[0].models[0]: 'net.tail' is not defined under models (or MODEL.PRUNE) (defined: net, net.head)"
@@ -241,7 +248,8 @@ def test_override_needs_exactly_one_selector(project):
         replace=("int8: {type: int8}", "int8: {type: int8, overrides: [{match: a, from: b, type: int16x8}]}")
     )
     assert error_of(path).endswith(
-        ":11: quantization.int8.overrides[0]: give exactly one of match (a regex on layer output names) or from (a tensor name)"
+        ":11: quantization.int8.overrides[0]: give exactly one of "
+        "match (a regex on layer output names) or from (a tensor name)"
     )
 
 
@@ -254,7 +262,8 @@ def test_board_names_undefined_target_and_needs_command(project):
     path = project(GOOD + "boards:\n  b: {host: 10.0.0.2, targets: [imx94], benchmark: {runner: benchmark_model}}\n")
     assert error_of(path).splitlines() == [
         "project.yaml:16: boards.b.targets[0]: 'imx94' is not defined under targets (defined: cpu, imx93)",
-        "project.yaml:16: boards.b.benchmark: runner benchmark_model needs command: the path of benchmark_model on the board",
+        "project.yaml:16: boards.b.benchmark: runner benchmark_model "
+        "needs command: the path of benchmark_model on the board",
     ]
 
 

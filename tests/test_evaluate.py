@@ -17,6 +17,8 @@ from tasks.steps import evaluate, quantize
 
 UNIFORM = random_dataset(16, "u")
 
+WHERE = quantize.Where(scheme="q", model="models.net", unit="models.net")
+
 
 def test_compare_on_known_signals():
     ref = np.array([1.0, -1.0, 2.0, 0.0])
@@ -35,7 +37,13 @@ def test_identity_model_snr_matches_rounding_theory(tmp_path: Path, io: str):
     scheme = quantize.Scheme(type="int8", io=io, per_channel=True)
     quantize.run(
         quantize.Options(
-            scheme=scheme, label="id/int8", model=float_model, out=quantized, facts=tmp_path / "q.json", dataset=UNIFORM
+            scheme=scheme,
+            label="id/int8",
+            where=WHERE,
+            model=float_model,
+            out=quantized,
+            facts=tmp_path / "q.json",
+            dataset=UNIFORM,
         )
     )
     out = tmp_path / "accuracy.json"
@@ -63,12 +71,31 @@ def test_identity_model_snr_matches_rounding_theory(tmp_path: Path, io: str):
 
 def test_gate_checks_and_table():
     variants = [
-        {"id": "m/int8@u65", "model": "m", "prune": None, "quantization": "int8", "target": "u65", "size_bytes": 100,
-         "ops": {"npu": 9, "cpu": 1}, "estimate": {"inference_ms": 3.0, "sram_kib": 10.0}, "benchmark": None,
-         "accuracy": {"outputs": {"a": {"snr_db": 30.0, "cosine": 0.99}, "b": {"snr_db": 12.0, "cosine": 0.9}}}},
-        {"id": "m/int8@cpu", "model": "m", "prune": None, "quantization": "int8", "target": "cpu", "size_bytes": 90,
-         "ops": None, "estimate": None, "benchmark": None, "accuracy": None},
-    ]  # fmt: skip
+        {
+            "id": "m/int8@u65",
+            "model": "m",
+            "prune": None,
+            "quantization": "int8",
+            "target": "u65",
+            "size_bytes": 100,
+            "ops": {"npu": 9, "cpu": 1},
+            "estimate": {"inference_ms": 3.0, "sram_kib": 10.0},
+            "benchmark": None,
+            "accuracy": {"outputs": {"a": {"snr_db": 30.0, "cosine": 0.99}, "b": {"snr_db": 12.0, "cosine": 0.9}}},
+        },
+        {
+            "id": "m/int8@cpu",
+            "model": "m",
+            "prune": None,
+            "quantization": "int8",
+            "target": "cpu",
+            "size_bytes": 90,
+            "ops": None,
+            "estimate": None,
+            "benchmark": None,
+            "accuracy": None,
+        },
+    ]
     rules = [
         {"metric": "snr_db", "min": 20},  # the worst output (b) decides
         {"metric": "npu_op_ratio", "min": 0.8, "targets": "u*"},
@@ -79,9 +106,13 @@ def test_gate_checks_and_table():
     checks, warnings = gates.check(rules, variants)
     result = {(c["gate"], c["variant"]): c["passed"] for c in checks}
     assert result == {
-        (0, "m/int8@u65"): False, (1, "m/int8@u65"): True, (2, "m/int8@u65"): False,
-        (3, "m/int8@u65"): False, (3, "m/int8@cpu"): True, (4, None): False,
-    }  # fmt: skip
+        (0, "m/int8@u65"): False,
+        (1, "m/int8@u65"): True,
+        (2, "m/int8@u65"): False,
+        (3, "m/int8@u65"): False,
+        (3, "m/int8@cpu"): True,
+        (4, None): False,
+    }
     assert (
         "gates[0]: m/int8@cpu has no snr_db: no accuracy (the model has no validation dataset); not checked" in warnings
     )
@@ -128,8 +159,18 @@ def test_failing_gate_fails_doit_and_keeps_every_artifact(tiny: Path):
 
 
 def test_delegated_ratio_gate_catches_runtime_cpu_fallback():
-    variant = {"id": "m/int8@imx8mp", "model": "m", "prune": None, "quantization": "int8", "target": "imx8mp",
-               "size_bytes": 1, "benchmark": {"board": "evk", "latency_ms": {"avg": 3.0},
-                                              "delegated": {"nodes": 12, "total": 14, "complete": False}}}  # fmt: skip
+    variant = {
+        "id": "m/int8@imx8mp",
+        "model": "m",
+        "prune": None,
+        "quantization": "int8",
+        "target": "imx8mp",
+        "size_bytes": 1,
+        "benchmark": {
+            "board": "evk",
+            "latency_ms": {"avg": 3.0},
+            "delegated": {"nodes": 12, "total": 14, "complete": False},
+        },
+    }
     checks, _ = gates.check([{"metric": "delegated_ratio", "min": 1.0}], [variant])
     assert [(c["passed"], round(c["value"], 4), c["output"]) for c in checks] == [(False, 0.8571, "evk")]

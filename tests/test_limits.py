@@ -46,7 +46,13 @@ def check(tmp_path: Path, calibration: tuple[Path, ...], validation: tuple[Path,
     )
     quantize.run(
         quantize.Options(
-            scheme=scheme, label="m/int8", model=float_model, out=quantized, facts=tmp_path / "q.json", dataset=cal
+            scheme=scheme,
+            label="m/int8",
+            where=quantize.Where(scheme="int8", model="models.m", unit="models.m"),
+            model=float_model,
+            out=quantized,
+            facts=tmp_path / "q.json",
+            dataset=cal,
         )
     )
     out = tmp_path / "limits.json"

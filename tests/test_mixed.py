@@ -58,6 +58,7 @@ def quantize_with(
         quantize.Options(
             scheme=full,
             label="net/mixed",
+            where=quantize.Where(scheme="mixed", model="models.net", unit="models.net"),
             model=float_model,
             out=out,
             facts=facts,
@@ -148,7 +149,13 @@ def test_snr_matches_theory_for_a_quantized_identity_like_layer(tmp_path: Path):
     scheme = quantize.Scheme(type="int8", io="float32", per_channel=True)
     quantize.run(
         quantize.Options(
-            scheme=scheme, label="id/int8", model=float_out, out=out, facts=tmp_path / "q.json", dataset=NOISE
+            scheme=scheme,
+            label="id/int8",
+            where=quantize.Where(scheme="int8", model="models.id", unit="models.id"),
+            model=float_out,
+            out=out,
+            facts=tmp_path / "q.json",
+            dataset=NOISE,
         )
     )
     rows = {r["tensor"]: r for r in quant_errors.layer_errors(float_out.read_bytes(), out.read_bytes(), samples)}
@@ -262,9 +269,12 @@ def test_an_int16_tail_stays_int16_up_to_its_output_beside_an_int8_one(tmp_path:
         assert opcodes.op_name(model, op) == "DEQUANTIZE"
         fed_by[signature[index]] = sg.tensors[op.inputs[0]].type
     assert sorted(fed_by.values()) == sorted([flatbuffer.schema.TensorType.INT8, flatbuffer.schema.TensorType.INT16])
-    assert not any(opcodes.op_name(model, op) == "QUANTIZE" and sg.tensors[op.outputs[0]].type
-                   == flatbuffer.schema.TensorType.INT8 and sg.tensors[op.inputs[0]].type
-                   == flatbuffer.schema.TensorType.INT16 for op in sg.operators)  # fmt: skip
+    assert not any(
+        opcodes.op_name(model, op) == "QUANTIZE"
+        and sg.tensors[op.outputs[0]].type == flatbuffer.schema.TensorType.INT8
+        and sg.tensors[op.inputs[0]].type == flatbuffer.schema.TensorType.INT16
+        for op in sg.operators
+    )
     xs = list(datasets.samples(NOISE, [1, 12, 12, 3]))
     expected, got, got_int8 = (signature_outputs(c, xs) for c in (float_model.read_bytes(), content, plain))
     for key in expected:  # each head as good as in the int8 model; the int16 one better

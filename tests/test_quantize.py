@@ -15,6 +15,8 @@ from tasks.tflite import flatbuffer, opcodes
 
 T = flatbuffer.schema.TensorType
 
+WHERE = quantize.Where(scheme="q", model="models.net", unit="models.net")
+
 
 @pytest.fixture(scope="module")
 def float_model(tmp_path_factory) -> Path:
@@ -25,7 +27,11 @@ def run_scheme(float_model: Path, tmp_path: Path, **scheme) -> tuple[bytes, dict
     full = quantize.Scheme(**{"type": "int8", "io": "float32", "per_channel": True, **scheme})
     out, facts = tmp_path / "q.tflite", tmp_path / "q.json"
     dataset = random_dataset() if full.type in ("int8", "int16x8") else None
-    quantize.run(quantize.Options(scheme=full, label="net/q", model=float_model, out=out, facts=facts, dataset=dataset))
+    quantize.run(
+        quantize.Options(
+            scheme=full, label="net/q", where=WHERE, model=float_model, out=out, facts=facts, dataset=dataset
+        )
+    )
     return out.read_bytes(), json.loads(facts.read_text())
 
 

@@ -183,8 +183,8 @@ def test_synap_only_settings_are_refused_for_tflite_targets(tmp_path):
     with pytest.raises(ConfigError) as err:
         config.load(project)
     assert (
-        "quantization.a16w8.type: uint8 is a SyNAP data type; variant tiny/a16w8@u65 is quantized by TensorFlow Lite, which takes int8, int16x8, float16 or dynamic"
-        in str(err.value)
+        "quantization.a16w8.type: uint8 is a SyNAP data type; variant tiny/a16w8@u65 is quantized by TensorFlow Lite, "
+        "which takes int8, int16x8, auto, float16 or dynamic" in str(err.value)
     )
 
 

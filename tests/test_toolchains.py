@@ -25,7 +25,11 @@ models:
 quantization:
   q: {type: int8}
 targets:
-  u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
+  u55:
+    compiler: vela
+    accelerator: ethos-u55-128
+    system_config: Ethos_U55_High_End_Embedded
+    memory_mode: Shared_Sram
   vs680: {compiler: synap, soc: VS680}
   cpu: {compiler: none}
   npu: {compiler: none, delegate: vx}
@@ -52,33 +56,57 @@ def error(tmp_path: Path, *args: str) -> str:
 @pytest.mark.parametrize(
     ("target", "scheme", "message"),
     [
-        ("vs680", "{type: int8, per_channel: false}",
-         "project.yaml:10: quantization.q.per_channel: per_channel is a TensorFlow Lite setting; variant net/q@vs680 "
-         "is quantized by SyNAP, which would drop it: use scheme: perchannel_symmetric_affine for SyNAP, or build this "
-         "scheme for TensorFlow Lite targets only"),
-        ("vs680", "{type: int8, io: int8}",
-         "project.yaml:10: quantization.q.io: io is a TensorFlow Lite setting; for variant net/q@vs680 say dequantize: "
-         "per output under the model's synap: outputs"),
-        ("vs680", "{type: dynamic}",
-         "project.yaml:10: quantization.q.type: SyNAP has no dynamic-range quantization (variant net/q@vs680); use "
-         "uint8, int8, int16 or float16"),
-        ("vs680", "{type: int8, overrides: [{match: conv, type: int16}]}",
-         "project.yaml:10: quantization.q.overrides[0].match: SyNAP picks layers by name, not by pattern (variant "
-         "net/q@vs680); use from: LAYER (that layer and every layer after it)"),
-        ("u55", "{type: int8, scheme: asymmetric_affine}",
-         "project.yaml:10: quantization.q.scheme: scheme is a SyNAP setting; variant net/q@u55 is quantized by "
-         "TensorFlow Lite (use per_channel there), so build this scheme for synap targets only"),
-        ("cpu", "{type: int8, algorithm: kl_divergence}",
-         "project.yaml:10: quantization.q.algorithm: algorithm is a SyNAP setting; variant net/q@cpu is quantized by "
-         "TensorFlow Lite (use per_channel there), so build this scheme for synap targets only"),
-        ("npu", "{type: uint8}",
-         "project.yaml:10: quantization.q.type: uint8 is a SyNAP data type; variant net/q@npu is quantized by "
-         "TensorFlow Lite, which takes int8, int16x8, float16 or dynamic"),
-        ("u55", "{type: int8, overrides: [{from: x, type: int16}]}",
-         "project.yaml:10: quantization.q.overrides[0].type: int16 is a SyNAP data type; for variant net/q@u55 use "
-         "int8, int16x8 or float"),
+        (
+            "vs680",
+            "{type: int8, per_channel: false}",
+            "project.yaml:10: quantization.q.per_channel: per_channel is a TensorFlow Lite setting; variant net/q@vs680 "
+            "is quantized by SyNAP, which would drop it: use scheme: perchannel_symmetric_affine for SyNAP, or build this "
+            "scheme for TensorFlow Lite targets only",
+        ),
+        (
+            "vs680",
+            "{type: int8, io: int8}",
+            "project.yaml:10: quantization.q.io: io is a TensorFlow Lite setting; for variant net/q@vs680 say dequantize: "
+            "per output under the model's synap: outputs",
+        ),
+        (
+            "vs680",
+            "{type: dynamic}",
+            "project.yaml:10: quantization.q.type: SyNAP has no dynamic-range quantization (variant net/q@vs680); use "
+            "uint8, int8, int16 or float16",
+        ),
+        (
+            "vs680",
+            "{type: int8, overrides: [{match: conv, type: int16}]}",
+            "project.yaml:10: quantization.q.overrides[0].match: SyNAP picks layers by name, not by pattern (variant "
+            "net/q@vs680); use from: LAYER (that layer and every layer after it)",
+        ),
+        (
+            "u55",
+            "{type: int8, scheme: asymmetric_affine}",
+            "project.yaml:10: quantization.q.scheme: scheme is a SyNAP setting; variant net/q@u55 is quantized by "
+            "TensorFlow Lite (use per_channel there), so build this scheme for synap targets only",
+        ),
+        (
+            "cpu",
+            "{type: int8, algorithm: kl_divergence}",
+            "project.yaml:10: quantization.q.algorithm: algorithm is a SyNAP setting; variant net/q@cpu is quantized by "
+            "TensorFlow Lite (use per_channel there), so build this scheme for synap targets only",
+        ),
+        (
+            "npu",
+            "{type: uint8}",
+            "project.yaml:10: quantization.q.type: uint8 is a SyNAP data type; variant net/q@npu is quantized by "
+            "TensorFlow Lite, which takes int8, int16x8, auto, float16 or dynamic",
+        ),
+        (
+            "u55",
+            "{type: int8, overrides: [{from: x, type: int16}]}",
+            "project.yaml:10: quantization.q.overrides[0].type: int16 is a SyNAP data type; for variant net/q@u55 use "
+            "int8, int16x8 or float",
+        ),
     ],
-)  # fmt: skip
+)
 def test_scheme_keys_of_another_toolchain(tmp_path: Path, target: str, scheme: str, message: str):
     assert error(tmp_path, target, scheme) == message
 
@@ -135,8 +163,11 @@ def test_delegate_options_without_a_delegate(tmp_path: Path):
 def test_each_target_gets_its_toolchain(tmp_path: Path):
     project = load(tmp_path, "u55, vs680, cpu, npu")
     assert {n: t.toolchain.name for n, t in project.targets.items()} == {
-        "u55": "vela", "vs680": "synap", "cpu": "tflite", "npu": "delegate",
-    }  # fmt: skip
+        "u55": "vela",
+        "vs680": "synap",
+        "cpu": "tflite",
+        "npu": "delegate",
+    }
 
 
 def test_registry_agrees_with_the_step_table_and_the_schema():

@@ -19,10 +19,7 @@ from pathlib import Path
 
 from tasks.config import document, expand, rules
 from tasks.config.model import (
-    CALIBRATED,
     DEFAULT_DELEGATES,
-    INTEGER_SCHEMES,
-    SYNAP_ONLY_TYPES,
     Board,
     Dataset,
     Gate,
@@ -47,7 +44,7 @@ from tasks.planning.options import relative
 SCHEMA_PATH = document.SCHEMA_PATH
 
 __all__ = [
-    "CALIBRATED", "DEFAULT_DELEGATES", "INTEGER_SCHEMES", "SCHEMA_PATH", "SYNAP_ONLY_TYPES", "Board", "Dataset",
+    "DEFAULT_DELEGATES", "SCHEMA_PATH", "Board", "Dataset",
     "Gate", "Model", "Override", "Preprocess", "Project", "Prune", "Quantization", "Release", "Source", "Split", "StepCache",
     "Target", "Task", "Variant", "load", "relative",
 ]  # fmt: skip

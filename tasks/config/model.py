@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tasks.model import schemes
 from tasks.model.datasets import Preprocess
 from tasks.toolchains.delegate.settings import DEFAULT_DELEGATES
 
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     from tasks.boards.settings import BoardBase
     from tasks.toolchains.base import Settings, Toolchain
 
-INTEGER_SCHEMES = ("int8", "int16x8")  # TFLite's integer schemes
-SYNAP_ONLY_TYPES = ("uint8", "int16")  # SyNAP data types TFLite does not quantize to
-AUTO = "auto"  # per-layer int8 / int16x8, chosen by a search (tasks/model/mixed_search.py)
-CALIBRATED = INTEGER_SCHEMES + SYNAP_ONLY_TYPES + (AUTO,)  # need calibration data
 WEIGHT_ALGORITHMS = ("min_max", "octav", "mse")  # int8 weight rounding (ai-edge-quantizer's algorithms)
 
 
@@ -177,12 +174,12 @@ class Quantization:
     @property
     def calibrated(self) -> bool:
         """Needs calibration data."""
-        return self.type in CALIBRATED
+        return schemes.BY_NAME[self.type].calibrated
 
     @property
     def uses_ranges(self) -> bool:
         """Quantized by an ai-edge-quantizer recipe from the calibrate step's ranges, not by TensorFlow Lite's."""
-        return self.type == AUTO or bool(self.overrides) or self.weights != "min_max"
+        return self.type == schemes.AUTO or bool(self.overrides) or self.weights != "min_max"
 
 
 @dataclass(frozen=True, kw_only=True)

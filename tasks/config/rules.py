@@ -16,8 +16,10 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from tasks.config.expand import units
-from tasks.config.model import AUTO, CALIBRATED, INTEGER_SCHEMES, Project
+from tasks.config.model import Project
 from tasks.config.toolchain_rules import model_keys_used, quantization_keys_used, target_keys_used
+from tasks.model import schemes
+from tasks.model.schemes import AUTO
 from tasks.toolchains.registry import TOOLCHAINS
 
 Found = Iterator[tuple[tuple, str]]
@@ -64,19 +66,22 @@ def model_datasets(c: Context) -> Found:
                 yield ("models", name, key), f"dataset '{value}' {_defined('datasets', c.project.datasets)}"
 
 
+def _either(names: list[str] | tuple[str, ...]) -> str:
+    """``a, b or c``."""
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def io_fits_type(c: Context) -> Found:
     for n, q in c.project.quantization.items():
         if q.io == "uint8" and (q.type == AUTO or q.overrides or q.weights != "min_max"):
             yield ("quantization", n, "io"), "io: uint8 is not available with ai-edge-quantizer's recipes; use int8"
-        elif q.type == AUTO and q.io not in ("float32", "int8"):
-            yield ("quantization", n, "io"), f"io: {q.io} does not fit type auto (int8 inside); use float32 or int8"
-        elif q.type == AUTO:
+        elif q.io in (row := schemes.BY_NAME[q.type]).io:
             continue
-        elif q.io != "float32" and q.type not in INTEGER_SCHEMES:
-            yield ("quantization", n, "io"), f"io: {q.io} needs type int8 or int16x8, not {q.type}"
-        elif q.type == "int8" and q.io == "int16" or q.type == "int16x8" and q.io in ("int8", "uint8"):
-            allowed = "int8, uint8" if q.type == "int8" else "int16"
-            yield ("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use float32 or {allowed}"
+        elif row.io == ("float32",):  # float activations inside: only float io
+            takers = _either([s.name for s in schemes.SCHEMES if s.tflite and q.io in s.io])
+            yield ("quantization", n, "io"), f"io: {q.io} needs type {takers}, not {q.type}"
+        else:
+            yield ("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use {_either(row.io)}"
 
 
 def overrides_well_formed(c: Context) -> Found:
@@ -91,8 +96,10 @@ def overrides_well_formed(c: Context) -> Found:
                     re.compile(o["match"])
                 except re.error as exc:
                     yield at + ("match",), f"{o['match']!r} is not a valid regular expression ({exc})"
-            if v["type"] not in CALIBRATED:
-                yield at, f"overrides need type int8, int16x8 (or, for SyNAP, uint8, int16), not {v['type']}"
+            if v["type"] not in schemes.names(calibrated=True):
+                takes = ", ".join(t for t in schemes.names(calibrated=True, tflite=True) if t != AUTO)
+                synap = ", ".join(schemes.names(calibrated=True, tflite=False))
+                yield at, f"overrides need type {takes} (or, for SyNAP, {synap}), not {v['type']}"
 
 
 def auto_well_formed(c: Context) -> Found:
@@ -182,7 +189,7 @@ def builds_defined(c: Context) -> Found:
 def calibration_given(c: Context) -> Found:
     for v in c.project.variants:
         q, m = c.project.quantization[v.quantization], c.project.models[v.model]
-        if q.type in CALIBRATED and m.calibration is None:
+        if q.calibrated and m.calibration is None:
             yield (("models", m.name),
                    f"quantization '{q.name}' ({q.type}) needs calibration data; add 'calibration: DATASET' to this model")  # fmt: skip
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from tasks.config.model import SYNAP_ONLY_TYPES, Variant
+from tasks.config.model import Variant
+from tasks.model import schemes
 from tasks.toolchains.base import Toolchain
 from tasks.toolchains.registry import TOOLCHAINS
 
@@ -36,11 +37,15 @@ def _unused(key: str, table: str, toolchain: Toolchain, variant: Variant) -> str
     )
 
 
+def _either(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def _type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
-    if toolchain.quantizes and kind in SYNAP_ONLY_TYPES:
+    if toolchain.quantizes and kind in schemes.names(tflite=False):
         return (
             f"{kind} is a SyNAP data type; variant {variant.id} is quantized by TensorFlow Lite, "
-            "which takes int8, int16x8, float16 or dynamic"
+            f"which takes {_either(schemes.names(tflite=True))}"
         )
     if not toolchain.quantizes and kind == "dynamic":
         return f"SyNAP has no dynamic-range quantization (variant {variant.id}); use uint8, int8, int16 or float16"
@@ -51,8 +56,8 @@ def _type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
 
 
 def _override_type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
-    if toolchain.quantizes and kind in SYNAP_ONLY_TYPES:
-        return f"{kind} is a SyNAP data type; for variant {variant.id} use int8, int16x8 or float"
+    if toolchain.quantizes and kind in schemes.names(tflite=False):
+        return f"{kind} is a SyNAP data type; for variant {variant.id} use {_either(toolchain.override_types)}"
     return (
         f"{kind} is not a precision of the {toolchain.name} toolchain (variant {variant.id}); use one of "
         + ", ".join(toolchain.override_types)

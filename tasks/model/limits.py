@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tasks import atomic
 from tasks.errors import StepError
@@ -13,11 +13,21 @@ from tasks.progress import progress
 from tasks.tflite import flatbuffer
 
 if TYPE_CHECKING:
+    from tasks.model.schemes import Scheme
     from tasks.results.records import Limits
 
 
-def run(start: Path, float_model: Path, quantized: Path, out: Path, scheme: dict[str, Any],
-        sample: datasets.Samples, label: str, gap_db: float, good_db: float) -> None:  # fmt: skip
+def run(
+    start: Path,
+    float_model: Path,
+    quantized: Path,
+    out: Path,
+    scheme: Scheme,
+    sample: datasets.Samples,
+    label: str,
+    gap_db: float,
+    good_db: float,
+) -> None:
     from tasks.model import quantizer
 
     content = start.read_bytes()

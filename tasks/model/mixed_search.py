@@ -45,6 +45,7 @@ import numpy as np
 from tasks import atomic
 from tasks.errors import StepError
 from tasks.model import datasets
+from tasks.model.schemes import Scheme
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, opcodes
 
@@ -206,9 +207,14 @@ class Bench:
             self._key = h.hexdigest()
         return self._key
 
-    def scheme(self, wide: set[int], weights: str) -> dict[str, Any]:
-        return {"type": "int8", "io": self.io, "per_channel": self.per_channel, "weights": weights,
-                "overrides": overrides(self.model, wide)}  # fmt: skip
+    def scheme(self, wide: set[int], weights: str) -> Scheme:
+        return Scheme(
+            type="int8",
+            io=self.io,
+            per_channel=self.per_channel,
+            weights=weights,
+            overrides=tuple(overrides(self.model, wide)),
+        )
 
     def measure(self, wide: set[int], weights: str = "min_max") -> dict[str, Any]:
         """The candidate with the operators ``wide`` in int16x8: Vela's estimate, accuracy, layers, type changes."""

@@ -20,7 +20,8 @@ from typing import Any
 
 from tasks import atomic
 from tasks.errors import StepError
-from tasks.model import calibration, datasets, quant_errors
+from tasks.model import calibration, datasets, quant_errors, schemes
+from tasks.model.schemes import Scheme, Where
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, opcodes, runtime, surgery
 
@@ -29,32 +30,32 @@ def run(
     model: Path,
     out: Path,
     facts: Path,
-    scheme: dict[str, Any],
+    scheme: Scheme,
     dataset: datasets.Samples | None,
     label: str,
+    where: Where,
     errors_dataset: datasets.Samples | None = None,
     errors_csv: Path | None = None,
     ranges: Path | None = None,
     search: Path | None = None,
 ) -> None:
-    """``scheme``: type, io, per_channel, weights and overrides (each {type, match | from}), as in quantize.json;
-    ``ranges``: the calibrate step's (schemes that take them); ``search``: an automatic scheme's choice."""
+    """``ranges``: the calibrate step's (schemes that take them); ``search``: an automatic scheme's choice."""
     from tasks.model.importers import refuse_custom_ops
+    from tasks.planning.options import to_json
 
     content = model.read_bytes()
-    model_name, _, prune = label.rsplit("/", 1)[0].partition(".")  # label: UNIT/SCHEME, UNIT: MODEL[.PRUNE]
-    where = f"models.{model_name}" + (f".prune.{prune}" if prune else "")
-    refuse_custom_ops(flatbuffer.read_bytes(content, label), where, f"models.{model_name}")
-    shown = {k: v for k, v in scheme.items() if k != "weights" or v != "min_max"}  # quantize.json as before weights
+    refuse_custom_ops(flatbuffer.read_bytes(content, label), where.unit, where.model)
+    # quantize.json's scheme: as written before weights were a setting
+    shown = {k: v for k, v in to_json(scheme).items() if k != "weights" or v != "min_max"}
     if search is not None:
         chosen = json.loads(search.read_text())["chosen"]
         progress(f"the search's choice: {chosen['summary']}")
-        scheme = {**scheme, **chosen["scheme"]}
+        scheme = scheme.chosen(chosen["scheme"])
         shown = {**shown, "chosen": chosen["scheme"]}
     qsvs = calibration.read(ranges) if ranges else None
     result, samples = quantize_content(content, scheme, dataset, label, qsvs)
     described = runtime.describe(result, scheme=shown, calibration_samples=samples, precision=precision(result))
-    floats = left_in_float(result, scheme, label, f"models.{model_name}")
+    floats = left_in_float(result, scheme, label, where)
     if floats:
         described["float_ops"] = floats
     if errors_dataset and errors_csv:
@@ -68,19 +69,16 @@ def run(
     atomic.write_json(facts, described)
 
 
-INTEGER = ("int8", "int16x8", "auto")
-
-
-def left_in_float(result: bytes, scheme: dict[str, Any], label: str, model_key: str) -> list[dict[str, Any]]:
+def left_in_float(result: bytes, scheme: Scheme, label: str, where: Where) -> list[dict[str, Any]]:
     """The operators an integer scheme left in float (tasks/tflite/float_ops.py), each with why; said on the
     terminal with the remedies, unless the scheme's own overrides asked for float."""
     from tasks.tflite import float_ops
 
-    if scheme["type"] not in INTEGER:
+    if not scheme.row.integer:
         return []
     found = float_ops.left_in_float(flatbuffer.read_bytes(result, label))
-    bits = "int16x8" if scheme["type"] == "int16x8" else "int8"
-    floats = [o for o in scheme.get("overrides") or () if o.get("type") == "float"]
+    bits = "int16x8" if scheme.row.bits == 16 else "int8"
+    floats = [o for o in scheme.overrides if o.get("type") == schemes.FLOAT]
     for f in found:
         if any(o.get("match") and re.search(o["match"], f"{name};") for o in floats for name in f["names"]):
             f["why"] = "the scheme's overrides keep it in float"
@@ -93,7 +91,7 @@ def left_in_float(result: bytes, scheme: dict[str, Any], label: str, model_key: 
     if found and not floats:
         progress(f"WARNING: {sum(f['count'] for f in found)} operator(s) left in float in this {bits} model: "
                  f"{float_ops.summary(found)}; they run in float on the CPU, and an NPU compiler may refuse them")  # fmt: skip
-        for line in float_remedies(found, label.rsplit("/", 1)[-1], model_key):
+        for line in float_remedies(found, where.scheme, where.model):
             progress(f"  {line}")
     return found
 
@@ -117,7 +115,7 @@ def float_remedies(found: list[dict[str, Any]], scheme_name: str, model_key: str
 
 def quantize_content(
     content: bytes,
-    scheme: dict[str, Any],
+    scheme: Scheme,
     dataset: datasets.Samples | None,
     label: str,
     qsvs: tuple[dict[str, Any], int] | None = None,
@@ -125,21 +123,20 @@ def quantize_content(
     """The float model ``content`` quantized by ``scheme``, and how many samples calibrated it (None: not calibrated).
 
     ``qsvs``: ranges (and their sample count) from calibration.read; else a recipe calibrates on ``dataset``."""
-    kind = scheme["type"]
-    if scheme.get("overrides") or scheme.get("weights", "min_max") != "min_max" or qsvs is not None:
+    if scheme.recipe or qsvs is not None:
         if qsvs is None:
             model = flatbuffer.read_bytes(content, label)
             xs = list(datasets.samples(dataset, flatbuffer.single_input_shape(model, label)))
             qsvs = calibration.as_qsvs(calibration.ranges(content, xs, dataset.name, label), len(xs)), len(xs)
-        parts = [f"{len(scheme['overrides'])} override(s)"] if scheme.get("overrides") else ["int8"]
-        parts += [f"{scheme['weights']} weights"] if scheme.get("weights", "min_max") != "min_max" else []
+        parts = [f"{len(scheme.overrides)} override(s)"] if scheme.overrides else ["int8"]
+        parts += [f"{scheme.weights} weights"] if scheme.weights != "min_max" else []
         progress(f"quantizing with ai-edge-quantizer: {', '.join(parts)}, ranges of {qsvs[1]} samples")
         return mixed(content, scheme, qsvs[0], label), qsvs[1]
-    if kind in ("int8", "int16x8"):
-        return _calibrated(content, scheme, dataset, label)
-    if kind in ("dynamic", "float16"):
-        return _ai_edge(content, scheme, dynamic=kind == "dynamic"), None
-    raise StepError(f"quantization type {kind!r} is not one of dynamic, float16, int8, int16x8")
+    quantize = schemes.BY_NAME[scheme.type].quantize if scheme.type in schemes.BY_NAME else None
+    if quantize is None:
+        own = ", ".join(s.name for s in schemes.SCHEMES if s.quantize)
+        raise StepError(f"quantization type {scheme.type!r} is not one of {own}")
+    return quantize(content, scheme, dataset, label)
 
 
 def _layer_errors(float_content: bytes, result: bytes, dataset: datasets.Samples, label: str) -> list[dict[str, Any]]:
@@ -153,53 +150,8 @@ def _layer_errors(float_content: bytes, result: bytes, dataset: datasets.Samples
     return quant_errors.layer_errors(float_content, result, xs)
 
 
-def _calibrated(content: bytes, scheme: dict[str, Any], dataset: datasets.Samples, label: str) -> tuple[bytes, int]:
-    import tensorflow as tf
-    from tensorflow.lite.python import convert
-    from tensorflow.lite.python.optimize import calibrator
-
-    shape = flatbuffer.single_input_shape(flatbuffer.read_bytes(content, label), label)
-    xs = list(datasets.samples(dataset, shape))
-    representative = calibration.representative(xs, dataset.name)
-    io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[scheme["io"]]
-    per_tensor = not scheme["per_channel"]
-    try:
-        cal = calibrator.Calibrator(calibrator.add_intermediate_tensors(content))
-        if scheme["type"] == "int8":
-            calibrated = cal.calibrate(representative)
-            progress("quantizing to int8")
-            result = convert.mlir_quantize(calibrated, per_tensor, input_data_type=io, output_data_type=io)
-            return bytes(result), len(xs)
-        progress("calibrating, then quantizing to int16 activations, int8 weights")
-        # Ops without a 16x8 kernel stay float (TFLiteConverter does the same with
-        # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 + TFLITE_BUILTINS).
-        result = cal.calibrate_and_quantize(
-            representative, io, io, True, tf.int16, tf.int64, disable_per_channel=per_tensor
-        )
-        return bytes(result), len(xs)
-    except (RuntimeError, ValueError) as exc:
-        raise calibration.tflite_failed(label, exc) from None
-
-
-def _ai_edge(content: bytes, scheme: dict[str, Any], dynamic: bool) -> bytes:
-    from ai_edge_quantizer import qtyping, quantizer
-    from ai_edge_quantizer.algorithm_manager import AlgorithmName
-
-    qt = quantizer.Quantizer(bytearray(content))
-    ops = qtyping.TFLOperationName.ALL_SUPPORTED
-    granularity = qtyping.QuantGranularity.CHANNELWISE if scheme["per_channel"] else qtyping.QuantGranularity.TENSORWISE
-    if dynamic:
-        progress("dynamic-range quantization: int8 weights, float activations")
-        qt.add_dynamic_config(".*", ops, 8, granularity)
-    else:
-        progress("float16 weights")
-        qt.add_weight_only_config(".*", ops, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
-    return bytes(qt.quantize(enable_progress_report=False).quantized_model)
-
-
 # --- mixed precision: ai-edge-quantizer recipes -------------------------------------------------
 
-_ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
 _WEIGHT_ALGORITHMS = {"octav": "OCTAV", "mse": "MSE"}  # weights: → ai-edge-quantizer's algorithm key
 # the ops whose weights both round (ai-edge-quantizer's MSE registers only these; OCTAV more, the same for weights)
 _WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "CONV_2D_TRANSPOSE")
@@ -227,7 +179,7 @@ def _op_config(bits: int, per_channel: bool) -> dict[str, Any]:
     }
 
 
-def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
+def recipe(model, scheme: Scheme, label: str) -> list[dict[str, Any]]:
     """The scheme as an ai-edge-quantizer recipe: the base type everywhere, then each override.
 
     In a recipe the last matching entry wins, so overrides apply in their order.
@@ -242,17 +194,17 @@ def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
             "regex": ".*",
             "operation": "*",
             "algorithm_key": "min_max_uniform_quantize",
-            "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"]),
+            "op_config": _op_config(scheme.row.bits, scheme.per_channel),
         }
     ]
-    weights = scheme.get("weights", "min_max")
+    weights = scheme.weights
     if weights != "min_max":  # the same int8 config, its weights' scales searched by OCTAV or MSE
         entries += [
             {"regex": ".*", "operation": op, "algorithm_key": _WEIGHT_ALGORITHMS[weights],
-             "op_config": _op_config(_ACTIVATION_BITS[scheme["type"]], scheme["per_channel"])}
+             "op_config": _op_config(scheme.row.bits, scheme.per_channel)}
             for op in _WEIGHTED_OPS
         ]  # fmt: skip
-    for i, override in enumerate(scheme.get("overrides") or ()):
+    for i, override in enumerate(scheme.overrides):
         where = f"{label}: overrides[{i}]"
         if "from" in override:
             start = flatbuffer.find_tensor(model, override["from"], f"{where}.from")
@@ -266,7 +218,7 @@ def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
                 raise StepError(
                     f"{where}.match: '{regex}' matches no layer output; names look like: " + ", ".join(scopes[:3])
                 )
-        if override["type"] == "float":
+        if override["type"] == schemes.FLOAT:
             entries.append({"regex": regex, "operation": "*", "algorithm_key": "no_quantize", "op_config": {}})
         else:
             entries.append(
@@ -274,22 +226,22 @@ def recipe(model, scheme: dict[str, Any], label: str) -> list[dict[str, Any]]:
                     "regex": regex,
                     "operation": "*",
                     "algorithm_key": "min_max_uniform_quantize",
-                    "op_config": _op_config(_ACTIVATION_BITS[override["type"]], scheme["per_channel"]),
+                    "op_config": _op_config(schemes.override_bits(override["type"]), scheme.per_channel),
                 }
             )
-    if scheme["io"] == "float32":
+    if scheme.io == "float32":
         # ai-edge-quantizer gives all graph outputs one config (a virtual OUTPUT op whose scope is every
         # output's name), which would requantize an int16 tail's outputs to int8: leave them float instead
         entries.append({"regex": ".*", "operation": "OUTPUT", "algorithm_key": "no_quantize", "op_config": {}})
     return entries
 
 
-def mixed(content: bytes, scheme: dict[str, Any], qsvs: dict[str, Any], label: str) -> bytes:
+def mixed(content: bytes, scheme: Scheme, qsvs: dict[str, Any], label: str) -> bytes:
     """``content`` quantized by the scheme's ai-edge-quantizer recipe with the ranges ``qsvs`` (as calibration.read)."""
     from ai_edge_quantizer import quantizer
 
     model = flatbuffer.read_bytes(content, label)
-    if scheme["io"] == "uint8":
+    if scheme.io == "uint8":
         raise StepError(f"{label}: io: uint8 is not available with overrides; use int8 or float32")
     qt = quantizer.Quantizer(bytearray(content))
     qt.load_quantization_recipe(recipe(model, scheme, label))
@@ -298,7 +250,7 @@ def mixed(content: bytes, scheme: dict[str, Any], qsvs: dict[str, Any], label: s
     except ValueError as exc:
         raise StepError(f"{label}: ai-edge-quantizer could not quantize the model: {exc}") from None
     quantized = flatbuffer.read_bytes(result, label)
-    if scheme["io"] == "float32":
+    if scheme.io == "float32":
         quantized = surgery.float_io(_keep_output_names(quantized))
     return flatbuffer.to_bytes(quantized)
 

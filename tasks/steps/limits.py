@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks.model.datasets import Samples
-from tasks.planning.options import input_file, output_file, to_json
-from tasks.steps.quantize import INTEGER_SCHEMES, Scheme
+from tasks.model.schemes import Scheme
+from tasks.planning.options import input_file, output_file
 
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
@@ -48,7 +48,7 @@ def plan_limits(planning: Planning) -> list[Step]:
     for model_name, unit, quant in planning.tflite_quantized():
         model = planning.project.models[model_name]
         quantize = planning.step_of("quantize", f"{unit}/{quant}").options
-        if quantize.scheme.type not in INTEGER_SCHEMES or not model.validation:
+        if not (quantize.scheme.row.quantize and quantize.scheme.row.calibrated) or not model.validation:
             continue
         validation, _ = planning.validation_samples(model)
         one = replace(validation, files=validation.files[:1], take=1)  # its file alone: the step reads no other
@@ -69,4 +69,4 @@ def plan_limits(planning: Planning) -> list[Step]:
 def run(o: Options) -> None:
     from tasks.model import limits
 
-    limits.run(o.start, o.float_model, o.quantized, o.out, to_json(o.scheme), o.sample, o.label, o.gap_db, o.good_db)
+    limits.run(o.start, o.float_model, o.quantized, o.out, o.scheme, o.sample, o.label, o.gap_db, o.good_db)

@@ -13,28 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks.model.datasets import Samples
-from tasks.planning.options import input_file, output_file, to_json
+from tasks.model.schemes import Scheme, Where
+from tasks.planning.options import input_file, output_file, unfingerprinted
 
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-
-INTEGER_SCHEMES = ("int8", "int16x8")  # calibrated: they need a dataset
-
-
-@dataclass(frozen=True, kw_only=True)
-class Scheme:
-    type: str  # dynamic | float16 | int8 | int16x8 | auto (int8 with the overrides its search chose)
-    io: str = "float32"
-    per_channel: bool = True
-    overrides: tuple[dict[str, str], ...] = ()  # {type, match} or {type, from}, later entries win
-    weights: str = "min_max"  # int8 weight rounding: min_max | octav | mse
 
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
     scheme: Scheme
     label: str
+    where: Where = unfingerprinted()  # the YAML names of the scheme and the model (label says the same)
     model: Path = input_file()  # the float (or rewritten float) model
     out: Path = output_file()
     facts: Path = output_file()
@@ -57,13 +48,14 @@ def plan_quantize(planning: Planning) -> list[Step]:
             overrides=tuple(o.as_dict() for o in q.overrides),
             weights=q.weights,
         )
-        calibrated = q.type in INTEGER_SCHEMES and not q.uses_ranges
+        calibrated = q.calibrated and not q.uses_ranges  # else the calibrate step's ranges, or no calibration
         dataset = planning.samples(model.calibration, model) if calibrated else None
         errors, _ = planning.validation_samples(model)
         search = planning.step_of("search", f"{unit}/{quant_name}")
         options = Options(
             scheme=scheme,
             label=f"{unit}/{quant_name}",
+            where=Where(scheme=quant_name, model=f"models.{model_name}", unit=_unit_key(unit)),
             model=planning.start_of(unit),
             out=planning.paths.quantized(unit, quant_name),
             facts=planning.paths.quantize_facts(unit, quant_name),
@@ -75,6 +67,12 @@ def plan_quantize(planning: Planning) -> list[Step]:
         )
         steps.append(planning.new("quantize", f"{unit}/{quant_name}", _doc(scheme, dataset, q.uses_ranges), options))
     return steps
+
+
+def _unit_key(unit: str) -> str:
+    """A unit's YAML path: ``MODEL`` → models.MODEL, ``MODEL.PRUNE`` → models.MODEL.prune.PRUNE."""
+    model, _, prune = unit.partition(".")
+    return f"models.{model}" + (f".prune.{prune}" if prune else "")
 
 
 def _doc(scheme: Scheme, dataset: Samples | None, ranges: bool) -> str:
@@ -91,5 +89,16 @@ def _doc(scheme: Scheme, dataset: Samples | None, ranges: bool) -> str:
 def run(o: Options) -> None:
     from tasks.model import quantizer
 
-    quantizer.run(o.model, o.out, o.facts, to_json(o.scheme), o.dataset, o.label, o.errors_dataset, o.errors_csv,
-                  o.ranges, o.search)  # fmt: skip
+    quantizer.run(
+        o.model,
+        o.out,
+        o.facts,
+        o.scheme,
+        o.dataset,
+        o.label,
+        o.where,
+        o.errors_dataset,
+        o.errors_csv,
+        o.ranges,
+        o.search,
+    )

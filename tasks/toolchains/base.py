@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tasks.keys import Keys
+from tasks.model import schemes
+
 if TYPE_CHECKING:
     from tasks.config import Model, Variant
     from tasks.config.rules import Context
@@ -65,7 +68,7 @@ class Toolchain:
     hints: dict[str, str] = field(
         default_factory=dict
     )  # another toolchain's key given to my variant {id} -> what to say
-    target_keys: frozenset[str]
+    target: Keys = Keys(())  # the keys of targets.NAME it reads beside compiler: their types, defaults and docs
     quantization_keys: frozenset[str]
     quantization_types: tuple[str, ...]
     override_keys: frozenset[str]  # keys of one quantization override
@@ -76,6 +79,10 @@ class Toolchain:
     @property
     def steps(self) -> tuple[str, ...]:
         return tuple(kind.name for kind in self.step_kinds)
+
+    @property
+    def target_keys(self) -> frozenset[str]:
+        return self.target.names() | {"compiler"}
 
     def __reduce__(self):  # a kept plan (tasks/engine/plan_cache.py) names its rows: they are the registry's
         return _row, (self.name,)
@@ -95,9 +102,9 @@ def _row(name: str) -> Toolchain:
 
 # What the toolchains that quantize with TensorFlow Lite read (vela, delegate, tflite).
 TFLITE_QUANTIZATION_KEYS = frozenset({"type", "io", "per_channel", "overrides", "weights", "goal", "budget"})
-TFLITE_TYPES = ("int8", "int16x8", "auto", "float16", "dynamic")
+TFLITE_TYPES = schemes.names(tflite=True)
 TFLITE_OVERRIDE_KEYS = frozenset({"type", "match", "from"})
-TFLITE_OVERRIDE_TYPES = ("int8", "int16x8", "float")
+TFLITE_OVERRIDE_TYPES = (*schemes.names(override=True, tflite=True), schemes.FLOAT)
 TFLITE_MODEL_KEYS = frozenset({"rewrites", "onnx2tf"})
 TFLITE_PRUNE_KEYS = frozenset({"inputs"})
 TFLITE_HINTS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tasks.model import schemes
 from tasks.planning.step import StepKind
 from tasks.toolchains import base
 from tasks.toolchains.synap import rules, settings, steps
@@ -61,11 +62,11 @@ TOOLCHAIN = base.Toolchain(
         "match": "SyNAP picks layers by name, not by pattern (variant {id}); use from: LAYER "
         "(that layer and every layer after it)",
     },
-    target_keys=frozenset({"compiler", "soc", "toolkit"}),
+    target=settings.TARGET,
     quantization_keys=frozenset({"type", "overrides", "scheme", "algorithm", "goal", "budget"}),
-    quantization_types=("uint8", "int8", "int16", "int16x8", "auto", "float16"),
+    quantization_types=tuple(s.name for s in schemes.SCHEMES if s.synap),
     override_keys=frozenset({"type", "from"}),
-    override_types=("uint8", "int8", "int16", "int16x8", "float"),
+    override_types=(*(s.name for s in schemes.SCHEMES if s.synap and s.override), schemes.FLOAT),
     model_keys=frozenset({"synap"}),
     prune_keys=frozenset({"synap"}),
 )

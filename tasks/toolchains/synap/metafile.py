@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-SYNAP_TYPES = {"uint8": "uint8", "int8": "int8", "int16": "int16", "int16x8": "int16", "float16": "float16"}
-OVERRIDE_TYPES = {"uint8": "uint8", "int8": "int8", "int16": "int16", "int16x8": "int16", "float": "float16"}
+from tasks.model import schemes
+
+SYNAP_TYPES = {s.name: s.synap for s in schemes.SCHEMES if s.synap}  # a scheme type → SyNAP's data type
+OVERRIDE_TYPES = {**{s.name: s.synap for s in schemes.SCHEMES if s.synap and s.override}, schemes.FLOAT: "float16"}
 
 
 def _number(x: float) -> int | float:
