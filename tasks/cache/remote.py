@@ -162,8 +162,11 @@ class Remote:
                     if endpoint:
                         options["endpoint_url"] = endpoint
                     # fail fast: our own retries decide when the store is down
-                    options["config_kwargs"] = {"connect_timeout": 5, "read_timeout": 60,
-                                                "retries": {"max_attempts": 1, "mode": "standard"}}  # fmt: skip
+                    options["config_kwargs"] = {
+                        "connect_timeout": 5,
+                        "read_timeout": 60,
+                        "retries": {"max_attempts": 1, "mode": "standard"},
+                    }
                 self._fs = fsspec.filesystem(self.protocol, **options)
                 if hasattr(self._fs, "retries"):
                     self._fs.retries = 1  # s3fs's own retry loop, 5 by default
@@ -195,8 +198,11 @@ class Remote:
 
     def _unusable(self, key: str, task: str, why: str) -> None:
         self._bad.add(key)
-        self._say(f"bad:{key}", f"step cache {self.url}: ignoring entry {key[:12]}{f' of {task}' if task else ''}: "
-                                f"{why}; the step runs and stores it again")  # fmt: skip
+        self._say(
+            f"bad:{key}",
+            f"step cache {self.url}: ignoring entry {key[:12]}{f' of {task}' if task else ''}: "
+            f"{why}; the step runs and stores it again",
+        )
 
     def _say(self, what: str, line: str) -> None:
         with self._lock:

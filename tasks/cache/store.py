@@ -147,8 +147,10 @@ class Folder:
                 total -= size
                 removed.append(entry)
             if removed:
-                say(f"step cache {self.root}: removed {len(removed)} least recently used entr"
-                    f"{'y' if len(removed) == 1 else 'ies'} to stay within {max_bytes / 2**30:.3g} GB")  # fmt: skip
+                say(
+                    f"step cache {self.root}: removed {len(removed)} least recently used entr"
+                    f"{'y' if len(removed) == 1 else 'ies'} to stay within {max_bytes / 2**30:.3g} GB"
+                )
             return removed
 
 

@@ -315,9 +315,16 @@ class Planning:
         calibration = self.samples(model.calibration, model, "calibration")
         if validation.kind == "random" or calibration.kind == "random":
             same = (validation.kind, validation.seed, validation.low, validation.high) == (
-                calibration.kind, calibration.seed, calibration.low, calibration.high)  # fmt: skip
-            overlap = same and validation.skip < calibration.skip + calibration.count and (
-                calibration.skip < validation.skip + validation.count)  # fmt: skip
+                calibration.kind,
+                calibration.seed,
+                calibration.low,
+                calibration.high,
+            )
+            overlap = (
+                same
+                and validation.skip < calibration.skip + calibration.count
+                and (calibration.skip < validation.skip + validation.count)
+            )
             return validation, overlap
         return validation, bool(set(validation.files) & set(calibration.files))
 

@@ -57,8 +57,14 @@ def folder() -> Path | None:
 class Plan:
     """The project's Planning, loaded (or made again) the first time a step asks for it."""
 
-    def __init__(self, project_file: Path, baseline: Path | None, planning: Planning | None = None,
-                 kept: Path | None = None, token: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        project_file: Path,
+        baseline: Path | None,
+        planning: Planning | None = None,
+        kept: Path | None = None,
+        token: str | None = None,
+    ):
         self.project_file, self.baseline, self.kept, self.token = project_file, baseline, kept, token
         self._planning = planning
         self._lock = threading.Lock()
@@ -115,8 +121,18 @@ def planned(project_file: Path, baseline: Path | None, records: Callable[[Planni
         token = os.urandom(8).hex()
         paths, globs = _named(planning.project)
         _write(full, {"format": _FORMAT, "token": token, "planning": planning})
-        _write(light, {"format": _FORMAT, "token": token, "fixed": fixed, "paths": paths, "globs": globs,
-                       "named": _stat_all(paths, globs), "records": made})  # fmt: skip
+        _write(
+            light,
+            {
+                "format": _FORMAT,
+                "token": token,
+                "fixed": fixed,
+                "paths": paths,
+                "globs": globs,
+                "named": _stat_all(paths, globs),
+                "records": made,
+            },
+        )
     return made, Plan(project_file, baseline, planning)
 
 
@@ -146,8 +162,15 @@ def _fixed(project_file: Path, text: bytes, baseline: Path | None) -> tuple:
         sorted(n for n in os.listdir(d) if n.endswith(".dist-info")) if os.path.isdir(d) else [] for d in _site_dirs()
     ]
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("NPUFORGE_") and k != COMMAND_STARTED)
-    return (str(project_file), hashlib.sha256(text).hexdigest(), code, dists, sys.version, env,
-            _stat(baseline) if baseline else None)  # fmt: skip
+    return (
+        str(project_file),
+        hashlib.sha256(text).hexdigest(),
+        code,
+        dists,
+        sys.version,
+        env,
+        _stat(baseline) if baseline else None,
+    )
 
 
 def _site_dirs() -> list[str]:

@@ -148,14 +148,19 @@ def records(planning: plan.Planning) -> dict[str, Any]:
 
     groups: dict[str, dict[str, Any]] = {}
     for kind in STEPS:
-        groups.setdefault(kind.task_prefix, {"prefix": kind.task_prefix, "single": kind.single, "doc": kind.doc,
-                                             "kinds": []})["kinds"].append(kind.name)  # fmt: skip
+        groups.setdefault(
+            kind.task_prefix, {"prefix": kind.task_prefix, "single": kind.single, "doc": kind.doc, "kinds": []}
+        )["kinds"].append(kind.name)
     for group in groups.values():
         group["steps"] = [record(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
     project = planning.project
     gated = any(s.kind.name == "gates" for s in planning.steps)  # project.yaml's gates, or an automatic scheme's goal
-    return {"build_dir": str(project.build_dir), "gates": gated, "groups": list(groups.values()),
-            "shard_units": shard.shard_units(planning)}  # fmt: skip
+    return {
+        "build_dir": str(project.build_dir),
+        "gates": gated,
+        "groups": list(groups.values()),
+        "shard_units": shard.shard_units(planning),
+    }
 
 
 def task_dict(record: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Any]:
@@ -225,8 +230,10 @@ def load(
         if loader.writes:
             variants = sum(len(u["variants"]) for u in units)
             expected = sum(wanted.values())
-            say(f"shard {k}/{n}: {variants} variant(s) of {len(units)} model/scheme pair(s), "
-                f"{len(default_tasks)} step(s), about {expected:.0f} s of work")  # fmt: skip
+            say(
+                f"shard {k}/{n}: {variants} variant(s) of {len(units)} model/scheme pair(s), "
+                f"{len(default_tasks)} step(s), about {expected:.0f} s of work"
+            )
     build_dir = Path(kept["build_dir"])
     loader.take_lock(build_dir)  # before doit opens the database
     doit_config = {

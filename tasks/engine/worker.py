@@ -74,8 +74,7 @@ def run(function: str, options_type: str, options: dict, log: Path, label: str, 
     # The step's own temporary folder (TensorFlow's and Vela's scratch files
     # too): removed however the step ends.
     scratch = Path(tempfile.mkdtemp(prefix=f".{log.stem}-", suffix=".tmp", dir=log.parent))
-    request = {"function": function, "type": options_type, "options": options, "log": str(log),
-               "scratch": str(scratch)}  # fmt: skip
+    request = {"function": function, "type": options_type, "options": options, "log": str(log), "scratch": str(scratch)}
     try:
         if family is None or os.environ.get(WARM) == "0":
             code, outcome = _run_fresh(request, log, label)
@@ -320,8 +319,16 @@ def _call(request: dict) -> tuple[int, dict]:
     return 0, {}
 
 
-_NETWORK_WORDS = ("name or service not known", "temporary failure in name resolution", "network is unreachable",
-                  "connection refused", "connection reset", "timed out", "no route to host", "urlopen error")  # fmt: skip
+_NETWORK_WORDS = (
+    "name or service not known",
+    "temporary failure in name resolution",
+    "network is unreachable",
+    "connection refused",
+    "connection reset",
+    "timed out",
+    "no route to host",
+    "urlopen error",
+)
 _PACKAGE_FOLDERS = ("site-packages", "dist-packages", f"{os.sep}lib{os.sep}python")
 _OWN_FOLDER = str(Path(__file__).resolve().parent.parent)
 

@@ -109,8 +109,9 @@ def run(
         got.append({name: value.reshape(e[name].shape) for name, value in test(x).items()})
         if i % 16 == 0 and i < len(xs):
             progress(f"{i}/{len(xs)} samples of '{dataset.label}' run")
-    outputs = {name: summarise([compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)])
-               for name in ref.outputs}  # fmt: skip
+    outputs = {
+        name: summarise([compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)]) for name in ref.outputs
+    }
     result: Accuracy = {
         "outputs": outputs,
         "worst_output": min(outputs, key=lambda n: outputs[n]["snr_db"]),

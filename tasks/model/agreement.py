@@ -50,8 +50,14 @@ def input_details(artifact: Path) -> list[dict[str, Any]]:
         q = t.quantization
         scale = float(q.scale[0]) if q is not None and q.scale is not None and len(q.scale) else 0.0
         zero = int(q.zeroPoint[0]) if q is not None and q.zeroPoint is not None and len(q.zeroPoint) else 0
-        details.append({"name": flatbuffer.tensor_name(t), "shape": [int(d) for d in t.shape],
-                        "dtype": np.dtype(flatbuffer.TYPE_NAMES[t.type].lower()), "quantization": (scale, zero)})  # fmt: skip
+        details.append(
+            {
+                "name": flatbuffer.tensor_name(t),
+                "shape": [int(d) for d in t.shape],
+                "dtype": np.dtype(flatbuffer.TYPE_NAMES[t.type].lower()),
+                "quantization": (scale, zero),
+            }
+        )
     return details
 
 
@@ -143,9 +149,13 @@ def dequantized_steps(model_path: Path) -> dict[int, float]:
 
 
 def compare(
-    details: list[dict], host: list[np.ndarray], board: list[np.ndarray], tolerance_lsb: int, tolerance_abs: float,
+    details: list[dict],
+    host: list[np.ndarray],
+    board: list[np.ndarray],
+    tolerance_lsb: int,
+    tolerance_abs: float,
     where: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Every output of the board against the host's, matched by position and shape; the headline agreement.
 
     A sample agrees when every integer output is within ``tolerance_lsb``

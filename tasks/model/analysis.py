@@ -33,15 +33,25 @@ FIRST_LAYER_CHANNELS = 4  # an input with this few channels (an image) cannot fi
 
 # (op, pattern on Vela's reason) -> remedy; first match wins.
 REMEDIES: list[tuple[str, str, str]] = [
-    ("QUANTIZE", r"Float32", "float input: quantize with integer I/O (io: int8) so the input conversion leaves the graph"),
+    (
+        "QUANTIZE",
+        r"Float32",
+        "float input: quantize with integer I/O (io: int8) so the input conversion leaves the graph",
+    ),
     ("DEQUANTIZE", r"", "float output: quantize with integer I/O (io: int8) and dequantize in the application"),
     ("*", r"[Dd]ynamic|shape|batch", "dynamic shapes: import with a fixed batch and static input_shape"),
-    ("DEPTH_TO_SPACE", r"Unsupported opType",
-     "no NPU kernel: the same arithmetic is a TRANSPOSE_CONV with stride = block size and one-hot weights"),
+    (
+        "DEPTH_TO_SPACE",
+        r"Unsupported opType",
+        "no NPU kernel: the same arithmetic is a TRANSPOSE_CONV with stride = block size and one-hot weights",
+    ),
     ("*", r"Float32|float", "float tensor on an integer NPU: quantize this op (check overrides that keep it float)"),
-    ("*", r"Unsupported opType",
-     "no NPU kernel for this op on this accelerator: see `vela --supported-ops-report` for ops that express it"),
-]  # fmt: skip
+    (
+        "*",
+        r"Unsupported opType",
+        "no NPU kernel for this op on this accelerator: see `vela --supported-ops-report` for ops that express it",
+    ),
+]
 
 
 def remedy(op: str, reason: str) -> str:
@@ -88,8 +98,15 @@ def _cpu_fallbacks(fallbacks: list[dict[str, Any]], rewrites: list[dict[str, Any
             action = f"the {fix} rewrite left it: {record['reason']}"
         elif fix and rewrites is None:
             action = f"switch on the {fix} rewrite (the model's rewrites: [{fix}]): {action}"
-        out.append({"kind": "cpu_fallback", "layer": fb["name"], "cycles_pct": None,
-                    "detail": f"{fb['op']} runs on the CPU: {fb['reason']}", "action": action})  # fmt: skip
+        out.append(
+            {
+                "kind": "cpu_fallback",
+                "layer": fb["name"],
+                "cycles_pct": None,
+                "detail": f"{fb['op']} runs on the CPU: {fb['reason']}",
+                "action": action,
+            }
+        )
     return out
 
 
@@ -149,10 +166,17 @@ def _hot(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     break
                 share += x["cycles_pct"]
                 needed += 1
-            out.append({"kind": "hot", "layer": f"{needed} more layers", "op": None, "cycles_pct": round(share - covered, 2),
-                        "detail": f"the cycles are spread: the top {HOT_MAX} layers take {covered:.1f} %, "
-                                  f"{needed} more reach {share:.1f} %",
-                        "action": "no single layer dominates: gains come from the model's overall size or resolution"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "hot",
+                    "layer": f"{needed} more layers",
+                    "op": None,
+                    "cycles_pct": round(share - covered, 2),
+                    "detail": f"the cycles are spread: the top {HOT_MAX} layers take {covered:.1f} %, "
+                    f"{needed} more reach {share:.1f} %",
+                    "action": "no single layer dominates: gains come from the model's overall size or resolution",
+                }
+            )
             break
         covered += layer["cycles_pct"]
         util = layer["mac_util_pct"]
@@ -170,8 +194,16 @@ def _hot(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
             action = "the largest share of the time: fewer channels or a lower resolution here gain the most"
             kind = "hot"
-        out.append({"kind": kind, "layer": layer["name"], "op": layer["op"], "cycles_pct": layer["cycles_pct"],
-                    "detail": detail, "action": action})  # fmt: skip
+        out.append(
+            {
+                "kind": kind,
+                "layer": layer["name"],
+                "op": layer["op"],
+                "cycles_pct": layer["cycles_pct"],
+                "detail": detail,
+                "action": action,
+            }
+        )
     return out
 
 

@@ -84,9 +84,14 @@ def as_qsvs(found: dict[str, Any], samples: int) -> dict[str, dict[str, Any]]:
     import numpy as np
 
     count = np.array(samples)
-    return {name: {"min": np.full((1,) * r["rank"], r["min"], np.float32),  # the rank of the tensor, as it keeps them
-                   "max": np.full((1,) * r["rank"], r["max"], np.float32), "num_samples": count}
-            for name, r in found.items()}  # fmt: skip
+    return {
+        name: {
+            "min": np.full((1,) * r["rank"], r["min"], np.float32),  # the rank of the tensor, as it keeps them
+            "max": np.full((1,) * r["rank"], r["max"], np.float32),
+            "num_samples": count,
+        }
+        for name, r in found.items()
+    }
 
 
 def read(path: Path) -> tuple[dict[str, dict[str, Any]], int]:

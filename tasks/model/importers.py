@@ -24,8 +24,17 @@ from tasks.tflite import flatbuffer, opcodes, pruning, runtime, surgery
 TOLERANCE = runtime.EQUIVALENCE_TOLERANCE  # max abs difference, relative to each output's range
 
 
-def run(source: Path, kind: str, function: str | None, args_json: str, input_shape: list[int] | None,
-        out: Path, facts: Path, label: str, keep_custom: bool = False) -> None:  # fmt: skip
+def run(
+    source: Path,
+    kind: str,
+    function: str | None,
+    args_json: str,
+    input_shape: list[int] | None,
+    out: Path,
+    facts: Path,
+    label: str,
+    keep_custom: bool = False,
+) -> None:
     src = source
     if kind == "builder":
         reference, content = _from_builder(src, function, json.loads(args_json), input_shape, label)
@@ -80,9 +89,10 @@ def builtin_ops_only(content: bytes, label: str, keep_custom: bool) -> tuple[byt
         refuse_custom_ops(model, f"{label}.source", label)
     if kept:
         progress(
-            "kept custom operators " + ", ".join(f"{code} ×{len(nodes)}" for code, nodes in kept.items())
+            "kept custom operators "
+            + ", ".join(f"{code} ×{len(nodes)}" for code, nodes in kept.items())
             + " for the prune variants to cut off; quantize refuses any unit that keeps them"
-        )  # fmt: skip
+        )
     return (flatbuffer.to_bytes(model) if records else content), records, kept
 
 

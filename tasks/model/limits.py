@@ -41,19 +41,28 @@ def run(
     expected = Runner(float_model.read_bytes())(x)
     dataset_model, one_model = Runner(quantized.read_bytes())(x), Runner(one)(x)
     outputs = {
-        name: {"snr_db": compare(ref, dataset_model[name].reshape(ref.shape))["snr_db"],
-               "snr_db_one_sample": compare(ref, one_model[name].reshape(ref.shape))["snr_db"]}
+        name: {
+            "snr_db": compare(ref, dataset_model[name].reshape(ref.shape))["snr_db"],
+            "snr_db_one_sample": compare(ref, one_model[name].reshape(ref.shape))["snr_db"],
+        }
         for name, ref in expected.items()
-    }  # fmt: skip
+    }
     worst = min(outputs, key=lambda n: outputs[n]["snr_db"])
     gap = outputs[worst]["snr_db_one_sample"] - outputs[worst]["snr_db"]
     verdict = "none" if outputs[worst]["snr_db"] >= good_db else "calibration" if gap >= gap_db else "precision"
-    result: Limits = {"sample": _name(sample), "outputs": {n: {k: round(v, 3) for k, v in o.items()} for n, o in outputs.items()},
-              "worst_output": worst, "gap_db": round(gap, 3), "verdict": verdict,
-              "advice": advice(verdict, worst, outputs[worst], gap)}  # fmt: skip
+    result: Limits = {
+        "sample": _name(sample),
+        "outputs": {n: {k: round(v, 3) for k, v in o.items()} for n, o in outputs.items()},
+        "worst_output": worst,
+        "gap_db": round(gap, 3),
+        "verdict": verdict,
+        "advice": advice(verdict, worst, outputs[worst], gap),
+    }
     atomic.write_json(out, result)
-    progress(f"{worst}: {outputs[worst]['snr_db']:.1f} dB calibrated on the dataset, "
-             f"{outputs[worst]['snr_db_one_sample']:.1f} dB calibrated on this sample alone: {result['advice']}")  # fmt: skip
+    progress(
+        f"{worst}: {outputs[worst]['snr_db']:.1f} dB calibrated on the dataset, "
+        f"{outputs[worst]['snr_db_one_sample']:.1f} dB calibrated on this sample alone: {result['advice']}"
+    )
 
 
 def _name(sample: datasets.Samples) -> str:

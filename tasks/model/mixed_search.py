@@ -167,8 +167,9 @@ class Bench:
     label: str
     pruned: bool = False
     take: int | None = None  # the first this many validation samples only
-    counts: dict[str, int] = field(default_factory=lambda: {"quantizations": 0, "compiles": 0, "evaluations": 0,
-                                                            "cached": 0})  # fmt: skip
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"quantizations": 0, "compiles": 0, "evaluations": 0, "cached": 0}
+    )
 
     def __post_init__(self):
         self.model = flatbuffer.read_bytes(self.content, self.label)
@@ -201,8 +202,15 @@ class Bench:
                 h.update(np.ascontiguousarray(x).tobytes())
             tools = {d: versions.version(d) for d in ("ai-edge-quantizer", "ethos-u-vela", "ai-edge-litert", "numpy")}
             code = [Path(__file__).with_name(n).read_bytes().hex() for n in ("quantizer.py", "accuracy.py")]
-            extra = {"tasks": self.tasks, "io": self.io, "per_channel": self.per_channel, **self.latency.key(),
-                     "tools": tools, "version": CACHE_VERSION, "code": code}  # fmt: skip
+            extra = {
+                "tasks": self.tasks,
+                "io": self.io,
+                "per_channel": self.per_channel,
+                **self.latency.key(),
+                "tools": tools,
+                "version": CACHE_VERSION,
+                "code": code,
+            }
             h.update(json.dumps(extra, sort_keys=True, default=str).encode())
             self._key = h.hexdigest()
         return self._key
@@ -279,12 +287,24 @@ def sensitivity(bench: Bench) -> dict[str, Any]:
     step = max(1, len(found) // 8)
     for b in found:
         ops = set(b.ops)
-        rows.append({"index": b.index, "ops": list(b.ops), "kinds": list(b.kinds), "name": b.name,
-                     "widen": bench.measure(ops), "narrow": bench.measure(every - ops)})  # fmt: skip
+        rows.append(
+            {
+                "index": b.index,
+                "ops": list(b.ops),
+                "kinds": list(b.kinds),
+                "name": b.name,
+                "widen": bench.measure(ops),
+                "narrow": bench.measure(every - ops),
+            }
+        )
         if (b.index + 1) % step == 0 or b.index + 1 == len(found):
             progress(f"sensitivity: {b.index + 1}/{len(found)} blocks widened alone and narrowed alone")
-    return {"blocks": rows, "ends": ends, "samples": len(bench.inputs()[0]),
-            "cost": {**bench.counts, "seconds": round(time.monotonic() - started, 1)}}  # fmt: skip
+    return {
+        "blocks": rows,
+        "ends": ends,
+        "samples": len(bench.inputs()[0]),
+        "cost": {**bench.counts, "seconds": round(time.monotonic() - started, 1)},
+    }
 
 
 # --- search ---------------------------------------------------------------------------------------------
@@ -330,32 +350,54 @@ def routes(sens: dict[str, Any], goal: Goal, near: list[set[int]]) -> list[Route
     return [Route(name="widen", order=widen), Route(name="narrow", order=narrow)]
 
 
+def _checked_blocks(bench: Bench, sens: dict[str, Any], goal: Goal) -> list:
+    """The model's blocks, once the sensitivity table is known to be this model's and to measure the goal."""
+    found = blocks(bench.model)
+    if len(found) != len(sens["blocks"]):
+        raise StepError(
+            f"{bench.label}: the sensitivity table has {len(sens['blocks'])} blocks, the model "
+            f"{len(found)}; run the sensitivity step again"
+        )
+    if goal.value(sens["ends"]["int8_min_max"]) is None:
+        given = ", ".join(sens["ends"]["int8_min_max"]["accuracy"]["metrics"]) or "none"
+        raise StepError(
+            f"{bench.label}: the goal's metric {goal.metric} is not measured on this model "
+            f"(its tasks give: {given}); fix the scheme's goal or the model's task"
+        )
+    return found
+
+
 def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dict[str, Any]:
     """The cheapest candidate that meets ``goal`` within ``max_ms``, or the closest, and every candidate measured."""
     started = time.monotonic()
     before = dict(bench.counts)
-    found = blocks(bench.model)
-    if len(found) != len(sens["blocks"]):
-        raise StepError(f"{bench.label}: the sensitivity table has {len(sens['blocks'])} blocks, the model "
-                        f"{len(found)}; run the sensitivity step again")  # fmt: skip
+    found = _checked_blocks(bench, sens, goal)
     near = neighbours(bench.model, found)
     every = {k for b in found for k in b.ops}
-    if goal.value(sens["ends"]["int8_min_max"]) is None:
-        given = ", ".join(sens["ends"]["int8_min_max"]["accuracy"]["metrics"]) or "none"
-        raise StepError(f"{bench.label}: the goal's metric {goal.metric} is not measured on this model "
-                        f"(its tasks give: {given}); fix the scheme's goal or the model's task")  # fmt: skip
     tried: list[dict[str, Any]] = []
 
     def candidate(stage: str, wide: set[int], weights: str, step: int | None = None) -> dict[str, Any]:
         record = bench.measure(wide, weights)
-        entry = {"stage": stage, "step": step, "weights": weights, "ms": record["ms"], "value": goal.value(record),
-                 "widened": record["widened"], "type_changes": record["type_changes"], "met": goal.met(record),
-                 "within": record["ms"] <= max_ms, "cached": record["cached"], "wide": sorted(wide)}  # fmt: skip
+        entry = {
+            "stage": stage,
+            "step": step,
+            "weights": weights,
+            "ms": record["ms"],
+            "value": goal.value(record),
+            "widened": record["widened"],
+            "type_changes": record["type_changes"],
+            "met": goal.met(record),
+            "within": record["ms"] <= max_ms,
+            "cached": record["cached"],
+            "wide": sorted(wide),
+        }
         if all(t["wide"] != entry["wide"] or t["weights"] != weights for t in tried):
             tried.append(entry)
             shown = "cached" if record["cached"] else "measured"
-            progress(f"{stage}{'' if step is None else f' {step}'}: {record['ms']:.2f} ms, {goal.metric} "
-                     f"{_number(entry['value'])}, {record['widened']} layers int16x8 ({shown})")  # fmt: skip
+            progress(
+                f"{stage}{'' if step is None else f' {step}'}: {record['ms']:.2f} ms, {goal.metric} "
+                f"{_number(entry['value'])}, {record['widened']} layers int16x8 ({shown})"
+            )
         return entry
 
     # better 8-bit first: a weight rounding costs no millisecond
@@ -417,8 +459,9 @@ def _cheapest(tried: list[dict[str, Any]], goal: Goal) -> dict[str, Any] | None:
     return max(same, key=lambda t: (_better(goal, t), -t["type_changes"], -t["ms"]))
 
 
-def _walk(route: Route, found: list[Block], every: set[int], weights: str,
-          candidate: Callable[..., dict[str, Any]]) -> None:  # fmt: skip
+def _walk(
+    route: Route, found: list[Block], every: set[int], weights: str, candidate: Callable[..., dict[str, Any]]
+) -> None:
     """Along one path (i = 0 its cheap end, i = n its accurate end; Vela's latency grows with i), bisect for the
     last i within the budget, then for the first i that meets the goal: a few candidates, not one per block."""
     n = len(route.order)
@@ -467,8 +510,10 @@ def _number(value: float | None) -> str:
 
 def _summary(goal: Goal, chosen: dict[str, Any]) -> str:
     rounding = "" if chosen["weights"] == "min_max" else f", {chosen['weights']} weights"
-    return (f"{chosen['widened']} layers in int16x8{rounding}, {chosen['type_changes']} type changes: "
-            f"{chosen['ms']:.2f} ms, {goal.metric} {_number(chosen['value'])}")  # fmt: skip
+    return (
+        f"{chosen['widened']} layers in int16x8{rounding}, {chosen['type_changes']} type changes: "
+        f"{chosen['ms']:.2f} ms, {goal.metric} {_number(chosen['value'])}"
+    )
 
 
 def _why(goal: Goal, met: bool, chosen: dict[str, Any], tried: list[dict[str, Any]], max_ms: float) -> str:
@@ -476,8 +521,7 @@ def _why(goal: Goal, met: bool, chosen: dict[str, Any], tried: list[dict[str, An
         return f"the cheapest of {len(tried)} candidates that meets {goal.text()} within {max_ms:g} ms"
     ends = {t["stage"]: t for t in tried if t["stage"] in ("8-bit", "16-bit") and t["weights"] == "min_max"}
     wide = ends.get("16-bit")
-    reach = (f"; int16x8 everywhere gives {goal.metric} {_number(wide['value'])} at {wide['ms']:.2f} ms"
-             if wide else "")  # fmt: skip
+    reach = f"; int16x8 everywhere gives {goal.metric} {_number(wide['value'])} at {wide['ms']:.2f} ms" if wide else ""
     if wide and not wide["met"]:
         reach += " (the goal is out of reach of int16x8 too: loosen it, or give more calibration data)"
     elif wide:

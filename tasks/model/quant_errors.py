@@ -25,8 +25,19 @@ import numpy as np
 
 from tasks.tflite import flatbuffer, opcodes, runtime
 
-COLUMNS = ("tensor", "op", "rmse", "rel_rmse", "snr_db", "scale", "zero_point", "dtype", "float_min", "float_max",
-           "share")  # fmt: skip
+COLUMNS = (
+    "tensor",
+    "op",
+    "rmse",
+    "rel_rmse",
+    "snr_db",
+    "scale",
+    "zero_point",
+    "dtype",
+    "float_min",
+    "float_max",
+    "share",
+)
 REPORTED = 20  # rows kept in results.json
 SAMPLES = 8  # enough for a ranking; the full set would only cost time
 
@@ -171,8 +182,15 @@ def error_budget(rows: list[dict[str, Any]], count: int = 5) -> dict[str, Any] |
     if worst is None:
         return None
     ranked = sorted((r for r in rows if r.get("share")), key=lambda r: (-r["share"], r["tensor"]))[:count]
-    layers = [{"tensor": r["tensor"], "op": f"{r['via']} + {r['op']}" if r.get("via") else r["op"], "dtype": r["dtype"],
-               "share": round(r["share"], 4)} for r in ranked]  # fmt: skip
+    layers = [
+        {
+            "tensor": r["tensor"],
+            "op": f"{r['via']} + {r['op']}" if r.get("via") else r["op"],
+            "dtype": r["dtype"],
+            "share": round(r["share"], 4),
+        }
+        for r in ranked
+    ]
     snr = None if math.isinf(worst["snr_db"]) else round(worst["snr_db"], 3)
     return {"output": worst["tensor"], "snr_db": snr, "layers": layers}
 

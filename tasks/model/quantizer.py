@@ -89,8 +89,10 @@ def left_in_float(result: bytes, scheme: Scheme, label: str, where: Where) -> li
         else:
             f["why"] = f"TensorFlow Lite has no {bits} kernel for {f['op']}: the converter kept it in float"
     if found and not floats:
-        progress(f"WARNING: {sum(f['count'] for f in found)} operator(s) left in float in this {bits} model: "
-                 f"{float_ops.summary(found)}; they run in float on the CPU, and an NPU compiler may refuse them")  # fmt: skip
+        progress(
+            f"WARNING: {sum(f['count'] for f in found)} operator(s) left in float in this {bits} model: "
+            f"{float_ops.summary(found)}; they run in float on the CPU, and an NPU compiler may refuse them"
+        )
         for line in float_remedies(found, where.scheme, where.model):
             progress(f"  {line}")
     return found
@@ -103,8 +105,10 @@ def float_remedies(found: list[dict[str, Any]], scheme_name: str, model_key: str
     from tasks.model.rewrites import IN_INTEGER
 
     names = "|".join(re.escape(n) for f in found for n in f["names"])
-    lines = [f"keep those layers int8: a mixed scheme, quantization.{scheme_name}.overrides: "
-             f"[{{match: '({names});', type: int8}}] (docs/howto/mixed-precision.md)"]  # fmt: skip
+    lines = [
+        f"keep those layers int8: a mixed scheme, quantization.{scheme_name}.overrides: "
+        f"[{{match: '({names});', type: int8}}] (docs/howto/mixed-precision.md)"
+    ]
     for f in found:
         if f["op"] in IN_INTEGER:
             lines.append(
@@ -200,10 +204,14 @@ def recipe(model, scheme: Scheme, label: str) -> list[dict[str, Any]]:
     weights = scheme.weights
     if weights != "min_max":  # the same int8 config, its weights' scales searched by OCTAV or MSE
         entries += [
-            {"regex": ".*", "operation": op, "algorithm_key": _WEIGHT_ALGORITHMS[weights],
-             "op_config": _op_config(scheme.row.bits, scheme.per_channel)}
+            {
+                "regex": ".*",
+                "operation": op,
+                "algorithm_key": _WEIGHT_ALGORITHMS[weights],
+                "op_config": _op_config(scheme.row.bits, scheme.per_channel),
+            }
             for op in _WEIGHTED_OPS
-        ]  # fmt: skip
+        ]
     for i, override in enumerate(scheme.overrides):
         where = f"{label}: overrides[{i}]"
         if "from" in override:

@@ -81,8 +81,20 @@ def _make(tool: ToolEnv) -> None:
     progress(f"making the {tool.name} tool environment ({pins} pinned packages) in {tool.folder}; once per lock")
     _call([sys.executable, "-m", "venv", str(tool.folder)], tool)
     progress(f"installing {pins} packages into the {tool.name} tool environment (about a minute)")
-    _call([str(tool.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-           "-r", str(tool.lock)], tool)  # fmt: skip
+    _call(
+        [
+            str(tool.python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "-r",
+            str(tool.lock),
+        ],
+        tool,
+    )
     (tool.folder / COMPLETE).write_text(tool.digest + "\n")
     progress(f"{tool.name} tool environment ready ({time.monotonic() - started:.0f} s)")
 

@@ -115,8 +115,12 @@ def delegate_options(options: dict[str, Any] | None) -> str | None:
 
 
 def _args(board: BoardSettings, graph: str) -> list[str]:
-    args = [f"--graph={graph}", f"--num_threads={board['threads']}", f"--warmup_runs={board['warmup']}",
-            f"--num_runs={board['runs']}"]  # fmt: skip
+    args = [
+        f"--graph={graph}",
+        f"--num_threads={board['threads']}",
+        f"--warmup_runs={board['warmup']}",
+        f"--num_runs={board['runs']}",
+    ]
     if board.get("delegate"):
         args.append(f"--external_delegate_path={board['delegate']}")
         if board.get("delegate_options"):
@@ -158,8 +162,10 @@ def _measure(model: Path, out: Path, board: Reach) -> None:
                 argv = [board["python"], script, *_args(board, graph)]
             else:
                 argv = [board["command"], *_args(board, graph)]
-            progress(f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact already on the board'}; "
-                     f"running ({board['runs']} runs)")  # fmt: skip
+            progress(
+                f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact already on the board'}; "
+                f"running ({board['runs']} runs)"
+            )
             shown = " ".join(shlex.quote(a) for a in env_words + argv)
             outcome = boards.run_exclusive(remote, board, shown)
         finally:

@@ -139,9 +139,14 @@ def _differences(answer: dict[str, Any]) -> str:
 
 
 def _convert(python: Path, o: Options, out: Path, samples: Path | None) -> dict[str, Any]:
-    request = {"onnx": str(o.source), "out": str(out), "input_shape": list(o.input_shape) if o.input_shape else None,
-               "param_replacement": str(o.param_replacement) if o.param_replacement else None, "tolerance": TOLERANCE,
-               "samples_npy": str(samples) if samples else None}  # fmt: skip
+    request = {
+        "onnx": str(o.source),
+        "out": str(out),
+        "input_shape": list(o.input_shape) if o.input_shape else None,
+        "param_replacement": str(o.param_replacement) if o.param_replacement else None,
+        "tolerance": TOLERANCE,
+        "samples_npy": str(samples) if samples else None,
+    }
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     proc = subprocess.run([str(python), str(RUNNER), json.dumps(request)], capture_output=True, text=True, env=env)
     print(proc.stderr[-20000:])  # onnx2tf's log, into the step's log

@@ -206,8 +206,13 @@ def _accuracy(row: VariantRow) -> dict[str, Any] | None:
     acc = row.get("accuracy")
     if not acc:
         return None
-    return {"samples": acc["samples"], "dataset": acc["dataset"], "worst_output": acc["worst_output"],
-            "outputs": acc["outputs"], "metrics": acc.get("metrics") or {}}  # fmt: skip
+    return {
+        "samples": acc["samples"],
+        "dataset": acc["dataset"],
+        "worst_output": acc["worst_output"],
+        "outputs": acc["outputs"],
+        "metrics": acc.get("metrics") or {},
+    }
 
 
 def run(o: Options) -> None:
@@ -250,8 +255,10 @@ def run(o: Options) -> None:
     data = archive_bytes(files, o.mtime)
     atomic.write_bytes(out, data)
     passed = sum(c["passed"] for cs in checks.values() for c in cs)
-    say(f"   release: {out} ({len(entries)} artifact(s), {passed} gate check(s) passed, {len(data):,} bytes, "
-        f"sha256 {sha256_bytes(data)})")  # fmt: skip
+    say(
+        f"   release: {out} ({len(entries)} artifact(s), {passed} gate check(s) passed, {len(data):,} bytes, "
+        f"sha256 {sha256_bytes(data)})"
+    )
 
 
 def verify(o: VerifyOptions, archives: list[str] | None = None) -> None:
@@ -282,8 +289,10 @@ def verify(o: VerifyOptions, archives: list[str] | None = None) -> None:
         if differ:
             raise StepError(f"{archive}: {len(differ)} difference(s) from the current build:\n" + "\n".join(differ))
         how = f"{rebuilt} rebuilt by this command, {count - rebuilt} up to date from an earlier build"
-        say(f"   {archive}: {count} artifact(s) compared with the current build ({how}): all identical byte for "
-            f"byte; {len(inputs)} input file(s) compared: all the same")  # fmt: skip
+        say(
+            f"   {archive}: {count} artifact(s) compared with the current build ({how}): all identical byte for "
+            f"byte; {len(inputs)} input file(s) compared: all the same"
+        )
 
 
 def _manifest(archive: str) -> Manifest:

@@ -107,8 +107,10 @@ def plan_sensitivity(planning: Planning) -> list[Step]:
             cache=planning.paths.candidates(unit),
         )
         options = SensitivityOptions(candidates=candidates, out=planning.paths.sensitivity(unit, quant_name))
-        doc = (f"widen each block of layers to int16x8 alone (and narrow it alone): its effect on "
-               f"'{dataset.label}' and on Vela's estimate for {t.name}")  # fmt: skip
+        doc = (
+            f"widen each block of layers to int16x8 alone (and narrow it alone): its effect on "
+            f"'{dataset.label}' and on Vela's estimate for {t.name}"
+        )
         steps.append(planning.new("sensitivity", candidates.label, doc, options))
     return steps
 

@@ -83,13 +83,35 @@ ANCHOR_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # mediapipe/modules/pose_detection/pose_detection_cpu.pbtxt (pose_detection_gpu.pbtxt: the same)
     # 28*28*2 + 14*14*2 + 7*7*(3*2) = 1568 + 392 + 294 = 2254 anchors
     "pose_detection": {
-        "anchors": {"num_layers": 5, "min_scale": 0.1484375, "max_scale": 0.75,
-                    "input_size_height": 224, "input_size_width": 224, "anchor_offset_x": 0.5, "anchor_offset_y": 0.5,
-                    "strides": (8, 16, 32, 32, 32), "aspect_ratios": (1.0,), "fixed_anchor_size": True},
-        "decoder": {"num_classes": 1, "num_boxes": 2254, "num_coords": 12, "box_coord_offset": 0,
-                    "keypoint_coord_offset": 4, "num_keypoints": 4, "num_values_per_keypoint": 2,
-                    "sigmoid_score": True, "score_clipping_thresh": 100.0, "reverse_output_order": True,
-                    "x_scale": 224.0, "y_scale": 224.0, "h_scale": 224.0, "w_scale": 224.0, "min_score_thresh": 0.5},
+        "anchors": {
+            "num_layers": 5,
+            "min_scale": 0.1484375,
+            "max_scale": 0.75,
+            "input_size_height": 224,
+            "input_size_width": 224,
+            "anchor_offset_x": 0.5,
+            "anchor_offset_y": 0.5,
+            "strides": (8, 16, 32, 32, 32),
+            "aspect_ratios": (1.0,),
+            "fixed_anchor_size": True,
+        },
+        "decoder": {
+            "num_classes": 1,
+            "num_boxes": 2254,
+            "num_coords": 12,
+            "box_coord_offset": 0,
+            "keypoint_coord_offset": 4,
+            "num_keypoints": 4,
+            "num_values_per_keypoint": 2,
+            "sigmoid_score": True,
+            "score_clipping_thresh": 100.0,
+            "reverse_output_order": True,
+            "x_scale": 224.0,
+            "y_scale": 224.0,
+            "h_scale": 224.0,
+            "w_scale": 224.0,
+            "min_score_thresh": 0.5,
+        },
         "nms": {"min_suppression_threshold": 0.3, "overlap_type": "INTERSECTION_OVER_UNION", "algorithm": "WEIGHTED"},
     },
     # mediapipe/modules/face_detection/face_detection_short_range.pbtxt (tensor size, strides,
@@ -97,29 +119,73 @@ ANCHOR_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # mediapipe/modules/face_detection/face_detection.pbtxt (everything else);
     # 16*16*2 + 8*8*(3*2) = 512 + 384 = 896 anchors
     "face_detection_short_range": {
-        "anchors": {"num_layers": 4, "min_scale": 0.1484375, "max_scale": 0.75,
-                    "input_size_height": 128, "input_size_width": 128, "anchor_offset_x": 0.5, "anchor_offset_y": 0.5,
-                    "strides": (8, 16, 16, 16), "aspect_ratios": (1.0,), "fixed_anchor_size": True,
-                    "interpolated_scale_aspect_ratio": 1.0},
-        "decoder": {"num_classes": 1, "num_boxes": 896, "num_coords": 16, "box_coord_offset": 0,
-                    "keypoint_coord_offset": 4, "num_keypoints": 6, "num_values_per_keypoint": 2,
-                    "sigmoid_score": True, "score_clipping_thresh": 100.0, "reverse_output_order": True,
-                    "x_scale": 128.0, "y_scale": 128.0, "h_scale": 128.0, "w_scale": 128.0, "min_score_thresh": 0.5},
+        "anchors": {
+            "num_layers": 4,
+            "min_scale": 0.1484375,
+            "max_scale": 0.75,
+            "input_size_height": 128,
+            "input_size_width": 128,
+            "anchor_offset_x": 0.5,
+            "anchor_offset_y": 0.5,
+            "strides": (8, 16, 16, 16),
+            "aspect_ratios": (1.0,),
+            "fixed_anchor_size": True,
+            "interpolated_scale_aspect_ratio": 1.0,
+        },
+        "decoder": {
+            "num_classes": 1,
+            "num_boxes": 896,
+            "num_coords": 16,
+            "box_coord_offset": 0,
+            "keypoint_coord_offset": 4,
+            "num_keypoints": 6,
+            "num_values_per_keypoint": 2,
+            "sigmoid_score": True,
+            "score_clipping_thresh": 100.0,
+            "reverse_output_order": True,
+            "x_scale": 128.0,
+            "y_scale": 128.0,
+            "h_scale": 128.0,
+            "w_scale": 128.0,
+            "min_score_thresh": 0.5,
+        },
         "nms": {"min_suppression_threshold": 0.3, "overlap_type": "INTERSECTION_OVER_UNION", "algorithm": "WEIGHTED"},
     },
     # mediapipe/modules/palm_detection/palm_detection_cpu.pbtxt
     # 24*24*2 + 12*12*(3*2) = 1152 + 864 = 2016 anchors
     "palm_detection": {
-        "anchors": {"num_layers": 4, "min_scale": 0.1484375, "max_scale": 0.75,
-                    "input_size_height": 192, "input_size_width": 192, "anchor_offset_x": 0.5, "anchor_offset_y": 0.5,
-                    "strides": (8, 16, 16, 16), "aspect_ratios": (1.0,), "fixed_anchor_size": True},
-        "decoder": {"num_classes": 1, "num_boxes": 2016, "num_coords": 18, "box_coord_offset": 0,
-                    "keypoint_coord_offset": 4, "num_keypoints": 7, "num_values_per_keypoint": 2,
-                    "sigmoid_score": True, "score_clipping_thresh": 100.0, "reverse_output_order": True,
-                    "x_scale": 192.0, "y_scale": 192.0, "w_scale": 192.0, "h_scale": 192.0, "min_score_thresh": 0.5},
+        "anchors": {
+            "num_layers": 4,
+            "min_scale": 0.1484375,
+            "max_scale": 0.75,
+            "input_size_height": 192,
+            "input_size_width": 192,
+            "anchor_offset_x": 0.5,
+            "anchor_offset_y": 0.5,
+            "strides": (8, 16, 16, 16),
+            "aspect_ratios": (1.0,),
+            "fixed_anchor_size": True,
+        },
+        "decoder": {
+            "num_classes": 1,
+            "num_boxes": 2016,
+            "num_coords": 18,
+            "box_coord_offset": 0,
+            "keypoint_coord_offset": 4,
+            "num_keypoints": 7,
+            "num_values_per_keypoint": 2,
+            "sigmoid_score": True,
+            "score_clipping_thresh": 100.0,
+            "reverse_output_order": True,
+            "x_scale": 192.0,
+            "y_scale": 192.0,
+            "w_scale": 192.0,
+            "h_scale": 192.0,
+            "min_score_thresh": 0.5,
+        },
         "nms": {"min_suppression_threshold": 0.3, "overlap_type": "INTERSECTION_OVER_UNION", "algorithm": "WEIGHTED"},
     },
-}  # fmt: skip
+}
 
 LAYOUTS = ("mediapipe_ssd", "boxes")
 
@@ -525,9 +591,18 @@ def _explicit(given: dict, width: int, input_shape: tuple[int, ...]) -> tuple[np
     (width - 4) / 2 keypoints after the box.
     """
     height, side = input_shape[1], input_shape[2]
-    decoder = {"x_scale": float(side), "y_scale": float(height), "w_scale": float(side), "h_scale": float(height),
-               "reverse_output_order": True, "sigmoid_score": True, "score_clipping_thresh": 100.0,
-               "num_coords": width, "keypoint_coord_offset": 4, "num_keypoints": max(0, (width - 4) // 2)}  # fmt: skip
+    decoder = {
+        "x_scale": float(side),
+        "y_scale": float(height),
+        "w_scale": float(side),
+        "h_scale": float(height),
+        "reverse_output_order": True,
+        "sigmoid_score": True,
+        "score_clipping_thresh": 100.0,
+        "num_coords": width,
+        "keypoint_coord_offset": 4,
+        "num_keypoints": max(0, (width - 4) // 2),
+    }
     decoder.update({k: given.pop(k) for k in list(given) if k in DECODER_DEFAULTS})
     given = {"input_size_height": height, "input_size_width": side, **given}
     try:

@@ -20,8 +20,10 @@ def calibrates_on_files(c: Context) -> Found:
             continue
         dataset = c.project.datasets.get(model.calibration)
         if dataset is not None and dataset.kind == "random":
-            yield (("models", model.name, "calibration"),
-                   f"SyNAP calibrates on files (variant {v.id}); give dataset '{model.calibration}' images: or npy:")  # fmt: skip
+            yield (
+                ("models", model.name, "calibration"),
+                f"SyNAP calibrates on files (variant {v.id}); give dataset '{model.calibration}' images: or npy:",
+            )
 
 
 def prune_outputs(c: Context) -> Found:
@@ -29,8 +31,10 @@ def prune_outputs(c: Context) -> Found:
         for p, cut in model.prune.items():
             given = len((cut.synap or {}).get("outputs", []))
             if given > len(cut.outputs):
-                yield (("models", name, "prune", p, "synap", "outputs"),
-                       f"{given} entries for {len(cut.outputs)} kept output(s); give one per output, in order")  # fmt: skip
+                yield (
+                    ("models", name, "prune", p, "synap", "outputs"),
+                    f"{given} entries for {len(cut.outputs)} kept output(s); give one per output, in order",
+                )
 
 
 def boards_run_synap_cli(c: Context) -> Found:

@@ -90,15 +90,21 @@ def vela_arguments(model: Path, out_dir: Path, o: Options) -> list[str]:
     t = o.settings
     args = [
         str(model),
-        "--output-dir", str(out_dir),
-        "--accelerator-config", t.accelerator,
-        "--system-config", t.system_config,
-        "--memory-mode", t.memory_mode,
-        "--config", str(t.config) if t.config else DEFAULT_VELA_CONFIG,
-        "--optimise", t.optimise,
+        "--output-dir",
+        str(out_dir),
+        "--accelerator-config",
+        t.accelerator,
+        "--system-config",
+        t.system_config,
+        "--memory-mode",
+        t.memory_mode,
+        "--config",
+        str(t.config) if t.config else DEFAULT_VELA_CONFIG,
+        "--optimise",
+        t.optimise,
         "--verbose-performance",
         "--show-cpu-operations",
-    ]  # fmt: skip
+    ]
     if t.arena_cache_size:
         args += ["--arena-cache-size", str(t.arena_cache_size)]
     return args

@@ -51,5 +51,7 @@ def vela_sections_exist(c: Context) -> Found:
         for key, kind in (("system_config", "System_Config"), ("memory_mode", "Memory_Mode")):
             names = sections.get(kind, [])
             if getattr(settings, key) not in names:
-                yield (("targets", target.name, key),
-                       f"'{getattr(settings, key)}' is not a {kind} of {label}; one of {', '.join(names) or 'none defined'}")  # fmt: skip
+                yield (
+                    ("targets", target.name, key),
+                    f"'{getattr(settings, key)}' is not a {kind} of {label}; one of {', '.join(names) or 'none defined'}",
+                )
