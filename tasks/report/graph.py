@@ -48,14 +48,21 @@ def group_layers(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for g in groups:
         parts = g["parts"]
         util = [p["mac_util_pct"] for p in parts if p.get("mac_util_pct") is not None]
-        out.append({
-            "op": g["op"], "name": parts[-1]["name"], "target": "CPU" if any(p["target"] == "CPU" for p in parts) else "NPU",
-            "cycles": sum(p["cycles"] for p in parts), "cycles_pct": sum(p.get("cycles_pct") or 0.0 for p in parts),
-            "macs": sum(p.get("macs") or 0 for p in parts), "mac_util_pct": max(util) if util else None,
-            "out_channels": parts[-1].get("out_channels"), "in_channels": parts[0].get("in_channels"),
-            "parts": [{"op": p.get("npu_op") or p["op"], "name": p["name"], "cycles": p["cycles"]} for p in parts]
-            if len(parts) > 1 else [],
-        })  # fmt: skip
+        folded = [{"op": p.get("npu_op") or p["op"], "name": p["name"], "cycles": p["cycles"]} for p in parts]
+        out.append(
+            {
+                "op": g["op"],
+                "name": parts[-1]["name"],
+                "target": "CPU" if any(p["target"] == "CPU" for p in parts) else "NPU",
+                "cycles": sum(p["cycles"] for p in parts),
+                "cycles_pct": sum(p.get("cycles_pct") or 0.0 for p in parts),
+                "macs": sum(p.get("macs") or 0 for p in parts),
+                "mac_util_pct": max(util) if util else None,
+                "out_channels": parts[-1].get("out_channels"),
+                "in_channels": parts[0].get("in_channels"),
+                "parts": folded if len(parts) > 1 else [],
+            }
+        )
     return out
 
 
@@ -63,8 +70,19 @@ def place(graph: dict[str, Any], variant: dict[str, Any], remedy) -> list[dict[s
     """Each operator of ``graph`` with where it runs, its cycles and (on the CPU) why and what to do."""
     ops = graph["ops"]
     tensors = graph["tensors"]
-    nodes = [{"i": i, "type": op["type"], "name": tensors[op["outputs"][0]]["name"] if op["outputs"] else op["type"],
-              "where": None, "cycles": 0, "cycles_pct": 0.0, "parts": [], "vela": None} for i, op in enumerate(ops)]  # fmt: skip
+    nodes = [
+        {
+            "i": i,
+            "type": op["type"],
+            "name": tensors[op["outputs"][0]]["name"] if op["outputs"] else op["type"],
+            "where": None,
+            "cycles": 0,
+            "cycles_pct": 0.0,
+            "parts": [],
+            "vela": None,
+        }
+        for i, op in enumerate(ops)
+    ]
     layers = variant.get("layers") or []
     if not layers:  # no Vela: the whole model runs where the target runs it (LiteRT, with its delegate if any)
         for n in nodes:
@@ -99,8 +117,9 @@ def place(graph: dict[str, Any], variant: dict[str, Any], remedy) -> list[dict[s
     return nodes
 
 
-def _operator_of(g: dict[str, Any], ops: list[dict[str, Any]], by_name: dict[str, int],
-                 producer: dict[int, int]) -> int | None:  # fmt: skip
+def _operator_of(
+    g: dict[str, Any], ops: list[dict[str, Any]], by_name: dict[str, int], producer: dict[int, int]
+) -> int | None:
     """The model operator a group of Vela rows came from: Vela names a row by its operator's output tensor
     (a lowered part by that name plus a suffix); the operator's type must agree."""
     want = _norm(g["op"])
@@ -147,8 +166,13 @@ def collapse(nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]]) -> 
     for n in nodes:
         i = n["i"]
         p = pred.get(i, [])
-        if (len(p) == 1 and len(succ.get(p[0], [])) == 1 and _side(nodes[p[0]]["where"]) == _side(n["where"])
-                and nodes[p[0]]["where"] != "CPU" and n["where"] != "CPU"):  # fmt: skip
+        if (
+            len(p) == 1
+            and len(succ.get(p[0], [])) == 1
+            and _side(nodes[p[0]]["where"]) == _side(n["where"])
+            and nodes[p[0]]["where"] != "CPU"
+            and n["where"] != "CPU"
+        ):
             head[i] = head[p[0]]
         else:
             head[i] = i
@@ -163,11 +187,17 @@ def collapse(nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]]) -> 
         types: dict[str, int] = {}
         for i in ids:
             types[nodes[i]["type"]] = types.get(nodes[i]["type"], 0) + 1
-        merged.append({**nodes[h], "type": f"{len(ids)} ops", "members": ids,
-                       "summary": ", ".join(f"{t} ×{c}" if c > 1 else t for t, c in types.items()),
-                       "cycles": sum(nodes[i]["cycles"] for i in ids),
-                       "cycles_pct": sum(nodes[i]["cycles_pct"] for i in ids),
-                       "name": nodes[ids[-1]]["name"]})  # fmt: skip
+        merged.append(
+            {
+                **nodes[h],
+                "type": f"{len(ids)} ops",
+                "members": ids,
+                "summary": ", ".join(f"{t} ×{c}" if c > 1 else t for t, c in types.items()),
+                "cycles": sum(nodes[i]["cycles"] for i in ids),
+                "cycles_pct": sum(nodes[i]["cycles_pct"] for i in ids),
+                "name": nodes[ids[-1]]["name"],
+            }
+        )
     new_edges = [(head[a], head[b], t) for a, b, t in edges if head[a] != head[b]]
     return merged, new_edges
 
@@ -224,6 +254,10 @@ def _kb(n: int) -> str:
     return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} B"
 
 
+Corners = dict[int, tuple[float, float]]  # node → its top-left corner (layout())
+ByIndex = dict[int, dict[str, Any]]  # node index → node (nodes_by())
+
+
 def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], edges: list[tuple], view: str) -> tuple[str, dict]:
     """One view (``full`` or ``collapsed``) as an SVG element, and its nodes' details for the page's script;
     ``edges`` are the graph's edges()."""
@@ -233,17 +267,41 @@ def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], edges: list[tuple], 
         nodes = [{**n, "members": [n["i"]]} for n in nodes]
     by = nodes_by(nodes)
     where, width, height = layout(nodes, edges)
-    tensors = graph["tensors"]
-    e = html.escape
-    out = [f"<svg class='graph' id='graph-{view}' data-width='{width:.0f}' data-height='{height:.0f}' "
-           f"viewBox='0 0 {width:.0f} {height:.0f}' xmlns='http://www.w3.org/2000/svg'>"]  # fmt: skip
+    out = [
+        f"<svg class='graph' id='graph-{view}' data-width='{width:.0f}' data-height='{height:.0f}' "
+        f"viewBox='0 0 {width:.0f} {height:.0f}' xmlns='http://www.w3.org/2000/svg'>"
+    ]
+    out += _partition_boxes(nodes, edges, where, by)
+    out += _edge_paths(edges, where, by, graph["tensors"])
+    details = {}
+    for n in nodes:
+        key = f"{view}-{n['i']}"
+        error, bits = _error_of(graph, n.get("members") or [n["i"]])
+        out.append(_node_box(n, key, where[n["i"]], error, bits))
+        details[key] = _details(graph, n, view, error, bits)
+    out.append("</svg>")
+    return "".join(out), details
+
+
+def _partition_boxes(nodes: list[dict[str, Any]], edges: list[tuple], where: Corners, by: ByIndex) -> list[str]:
+    """A frame around each NPU partition, named with its number and operator count."""
+    out = []
     for k, group in enumerate(partitions(nodes, edges), start=1):
         xs = [where[i][0] for i in group]
         ys = [where[i][1] for i in group]
         count = sum(len(by[i]["members"]) for i in group)
-        out.append(f"<g class='partition'><rect x='{min(xs) - 8:.0f}' y='{min(ys) - 18:.0f}' "
-                   f"width='{max(xs) - min(xs) + NODE_W + 16:.0f}' height='{max(ys) - min(ys) + NODE_H + 26:.0f}' rx='10'/>"
-                   f"<text x='{min(xs) - 2:.0f}' y='{min(ys) - 6:.0f}'>NPU partition {k} ({count} ops)</text></g>")  # fmt: skip
+        out.append(
+            f"<g class='partition'><rect x='{min(xs) - 8:.0f}' y='{min(ys) - 18:.0f}' "
+            f"width='{max(xs) - min(xs) + NODE_W + 16:.0f}' height='{max(ys) - min(ys) + NODE_H + 26:.0f}' rx='10'/>"
+            f"<text x='{min(xs) - 2:.0f}' y='{min(ys) - 6:.0f}'>NPU partition {k} ({count} ops)</text></g>"
+        )
+    return out
+
+
+def _edge_paths(edges: list[tuple], where: Corners, by: ByIndex, tensors: list[dict[str, Any]]) -> list[str]:
+    """Each edge as a curve titled with its tensor; a copy between NPU and CPU marked and labelled with its size."""
+    e = html.escape
+    out = []
     for a, b, t in edges:
         (x1, y1), (x2, y2) = where[a], where[b]
         x1, y1, x2, y2 = x1 + NODE_W / 2, y1 + NODE_H, x2 + NODE_W / 2, y2
@@ -253,51 +311,71 @@ def svg(graph: dict[str, Any], nodes: list[dict[str, Any]], edges: list[tuple], 
         label = f"{tensor['name']} {tensor['shape']} {tensor['dtype']}"
         if copy:
             label = f"copy between NPU and CPU: {_kb(tensor['bytes'])} ({label})"
-        out.append(f"<path class='edge{' copy' if copy else ''}' d='M{x1:.0f},{y1:.0f} C{x1:.0f},{mid:.0f} "
-                   f"{x2:.0f},{mid:.0f} {x2:.0f},{y2:.0f}'><title>{e(label)}</title></path>")  # fmt: skip
+        out.append(
+            f"<path class='edge{' copy' if copy else ''}' d='M{x1:.0f},{y1:.0f} C{x1:.0f},{mid:.0f} "
+            f"{x2:.0f},{mid:.0f} {x2:.0f},{y2:.0f}'><title>{e(label)}</title></path>"
+        )
         if copy:
             out.append(
                 f"<text class='copy-label' x='{(x1 + x2) / 2 + 4:.0f}' y='{mid:.0f}'>{_kb(tensor['bytes'])}</text>"
             )
-    details = {}
-    for n in nodes:
-        x, y = where[n["i"]]
-        cls = {"NPU": "npu", "fused": "fused", "CPU": "cpu"}.get(n["where"], "delegate")
-        shade = 0.25 + 0.75 * min(1.0, n["cycles_pct"] / 10.0) if n["where"] == "NPU" else 1.0
-        tip = f"{n['type']}: {n['name']}" + (f"\n{n['summary']}" if n.get("summary") else "")
-        if n["where"] == "CPU" and n.get("reason"):
-            tip += f"\nCPU: {n['reason']}\nWhat to do: {n['remedy']}"
-        error, bits = _error_of(graph, n.get("members") or [n["i"]])
-        if error is not None:
-            tip += f"\nquantization error: {error_text(error)}, {bits}"
-            cls += f" {error_class(error)}" + (" b16" if bits == "int16" else "")
-        key = f"{view}-{n['i']}"
-        label = f"{n['type']}: {n['summary']}" if n.get("summary") else n["type"]
-        label = label if len(label) <= 27 else label[:26] + "…"
-        sub = (
-            f"{n['cycles_pct']:.1f} % cycles"
-            if n["cycles"]
-            else {"fused": "fused by Vela", "CPU": "CPU"}.get(n["where"], n["where"])
-        )
-        out.append(f"<g class='node {cls}' data-key='{key}' "
-                   f"transform='translate({x:.0f},{y:.0f})'><rect width='{NODE_W}' height='{NODE_H}' rx='5' "
-                   f"style='fill-opacity:{shade:.2f}'/><text x='8' y='14'>{e(label)}</text>"
-                   f"<text class='sub' x='8' y='27'>{e(sub)}</text><title>{e(tip)}</title></g>")  # fmt: skip
-        if view == "full":
-            details[key] = {
-                "type": n["type"], "name": n["name"], "where": n["where"], "cycles": n["cycles"],
-                "cycles_pct": round(n["cycles_pct"], 2), "parts": n["parts"], "reason": n.get("reason"),
-                "remedy": n.get("remedy"), "error": error_text(error) + f" ({bits})" if error else None,
-                "inputs": [_tensor(tensors[t]) for t in graph["ops"][n["i"]]["inputs"]],
-                "outputs": [_tensor(tensors[t]) for t in graph["ops"][n["i"]]["outputs"]],
-            }  # fmt: skip
-        else:  # the script reads a collapsed node's tensors and names off its members
-            details[key] = {"type": n["type"], "summary": n.get("summary"), "where": n["where"], "name": n["name"],
-                            "cycles": n["cycles"], "cycles_pct": round(n["cycles_pct"], 2),
-                            "error": "worst in the chain: " + error_text(error) + f" ({bits})" if error else None,
-                            "members": [f"full-{i}" for i in n["members"]]}  # fmt: skip
-    out.append("</svg>")
-    return "".join(out), details
+    return out
+
+
+def _node_box(n: dict[str, Any], key: str, xy: tuple[float, float], error: dict[str, Any] | None, bits: str) -> str:
+    """An operator's box: coloured by where it runs (or its error), labelled, its tooltip saying why."""
+    e = html.escape
+    x, y = xy
+    cls = {"NPU": "npu", "fused": "fused", "CPU": "cpu"}.get(n["where"], "delegate")
+    shade = 0.25 + 0.75 * min(1.0, n["cycles_pct"] / 10.0) if n["where"] == "NPU" else 1.0
+    tip = f"{n['type']}: {n['name']}" + (f"\n{n['summary']}" if n.get("summary") else "")
+    if n["where"] == "CPU" and n.get("reason"):
+        tip += f"\nCPU: {n['reason']}\nWhat to do: {n['remedy']}"
+    if error is not None:
+        tip += f"\nquantization error: {error_text(error)}, {bits}"
+        cls += f" {error_class(error)}" + (" b16" if bits == "int16" else "")
+    label = f"{n['type']}: {n['summary']}" if n.get("summary") else n["type"]
+    label = label if len(label) <= 27 else label[:26] + "…"
+    sub = (
+        f"{n['cycles_pct']:.1f} % cycles"
+        if n["cycles"]
+        else {"fused": "fused by Vela", "CPU": "CPU"}.get(n["where"], n["where"])
+    )
+    return (
+        f"<g class='node {cls}' data-key='{key}' "
+        f"transform='translate({x:.0f},{y:.0f})'><rect width='{NODE_W}' height='{NODE_H}' rx='5' "
+        f"style='fill-opacity:{shade:.2f}'/><text x='8' y='14'>{e(label)}</text>"
+        f"<text class='sub' x='8' y='27'>{e(sub)}</text><title>{e(tip)}</title></g>"
+    )
+
+
+def _details(graph: dict[str, Any], n: dict[str, Any], view: str, error: dict[str, Any] | None, bits: str) -> dict:
+    """What the page's script shows when an operator is clicked."""
+    tensors = graph["tensors"]
+    if view == "full":
+        return {
+            "type": n["type"],
+            "name": n["name"],
+            "where": n["where"],
+            "cycles": n["cycles"],
+            "cycles_pct": round(n["cycles_pct"], 2),
+            "parts": n["parts"],
+            "reason": n.get("reason"),
+            "remedy": n.get("remedy"),
+            "error": error_text(error) + f" ({bits})" if error else None,
+            "inputs": [_tensor(tensors[t]) for t in graph["ops"][n["i"]]["inputs"]],
+            "outputs": [_tensor(tensors[t]) for t in graph["ops"][n["i"]]["outputs"]],
+        }
+    return {  # the script reads a collapsed node's tensors and names off its members
+        "type": n["type"],
+        "summary": n.get("summary"),
+        "where": n["where"],
+        "name": n["name"],
+        "cycles": n["cycles"],
+        "cycles_pct": round(n["cycles_pct"], 2),
+        "error": "worst in the chain: " + error_text(error) + f" ({bits})" if error else None,
+        "members": [f"full-{i}" for i in n["members"]],
+    }
 
 
 ERROR_CLASSES = ((40.0, "e0"), (30.0, "e1"), (20.0, "e2"), (10.0, "e3"))  # SNR at least this: class; below: e4

@@ -20,11 +20,18 @@ if TYPE_CHECKING:
 e = html.escape
 
 OVERVIEW_COLUMNS = [  # key, title, numeric: few enough to fit 1400 px; the rest is on the variant's page
-    ("id", "variant", False), ("model", "model", False), ("quantization", "scheme", False),
-    ("target", "target", False), ("ops", "NPU/CPU ops", True), ("est_ms", "est. ms", True),
-    ("measured_ms", "measured ms", True), ("size", "size KiB", True), ("snr_db", "SNR dB", True),
-    ("task", "task metric", True), ("gates", "gates", False),
-]  # fmt: skip
+    ("id", "variant", False),
+    ("model", "model", False),
+    ("quantization", "scheme", False),
+    ("target", "target", False),
+    ("ops", "NPU/CPU ops", True),
+    ("est_ms", "est. ms", True),
+    ("measured_ms", "measured ms", True),
+    ("size", "size KiB", True),
+    ("snr_db", "SNR dB", True),
+    ("task", "task metric", True),
+    ("gates", "gates", False),
+]
 
 
 def slug(variant_id: str) -> str:
@@ -36,8 +43,10 @@ def page_name(variant_id: str) -> str:
 
 
 def _head(title: str, up: str) -> str:
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
-            f"<meta name='viewport' content='width=device-width'><link rel='stylesheet' href='{up}report.css'></head><body>")  # fmt: skip
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+        f"<meta name='viewport' content='width=device-width'><link rel='stylesheet' href='{up}report.css'></head><body>"
+    )
 
 
 def _foot(up: str) -> str:
@@ -63,25 +72,44 @@ def _cell(key: str, r: OverviewRow, fmt) -> tuple[str, str]:
     return fmt(key, value), "" if value in (None, "") else str(value)
 
 
-def overview(project: str, counted: str, table: list[OverviewRow], marks, fmt, sections: list[str], plot: str,
-             note: str | None, verdict: str) -> str:  # fmt: skip
-    parts = [_head(f"{project}: NPUForge report", ""), f"<h1>{e(project)}</h1>", verdict,
-             f"<p class='muted'>{counted}. Estimates are Vela's; accuracy is against the float model on the validation "
-             "set. Click a variant for its graph, findings, accuracy per output and files.</p>"]  # fmt: skip
+def overview(
+    project: str,
+    counted: str,
+    table: list[OverviewRow],
+    marks,
+    fmt,
+    sections: list[str],
+    plot: str,
+    note: str | None,
+    verdict: str,
+) -> str:
+    parts = [
+        _head(f"{project}: NPUForge report", ""),
+        f"<h1>{e(project)}</h1>",
+        verdict,
+        f"<p class='muted'>{counted}. Estimates are Vela's; accuracy is against the float model on the validation "
+        "set. Click a variant for its graph, findings, accuracy per output and files.</p>",
+    ]
     if note:
         parts.append(note)
     shares = ("22%", "12%", "7%", "8%", "8%", "7%", "8%", "7%", "7%", "8%", "6%")
     widths = "".join(f"<col style='width:{w}'>" for w in shares)
-    parts += ["<h2>Variants</h2>", _filters(table), f"<table id='variants' class='fit sorted'><colgroup>{widths}</colgroup>"
-              "<thead><tr>"]  # fmt: skip
+    parts += [
+        "<h2>Variants</h2>",
+        _filters(table),
+        f"<table id='variants' class='fit sorted'><colgroup>{widths}</colgroup><thead><tr>",
+    ]
     parts += [f"<th class='sortable{' num' if num else ' l'}'>{e(title)}</th>" for _, title, num in OVERVIEW_COLUMNS]
     parts.append("</tr></thead><tbody>")
     for r in table:
         parts.append(_row(r, marks.get(r["id"], {}), fmt))
     parts.append("</tbody></table>")
     if plot:
-        parts += ["<h2>Latency against accuracy</h2><p class='muted'>Hover a point for its variant; click it to open "
-                  "its page.</p>", plot]  # fmt: skip
+        parts += [
+            "<h2>Latency against accuracy</h2><p class='muted'>Hover a point for its variant; click it to open "
+            "its page.</p>",
+            plot,
+        ]
     parts += sections
     parts.append(_foot(""))
     return "".join(parts)
@@ -92,9 +120,11 @@ def _filters(table: list[OverviewRow]) -> str:
         options = "".join(f"<option>{e(x)}</option>" for x in sorted({r[key] for r in table}))
         return f"<label>{label} <select data-filter='{key}'><option value=''>all</option>{options}</select></label>"
 
-    return (f"<div class='filters'>{select('model', 'model')}{select('quantization', 'scheme')}{select('target', 'target')}"
-            "<label>find <input data-filter='text' placeholder='part of a variant name'></label>"
-            "<span id='shown' class='muted'></span></div>")  # fmt: skip
+    return (
+        f"<div class='filters'>{select('model', 'model')}{select('quantization', 'scheme')}{select('target', 'target')}"
+        "<label>find <input data-filter='text' placeholder='part of a variant name'></label>"
+        "<span id='shown' class='muted'></span></div>"
+    )
 
 
 def _row(r: OverviewRow, mark: dict[str, str], fmt) -> str:
@@ -134,8 +164,14 @@ def scatter(table: list[OverviewRow]) -> str:
     if not points:
         return ""
     xs, ys = [r["est_ms"] for r in points], [r["snr_db"] for r in points]
-    px, py, out = _plot(900, 380, (0.0, max(xs) * 1.05), (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
-                        "estimated inference time (ms, Vela)", "SNR of the worst output (dB)")  # fmt: skip
+    px, py, out = _plot(
+        900,
+        380,
+        (0.0, max(xs) * 1.05),
+        (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
+        "estimated inference time (ms, Vela)",
+        "SNR of the worst output (dB)",
+    )
     units = list(dict.fromkeys(_unit_of(r) for r in points))
     placed: list[tuple[float, float]] = []  # labels drawn so far: a label that would cover one goes below its point
     for r in sorted(points, key=lambda r: (r["est_ms"], -r["snr_db"])):
@@ -143,13 +179,17 @@ def scatter(table: list[OverviewRow]) -> str:
         x, y = px(r["est_ms"]), py(r["snr_db"])
         label_y = y - 7 if not any(abs(x - lx) < 75 and abs(y - 7 - ly) < 11 for lx, ly in placed) else y + 16
         placed.append((x, label_y))
-        out.append(f"<a href='{page_name(r['id'])}'><circle cx='{x:.1f}' cy='{y:.1f}' r='6' style='fill:{colour}'>"
-                   f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>"
-                   f"<text class='label' x='{x + 8:.1f}' y='{label_y:.1f}'>{e(r['quantization'])}@{e(r['target'])}</text>")  # fmt: skip
+        out.append(
+            f"<a href='{page_name(r['id'])}'><circle cx='{x:.1f}' cy='{y:.1f}' r='6' style='fill:{colour}'>"
+            f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>"
+            f"<text class='label' x='{x + 8:.1f}' y='{label_y:.1f}'>{e(r['quantization'])}@{e(r['target'])}</text>"
+        )
     x = 50.0
     for k, unit in enumerate(units):  # the legend, along the top
-        out.append(f"<circle cx='{x + 5:.0f}' cy='10' r='5' style='fill:{SERIES[k % len(SERIES)]}'/>"
-                   f"<text x='{x + 14:.0f}' y='14'>{e(unit)}</text>")  # fmt: skip
+        out.append(
+            f"<circle cx='{x + 5:.0f}' cy='10' r='5' style='fill:{SERIES[k % len(SERIES)]}'/>"
+            f"<text x='{x + 14:.0f}' y='14'>{e(unit)}</text>"
+        )
         x += 30 + 6.5 * len(unit)
     out.append("</svg>")
     return "".join(out)
@@ -206,14 +246,20 @@ def _plot(w: int, h: int, xr: tuple[float, float], yr: tuple[float, float], xlab
     out = [f"<svg class='plot' viewBox='0 0 {w} {h}' width='{w}' height='{h}' xmlns='http://www.w3.org/2000/svg'>"]
     (xticks, xstep), (yticks, ystep) = _ticks(x0, x1), _ticks(y0, y1)
     for gx in xticks:
-        out.append(f"<line x1='{px(gx):.0f}' y1='{pad / 2:.0f}' x2='{px(gx):.0f}' y2='{h - pad}'/>"
-                   f"<text x='{px(gx):.0f}' y='{h - pad + 16}' text-anchor='middle'>{tick_text(gx, xstep)}</text>")  # fmt: skip
+        out.append(
+            f"<line x1='{px(gx):.0f}' y1='{pad / 2:.0f}' x2='{px(gx):.0f}' y2='{h - pad}'/>"
+            f"<text x='{px(gx):.0f}' y='{h - pad + 16}' text-anchor='middle'>{tick_text(gx, xstep)}</text>"
+        )
     for gy in yticks:
-        out.append(f"<line x1='{pad}' y1='{py(gy):.0f}' x2='{w - pad / 2:.0f}' y2='{py(gy):.0f}'/>"
-                   f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{tick_text(gy, ystep)}</text>")  # fmt: skip
-    out.append(f"<text x='{w / 2:.0f}' y='{h - 8}' text-anchor='middle'>{e(xlabel)}</text>"
-               f"<text x='14' y='{h / 2:.0f}' transform='rotate(-90 14 {h / 2:.0f})' text-anchor='middle'>"
-               f"{e(ylabel)}</text>")  # fmt: skip
+        out.append(
+            f"<line x1='{pad}' y1='{py(gy):.0f}' x2='{w - pad / 2:.0f}' y2='{py(gy):.0f}'/>"
+            f"<text x='{pad - 6}' y='{py(gy) + 4:.0f}' text-anchor='end'>{tick_text(gy, ystep)}</text>"
+        )
+    out.append(
+        f"<text x='{w / 2:.0f}' y='{h - 8}' text-anchor='middle'>{e(xlabel)}</text>"
+        f"<text x='14' y='{h / 2:.0f}' transform='rotate(-90 14 {h / 2:.0f})' text-anchor='middle'>"
+        f"{e(ylabel)}</text>"
+    )
     return px, py, out
 
 
@@ -226,14 +272,24 @@ def pareto_plot(search: Search) -> str:
     metric, bound = search["metric"], search["bound"]
     xs, ys = [c["ms"] for c in points] + [search["max_ms"]], [c["value"] for c in points] + [bound]
     span = (max(ys) - min(ys)) or 1.0
-    px, py, out = _plot(900, 380, (min(xs) * 0.95, max(xs) * 1.03), (min(ys) - span * 0.08, max(ys) + span * 0.08),
-                        f"estimated inference time on {search['target']} (ms, Vela)", metric)  # fmt: skip
+    px, py, out = _plot(
+        900,
+        380,
+        (min(xs) * 0.95, max(xs) * 1.03),
+        (min(ys) - span * 0.08, max(ys) + span * 0.08),
+        f"estimated inference time on {search['target']} (ms, Vela)",
+        metric,
+    )
     (x0, y0), (x1, y1) = (px(min(xs) * 0.95), py(bound)), (px(max(xs) * 1.03), py(bound))
-    out.append(f"<line class='goal' x1='{x0:.0f}' y1='{y0:.1f}' x2='{x1:.0f}' y2='{y1:.1f}'/>"
-               f"<text x='{x1 - 4:.0f}' y='{y1 - 5:.1f}' text-anchor='end'>goal {e(search['goal'])}</text>")  # fmt: skip
+    out.append(
+        f"<line class='goal' x1='{x0:.0f}' y1='{y0:.1f}' x2='{x1:.0f}' y2='{y1:.1f}'/>"
+        f"<text x='{x1 - 4:.0f}' y='{y1 - 5:.1f}' text-anchor='end'>goal {e(search['goal'])}</text>"
+    )
     bx = px(search["max_ms"])
-    out.append(f"<line class='goal' x1='{bx:.1f}' y1='25' x2='{bx:.1f}' y2='330'/>"
-               f"<text x='{bx + 4:.1f}' y='36'>budget {search['max_ms']:g} ms</text>")  # fmt: skip
+    out.append(
+        f"<line class='goal' x1='{bx:.1f}' y1='25' x2='{bx:.1f}' y2='330'/>"
+        f"<text x='{bx + 4:.1f}' y='36'>budget {search['max_ms']:g} ms</text>"
+    )
     front = sorted((search["candidates"][i] for i in search["pareto"]), key=lambda c: c["ms"])
     out.append(
         "<polyline class='front' points='" + " ".join(f"{px(c['ms']):.1f},{py(c['value']):.1f}" for c in front) + "'/>"
@@ -244,10 +300,12 @@ def pareto_plot(search: Search) -> str:
         label = f"{end}{'' if c['weights'] == 'min_max' else ' ' + c['weights']}" if end else ""
         cls = "stage-" + c["stage"].replace("-", "")
         is_chosen = c["ms"] == chosen["ms"] and c["value"] == chosen["value"] and c["weights"] == chosen["weights"]
-        out.append(f"<circle class='{cls}' cx='{px(c['ms']):.1f}' cy='{py(c['value']):.1f}' r='{8 if is_chosen else 5}'>"
-                   f"<title>{e(c['stage'])}{'' if c['step'] is None else ' ' + str(c['step'])}: {c['ms']:.2f} ms, "
-                   f"{e(metric)} {c['value']:.4g}, {c['widened']} layers int16x8, {c['type_changes']} type changes"
-                   f"</title></circle>")  # fmt: skip
+        out.append(
+            f"<circle class='{cls}' cx='{px(c['ms']):.1f}' cy='{py(c['value']):.1f}' r='{8 if is_chosen else 5}'>"
+            f"<title>{e(c['stage'])}{'' if c['step'] is None else ' ' + str(c['step'])}: {c['ms']:.2f} ms, "
+            f"{e(metric)} {c['value']:.4g}, {c['widened']} layers int16x8, {c['type_changes']} type changes"
+            f"</title></circle>"
+        )
         if is_chosen:
             out.append(f"<circle class='chosen' cx='{px(c['ms']):.1f}' cy='{py(c['value']):.1f}' r='12'/>")
         if label and c["weights"] == "min_max":
@@ -258,9 +316,11 @@ def pareto_plot(search: Search) -> str:
 
 def grouped_layers_table(layers: list[dict[str, Any]]) -> str:
     """Vela's layers, a lowered operator's parts folded under it."""
-    rows = ["<table class='fit'><thead><tr><th class='l' style='width:3rem'>#</th><th class='l' style='width:9rem'>op</th>"
-            "<th class='l'>name</th><th style='width:4rem'>where</th><th style='width:7rem'>cycles</th>"
-            "<th style='width:4.5rem'>cycles %</th><th style='width:5rem'>MAC util %</th></tr></thead><tbody>"]  # fmt: skip
+    rows = [
+        "<table class='fit'><thead><tr><th class='l' style='width:3rem'>#</th><th class='l' style='width:9rem'>op</th>"
+        "<th class='l'>name</th><th style='width:4rem'>where</th><th style='width:7rem'>cycles</th>"
+        "<th style='width:4.5rem'>cycles %</th><th style='width:5rem'>MAC util %</th></tr></thead><tbody>"
+    ]
     for i, g in enumerate(report_graph.group_layers(layers)):
         name = e(g["name"])
         if g["parts"]:
@@ -268,16 +328,28 @@ def grouped_layers_table(layers: list[dict[str, Any]]) -> str:
             name = f"<details><summary>{name} ({len(g['parts'])} parts)</summary><ol>{items}</ol></details>"
         util = "–" if g["mac_util_pct"] is None else f"{g['mac_util_pct']:.1f}"
         cls = "cpu" if g["target"] == "CPU" else ""
-        rows.append(f"<tr><td class='l'>{i}</td><td class='l'>{e(g['op'])}</td><td class='l'>{name}</td>"
-                    f"<td class='{cls}'>{g['target']}</td><td>{g['cycles']:,}</td><td>{g['cycles_pct']:.1f}</td>"
-                    f"<td>{util}</td></tr>")  # fmt: skip
+        rows.append(
+            f"<tr><td class='l'>{i}</td><td class='l'>{e(g['op'])}</td><td class='l'>{name}</td>"
+            f"<td class='{cls}'>{g['target']}</td><td>{g['cycles']:,}</td><td>{g['cycles_pct']:.1f}</td>"
+            f"<td>{util}</td></tr>"
+        )
     return "".join(rows) + "</tbody></table>"
 
 
-def variant_page(v: VariantRow, row: OverviewRow | None, graph: dict[str, Any] | None, remedy, fmt,
-                 build_prefix: str, checks: list[dict[str, Any]]) -> str:  # fmt: skip
-    parts = [_head(f"{v['id']}: NPUForge report", "../"), "<p><a href='../index.html'>← all variants</a></p>",
-             f"<h1>{e(v['id'])}</h1>"]  # fmt: skip
+def variant_page(
+    v: VariantRow,
+    row: OverviewRow | None,
+    graph: dict[str, Any] | None,
+    remedy,
+    fmt,
+    build_prefix: str,
+    checks: list[dict[str, Any]],
+) -> str:
+    parts = [
+        _head(f"{v['id']}: NPUForge report", "../"),
+        "<p><a href='../index.html'>← all variants</a></p>",
+        f"<h1>{e(v['id'])}</h1>",
+    ]
     if v.get("error"):
         parts.append(f"<p class='cpu'>Failed at {e(v['error']['step'])}: {e(v['error']['message'])}</p>")
         return "".join(parts) + _foot("../")
@@ -304,8 +376,10 @@ def _facts_line(v: VariantRow, row: OverviewRow | None, fmt) -> str:
     est = v.get("estimate") or {}
     facts = [f"{v['size_bytes'] / 1024:,.0f} KiB"]
     if est.get("inference_ms") is not None:
-        facts.append(f"estimated {est['inference_ms']:.2f} ms ({est.get('fps', 0):.1f} FPS), "
-                     f"SRAM {est.get('sram_kib', 0):.0f} KiB, DRAM {est.get('dram_kib', 0):.0f} KiB")  # fmt: skip
+        facts.append(
+            f"estimated {est['inference_ms']:.2f} ms ({est.get('fps', 0):.1f} FPS), "
+            f"SRAM {est.get('sram_kib', 0):.0f} KiB, DRAM {est.get('dram_kib', 0):.0f} KiB"
+        )
     if row and row.get("measured_ms") is not None:
         facts.append(f"measured {row['measured_ms']:.2f} ms")
     return f"<p class='muted'>{e(' · '.join(facts))}</p>"
@@ -316,15 +390,32 @@ def _gates(checks: list[dict[str, Any]]) -> str:
     if not checks:
         return ""
     failed = sum(1 for c in checks if not c["passed"])
-    head = "<th class='l'>gate</th><th class='l'>metric</th><th>value</th><th class='l'>bound</th><th class='l'>verdict</th>"
+    head = (
+        "<th class='l'>gate</th><th class='l'>metric</th><th>value</th><th class='l'>bound</th>"
+        "<th class='l'>verdict</th>"
+    )
     rows = []
     for c in checks:
         metric = verdicts.metric_label(c)
         verdict = "<td class='l imp'>pass</td>" if c["passed"] else "<td class='l reg'>FAIL</td>"
-        rows.append(f"<tr><td class='l'>{e(verdicts.where(c))}</td><td class='l'>{e(metric)}</td>"
-                    f"<td>{e(verdicts.value_text(c))}</td><td class='l'>{e(c['bound'])}</td>{verdict}</tr>")  # fmt: skip
+        rows.append(
+            f"<tr><td class='l'>{e(verdicts.where(c))}</td><td class='l'>{e(metric)}</td>"
+            f"<td>{e(verdicts.value_text(c))}</td><td class='l'>{e(c['bound'])}</td>{verdict}</tr>"
+        )
     note = f"{len(checks) - failed} pass, {failed} fail" + ("" if failed else ": this variant meets every gate")
     return _section("Gates", note, head, rows)
+
+
+GRAPH_LEGEND = (
+    "<span class='legend'><span class='by-place'><span class='npu'>NPU (darker: more cycles)</span>"
+    "<span class='fused'>fused by Vela</span><span class='cpu-op'>CPU</span><span class='copy'>copy NPU↔CPU</span>"
+    "</span><span class='by-error'>SNR of the layer's output: <span class='e0'>≥ 40 dB</span><span class='e1'>30–40"
+    "</span><span class='e2'>20–30</span><span class='e3'>10–20</span><span class='e4'>&lt; 10</span>"
+    "<span class='b16'>int16</span></span></span>"
+)
+GRAPH_HELP = (
+    "Click an operator for its tensors, cycles and, on the CPU, why and what to do. Scroll to zoom, drag to pan."
+)
 
 
 def _graph_section(v: VariantRow, graph: dict[str, Any], remedy) -> str:
@@ -333,23 +424,31 @@ def _graph_section(v: VariantRow, graph: dict[str, Any], remedy) -> str:
     full, details = report_graph.svg(graph, nodes, edges, "full")
     collapsed, more = report_graph.svg(graph, nodes, edges, "collapsed")
     s = report_graph.summary(nodes, graph, edges)
-    counts = (f"{s['ops']} operators: {s['npu']} on the NPU, {s['fused']} fused by Vela into another, "
-              f"<span class='cpu'>{s['cpu']} on the CPU</span>; {s['partitions']} NPU partition(s); "
-              f"{s['copies']} tensor(s) copied between NPU and CPU ({s['copy_bytes'] / 1024:,.1f} KiB)") if v.get("layers") else (
-              f"{s['ops']} operators, all run by {e(v['target'])} without Vela")  # fmt: skip
     checked = " checked" if s["ops"] > 150 else ""
-    return (f"<h2>Graph</h2><p>{counts}.</p><div class='toolbar'><label>find a tensor or operator <input id='search' "
-            "placeholder='tensor name'></label><span id='hits' class='muted'></span><button id='fit'>fit</button>"
-            f"<label><input type='checkbox' id='collapse'{checked}> collapse chains</label>{_error_toggle(graph)}"
-            "<span class='legend'><span class='by-place'><span class='npu'>NPU (darker: more cycles)</span>"
-            "<span class='fused'>fused by Vela</span><span class='cpu-op'>CPU</span><span class='copy'>copy NPU↔CPU</span>"
-            "</span><span class='by-error'>SNR of the layer's output: <span class='e0'>≥ 40 dB</span><span class='e1'>30–40"
-            "</span><span class='e2'>20–30</span><span class='e3'>10–20</span><span class='e4'>&lt; 10</span>"
-            "<span class='b16'>int16</span></span></span></div>"
-            f"<div class='viewer'><div class='canvas'>{full}{collapsed}</div><aside id='details'><p class='muted'>"
-            "Click an operator for its tensors, cycles and, on the CPU, why and what to do. Scroll to zoom, drag to pan."
-            f"</p></aside></div><script type='application/json' id='nodes'>{report_graph.details_json({**details, **more})}"
-            "</script>")  # fmt: skip
+    toolbar = (
+        "<div class='toolbar'><label>find a tensor or operator <input id='search' placeholder='tensor name'></label>"
+        "<span id='hits' class='muted'></span><button id='fit'>fit</button>"
+        f"<label><input type='checkbox' id='collapse'{checked}> collapse chains</label>{_error_toggle(graph)}"
+        f"{GRAPH_LEGEND}</div>"
+    )
+    viewer = (
+        f"<div class='viewer'><div class='canvas'>{full}{collapsed}</div>"
+        f"<aside id='details'><p class='muted'>{GRAPH_HELP}</p></aside></div>"
+    )
+    nodes_json = report_graph.details_json({**details, **more})
+    script = f"<script type='application/json' id='nodes'>{nodes_json}</script>"
+    return f"<h2>Graph</h2><p>{_graph_counts(v, s)}.</p>{toolbar}{viewer}{script}"
+
+
+def _graph_counts(v: VariantRow, s: dict[str, Any]) -> str:
+    """One sentence on where the graph's operators run."""
+    if not v.get("layers"):
+        return f"{s['ops']} operators, all run by {e(v['target'])} without Vela"
+    return (
+        f"{s['ops']} operators: {s['npu']} on the NPU, {s['fused']} fused by Vela into another, "
+        f"<span class='cpu'>{s['cpu']} on the CPU</span>; {s['partitions']} NPU partition(s); "
+        f"{s['copies']} tensor(s) copied between NPU and CPU ({s['copy_bytes'] / 1024:,.1f} KiB)"
+    )
 
 
 def _error_toggle(graph: dict[str, Any]) -> str:
@@ -363,21 +462,28 @@ def _findings(v: VariantRow) -> str:
     found = v.get("findings") or []
     if not found:
         return ""
-    rows = ["<h2>Findings</h2><table class='fit'><thead><tr><th class='l' style='width:9rem'>kind</th>"
-            "<th style='width:5rem'>cycles %</th><th class='l'>layer</th><th class='l'>detail</th><th class='l'>action</th>"
-            "</tr></thead><tbody>"]  # fmt: skip
+    rows = [
+        "<h2>Findings</h2><table class='fit'><thead><tr><th class='l' style='width:9rem'>kind</th>"
+        "<th style='width:5rem'>cycles %</th><th class='l'>layer</th><th class='l'>detail</th><th class='l'>action</th>"
+        "</tr></thead><tbody>"
+    ]
     for f in found:
         pct = "–" if f["cycles_pct"] is None else f"{f['cycles_pct']:.1f}"
         kind = "l kind cpu" if f["kind"] == "cpu_fallback" else "l kind"
-        rows.append(f"<tr><td class='{kind}'>{e(f['kind'].replace('_', ' '))}</td><td>{pct}</td>"
-                    f"<td class='l'>{e(f['layer'])}</td><td class='l'>{e(f['detail'])}</td><td class='l'>{e(f['action'])}</td></tr>")  # fmt: skip
+        rows.append(
+            f"<tr><td class='{kind}'>{e(f['kind'].replace('_', ' '))}</td><td>{pct}</td>"
+            f"<td class='l'>{e(f['layer'])}</td><td class='l'>{e(f['detail'])}</td>"
+            f"<td class='l'>{e(f['action'])}</td></tr>"
+        )
     return "".join(rows) + "</tbody></table>"
 
 
 def _section(title: str, note: str, head: str, rows: list[str], cls: str = "") -> str:
     """A heading, a line of explanation and a table (``head``: its header cells)."""
-    return (f"<h2>{title}</h2>" + (f"<p class='muted'>{note}</p>" if note else "")
-            + f"<table{f' class={cls}' if cls else ''}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+    explained = f"<p class='muted'>{note}</p>" if note else ""
+    cls_attr = f" class={cls}" if cls else ""
+    table = f"<table{cls_attr}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<h2>{title}</h2>{explained}{table}"
 
 
 def _accuracy(v: VariantRow) -> str:
@@ -389,16 +495,25 @@ def _accuracy(v: VariantRow) -> str:
     rows = []
     for name, o in outputs.items():
         worst = (o.get("worst") or {}).get("snr_db")
+        worst_text = "–" if worst is None else f"{worst:.1f}"
         flag = " <span class='cpu'>worst output</span>" if name == worst_output and len(outputs) > 1 else ""
-        rows.append(f"<tr><td class='l'>{e(name)}{flag}</td><td>{o['snr_db']:.1f}</td><td>{o['cosine']:.4f}</td>"
-                    f"<td>{o['rmse']:.4g}</td><td>{o['max_abs']:.4g}</td><td>{'–' if worst is None else f'{worst:.1f}'}</td></tr>")  # fmt: skip
-    head = "<th class='l'>output</th><th>SNR dB</th><th>cosine</th><th>RMSE</th><th>max abs</th><th>worst sample SNR dB</th>"
+        rows.append(
+            f"<tr><td class='l'>{e(name)}{flag}</td><td>{o['snr_db']:.1f}</td><td>{o['cosine']:.4f}</td>"
+            f"<td>{o['rmse']:.4g}</td><td>{o['max_abs']:.4g}</td><td>{worst_text}</td></tr>"
+        )
+    head = (
+        "<th class='l'>output</th><th>SNR dB</th><th>cosine</th><th>RMSE</th><th>max abs</th>"
+        "<th>worst sample SNR dB</th>"
+    )
     where = f"{acc.get('samples')} samples of '{e(str(acc.get('dataset')))}'" + (
-        f" ({e(acc['part'])} part)" if acc.get("part") else "")  # fmt: skip
+        f" ({e(acc['part'])} part)" if acc.get("part") else ""
+    )
     note = f"Against the float model on {where}."
     if acc.get("in_sample"):
-        note += (" <span class='cpu'>In-sample: these samples are calibration samples too, so the numbers flatter the "
-                 "model; split the dataset (datasets.NAME.split) or give a validation dataset of its own.</span>")  # fmt: skip
+        note += (
+            " <span class='cpu'>In-sample: these samples are calibration samples too, so the numbers flatter the "
+            "model; split the dataset (datasets.NAME.split) or give a validation dataset of its own.</span>"
+        )
     return _section("Accuracy per output", note, head, rows) + _task_metrics(acc)
 
 
@@ -407,11 +522,15 @@ def _task_metrics(acc: Accuracy) -> str:
     for task in acc.get("tasks") or []:
         reads = ", ".join(str(task[k]) for k in ("output", "boxes", "scores") if task.get(k)) or "–"
         if task.get("skipped"):
-            rows.append(f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
-                        f"<td class='l muted' colspan='2'>{e(task['skipped'])}</td></tr>")  # fmt: skip
+            rows.append(
+                f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
+                f"<td class='l muted' colspan='2'>{e(task['skipped'])}</td></tr>"
+            )
         for name, value in (task.get("metrics") or {}).items():
-            rows.append(f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
-                        f"<td class='l'>{e(name)}</td><td>{e(metric_text(name, value))}</td></tr>")  # fmt: skip
+            rows.append(
+                f"<tr><td class='l'>{e(task['type'])}</td><td class='l'>{e(reads)}</td>"
+                f"<td class='l'>{e(name)}</td><td>{e(metric_text(name, value))}</td></tr>"
+            )
     head = "<th class='l'>task</th><th class='l'>output</th><th class='l'>metric</th><th>value</th>"
     note = (
         "The outputs decoded as the application decodes them; the quantized model's answer against the float model's."
@@ -425,13 +544,19 @@ def _board_agreement(v: VariantRow) -> str:
         for name, o in a["outputs"].items():
             off = f"{o['max_lsb']} LSB" if o.get("max_lsb") is not None else f"{o.get('max_abs') or 0:.3g}"
             cls = "" if o["agreement"] == 1 else " class='cpu'"
-            rows.append(f"<tr><td class='l'>{e(a['board'])}</td><td class='l'>{e(name)}</td><td{cls}>{o['agreement']:.1%}"
-                        f"</td><td>{o['exact']:.1%}</td><td>{e(off)}</td><td>{a['samples']}</td></tr>")  # fmt: skip
-    head = ("<th class='l'>board</th><th class='l'>output</th><th>samples that agree</th><th>values exactly equal</th>"
-            "<th>largest difference</th><th>samples</th>")  # fmt: skip
-    note = ("The validation samples run through the deployed artifact on the board (its runtime and delegate) against "
-            "the quantized model on this machine's TFLite builtin kernels; a sample agrees when every value is within the "
-            "board's tolerance.")  # fmt: skip
+            rows.append(
+                f"<tr><td class='l'>{e(a['board'])}</td><td class='l'>{e(name)}</td><td{cls}>{o['agreement']:.1%}"
+                f"</td><td>{o['exact']:.1%}</td><td>{e(off)}</td><td>{a['samples']}</td></tr>"
+            )
+    head = (
+        "<th class='l'>board</th><th class='l'>output</th><th>samples that agree</th><th>values exactly equal</th>"
+        "<th>largest difference</th><th>samples</th>"
+    )
+    note = (
+        "The validation samples run through the deployed artifact on the board (its runtime and delegate) against "
+        "the quantized model on this machine's TFLite builtin kernels; a sample agrees when every value is within the "
+        "board's tolerance."
+    )
     return _section("Accuracy on the board", note, head, rows) if rows else ""
 
 
@@ -440,35 +565,52 @@ def _search(v: VariantRow) -> str:
     if not found:
         return ""
     chosen, cost, sens = found["chosen"], found["cost"], found.get("sensitivity_cost") or {}
-    verdict = (f"<b>Chose {e(chosen['summary'])}</b>: {e(found['why'])}." if found["met"]
-               else f"<b class='cpu'>Goal not met</b>: {e(found['why'])}.")  # fmt: skip
-    spent = (f"The sensitivity step measured {sens.get('quantizations', 0)} candidates in {sens.get('seconds', 0):g} s, "
-             f"the search {cost['quantizations']} more in {cost['seconds']:g} s ({cost['cached']} from the cache); each "
-             "is quantized from the calibrate step's ranges, compiled by Vela and evaluated on the validation set.")  # fmt: skip
-    rows = [f"<tr><td class='l'>{e(c['stage'])}</td><td>{'' if c['step'] is None else c['step']}</td>"
-            f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td><td>{metric_text(found['metric'], c['value'])}</td>"
-            f"<td>{c['widened']}</td><td>{c['type_changes']}</td><td>{'yes' if c['met'] and c['within'] else ''}</td></tr>"
-            for c in sorted(found["candidates"], key=lambda c: c["ms"])]  # fmt: skip
-    head = ("<th class='l'>path</th><th>step</th><th class='l'>weights</th><th>est. ms</th><th>goal metric</th>"
-            "<th>layers int16x8</th><th>type changes</th><th>meets goal and budget</th>")  # fmt: skip
-    return ("<h2>Mixed-precision search</h2>" + f"<p>{verdict}</p><p class='muted'>{e(spent)}</p>" + pareto_plot(found)
-            + "<p>The choice as a fixed scheme, to paste under <code>quantization:</code>:</p>"
-            + f"<pre class='snippet'>{e(found['snippet'])}</pre>"
-            + _section("Candidates", "", head, rows, "fit"))  # fmt: skip
+    verdict = (
+        f"<b>Chose {e(chosen['summary'])}</b>: {e(found['why'])}."
+        if found["met"]
+        else f"<b class='cpu'>Goal not met</b>: {e(found['why'])}."
+    )
+    spent = (
+        f"The sensitivity step measured {sens.get('quantizations', 0)} candidates in {sens.get('seconds', 0):g} s, "
+        f"the search {cost['quantizations']} more in {cost['seconds']:g} s ({cost['cached']} from the cache); each "
+        "is quantized from the calibrate step's ranges, compiled by Vela and evaluated on the validation set."
+    )
+    rows = [
+        f"<tr><td class='l'>{e(c['stage'])}</td><td>{'' if c['step'] is None else c['step']}</td>"
+        f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td><td>{metric_text(found['metric'], c['value'])}</td>"
+        f"<td>{c['widened']}</td><td>{c['type_changes']}</td><td>{'yes' if c['met'] and c['within'] else ''}</td></tr>"
+        for c in sorted(found["candidates"], key=lambda c: c["ms"])
+    ]
+    head = (
+        "<th class='l'>path</th><th>step</th><th class='l'>weights</th><th>est. ms</th><th>goal metric</th>"
+        "<th>layers int16x8</th><th>type changes</th><th>meets goal and budget</th>"
+    )
+    return (
+        "<h2>Mixed-precision search</h2>"
+        + f"<p>{verdict}</p><p class='muted'>{e(spent)}</p>"
+        + pareto_plot(found)
+        + "<p>The choice as a fixed scheme, to paste under <code>quantization:</code>:</p>"
+        + f"<pre class='snippet'>{e(found['snippet'])}</pre>"
+        + _section("Candidates", "", head, rows, "fit")
+    )
 
 
 def _limits(v: VariantRow) -> str:
     lim = v.get("limits")
     if not lim:
         return ""
-    rows = [f"<tr><td class='l'>{e(name)}{' <span class=cpu>worst output</span>' if name == lim['worst_output'] else ''}"
-            f"</td><td>{o['snr_db']:.1f}</td><td>{o['snr_db_one_sample']:.1f}</td></tr>"
-            for name, o in lim["outputs"].items()]  # fmt: skip
+    rows = [
+        f"<tr><td class='l'>{e(name)}{' <span class=cpu>worst output</span>' if name == lim['worst_output'] else ''}"
+        f"</td><td>{o['snr_db']:.1f}</td><td>{o['snr_db_one_sample']:.1f}</td></tr>"
+        for name, o in lim["outputs"].items()
+    ]
     head = (
         "<th class='l'>output</th><th>SNR dB, calibrated on the dataset</th><th>SNR dB, calibrated on this sample</th>"
     )
-    note = (f"Calibrated on one validation sample (<code>{e(lim['sample'])}</code>) and evaluated on it: "
-            f"<b>{e(lim['advice'])}</b>.")  # fmt: skip
+    note = (
+        f"Calibrated on one validation sample (<code>{e(lim['sample'])}</code>) and evaluated on it: "
+        f"<b>{e(lim['advice'])}</b>."
+    )
     return _section("Quantization limits", note, head, rows)
 
 
@@ -476,22 +618,34 @@ def _error_budget(v: VariantRow) -> str:
     budget = v.get("error_budget")
     if not budget or not budget["layers"]:
         return ""
-    rows = [f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td><td>{e(q['dtype'])}</td>"
-            f"<td>{q['share']:.0%}</td></tr>" for q in budget["layers"]]  # fmt: skip
-    head = ("<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:5rem'>dtype</th>"
-            "<th style='width:7rem'>share</th>")  # fmt: skip
-    note = (f"The layers that add most of the error of the worst output, <code>{e(budget['output'])}</code>: what a "
-            "layer adds is its noise-to-signal ratio less its inputs', as a share of what all layers upstream of that "
-            "output add (to first order, where noise passes on at the signal's gain). Widen these first.")  # fmt: skip
+    rows = [
+        f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td><td>{e(q['dtype'])}</td>"
+        f"<td>{q['share']:.0%}</td></tr>"
+        for q in budget["layers"]
+    ]
+    head = (
+        "<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:5rem'>dtype</th>"
+        "<th style='width:7rem'>share</th>"
+    )
+    note = (
+        f"The layers that add most of the error of the worst output, <code>{e(budget['output'])}</code>: what a "
+        "layer adds is its noise-to-signal ratio less its inputs', as a share of what all layers upstream of that "
+        "output add (to first order, where noise passes on at the signal's gain). Widen these first."
+    )
     return _section("Where the error comes from", note, head, rows, "fit")
 
 
 def _quant_errors(v: VariantRow) -> str:
     errors = sorted(v.get("quant_errors") or [], key=lambda q: -(q.get("rel_rmse") or 0))[:15]
-    rows = [f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td>"
-            f"<td>{q.get('rel_rmse') or 0:.4f}</td><td>{e(str(q.get('dtype', '')))}</td></tr>" for q in errors]  # fmt: skip
-    head = ("<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:6rem'>rel. RMSE</th>"
-            "<th style='width:5rem'>dtype</th>")  # fmt: skip
+    rows = [
+        f"<tr><td class='l'>{e(q['tensor'])}</td><td class='l'>{e(q['op'])}</td>"
+        f"<td>{q.get('rel_rmse') or 0:.4f}</td><td>{e(str(q.get('dtype', '')))}</td></tr>"
+        for q in errors
+    ]
+    head = (
+        "<th class='l'>tensor</th><th class='l' style='width:10rem'>op</th><th style='width:6rem'>rel. RMSE</th>"
+        "<th style='width:5rem'>dtype</th>"
+    )
     note = "The layers whose quantized output differs most from the float one (relative RMSE), largest first."
     return _section("Quantization error per layer", note, head, rows, "fit") if rows else ""
 
@@ -502,11 +656,15 @@ def _measurements(v: VariantRow) -> str:
     for b in v.get("benchmarks") or []:
         lat = b.get("latency_ms") or {}
         median = "–" if lat.get("median") is None else f"{lat['median']:.2f}"
-        rows.append(f"<tr><td class='l'>{e(str(b.get('board', '')))}</td><td>{'–' if est is None else f'{est:.2f}'}</td>"
-                    f"<td>{lat.get('avg', 0):.2f}</td><td>{lat.get('min', 0):.2f}</td><td>{median}</td>"
-                    f"<td>{lat.get('max', 0):.2f}</td><td>{_spread(lat)}</td><td>{b.get('first_ms') or 0:.2f}</td></tr>")  # fmt: skip
-    head = ("<th class='l'>board</th><th>estimated ms</th><th>measured ms (avg)</th><th>min</th><th>median</th>"
-            "<th>max</th><th>spread (max/min)</th><th>first inference ms</th>")  # fmt: skip
+        rows.append(
+            f"<tr><td class='l'>{e(str(b.get('board', '')))}</td><td>{'–' if est is None else f'{est:.2f}'}</td>"
+            f"<td>{lat.get('avg', 0):.2f}</td><td>{lat.get('min', 0):.2f}</td><td>{median}</td>"
+            f"<td>{lat.get('max', 0):.2f}</td><td>{_spread(lat)}</td><td>{b.get('first_ms') or 0:.2f}</td></tr>"
+        )
+    head = (
+        "<th class='l'>board</th><th>estimated ms</th><th>measured ms (avg)</th><th>min</th><th>median</th>"
+        "<th>max</th><th>spread (max/min)</th><th>first inference ms</th>"
+    )
     return _section("Estimate against measurement", "", head, rows) if rows else ""
 
 
@@ -520,5 +678,7 @@ def _files(v: VariantRow, build_prefix: str) -> str:
     artifact = v["artifact"]
     rel = artifact[len(build_prefix) :] if artifact.startswith(build_prefix) else artifact
     folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
-    return (f"<h2>Files</h2><ul><li>artifact: <a href='../../{e(rel)}'>{e(artifact)}</a> ({v['size_bytes']:,} bytes)</li>"
-            f"<li>its folder (facts, Vela's reports, logs): <a href='../../{e(folder)}'>{e(folder)}</a></li></ul>")  # fmt: skip
+    return (
+        f"<h2>Files</h2><ul><li>artifact: <a href='../../{e(rel)}'>{e(artifact)}</a> ({v['size_bytes']:,} bytes)</li>"
+        f"<li>its folder (facts, Vela's reports, logs): <a href='../../{e(folder)}'>{e(folder)}</a></li></ul>"
+    )

@@ -16,8 +16,14 @@ from tasks.model.metrics import metric_text
 e = html.escape
 
 # the overview column that shows the number a gate metric reads (a task metric: the "task" column)
-COLUMN_OF = {"snr_db": "snr_db", "cosine": "snr_db", "est_inference_ms": "est_ms", "latency_ms": "measured_ms",
-             "size_bytes": "size", "npu_op_ratio": "ops"}  # fmt: skip
+COLUMN_OF = {
+    "snr_db": "snr_db",
+    "cosine": "snr_db",
+    "est_inference_ms": "est_ms",
+    "latency_ms": "measured_ms",
+    "size_bytes": "size",
+    "npu_op_ratio": "ops",
+}
 
 
 def by_variant(checks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -65,14 +71,18 @@ def summary_html(checks: list[dict[str, Any]], page_name) -> str:
     cls = "verdict fail" if failed else "verdict pass" if checks else "verdict none"
     parts = [f"<div class='{cls}' id='gates'><strong>{e(counted(checks))}</strong>"]
     if failed:
-        parts.append("<table><tr><th class='l'>variant</th><th class='l'>metric</th><th>value</th><th class='l'>bound</th>"
-                     "<th class='l'>gate</th></tr>")  # fmt: skip
+        parts.append(
+            "<table><tr><th class='l'>variant</th><th class='l'>metric</th><th>value</th><th class='l'>bound</th>"
+            "<th class='l'>gate</th></tr>"
+        )
         for c in failed:
             variant = c["variant"]
             link = f"<a href='{page_name(variant)}'>{e(variant)}</a>" if variant else "(no variant matched)"
             metric = metric_label(c)
-            parts.append(f"<tr><td class='l'>{link}</td><td class='l'>{e(metric)}</td><td class='reg'>{e(value_text(c))}"
-                         f"</td><td class='l'>{e(c['bound'])}</td><td class='l'>{e(where(c))}</td></tr>")  # fmt: skip
+            parts.append(
+                f"<tr><td class='l'>{link}</td><td class='l'>{e(metric)}</td><td class='reg'>{e(value_text(c))}"
+                f"</td><td class='l'>{e(c['bound'])}</td><td class='l'>{e(where(c))}</td></tr>"
+            )
         parts.append("</table>")
     return "".join(parts) + "</div>"
 
@@ -111,8 +121,9 @@ def failed_cells(checks: list[dict[str, Any]]) -> dict[str, str]:
 def task_shown(metrics: dict[str, Any], checks: list[dict[str, Any]], headline: tuple[str, float] | None):
     """The task metric a row shows: the one a gate checks (a failing one first), else the task's worst share
     among those that go with its headline (a detector's precision beside its recall), else the headline."""
-    gated = sorted((c for c in checks if column(c["metric"]) == "task" and c["value"] is not None),
-                   key=lambda c: c["passed"])  # fmt: skip
+    gated = sorted(
+        (c for c in checks if column(c["metric"]) == "task" and c["value"] is not None), key=lambda c: c["passed"]
+    )
     if gated:
         return gated[0]["metric"], gated[0]["value"]
     if headline is None:

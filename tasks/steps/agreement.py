@@ -79,8 +79,10 @@ def plan_agreement(planning: Planning) -> list[Step]:
             out=planning.paths.agreement(v, board.name),
             connection=benchmark.connection(board),
         )
-        doc = (f"run {board.agreement_samples} validation samples through the artifact on a board and compare them "
-               f"with the host's quantized model ({board.name}: {board.where})")  # fmt: skip
+        doc = (
+            f"run {board.agreement_samples} validation samples through the artifact on a board and compare them "
+            f"with the host's quantized model ({board.name}: {board.where})"
+        )
         steps.append(planning.new("agreement", f"{board.name}:{v.id}", doc, options))
     return steps
 
@@ -98,9 +100,16 @@ def run(o: Options) -> None:
         data, sent, shown = _on_board(o.artifact, inputs, Path(tmp), board, len(stacks[0]))
     got = agreement.read_outputs(data, where)
     compared = agreement.compare(details, host, got, o.tolerance_lsb, o.tolerance_abs, f"{where}: {o.label}")
-    result: Agreement = {"board": board["name"], "samples": len(stacks[0]), "dataset": o.dataset.name,
-              "tolerance_lsb": o.tolerance_lsb, "tolerance_abs": o.tolerance_abs, **compared,
-              "bytes_sent": sent, "command": shown}  # fmt: skip
+    result: Agreement = {
+        "board": board["name"],
+        "samples": len(stacks[0]),
+        "dataset": o.dataset.name,
+        "tolerance_lsb": o.tolerance_lsb,
+        "tolerance_abs": o.tolerance_abs,
+        **compared,
+        "bytes_sent": sent,
+        "command": shown,
+    }
     atomic.write_json(o.out, result)
     progress(_summary(result))
 
@@ -116,8 +125,10 @@ def _summary(result: Agreement) -> str:
         return f"{m['max_abs']:.3g}" + (f" ({m['max_ulp']} ulp)" if m["max_ulp"] else "")
 
     each = ", ".join(f"{name} {off(m)}" for name, m in result["outputs"].items())
-    return (f"{result['agreement']:.1%} of {result['samples']} samples agree with the host "
-            f"(tolerance {result['tolerance_lsb']} LSB); largest difference: {each}")  # fmt: skip
+    return (
+        f"{result['agreement']:.1%} of {result['samples']} samples agree with the host "
+        f"(tolerance {result['tolerance_lsb']} LSB); largest difference: {each}"
+    )
 
 
 def _runtime_args(board: BoardSettings, graph: str) -> list[str]:
@@ -131,8 +142,13 @@ def _on_board(model: Path, inputs: Path, tmp: Path, board: Reach, count: int) ->
     if board["host"] == "local":
         progress(f"running {count} samples on this machine")
         out = tmp / "outputs.npz"
-        argv = [sys.executable, str(RUNNER), *_runtime_args(board, str(model)), f"--inputs={inputs}",
-                f"--outputs={out}"]  # fmt: skip
+        argv = [
+            sys.executable,
+            str(RUNNER),
+            *_runtime_args(board, str(model)),
+            f"--inputs={inputs}",
+            f"--outputs={out}",
+        ]
         outcome = boards.Local(board).run(argv, board["timeout"], env=board.get("env"))
         _check(outcome, board, argv)
         return out.read_bytes(), 0, " ".join(shlex.quote(a) for a in env_words + argv[1:])
@@ -146,8 +162,10 @@ def _on_board(model: Path, inputs: Path, tmp: Path, board: Reach, count: int) ->
         out = f"{workdir}/outputs-{hashlib.sha256(' '.join([script, *args]).encode()).hexdigest()[:16]}.npz"
         sent = remote.put(model, graph) + remote.put(RUNNER, script) + remote.put(inputs, given)
         argv = [board["python"], script, *args, f"--outputs={out}"]
-        progress(f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact and inputs already on the board'}; "
-                 f"running {count} samples")  # fmt: skip
+        progress(
+            f"{'uploaded ' + format(sent, ',') + ' bytes' if sent else 'artifact and inputs already on the board'}; "
+            f"running {count} samples"
+        )
         shown = " ".join(shlex.quote(a) for a in env_words + argv)
         outcome = boards.run_exclusive(remote, board, shown)
         _check(outcome, board, argv)

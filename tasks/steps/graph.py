@@ -22,8 +22,20 @@ if TYPE_CHECKING:
     from tasks.engine.plan import Planning
     from tasks.planning.step import Step
 
-DTYPE_BYTES = {"FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "BOOL": 1, "INT16": 2, "INT8": 1,
-               "FLOAT64": 8, "UINT32": 4, "UINT16": 2, "INT4": 1}  # fmt: skip
+DTYPE_BYTES = {
+    "FLOAT32": 4,
+    "FLOAT16": 2,
+    "INT32": 4,
+    "UINT8": 1,
+    "INT64": 8,
+    "BOOL": 1,
+    "INT16": 2,
+    "INT8": 1,
+    "FLOAT64": 8,
+    "UINT32": 4,
+    "UINT16": 2,
+    "INT4": 1,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,8 +82,11 @@ def add_errors(graph: dict[str, Any], table: Path) -> None:
     for tensor in graph["tensors"]:
         row = rows.get(tensor["name"])
         if row is not None:
-            tensor["error"] = {"snr_db": number(row["snr_db"]), "rel_rmse": number(row["rel_rmse"]),
-                               "share": number(row.get("share", ""))}  # fmt: skip
+            tensor["error"] = {
+                "snr_db": number(row["snr_db"]),
+                "rel_rmse": number(row["rel_rmse"]),
+                "share": number(row.get("share", "")),
+            }
 
 
 def describe(path: Path) -> dict[str, Any]:
@@ -88,16 +103,28 @@ def describe(path: Path) -> dict[str, Any]:
         shape = [int(d) for d in (t.shape if t.shape is not None else [])]
         dtype = types.get(t.type, str(t.type))
         count = math.prod(max(d, 1) for d in shape)
-        tensors.append({"name": flatbuffer.tensor_name(t), "shape": shape, "dtype": dtype,
-                        "bytes": count * DTYPE_BYTES.get(dtype, 4)})  # fmt: skip
+        tensors.append(
+            {
+                "name": flatbuffer.tensor_name(t),
+                "shape": shape,
+                "dtype": dtype,
+                "bytes": count * DTYPE_BYTES.get(dtype, 4),
+            }
+        )
     ops = []
     for op in graph.operators:
         ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
-        ops.append({
-            "type": opcodes.op_name(model, op),
-            "inputs": [i for i in ins if i not in constant],
-            "constants": [i for i in ins if i in constant],
-            "outputs": [int(i) for i in (op.outputs if op.outputs is not None else [])],
-        })  # fmt: skip
-    return {"tensors": tensors, "ops": ops, "inputs": [int(i) for i in graph.inputs],
-            "outputs": [int(i) for i in graph.outputs]}  # fmt: skip
+        ops.append(
+            {
+                "type": opcodes.op_name(model, op),
+                "inputs": [i for i in ins if i not in constant],
+                "constants": [i for i in ins if i in constant],
+                "outputs": [int(i) for i in (op.outputs if op.outputs is not None else [])],
+            }
+        )
+    return {
+        "tensors": tensors,
+        "ops": ops,
+        "inputs": [int(i) for i in graph.inputs],
+        "outputs": [int(i) for i in graph.outputs],
+    }

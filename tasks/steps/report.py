@@ -72,8 +72,13 @@ def plan_report(planning: Planning) -> list[Step]:
     return [planning.new("report", "", doc + (f" (baseline {baseline.name})" if baseline else ""), options)]
 
 
-REGRESSION = {"est_ms": 0.01, "size": 0.01, "snr_db": 0.5, "npu_ratio": 0.001,
-              "task": 0.01}  # fmt: skip  # relative, dB, absolute, relative
+REGRESSION = {
+    "est_ms": 0.01,  # relative
+    "size": 0.01,  # relative
+    "snr_db": 0.5,  # dB
+    "npu_ratio": 0.001,  # absolute
+    "task": 0.01,  # relative
+}
 
 
 def _min_snr(v: VariantRow) -> float | None:
@@ -82,8 +87,13 @@ def _min_snr(v: VariantRow) -> float | None:
     return min(o["snr_db"] for o in outputs.values()) if outputs else None
 
 
-TASK_LABELS = {"top1_agreement": "top-1", "landmark_px_mean": "landmarks", "detection_recall": "recall",
-               "detection_precision": "precision", "mask_iou": "mask IoU"}  # fmt: skip
+TASK_LABELS = {
+    "top1_agreement": "top-1",
+    "landmark_px_mean": "landmarks",
+    "detection_recall": "recall",
+    "detection_precision": "precision",
+    "mask_iou": "mask IoU",
+}
 
 
 def _npu_ratio(v: VariantRow) -> float | None:
@@ -301,12 +311,18 @@ def conversions(variants: list[VariantRow]) -> list[tuple[str, str, list[list[st
         c = v.get("conversion")
         if not c or v["model"] in seen:
             continue
-        seen[v["model"]] = (_checked(c), [
-            [side[:-1], t["onnx"], str(t["onnx_shape"]), t["tflite"], str(t["tflite_shape"]),
-             "same" if t["axes"] == sorted(t["axes"]) else f"transposed {t['axes']}"]
-            for side in ("inputs", "outputs") for t in c[side]
-        ])  # fmt: skip
+        seen[v["model"]] = (_checked(c), _conversion_rows(c))
     return [(model, checked, table) for model, (checked, table) in seen.items()]
+
+
+def _conversion_rows(c: Conversion) -> list[list[str]]:
+    """One row per input and output: side, ONNX name and shape, TFLite name and shape, layout."""
+    rows = []
+    for side in ("inputs", "outputs"):
+        for t in c[side]:
+            layout = "same" if t["axes"] == sorted(t["axes"]) else f"transposed {t['axes']}"
+            rows.append([side[:-1], t["onnx"], str(t["onnx_shape"]), t["tflite"], str(t["tflite_shape"]), layout])
+    return rows
 
 
 def _checked(c: Conversion) -> str:
@@ -318,8 +334,9 @@ def _checked(c: Conversion) -> str:
 
 
 CONVERSION_COLUMNS = ("", "ONNX name", "ONNX shape", "TFLite name", "TFLite shape", "layout")
-CONVERSION_NOTE = ("Converted with onnx2tf and checked against onnxruntime; calibration .npy samples may be given in "
-                   "either layout")  # fmt: skip
+CONVERSION_NOTE = (
+    "Converted with onnx2tf and checked against onnxruntime; calibration .npy samples may be given in either layout"
+)
 
 
 def _conversions_html(variants: list[VariantRow]) -> list[str]:
@@ -356,10 +373,14 @@ def _layers_html(groups) -> list[str]:
     e = html.escape
     parts = []
     for group in groups:
-        parts.append(f"<h2>Layer by layer: {' vs '.join(e(v['id']) for v, _ in group)}</h2><table class='layers'>"
-                     "<thead><tr><th>#</th><th class='l'>op</th>")  # fmt: skip
-        parts += [f"<th>{e(_unit(v))} channels</th><th>{e(_unit(v))} cycles</th><th>{e(_unit(v))} MAC util %</th>"
-                  for v, _ in group]  # fmt: skip
+        parts.append(
+            f"<h2>Layer by layer: {' vs '.join(e(v['id']) for v, _ in group)}</h2><table class='layers'>"
+            "<thead><tr><th>#</th><th class='l'>op</th>"
+        )
+        parts += [
+            f"<th>{e(_unit(v))} channels</th><th>{e(_unit(v))} cycles</th><th>{e(_unit(v))} MAC util %</th>"
+            for v, _ in group
+        ]
         parts.append("</tr></thead><tbody>")
         for i, layer, across in _compared(group):
             parts_note = f" <span class='muted'>({len(layer['parts'])} parts)</span>" if layer["parts"] else ""
@@ -372,29 +393,46 @@ def _layers_html(groups) -> list[str]:
     return parts
 
 
-def render_html(project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups,
-                baseline: str | None, checks: list[dict[str, Any]]) -> str:  # fmt: skip
+def render_html(
+    project: str,
+    variants: list[VariantRow],
+    table: list[OverviewRow],
+    marks,
+    groups,
+    baseline: str | None,
+    checks: list[dict[str, Any]],
+) -> str:
     e = html.escape
     note = None
     if baseline is not None:
         regressed = [vid for vid, m in marks.items() if "regression" in m.values()]
-        note = (f"<p>Compared with <code>{e(baseline)}</code>: "
-                + (f"<span class='cpu'>{len(regressed)} variant(s) regressed</span> (▲ slower or larger, ▼ less accurate or fewer NPU ops)."
-                   if regressed else "no regression.") + "</p>")  # fmt: skip
+        said = "no regression."
+        if regressed:
+            said = (
+                f"<span class='cpu'>{len(regressed)} variant(s) regressed</span> "
+                "(▲ slower or larger, ▼ less accurate or fewer NPU ops)."
+            )
+        note = f"<p>Compared with <code>{e(baseline)}</code>: {said}</p>"
     sections = _compatibility_html(variants, checks) + _conversions_html(variants) + _layers_html(groups)
     verdict = verdicts.summary_html(checks, report_html.page_name)
-    return report_html.overview(project, _counted(variants), table, marks, _fmt, sections, report_html.scatter(table),
-                                note, verdict)  # fmt: skip
+    return report_html.overview(
+        project, _counted(variants), table, marks, _fmt, sections, report_html.scatter(table), note, verdict
+    )
 
 
-def render_markdown(project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups,
-                    checks: list[dict[str, Any]]) -> str:  # fmt: skip
+def render_markdown(
+    project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups, checks: list[dict[str, Any]]
+) -> str:
     lines = [f"# {project}", "", *verdicts.summary_markdown(checks), ""]
     lines += ["| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in table:
         mark = marks.get(r["id"], {})
-        cells = [_fmt(k, r[k]) + (" **▲**" if mark.get(k) == "regression" else "")
-                 + (" **✗**" if k in r["gate_cells"] and k != "gates" else "") for k, _ in COLUMNS]  # fmt: skip
+        cells = [
+            _fmt(k, r[k])
+            + (" **▲**" if mark.get(k) == "regression" else "")
+            + (" **✗**" if k in r["gate_cells"] and k != "gates" else "")
+            for k, _ in COLUMNS
+        ]
         if r["task_beside"]:
             cells[[k for k, _ in COLUMNS].index("task")] += f" · {_fmt('task', r['task_beside'])}"
         if r["measured_range"]:
@@ -410,9 +448,13 @@ def render_markdown(project: str, variants: list[VariantRow], table: list[Overvi
         lines.append(f"| {unit} | " + " | ".join("<br>".join(compat.get((unit, t), [])) or "–" for t in targets) + " |")
     lines += _conversions_markdown(variants)
     for group in groups:
-        lines += ["", f"## Layer by layer: {' vs '.join(v['id'] for v, _ in group)}", "",
-                  "| # | op | " + " | ".join(f"{_unit(v)} channels | {_unit(v)} cycles" for v, _ in group) + " |",
-                  "|---|---|" + "---|---|" * len(group)]  # fmt: skip
+        lines += [
+            "",
+            f"## Layer by layer: {' vs '.join(v['id'] for v, _ in group)}",
+            "",
+            "| # | op | " + " | ".join(f"{_unit(v)} channels | {_unit(v)} cycles" for v, _ in group) + " |",
+            "|---|---|" + "---|---|" * len(group),
+        ]
         for i, layer, across in _compared(group):
             cells = " | ".join(f"{x['out_channels'] or '–'} | {x['cycles']:,}" for x in across)
             folded_note = f" ({len(layer['parts'])} parts)" if layer["parts"] else ""
@@ -420,9 +462,11 @@ def render_markdown(project: str, variants: list[VariantRow], table: list[Overvi
     searched = {f"{_unit(v)}/{v['quantization']}": v["search"] for v in variants if v.get("search")}  # each once
     if searched:
         lines += ["", "## Mixed-precision searches", ""]
-        lines += [f"- **{name}** ({s['goal']} within {s['max_ms']:g} ms on {s['target']}): "
-                  + (f"chose {s['chosen']['summary']}" if s["met"] else f"goal not met: {s['why']}")
-                  for name, s in searched.items()]  # fmt: skip
+        lines += [
+            f"- **{name}** ({s['goal']} within {s['max_ms']:g} ms on {s['target']}): "
+            + (f"chose {s['chosen']['summary']}" if s["met"] else f"goal not met: {s['why']}")
+            for name, s in searched.items()
+        ]
     lines += ["", "## Findings"]
     for v in variants:
         if v.get("findings"):
@@ -445,11 +489,14 @@ def run(o: Options) -> None:
     if o.baseline:
         marks = regressions(table, rows(json.loads(o.baseline.read_text())["variants"]))
     failed = sum(1 for v in variants if v.get("error"))
-    say(f"   report: {len(variants) - failed} variants" + (f"; {failed} failed" if failed else "")
-        + f", {len(o.pages)} pages")  # fmt: skip
+    failed_note = f"; {failed} failed" if failed else ""
+    say(f"   report: {len(variants) - failed} variants{failed_note}, {len(o.pages)} pages")
     groups = layer_groups(variants)
-    graphs = {unit: json.loads(path.read_text())  # a failed variant's model has none (a partial matrix)
-              for unit, path in zip(o.graph_units, o.graphs, strict=True) if path.is_file()}  # fmt: skip
+    graphs = {
+        unit: json.loads(path.read_text())  # a failed variant's model has none (a partial matrix)
+        for unit, path in zip(o.graph_units, o.graphs, strict=True)
+        if path.is_file()
+    }
     by_id = {r["id"]: r for r in table}
     build_prefix = f"{o.root_to_build}/" if o.root_to_build else ""
     pages = {page.name: page for page in o.pages}
@@ -466,8 +513,8 @@ def run(o: Options) -> None:
     atomic.write_text(css, report_assets.CSS.lstrip())
     atomic.write_text(js, report_assets.JS.lstrip())
     atomic.write_text(o.markdown, render_markdown(data["project"], variants, table, marks, groups, checks))
-    atomic.write_text(o.index, render_html(data["project"], variants, table, marks, groups,
-                                           str(o.baseline) if o.baseline else None, checks))  # fmt: skip
+    baseline = str(o.baseline) if o.baseline else None
+    atomic.write_text(o.index, render_html(data["project"], variants, table, marks, groups, baseline, checks))
     regressed = sum("regression" in m.values() for m in marks.values())
     say(f"   report: {verdicts.counted(checks)}")
     for c in checks:
