@@ -37,6 +37,7 @@ from pathlib import Path
 
 from tasks.errors import StepError
 from tasks.progress import PROGRESS_FD
+from tasks.toolchains.registry import TOOLCHAINS
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 _EXIT_STEP_ERROR = 3
@@ -55,7 +56,11 @@ WARM = "NPUFORGE_WARM_WORKERS"  # "0": a fresh process for every step (the seque
 _RESULT = b"\x1eRESULT "  # a warm worker's answer line, after the step's progress lines on the same pipe
 
 # which warm workers a step may reuse: those that already imported the same heavy tool
-_FAMILIES = (("ethos-u-vela", "vela"), ("tensorflow", "tensorflow"), ("ai-edge-litert", "tensorflow"))
+_FAMILIES = (
+    *(t.warm for t in TOOLCHAINS if t.warm),  # a toolchain's own tool first: its steps may import TensorFlow too
+    ("tensorflow", "tensorflow"),
+    ("ai-edge-litert", "tensorflow"),
+)
 
 
 def family(tools: tuple[str, ...], kind: str) -> str:
@@ -268,13 +273,19 @@ def _advice(code: int, outcome: dict) -> str:
     """What to do about a crash, by what broke (crash_kind)."""
     kind = outcome.get("kind") or {}
     if kind.get("kind") == "network":
-        return "A network failure: check the connection (and any proxy) to the server the step reads from, then run doit again."
+        return (
+            "A network failure: check the connection (and any proxy) to the "
+            "server the step reads from, then run doit again."
+        )
     if kind.get("kind") == "project":
         return (
             f"The error is in the project's own code, {kind['file']}:{kind['line']}: fix it there, then run doit again."
         )
     if kind.get("kind") == "memory" or code == -signal.SIGKILL:
-        return "Out of memory, or killed from outside: build with fewer steps side by side (doit -n 1), then run doit again."
+        return (
+            "Out of memory, or killed from outside: build with fewer steps "
+            "side by side (doit -n 1), then run doit again."
+        )
     return "Check the input model with a LiteRT interpreter, or report the log with the model."
 
 

@@ -275,7 +275,9 @@ def _memory_bound_together(bound: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "op": None,
                 "cycles_pct": round(total, 2),
                 "detail": f"{len(bound)} layers wait on memory, together {total:.1f} % of the network",
-                "action": "the memory system is the limit, not one layer: try memory_mode / more SRAM (arena_cache_size)",
+                "action": (
+                    "the memory system is the limit, not one layer: try memory_mode / more SRAM (arena_cache_size)"
+                ),
             }
         ]
     return []

@@ -84,7 +84,8 @@ def left_in_float(result: bytes, scheme: Scheme, label: str, where: Where) -> li
             f["why"] = "the scheme's overrides keep it in float"
         elif floats:
             f["why"] = (
-                f"kept in float: the scheme's overrides ask for float, or TensorFlow Lite has no {bits} kernel for {f['op']}"
+                "kept in float: the scheme's overrides ask for float, or "
+                f"TensorFlow Lite has no {bits} kernel for {f['op']}"
             )
         else:
             f["why"] = f"TensorFlow Lite has no {bits} kernel for {f['op']}: the converter kept it in float"
@@ -112,7 +113,10 @@ def float_remedies(found: list[dict[str, Any]], scheme_name: str, model_key: str
     for f in found:
         if f["op"] in IN_INTEGER:
             lines.append(
-                f"or rewrite {f['op']} into operators with integer kernels: {model_key}.rewrites: [{IN_INTEGER[f['op']]}]"
+                (
+                    f"or rewrite {f['op']} into operators with integer kernels: "
+                    f"{model_key}.rewrites: [{IN_INTEGER[f['op']]}]"
+                )
             )
     return lines
 

@@ -27,7 +27,7 @@ from tasks.boards.settings import BoardSettings, Connection, Reach
 from tasks.digests import sha256_file
 from tasks.planning.options import input_file, output_file, unfingerprinted
 from tasks.progress import progress
-from tasks.toolchains.synap import runtime as synap_cli
+from tasks.toolchains.registry import TOOLCHAINS
 
 if TYPE_CHECKING:
     from tasks.config import Board, Target
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 RUNNER_MODULE = "tasks.boards.runners.litert_benchmark"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
 # a toolchain's own board command, by its row's runtime (else the LiteRT runner, or the board's benchmark_model)
-BOARD_RUNTIMES = {synap_cli.NAME: synap_cli}
+BOARD_RUNTIMES = {t.runtime: t.runner for t in TOOLCHAINS if t.runner}
 
 
 @dataclass(frozen=True, kw_only=True)

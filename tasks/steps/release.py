@@ -95,7 +95,10 @@ def plan_release(planning: Planning) -> list[Step]:
         out=planning.paths.release_archive(rel.name, rel.version),
         root=root,
     )
-    doc = f"pack the release variants, their reports and MANIFEST.json into a reproducible tar.gz ({len(chosen)} variant(s))"
+    doc = (
+        "pack the release variants, their reports and MANIFEST.json into a "
+        f"reproducible tar.gz ({len(chosen)} variant(s))"
+    )
     return [planning.new("release", "", doc, options)]
 
 

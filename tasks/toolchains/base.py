@@ -59,6 +59,12 @@ class Toolchain:
     artifact: str  # what ships, in words: "vela" (Vela's .tflite), "quantized" (the quantized .tflite), "synap"
     artifact_path: Callable[[Paths, Variant], Path]  # where it is
     runtime: str = "litert"  # what runs it on a board: the LiteRT runner (or benchmark_model), or synap_cli
+    # the module that runs its artifact on a board when LiteRT does not: NAME, its command and its output's parser
+    runner: Any = None
+    # warm workers: (a distribution its steps import, the family of workers that have it imported) — tasks/engine/worker
+    warm: tuple[str, str] | None = None
+    # an ``auto`` scheme's latency budget may name its targets: the oracle candidates are measured with
+    latency: Callable[..., Any] | None = None
     imports: Callable[[Paths, Model], bool] = lambda paths, model: True  # needs the import step's float .tflite
     rewrites: bool = False  # its NPU wants the rewrites (tasks/model/rewrites) unless a model names its own
     facts: tuple[str, ...]  # results.json keys it fills beyond the common ones

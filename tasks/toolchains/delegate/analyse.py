@@ -1,4 +1,7 @@
-"""analyse-delegate: findings from the operators of the quantized model a TFLite delegate runs (tasks/model/analysis.py)."""
+"""analyse-delegate: findings from the operators of the quantized model a TFLite delegate runs.
+
+The findings themselves are tasks/model/analysis.py's.
+"""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tasks.model import schemes
 from tasks.planning.step import StepKind
 from tasks.toolchains import base
-from tasks.toolchains.synap import rules, settings, steps
+from tasks.toolchains.synap import rules, runtime, settings, steps
 
 TOOLCHAIN = base.Toolchain(
     name="synap",
@@ -36,6 +36,7 @@ TOOLCHAIN = base.Toolchain(
     artifact="synap",
     artifact_path=settings.model_path,
     runtime="synap_cli",
+    runner=runtime,
     imports=settings.needs_import,
     facts=("model_info",),
     settings=settings.SynapSettings,

@@ -53,5 +53,8 @@ def vela_sections_exist(c: Context) -> Found:
             if getattr(settings, key) not in names:
                 yield (
                     ("targets", target.name, key),
-                    f"'{getattr(settings, key)}' is not a {kind} of {label}; one of {', '.join(names) or 'none defined'}",
+                    (
+                        f"'{getattr(settings, key)}' is not a {kind} of {label}; one "
+                        f"of {', '.join(names) or 'none defined'}"
+                    ),
                 )
