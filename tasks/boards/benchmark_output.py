@@ -17,7 +17,8 @@ from typing import Any
 
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _TIMINGS = re.compile(
-    rf"Inference timings in us: Init: {_NUM}, First inference: {_NUM}, Warmup \(avg\): {_NUM}, Inference \(avg\): {_NUM}"
+    rf"Inference timings in us: Init: {_NUM}, First inference: {_NUM}, "
+    rf"Warmup \(avg\): {_NUM}, Inference \(avg\): {_NUM}"
 )
 _STATS = re.compile(
     rf"count=(\d+)(?: first={_NUM})?(?: curr={_NUM})? min={_NUM} max={_NUM} avg={_NUM} std={_NUM}"

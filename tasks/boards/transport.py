@@ -130,7 +130,8 @@ class Remote:
             except paramiko.AuthenticationException:
                 raise BoardError(
                     f"{_where(b)}: authentication failed for user {b.get('user') or '(default)'}; check key "
-                    f"({b.get('key') or 'ssh-agent / ~/.ssh'}) and that its public key is in the board's authorized_keys"
+                    f"({b.get('key') or 'ssh-agent / ~/.ssh'}) "
+                    "and that its public key is in the board's authorized_keys"
                 ) from None
             except paramiko.ssh_exception.NoValidConnectionsError:
                 raise BoardError(
@@ -269,9 +270,9 @@ class Adb:
     def _send(self, local: Path, tmp: str) -> None:
         proc = self._adb(["push", str(local), tmp], max(self.board["timeout"], 30.0))
         if proc.returncode != 0:
+            said = proc.stderr.strip() or proc.stdout.strip()
             raise BoardError(
-                f"{_where(self.board)}: adb push of {local.name} failed ({proc.stderr.strip() or proc.stdout.strip()}); "
-                "check free space in workdir"
+                f"{_where(self.board)}: adb push of {local.name} failed ({said}); check free space in workdir"
             )
 
     def close(self) -> None:

@@ -87,17 +87,23 @@ def main(argv=None) -> int:
 
     first = once()
     warm = [once() for _ in range(max(args.warmup_runs - 1, 0))] or [first]
-    print(f"count={len(warm)} first={first:.0f} curr={warm[-1]:.0f} min={min(warm):.0f} max={max(warm):.0f} "
-          f"avg={statistics.fmean(warm):.6g} std={statistics.pstdev(warm):.0f}")  # fmt: skip
+    print(
+        f"count={len(warm)} first={first:.0f} curr={warm[-1]:.0f} min={min(warm):.0f} max={max(warm):.0f} "
+        f"avg={statistics.fmean(warm):.6g} std={statistics.pstdev(warm):.0f}"
+    )
     runs = [once() for _ in range(args.num_runs)]
     p5, median, p95 = (
         (statistics.quantiles(runs, n=20, method="inclusive")[k] for k in (0, 9, 18)) if len(runs) > 1 else runs * 3
     )
-    print(f"count={len(runs)} first={runs[0]:.0f} curr={runs[-1]:.0f} min={min(runs):.0f} max={max(runs):.0f} "
-          f"avg={statistics.fmean(runs):.6g} std={statistics.pstdev(runs):.0f} "
-          f"p5={p5:.0f} median={median:.0f} p95={p95:.0f}")  # fmt: skip
-    print(f"Inference timings in us: Init: {init_us:.0f}, First inference: {first:.0f}, "
-          f"Warmup (avg): {statistics.fmean(warm):.6g}, Inference (avg): {statistics.fmean(runs):.6g}")  # fmt: skip
+    print(
+        f"count={len(runs)} first={runs[0]:.0f} curr={runs[-1]:.0f} min={min(runs):.0f} max={max(runs):.0f} "
+        f"avg={statistics.fmean(runs):.6g} std={statistics.pstdev(runs):.0f} "
+        f"p5={p5:.0f} median={median:.0f} p95={p95:.0f}"
+    )
+    print(
+        f"Inference timings in us: Init: {init_us:.0f}, First inference: {first:.0f}, "
+        f"Warmup (avg): {statistics.fmean(warm):.6g}, Inference (avg): {statistics.fmean(runs):.6g}"
+    )
     print(
         f"Memory footprint delta from the start of the tool (MB): init={init_mb:.6g} overall={_peak_mb() - before:.6g}"
     )

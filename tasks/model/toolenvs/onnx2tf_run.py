@@ -81,16 +81,21 @@ def convert(path: Path, work: Path, request: dict, renamed: dict) -> tuple[Path 
     log = io.StringIO()  # its per-operator log: which TensorFlow tensor each ONNX output became
     try:
         with contextlib.redirect_stdout(log):
-            onnx2tf.convert(input_onnx_file_path=str(path), output_folder_path=str(work / "out"), non_verbose=False,
-                            param_replacement_file=request.get("param_replacement") or "")  # fmt: skip
+            onnx2tf.convert(
+                input_onnx_file_path=str(path),
+                output_folder_path=str(work / "out"),
+                non_verbose=False,
+                param_replacement_file=request.get("param_replacement") or "",
+            )
     except BaseException as exc:  # onnx2tf also ends with sys.exit(1)
         node = getattr(exc, "onnx_op_name", None)
         op_type = types.get(node) if node else None
         if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("onnx2tf.ops."):
             op_type = exc.name.rsplit(".", 1)[1]
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        return None, {"kind": "convert", "op_type": op_type, "node": renamed.get(node, node),
-                      "error": f"{type(exc).__name__}: {first}"}, log.getvalue()  # fmt: skip
+        error = f"{type(exc).__name__}: {first}"
+        failure = {"kind": "convert", "op_type": op_type, "node": renamed.get(node, node), "error": error}
+        return None, failure, log.getvalue()
     finally:
         sys.stderr.write(log.getvalue()[-20000:])
     found = sorted((work / "out").glob("*_float32.tflite"))
@@ -142,14 +147,15 @@ def departs(onnx_path: Path, tflite_path: Path, log: str, feed: dict, threshold:
     floats = {v.name for v in model.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
     pairs = [p for p in pairs if p[2] in floats]
     known = {o.name for o in model.graph.output}
-    model.graph.output.extend(onnx.helper.make_tensor_value_info(p[2], onnx.TensorProto.FLOAT, None)
-                              for p in pairs if p[2] not in known)  # fmt: skip
+    model.graph.output.extend(
+        onnx.helper.make_tensor_value_info(p[2], onnx.TensorProto.FLOAT, None) for p in pairs if p[2] not in known
+    )
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     expected = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed), strict=True))
     for name, x in feed.items():
         detail = next(d for d in interpreter.get_input_details() if d["name"].split(":")[0].endswith(name))
-        interpreter.set_tensor(detail["index"], np.ascontiguousarray(x.transpose(_match(name, list(x.shape),
-                                                                                           [detail], 0)[1])))  # fmt: skip
+        perm = _match(name, list(x.shape), [detail], 0)[1]
+        interpreter.set_tensor(detail["index"], np.ascontiguousarray(x.transpose(perm)))
     interpreter.invoke()
     for node, op_type, out, tf_name in pairs:
         e, got = expected[out], interpreter.get_tensor(by_tf[tf_name]["index"])
@@ -159,8 +165,14 @@ def departs(onnx_path: Path, tflite_path: Path, log: str, feed: dict, threshold:
         span = float(np.ptp(e)) or 1.0
         diff = min(float(np.max(np.abs(e.transpose(p) - got))) for p in perms) / span
         if diff > threshold:
-            return {"node": renamed.get(node, node), "op_type": op_type, "output": out, "tflite": tf_name,
-                    "rel_diff": diff, "compared": len(pairs)}  # fmt: skip
+            return {
+                "node": renamed.get(node, node),
+                "op_type": op_type,
+                "output": out,
+                "tflite": tf_name,
+                "rel_diff": diff,
+                "compared": len(pairs),
+            }
     spans = [float(np.ptp(v)) for k, v in expected.items() if k in known]
     return {"node": None, "compared": len(pairs), "output_range": min(spans, default=0.0)}
 
@@ -207,8 +219,10 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> t
                 low[k], high[k] = min(low.get(k, np.inf), float(e.min())), max(high.get(k, -np.inf), float(e.max()))
         return max((diff[k] / ((high[k] - low[k]) or 1.0) for k in diff), default=0.0)
 
-    random = [{o.name: rng.random(shapes[o.name], dtype=np.float32) for o in o_inputs}
-              for _ in range(request.get("samples", 3))]  # fmt: skip
+    random = [
+        {o.name: rng.random(shapes[o.name], dtype=np.float32) for o in o_inputs}
+        for _ in range(request.get("samples", 3))
+    ]
     worst = worst_of(random)
     real = np.load(request["samples_npy"]) if request.get("samples_npy") and len(o_inputs) == 1 else None
     if real is not None and list(real.shape[1:]) != list(shapes[o_inputs[0].name][1:]):
@@ -219,7 +233,7 @@ def verify(onnx_path: Path, tflite_path: Path, shapes: dict, request: dict) -> t
         "outputs": [
             _facts(o.name, shape, t_outputs[j], p)
             for o, shape, (j, p) in zip(o_outputs, out_shapes, out_maps, strict=True)
-        ],  # fmt: skip
+        ],
         "max_rel_diff": worst,
         "max_rel_diff_samples": worst_real,
         "samples": 0 if real is None else len(real),
@@ -252,9 +266,14 @@ def _outputs(o_outputs, expected, t_outputs, got) -> list[tuple[int, tuple[int, 
 
 def _facts(onnx_name: str, onnx_shape: list[int], detail: dict, perm: tuple[int, ...]) -> dict:
     identity = tuple(range(len(perm)))
-    return {"onnx": onnx_name, "onnx_shape": list(onnx_shape), "tflite": detail["name"],
-            "tflite_shape": [int(x) for x in detail["shape"]],
-            "layout": "same" if perm == identity else f"axes {list(perm)}", "axes": list(perm)}  # fmt: skip
+    return {
+        "onnx": onnx_name,
+        "onnx_shape": list(onnx_shape),
+        "tflite": detail["name"],
+        "tflite_shape": [int(x) for x in detail["shape"]],
+        "layout": "same" if perm == identity else f"axes {list(perm)}",
+        "axes": list(perm),
+    }
 
 
 def main() -> int:
@@ -273,8 +292,7 @@ def main() -> int:
         facts, feed = verify(path, tflite_path, shapes, request)
         judged = facts["max_rel_diff"] if facts["max_rel_diff_samples"] is None else facts["max_rel_diff_samples"]
         if judged > request.get("tolerance", 1e-4):
-            facts["departs"] = departs(path, tflite_path, log, feed, request.get("tolerance", 1e-4),
-                                       renamed)  # fmt: skip
+            facts["departs"] = departs(path, tflite_path, log, feed, request.get("tolerance", 1e-4), renamed)
         shutil.copyfile(tflite_path, request["out"])
         answer(ok=True, renamed_nodes=len(renamed), **facts)
         return 0
