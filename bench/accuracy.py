@@ -24,8 +24,17 @@ import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 from support import REPO
 from tasks.model.metrics import metric_text
 
-SHOWN = ("top1_agreement", "top5_agreement", "landmark_px_mean", "landmark_px_p95", "landmark_pck", "mask_iou",
-         "detection_recall", "detection_precision", "detection_iou_mean")  # fmt: skip
+SHOWN = (
+    "top1_agreement",
+    "top5_agreement",
+    "landmark_px_mean",
+    "landmark_px_p95",
+    "landmark_pck",
+    "mask_iou",
+    "detection_recall",
+    "detection_precision",
+    "detection_iou_mean",
+)
 
 
 def table(variants: list[dict]) -> list[list[str]]:
@@ -40,11 +49,13 @@ def table(variants: list[dict]) -> list[list[str]]:
         metrics = acc.get("metrics") or {}
         task = ", ".join(f"{k} {metric_text(k, metrics[k])}" for k in SHOWN if k in metrics) or "–"
         lim = v.get("limits") or {}
-        limits = (f"{lim['outputs'][lim['worst_output']]['snr_db']:.1f} / "
-                  f"{lim['outputs'][lim['worst_output']]['snr_db_one_sample']:.1f} dB: {lim['verdict']}") if lim else "–"  # fmt: skip
+        limits = "–"
+        if lim:
+            one = lim["outputs"][lim["worst_output"]]
+            limits = f"{one['snr_db']:.1f} / {one['snr_db_one_sample']:.1f} dB: {lim['verdict']}"
         samples = f"{acc['samples']}" + (" in-sample" if acc.get("in_sample") else " held out")
-        rows.append([unit, v["quantization"], samples, f"{acc['outputs'][worst]['snr_db']:.1f} ({worst})", task,
-                     limits])  # fmt: skip
+        snr = f"{acc['outputs'][worst]['snr_db']:.1f} ({worst})"
+        rows.append([unit, v["quantization"], samples, snr, task, limits])
     return rows
 
 

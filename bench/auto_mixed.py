@@ -3,8 +3,9 @@
     python bench/auto_mixed.py [--budgets 11 12 13] [--goal 13] [--folder build/bench-auto-mixed]
 
 Writes a project beside the example (its fetched pose_landmark_full model and photos, linked
-under the same relative path, so the same calibration / validation split) with int8, a16w8 and one `type: auto` scheme per budget, goal
-`landmark_px_mean <= GOAL`, all for the i.MX93's Ethos-U65, and builds it with `doit` twice.
+under the same relative path, so the same calibration / validation split) with int8, a16w8 and
+one `type: auto` scheme per budget, goal `landmark_px_mean <= GOAL`, all for the i.MX93's
+Ethos-U65, and builds it with `doit` twice.
 Prints, per scheme: Vela's estimated latency and its ratio to int8, the landmark error, the layers
 in int16x8, the int8 <-> int16 type changes, the search's wall time and how many quantizations,
 Vela compiles and evaluations it ran (the sensitivity table is measured once and shared); then
@@ -53,8 +54,9 @@ targets:
 
 def write_project(folder: Path, budgets: list[float], goal: float) -> list[str]:
     names = [f"auto_{str(b).replace('.', '_')}ms" for b in budgets]
+    aim = f"{{metric: landmark_px_mean, max: {goal}}}"
     autos = "\n".join(
-        f"  {n}: {{type: auto, goal: {{metric: landmark_px_mean, max: {goal}}}, budget: {{target: imx93, max_ms: {b}}}}}"
+        f"  {n}: {{type: auto, goal: {aim}, budget: {{target: imx93, max_ms: {b}}}}}"
         for n, b in zip(names, budgets, strict=True)
     )
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,6 +79,23 @@ def ran(proc: subprocess.CompletedProcess) -> list[str]:
     return [line[3:].strip() for line in proc.stdout.splitlines() if line.startswith(".  ")]
 
 
+COLUMNS = (
+    "scheme",
+    "budget ms",
+    "est. ms",
+    "x int8",
+    "landmark px",
+    "met",
+    "int16 layers",
+    "type changes",
+    "search s",
+    "quantized",
+    "compiled",
+    "evaluated",
+    "cached",
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", type=float, nargs="+", default=[11.0, 12.0, 13.0])
@@ -96,23 +115,22 @@ def main() -> int:
         v["quantization"]: v for v in json.loads((args.folder / "build" / "results.json").read_text())["variants"]
     }
     int8_ms = variants["int8"]["estimate"]["inference_ms"]
-    rows = [["scheme", "budget ms", "est. ms", "x int8", "landmark px", "met", "int16 layers", "type changes",
-             "search s", "quantized", "compiled", "evaluated", "cached"]]  # fmt: skip
+    rows = [list(COLUMNS)]
     for name in ["int8", "a16w8", *names]:
         v = variants[name]
         ms, px = v["estimate"]["inference_ms"], v["accuracy"]["metrics"]["landmark_px_mean"]
+        measured = [f"{ms:.2f}", f"{ms / int8_ms:.2f}", f"{px:.2f}"]
         found = v.get("search")
         if found is None:
-            precision = (json.loads((args.folder / "build" / "pose_landmark" / name / "quantize.json").read_text())
-                         .get("precision") or {})  # fmt: skip
-            rows.append([name, "", f"{ms:.2f}", f"{ms / int8_ms:.2f}", f"{px:.2f}", "", str(precision.get("int16", 0)),
-                         "0", "", "", "", "", ""])  # fmt: skip
+            facts = json.loads((args.folder / "build" / "pose_landmark" / name / "quantize.json").read_text())
+            int16 = (facts.get("precision") or {}).get("int16", 0)
+            rows.append([name, "", *measured, "", str(int16), "0", "", "", "", "", ""])
             continue
         c, chosen = found["cost"], found["chosen"]
-        rows.append([name, f"{found['max_ms']:g}", f"{ms:.2f}", f"{ms / int8_ms:.2f}", f"{px:.2f}",
-                     "yes" if found["met"] else "no", str(chosen["widened"]), str(chosen["type_changes"]),
-                     f"{c['seconds']:.0f}", str(c["quantizations"]), str(c["compiles"]), str(c["evaluations"]),
-                     str(c["cached"])])  # fmt: skip
+        met = "yes" if found["met"] else "no"
+        chose = [str(chosen["widened"]), str(chosen["type_changes"])]
+        cost = [f"{c['seconds']:.0f}", *(str(c[k]) for k in ("quantizations", "compiles", "evaluations", "cached"))]
+        rows.append([name, f"{found['max_ms']:g}", *measured, met, *chose, *cost])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print(
@@ -128,8 +146,10 @@ def main() -> int:
         f"second build, nothing changed: {again:.1f} s, steps run: {', '.join(ran(second)) or 'none'}"
         + (" (doit re-runs what failed: the gates of a goal not met)" if first.returncode else "")
     )
-    print("search s / quantized / compiled / evaluated: what each search measured itself; the searches share the "
-          "candidate cache, so a candidate another search measured first counts as cached")  # fmt: skip
+    print(
+        "search s / quantized / compiled / evaluated: what each search measured itself; the searches share the "
+        "candidate cache, so a candidate another search measured first counts as cached"
+    )
     for name in names:
         if not variants[name]["search"]["met"]:
             print(f"{name}: {variants[name]['search']['why']}")

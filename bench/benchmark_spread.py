@@ -49,8 +49,11 @@ def main() -> None:
             seconds, _, _ = build(folder, [], env)
             seen[name].append(medians(folder))
             print(f"  build {run + 1}, {name}: {seconds:.0f} s", file=sys.stderr)
-    print(f"{'benchmark':<58} {'setting':<36} " + " ".join(f"{f'run {k + 1} ms':>9}" for k in range(a.runs))
-          + f" {'max/min':>8}")  # fmt: skip
+    print(
+        f"{'benchmark':<58} {'setting':<36} "
+        + " ".join(f"{f'run {k + 1} ms':>9}" for k in range(a.runs))
+        + f" {'max/min':>8}"
+    )
     for name, runs in seen.items():
         ratios = []
         for key in runs[0]:

@@ -71,8 +71,14 @@ def build(folder: Path, args: list[str], env: dict[str, str]) -> tuple[float, in
     shutil.copytree(REPO / "build" / "cache" / "pip", folder / "build" / "cache" / "pip")
     full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=folder, env=full_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "doit", *args],
+        cwd=folder,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak, single = 0, 0
     done = threading.Event()
 
@@ -175,8 +181,10 @@ def main() -> None:
     print(f"{'setting':<36} {'median s':>9} {'x -n 1 fresh':>13} {'peak RSS MiB':>13} {'largest step MiB':>17}")
     for name, values in times.items():
         total, single = memory[name]
-        print(f"{name:<36} {statistics.median(values):>9.1f} {statistics.median(values) / base:>13.2f} "
-              f"{total / 2**20:>13.0f} {single / 2**20:>17.0f}")  # fmt: skip
+        print(
+            f"{name:<36} {statistics.median(values):>9.1f} {statistics.median(values) / base:>13.2f} "
+            f"{total / 2**20:>13.0f} {single / 2**20:>17.0f}"
+        )
     first, *others = outputs.values()
     differ = sorted({k for other in others for k in first if first[k] != other.get(k)})
     print(

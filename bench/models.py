@@ -27,21 +27,49 @@ from support import REPO, doit, write
 
 MP, OCR = "mediapipe==0.10.14", "rapidocr-onnxruntime==1.4.4"
 MODELS = {  # name: (wheel, member, sha256, input_shape or None)
-    "pose_detection": (MP, "mediapipe/modules/pose_detection/pose_detection.tflite",
-                       "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", None),
-    "selfie_segmentation": (MP, "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
-                            "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c", None),
-    "selfie_landscape": (MP, "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
-                         "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd", None),
-    "face_landmark_attention": (MP, "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
-                                "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4", None),
-    "hand_landmark_lite": (MP, "mediapipe/modules/hand_landmark/hand_landmark_lite.tflite",
-                           "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6", None),
-    "text_direction": (OCR, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
-                       "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c", [1, 3, 48, 192]),
-    "text_detection": (OCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
-                       "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", [1, 3, 320, 320]),
-}  # fmt: skip
+    "pose_detection": (
+        MP,
+        "mediapipe/modules/pose_detection/pose_detection.tflite",
+        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+        None,
+    ),
+    "selfie_segmentation": (
+        MP,
+        "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+        "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+        None,
+    ),
+    "selfie_landscape": (
+        MP,
+        "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
+        "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+        None,
+    ),
+    "face_landmark_attention": (
+        MP,
+        "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
+        "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+        None,
+    ),
+    "hand_landmark_lite": (
+        MP,
+        "mediapipe/modules/hand_landmark/hand_landmark_lite.tflite",
+        "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+        None,
+    ),
+    "text_direction": (
+        OCR,
+        "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+        "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+        [1, 3, 48, 192],
+    ),
+    "text_detection": (
+        OCR,
+        "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+        "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        [1, 3, 320, 320],
+    ),
+}
 # calibration other than noise, by model
 CALIBRATION = {"text_detection": "text"}
 TEXT = """  text:
@@ -51,9 +79,13 @@ TEXT = """  text:
 # prune variants: what to keep of a model whose custom operators NPUForge has no rewrite for
 PRUNES = {"face_landmark_attention": {"mesh": ["output_mesh_identity", "conv_faceflag"]}}
 TARGETS = {
-    "imx93": "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}",
-    "corstone300": "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, "
-    "memory_mode: Shared_Sram}",
+    "imx93": (
+        "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}"
+    ),
+    "corstone300": (
+        "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, "
+        "memory_mode: Shared_Sram}"
+    ),
     "cpu": "{compiler: none}",
 }
 

@@ -39,9 +39,13 @@ MODELS = {  # name: (member of the pinned RapidOCR wheel, input shape, calibrati
     "text_detection": (DET, [1, 3, 320, 320], "text", IMAGENET),
 }
 TARGETS = {
-    "imx93": "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}",
-    "corstone300": "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, "
-    "memory_mode: Shared_Sram}",
+    "imx93": (
+        "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}"
+    ),
+    "corstone300": (
+        "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, "
+        "memory_mode: Shared_Sram}"
+    ),
 }
 
 
@@ -83,7 +87,7 @@ def project(folder: Path, built: dict[tuple[str, str], Path]) -> None:
         for (name, version), path in built.items()
     )
     targets = "".join(f"  {t}: {spec}\n" for t, spec in TARGETS.items())
-    write(folder / "project.yaml", f"""
+    text = f"""
 version: 1
 name: onnx2tf-versions
 datasets:
@@ -95,7 +99,8 @@ models:
 {models}quantization:
   int8_io: {{type: int8, io: int8}}
 targets:
-{targets}""")  # fmt: skip
+{targets}"""
+    write(folder / "project.yaml", text)
 
 
 def environment(python: str, version: str, folder: Path) -> Path:

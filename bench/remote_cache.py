@@ -75,8 +75,9 @@ def main() -> None:
         rows.append(("fresh clone, warm store", warm, *stored(server, "cold")))
         shards = []
         for k in range(1, n + 1):
-            shards.append(run(clone(top / f"shard{k}"), {**env, "NPUFORGE_CACHE": f"s3://{BUCKET}/shards"},
-                              f"shard={k}/{n}"))  # fmt: skip
+            shards.append(
+                run(clone(top / f"shard{k}"), {**env, "NPUFORGE_CACHE": f"s3://{BUCKET}/shards"}, f"shard={k}/{n}")
+            )
             rows.append((f"shard {k}/{n}", shards[-1], *stored(server, "shards")))
         assemble = run(clone(top / "assemble"), {**env, "NPUFORGE_CACHE": f"s3://{BUCKET}/shards"})
         rows.append(("assemble, fresh clone", assemble, *stored(server, "shards")))
@@ -87,13 +88,17 @@ def main() -> None:
     print("| run | wall s | CPU s | steps built | steps restored | objects in store | MB in store |")
     print("|---|---|---|---|---|---|---|")
     for name, r, objects, size in rows:
-        print(f"| {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {len(r['built'])} | {len(r['restored'])} "
-              f"| {objects} | {size / 1e6:.1f} |")  # fmt: skip
+        print(
+            f"| {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {len(r['built'])} | {len(r['restored'])} "
+            f"| {objects} | {size / 1e6:.1f} |"
+        )
     shard_cpu = sum(s["cpu"] for s in shards)
     print()
     print(f"warm clone / cold build, wall: {warm['wall'] / cold['wall']:.2f}x")
-    print(f"{n} shards / one full build, total CPU: {shard_cpu / cold['cpu']:.2f}x "
-          f"(longest shard {max(s['wall'] for s in shards):.1f} s wall against {cold['wall']:.1f} s)")  # fmt: skip
+    print(
+        f"{n} shards / one full build, total CPU: {shard_cpu / cold['cpu']:.2f}x "
+        f"(longest shard {max(s['wall'] for s in shards):.1f} s wall against {cold['wall']:.1f} s)"
+    )
     print(f"assemble: {len(assemble['built'])} step(s) built: {', '.join(sorted(assemble['built'])) or 'none'}")
     overlap = set.intersection(*(s["built"] for s in shards)) if n > 1 else set()
     print(f"steps built by more than one shard: {', '.join(sorted(overlap)) or 'none'}")

@@ -23,9 +23,13 @@ import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
 from support import REPO, doit, ok, write
 
 TARGETS = {
-    "imx93": "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}",
-    "corstone300": "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, "
-    "memory_mode: Shared_Sram}",
+    "imx93": (
+        "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}"
+    ),
+    "corstone300": (
+        "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, "
+        "memory_mode: Shared_Sram}"
+    ),
 }
 SCHEMES = {"int8": "{type: int8}", "int8_io": "{type: int8, io: int8}"}
 

@@ -75,8 +75,13 @@ def main() -> None:
     count = bare_project(args.project, bare)
     replan = {**os.environ, "NPUFORGE_PLANS": "off"}
     bare_name = f"bare doit, {count} file tasks"
-    rows: dict[str, list[float]] = {bare_name: [], "doit (no-op)": [], "doit (no-op), plan again": [],
-                                    "doit list": [], "python -c 'import doit'": []}  # fmt: skip
+    rows: dict[str, list[float]] = {
+        bare_name: [],
+        "doit (no-op)": [],
+        "doit (no-op), plan again": [],
+        "doit list": [],
+        "python -c 'import doit'": [],
+    }
     for _ in range(args.runs):
         rows[bare_name].append(wall([sys.executable, "-m", "doit"], cwd=bare))
         rows["doit (no-op)"].append(wall(noop))
