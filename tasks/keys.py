@@ -60,6 +60,10 @@ class Keys:
             raise KeyError(f"key {name!r} declares no default")
         return value
 
+    def value(self, given: dict[str, Any], name: str) -> Any:
+        """Key ``name`` of the mapping ``given`` as written, else its declared default."""
+        return given[name] if name in given else self.default(name)
+
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "object", "additionalProperties": False}
         required = [k.name for k in self.keys if k.required]

@@ -174,7 +174,7 @@ def test_several_errors_each_on_its_line(project):
     assert lines == [
         "project.yaml:1: version: 2 must be 1",
         "project.yaml:11: quantization.int8.type: 'int9' "
-        "is not one of dynamic, float16, int8, int16x8, auto, uint8, int16",
+        "is not one of int8, int16x8, auto, float16, dynamic, uint8, int16",
     ]
 
 

@@ -58,7 +58,7 @@ def test_the_project_yaml_page_states_types_defaults_and_conditions():
 
     assert row("targets.NAME.memory_mode").startswith("| `targets.NAME.memory_mode` *when compiler: vela* | string |")
     assert "| `22` |" in row("boards.NAME.port")
-    assert "one of `dynamic`, `float16`, `int8`, `int16x8`, `auto`, `uint8`, `int16`" in row("quantization.NAME.type")
+    assert "one of `int8`, `int16x8`, `auto`, `float16`, `dynamic`, `uint8`, `int16`" in row("quantization.NAME.type")
     assert "*when compiler: synap* | string |  | yes |" in row("targets.NAME.soc")
     assert "*when an object, without builder*" in row("models.NAME.source.sha256")
     assert '| `"float32"` |' in row("quantization.NAME.io")

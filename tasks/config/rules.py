@@ -19,6 +19,7 @@ from tasks.config.expand import units
 from tasks.config.model import Project
 from tasks.config.toolchain_rules import model_keys_used, quantization_keys_used, target_keys_used
 from tasks.model import schemes
+from tasks.model.metrics import TASKS
 from tasks.model.schemes import AUTO
 from tasks.toolchains.registry import TOOLCHAINS
 
@@ -206,15 +207,10 @@ def gates_bounded(c: Context) -> Found:
                    f"'{gate.metric}' is not a metric; one of {', '.join(KNOWN)} (or a name a custom task metric returns)")  # fmt: skip
 
 
-# task settings each task type takes (type and metric aside)
-TASK_KEYS = {
-    "classification": ("output",),
-    "keypoints": ("output", "layout", "values", "points", "coordinates", "pck"),
-    "detection": ("layout", "anchors", "boxes", "scores", "min_score", "nms_iou", "match_iou"),
-    "segmentation": ("output", "activation", "threshold"),
-    "custom": (),
-}
-LAYOUTS = {"keypoints": ("mediapipe_pose", "mediapipe_hand", "mediapipe_face"), "detection": ("mediapipe_ssd", "boxes")}
+# the settings each task type takes (type and metric aside), and the layouts of those that take a layout: the
+# schema's task object takes every type's, so these hold each task to its own type's (tasks/model/metrics)
+TASK_KEYS = {t.name: tuple(k.name for k in t.keys) for t in TASKS}
+LAYOUTS = {t.name: tuple(k.value["enum"]) for t in TASKS for k in t.keys if k.name == "layout"}
 
 
 def tasks_well_formed(c: Context) -> Found:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tasks.config import declared
 from tasks.config.model import (
     Board,
     Budget,
@@ -36,6 +37,7 @@ from tasks.config.model import (
     Task,
 )
 from tasks.errors import ConfigError
+from tasks.model.metrics import TASKS
 from tasks.toolchains.registry import for_target
 
 MODEL_SUFFIXES = (".keras", ".h5", ".tflite", ".onnx")
@@ -90,27 +92,27 @@ class Reader:
 
         preprocess = Preprocess(
             size=tuple(pre["size"]) if "size" in pre else None,
-            resize=pre.get("resize", "letterbox"),
-            mean=floats(pre.get("mean", 0.0)),
-            scale=floats(pre.get("scale", 255.0)),
-            color=pre.get("color", "rgb"),
+            resize=declared.PREPROCESS.value(pre, "resize"),
+            mean=floats(declared.PREPROCESS.value(pre, "mean")),
+            scale=floats(declared.PREPROCESS.value(pre, "scale")),
+            color=declared.PREPROCESS.value(pre, "color"),
         )
         files = self.globs(("datasets", name, kind), v[kind]) if kind in ("images", "npy") else ()
         if "limit" in v:
             files = files[: v["limit"]]
         rnd = v.get("random", {})
         written = v.get(kind) if kind in ("images", "npy") else []
-        count = rnd.get("count", 16)
+        count = declared.RANDOM.value(rnd, "count")
         return Dataset(
             name=name, kind=kind, files=files, preprocess=preprocess,
             patterns=tuple(written if isinstance(written, list) else [written]),
-            seed=rnd.get("seed", 0),
+            seed=declared.RANDOM.value(rnd, "seed"),
             count=min(count, v["limit"]) if "limit" in v else count,
-            low=float(rnd.get("low", 0.0)),
-            high=float(rnd.get("high", 1.0)),
+            low=float(declared.RANDOM.value(rnd, "low")),
+            high=float(declared.RANDOM.value(rnd, "high")),
             limit=v.get("limit"),
             split=Split(calibration=v["split"]["calibration"], validation=v["split"]["validation"],
-                        seed=v["split"].get("seed", 0))
+                        seed=declared.SPLIT.value(v["split"], "seed"))
             if "split" in v else None,
         )  # fmt: skip
 
@@ -130,7 +132,10 @@ class Reader:
             file_part, function = src["builder"].rsplit(":", 1)
             p = self.file(at + ("builder",), file_part, "builder file")
             return Source(
-                kind="builder", path=p, function=function, args_json=json.dumps(src.get("args", {}), sort_keys=True)
+                kind="builder",
+                path=p,
+                function=function,
+                args_json=json.dumps(declared.BUILDER.value(src, "args"), sort_keys=True),
             )
         return Source(kind="pip", pip=src["pip"], member=src["member"], sha256=src["sha256"])
 
@@ -168,7 +173,8 @@ class Reader:
             kind = entry.get("type", "custom" if "metric" in entry else None)
             settings = {k: x for k, x in entry.items() if k not in ("type", "metric")}
             if kind is None:
-                self.problems.add(at, "give type (classification, keypoints, detection, segmentation) or metric")
+                kinds = ", ".join(t.name for t in TASKS if t.name != "custom")
+                self.problems.add(at, f"give type ({kinds}) or metric")
                 continue
             if kind != "custom" and "metric" in entry:
                 self.problems.add(at + ("metric",), f"metric: is for type custom, not {kind}; remove one of them")
@@ -203,12 +209,12 @@ class Reader:
         return Quantization(
             name=name,
             type=v["type"],
-            io=v.get("io", "float32"),
-            per_channel=v.get("per_channel", True),
+            io=declared.QUANTIZATION.value(v, "io"),
+            per_channel=declared.QUANTIZATION.value(v, "per_channel"),
             overrides=overrides,
             scheme=v.get("scheme"),
             algorithm=v.get("algorithm"),
-            weights=v.get("weights", "min_max"),
+            weights=declared.QUANTIZATION.value(v, "weights"),
             goal=goal,
             budget=budget,
         )
@@ -222,6 +228,7 @@ class Reader:
         return Target(name=name, toolchain=toolchain, settings=toolchain.read(v, file_of))
 
     def board(self, name: str, v: dict) -> Board:
+        board, run, agreement = declared.BOARD, declared.BENCHMARK, declared.AGREEMENT
         bench = v.get("benchmark", {})
 
         def path(key: str) -> Path | None:
@@ -233,18 +240,18 @@ class Reader:
         agree = {} if given is True else given if isinstance(given, dict) else None
         return Board(
             name=name, host=v.get("host"), targets=tuple(v["targets"]),
-            user=v.get("user"), port=v.get("port", 22), key=path("key"), known_hosts=path("known_hosts"),
-            host_key=v.get("host_key"), workdir=v.get("workdir", "/tmp/npuforge"),
-            timeout=float(v.get("timeout", 300)), connect_timeout=float(v.get("connect_timeout", 15)),
-            runner=bench.get("runner", "litert"), command=bench.get("command"), python=bench.get("python", "python3"),
-            delegate=bench.get("delegate"), threads=bench.get("threads", 1), warmup=bench.get("warmup", 5),
-            runs=bench.get("runs", 50), transport=v.get("transport", "ssh"), serial=v.get("serial"),
+            user=v.get("user"), port=board.value(v, "port"), key=path("key"), known_hosts=path("known_hosts"),
+            host_key=v.get("host_key"), workdir=board.value(v, "workdir"),
+            timeout=float(board.value(v, "timeout")), connect_timeout=float(board.value(v, "connect_timeout")),
+            runner=run.value(bench, "runner"), command=bench.get("command"), python=run.value(bench, "python"),
+            delegate=bench.get("delegate"), threads=run.value(bench, "threads"), warmup=run.value(bench, "warmup"),
+            runs=run.value(bench, "runs"), transport=board.value(v, "transport"), serial=v.get("serial"),
             delegates=dict(bench.get("delegates", {})),
             env={**(vx_cache if graph_cache else {}), **{k: str(x) for k, x in bench.get("env", {}).items()}},
-            synap_cli=bench.get("synap_cli", "synap_cli"),
-            agreement_samples=agree.get("samples", 16) if agree is not None else None,
-            agreement_tolerance_lsb=(agree or {}).get("tolerance_lsb", 0),
-            agreement_tolerance_abs=float((agree or {}).get("tolerance_abs", 0.0)),
+            synap_cli=run.value(bench, "synap_cli"),
+            agreement_samples=agreement.value(agree, "samples") if agree is not None else None,
+            agreement_tolerance_lsb=agreement.value(agree or {}, "tolerance_lsb"),
+            agreement_tolerance_abs=float(agreement.value(agree or {}, "tolerance_abs")),
         )  # fmt: skip
 
     def cache(self, d: dict) -> StepCache | None:
@@ -256,7 +263,7 @@ class Reader:
                 return None
             given = {"url": where} if "://" in where else {"dir": where}
         size = given.get("max_size_gb")
-        common = {"read_only": bool(given.get("read_only", False)),
+        common = {"read_only": bool(declared.CACHE.value(given, "read_only")),
                   "max_bytes": int(size * 2**30) if size is not None else None}  # fmt: skip
         if "url" not in given:
             return StepCache(dir=(self.root / Path(given["dir"]).expanduser()).absolute(), **common)

@@ -1,8 +1,9 @@
-"""The generated reference: docs/reference/*.md from the schema and the step table, and the
-generated regions of hand-written pages (docs/concepts.md's step table).
+"""The generated reference: docs/reference/*.md from the schema and the step table, the
+generated regions of hand-written pages (docs/concepts.md's step table), and
+schema/project.schema.json from the declared keys of project.yaml (tasks/config/declared.py).
 
-    python -m tasks.reference           write the pages
-    python -m tasks.reference --check   exit 1 naming every page that is stale
+    python -m tasks.reference           write them
+    python -m tasks.reference --check   exit 1 naming every one that is stale
 
 A generated region stands between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``;
 only what is between them is rewritten, the rest of the page is kept as it is.
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent.parent
-SCHEMA = REPO / "schema" / "project.schema.json"
 
 
 @dataclass(frozen=True)
@@ -204,11 +204,24 @@ def _concepts_page() -> str:
     return with_region("docs/concepts.md", "steps", steps_table())
 
 
-# the generated pages, and the hand-written pages with a generated region: where each is, and what writes it
+def _project_schema() -> str:
+    from tasks.config import declared
+
+    return declared.render()
+
+
+def _project_yaml_page() -> str:
+    from tasks.config import declared
+
+    return project_yaml_reference(declared.project_schema())
+
+
+# the generated files, and the hand-written pages with a generated region: where each is, and what writes it
 PAGES: tuple[tuple[str, Callable[[], str]], ...] = (
-    ("docs/reference/project-yaml.md", lambda: project_yaml_reference(json.loads(SCHEMA.read_text()))),
+    ("docs/reference/project-yaml.md", _project_yaml_page),
     ("docs/reference/steps.md", _steps_page),
     ("docs/concepts.md", _concepts_page),
+    ("schema/project.schema.json", _project_schema),
 )
 
 

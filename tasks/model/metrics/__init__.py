@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tasks.keys import Key, enum, integer, number, string
+
 
 @dataclass(frozen=True, kw_only=True)
 class TaskType:
@@ -30,26 +32,99 @@ class TaskType:
     metrics: tuple[str, ...]  # the names it returns, in the order the report shows them
     headline: str  # the one the overview shows
     doc: str
+    keys: tuple[Key, ...] = ()  # the settings its task object takes beside type and metric (their docs say what)
+
+
+# A task's settings.  The schema's task object (tasks/config/declared.py) takes each once and says which
+# types read it; config's rules hold each task to its own type's.
+OUTPUT = string("output", "the output tensor it reads; default: the model's only output.")
+KEYPOINTS = (
+    OUTPUT,
+    enum(
+        "layout",
+        ("mediapipe_pose", "mediapipe_hand", "mediapipe_face"),
+        "mediapipe_pose (39 x 5 values, the first 33 landmarks), mediapipe_hand (21 x 3), mediapipe_face (468 x 3).",
+    ),
+    integer("values", "numbers per landmark, x and y first (default: the layout's, else 2).", minimum=2),
+    integer("points", "how many landmarks to compare, the first ones (default: the layout's, else all).", minimum=1),
+    enum(
+        "coordinates", ("pixels", "normalized"), "x and y in pixels of the model input, or in [0, 1].", default="pixels"
+    ),
+    number(
+        "pck",
+        "landmark_pck counts landmarks within this fraction of the input's longer side of the float model's.",
+        default=0.02,
+        exclusive_minimum=0,
+    ),
+)
+DETECTION = (
+    enum(
+        "layout",
+        ("mediapipe_ssd", "boxes"),
+        "mediapipe_ssd (regressors and scores against SSD anchors) or boxes "
+        "(ymin, xmin, ymax, xmax in [0, 1], and scores).",
+    ),
+    enum(
+        "anchors",
+        ("pose_detection", "face_detection_short_range", "palm_detection"),
+        "with layout mediapipe_ssd, MediaPipe's SSD anchors and decoder settings of that model.",
+    ),
+    string("boxes", "the output with the boxes (regressors); default picked by shape."),
+    string("scores", "the output with the scores; default picked by shape."),
+    number(
+        "min_score",
+        "detections below this score are dropped (default: the anchors' model's, else 0.5).",
+        minimum=0,
+        maximum=1,
+    ),
+    number(
+        "nms_iou",
+        "non-maximum suppression overlap (default: the anchors' model's, else 0.3).",
+        exclusive_minimum=0,
+        maximum=1,
+    ),
+    number(
+        "match_iou",
+        "a quantized detection matches a float one at this IoU or more.",
+        default=0.5,
+        exclusive_minimum=0,
+        maximum=1,
+    ),
+)
+SEGMENTATION = (
+    OUTPUT,
+    enum(
+        "activation",
+        ("sigmoid", "none"),
+        "with one channel, sigmoid for logits and none for probabilities (several channels: argmax).",
+        default="sigmoid",
+    ),
+    number("threshold", "with one channel, foreground above this (after the activation).", default=0.5),
+)
 
 
 TASKS: tuple[TaskType, ...] = (
     TaskType(name="classification", module="classification",
              metrics=("top1_agreement", "top5_agreement"),
              headline="top1_agreement",
-             doc="top-1 (and top-5) class of the quantized model against the float model's top-1"),
+             doc="top-1 (and top-5) class of the quantized model against the float model's top-1",
+             keys=(OUTPUT,)),
     TaskType(name="keypoints", module="keypoints",
              metrics=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95", "landmark_pck"),
              headline="landmark_px_mean",
-             doc="landmark displacement in pixels of the model input and as a fraction of its size, PCK"),
+             doc="landmark displacement in pixels of the model input and as a fraction of its size, PCK",
+             keys=KEYPOINTS),
     TaskType(name="detection", module="detection",
              metrics=("detection_recall", "detection_precision", "detection_iou_mean", "detection_count_float",
                       "detection_count_quantized"),
              headline="detection_recall",
-             doc="decoded, suppressed boxes matched to the float model's: recall, precision, IoU"),
+             doc="decoded, suppressed boxes matched to the float model's: recall, precision, IoU",
+             keys=DETECTION),
     TaskType(name="segmentation", module="segmentation",
              metrics=("mask_iou", "mask_iou_min"),
              headline="mask_iou",
-             doc="IoU of the quantized model's mask with the float model's"),
+             doc="IoU of the quantized model's mask with the float model's",
+             keys=SEGMENTATION),
     TaskType(name="custom", module="custom",
              metrics=(),
              headline="",

@@ -30,6 +30,6 @@ TOOLCHAIN = base.Toolchain(
     facts=("findings",),
     settings=settings.DelegateSettings,
     read=settings.read,
-    target_keys=frozenset({"compiler", "delegate", "delegate_options"}),
+    target=settings.TARGET,
     **base.TFLITE_KEYS,  # the scheme, override, model and prune keys of TensorFlow Lite's quantizer
 )

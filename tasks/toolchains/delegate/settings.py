@@ -5,10 +5,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.keys import Key, Keys, string
 from tasks.toolchains.base import FileOf, Settings
 
 # named TFLite delegates -> library on the board (a board's benchmark.delegates overrides)
 DEFAULT_DELEGATES = {"vx": "/usr/lib/libvx_delegate.so", "armnn": "/usr/lib/libarmnnDelegate.so", "xnnpack": None}
+
+# targets.NAME of compiler none that names a delegate, beside compiler
+TARGET = Keys(
+    (
+        string(
+            "delegate",
+            "Run on the NPU through a TFLite delegate: vx (NXP i.MX8M Plus VX delegate), armnn, xnnpack, or a library "
+            "path on the board.",
+        ),
+        Key(
+            "delegate_options",
+            {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {
+                    "type": ["string", "number", "boolean", "array"],
+                    "items": {"type": ["string", "number"]},
+                },
+            },
+            "Options for the external delegate (--external_delegate_options), e.g. {backends: [VsiNpu, CpuAcc, "
+            "CpuRef]}.",
+        ),
+    )
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,11 +6,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from tasks.keys import Keys, string
 from tasks.toolchains.base import FileOf, Settings
 
 if TYPE_CHECKING:
     from tasks.config import Model, Variant
     from tasks.engine.plan import Paths
+
+# targets.NAME of compiler synap, beside compiler
+TARGET = Keys(
+    (
+        string(
+            "soc",
+            "SyNAP target, e.g. VS680, VS640, SL1680 (synap convert --target).",
+            pattern="^[A-Za-z0-9_-]+$",
+            required=True,
+        ),
+        string("toolkit", "The command that runs the SyNAP toolkit (default: synap on PATH), e.g. a docker run line."),
+    )
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,5 @@ TOOLCHAIN = base.Toolchain(
     facts=(),
     settings=base.Settings,
     read=_read,
-    target_keys=frozenset({"compiler"}),
     **base.TFLITE_KEYS,  # the scheme, override, model and prune keys of TensorFlow Lite's quantizer
 )

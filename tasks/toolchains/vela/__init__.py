@@ -35,6 +35,8 @@ TOOLCHAIN = base.Toolchain(
     ),  # fmt: skip
     artifact="vela",
     artifact_path=settings.model_path,
+    warm=("ethos-u-vela", "vela"),
+    latency=compile.Latency,  # Vela's estimate
     rewrites=True,
     facts=("ops", "cpu_fallback", "estimate", "layers", "findings"),
     settings=settings.VelaSettings,
@@ -46,8 +48,6 @@ TOOLCHAIN = base.Toolchain(
             check=rules.vela_sections_exist,
         ),
     ),
-    target_keys=frozenset(
-        {"compiler", "accelerator", "system_config", "memory_mode", "config", "optimise", "arena_cache_size"}
-    ),
+    target=settings.TARGET,
     **base.TFLITE_KEYS,  # the scheme, override, model and prune keys of TensorFlow Lite's quantizer
 )

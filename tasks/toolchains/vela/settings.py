@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from tasks.keys import Keys, enum, integer, string
 from tasks.planning.options import input_file
 from tasks.toolchains.base import FileOf, Settings
 
@@ -14,6 +15,52 @@ if TYPE_CHECKING:
     from tasks.engine.plan import Paths
 
 DEFAULT_VELA_CONFIG = "Arm/vela.ini"  # the vela.ini Vela ships, resolved by Vela itself
+ACCELERATORS = (  # Vela's --accelerator-config values
+    "ethos-u55-32",
+    "ethos-u55-64",
+    "ethos-u55-128",
+    "ethos-u55-256",
+    "ethos-u65-256",
+    "ethos-u65-512",
+    "ethos-u85-128",
+    "ethos-u85-256",
+    "ethos-u85-512",
+    "ethos-u85-1024",
+    "ethos-u85-2048",
+)
+
+# targets.NAME of compiler vela, beside compiler
+TARGET = Keys(
+    (
+        enum(
+            "accelerator",
+            ACCELERATORS,
+            "Vela's accelerator configuration: the Ethos-U and its MACs per cycle (e.g. ethos-u65-256 on an NXP "
+            "i.MX93).",
+            required=True,
+        ),
+        string(
+            "system_config",
+            "A System_Config section of the Vela config (clocks, memory ports), e.g. Ethos_U65_High_End.",
+            required=True,
+        ),
+        string(
+            "memory_mode",
+            "A Memory_Mode section of the Vela config, e.g. Shared_Sram, Dedicated_Sram, Sram_Only.",
+            required=True,
+        ),
+        string(
+            "config", f"A vela.ini of the project, relative to project.yaml. Default: Vela's own {DEFAULT_VELA_CONFIG}."
+        ),
+        enum("optimise", ("Performance", "Size"), "What Vela's scheduler optimises for.", default="Performance"),
+        integer(
+            "arena_cache_size",
+            "Size in bytes of the SRAM Vela may use as a cache for the tensor arena (Dedicated_Sram); default: Vela's, "
+            "from the memory mode.",
+            minimum=1,
+        ),
+    )
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,7 +69,7 @@ class VelaSettings(Settings):
     system_config: str  # a System_Config section of the Vela config
     memory_mode: str  # a Memory_Mode section of the Vela config
     config: Path | None = input_file(None)  # a project vela.ini; None: Vela's own Arm/vela.ini
-    optimise: str = "Performance"  # Performance | Size
+    optimise: str = TARGET.default("optimise")  # Performance | Size
     arena_cache_size: int | None = None
 
 
@@ -32,7 +79,7 @@ def read(raw: dict[str, Any], file_of: FileOf) -> VelaSettings:
         system_config=raw.get("system_config"),
         memory_mode=raw.get("memory_mode"),
         config=file_of("config", "Vela config") if "config" in raw else None,
-        optimise=raw.get("optimise", "Performance"),
+        optimise=raw.get("optimise", TARGET.default("optimise")),
         arena_cache_size=raw.get("arena_cache_size"),
     )
 
