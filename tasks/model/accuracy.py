@@ -95,10 +95,8 @@ def run(
         raise StepError(f"{label}: evaluation supports single-input models; this one has {len(ref.inputs)} inputs")
     if sorted(ref.outputs) != sorted(test.outputs):
         raise StepError(
-            (
-                f"{label}: the quantized model's outputs {sorted(test.outputs)} "
-                f"differ from the float model's {sorted(ref.outputs)}"
-            )
+            f"{label}: the quantized model's outputs {sorted(test.outputs)} "
+            f"differ from the float model's {sorted(ref.outputs)}"
         )
     (detail,) = ref.inputs.values()
     shape = tuple(int(d) for d in detail["shape"])

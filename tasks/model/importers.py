@@ -283,10 +283,8 @@ def _from_saved_model(path: Path, input_shape, label: str):
     signatures = dict(loaded.signatures)
     if "serving_default" not in signatures:
         raise StepError(
-            (
-                f"{label}.source: SavedModel {path} has no serving_default "
-                f"signature (has: {', '.join(signatures) or 'none'})"
-            )
+            f"{label}.source: SavedModel {path} has no serving_default "
+            f"signature (has: {', '.join(signatures) or 'none'})"
         )
     fn = signatures["serving_default"]
     specs = fn.structured_input_signature[1]

@@ -113,10 +113,8 @@ def float_remedies(found: list[dict[str, Any]], scheme_name: str, model_key: str
     for f in found:
         if f["op"] in IN_INTEGER:
             lines.append(
-                (
-                    f"or rewrite {f['op']} into operators with integer kernels: "
-                    f"{model_key}.rewrites: [{IN_INTEGER[f['op']]}]"
-                )
+                f"or rewrite {f['op']} into operators with integer kernels: "
+                f"{model_key}.rewrites: [{IN_INTEGER[f['op']]}]"
             )
     return lines
 

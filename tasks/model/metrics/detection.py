@@ -300,10 +300,8 @@ def _decoder_options(options: dict[str, Any], boxes: tuple, scores: tuple, ancho
     for key, got in expected.items():
         if o[key] is not None and o[key] != got:
             raise StepError(
-                (
-                    f"decoder options: {key} {o[key]}, but the tensors give {got} "
-                    f"(boxes {list(boxes)}, scores {list(scores)})"
-                )
+                f"decoder options: {key} {o[key]}, but the tensors give {got} "
+                f"(boxes {list(boxes)}, scores {list(scores)})"
             )
         o[key] = got
     if o["num_values_per_keypoint"] != 2 or o["num_coords"] != 4 + 2 * o["num_keypoints"]:
@@ -522,10 +520,8 @@ def _check_pair(shapes: dict, boxes: str, scores: str, width: int | None) -> Non
     b, s = shapes[boxes], shapes[scores]
     if len(b) != 3 or b[0] != 1 or (width and b[2] != width):
         raise StepError(
-            (
-                f"task detection: output '{boxes}' has shape {b}; the boxes need "
-                f"[1, boxes, {width or 'values'}]; fix task.boxes"
-            )
+            f"task detection: output '{boxes}' has shape {b}; the boxes need "
+            f"[1, boxes, {width or 'values'}]; fix task.boxes"
         )
     if len(s) not in (2, 3) or s[0] != 1 or s[1] != b[1]:
         raise StepError(
@@ -556,17 +552,15 @@ def _mediapipe_settings(spec: dict, shapes: dict, boxes: str, scores: str, input
     count, width = shapes[boxes][1], shapes[boxes][2]
     if anchors.shape[0] != count:
         raise StepError(
-            f"task detection: {label} give {anchors.shape[0]} anchors but output '{boxes}' has {count} boxes "(
-                f"(shape {shapes[boxes]}); fix task.anchors (the presets give "
-                f"{presets}) or give the model's own anchor options"
-            )
+            f"task detection: {label} give {anchors.shape[0]} anchors but output '{boxes}' has {count} boxes "
+            f"(shape {shapes[boxes]}); fix task.anchors (the presets give {presets}) "
+            "or give the model's own anchor options"
         )
     if decoder["num_coords"] != width:
         raise StepError(
-            f"task detection: output '{boxes}' has {width} values a box (shape {shapes[boxes]}) but {label} decode "(
-                f"{decoder['num_coords']} (4 box + {decoder['num_keypoints']} "
-                "keypoints x 2); fix task.anchors or task.boxes"
-            )
+            f"task detection: output '{boxes}' has {width} values a box (shape {shapes[boxes]}) but {label} decode "
+            f"{decoder['num_coords']} (4 box + {decoder['num_keypoints']} keypoints x 2); "
+            "fix task.anchors or task.boxes"
         )
     decoder["min_score_thresh"] = spec.get("min_score", decoder.get("min_score_thresh", 0.5))
     classes = shapes[scores][2] if len(shapes[scores]) == 3 else 1
