@@ -21,7 +21,8 @@ def test_every_key_of_the_schema_has_a_description():
 
 
 def test_the_committed_pages_are_current():
-    assert reference.stale() == [], "run `python -m tasks.reference` and commit docs/reference/"
+    stale = reference.stale()
+    assert stale == [], f"run `python -m tasks.reference` and commit {', '.join(stale)}"
 
 
 def test_the_check_command_names_a_stale_page(tmp_path, monkeypatch, capsys):

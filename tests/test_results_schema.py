@@ -1,10 +1,12 @@
-"""schema/results.schema.json: what the results step writes matches it, and a renamed key or a wrong type does not."""
+"""schema/results.schema.json: generated from the records, what the results step writes matches it, and a renamed
+key or a wrong type does not."""
 
 from __future__ import annotations
 
 import copy
 import json
 from pathlib import Path
+from typing import Annotated, Literal, NotRequired, TypedDict
 
 import jsonschema
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from support import REPO, doit
 from tasks.errors import StepError
 from tasks.reference import pages as reference
+from tasks.results.records import Doc, Min, NullsWhenPresent, keeps_other_keys
+from tasks.results.schema import SchemaError, generate, render
 from tasks.steps import results
 
 SCHEMA = REPO / "schema" / "results.schema.json"
@@ -29,6 +33,72 @@ def problems(document) -> list[str]:
 
 def built(root: Path) -> dict:
     return json.loads((root / "build" / "results.json").read_text())
+
+
+def test_the_committed_schema_is_what_the_records_give():
+    assert SCHEMA.read_text() == render(), (
+        "schema/results.schema.json is not what tasks/results/records.py gives: "
+        "run `python -m tasks.reference` and commit schema/results.schema.json"
+    )
+
+
+@keeps_other_keys
+class Part(TypedDict):
+    """A part; other keys kept."""
+
+    size: Annotated[int, Doc("How big."), Min(1)]
+
+
+class Demo(TypedDict):
+    """A demo."""
+
+    kind: Annotated[Literal["a", "b"] | None, Doc("Which.")]
+    parts: Annotated[dict[str, Part], Doc("By name.")]
+    tags: NotRequired[Annotated[list[str] | None, Doc("Tags.")]]
+    error: NotRequired[Annotated[str, Doc("Why it failed."), NullsWhenPresent(kind="A failed demo has no kind.")]]
+
+
+class Undescribed(TypedDict):
+    """A record with a key that says nothing."""
+
+    parts: Annotated[list[Part], Doc("Its parts.")]
+    size: int
+
+
+def test_the_generator_on_small_records():
+    assert generate(Demo) == {
+        "type": "object",
+        "description": "A demo.",
+        "additionalProperties": False,
+        "required": ["kind", "parts"],
+        "properties": {
+            "kind": {"enum": ["a", "b", None], "description": "Which."},
+            "parts": {
+                "type": "object",
+                "description": "By name.",
+                "additionalProperties": {"type": "object", "$ref": "#/$defs/part"},
+            },
+            "tags": {"type": ["array", "null"], "description": "Tags.", "items": {"type": "string"}},
+            "error": {"type": "string", "description": "Why it failed."},
+        },
+        "if": {"required": ["error"]},
+        "then": {"properties": {"kind": {"type": "null", "description": "A failed demo has no kind."}}},
+        "$defs": {
+            "part": {
+                "description": "A part; other keys kept.",
+                "required": ["size"],
+                "properties": {"size": {"type": "integer", "description": "How big.", "minimum": 1}},
+            }
+        },
+    }
+
+
+def test_the_generator_names_a_key_without_its_description():
+    with pytest.raises(SchemaError) as failed:
+        generate(Undescribed)
+    assert str(failed.value) == (
+        "Undescribed.size has no description: declare it as Annotated[…, Doc('…')] in records.py"
+    )
 
 
 def test_every_key_of_the_schema_has_a_description():

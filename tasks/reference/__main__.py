@@ -1,4 +1,5 @@
-"""``python -m tasks.reference [--check]``: write the generated reference pages, or name the stale ones."""
+"""``python -m tasks.reference [--check]``: write the generated reference pages and schema/results.schema.json,
+or name the stale ones."""
 
 import sys
 

@@ -1,6 +1,7 @@
 """The generated reference: docs/reference/*.md from the schema and the step table, the
-generated regions of hand-written pages (docs/concepts.md's step table), and
-schema/project.schema.json from the declared keys of project.yaml (tasks/config/declared.py).
+generated regions of hand-written pages (docs/concepts.md's step table),
+schema/project.schema.json from the declared keys of project.yaml (tasks/config/declared.py), and
+schema/results.schema.json from the records of results.json (tasks/results/schema.py).
 
     python -m tasks.reference           write them
     python -m tasks.reference --check   exit 1 naming every one that is stale
@@ -216,12 +217,19 @@ def _project_yaml_page() -> str:
     return project_yaml_reference(declared.project_schema())
 
 
+def _results_schema() -> str:
+    from tasks.results import schema
+
+    return schema.render()
+
+
 # the generated files, and the hand-written pages with a generated region: where each is, and what writes it
 PAGES: tuple[tuple[str, Callable[[], str]], ...] = (
     ("docs/reference/project-yaml.md", _project_yaml_page),
     ("docs/reference/steps.md", _steps_page),
     ("docs/concepts.md", _concepts_page),
     ("schema/project.schema.json", _project_schema),
+    ("schema/results.schema.json", _results_schema),
 )
 
 

@@ -2,30 +2,84 @@
 
 Each step writes a dict to a facts file and a later step reads it back by
 key (the results step assembles build/results.json from them; the report,
-gates and release steps read that).  These TypedDicts name every key, what
-it means and its unit, so a key written in one module and read in another
-is spelled once.  schema/results.schema.json says the same for results.json
-as a JSON Schema, and the results step checks what it writes against it.
+gates and release steps read that).  These TypedDicts name every key, and
+each key's ``Doc`` says what it means and its unit, so a key written in one
+module and read in another is spelled and described once.
 
-Annotations only: nothing here runs, and the modules that use these types
-import them for type checkers alone (``if TYPE_CHECKING``).  The facts
-Vela and SyNAP give (``ops``, ``cpu_fallback``, ``estimate``, ``layers``,
-``findings``, ``model_info``) are typed by their toolchains; here they are
-plain dicts and lists.
+schema/results.schema.json is generated from the records of results.json
+(``Results`` and every record it reaches) by tasks/results/schema.py: a
+record's docstring is its description there, a key's ``Doc`` its
+description, ``NotRequired`` a key that may be missing, ``X | None`` a key
+that may be null, ``Literal`` its allowed values, and ``Min``, ``Max``,
+``Pattern``, ``NullsWhenPresent`` and ``keeps_other_keys`` the rules a
+type cannot say.  The results step checks what it writes against that
+schema; a key of results.json without a ``Doc`` fails its generation.
+
+Besides those few markers nothing here runs: the modules that use these
+types import them for type checkers alone (``if TYPE_CHECKING``).  The
+facts Vela and SyNAP give (``ops``, ``cpu_fallback``, ``estimate``,
+``layers``, ``findings``, ``model_info``) are typed here as results.json
+carries them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+# --- what a key declares besides its type (read by tasks/results/schema.py) -------------------------------
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A key's description, one or two sentences; the schema of results.json carries it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Min:
+    """The smallest value a number may have."""
+
+    value: int | float
+
+
+@dataclass(frozen=True)
+class Max:
+    """The largest value a number may have."""
+
+    value: int | float
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A regular expression a string matches."""
+
+    regex: str
+
+
+class NullsWhenPresent:
+    """On a key that may be missing: while it is present, these other keys are null (key → why)."""
+
+    def __init__(self, **why: str) -> None:
+        self.why = tuple(why.items())
+
+
+def keeps_other_keys(record: type) -> type:
+    """A record its writer may give keys beyond the declared ones, kept as the tool wrote them."""
+    record.__keeps_other_keys__ = True  # type: ignore[attr-defined]
+    return record
+
 
 # --- a failed step (tasks/results/failures.py) -----------------------------------------------------------
 
 
 class Failure(TypedDict):
-    """build/failures/<task>.json, and a failed variant's ``error`` in results.json."""
+    """Why a variant did not build: the first of its steps that failed (build/failures/<task>.json), or the first
+    whose output is missing."""
 
-    step: str | None  # the task that failed, e.g. "import:m" (None: the variant planned no step)
-    message: str  # that step's one-line error
+    step: Annotated[str | None, Doc('The task that failed, e.g. "import:m"; null when the variant planned no step.')]
+    message: Annotated[str, Doc("That step's one-line error.")]
 
 
 # --- the quantize step's facts (tasks/model/quantizer.py, tasks/model/quant_errors.py) ----------------------
@@ -34,40 +88,44 @@ class Failure(TypedDict):
 class Tensor(TypedDict):
     """A model input or output, as the LiteRT interpreter sees it."""
 
-    name: str
-    shape: list[int]  # dimensions, batch first
-    dtype: str  # numpy's name: "float32", "int8", …
+    name: Annotated[str, Doc("The tensor's name.")]
+    shape: Annotated[list[int], Doc("Dimensions, batch first.")]
+    dtype: Annotated[str, Doc("numpy's name of its type: float32, int8, …")]
 
 
 class LayerError(TypedDict):
-    """A row of the quantization error table: one layer's output, quantized against float."""
+    """A row of the quantization error table (the quantize step's layer_errors.csv)."""
 
-    tensor: str  # the layer's output tensor
-    op: str  # its operator, e.g. "CONV_2D"
-    rmse: float | None  # in the tensor's float units
-    rel_rmse: float | None  # RMSE over the float range
-    snr_db: float | None  # dB; None: infinite (no error)
-    scale: float | None  # quantization scale (None: per-channel)
-    zero_point: int | None  # quantization zero point (None: per-channel)
-    dtype: str  # the quantized tensor's type
-    float_min: float | None  # the float tensor's range over the samples
-    float_max: float | None
-    share: float | None  # share of the worst output's error this layer adds (0–1; None: not upstream of it)
+    tensor: Annotated[str, Doc("The layer's output tensor.")]
+    op: Annotated[str, Doc("Its operator, e.g. CONV_2D.")]
+    rmse: Annotated[float | None, Doc("RMSE against the float model, in the tensor's units.")]
+    rel_rmse: Annotated[float | None, Doc("RMSE over the float tensor's range.")]
+    snr_db: Annotated[float | None, Doc("SNR, dB; null when infinite (no error).")]
+    scale: Annotated[float | None, Doc("Quantization scale; null when per-channel.")]
+    zero_point: Annotated[int | None, Doc("Quantization zero point; null when per-channel.")]
+    dtype: Annotated[str, Doc("The quantized tensor's type.")]
+    float_min: Annotated[float | None, Doc("The float tensor's smallest value over the samples.")]
+    float_max: Annotated[float | None, Doc("Its largest value.")]
+    share: Annotated[
+        float | None, Doc("Share of the worst output's error this layer adds, 0–1; null when not upstream of it.")
+    ]
 
 
 class BudgetLayer(TypedDict):
-    tensor: str
-    op: str  # the operator, "VIA + OP" when a layer passes through another
-    dtype: str
-    share: float  # share of the worst output's error it adds, 0–1
+    """A layer of the error budget."""
+
+    tensor: Annotated[str, Doc("The layer's output tensor.")]
+    op: Annotated[str, Doc('Its operator ("VIA + OP" through another).')]
+    dtype: Annotated[str, Doc("Its quantized type.")]
+    share: Annotated[float, Doc("Share of the worst output's error it adds, 0–1.")]
 
 
 class ErrorBudget(TypedDict):
     """The layers that add most to the worst output's error."""
 
-    output: str  # the worst output
-    snr_db: float | None  # its SNR, dB (None: infinite)
-    layers: list[BudgetLayer]  # largest share first
+    output: Annotated[str, Doc("The worst output.")]
+    snr_db: Annotated[float | None, Doc("Its SNR, dB; null when infinite.")]
+    layers: Annotated[list[BudgetLayer], Doc("Largest share first.")]
 
 
 class QuantizeFacts(TypedDict):
@@ -75,52 +133,150 @@ class QuantizeFacts(TypedDict):
 
     inputs: list[Tensor]
     outputs: list[Tensor]
-    ops: dict[str, int]  # operator name → count
+    ops: Annotated[dict[str, int], Doc("Operator name → count.")]
     size_bytes: int
-    quant_errors: NotRequired[list[LayerError]]  # the 20 worst layers
+    quant_errors: NotRequired[Annotated[list[LayerError], Doc("The 20 worst layers.")]]
     error_budget: NotRequired[ErrorBudget | None]
+
+
+# --- the compile and analyse steps' facts (tasks/toolchains/*/adapter.py, tasks/model/analysis.py) ------------
+
+
+class VelaOps(TypedDict):
+    """Operator counts of a Vela artifact, as Vela's own report counts them."""
+
+    npu: Annotated[int, Doc("Vela's operators on the NPU (after its graph rewrites)."), Min(0)]
+    cpu: Annotated[int, Doc("Operators Vela left on the CPU."), Min(0)]
+
+
+class CpuFallback(TypedDict):
+    """An operator Vela left on the CPU."""
+
+    op: Annotated[str, Doc("The operator, e.g. DEPTH_TO_SPACE.")]
+    name: Annotated[str, Doc("Its output tensor.")]
+    reason: Annotated[str, Doc("Vela's reason for leaving it on the CPU.")]
+
+
+class Estimate(TypedDict):
+    """Vela's performance estimate (its summary CSV)."""
+
+    inference_ms: Annotated[float, Doc("Estimated inference time, ms.")]
+    fps: Annotated[float, Doc("Estimated inferences per second.")]
+    cycles: Annotated[int, Doc("Total cycles.")]
+    npu_cycles: Annotated[int, Doc("NPU cycles.")]
+    sram_access_cycles: Annotated[int, Doc("SRAM access cycles.")]
+    dram_access_cycles: Annotated[int, Doc("DRAM access cycles.")]
+    macs: Annotated[int, Doc("Multiply-accumulates per inference.")]
+    sram_kib: Annotated[float, Doc("SRAM used, KiB.")]
+    dram_kib: Annotated[float, Doc("DRAM used, KiB.")]
+    weights_bytes: Annotated[int, Doc("Encoded weights on the NPU, bytes.")]
+    clock_hz: Annotated[int, Doc("The NPU's clock, Hz.")]
+
+
+class VelaLayer(TypedDict):
+    """A row of Vela's per-layer table (layers fused into the previous NPU operation, 0 cycles, are left out)."""
+
+    name: Annotated[str, Doc("The layer's output tensor.")]
+    op: Annotated[str, Doc("The TFLite operator it comes from (Vela's Original Operator).")]
+    npu_op: Annotated[str, Doc("The operator Vela lowered it to (NNG Operator).")]
+    target: Annotated[str, Doc("NPU or CPU.")]
+    cycles: Annotated[int, Doc("Cycles.")]
+    cycles_pct: Annotated[float, Doc("Share of the network's cycles, %.")]
+    npu_cycles: Annotated[int, Doc("NPU cycles.")]
+    sram_access_cycles: Annotated[int, Doc("SRAM access cycles.")]
+    dram_access_cycles: Annotated[int, Doc("DRAM access cycles.")]
+    macs: Annotated[int, Doc("Multiply-accumulates.")]
+    mac_util_pct: Annotated[float | None, Doc("MAC utilisation, %; null on the CPU or where Vela gives none.")]
+    out_channels: Annotated[int | None, Doc("Output channels (the output's last dimension), where known.")]
+    in_channels: Annotated[int | None, Doc("The first input's channels, where known.")]
+
+
+@keeps_other_keys
+class SynapTensor(TypedDict):
+    """An input or output in SyNAP's model_info.txt; keys beyond these are kept as SyNAP writes them."""
+
+    name: Annotated[str | None, Doc("The tensor's name.")]
+    shape: Annotated[list[int] | None, Doc("Dimensions.")]
+    layout: Annotated[Any, Doc("nhwc, nchw, …")]
+    format: Annotated[Any, Doc("SyNAP's data format.")]
+    type: Annotated[Any, Doc("SyNAP's data type.")]
+
+
+class ModelInfo(TypedDict):
+    """SyNAP's view of the compiled model (model_info.txt beside model.synap)."""
+
+    inputs: Annotated[list[SynapTensor], Doc("The compiled model's inputs.")]
+    outputs: Annotated[list[SynapTensor], Doc("The compiled model's outputs.")]
+
+
+class Finding(TypedDict):
+    """A finding of the analyse step: a layer worth a look and what to do."""
+
+    kind: Annotated[str, Doc("cpu_fallback, rewritten, hot, first_layer, channel_padding or memory_bound.")]
+    layer: Annotated[str, Doc('The layer (its output tensor), or a group such as "4 layers".')]
+    op: NotRequired[Annotated[str | None, Doc("Its operator; null for a group.")]]
+    cycles_pct: Annotated[
+        float | None, Doc("Share of the network's cycles, %; null where there are none (the CPU, a delegate).")
+    ]
+    detail: Annotated[str, Doc("What was found.")]
+    action: Annotated[str, Doc("What to do about it.")]
+    free_channels: NotRequired[Annotated[int, Doc("channel_padding: channels that would cost no extra cycles.")]]
 
 
 # --- the rewrite and convert steps (tasks/model/rewrites, tasks/steps/convert.py) ---------------------------
 
 
 class Rewritten(TypedDict):
-    """One match of a rewrite: done, or left with the reason."""
+    """One match of a rewrite the rewrite step applied to the float model."""
 
-    rewrite: NotRequired[str]  # the rewrite's name, e.g. "depth_to_space"
-    op: str  # the operator it replaces
-    name: str  # the operator's output tensor
-    block: NotRequired[int]  # depth_to_space: the block size
-    done: bool
-    becomes: NotRequired[str]  # what it became (done)
-    reason: NotRequired[str]  # why it was left (not done)
+    rewrite: NotRequired[Annotated[str, Doc("The rewrite, e.g. depth_to_space.")]]
+    op: Annotated[str, Doc("The operator it replaces.")]
+    name: Annotated[str, Doc("That operator's output tensor.")]
+    block: NotRequired[Annotated[int, Doc("depth_to_space: the block size.")]]
+    done: Annotated[bool, Doc("Rewritten (else left, with the reason).")]
+    becomes: NotRequired[Annotated[str, Doc("What it became.")]]
+    reason: NotRequired[Annotated[str, Doc("Why it was left.")]]
 
 
 class ConvertedTensor(TypedDict):
     """An input or output of an ONNX model on both sides of the conversion."""
 
-    onnx: str | None  # the ONNX name
-    onnx_shape: list[int] | None  # in the ONNX model's layout
-    tflite: str | None  # the TFLite name
-    tflite_shape: list[int] | None
-    axes: list[int] | None  # the ONNX axis each TFLite axis comes from
+    onnx: Annotated[str | None, Doc("The ONNX name.")]
+    onnx_shape: Annotated[list[int] | None, Doc("Its shape in the ONNX model's layout.")]
+    tflite: Annotated[str | None, Doc("The TFLite name.")]
+    tflite_shape: Annotated[list[int] | None, Doc("Its shape in the TFLite model.")]
+    axes: Annotated[list[int] | None, Doc("The ONNX axis each TFLite axis comes from.")]
 
 
 # ``from`` is a Python keyword: the functional form
 Conversion = TypedDict(
     "Conversion",
     {
-        "from": Literal["onnx"],  # the source format
-        "converter": Literal["onnx2tf"],
-        "max_rel_diff": float,  # largest difference from onnxruntime on random inputs, as a share of the output range
-        "max_rel_diff_samples": NotRequired[float | None],  # the same on the first calibration samples; None: none
-        "samples": NotRequired[
-            int
-        ],  # how many calibration samples were compared (results.json of earlier builds: none)
-        "inputs": list[ConvertedTensor],
-        "outputs": list[ConvertedTensor],
+        "from": Annotated[Literal["onnx"], Doc("The source format.")],
+        "converter": Annotated[Literal["onnx2tf"], Doc("The converter.")],
+        "max_rel_diff": Annotated[
+            float,
+            Doc(
+                "Largest difference from onnxruntime on seeded uniform random inputs, as a share of the output's range."
+            ),
+        ],
+        "max_rel_diff_samples": NotRequired[
+            Annotated[
+                float | None,
+                Doc(
+                    "The same on the first calibration samples (what the model sees; it decides when given); "
+                    "null without any."
+                ),
+            ]
+        ],
+        "samples": NotRequired[  # none in results.json of earlier builds
+            Annotated[int, Doc("How many calibration samples the conversion was compared on."), Min(0)]
+        ],
+        "inputs": Annotated[list[ConvertedTensor], Doc("The ONNX model's inputs.")],
+        "outputs": Annotated[list[ConvertedTensor], Doc("Its outputs.")],
     },
 )
+Conversion.__doc__ = "An ONNX model's conversion to TFLite."
 
 
 # --- the evaluate step (tasks/model/accuracy.py) -------------------------------------------------------------
@@ -129,237 +285,286 @@ Conversion = TypedDict(
 class OutputError(TypedDict):
     """One output of the quantized model against the float model's."""
 
-    max_abs: float  # in the output's units
-    rmse: float  # in the output's units
-    snr_db: float  # dB, capped at ±200 (JSON has no infinity)
-    cosine: float  # cosine similarity, -1–1
+    max_abs: Annotated[float, Doc("Largest absolute error, in the output's units.")]
+    rmse: Annotated[float, Doc("RMSE, in the output's units.")]
+    snr_db: Annotated[float, Doc("SNR, dB, capped at ±200 (JSON has no infinity).")]
+    cosine: Annotated[float, Doc("Cosine similarity with the float output.")]
 
 
 class WorstSample(OutputError):
-    sample: int  # index in the validation set
+    """The sample with the lowest SNR."""
+
+    sample: Annotated[int, Doc("Its index in the validation set."), Min(0)]
 
 
 class OutputAccuracy(OutputError):
-    """The mean over the samples, and the sample with the lowest SNR."""
+    """One output of the quantized model against the float model's: the mean over the samples."""
 
-    worst: WorstSample
+    worst: Annotated[WorstSample, Doc("The sample with the lowest SNR.")]
 
 
 class TaskResult(TypedDict):
     """One of the model's tasks: its metrics, or why it was skipped."""
 
-    type: str  # a row of tasks.model.metrics.TASKS
-    output: NotRequired[str]  # the outputs the task reads, as project.yaml names them
-    boxes: NotRequired[str]
-    scores: NotRequired[str]
-    metrics: NotRequired[dict[str, float | None]]  # metric name → value (None: undefined on these samples)
-    skipped: NotRequired[str]  # a prune variant cut its output away
+    # a row of tasks.model.metrics.TASKS
+    type: Annotated[str, Doc("The task's type: classification, keypoints, detection, segmentation, custom.")]
+    output: NotRequired[Annotated[str, Doc("The output it reads, as project.yaml names it.")]]
+    boxes: NotRequired[Annotated[str, Doc("detection: the boxes output.")]]
+    scores: NotRequired[Annotated[str, Doc("detection: the scores output.")]]
+    metrics: NotRequired[
+        Annotated[
+            dict[str, float | None],
+            Doc(
+                "Metric name → value; null where undefined on these samples (e.g. recall when the float model "
+                "found nothing)."
+            ),
+        ]
+    ]
+    skipped: NotRequired[Annotated[str, Doc("Why it was not evaluated (a prune variant cut its output away).")]]
 
 
 class Accuracy(TypedDict):
     """accuracy.json: the quantized model against its float original on the validation set."""
 
-    outputs: dict[str, OutputAccuracy]  # by output name
-    worst_output: str  # the output with the lowest SNR
-    samples: int
-    dataset: str  # the validation dataset's name
-    part: str | None  # "validation" of a split dataset, else None
-    in_sample: bool  # the samples are calibration samples too
-    tasks: list[TaskResult]
-    metrics: dict[str, float | None]  # every task metric by name (gates read them here)
-    top1_agreement: NotRequired[float | None]  # metrics' top1_agreement, where kept for older readers
+    outputs: Annotated[dict[str, OutputAccuracy], Doc("By output name.")]
+    worst_output: Annotated[str, Doc("The output with the lowest SNR.")]
+    samples: Annotated[int, Doc("Validation samples compared."), Min(1)]
+    dataset: Annotated[str, Doc("The validation dataset.")]
+    part: Annotated[str | None, Doc("The part of a split dataset (validation), else null.")]
+    in_sample: Annotated[bool, Doc("The samples are calibration samples too: the numbers flatter the model.")]
+    tasks: Annotated[list[TaskResult], Doc("Each of the model's tasks, with its settings.")]
+    metrics: Annotated[dict[str, float | None], Doc("Every task metric by name (gates read them here).")]
+    # kept for older readers
+    top1_agreement: NotRequired[
+        Annotated[float | None, Doc("A classification task's top1_agreement, also under metrics.")]
+    ]
 
 
 class VariantAccuracy(Accuracy):
-    """A variant's accuracy in results.json: the evaluate step's record, and what it was measured on."""
+    """The evaluate step's comparison of the quantized model with its float original on the validation set."""
 
-    measured_on: str  # "the quantized model …"
+    measured_on: Annotated[
+        str, Doc("What was evaluated: the quantized model (the one a Vela artifact was compiled from).")
+    ]
 
 
 # --- the limits step (tasks/model/limits.py) -----------------------------------------------------------------
 
 
 class LimitsOutput(TypedDict):
-    snr_db: float  # dB, the model calibrated on the dataset, on the one sample
-    snr_db_one_sample: float  # dB, the model calibrated on that sample alone
+    """One output's SNR, calibrated on the dataset and on the one sample."""
+
+    snr_db: Annotated[float, Doc("SNR, dB, calibrated on the dataset.")]
+    snr_db_one_sample: Annotated[float, Doc("SNR, dB, calibrated on this sample alone.")]
 
 
 class Limits(TypedDict):
-    """limits.json: calibrated on one validation sample and evaluated on it."""
+    """The quantization limits check: calibrated on one validation sample and evaluated on it."""
 
-    sample: str  # the sample's file (or "DATASET #N" of random data)
-    outputs: dict[str, LimitsOutput]
-    worst_output: str
-    gap_db: float  # dB the one-sample model is better on the worst output
-    verdict: Literal["none", "calibration", "precision"]  # no problem, a dataset problem, the scheme's precision
-    advice: str  # one sentence: what the numbers say and what to do
+    sample: Annotated[str, Doc("The validation sample (its file, or DATASET #N of random data).")]
+    outputs: Annotated[dict[str, LimitsOutput], Doc("By output name.")]
+    worst_output: Annotated[str, Doc("The output with the lowest SNR calibrated on the dataset.")]
+    gap_db: Annotated[float, Doc("dB the one-sample model is better on the worst output.")]
+    verdict: Annotated[
+        Literal["none", "calibration", "precision"], Doc("No problem, a dataset problem, or the scheme's precision.")
+    ]
+    advice: Annotated[str, Doc("What the numbers say and what to do.")]
 
 
 # --- the benchmark and agreement steps (tasks/steps/benchmark.py, tasks/steps/agreement.py) ----------------
 
 
 class Latency(TypedDict):
-    avg: float  # ms, over the measured runs
-    min: float  # ms
-    max: float  # ms
-    std: float | None  # ms (None: synap_cli did not say)
-    median: NotRequired[float | None]  # ms, the median run (None: the tool does not print it)
+    """Measured latency."""
+
+    avg: Annotated[float, Doc("ms, over the measured runs.")]
+    min: Annotated[float, Doc("ms.")]
+    max: Annotated[float, Doc("ms.")]
+    std: Annotated[float | None, Doc("ms; null when the tool gives none.")]
+    median: NotRequired[Annotated[float | None, Doc("ms, the median run (null: the tool does not print it).")]]
 
 
 class Delegated(TypedDict):
     """benchmark_model's delegate lines."""
 
-    nodes: int | None  # nodes the delegate took
-    total: int | None  # nodes of the graph
-    complete: bool | None  # the delegate runs the whole graph
+    nodes: Annotated[int | None, Doc("Nodes the delegate took.")]
+    total: Annotated[int | None, Doc("Nodes of the graph.")]
+    complete: Annotated[bool | None, Doc("The delegate runs the whole graph.")]
 
 
 class Benchmark(TypedDict):
-    """benchmark-<board>.json: what a board measured."""
+    """What a board measured (the benchmark step's benchmark-<board>.json)."""
 
-    board: str  # the board's name in project.yaml
-    latency_ms: Latency
-    runs: int  # measured runs
-    first_ms: float  # ms, the first inference (a delegate compiles its graph there)
-    init_ms: float | None  # ms, the interpreter's set-up
-    load_ms: NotRequired[float | None]  # ms, synap_cli's model load
-    peak_mem_mb: float | None  # MB, peak memory (None: not reported)
-    delegated: Delegated | None  # None: no delegate lines
-    bytes_sent: int  # bytes uploaded to the board (0: already there)
-    command: str  # the command line that ran, as a shell shows it
-    cpu_fallback_at_runtime: NotRequired[bool]  # true: the delegate left part of the graph to the CPU
+    board: Annotated[str, Doc("The board's name in project.yaml.")]
+    latency_ms: Annotated[Latency, Doc("Measured latency.")]
+    runs: Annotated[int, Doc("Measured runs."), Min(0)]
+    first_ms: Annotated[float, Doc("The first inference, ms (a delegate compiles its graph there).")]
+    init_ms: Annotated[float | None, Doc("The interpreter's set-up, ms.")]
+    load_ms: NotRequired[Annotated[float | None, Doc("synap_cli's model load, ms.")]]
+    peak_mem_mb: Annotated[float | None, Doc("Peak memory, MB; null when not reported.")]
+    delegated: Annotated[Delegated | None, Doc("benchmark_model's delegate lines; null when there are none.")]
+    bytes_sent: Annotated[int, Doc("Bytes uploaded to the board (0: already there)."), Min(0)]
+    command: Annotated[str, Doc("The command that ran, as a shell shows it.")]
+    cpu_fallback_at_runtime: NotRequired[
+        Annotated[Literal[True], Doc("Present when the delegate left part of the graph to the CPU.")]
+    ]
 
 
 class OutputAgreement(TypedDict):
     """One output of the artifact on the board against the host's quantized model."""
 
-    index: int  # position among the model's outputs
-    dtype: str
-    shape: list[int]  # without the batch axis
-    agreement: float  # share of samples within the tolerance, 0–1
-    exact: float  # share of values exactly equal, 0–1
-    max_abs: float | None  # largest difference, in the output's float units (None: NaN on one side)
-    max_lsb: int | None  # largest difference in quantization steps (None: a float output)
-    max_ulp: int | None  # largest difference in units in the last place (float16/32 outputs)
-    snr_db: float  # dB, the worst sample's
-    first_mismatch: int | None  # the first sample that does not agree
+    index: Annotated[int, Doc("Position among the model's outputs."), Min(0)]
+    dtype: Annotated[str, Doc("The output's type.")]
+    shape: Annotated[list[int], Doc("Without the batch axis.")]
+    agreement: Annotated[float, Doc("Share of samples within the tolerance, 0–1."), Min(0), Max(1)]
+    exact: Annotated[float, Doc("Share of values exactly equal, 0–1."), Min(0), Max(1)]
+    max_abs: Annotated[float | None, Doc("Largest difference in the output's float units; null when NaN on one side.")]
+    max_lsb: Annotated[int | None, Doc("Largest difference in quantization steps; null for a float output.")]
+    max_ulp: Annotated[int | None, Doc("Largest difference in units in the last place (float16/32 outputs).")]
+    snr_db: Annotated[float, Doc("The worst sample's SNR, dB.")]
+    first_mismatch: Annotated[int | None, Doc("The first sample that does not agree.")]
 
 
 class Agreement(TypedDict):
-    """agreement-<board>.json."""
+    """The validation samples through the artifact on a board against the host's quantized model (the agreement
+    step)."""
 
-    board: str
-    samples: int  # validation samples run
-    dataset: str
-    tolerance_lsb: int  # quantization steps an integer output may differ by
-    tolerance_abs: float  # the same for a float output, in its units
-    agreement: float  # share of samples where every output agrees, 0–1
-    outputs: dict[str, OutputAgreement]  # by output name
-    bytes_sent: int
-    command: str
+    board: Annotated[str, Doc("The board's name.")]
+    samples: Annotated[int, Doc("Validation samples run."), Min(0)]
+    dataset: Annotated[str, Doc("The validation dataset.")]
+    tolerance_lsb: Annotated[int, Doc("Quantization steps an integer output may differ by and still agree.")]
+    tolerance_abs: Annotated[float, Doc("The same for a float output, in its own units.")]
+    agreement: Annotated[float, Doc("Share of samples where every output agrees, 0–1."), Min(0), Max(1)]
+    outputs: Annotated[dict[str, OutputAgreement], Doc("By output name.")]
+    bytes_sent: Annotated[int, Doc("Bytes uploaded to the board."), Min(0)]
+    command: Annotated[str, Doc("The command that ran.")]
 
 
 # --- the search step (tasks/model/mixed_search.py, tasks/steps/search.py) ------------------------------------
 
 
 class Candidate(TypedDict):
-    """A mixed-precision candidate the search measured."""
+    """A candidate the search measured."""
 
-    stage: str  # the path that tried it: "8-bit", "16-bit", a route's name
-    step: int | None  # its step on that route
-    weights: str  # weight rounding, e.g. "min_max"
-    ms: float  # ms, Vela's estimate on the budget's target
-    value: float | None  # the goal's metric (None: undefined)
-    widened: int  # layers in int16x8
-    type_changes: int  # int8 ↔ int16 boundaries
-    met: bool  # meets the goal
-    within: bool  # within the budget
-    cached: bool  # read from the candidate cache
+    stage: Annotated[str, Doc("The path that tried it: 8-bit, 16-bit, a route's name.")]
+    step: Annotated[int | None, Doc("Its step on that path.")]
+    weights: Annotated[str, Doc("Weight rounding, e.g. min_max.")]
+    ms: Annotated[float, Doc("Vela's estimate on the budget's target, ms.")]
+    value: Annotated[float | None, Doc("The goal's metric; null where undefined.")]
+    widened: Annotated[int, Doc("Layers in int16x8.")]
+    type_changes: Annotated[int, Doc("int8 ↔ int16 boundaries.")]
+    met: Annotated[bool, Doc("Meets the goal.")]
+    within: Annotated[bool, Doc("Within the budget.")]
+    cached: Annotated[bool, Doc("Read from the candidate cache.")]
 
 
 class ChosenScheme(TypedDict):
-    type: str  # "int8"
-    weights: str
-    overrides: NotRequired[list[dict[str, str]]]  # each {match, type}: the layers in int16x8
+    """The choice as a fixed scheme."""
+
+    type: Annotated[str, Doc("The scheme's type.")]  # "int8"
+    weights: Annotated[str, Doc("Weight rounding.")]
+    overrides: NotRequired[Annotated[list[dict[str, str]], Doc("Each {match, type}: the layers in int16x8.")]]
 
 
 class Chosen(TypedDict):
-    ms: float
-    value: float | None
-    widened: int
-    type_changes: int
-    weights: str
-    layers: list[str]  # the output tensors of the layers in int16x8
-    scheme: ChosenScheme  # the choice as a fixed scheme
-    summary: str  # one line, e.g. "3 layers in int16x8"
+    """The candidate chosen."""
+
+    ms: Annotated[float, Doc("ms.")]
+    value: Annotated[float | None, Doc("The goal's metric.")]
+    widened: Annotated[int, Doc("Layers in int16x8.")]
+    type_changes: Annotated[int, Doc("int8 ↔ int16 boundaries.")]
+    weights: Annotated[str, Doc("Weight rounding.")]
+    layers: Annotated[list[str], Doc("The output tensors of the layers in int16x8.")]
+    scheme: Annotated[ChosenScheme, Doc("The choice as a fixed scheme.")]
+    summary: Annotated[str, Doc("The choice in one line.")]  # e.g. "3 layers in int16x8"
 
 
 class SearchCost(TypedDict):
-    quantizations: int
-    compiles: int
-    evaluations: int
-    cached: int  # candidates read from the cache
-    seconds: float  # s
+    """What a step of the search spent."""
+
+    quantizations: Annotated[int, Doc("Candidates quantized.")]
+    compiles: Annotated[int, Doc("Candidates compiled by Vela.")]
+    evaluations: Annotated[int, Doc("Candidates evaluated.")]
+    cached: Annotated[int, Doc("Candidates read from the cache.")]
+    seconds: Annotated[float, Doc("Time spent, s.")]
 
 
 class Search(TypedDict):
-    """search.json: what an automatic scheme's search chose, and every candidate it measured."""
+    """What an automatic (mixed-precision) scheme's search chose, and every candidate it measured."""
 
-    goal: str  # the goal as text, e.g. "top1_agreement >= 0.98"
-    metric: str  # the goal's metric
-    bound: float  # the goal's bound
-    max_ms: float  # ms, the budget
-    met: bool  # a candidate meets the goal within the budget
-    why: str  # why this one
-    chosen: Chosen
-    candidates: list[Candidate]
-    pareto: list[int]  # indices into candidates: the front of latency against the goal's metric
-    cost: SearchCost  # what the search step spent
-    target: str  # the budget's Vela target
-    sensitivity_cost: SearchCost  # what the sensitivity step spent
-    snippet: str  # the choice as project.yaml text
+    goal: Annotated[str, Doc("The goal as text.")]  # e.g. "top1_agreement >= 0.98"
+    metric: Annotated[str, Doc("The goal's metric.")]
+    bound: Annotated[float, Doc("The goal's bound.")]
+    max_ms: Annotated[float, Doc("The budget, ms.")]
+    met: Annotated[bool, Doc("A candidate meets the goal within the budget.")]
+    why: Annotated[str, Doc("Why this choice.")]
+    chosen: Annotated[Chosen, Doc("The candidate chosen.")]
+    candidates: Annotated[list[Candidate], Doc("Every candidate measured.")]
+    pareto: Annotated[
+        list[Annotated[int, Min(0)]], Doc("Indices into candidates: the front of latency against the goal's metric.")
+    ]
+    cost: Annotated[SearchCost, Doc("What the search step spent.")]
+    target: Annotated[str, Doc("The budget's Vela target.")]
+    sensitivity_cost: Annotated[SearchCost, Doc("What the sensitivity step spent.")]
+    snippet: Annotated[str, Doc("The choice as project.yaml text, to paste under quantization:.")]
 
 
 # --- build/results.json (tasks/steps/results.py) -------------------------------------------------------------
 
 
 class VariantRow(TypedDict):
-    """One variant of results.json: its names and every fact about it (None where a step does not apply)."""
+    """One variant: its names and every fact about it; null where a step does not apply to it."""
 
-    id: str  # MODEL[.PRUNE]/QUANT@TARGET
-    model: str
-    prune: str | None
-    quantization: str
-    target: str
-    artifact: str | None  # the file that ships, relative to the project (None: failed)
-    size_bytes: int | None  # bytes of the artifact
-    inputs: list[Tensor] | None  # the quantized model's (None: SyNAP quantizes itself)
-    outputs: list[Tensor] | None
-    ops: dict[str, Any] | None  # Vela's: {npu, cpu} operator counts
-    cpu_fallback: list[dict[str, Any]] | None  # Vela's: {op, name, reason} per operator left on the CPU
-    estimate: dict[str, Any] | None  # Vela's performance estimate
-    layers: list[dict[str, Any]] | None  # Vela's per-layer table
-    model_info: dict[str, Any] | None  # SyNAP's model_info.txt: {inputs, outputs}
-    findings: list[dict[str, Any]] | None  # the analyse step's: {kind, layer, op, cycles_pct, detail, action}
-    rewrites: list[Rewritten] | None
-    conversion: Conversion | None  # an ONNX source's
-    quant_errors: list[LayerError] | None
-    error_budget: ErrorBudget | None
-    accuracy: VariantAccuracy | None
-    limits: Limits | None
-    benchmark: Benchmark | None  # the first board's
-    benchmarks: list[Benchmark]  # every board's
-    board_agreement: Agreement | None  # the first board's
-    board_agreements: list[Agreement]
-    search: Search | None  # an automatic scheme's
-    error: NotRequired[Failure]  # a variant that failed (its facts are None)
+    id: Annotated[str, Doc("MODEL[.PRUNE]/QUANT@TARGET."), Pattern("^[^/@]+/[^/@]+@[^/@]+$")]
+    model: Annotated[str, Doc("The model's name in project.yaml.")]
+    prune: Annotated[str | None, Doc("The prune variant; null for the whole model.")]
+    quantization: Annotated[str, Doc("The quantization scheme's name.")]
+    target: Annotated[str, Doc("The target's name.")]
+    artifact: Annotated[str | None, Doc("The file that ships, relative to the project; null when the variant failed.")]
+    size_bytes: Annotated[int | None, Doc("The artifact's size, bytes; null when the variant failed."), Min(0)]
+    inputs: Annotated[
+        list[Tensor] | None, Doc("The quantized model's inputs; null where NPUForge does not quantize (SyNAP).")
+    ]
+    outputs: Annotated[list[Tensor] | None, Doc("Its outputs.")]
+    ops: Annotated[VelaOps | None, Doc("Vela's operator counts; null for other targets.")]
+    cpu_fallback: Annotated[
+        list[CpuFallback] | None, Doc("Each operator Vela left on the CPU, with Vela's reason; null for other targets.")
+    ]
+    estimate: Annotated[Estimate | None, Doc("Vela's estimate; null for other targets.")]
+    layers: Annotated[list[VelaLayer] | None, Doc("Vela's per-layer table; null for other targets.")]
+    model_info: Annotated[ModelInfo | None, Doc("SyNAP's model_info.txt; null for other targets.")]
+    findings: Annotated[
+        list[Finding] | None, Doc("The analyse step's findings (Vela and delegate targets); null elsewhere.")
+    ]
+    rewrites: Annotated[
+        list[Rewritten] | None,
+        Doc("What the rewrite step changed (or left) in the model the variant was quantized from."),
+    ]
+    conversion: Annotated[Conversion | None, Doc("An ONNX source's conversion; null otherwise.")]
+    quant_errors: Annotated[list[LayerError] | None, Doc("The 20 worst layers of the quantization error table.")]
+    error_budget: Annotated[ErrorBudget | None, Doc("The layers that add most to the worst output's error.")]
+    accuracy: Annotated[VariantAccuracy | None, Doc("Against the float model on the validation set; null without one.")]
+    limits: Annotated[Limits | None, Doc("The quantization limits check (integer schemes with a validation set).")]
+    benchmark: Annotated[Benchmark | None, Doc("The first board's measurement.")]
+    benchmarks: Annotated[list[Benchmark], Doc("Every board's measurement.")]
+    board_agreement: Annotated[Agreement | None, Doc("The first board's agreement with the host.")]
+    board_agreements: Annotated[list[Agreement], Doc("Every board's agreement.")]
+    search: Annotated[Search | None, Doc("An automatic scheme's search.")]
+    error: NotRequired[
+        Annotated[
+            Failure,
+            Doc("Present when the variant failed; its facts are then null."),
+            NullsWhenPresent(artifact="A failed variant has no artifact.", size_bytes="Nor its size."),
+        ]
+    ]
 
 
 class Results(TypedDict):
-    """build/results.json."""
+    """build/results.json: every variant's facts, written by the results step (tasks/steps/results.py). Numbers are
+    numbers, not strings."""
 
-    project: str  # project.yaml's name
-    variants: list[VariantRow]  # in planning order
+    project: Annotated[str, Doc("project.yaml's name.")]
+    variants: Annotated[list[VariantRow], Doc("One entry per variant, in planning order.")]
 
 
 # --- the report (tasks/steps/report.py → tasks/report/html.py) -----------------------------------------------
@@ -370,56 +575,67 @@ class OverviewRow(TypedDict):
 
     id: str
     model: str
-    prune: str  # "" for the whole model
+    prune: Annotated[str, Doc('"" for the whole model.')]
     quantization: str
     target: str
-    size: int  # bytes of the artifact
-    ops: str  # "NPU/CPU" operator counts, "" when not compiled by Vela
-    est_ms: float | None  # ms, Vela's estimate
-    fps: float | None  # Vela's estimate
-    sram_kib: float | None  # KiB
-    dram_kib: float | None  # KiB
+    size: Annotated[int, Doc("Bytes of the artifact.")]
+    ops: Annotated[str, Doc('"NPU/CPU" operator counts, "" when not compiled by Vela.')]
+    est_ms: Annotated[float | None, Doc("ms, Vela's estimate.")]
+    fps: Annotated[float | None, Doc("Vela's estimate.")]
+    sram_kib: Annotated[float | None, Doc("KiB.")]
+    dram_kib: Annotated[float | None, Doc("KiB.")]
     macs: int | None
-    snr_db: float | None  # dB, the worst output's
-    in_sample: bool  # the validation samples are calibration samples too
-    task: tuple[str, float] | None  # the task metric shown: a gated one, else the headline (or its worse pair)
-    task_beside: tuple[str, float] | None  # the worse of a recall/precision pair, shown beside a gated one
-    measured_ms: float | None  # ms, the first board's average
-    measured_range: tuple[float, float] | None  # ms, its fastest and slowest run
-    first_ms: float | None  # ms, its first inference (includes a delegate's graph compilation)
-    runtime_cpu: bool  # the delegate left part of the graph to the CPU
-    npu_ratio: float | None  # NPU operators over all, 0–1
-    gates: tuple[str, str]  # the gates cell: ("✓ 3" | "✗ 1 of 3" | "–", its CSS class)
-    gate_cells: dict[str, str]  # overview column → why its number fails a gate
+    snr_db: Annotated[float | None, Doc("dB, the worst output's.")]
+    in_sample: Annotated[bool, Doc("The validation samples are calibration samples too.")]
+    task: Annotated[
+        tuple[str, float] | None, Doc("The task metric shown: a gated one, else the headline (or its worse pair).")
+    ]
+    task_beside: Annotated[
+        tuple[str, float] | None, Doc("The worse of a recall/precision pair, shown beside a gated one.")
+    ]
+    measured_ms: Annotated[float | None, Doc("ms, the first board's average.")]
+    measured_range: Annotated[tuple[float, float] | None, Doc("ms, its fastest and slowest run.")]
+    first_ms: Annotated[float | None, Doc("ms, its first inference (includes a delegate's graph compilation).")]
+    runtime_cpu: Annotated[bool, Doc("The delegate left part of the graph to the CPU.")]
+    npu_ratio: Annotated[float | None, Doc("NPU operators over all, 0–1.")]
+    gates: Annotated[tuple[str, str], Doc('The gates cell: ("✓ 3" | "✗ 1 of 3" | "–", its CSS class).')]
+    gate_cells: Annotated[dict[str, str], Doc("Overview column → why its number fails a gate.")]
 
 
 # --- gates.json (tasks/steps/gates.py) and the release manifest (tasks/steps/release.py) ---------------------
 
 
 class GatesRecord(TypedDict):
-    checks: list[dict[str, Any]]  # tasks/config/quality_gates.check's: {gate, variant, metric, output, value, …}
-    warnings: list[str]  # variants a rule could not check, and why
+    checks: Annotated[
+        list[dict[str, Any]],
+        Doc("tasks/config/quality_gates.check's: {gate, variant, metric, output, value, …}."),
+    ]
+    warnings: Annotated[list[str], Doc("Variants a rule could not check, and why.")]
 
 
 class ManifestEntry(TypedDict):
     """A released artifact in MANIFEST.json."""
 
-    variant: str  # the variant's id
-    path: str  # in the archive
-    sha256: str  # hex
-    size: int  # bytes
-    params: dict[str, Any]  # the fingerprints of its quantize and compile steps
-    inputs: dict[str, str]  # source file (relative to the project) → sha256
-    accuracy: dict[str, Any] | None  # against the float model: samples, dataset, worst_output, outputs, metrics
-    gates: list[
-        dict[str, Any]
-    ]  # its checks: {gate, metric, output, value (None if measured on a board), bound, passed}
+    variant: Annotated[str, Doc("The variant's id.")]
+    path: Annotated[str, Doc("In the archive.")]
+    sha256: Annotated[str, Doc("Hex.")]
+    size: Annotated[int, Doc("Bytes.")]
+    params: Annotated[dict[str, Any], Doc("The fingerprints of its quantize and compile steps.")]
+    inputs: Annotated[dict[str, str], Doc("Source file (relative to the project) → sha256.")]
+    accuracy: Annotated[
+        dict[str, Any] | None,
+        Doc("Against the float model: samples, dataset, worst_output, outputs, metrics."),
+    ]
+    gates: Annotated[
+        list[dict[str, Any]],
+        Doc("Its checks: {gate, metric, output, value (None if measured on a board), bound, passed}."),
+    ]
 
 
 class Manifest(TypedDict):
-    name: str  # release.name
-    version: str  # release.version
+    name: Annotated[str, Doc("release.name.")]
+    version: Annotated[str, Doc("release.version.")]
     project_yaml_sha256: str
-    tools: dict[str, str]  # distribution → version
-    gates_overridden: str | None  # release.override_gates, when the archive ships failing gate checks
+    tools: Annotated[dict[str, str], Doc("Distribution → version.")]
+    gates_overridden: Annotated[str | None, Doc("release.override_gates, when the archive ships failing gate checks.")]
     artifacts: list[ManifestEntry]
