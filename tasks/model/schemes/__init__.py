@@ -176,7 +176,7 @@ def override_bits(kind: str) -> int | None:
 class Scheme:
     """The settings one quantize step quantizes with (quantization.NAME, or the search's choice for auto)."""
 
-    type: str  # a row of SCHEMES (auto: int8 with the overrides its search chose)
+    type: str  # a type of the scheme table: int8, int16x8, auto (int8 with the overrides its search chose), …
     io: str = "float32"
     per_channel: bool = True
     overrides: tuple[dict[str, str], ...] = ()  # {type, match} or {type, from}, later entries win
