@@ -80,8 +80,8 @@ def test_each_compiler_takes_the_target_keys_its_toolchains_declare():
     branches = {b["if"]["properties"]["compiler"]["const"]: b["then"] for b in SCHEMA["$defs"]["target"]["allOf"]}
     assert list(branches) == SCHEMA["$defs"]["target"]["properties"]["compiler"]["enum"] == ["vela", "none", "synap"]
     for t in TOOLCHAINS:
-        assert t.target_keys <= set(branches[t.compiler]["properties"]), t.name
-        assert all(branches[t.compiler]["properties"][k.name] == k.schema() for k in t.target.keys), t.name
+        assert t.reads.target_keys <= set(branches[t.compiler]["properties"]), t.name
+        assert all(branches[t.compiler]["properties"][k.name] == k.schema() for k in t.reads.target.keys), t.name
     assert set(branches["none"]["properties"]) == {"compiler", "delegate", "delegate_options"}
     assert branches["vela"]["required"] == ["compiler", "accelerator", "system_config", "memory_mode"]
     assert branches["none"]["required"] == ["compiler"]  # delegate: only the delegate toolchain's targets name one

@@ -59,15 +59,15 @@ def error(tmp_path: Path, *args: str) -> str:
         (
             "vs680",
             "{type: int8, per_channel: false}",
-            "project.yaml:10: quantization.q.per_channel: per_channel is a TensorFlow Lite setting; variant net/q@vs680 "
-            "is quantized by SyNAP, which would drop it: use scheme: perchannel_symmetric_affine for SyNAP, or build this "
-            "scheme for TensorFlow Lite targets only",
+            "project.yaml:10: quantization.q.per_channel: per_channel is a TensorFlow Lite setting; variant "
+            "net/q@vs680 is quantized by SyNAP, which would drop it: use scheme: perchannel_symmetric_affine for "
+            "SyNAP, or build this scheme for TensorFlow Lite targets only",
         ),
         (
             "vs680",
             "{type: int8, io: int8}",
-            "project.yaml:10: quantization.q.io: io is a TensorFlow Lite setting; for variant net/q@vs680 say dequantize: "
-            "per output under the model's synap: outputs",
+            "project.yaml:10: quantization.q.io: io is a TensorFlow Lite setting; for variant net/q@vs680 say "
+            "dequantize: per output under the model's synap: outputs",
         ),
         (
             "vs680",
@@ -90,8 +90,8 @@ def error(tmp_path: Path, *args: str) -> str:
         (
             "cpu",
             "{type: int8, algorithm: kl_divergence}",
-            "project.yaml:10: quantization.q.algorithm: algorithm is a SyNAP setting; variant net/q@cpu is quantized by "
-            "TensorFlow Lite (use per_channel there), so build this scheme for synap targets only",
+            "project.yaml:10: quantization.q.algorithm: algorithm is a SyNAP setting; variant net/q@cpu is quantized "
+            "by TensorFlow Lite (use per_channel there), so build this scheme for synap targets only",
         ),
         (
             "npu",
@@ -180,9 +180,12 @@ def test_registry_agrees_with_the_step_table_and_the_schema():
     quant_keys = set(defs["quantization"]["properties"])
     for t in toolchains.TOOLCHAINS:
         assert all(kind in BY_NAME for kind in t.steps), t.name
-        assert t.target_keys <= by_compiler[t.compiler], t.name
-        assert t.quantization_keys <= quant_keys, t.name
-    assert by_compiler["vela"] == toolchains.BY_NAME["vela"].target_keys
-    assert by_compiler["synap"] == toolchains.BY_NAME["synap"].target_keys
-    assert by_compiler["none"] == toolchains.BY_NAME["delegate"].target_keys | toolchains.BY_NAME["tflite"].target_keys
-    assert quant_keys == set().union(*(t.quantization_keys for t in toolchains.TOOLCHAINS))
+        assert t.reads.target_keys <= by_compiler[t.compiler], t.name
+        assert t.reads.quantization_keys <= quant_keys, t.name
+    assert by_compiler["vela"] == toolchains.BY_NAME["vela"].reads.target_keys
+    assert by_compiler["synap"] == toolchains.BY_NAME["synap"].reads.target_keys
+    assert (
+        by_compiler["none"]
+        == toolchains.BY_NAME["delegate"].reads.target_keys | toolchains.BY_NAME["tflite"].reads.target_keys
+    )
+    assert quant_keys == set().union(*(t.reads.quantization_keys for t in toolchains.TOOLCHAINS))

@@ -422,8 +422,12 @@ def _sentence(text: str) -> str:
 def _target_branch(compiler: str) -> dict[str, Any]:
     """The keys of a target with this compiler: those of its toolchains (a key is required where all require it)."""
     rows = [t for t in TOOLCHAINS if t.compiler == compiler]
-    keys = _once((dataclasses.replace(k, required=False) for t in rows for k in t.target.keys), f"compiler {compiler}")
-    required = [k.name for k in keys if all(k.name in t.target.names() and t.target[k.name].required for t in rows)]
+    keys = _once(
+        (dataclasses.replace(k, required=False) for t in rows for k in t.reads.target.keys), f"compiler {compiler}"
+    )
+    required = [
+        k.name for k in keys if all(k.name in t.reads.target.names() and t.reads.target[k.name].required for t in rows)
+    ]
     doc = " or ".join(t.doc for t in rows)
     return {
         "if": {"properties": {"compiler": {"const": compiler}}},

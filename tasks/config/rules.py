@@ -145,9 +145,12 @@ def auto_well_formed(c: Context) -> Found:
             yield at, "type auto needs budget: {target: TARGET, max_ms: MS} (Vela's estimate the choice may cost)"
         elif q.budget.target not in c.project.targets:
             yield at + ("budget", "target"), f"'{q.budget.target}' " + _defined("targets", c.project.targets)
-        elif c.project.targets[q.budget.target].toolchain.name != "vela":
-            yield (at + ("budget", "target"),
-                   f"'{q.budget.target}' is not a vela target: the budget is Vela's latency estimate; name one")  # fmt: skip
+        elif c.project.targets[q.budget.target].toolchain.builds.latency is None:
+            oracles = " or ".join(t.compiler for t in TOOLCHAINS if t.builds.latency)
+            yield (
+                at + ("budget", "target"),
+                f"'{q.budget.target}' is not a {oracles} target: the budget is Vela's latency estimate; name one",
+            )
 
 
 # --- targets and boards -----------------------------------------------------------------------------
@@ -277,7 +280,7 @@ RULES: tuple[Rule, ...] = (
     Rule("overrides", "each override has one of match / from, a valid regex, a calibrated type", overrides_well_formed),
     Rule("auto", "an automatic scheme has a goal with one bound and a budget on a vela target", auto_well_formed),
     Rule("target keys", "a target uses only keys of its toolchain", target_keys_used),
-    *(Rule(r.name, r.doc, r.check) for t in TOOLCHAINS for r in t.rules),  # each toolchain's own
+    *(Rule(r.name, r.doc, r.check) for t in TOOLCHAINS for r in t.reads.rules),  # each toolchain's own
     Rule("builds", "builds name models, schemes and targets that exist", builds_defined),
     Rule("calibration", "integer schemes have calibration data", calibration_given),
     Rule(

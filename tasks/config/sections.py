@@ -225,7 +225,7 @@ class Reader:
         def file_of(key: str, what: str) -> Path:
             return self.file(("targets", name, key), v[key], what)
 
-        return Target(name=name, toolchain=toolchain, settings=toolchain.read(v, file_of))
+        return Target(name=name, toolchain=toolchain, settings=toolchain.reads.read(v, file_of))
 
     def board(self, name: str, v: dict) -> Board:
         board, run, agreement = declared.BOARD, declared.BENCHMARK, declared.AGREEMENT

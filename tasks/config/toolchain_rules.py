@@ -23,11 +23,11 @@ Found = Iterator[tuple[tuple, str]]
 
 
 def _owners(key: str, table: str) -> str:
-    return ", ".join(t.name for t in TOOLCHAINS if key in getattr(t, table)) or "no"
+    return ", ".join(t.name for t in TOOLCHAINS if key in getattr(t.reads, table)) or "no"
 
 
 def _unused(key: str, table: str, toolchain: Toolchain, variant: Variant) -> str:
-    hint = toolchain.hints.get(key)
+    hint = toolchain.reads.hints.get(key)
     if hint:
         return hint.format(id=variant.id)
     return (
@@ -42,25 +42,25 @@ def _either(names: tuple[str, ...]) -> str:
 
 
 def _type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
-    if toolchain.quantizes and kind in schemes.names(tflite=False):
+    if toolchain.builds.quantizes and kind in schemes.names(tflite=False):
         return (
             f"{kind} is a SyNAP data type; variant {variant.id} is quantized by TensorFlow Lite, "
             f"which takes {_either(schemes.names(tflite=True))}"
         )
-    if not toolchain.quantizes and kind == "dynamic":
+    if not toolchain.builds.quantizes and kind == "dynamic":
         return f"SyNAP has no dynamic-range quantization (variant {variant.id}); use uint8, int8, int16 or float16"
     return (
         f"{kind} is not a type the {toolchain.name} toolchain quantizes to (variant {variant.id}); "
-        f"use one of {', '.join(toolchain.quantization_types)}"
+        f"use one of {', '.join(toolchain.reads.quantization_types)}"
     )
 
 
 def _override_type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
-    if toolchain.quantizes and kind in schemes.names(tflite=False):
-        return f"{kind} is a SyNAP data type; for variant {variant.id} use {_either(toolchain.override_types)}"
+    if toolchain.builds.quantizes and kind in schemes.names(tflite=False):
+        return f"{kind} is a SyNAP data type; for variant {variant.id} use {_either(toolchain.reads.override_types)}"
     return (
         f"{kind} is not a precision of the {toolchain.name} toolchain (variant {variant.id}); use one of "
-        + ", ".join(toolchain.override_types)
+        + ", ".join(toolchain.reads.override_types)
     )
 
 
@@ -68,16 +68,16 @@ def quantization_keys_used(c: Context) -> Found:
     for v in c.project.variants:
         toolchain, raw = c.project.targets[v.target].toolchain, c.section("quantization", v.quantization)
         at = ("quantization", v.quantization)
-        if raw["type"] not in toolchain.quantization_types:
+        if raw["type"] not in toolchain.reads.quantization_types:
             yield at + ("type",), _type_message(raw["type"], toolchain, v)
         for key in raw:
-            if key not in toolchain.quantization_keys:
+            if key not in toolchain.reads.quantization_keys:
                 yield at + (key,), _unused(key, "quantization_keys", toolchain, v)
         for i, override in enumerate(raw.get("overrides") or []):
-            if override["type"] not in toolchain.override_types:
+            if override["type"] not in toolchain.reads.override_types:
                 yield at + ("overrides", i, "type"), _override_type_message(override["type"], toolchain, v)
             for key in override:
-                if key not in toolchain.override_keys:
+                if key not in toolchain.reads.override_keys:
                     yield at + ("overrides", i, key), _unused(key, "override_keys", toolchain, v)
 
 
@@ -85,7 +85,7 @@ def target_keys_used(c: Context) -> Found:
     for name, target in c.project.targets.items():
         toolchain = target.toolchain
         for key in c.section("targets", name):
-            if key in toolchain.target_keys:
+            if key in toolchain.reads.target_keys:
                 continue
             if key == "delegate_options":
                 yield ("targets", name, key), "delegate_options need a delegate: name it too"
@@ -102,19 +102,19 @@ def _model_key_message(key: str, table: str, where: str, used: set[Toolchain], c
 
 
 def model_keys_used(c: Context) -> Found:
-    all_model_keys = set().union(*(t.model_keys for t in TOOLCHAINS))
-    all_prune_keys = set().union(*(t.prune_keys for t in TOOLCHAINS))
+    all_model_keys = set().union(*(t.reads.model_keys for t in TOOLCHAINS))
+    all_prune_keys = set().union(*(t.reads.prune_keys for t in TOOLCHAINS))
     for name in c.project.models:
         variants = [v for v in c.project.variants if v.model == name]
         used = {c.project.targets[v.target].toolchain for v in variants}
         for key in c.section("models", name):
-            if variants and key in all_model_keys and not any(key in t.model_keys for t in used):
+            if variants and key in all_model_keys and not any(key in t.reads.model_keys for t in used):
                 yield ("models", name, key), _model_key_message(key, "model_keys", f"model {name}", used, len(variants))
         for prune, spec in c.section("models", name, "prune").items():
             cut = [v for v in variants if v.prune == prune]
             cut_used = {c.project.targets[v.target].toolchain for v in cut}
             for key in spec:
-                if cut and key in all_prune_keys and not any(key in t.prune_keys for t in cut_used):
+                if cut and key in all_prune_keys and not any(key in t.reads.prune_keys for t in cut_used):
                     where = f"prune variant {name}.{prune}"
                     yield (
                         ("models", name, "prune", prune, key),

@@ -209,7 +209,7 @@ class Planning:
         return [v for v in self.project.variants if kind in self.toolchain(v).steps]
 
     def _quantized_variants(self) -> list[Variant]:
-        return [v for v in self.project.variants if self.toolchain(v).quantizes]
+        return [v for v in self.project.variants if self.toolchain(v).builds.quantizes]
 
     def _searched_variants(self) -> list[Variant]:
         """Variants of automatic schemes: their unit is searched with TensorFlow Lite models, whatever the toolchain."""
@@ -228,7 +228,7 @@ class Planning:
         needed = {v.model for v in self._searched_variants()} | {
             v.model
             for v in self.project.variants
-            if self.toolchain(v).imports(self.paths, self.project.models[v.model])
+            if self.toolchain(v).builds.imports(self.paths, self.project.models[v.model])
         }
         return [m for m in self.used_models() if m in needed]
 
@@ -246,7 +246,7 @@ class Planning:
         model = self.project.models[model_name]
         if model.rewrites is not None:
             return model.rewrites
-        wanted = any(v.model == model_name and self.toolchain(v).rewrites for v in self.project.variants)
+        wanted = any(v.model == model_name and self.toolchain(v).builds.rewrites for v in self.project.variants)
         return DEFAULT_REWRITES if wanted else ()
 
     # --- files
@@ -330,7 +330,7 @@ class Planning:
 
     def artifact(self, v: Variant) -> Path:
         """What a variant ships: its toolchain's compiled model (Vela's, SyNAP's), else the quantized .tflite."""
-        return self.toolchain(v).artifact_path(self.paths, v)
+        return self.toolchain(v).ships.path(self.paths, v)
 
     def board_assignments(self) -> list[tuple[Variant, Board]]:
         return assign_boards(self.project)

@@ -57,7 +57,9 @@ _RESULT = b"\x1eRESULT "  # a warm worker's answer line, after the step's progre
 
 # which warm workers a step may reuse: those that already imported the same heavy tool
 _FAMILIES = (
-    *(t.warm for t in TOOLCHAINS if t.warm),  # a toolchain's own tool first: its steps may import TensorFlow too
+    *(
+        t.builds.warm for t in TOOLCHAINS if t.builds.warm
+    ),  # a toolchain's own tool first: its steps may import TensorFlow too
     ("tensorflow", "tensorflow"),
     ("ai-edge-litert", "tensorflow"),
 )

@@ -152,9 +152,9 @@ def _toolchains(toolchains: tuple[Toolchain, ...]) -> list[str]:
     ]
     for t in toolchains:
         lines.append(
-            f"| {t.name} | `{t.compiler}` | {_names(t.steps)} | {t.artifact} | {_names(t.facts)} | "
-            f"{_names(sorted(t.target_keys - {'compiler'}))} | {_names(sorted(t.quantization_keys))} | "
-            f"{', '.join(t.quantization_types)} | {_names(sorted(t.model_keys | t.prune_keys))} |"
+            f"| {t.name} | `{t.compiler}` | {_names(t.steps)} | {t.ships.artifact} | {_names(t.ships.facts)} | "
+            f"{_names(sorted(t.reads.target_keys - {'compiler'}))} | {_names(sorted(t.reads.quantization_keys))} | "
+            f"{', '.join(t.reads.quantization_types)} | {_names(sorted(t.reads.model_keys | t.reads.prune_keys))} |"
         )
     return lines
 

@@ -64,7 +64,7 @@ def plan_agreement(planning: Planning) -> list[Step]:
     steps = []
     for v, board in planning.board_assignments():
         model = planning.project.models[v.model]
-        if board.agreement_samples is None or not model.validation or planning.toolchain(v).runtime != "litert":
+        if board.agreement_samples is None or not model.validation or planning.toolchain(v).ships.runtime != "litert":
             continue
         target = planning.project.targets[v.target]
         options = Options(

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 RUNNER_MODULE = "tasks.boards.runners.litert_benchmark"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
 # a toolchain's own board command, by its row's runtime (else the LiteRT runner, or the board's benchmark_model)
-BOARD_RUNTIMES = {t.runtime: t.runner for t in TOOLCHAINS if t.runner}
+BOARD_RUNTIMES = {t.ships.runtime: t.ships.runner for t in TOOLCHAINS if t.ships.runner}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +92,7 @@ def _settings(board: Board, target: Target) -> BoardSettings:
     return {
         **board.settings(),
         **({"machine": boards.this_machine()} if board.local else {}),
-        "kind": target.toolchain.runtime,  # litert, or a toolchain's own command (BOARD_RUNTIMES)
+        "kind": target.toolchain.ships.runtime,  # litert, or a toolchain's own command (BOARD_RUNTIMES)
         "delegate": board.delegate_library(delegate),
         "delegate_options": delegate_options(options),
         "xnnpack": delegate == "xnnpack",

@@ -49,7 +49,7 @@ def plan_graph(planning: Planning) -> list[Step]:
     steps, seen = [], set()
     for v in planning.project.variants:
         toolchain = planning.toolchain(v)
-        if not toolchain.quantizes or (v.unit, v.quantization) in seen:
+        if not toolchain.builds.quantizes or (v.unit, v.quantization) in seen:
             continue
         seen.add((v.unit, v.quantization))
         quantize = planning.step_of("quantize", f"{v.unit}/{v.quantization}")

@@ -92,7 +92,7 @@ def entry(planning: Planning, v: Variant) -> Entry:
 
     def quantized(kind: str, name: str, field: str) -> Path | None:
         """A step's output that matters only when TensorFlow Lite quantizes the variant (SyNAP quantizes itself)."""
-        return output(kind, name, field) if planning.toolchain(v).quantizes else None
+        return output(kind, name, field) if planning.toolchain(v).builds.quantizes else None
 
     scheme = f"{v.unit}/{v.quantization}"
     return Entry(

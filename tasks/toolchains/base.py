@@ -46,49 +46,69 @@ class ToolchainRule:
     check: Callable[[Context], Found]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)  # a row is itself: compared and hashed by identity
-class Toolchain:
-    """One row of the registry (tasks/toolchains/registry.py)."""
+@dataclass(frozen=True, kw_only=True)
+class Reads:
+    """What a toolchain reads from project.yaml: its targets' keys and settings, and the scheme, model and prune
+    keys it takes (any other key given for one of its variants is an error naming the YAML path)."""
 
-    name: str
-    doc: str
-    compiler: str  # targets.NAME.compiler
-    claims: Callable[[dict[str, Any]], bool] = lambda raw: True  # among one compiler's toolchains: is a target mine
-    quantizes: bool  # NPUForge imports and quantizes with TensorFlow Lite (else the toolchain does)
-    step_kinds: tuple[StepKind, ...]  # rows of the step table (tasks.steps.STEPS) each variant gets
-    artifact: str  # what ships, in words: "vela" (Vela's .tflite), "quantized" (the quantized .tflite), "synap"
-    artifact_path: Callable[[Paths, Variant], Path]  # where it is
-    runtime: str = "litert"  # what runs it on a board: the LiteRT runner (or benchmark_model), or synap_cli
-    # the module that runs its artifact on a board when LiteRT does not: NAME, its command and its output's parser
-    runner: Any = None
-    # warm workers: (a distribution its steps import, the family of workers that have it imported) — tasks/engine/worker
-    warm: tuple[str, str] | None = None
-    # an ``auto`` scheme's latency budget may name its targets: the oracle candidates are measured with
-    latency: Callable[..., Any] | None = None
-    imports: Callable[[Paths, Model], bool] = lambda paths, model: True  # needs the import step's float .tflite
-    rewrites: bool = False  # its NPU wants the rewrites (tasks/model/rewrites) unless a model names its own
-    facts: tuple[str, ...]  # results.json keys it fills beyond the common ones
+    target: Keys = Keys(())  # the keys of targets.NAME it reads beside compiler: their types, defaults and docs
     settings: type[Settings]
     read: Callable[[dict[str, Any], FileOf], Settings]  # targets.NAME -> its settings
+    claims: Callable[[dict[str, Any]], bool] = lambda raw: True  # among one compiler's toolchains: is a target mine
     rules: tuple[ToolchainRule, ...] = ()
-    hints: dict[str, str] = field(
-        default_factory=dict
-    )  # another toolchain's key given to my variant {id} -> what to say
-    target: Keys = Keys(())  # the keys of targets.NAME it reads beside compiler: their types, defaults and docs
     quantization_keys: frozenset[str]
     quantization_types: tuple[str, ...]
     override_keys: frozenset[str]  # keys of one quantization override
     override_types: tuple[str, ...]
     model_keys: frozenset[str]  # keys of a model beyond source, input_shape, calibration, validation, task, prune
     prune_keys: frozenset[str]  # keys of a prune variant beyond outputs
-
-    @property
-    def steps(self) -> tuple[str, ...]:
-        return tuple(kind.name for kind in self.step_kinds)
+    hints: dict[str, str] = field(default_factory=dict)  # another toolchain's key given to my variant {id} -> words
 
     @property
     def target_keys(self) -> frozenset[str]:
         return self.target.names() | {"compiler"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Builds:
+    """How a toolchain's variants are built."""
+
+    quantizes: bool  # NPUForge imports and quantizes with TensorFlow Lite (else the toolchain does)
+    step_kinds: tuple[StepKind, ...]  # rows of the step table (tasks.steps.STEPS) each variant gets
+    imports: Callable[[Paths, Model], bool] = lambda paths, model: True  # needs the import step's float .tflite
+    rewrites: bool = False  # its NPU wants the rewrites (tasks/model/rewrites) unless a model names its own
+    # warm workers: (a distribution its steps import, the family of workers that have it imported) — tasks/engine/worker
+    warm: tuple[str, str] | None = None
+    # an ``auto`` scheme's latency budget may name its targets: the oracle candidates are measured with
+    latency: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ships:
+    """What a toolchain ships, what it adds to results.json, and how a board runs it."""
+
+    artifact: str  # what ships, in words: "vela" (Vela's .tflite), "quantized" (the quantized .tflite), "synap"
+    path: Callable[[Paths, Variant], Path]  # where it is
+    facts: tuple[str, ...]  # results.json keys it fills beyond the common ones
+    runtime: str = "litert"  # what runs it on a board: the LiteRT runner (or benchmark_model), or synap_cli
+    # the module that runs its artifact on a board when LiteRT does not: NAME, its command and its output's parser
+    runner: Any = None
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)  # a row is itself: compared and hashed by identity
+class Toolchain:
+    """One row of the registry (tasks/toolchains/registry.py): a name and its three parts."""
+
+    name: str
+    doc: str
+    compiler: str  # targets.NAME.compiler
+    reads: Reads
+    builds: Builds
+    ships: Ships
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return tuple(kind.name for kind in self.builds.step_kinds)
 
     def __reduce__(self):  # a kept plan (tasks/engine/plan_cache.py) names its rows: they are the registry's
         return _row, (self.name,)
@@ -119,7 +139,7 @@ TFLITE_HINTS = {
     "algorithm": "algorithm is a SyNAP setting; variant {id} is quantized by TensorFlow Lite "
     "(use per_channel there), so build this scheme for synap targets only",
 }
-# a TensorFlow Lite toolchain's row takes these as they are: **TFLITE_KEYS
+# a TensorFlow Lite toolchain's ``Reads`` takes these as they are: **TFLITE_KEYS
 TFLITE_KEYS = {
     "quantization_keys": TFLITE_QUANTIZATION_KEYS,
     "quantization_types": TFLITE_TYPES,

@@ -24,9 +24,9 @@ COMPILERS = tuple(dict.fromkeys(t.compiler for t in TOOLCHAINS))
 
 def for_target(raw: dict[str, Any]) -> Toolchain:
     """The toolchain of a target as project.yaml writes it (``targets.NAME``)."""
-    return next(t for t in TOOLCHAINS if t.compiler == raw["compiler"] and t.claims(raw))
+    return next(t for t in TOOLCHAINS if t.compiler == raw["compiler"] and t.reads.claims(raw))
 
 
 def step_kinds() -> tuple:
     """Every toolchain's step kinds, in registry order: their rows of the step table."""
-    return tuple(kind for t in TOOLCHAINS for kind in t.step_kinds)
+    return tuple(kind for t in TOOLCHAINS for kind in t.builds.step_kinds)

@@ -15,12 +15,7 @@ TOOLCHAIN = base.Toolchain(
     name="tflite",
     doc="the quantized .tflite on the CPU (TFLite's own kernels)",
     compiler="none",
-    quantizes=True,
-    step_kinds=(),
-    artifact="quantized",
-    artifact_path=base.quantized_model,
-    facts=(),
-    settings=base.Settings,
-    read=_read,
-    **base.TFLITE_KEYS,  # the scheme, override, model and prune keys of TensorFlow Lite's quantizer
+    reads=base.Reads(settings=base.Settings, read=_read, **base.TFLITE_KEYS),
+    builds=base.Builds(quantizes=True, step_kinds=()),
+    ships=base.Ships(artifact="quantized", path=base.quantized_model, facts=()),
 )

@@ -10,44 +10,48 @@ TOOLCHAIN = base.Toolchain(
     name="vela",
     doc="Arm Ethos-U through the Vela compiler",
     compiler="vela",
-    quantizes=True,
-    step_kinds=(
-        StepKind(
-            name="compile",
-            doc="compile for the NPU with Vela",
-            run=compile.run,
-            options=compile.Options,
-            plan=compile.plan_compile,
-            tools=("ethos-u-vela",),
-            cached=True,
-            cost=0.3,
+    reads=base.Reads(
+        settings=settings.VelaSettings,
+        read=settings.read,
+        rules=(
+            base.ToolchainRule(
+                name="vela sections",
+                doc="system_config and memory_mode are sections of the target's vela.ini",
+                check=rules.vela_sections_exist,
+            ),
         ),
-        StepKind(
-            name="analyse",
-            doc="find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
-            run=analyse.run,
-            options=analyse.Options,
-            plan=analyse.plan_analyse,
-            isolated=False,
-            cached=True,
-            cost=0.05,
-        ),
-    ),  # fmt: skip
-    artifact="vela",
-    artifact_path=settings.model_path,
-    warm=("ethos-u-vela", "vela"),
-    latency=compile.Latency,  # Vela's estimate
-    rewrites=True,
-    facts=("ops", "cpu_fallback", "estimate", "layers", "findings"),
-    settings=settings.VelaSettings,
-    read=settings.read,
-    rules=(
-        base.ToolchainRule(
-            name="vela sections",
-            doc="system_config and memory_mode are sections of the target's vela.ini",
-            check=rules.vela_sections_exist,
-        ),
+        target=settings.TARGET,
+        **base.TFLITE_KEYS,
     ),
-    target=settings.TARGET,
-    **base.TFLITE_KEYS,  # the scheme, override, model and prune keys of TensorFlow Lite's quantizer
+    builds=base.Builds(
+        quantizes=True,
+        step_kinds=(
+            StepKind(
+                name="compile",
+                doc="compile for the NPU with Vela",
+                run=compile.run,
+                options=compile.Options,
+                plan=compile.plan_compile,
+                tools=("ethos-u-vela",),
+                cached=True,
+                cost=0.3,
+            ),
+            StepKind(
+                name="analyse",
+                doc="find hot, padded, memory-bound and CPU-bound layers in Vela's per-layer numbers",
+                run=analyse.run,
+                options=analyse.Options,
+                plan=analyse.plan_analyse,
+                isolated=False,
+                cached=True,
+                cost=0.05,
+            ),
+        ),
+        warm=("ethos-u-vela", "vela"),
+        latency=compile.Latency,
+        rewrites=True,
+    ),
+    ships=base.Ships(
+        artifact="vela", path=settings.model_path, facts=("ops", "cpu_fallback", "estimate", "layers", "findings")
+    ),
 )
