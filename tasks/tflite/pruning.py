@@ -51,10 +51,8 @@ def prune(model: schema.ModelT, outputs: list[str], inputs: list[str] | None, wh
     for name, index in zip(outputs, out_idx, strict=True):
         if not visit(index):
             raise StepError(
-                (
-                    f"{where}.outputs: '{name}' is not computed from the model's "
-                    "inputs (it is a constant); keep another tensor"
-                )
+                f"{where}.outputs: '{name}' is not computed from the model's "
+                "inputs (it is a constant); keep another tensor"
             )
     sg.operators = [op for k, op in enumerate(sg.operators) if k in keep_ops]
     sg.inputs = [i for i in in_idx if i in reaches]
