@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.model import schemes
 from tasks.model.datasets import Preprocess
+from tasks.planning import step
 from tasks.toolchains.delegate.settings import DEFAULT_DELEGATES
 
 if TYPE_CHECKING:
@@ -290,11 +291,21 @@ class Variant:
     @property
     def unit(self) -> str:
         """The float model it starts from: ``MODEL`` or ``MODEL.PRUNE``."""
-        return f"{self.model}.{self.prune}" if self.prune else self.model
+        return step.unit_of(self.model, self.prune)
+
+    @property
+    def scheme(self) -> str:
+        """The name of its unit's steps of its scheme: ``UNIT/SCHEME``."""
+        return step.scheme_of(self.unit, self.quantization)
 
     @property
     def id(self) -> str:
-        return f"{self.unit}/{self.quantization}@{self.target}"
+        return step.variant_of(self.unit, self.quantization, self.target)
+
+    @property
+    def yaml_path(self) -> str:
+        """Its model's YAML path: ``models.MODEL``, or ``models.MODEL.prune.PRUNE`` for a pruned output."""
+        return f"models.{self.model}" + (f".prune.{self.prune}" if self.prune else "")
 
 
 @dataclass(frozen=True, kw_only=True)

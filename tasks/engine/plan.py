@@ -204,6 +204,10 @@ class Planning:
     def toolchain(self, v: Variant) -> Toolchain:
         return self.project.targets[v.target].toolchain
 
+    def unit_path(self, unit: str) -> str:
+        """A unit's YAML path (models.MODEL, or models.MODEL.prune.PRUNE), read off a variant of it."""
+        return next(v.yaml_path for v in self.project.variants if v.unit == unit)
+
     def variants_with(self, kind: str) -> list[Variant]:
         """The variants whose toolchain gives them a step of ``kind``."""
         return [v for v in self.project.variants if kind in self.toolchain(v).steps]

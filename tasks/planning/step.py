@@ -48,6 +48,21 @@ class StepKind:
         return f"{self.run.__module__}:{self.run.__name__}"
 
 
+def unit_of(model: str, prune: str | None) -> str:
+    """A float model's name: ``MODEL``, or ``MODEL.PRUNE`` for a pruned output."""
+    return f"{model}.{prune}" if prune else model
+
+
+def scheme_of(unit: str, quantization: str) -> str:
+    """The name of a unit's steps of one scheme (quantize, evaluate, limits, search, graph): ``UNIT/SCHEME``."""
+    return f"{unit}/{quantization}"
+
+
+def variant_of(unit: str, quantization: str, target: str) -> str:
+    """A variant's id, and the name of its own steps (compile, analyse, …): ``UNIT/SCHEME@TARGET``."""
+    return f"{scheme_of(unit, quantization)}@{target}"
+
+
 def task_name_of(prefix: str, name: str) -> str:
     """doit's name of a step: ``PREFIX:NAME``, or ``PREFIX`` alone for a single step (results, report, …)."""
     return f"{prefix}:{name}" if name else prefix

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.model.datasets import Samples
 from tasks.planning.options import input_file, output_file
+from tasks.planning.step import scheme_of
 
 if TYPE_CHECKING:
     from tasks.config import Task
@@ -69,13 +70,13 @@ def plan_evaluate(planning: Planning) -> list[Step]:
             dataset=dataset,
             tasks=tuple(TaskOptions.of(t) for t in model.tasks),
             in_sample=in_sample,
-            label=f"{unit}/{quant_name}",
+            label=scheme_of(unit, quant_name),
             out=paths.accuracy(unit, quant_name),
             pruned=unit != model_name,
         )
         doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
         steps.append(
-            planning.new("evaluate", f"{unit}/{quant_name}", doc + (" (in-sample)" if in_sample else ""), options)
+            planning.new("evaluate", scheme_of(unit, quant_name), doc + (" (in-sample)" if in_sample else ""), options)
         )
     return steps
 

@@ -52,14 +52,14 @@ def plan_graph(planning: Planning) -> list[Step]:
         if not toolchain.builds.quantizes or (v.unit, v.quantization) in seen:
             continue
         seen.add((v.unit, v.quantization))
-        quantize = planning.step_of("quantize", f"{v.unit}/{v.quantization}")
+        quantize = planning.step_of("quantize", v.scheme)
         options = Options(
             model=planning.paths.quantized(v.unit, v.quantization),
             out=planning.paths.graph(v.unit, v.quantization),
             errors=quantize.options.errors_csv if quantize else None,
         )
         doc = "list the quantized model's operators and tensors for the report's graph view"
-        steps.append(planning.new("graph", f"{v.unit}/{v.quantization}", doc, options))
+        steps.append(planning.new("graph", v.scheme, doc, options))
     return steps
 
 

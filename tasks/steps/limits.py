@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from tasks.model.datasets import Samples
 from tasks.model.schemes import Scheme
 from tasks.planning.options import input_file, output_file
+from tasks.planning.step import scheme_of
 
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
@@ -47,7 +48,7 @@ def plan_limits(planning: Planning) -> list[Step]:
     steps = []
     for model_name, unit, quant in planning.tflite_quantized():
         model = planning.project.models[model_name]
-        quantize = planning.step_of("quantize", f"{unit}/{quant}").options
+        quantize = planning.step_of("quantize", scheme_of(unit, quant)).options
         if not (quantize.scheme.row.quantize and quantize.scheme.row.calibrated) or not model.validation:
             continue
         validation, _ = planning.validation_samples(model)
@@ -62,7 +63,7 @@ def plan_limits(planning: Planning) -> list[Step]:
             out=planning.paths.limits(unit, quant),
         )
         doc = "calibrate on one validation sample and evaluate on it: a dataset problem, or the scheme's precision?"
-        steps.append(planning.new("limits", f"{unit}/{quant}", doc, options))
+        steps.append(planning.new("limits", scheme_of(unit, quant), doc, options))
     return steps
 
 

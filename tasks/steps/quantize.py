@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tasks.model.datasets import Samples
 from tasks.model.schemes import Scheme, Where
 from tasks.planning.options import input_file, output_file, unfingerprinted
+from tasks.planning.step import scheme_of
 
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
@@ -51,11 +52,11 @@ def plan_quantize(planning: Planning) -> list[Step]:
         calibrated = q.calibrated and not q.uses_ranges  # else the calibrate step's ranges, or no calibration
         dataset = planning.samples(model.calibration, model) if calibrated else None
         errors, _ = planning.validation_samples(model)
-        search = planning.step_of("search", f"{unit}/{quant_name}")
+        search = planning.step_of("search", scheme_of(unit, quant_name))
         options = Options(
             scheme=scheme,
-            label=f"{unit}/{quant_name}",
-            where=Where(scheme=quant_name, model=f"models.{model_name}", unit=_unit_key(unit)),
+            label=scheme_of(unit, quant_name),
+            where=Where(scheme=quant_name, model=f"models.{model_name}", unit=planning.unit_path(unit)),
             model=planning.start_of(unit),
             out=planning.paths.quantized(unit, quant_name),
             facts=planning.paths.quantize_facts(unit, quant_name),
@@ -65,14 +66,10 @@ def plan_quantize(planning: Planning) -> list[Step]:
             ranges=planning.paths.calibration(unit) if q.uses_ranges else None,
             search=search.options.out if search else None,
         )
-        steps.append(planning.new("quantize", f"{unit}/{quant_name}", _doc(scheme, dataset, q.uses_ranges), options))
+        steps.append(
+            planning.new("quantize", scheme_of(unit, quant_name), _doc(scheme, dataset, q.uses_ranges), options)
+        )
     return steps
-
-
-def _unit_key(unit: str) -> str:
-    """A unit's YAML path: ``MODEL`` → models.MODEL, ``MODEL.PRUNE`` → models.MODEL.prune.PRUNE."""
-    model, _, prune = unit.partition(".")
-    return f"models.{model}" + (f".prune.{prune}" if prune else "")
 
 
 def _doc(scheme: Scheme, dataset: Samples | None, ranges: bool) -> str:

@@ -121,7 +121,7 @@ def _artifact(planning: Planning, v: Variant) -> Artifact:
     """What a variant ships, the reports of the steps that made it, and the source files they read."""
     built = {t for s in planning.steps if s.kind.name != "fetch" for t in s.targets}  # fetched models are sources
     import_ = planning.step_of("import", v.model)
-    quantize = planning.step_of("quantize", f"{v.unit}/{v.quantization}")  # none for SyNAP, which quantizes itself
+    quantize = planning.step_of("quantize", v.scheme)  # none for SyNAP, which quantizes itself
     compile_ = planning.step_of("compile", v.id)  # Vela's or SyNAP's; none for compiler: none
     inputs = list(import_.file_dep) if import_ else []
     reports: list[Path] = [quantize.options.facts] if quantize else []

@@ -94,7 +94,7 @@ def entry(planning: Planning, v: Variant) -> Entry:
         """A step's output that matters only when TensorFlow Lite quantizes the variant (SyNAP quantizes itself)."""
         return output(kind, name, field) if planning.toolchain(v).builds.quantizes else None
 
-    scheme = f"{v.unit}/{v.quantization}"
+    scheme = v.scheme
     return Entry(
         id=v.id,
         model=v.model,

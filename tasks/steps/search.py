@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.model.datasets import Samples
 from tasks.planning.options import input_file, output_file, unfingerprinted
+from tasks.planning.step import scheme_of
 from tasks.steps.evaluate import TaskOptions
 from tasks.toolchains.vela.compile import Options as CompileOptions
 from tasks.toolchains.vela.settings import VelaSettings
@@ -95,7 +96,7 @@ def plan_sensitivity(planning: Planning) -> list[Step]:
         dataset, _ = planning.validation_samples(model)
         vela = Vela(target=t.name, settings=t.settings)
         candidates = Candidates(
-            label=f"{unit}/{quant_name}",
+            label=scheme_of(unit, quant_name),
             io=q.io,
             per_channel=q.per_channel,
             dataset=dataset,
@@ -119,12 +120,12 @@ def plan_search(planning: Planning) -> list[Step]:
     tables = {}
     for step in (s for s in planning.steps if s.kind.name == "sensitivity"):
         c: Candidates = step.options.candidates
-        tables[(c.label.rsplit("/", 1)[0], c.io, c.per_channel, c.vela.target)] = step
+        tables[(c.cache, c.io, c.per_channel, c.vela.target)] = step  # c.cache: the unit's candidates folder
     steps = []
     for _, unit, quant_name in planning.searched():
         q = planning.project.quantization[quant_name]
-        table = tables[(unit, q.io, q.per_channel, q.budget.target)]
-        c = replace(table.options.candidates, label=f"{unit}/{quant_name}")
+        table = tables[(planning.paths.candidates(unit), q.io, q.per_channel, q.budget.target)]
+        c = replace(table.options.candidates, label=scheme_of(unit, quant_name))
         options = SearchOptions(
             candidates=c,
             goal=q.goal.as_dict(),

@@ -93,7 +93,7 @@ def plan_convert(planning: Planning) -> list[Step]:
 
 
 def _search(planning: Planning, v: Variant) -> Path | None:
-    step = planning.step_of("search", f"{v.unit}/{v.quantization}")
+    step = planning.step_of("search", v.scheme)
     return step.options.out if step else None
 
 
