@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,13 +17,45 @@ needs_example = pytest.mark.skipif(
 )
 
 
+@dataclass(frozen=True)
+class FirstBuild:
+    """The tiny project's first build, from nothing: what several tests look at besides its artifacts."""
+
+    root: Path
+    proc: subprocess.CompletedProcess  # its output: every step ran
+    cache: Path  # the step cache folder it filled (the tests that change it work on a copy)
+    workers_left: list[str]  # pids of step workers in the project alive the moment doit returned
+
+
+def _workers_in(folder: Path) -> list[str]:
+    """Live NPUForge worker processes started in ``folder``."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            cwd = (entry / "cwd").resolve()
+        except OSError:  # not a process, or gone
+            continue
+        if b"tasks.engine.worker" in command and cwd == folder.resolve():
+            left.append(entry.name)
+    return left
+
+
 @pytest.fixture(scope="session")
-def built_tiny(tmp_path_factory) -> Path:
-    """The tiny project, built once; tests copy it (relative paths keep the doit database valid)."""
+def first_build(tmp_path_factory) -> FirstBuild:
+    """The tiny project built once as a first plain `doit` builds it: two steps side by side in warm
+    workers, with a step cache folder to fill (NPUFORGE_CACHE changes no artifact)."""
     root = tmp_path_factory.mktemp("tiny-built")
+    cache = tmp_path_factory.mktemp("tiny-cache")
     tiny_project(root)
-    ok(doit(root))
-    return root
+    proc = ok(doit(root, "-n", "2", env={"NPUFORGE_CACHE": str(cache)}))
+    return FirstBuild(root=root, proc=proc, cache=cache, workers_left=_workers_in(root))
+
+
+@pytest.fixture(scope="session")
+def built_tiny(first_build: FirstBuild) -> Path:
+    """The tiny project, built once; tests copy it (relative paths keep the doit database valid)."""
+    return first_build.root
 
 
 @pytest.fixture

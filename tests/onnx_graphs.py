@@ -20,9 +20,14 @@ def weights(name: str, *shape: int) -> onnx.TensorProto:
 
 def vision(batch="N") -> tuple[list, list, list]:
     """conv → depthwise conv → resize ×2 → concat with a 1x1 conv → softmax over channels."""
-    init = [weights("w1", 8, 3, 3, 3), weights("b1", 8), weights("dw", 8, 1, 3, 3), weights("w2", 4, 8, 1, 1),
-            numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales"),
-            numpy_helper.from_array(np.array([], dtype=np.float32), "roi")]  # fmt: skip
+    init = [
+        weights("w1", 8, 3, 3, 3),
+        weights("b1", 8),
+        weights("dw", 8, 1, 3, 3),
+        weights("w2", 4, 8, 1, 1),
+        numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales"),
+        numpy_helper.from_array(np.array([], dtype=np.float32), "roi"),
+    ]
     nodes = [
         helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2], name="conv"),
         helper.make_node("Relu", ["c1"], ["r1"], name="relu"),

@@ -31,11 +31,24 @@ class Server:
     def board(self, name: str = "ssh", **extra) -> dict:
         """The dict a benchmark step gets for this board."""
         board = {
-            "name": name, "host": "127.0.0.1", "user": os.environ.get("USER") or "root", "port": self.port,
-            "key": str(self.client_key), "known_hosts": str(self.known_hosts), "host_key": None,
-            "workdir": str(self.folder / "board"), "timeout": 120.0, "connect_timeout": 5.0, "runner": "litert",
-            "command": None, "python": _python(), "delegate": None, "threads": 1, "warmup": 1, "runs": 3,
-        }  # fmt: skip
+            "name": name,
+            "host": "127.0.0.1",
+            "user": os.environ.get("USER") or "root",
+            "port": self.port,
+            "key": str(self.client_key),
+            "known_hosts": str(self.known_hosts),
+            "host_key": None,
+            "workdir": str(self.folder / "board"),
+            "timeout": 120.0,
+            "connect_timeout": 5.0,
+            "runner": "litert",
+            "command": None,
+            "python": _python(),
+            "delegate": None,
+            "threads": 1,
+            "warmup": 1,
+            "runs": 3,
+        }
         board.update(extra)
         return board
 

@@ -20,6 +20,11 @@ DATA = Path(__file__).resolve().parent / "data"
 
 FETCHED = REPO / "models" / "fetched"  # the example's models, fetched by `make` / `make test` (`doit fetch`)
 PHOTOS = REPO / "data" / "photos"
+# the two Ethos-U targets of tiny_project, as its project.yaml writes them
+U65 = "{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}"
+U55 = (
+    "{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}"
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -53,9 +58,15 @@ def start_doit(project_dir: Path, *args: str, env: dict[str, str] | None = None,
     """
     command, full_env = doit_command(project_dir, *args, env=env)
     return subprocess.Popen(
-        command, cwd=project_dir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=_terminal_signals, **popen,
-    )  # fmt: skip
+        command,
+        cwd=project_dir,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_terminal_signals,
+        **popen,
+    )
 
 
 def _terminal_signals() -> None:
@@ -106,23 +117,23 @@ def tiny_project(root: Path, photos: int = 3) -> Path:
         Image.fromarray(pixels).save(root / "data" / f"img{i}.png")
     return write(
         root / "project.yaml",
-        """
+        f"""
         version: 1
         name: tiny
         datasets:
-          pics: {images: "data/*.png", preprocess: {resize: letterbox, mean: 0, scale: 255}}
+          pics: {{images: "data/*.png", preprocess: {{resize: letterbox, mean: 0, scale: 255}}}}
         models:
           tiny:
-            source: {builder: "models/tiny.py:build", args: {channels: 8}}
+            source: {{builder: "models/tiny.py:build", args: {{channels: 8}}}}
             calibration: pics
             validation: pics
         quantization:
-          int8: {type: int8}
-          a16w8: {type: int16x8}
+          int8: {{type: int8}}
+          a16w8: {{type: int16x8}}
         targets:
-          u65: {compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}
-          u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
-          cpu: {compiler: none}
+          u65: {U65}
+          u55: {U55}
+          cpu: {{compiler: none}}
         """,
     )
 

@@ -104,16 +104,21 @@ def test_the_search_finds_the_sensitive_block_and_widens_only_it(searched: Path)
     assert facts["precision"]["int16"] == len(layers) and facts["scheme"]["chosen"]["overrides"]
     model = flatbuffer.read(folder / "net_auto.tflite")
     sg = model.subgraphs[0]
-    int16 = [flatbuffer.tensor_name(sg.tensors[op.outputs[0]]) for op in sg.operators
-             if sg.tensors[op.outputs[0]].type == flatbuffer.schema.TensorType.INT16]  # fmt: skip
+    int16 = [
+        flatbuffer.tensor_name(sg.tensors[op.outputs[0]])
+        for op in sg.operators
+        if sg.tensors[op.outputs[0]].type == flatbuffer.schema.TensorType.INT16
+    ]
     assert sorted(n.removesuffix("_int") for n in int16 if "quantize" not in n.lower()) == sorted(layers)
     results = json.loads((searched / "build" / "results.json").read_text())["variants"][0]
     assert results["accuracy"]["outputs"]["logits"]["snr_db"] == pytest.approx(found["chosen"]["value"])
     assert results["estimate"]["inference_ms"] == pytest.approx(found["chosen"]["ms"])
     assert results["search"]["chosen"]["summary"] == found["chosen"]["summary"]
     # the report: the search in report.md, the Pareto plot and the snippet on the variant's page
-    assert f"- **net/auto** (snr_db >= 25.0 within 5 ms on u65): chose {found['chosen']['summary']}" in (
-        searched / "build" / "report" / "report.md").read_text()  # fmt: skip
+    assert (
+        f"- **net/auto** (snr_db >= 25.0 within 5 ms on u65): chose {found['chosen']['summary']}"
+        in (searched / "build" / "report" / "report.md").read_text()
+    )
     page = (searched / "build" / "report" / "variants" / "net_auto@u65.html").read_text()
     assert "<h2>Mixed-precision search</h2>" in page and "polyline class='front'" in page
     assert page.count("<circle class='stage-") == len(found["candidates"]) and "overrides:" in page
@@ -153,21 +158,31 @@ def test_an_unreachable_goal_fails_the_gate_with_why(searched: Path, tmp_path: P
 @pytest.mark.parametrize(
     "scheme, message",
     [
-        ("{type: auto, budget: {target: u65, max_ms: 5}}",
-         "quantization.auto: type auto needs goal: {metric: METRIC, min: X} or {metric: METRIC, max: X}"),
-        ("{type: auto, goal: {metric: snr_db, min: 1, max: 2}, budget: {target: u65, max_ms: 5}}",
-         "quantization.auto.goal: give the goal one bound, min or max"),
-        ("{type: auto, goal: {metric: latency_ms, max: 2}, budget: {target: u65, max_ms: 5}}",
-         "quantization.auto.goal.metric: 'latency_ms' is not a metric a search can improve"),
-        ("{type: auto, goal: {metric: snr_db, min: 20}, budget: {target: cpu, max_ms: 5}}",
-         "quantization.auto.budget.target: 'cpu' is not a vela target"),
+        (
+            "{type: auto, budget: {target: u65, max_ms: 5}}",
+            "quantization.auto: type auto needs goal: {metric: METRIC, min: X} or {metric: METRIC, max: X}",
+        ),
+        (
+            "{type: auto, goal: {metric: snr_db, min: 1, max: 2}, budget: {target: u65, max_ms: 5}}",
+            "quantization.auto.goal: give the goal one bound, min or max",
+        ),
+        (
+            "{type: auto, goal: {metric: latency_ms, max: 2}, budget: {target: u65, max_ms: 5}}",
+            "quantization.auto.goal.metric: 'latency_ms' is not a metric a search can improve",
+        ),
+        (
+            "{type: auto, goal: {metric: snr_db, min: 20}, budget: {target: cpu, max_ms: 5}}",
+            "quantization.auto.budget.target: 'cpu' is not a vela target",
+        ),
         ("{type: auto, goal: {metric: snr_db, min: 20}}", "quantization.auto: type auto needs budget"),
         ("{type: int16x8, weights: octav}", "quantization.auto.weights: weights: octav rounds int8 weights"),
         ("{type: int8, goal: {metric: snr_db, min: 20}}", "quantization.auto.goal: goal is for type auto"),
-        ("{type: auto, goal: {metric: top1_agreement, min: 0.9}, budget: {target: u65, max_ms: 5}}",
-         "quantization.auto.goal.metric: top1_agreement is not measured on model net: its tasks give none"),
+        (
+            "{type: auto, goal: {metric: top1_agreement, min: 0.9}, budget: {target: u65, max_ms: 5}}",
+            "quantization.auto.goal.metric: top1_agreement is not measured on model net: its tasks give none",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_automatic_schemes_are_one_clear_error(tmp_path: Path, scheme: str, message: str):
     project(tmp_path)
     text = (tmp_path / "project.yaml").read_text()

@@ -54,7 +54,8 @@ def test_parse_new_wording_and_delegate_lines():
         "INFO: Replacing 12 out of 14 node(s) with delegate (TfLiteVsiNpuDelegate) node, yielding 2 partitions.\n"
         "INFO: The given model will be partially executed by the delegate.\n"
         "count=20 first=900 curr=800 min=790 max=1.2e+03 avg=812.5 std=9\n"
-        "Inference timings in us: Init: 2.1e+04, First inference: 9.1e+06, Warmup (avg): 9.1e+06, Inference (avg): 812.5\n"
+        "Inference timings in us: Init: 2.1e+04, First inference: 9.1e+06, "
+        "Warmup (avg): 9.1e+06, Inference (avg): 812.5\n"
         "Memory footprint delta from the start of the tool (MB): init=3.1 overall=20.5\n"
         "Overall peak memory footprint (MB) via periodic monitoring: 41.25\n"
     )
@@ -233,10 +234,21 @@ def adb_server():
 
 def test_an_adb_board_without_that_device_is_named(adb_server, model: Path, tmp_path: Path):
     board = {
-        "name": "vs680", "host": None, "transport": "adb", "serial": "npuforge-no-such-device", "port": 22,
-        "user": None, "workdir": "/data/local/tmp/npuforge", "timeout": 60.0, "connect_timeout": 30.0,
-        "runner": "litert", "kind": "synap_cli", "synap_cli": "synap_cli", "runs": 3, "env": {},
-    }  # fmt: skip
+        "name": "vs680",
+        "host": None,
+        "transport": "adb",
+        "serial": "npuforge-no-such-device",
+        "port": 22,
+        "user": None,
+        "workdir": "/data/local/tmp/npuforge",
+        "timeout": 60.0,
+        "connect_timeout": 30.0,
+        "runner": "litert",
+        "kind": "synap_cli",
+        "synap_cli": "synap_cli",
+        "runs": 3,
+        "env": {},
+    }
     with pytest.raises(BoardError) as info:
         bench(model, tmp_path / "b.json", board)
     message = str(info.value)

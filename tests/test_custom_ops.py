@@ -27,16 +27,24 @@ def test_mediapipe_selfie_segmentation_imports_quantizes_and_compiles_to_the_npu
         quantization:
           int8_io: {{type: int8, io: int8}}
         targets:
-          u55: {{compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}}
+          u55:
+            compiler: vela
+            accelerator: ethos-u55-128
+            system_config: Ethos_U55_High_End_Embedded
+            memory_mode: Shared_Sram
         """,
     )
     proc = ok(doit(tmp_path))
     assert "Convolution2DTransposeBias ×1 → TRANSPOSE_CONV (builtin)" in proc.stdout
     facts = json.loads((tmp_path / "build" / "selfie" / "import.json").read_text())
     assert facts["custom_ops_rewritten"] == [
-        {"name": "segment", "op": "Convolution2DTransposeBias", "done": True,
-         "becomes": "TRANSPOSE_CONV (stride 2x2, SAME, bias as 4th input)"}
-    ]  # fmt: skip
+        {
+            "name": "segment",
+            "op": "Convolution2DTransposeBias",
+            "done": True,
+            "becomes": "TRANSPOSE_CONV (stride 2x2, SAME, bias as 4th input)",
+        }
+    ]
     assert facts["max_rel_diff"] <= 1e-5  # proven against the source, which LiteRT's XNNPACK delegate runs
     (variant,) = json.loads((tmp_path / "build" / "results.json").read_text())["variants"]
     assert variant["ops"]["cpu"] == 0 and variant["ops"]["npu"] > 0, variant["cpu_fallback"]
@@ -122,7 +130,11 @@ def test_prune_variants_build_the_part_without_custom_ops_and_the_whole_model_fa
         quantization:
           int8: {type: int8}
         targets:
-          u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
+          u55:
+            compiler: vela
+            accelerator: ethos-u55-128
+            system_config: Ethos_U55_High_End_Embedded
+            memory_mode: Shared_Sram
         """,
     )
     proc = doit(tmp_path, "--continue")

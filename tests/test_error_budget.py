@@ -16,20 +16,36 @@ from tasks.steps import graph, quantize
 def row(name: str, nsr: float, reads: list[str]) -> dict:
     import math
 
-    return {"tensor": name, "op": "CONV_2D", "dtype": "int8", "snr_db": -10 * math.log10(nsr) if nsr else math.inf,
-            "_nsr": nsr, "_reads": reads}  # fmt: skip
+    return {
+        "tensor": name,
+        "op": "CONV_2D",
+        "dtype": "int8",
+        "snr_db": -10 * math.log10(nsr) if nsr else math.inf,
+        "_nsr": nsr,
+        "_reads": reads,
+    }
 
 
 def test_shares_follow_the_path_to_the_worst_output():
     # a → b → out1 (worst: noise 0.045 of its signal), and a → side → out2 (noise 0.02)
-    rows = [row("a", 0.01, ["input"]), row("b", 0.03, ["a"]), row("out1", 0.045, ["b", "a"]),
-            row("side", 0.02, ["a"]), row("out2", 0.02, ["side"])]  # fmt: skip
+    rows = [
+        row("a", 0.01, ["input"]),
+        row("b", 0.03, ["a"]),
+        row("out1", 0.045, ["b", "a"]),
+        row("side", 0.02, ["a"]),
+        row("out2", 0.02, ["side"]),
+    ]
     assert quant_errors.shares(rows, ["out1", "out2"]) == "out1"
     share = {r["tensor"]: r["share"] for r in rows}
     # added: a 0.01 (its input is not in the table), b 0.03 - 0.01 = 0.02, out1 0.045 - max(0.03, 0.01) = 0.015;
     # total 0.045 → shares 2/9, 4/9, 3/9; side and out2 are not upstream of out1
-    assert share == {"a": pytest.approx(2 / 9), "b": pytest.approx(4 / 9), "out1": pytest.approx(3 / 9),
-                     "side": None, "out2": None}  # fmt: skip
+    assert share == {
+        "a": pytest.approx(2 / 9),
+        "b": pytest.approx(4 / 9),
+        "out1": pytest.approx(3 / 9),
+        "side": None,
+        "out2": None,
+    }
     budget = quant_errors.error_budget(rows, count=2)
     # SNR of out1: -10 log10(0.045) = 13.468 dB
     assert budget["output"] == "out1" and budget["snr_db"] == pytest.approx(13.468, abs=1e-3)
@@ -77,8 +93,9 @@ def test_real_model_budget_and_the_graph_overlay(tmp_path: Path):
     assert any(f" {cls}'" in svg or f" {cls} " in svg for _, cls in report_graph.ERROR_CLASSES)
 
 
-@pytest.mark.parametrize(("snr", "cls"), [(None, "e0"), (45.0, "e0"), (30.0, "e1"), (25.0, "e2"), (10.0, "e3"),
-                                          (9.9, "e4")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("snr", "cls"), [(None, "e0"), (45.0, "e0"), (30.0, "e1"), (25.0, "e2"), (10.0, "e3"), (9.9, "e4")]
+)
 def test_error_classes(snr, cls):
     assert report_graph.error_class({"snr_db": snr}) == cls
 
@@ -88,5 +105,7 @@ def test_a_dequantized_output_names_the_op_that_made_it():
     quant_errors.shares(rows, ["out"], {"out_int16": ["a"]})  # out_int16 has no float twin: it stands for what it reads
     budget = quant_errors.error_budget(rows)
     # out adds 0.03 - 0.01 = 0.02 of the 0.03 in all: 2/3, and it is the convolution behind the DEQUANTIZE
-    assert budget["layers"] == [{"tensor": "out", "op": "CONV_2D + DEQUANTIZE", "dtype": "int8", "share": 0.6667},
-                                {"tensor": "a", "op": "CONV_2D", "dtype": "int8", "share": 0.3333}]  # fmt: skip
+    assert budget["layers"] == [
+        {"tensor": "out", "op": "CONV_2D + DEQUANTIZE", "dtype": "int8", "share": 0.6667},
+        {"tensor": "a", "op": "CONV_2D", "dtype": "int8", "share": 0.3333},
+    ]

@@ -34,7 +34,11 @@ def example(tmp_path_factory) -> Path:
           int8: {{type: int8}}
           int8_io: {{type: int8, io: int8}}
         targets:
-          imx93: {{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}}
+          imx93:
+            compiler: vela
+            accelerator: ethos-u65-256
+            system_config: Ethos_U65_High_End
+            memory_mode: Dedicated_Sram
         builds:
           - {{models: [pose_detection, pose_landmark, pose_landmark.fitness], quantization: [int8], targets: [imx93]}}
           - {{models: [pose_detection], quantization: [int8_io], targets: [imx93]}}
@@ -42,15 +46,31 @@ def example(tmp_path_factory) -> Path:
     )
     proc = ok(doit(root))
     assert ran(proc) == {
-        "import:pose_detection", "import:pose_landmark", "rewrite:pose_detection", "rewrite:pose_landmark",
-        "rewrite:pose_landmark.fitness", "quantize:pose_detection/int8",
-        "quantize:pose_landmark/int8", "quantize:pose_detection/int8_io", "compile:pose_detection/int8@imx93",
-        "compile:pose_landmark/int8@imx93", "compile:pose_detection/int8_io@imx93", "results",
-        "prune:pose_landmark.fitness", "quantize:pose_landmark.fitness/int8", "compile:pose_landmark.fitness/int8@imx93",
-        "analyse:pose_detection/int8@imx93", "analyse:pose_detection/int8_io@imx93", "analyse:pose_landmark/int8@imx93",
-        "analyse:pose_landmark.fitness/int8@imx93", "report", "graph:pose_detection/int8", "graph:pose_landmark/int8",
-        "graph:pose_detection/int8_io", "graph:pose_landmark.fitness/int8",
-    }  # fmt: skip
+        "import:pose_detection",
+        "import:pose_landmark",
+        "rewrite:pose_detection",
+        "rewrite:pose_landmark",
+        "rewrite:pose_landmark.fitness",
+        "quantize:pose_detection/int8",
+        "quantize:pose_landmark/int8",
+        "quantize:pose_detection/int8_io",
+        "compile:pose_detection/int8@imx93",
+        "compile:pose_landmark/int8@imx93",
+        "compile:pose_detection/int8_io@imx93",
+        "results",
+        "prune:pose_landmark.fitness",
+        "quantize:pose_landmark.fitness/int8",
+        "compile:pose_landmark.fitness/int8@imx93",
+        "analyse:pose_detection/int8@imx93",
+        "analyse:pose_detection/int8_io@imx93",
+        "analyse:pose_landmark/int8@imx93",
+        "analyse:pose_landmark.fitness/int8@imx93",
+        "report",
+        "graph:pose_detection/int8",
+        "graph:pose_landmark/int8",
+        "graph:pose_detection/int8_io",
+        "graph:pose_landmark.fitness/int8",
+    }
     assert "calibration 6/6 samples (signed)" in proc.stdout
     assert (
         "quantize:pose_detection/int8: worst layers (RMSE / float range, SNR, share of the worst output's error):"
@@ -91,8 +111,10 @@ def test_import_folds_fp16_and_sparse_weights_and_matches_source(example: Path):
 def test_pose_detection_on_imx93_gets_depth_to_space_onto_the_npu(example: Path):
     v = variant(example, "pose_detection/int8@imx93")
     assert [r["name"].split("/")[-1] for r in v["rewrites"] if r["done"]] == [
-        "d2sp_person_32", "d2sp_person_16", "d2sp_person_8",
-    ]  # fmt: skip
+        "d2sp_person_32",
+        "d2sp_person_16",
+        "d2sp_person_8",
+    ]
     assert {f["op"] for f in v["cpu_fallback"]} == {"QUANTIZE", "DEQUANTIZE"}  # only the float I/O
     assert v["ops"]["cpu"] == 3 and v["ops"]["npu"] > 100
     rewritten = [f for f in v["findings"] if f["kind"] == "rewritten"]

@@ -43,7 +43,11 @@ models:
 quantization:
   a16w8: {type: int16x8}
 targets:
-  u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
+  u55:
+    compiler: vela
+    accelerator: ethos-u55-128
+    system_config: Ethos_U55_High_End_Embedded
+    memory_mode: Shared_Sram
 """
 
 

@@ -67,9 +67,11 @@ def test_keypoints_mediapipe_pose_layout_takes_the_first_33_of_39():
     got[33:, :2] = 100.0  # the six auxiliary points moved far: not landmarks, not counted
     got[0, 0] = 33.0  # landmark 0 moved 33 px: mean over 33 landmarks is 1 px
     found = metrics.evaluate(
-        {"type": "keypoints", "layout": "mediapipe_pose"}, samples("Identity", ref.ravel()),
-        samples("Identity", got.ravel()), (1, 256, 256, 3),
-    )  # fmt: skip
+        {"type": "keypoints", "layout": "mediapipe_pose"},
+        samples("Identity", ref.ravel()),
+        samples("Identity", got.ravel()),
+        (1, 256, 256, 3),
+    )
     assert found["landmark_px_mean"] == 1.0 and found["landmark_pck"] == round(32 / 33, 6)
 
 
@@ -83,8 +85,12 @@ def test_keypoints_normalized_coordinates_are_scaled_to_the_input():
 
 def test_keypoints_layout_that_does_not_fit_is_one_message():
     with pytest.raises(StepError) as err:
-        keypoints.metrics({"type": "keypoints", "values": 4}, samples("lm", [1, 2, 3, 4, 5, 6]),
-                          samples("lm", [1, 2, 3, 4, 5, 6]), (1, 8, 8, 3))  # fmt: skip
+        keypoints.metrics(
+            {"type": "keypoints", "values": 4},
+            samples("lm", [1, 2, 3, 4, 5, 6]),
+            samples("lm", [1, 2, 3, 4, 5, 6]),
+            (1, 8, 8, 3),
+        )
     assert str(err.value) == (
         "task keypoints: output 'lm' has 6 values, not a multiple of 4 per landmark; fix task.values (or task.layout)"
     )

@@ -24,8 +24,15 @@ REPO = Path(__file__).resolve().parent.parent
 POSE_MODEL = REPO / "models" / "fetched" / "pose_detection.tflite"
 ASTRONAUT = REPO / "data" / "photos" / "astronaut.png"
 
-TINY = {"num_layers": 1, "min_scale": 0.2, "max_scale": 0.4, "input_size_height": 16, "input_size_width": 16,
-        "strides": [8], "aspect_ratios": [1.0, 4.0]}  # fmt: skip
+TINY = {
+    "num_layers": 1,
+    "min_scale": 0.2,
+    "max_scale": 0.4,
+    "input_size_height": 16,
+    "input_size_width": 16,
+    "strides": [8],
+    "aspect_ratios": [1.0, 4.0],
+}
 
 
 # --- anchors ---------------------------------------------------------------------------------------------------
@@ -45,10 +52,21 @@ def test_anchors_of_one_layer():
 def test_anchors_of_two_strides_scale_linearly_and_fixed_size_is_one():
     # strides 8 and 16 on 16x16: a 2x2 grid, then 1x1 (centre 0.5).  Scales: 0.2 + (0.6 - 0.2) * i / (2 - 1):
     # 0.2 for layer 0, 0.6 for layer 1.  No interpolated anchor (0): one anchor a cell, 4 + 1 = 5.
-    options = {**TINY, "num_layers": 2, "strides": [8, 16], "max_scale": 0.6, "aspect_ratios": [1.0],
-               "interpolated_scale_aspect_ratio": 0.0}  # fmt: skip
-    expected = [[0.25, 0.25, 0.2, 0.2], [0.75, 0.25, 0.2, 0.2], [0.25, 0.75, 0.2, 0.2], [0.75, 0.75, 0.2, 0.2],
-                [0.5, 0.5, 0.6, 0.6]]  # fmt: skip
+    options = {
+        **TINY,
+        "num_layers": 2,
+        "strides": [8, 16],
+        "max_scale": 0.6,
+        "aspect_ratios": [1.0],
+        "interpolated_scale_aspect_ratio": 0.0,
+    }
+    expected = [
+        [0.25, 0.25, 0.2, 0.2],
+        [0.75, 0.25, 0.2, 0.2],
+        [0.25, 0.75, 0.2, 0.2],
+        [0.75, 0.75, 0.2, 0.2],
+        [0.5, 0.5, 0.6, 0.6],
+    ]
     np.testing.assert_allclose(ssd_anchors(options), expected, atol=1e-12)
     fixed = ssd_anchors({**options, "fixed_anchor_size": True})
     np.testing.assert_allclose(fixed[:, 2:], np.ones((5, 2)))  # w = h = 1: the regressors are in pixels
@@ -98,9 +116,19 @@ def test_presets_give_mediapipes_anchor_counts(preset: str, count: int):
 
 # --- MediaPipe decoding and weighted NMS ------------------------------------------------------------------------
 
-POSE_LIKE = {"num_coords": 12, "keypoint_coord_offset": 4, "num_keypoints": 4, "reverse_output_order": True,
-             "sigmoid_score": True, "score_clipping_thresh": 100.0, "min_score_thresh": 0.5,
-             "x_scale": 224.0, "y_scale": 224.0, "w_scale": 224.0, "h_scale": 224.0}  # fmt: skip
+POSE_LIKE = {
+    "num_coords": 12,
+    "keypoint_coord_offset": 4,
+    "num_keypoints": 4,
+    "reverse_output_order": True,
+    "sigmoid_score": True,
+    "score_clipping_thresh": 100.0,
+    "min_score_thresh": 0.5,
+    "x_scale": 224.0,
+    "y_scale": 224.0,
+    "w_scale": 224.0,
+    "h_scale": 224.0,
+}
 
 
 def test_decoding_a_regressor_row_against_its_anchor():
@@ -122,8 +150,14 @@ def test_decoding_y_first_rows_scales_by_the_anchor_and_drops_low_scores_and_neg
     # y = 22.4 / 224 * 2 + 0.75 = 0.95; x = 44.8 / 224 * 0.5 + 0.25 = 0.35; h = 11.2 / 224 * 2 = 0.1;
     # w = 22.4 / 224 * 0.5 = 0.05 -> box (0.9, 0.325, 1.0, 0.375).  No sigmoid: the score is the raw 0.75.
     # Row 1 scores 0.25 < min_score_thresh 0.5: dropped.  Row 2 has w = -22.4 / 224 < 0: dropped, as MediaPipe.
-    options = {"num_coords": 4, "x_scale": 224.0, "y_scale": 224.0, "w_scale": 224.0, "h_scale": 224.0,
-               "min_score_thresh": 0.5}  # fmt: skip
+    options = {
+        "num_coords": 4,
+        "x_scale": 224.0,
+        "y_scale": 224.0,
+        "w_scale": 224.0,
+        "h_scale": 224.0,
+        "min_score_thresh": 0.5,
+    }
     rows = np.array([[22.4, 44.8, 11.2, 22.4], [0, 0, 10, 10], [0, 0, 10, -22.4]])
     anchors = np.array([[0.25, 0.75, 0.5, 2.0]] * 3)
     (det,) = decode_mediapipe(rows, np.array([[0.75], [0.25], [0.9]]), anchors, options)
@@ -244,8 +278,15 @@ def test_metrics_of_mediapipe_ssd_with_explicit_anchors():
     # w = h = 8 / 16 = 0.5: box (0, 0, 0.5, 0.5), score sigmoid(ln 3) = 0.75.  Quantized row 0: x 0.8 / 16 = 0.05
     # further right: (0, 0.05, 0.5, 0.55); IoU = 0.5 * 0.45 / (0.25 + 0.25 - 0.225) = 0.225 / 0.275 = 0.818182.
     # The other rows score sigmoid(-10) < 0.5: dropped.
-    anchors = {"num_layers": 1, "min_scale": 0.2, "max_scale": 0.4, "strides": [8], "aspect_ratios": [1.0],
-               "interpolated_scale_aspect_ratio": 0.0, "fixed_anchor_size": True}  # fmt: skip
+    anchors = {
+        "num_layers": 1,
+        "min_scale": 0.2,
+        "max_scale": 0.4,
+        "strides": [8],
+        "aspect_ratios": [1.0],
+        "interpolated_scale_aspect_ratio": 0.0,
+        "fixed_anchor_size": True,
+    }
     scores = np.array([[[math.log(3)], [-10], [-10], [-10]]])
     ref = {"reg": np.array([[[0, 0, 8, 8]] + [[0, 0, 8, 8]] * 3], dtype=float), "cls": scores}
     got = {"reg": np.array([[[0.8, 0, 8, 8]] + [[0, 0, 8, 8]] * 3], dtype=float), "cls": scores}
@@ -265,51 +306,111 @@ def pose_outputs(boxes: int = 2254, values: int = 12, classes: int = 1) -> dict[
 
 POSE = {"layout": "mediapipe_ssd", "anchors": "pose_detection"}
 ERRORS = [
-    ({"layout": "yolo"}, pose_outputs(), (1, 224, 224, 3),
-     "task detection: layout 'yolo' is not one of mediapipe_ssd, boxes; fix task.layout"),
-    ({"layout": "mediapipe_ssd"}, pose_outputs(), (1, 224, 224, 3),
-     "task detection: layout mediapipe_ssd needs anchors (the presets give face_detection_short_range 896, "
-     "palm_detection 2016, pose_detection 2254 anchors; or SsdAnchorsCalculator options); add task.anchors"),
-    ({**POSE, "anchors": "hand"}, pose_outputs(), (1, 224, 224, 3),
-     "task detection: anchors 'hand' is not one of face_detection_short_range, palm_detection, pose_detection; "
-     "fix task.anchors"),
-    ({**POSE, "anchors": "palm_detection"}, pose_outputs(), (1, 224, 224, 3),
-     "task detection: anchors 'palm_detection' are for a 192x192 input but the model takes [1, 224, 224, 3]; "
-     "fix task.anchors"),
-    (POSE, pose_outputs(boxes=896), (1, 224, 224, 3),
-     "task detection: anchors 'pose_detection' give 2254 anchors but output 'Identity' has 896 boxes "
-     "(shape [1, 896, 12]); fix task.anchors (the presets give face_detection_short_range 896, palm_detection 2016, "
-     "pose_detection 2254) or give the model's own anchor options"),
-    (POSE, pose_outputs(values=16), (1, 224, 224, 3),
-     "task detection: output 'Identity' has 16 values a box (shape [1, 2254, 16]) but anchors 'pose_detection' "
-     "decode 12 (4 box + 4 keypoints x 2); fix task.anchors or task.boxes"),
-    ({**POSE, "scores": "Identity_1"}, pose_outputs(classes=2), (1, 224, 224, 3),
-     "task detection: anchors 'pose_detection': decoder options: num_classes 1, but the tensors give 2 "
-     "(boxes [2254, 12], scores [2254, 2])"),
-    ({**POSE, "boxes": "regressors"}, pose_outputs(), (1, 224, 224, 3),
-     "task detection: no output 'regressors' (outputs: Identity [1, 2254, 12], Identity_1 [1, 2254, 1]); "
-     "fix task.boxes"),
-    (POSE, {**pose_outputs(), "Identity_2": np.zeros((1, 2254, 1))}, (1, 224, 224, 3),
-     "task detection: cannot tell the scores output by its shape among Identity [1, 2254, 12], "
-     "Identity_1 [1, 2254, 1], Identity_2 [1, 2254, 1]; name it as task.scores"),
-    ({"layout": "boxes"}, pose_outputs(), (1, 224, 224, 3),
-     "task detection: cannot tell the boxes output by its shape among Identity [1, 2254, 12], "
-     "Identity_1 [1, 2254, 1]; name it as task.boxes"),
-    ({"layout": "boxes", "boxes": "Identity"}, pose_outputs(), (1, 224, 224, 3),
-     "task detection: output 'Identity' has shape [1, 2254, 12]; the boxes need [1, boxes, 4]; fix task.boxes"),
-    ({"layout": "boxes"}, {"b": np.zeros((1, 10, 4)), "s": np.zeros((1, 12))}, (1, 8, 8, 3),
-     "task detection: output 's' has shape [1, 12] for 10 boxes in 'b'; the scores need [1, 10] or [1, 10, classes]; "
-     "fix task.scores"),
-    ({"layout": "mediapipe_ssd", "anchors": {**TINY, "stride": 8}}, pose_outputs(12, 4), (1, 16, 16, 3),
-     "task detection: task.anchors: SSD anchor options: unknown stride; allowed: anchor_offset_x, anchor_offset_y, "
-     "aspect_ratios, fixed_anchor_size, input_size_height, input_size_width, interpolated_scale_aspect_ratio, "
-     "max_scale, min_scale, num_layers, reduce_boxes_in_lowest_layer, strides"),
-    ({"layout": "mediapipe_ssd", "anchors": {"num_layers": 1, "strides": [8]}}, pose_outputs(12, 4), (1, 16, 16, 3),
-     "task detection: task.anchors: SSD anchor options: min_scale, max_scale missing; give num_layers, min_scale, "
-     "max_scale, input_size_height, input_size_width, strides"),
-    ({"layout": "mediapipe_ssd", "anchors": {**TINY, "num_layers": 2}}, pose_outputs(12, 4), (1, 16, 16, 3),
-     "task detection: task.anchors: SSD anchor options: 1 strides for num_layers 2; give one a layer"),
-]  # fmt: skip
+    (
+        {"layout": "yolo"},
+        pose_outputs(),
+        (1, 224, 224, 3),
+        "task detection: layout 'yolo' is not one of mediapipe_ssd, boxes; fix task.layout",
+    ),
+    (
+        {"layout": "mediapipe_ssd"},
+        pose_outputs(),
+        (1, 224, 224, 3),
+        "task detection: layout mediapipe_ssd needs anchors (the presets give face_detection_short_range 896, "
+        "palm_detection 2016, pose_detection 2254 anchors; or SsdAnchorsCalculator options); add task.anchors",
+    ),
+    (
+        {**POSE, "anchors": "hand"},
+        pose_outputs(),
+        (1, 224, 224, 3),
+        "task detection: anchors 'hand' is not one of face_detection_short_range, palm_detection, pose_detection; "
+        "fix task.anchors",
+    ),
+    (
+        {**POSE, "anchors": "palm_detection"},
+        pose_outputs(),
+        (1, 224, 224, 3),
+        "task detection: anchors 'palm_detection' are for a 192x192 input but the model takes [1, 224, 224, 3]; "
+        "fix task.anchors",
+    ),
+    (
+        POSE,
+        pose_outputs(boxes=896),
+        (1, 224, 224, 3),
+        "task detection: anchors 'pose_detection' give 2254 anchors but output 'Identity' has 896 boxes "
+        "(shape [1, 896, 12]); fix task.anchors (the presets give face_detection_short_range 896, palm_detection 2016, "
+        "pose_detection 2254) or give the model's own anchor options",
+    ),
+    (
+        POSE,
+        pose_outputs(values=16),
+        (1, 224, 224, 3),
+        "task detection: output 'Identity' has 16 values a box (shape [1, 2254, 16]) but anchors 'pose_detection' "
+        "decode 12 (4 box + 4 keypoints x 2); fix task.anchors or task.boxes",
+    ),
+    (
+        {**POSE, "scores": "Identity_1"},
+        pose_outputs(classes=2),
+        (1, 224, 224, 3),
+        "task detection: anchors 'pose_detection': decoder options: num_classes 1, but the tensors give 2 "
+        "(boxes [2254, 12], scores [2254, 2])",
+    ),
+    (
+        {**POSE, "boxes": "regressors"},
+        pose_outputs(),
+        (1, 224, 224, 3),
+        "task detection: no output 'regressors' (outputs: Identity [1, 2254, 12], Identity_1 [1, 2254, 1]); "
+        "fix task.boxes",
+    ),
+    (
+        POSE,
+        {**pose_outputs(), "Identity_2": np.zeros((1, 2254, 1))},
+        (1, 224, 224, 3),
+        "task detection: cannot tell the scores output by its shape among Identity [1, 2254, 12], "
+        "Identity_1 [1, 2254, 1], Identity_2 [1, 2254, 1]; name it as task.scores",
+    ),
+    (
+        {"layout": "boxes"},
+        pose_outputs(),
+        (1, 224, 224, 3),
+        "task detection: cannot tell the boxes output by its shape among Identity [1, 2254, 12], "
+        "Identity_1 [1, 2254, 1]; name it as task.boxes",
+    ),
+    (
+        {"layout": "boxes", "boxes": "Identity"},
+        pose_outputs(),
+        (1, 224, 224, 3),
+        "task detection: output 'Identity' has shape [1, 2254, 12]; the boxes need [1, boxes, 4]; fix task.boxes",
+    ),
+    (
+        {"layout": "boxes"},
+        {"b": np.zeros((1, 10, 4)), "s": np.zeros((1, 12))},
+        (1, 8, 8, 3),
+        "task detection: output 's' has shape [1, 12] for 10 boxes in 'b'; the scores need [1, 10] or [1, 10, "
+        "classes]; fix task.scores",
+    ),
+    (
+        {"layout": "mediapipe_ssd", "anchors": {**TINY, "stride": 8}},
+        pose_outputs(12, 4),
+        (1, 16, 16, 3),
+        "task detection: task.anchors: SSD anchor options: unknown stride; allowed: anchor_offset_x, anchor_offset_y, "
+        "aspect_ratios, fixed_anchor_size, input_size_height, input_size_width, interpolated_scale_aspect_ratio, "
+        "max_scale, min_scale, num_layers, reduce_boxes_in_lowest_layer, strides",
+    ),
+    (
+        {"layout": "mediapipe_ssd", "anchors": {"num_layers": 1, "strides": [8]}},
+        pose_outputs(12, 4),
+        (1, 16, 16, 3),
+        "task detection: task.anchors: SSD anchor options: min_scale, max_scale missing; give num_layers, min_scale, "
+        "max_scale, input_size_height, input_size_width, strides",
+    ),
+    (
+        {"layout": "mediapipe_ssd", "anchors": {**TINY, "num_layers": 2}},
+        pose_outputs(12, 4),
+        (1, 16, 16, 3),
+        "task detection: task.anchors: SSD anchor options: 1 strides for num_layers 2; give one a layer",
+    ),
+]
 
 
 @pytest.mark.parametrize(("spec", "outputs", "shape", "message"), ERRORS)

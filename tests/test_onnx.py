@@ -71,8 +71,9 @@ def test_the_conversion_is_checked_on_calibration_images_too_and_they_decide(tmp
         files.append(tmp_path / f"img{i}.png")
         pixels = np.random.default_rng(i).integers(0, 256, (24, 20, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(files[-1])
-    photos = Samples(name="photos", kind="images", preprocess=Preprocess(mean=(127.5,), scale=(127.5,)),
-                     files=tuple(files))  # fmt: skip
+    photos = Samples(
+        name="photos", kind="images", preprocess=Preprocess(mean=(127.5,), scale=(127.5,)), files=tuple(files)
+    )
     source = onnx_graph(tmp_path, "dynamic")
     facts = do_convert(tmp_path, source, input_shape=(1, 3, 16, 16), samples=photos)
     assert facts["samples"] == 3 and facts["max_rel_diff_samples"] < convert.TOLERANCE
@@ -105,7 +106,8 @@ def test_an_op_onnx2tf_cannot_convert_is_named_with_its_node(tmp_path: Path):
     message = str(info.value)
     assert message.startswith("models.m.source: onnx2tf cannot convert the FancyNorm op 'fancy_norm': ")
     assert message.endswith(
-        "try onnx2tf's parameter replacement file (models.m.onnx2tf.param_replacement), or export the model without that op"
+        "try onnx2tf's parameter replacement file (models.m.onnx2tf.param_replacement), "
+        "or export the model without that op"
     )
     assert "Traceback" not in message
 
@@ -120,8 +122,8 @@ def test_npy_samples_in_the_onnx_layout_are_transposed_to_the_models(tmp_path: P
     np.save(tmp_path / "one.npy", nchw[0])
     np.save(tmp_path / "nhwc.npy", nchw[1].transpose(1, 2, 0))
     facts = tmp_path / "convert.json"
-    facts.write_text(json.dumps({"inputs": [{"onnx": "image", "onnx_shape": [1, 3, 16, 16], "tflite": "image",
-                                             "tflite_shape": [1, 16, 16, 3], "axes": [0, 2, 3, 1]}]}))  # fmt: skip
+    image = {"onnx": "image", "onnx_shape": [1, 3, 16, 16], "tflite": "image", "tflite_shape": [1, 16, 16, 3]}
+    facts.write_text(json.dumps({"inputs": [{**image, "axes": [0, 2, 3, 1]}]}))
     files = tuple(tmp_path / f for f in ("stack.npy", "one.npy", "nhwc.npy"))
     got = list(datasets.samples(datasets.Samples(name="cal", kind="npy", files=files, layouts=facts), [1, 16, 16, 3]))
     expected = [
@@ -166,7 +168,11 @@ def test_an_onnx_model_builds_for_the_npu_end_to_end(tmp_path: Path):
         quantization:
           int8: {type: int8, io: int8}
         targets:
-          u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
+          u55:
+            compiler: vela
+            accelerator: ethos-u55-128
+            system_config: Ethos_U55_High_End_Embedded
+            memory_mode: Shared_Sram
         """,
     )
     proc = ok(doit(tmp_path))
@@ -207,7 +213,11 @@ def test_the_real_onnx_model_of_the_example_builds_for_the_npu(tmp_path: Path):
         quantization:
           int8_io: {type: int8, io: int8}
         targets:
-          u55: {compiler: vela, accelerator: ethos-u55-128, system_config: Ethos_U55_High_End_Embedded, memory_mode: Shared_Sram}
+          u55:
+            compiler: vela
+            accelerator: ethos-u55-128
+            system_config: Ethos_U55_High_End_Embedded
+            memory_mode: Shared_Sram
         """,
     )
     ok(doit(tmp_path))

@@ -19,8 +19,13 @@ def test_a_folder_with_only_project_yaml_builds_with_plain_doit(built_tiny: Path
     assert not (built_tiny / "dodo.py").exists() and not str(built_tiny).startswith(str(REPO))
     results = json.loads((built_tiny / "build" / "results.json").read_text())
     assert [v["id"] for v in results["variants"]] == [
-        "tiny/int8@u65", "tiny/int8@u55", "tiny/int8@cpu", "tiny/a16w8@u65", "tiny/a16w8@u55", "tiny/a16w8@cpu",
-    ]  # fmt: skip
+        "tiny/int8@u65",
+        "tiny/int8@u55",
+        "tiny/int8@cpu",
+        "tiny/a16w8@u65",
+        "tiny/a16w8@u55",
+        "tiny/a16w8@cpu",
+    ]
     again = ok(doit(built_tiny))
     assert ran(again) == set() and again.stdout == ""
 
@@ -51,8 +56,12 @@ def test_project_names_a_project_yaml_elsewhere(built_tiny: Path, tmp_path: Path
     env = {**os.environ, "PYTHONPATH": str(REPO), "PWD": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "doit", "list", f"project={built_tiny / 'project.yaml'}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "quantize:tiny/a16w8" in proc.stdout
     assert list(tmp_path.iterdir()) == []  # its paths resolve against its own folder

@@ -57,5 +57,6 @@ def test_without_continue_the_variants_not_reached_are_named(tmp_path: Path):
     messages = {v["error"]["message"] for v in variants if "error" in v}
     assert messages == {
         "models.broken.source: not a TFLite flatbuffer (no TFL3 identifier); give a float .tflite model",
-        "not built: rewrite:tiny has not run (the build stopped at a failure; `doit --continue` builds every variant it can)",
+        "not built: rewrite:tiny has not run (the build stopped at a failure; "
+        "`doit --continue` builds every variant it can)",
     }

@@ -88,16 +88,20 @@ def test_a_no_op_build_loads_no_config_and_no_step_module(tmp_path: Path):
     tiny_project(tmp_path)
     env = {"NPUFORGE_PLANS": str(tmp_path / "plans")}
     ok(doit(tmp_path, "list", env=env))  # plans, and keeps the plan
-    probe = write(tmp_path / "probe.py", """
+    probe = write(
+        tmp_path / "probe.py",
+        """
         import sys, runpy
         sys.argv = ["doit", "list"]
         try:
             runpy.run_module("doit", run_name="__main__")
         except SystemExit:
             pass
-        heavy = sorted(m for m in sys.modules if m in ("jsonschema", "yaml", "tasks.config", "tasks.engine.plan", "tasks.steps"))
+        watched = ("jsonschema", "yaml", "tasks.config", "tasks.engine.plan", "tasks.steps")
+        heavy = sorted(m for m in sys.modules if m in watched)
         print("LOADED", heavy)
-        """)  # fmt: skip
+        """,
+    )
     import subprocess
     import sys
 

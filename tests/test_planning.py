@@ -50,13 +50,27 @@ def test_task_names_and_dependencies(tmp_path: Path):
     steps = planning.steps
     names = [s.task_name for s in steps]
     assert names == [
-        "import:tiny", "rewrite:tiny",
-        "quantize:tiny/int8", "quantize:tiny/a16w8",
-        "evaluate:tiny/int8", "evaluate:tiny/a16w8", "limits:tiny/int8", "limits:tiny/a16w8",
-        "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
-        "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55",
-        "results", "graph:tiny/int8", "graph:tiny/a16w8", "report",
-    ]  # fmt: skip
+        "import:tiny",
+        "rewrite:tiny",
+        "quantize:tiny/int8",
+        "quantize:tiny/a16w8",
+        "evaluate:tiny/int8",
+        "evaluate:tiny/a16w8",
+        "limits:tiny/int8",
+        "limits:tiny/a16w8",
+        "compile:tiny/int8@u65",
+        "compile:tiny/int8@u55",
+        "compile:tiny/a16w8@u65",
+        "compile:tiny/a16w8@u55",
+        "analyse:tiny/int8@u65",
+        "analyse:tiny/int8@u55",
+        "analyse:tiny/a16w8@u65",
+        "analyse:tiny/a16w8@u55",
+        "results",
+        "graph:tiny/int8",
+        "graph:tiny/a16w8",
+        "report",
+    ]
     by_name = {s.task_name: s for s in steps}
     quant = by_name["quantize:tiny/int8"]  # starts from the rewritten float model (a Vela target uses it)
     assert by_name["rewrite:tiny"].file_dep == (project.build_dir / "tiny" / "tiny_float.tflite",)

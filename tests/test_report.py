@@ -33,7 +33,11 @@ def pair(tmp_path_factory) -> Path:
         quantization:
           int8: {type: int8}
         targets:
-          imx93: {compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}
+          imx93:
+            compiler: vela
+            accelerator: ethos-u65-256
+            system_config: Ethos_U65_High_End
+            memory_mode: Dedicated_Sram
         """,
     )
     proc = ok(doit(root))
@@ -81,14 +85,26 @@ def test_html_renders_in_chromium(pair: Path, tmp_path: Path):
     if CHROMIUM is None:
         pytest.fail("chromium is not installed: `make test` installs it (Debian package chromium)")
     page = pair / "build" / "report" / "index.html"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]  # fmt: skip
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
     shot = tmp_path / "report.png"
     proc = subprocess.run(
         [CHROMIUM, *flags, "--window-size=1400,1800", f"--screenshot={shot}", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.exists(), proc.stderr[-2000:]
     assert "CONSOLE" not in proc.stderr  # no script errors, no failed loads logged by the page
     from PIL import Image
@@ -126,12 +142,18 @@ def test_regressions_logic():
 
 
 def test_task_metric_regressions_know_which_way_is_better():
-    base = [{"id": "lm", "task": ("landmark_px_mean", 2.0)}, {"id": "c", "task": ("top1_agreement", 0.9)},
-            {"id": "d", "task": ("detection_recall", 0.9)}, {"id": "e", "task": ("mask_iou", 0.8)}]  # fmt: skip
-    now = [{"id": "lm", "task": ("landmark_px_mean", 2.5)},  # more pixels off: worse
-           {"id": "c", "task": ("top1_agreement", 0.95)},  # more agreement: better
-           {"id": "d", "task": ("detection_recall", 0.905)},  # within 1 % of 0.9: no mark
-           {"id": "e", "task": ("landmark_px_mean", 9.0)}]  # fmt: skip  # another metric: not compared
+    base = [
+        {"id": "lm", "task": ("landmark_px_mean", 2.0)},
+        {"id": "c", "task": ("top1_agreement", 0.9)},
+        {"id": "d", "task": ("detection_recall", 0.9)},
+        {"id": "e", "task": ("mask_iou", 0.8)},
+    ]
+    now = [
+        {"id": "lm", "task": ("landmark_px_mean", 2.5)},  # more pixels off: worse
+        {"id": "c", "task": ("top1_agreement", 0.95)},  # more agreement: better
+        {"id": "d", "task": ("detection_recall", 0.905)},  # within 1 % of 0.9: no mark
+        {"id": "e", "task": ("landmark_px_mean", 9.0)},  # another metric: not compared
+    ]
     assert report.regressions(now, base) == {"lm": {"task": "regression"}, "c": {"task": "improvement"}}
 
 

@@ -42,7 +42,11 @@ def built(tmp_path_factory) -> Path:
         quantization:
           int8: {{type: int8}}
         targets:
-          imx93: {{compiler: vela, accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram}}
+          imx93:
+            compiler: vela
+            accelerator: ethos-u65-256
+            system_config: Ethos_U65_High_End
+            memory_mode: Dedicated_Sram
           cpu: {{compiler: none}}
         """,
     )
@@ -94,8 +98,9 @@ def test_overview_fits_sorts_filters_and_opens_a_variant(built: Path, page):
     assert float(rows.nth(0).locator("td").nth(5).inner_text()) >= first
     assert page.locator("svg.plot a circle").count() == 2  # latency against accuracy: the variants Vela estimated
     assert page.locator("svg.plot text.label").count() == 2  # each point labelled, each model a series in the legend
-    assert page.locator("svg.plot > circle").count() == len(set(page.locator("#variants tbody tr").evaluate_all(
-        "rows => rows.map(r => r.dataset.model)")))  # fmt: skip
+    assert page.locator("svg.plot > circle").count() == len(
+        set(page.locator("#variants tbody tr").evaluate_all("rows => rows.map(r => r.dataset.model)"))
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.select_option("select[data-filter=target]", "")
     page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
@@ -108,8 +113,11 @@ def test_overview_fits_sorts_filters_and_opens_a_variant(built: Path, page):
 
 def graph_counts(page) -> dict[str, int]:
     text = page.locator("h2:has-text('Graph') + p").inner_text()
-    found = re.search(r"(\d+) operators: (\d+) on the NPU, (\d+) fused by Vela into another, (\d+) on the CPU; "
-                      r"(\d+) NPU partition\(s\); (\d+) tensor\(s\) copied", text)  # fmt: skip
+    found = re.search(
+        r"(\d+) operators: (\d+) on the NPU, (\d+) fused by Vela into another, (\d+) on the CPU; "
+        r"(\d+) NPU partition\(s\); (\d+) tensor\(s\) copied",
+        text,
+    )
     assert found, text
     return dict(zip(("ops", "npu", "fused", "cpu", "partitions", "copies"), map(int, found.groups()), strict=True))
 

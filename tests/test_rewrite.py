@@ -19,9 +19,13 @@ from tasks.toolchains.vela import compile as compile_step
 from tasks.toolchains.vela.settings import VelaSettings
 
 U65 = {
-    "accelerator": "ethos-u65-256", "system_config": "Ethos_U65_High_End", "memory_mode": "Dedicated_Sram",
-    "optimise": "Performance", "arena_cache_size": None, "config": None,  # None: Vela's own Arm/vela.ini
-}  # fmt: skip
+    "accelerator": "ethos-u65-256",
+    "system_config": "Ethos_U65_High_End",
+    "memory_mode": "Dedicated_Sram",
+    "optimise": "Performance",
+    "arena_cache_size": None,
+    "config": None,  # None: Vela's own Arm/vela.ini
+}
 
 
 def d2s_net(block: int = 2, depth: int = 4):
@@ -72,11 +76,14 @@ def test_a_block_that_does_not_fit_is_left_with_the_reason(nets, tmp_path):
     out, facts = rewritten(nets[3], tmp_path)
     assert facts["records"] == [
         {
-            "rewrite": "depth_to_space", "op": "DEPTH_TO_SPACE", "name": facts["records"][0]["name"], "block": 3,
+            "rewrite": "depth_to_space",
+            "op": "DEPTH_TO_SPACE",
+            "name": facts["records"][0]["name"],
+            "block": 3,
             "done": False,
             "reason": "block size 3 is not a power of two; Vela's TRANSPOSE_CONV takes stride 2x2 only",
         }
-    ]  # fmt: skip
+    ]
     assert out.read_bytes() == nets[3].read_bytes()  # untouched, byte for byte
 
 

@@ -81,8 +81,13 @@ def test_facts_for_results_json():
     assert facts["estimate"]["cycles"] == 7048528
     assert facts["estimate"]["sram_kib"] == 984.36 and facts["estimate"]["dram_kib"] == 2185.09
     assert [f["op"] for f in facts["cpu_fallback"]] == [
-        "QUANTIZE", "DEPTH_TO_SPACE", "DEPTH_TO_SPACE", "DEPTH_TO_SPACE", "DEQUANTIZE", "DEQUANTIZE",
-    ]  # fmt: skip
+        "QUANTIZE",
+        "DEPTH_TO_SPACE",
+        "DEPTH_TO_SPACE",
+        "DEPTH_TO_SPACE",
+        "DEQUANTIZE",
+        "DEQUANTIZE",
+    ]
     layers = {layer["name"]: layer for layer in facts["layers"]}
     conv = layers["model_1/model/batch_normalization_2/FusedBatchNormV3;model_1/model/conv2d_1/Conv2D1"]
     assert conv["cycles"] == 50996 and conv["macs"] == 4816896 and conv["mac_util_pct"] == 36.9

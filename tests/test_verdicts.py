@@ -11,11 +11,23 @@ from tasks.steps import report
 def variant(vid: str, snr: float, est: float, metrics: dict | None = None, **extra) -> dict:
     model, rest = vid.split("/")
     quant, target = rest.split("@")
-    return {"id": vid, "model": model, "prune": None, "quantization": quant, "target": target, "size_bytes": 1000,
-            "ops": {"npu": 9, "cpu": 1}, "estimate": {"inference_ms": est}, "benchmark": None,
-            "accuracy": {"outputs": {"y": {"snr_db": snr, "cosine": 0.99}}, "metrics": metrics or {},
-                         "tasks": [{"type": "detection", "metrics": metrics}] if metrics else []},
-            **extra}  # fmt: skip
+    return {
+        "id": vid,
+        "model": model,
+        "prune": None,
+        "quantization": quant,
+        "target": target,
+        "size_bytes": 1000,
+        "ops": {"npu": 9, "cpu": 1},
+        "estimate": {"inference_ms": est},
+        "benchmark": None,
+        "accuracy": {
+            "outputs": {"y": {"snr_db": snr, "cosine": 0.99}},
+            "metrics": metrics or {},
+            "tasks": [{"type": "detection", "metrics": metrics}] if metrics else [],
+        },
+        **extra,
+    }
 
 
 DETECTOR = {"detection_recall": 1.0, "detection_precision": 15 / 33, "detection_iou_mean": 0.8}
@@ -55,8 +67,14 @@ def test_rows_and_cells_are_marked_against_the_gates_that_apply_to_them():
 
 def test_the_compatibility_view_marks_each_scheme_not_the_cell():
     built = variant("m/int8_io@u55", 30.0, 1.0)
-    failed = {"id": "m/a16w8@u55", "model": "m", "prune": None, "quantization": "a16w8", "target": "u55",
-              "error": {"step": "compile:m/a16w8@u55", "message": "Vela refused"}}  # fmt: skip
+    failed = {
+        "id": "m/a16w8@u55",
+        "model": "m",
+        "prune": None,
+        "quantization": "a16w8",
+        "target": "u55",
+        "error": {"step": "compile:m/a16w8@u55", "message": "Vela refused"},
+    }
     page = "".join(report._compatibility_html([built, failed], []))
     assert "<span class='built'>int8_io: 90% NPU, 1.00 ms est.</span>" in page
     assert "<span class='failed'>a16w8: failed at compile:m/a16w8@u55: Vela refused</span>" in page

@@ -32,8 +32,9 @@ def test_native_crash_becomes_task_error(tmp_path: Path):
 def test_step_error_becomes_task_failed_with_its_message(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     o = fetch.Options(requirement="x==1", member="m", sha256="0" * 64, out=tmp_path / "o", cache=tmp_path)
-    result = worker.run("tasks.steps.fetch:run", "tasks.steps.fetch:Options", options.to_json(o),
-                        tmp_path / "f.log", "fetch:x")  # fmt: skip
+    result = worker.run(
+        "tasks.steps.fetch:run", "tasks.steps.fetch:Options", options.to_json(o), tmp_path / "f.log", "fetch:x"
+    )
     # no index and an empty cache: pip cannot find x==1
     assert isinstance(result, TaskFailed)
     assert result.get_msg().startswith("pip download x==1 failed; check the name, version and network")
@@ -45,8 +46,9 @@ def test_success_returns_none(tmp_path: Path):
 
 def _pid(tmp_path: Path, name: str) -> tuple[int, str]:
     out = tmp_path / f"{name}.txt"
-    result = worker.run(f"{TARGETS}:pid", f"{TARGETS}:Report", {"out": str(out)}, tmp_path / f"{name}.log", name,
-                        "family")  # fmt: skip
+    result = worker.run(
+        f"{TARGETS}:pid", f"{TARGETS}:Report", {"out": str(out)}, tmp_path / f"{name}.log", name, "family"
+    )
     assert result is None
     pid, tmp = out.read_text().split()
     return int(pid), tmp
@@ -80,14 +82,17 @@ def test_a_step_gives_the_same_bytes_in_a_fresh_worker_and_in_one_that_ran_other
     from support import write
     from tasks.steps import import_model
 
-    write(tmp_path / "net.py", """
+    write(
+        tmp_path / "net.py",
+        """
         import keras
 
         def build(channels=8):
             inputs = keras.Input(shape=(16, 16, 3), batch_size=1, name="image")
             x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(inputs)
             return keras.Model(inputs, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x)))
-        """)  # fmt: skip
+        """,
+    )
 
     def imported(channels: int, out: Path, family: str | None) -> bytes:
         o = import_model.Options(
