@@ -172,3 +172,38 @@ def test_the_results_step_refuses_to_write_what_does_not_match(tiny: Path):
     assert ".estimate.inference_ms: " in proc.stdout + proc.stderr
     assert "is not of type 'number'" in proc.stdout + proc.stderr
     assert (tiny / "build" / "results.json").read_bytes() == before  # not overwritten with a half-valid file
+
+
+def test_every_fact_of_a_variant_row_is_declared_by_one_step_kind_and_typed_once():
+    """The step table's rows declare which keys their facts fill; records.VariantRow types each key once."""
+    import tasks.steps  # noqa: F401  (registers the step table)
+    from tasks.planning.step import rows
+
+    filled: dict[str, list[str]] = {}
+    for kind in rows():
+        for key in kind.facts.keys if kind.facts else ():
+            filled.setdefault(key, []).append(kind.task_prefix)
+    assert set(filled) == set(results.FACT_KEYS), "a fact no row fills, or a row's key that VariantRow lacks"
+    shared = {k: p for k, p in filled.items() if len(set(p)) > 1}
+    assert shared == {}, f"two kinds of step fill the same key: {shared}"
+
+
+def test_a_row_is_assembled_from_the_facts_its_rows_declare(tmp_path: Path):
+    """A variant with only a quantize step's facts: those keys are read, every other fact is empty."""
+    facts = tmp_path / "quantize.json"
+    facts.write_text(json.dumps({"inputs": [{"name": "x"}], "outputs": [], "quant_errors": None, "other": 1}))
+    artifact = tmp_path / "m.tflite"
+    artifact.write_bytes(b"1234")
+    entry = results.Entry(
+        id="m/q@cpu",
+        model="m",
+        prune=None,
+        quantization="q",
+        target="cpu",
+        artifact=artifact,
+        facts=(results.FactsFiles(kind="quantize", files=(facts,)),),
+    )
+    row = results.row(entry, tmp_path)
+    assert row["inputs"] == [{"name": "x"}] and row["size_bytes"] == 4 and row["artifact"] == "m.tflite"
+    assert row["benchmarks"] == [] and row["benchmark"] is None and row["accuracy"] is None
+    assert list(row)[7:] == list(results.FACT_KEYS) and "other" not in row

@@ -17,6 +17,42 @@ from tasks.planning import options as opts
 
 
 @dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What a step kind adds to each variant's row of results.json: its facts file, and the keys read from it.
+
+    The results step reads, for every variant, the facts file of the variant's step of each kind that has
+    facts, and ``read`` turns it into those keys (tasks/steps/results.py); records.VariantRow types them.
+    """
+
+    keys: tuple[str, ...]  # the results.json keys it fills (tasks/results/records.py VariantRow types them)
+    # (its record, whether the variant was compiled) -> the keys' values; with ``many``, the list of records
+    read: Callable[[Any, bool], dict[str, Any]]
+    per: str = "id"  # the variant's step of this kind is named by this Variant attribute: id, scheme, unit, model
+    file: str = "out"  # the options field that names the facts file
+    many: bool = False  # every step of this kind whose options.label is the variant's id (one per board)
+    quantized: bool = False  # only for variants TensorFlow Lite quantizes (SyNAP quantizes itself)
+
+
+def whole(key: str, **where: Any) -> Facts:
+    """Facts that are the step's record itself, under ``key``."""
+    return Facts(keys=(key,), read=lambda record, compiled: {key: record}, **where)
+
+
+def picked(keys: tuple[str, ...], **where: Any) -> Facts:
+    """Facts that are some keys of the step's record, under their own names."""
+    return Facts(keys=keys, read=lambda record, compiled: {k: record.get(k) for k in keys}, **where)
+
+
+def first_and_all(first: str, every: str, **where: Any) -> Facts:
+    """One record per board: the first board's under ``first``, every board's under ``every``."""
+
+    def read(records: list[Any], compiled: bool) -> dict[str, Any]:
+        return {first: records[0] if records else None, every: list(records)}
+
+    return Facts(keys=(first, every), read=read, many=True, **where)
+
+
+@dataclass(frozen=True, kw_only=True)
 class StepKind:
     """One row of the step table."""
 
@@ -35,6 +71,7 @@ class StepKind:
     cost: float = 0.0  # seconds one step is expected to take (the example's, on 2 cores): balances shards
     # whether a step needs this machine to itself (it times something on its cores): no step runs beside it
     alone: Callable[[Any], bool] | None = None
+    facts: Facts | None = None  # what it adds to a variant's row of results.json
 
     @property
     def task_prefix(self) -> str:
@@ -99,3 +136,8 @@ def register(table: tuple[StepKind, ...]) -> dict[str, StepKind]:
 
 def _row(name: str) -> StepKind:
     return _ROWS[name]
+
+
+def rows() -> tuple[StepKind, ...]:
+    """The step table's rows in table order, once it is registered (importing tasks.steps registers it)."""
+    return tuple(_ROWS.values())

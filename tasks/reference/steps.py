@@ -50,8 +50,10 @@ def steps_table() -> str:
     for kind in STEPS:
         does = _sentence(kind.doc) + (" Runs every time it is asked for." if kind.always else "")
         where = "a worker process" if kind.isolated else "the build process"
-        rows.append(f"| [{kind.name}](reference/steps.md#{kind.name}) | {_task_name(kind)} | {_cell(does)} | {where} "
-                    f"| {'yes' if kind.cached else 'no'} |")  # fmt: skip
+        cached = "yes" if kind.cached else "no"
+        rows.append(
+            f"| [{kind.name}](reference/steps.md#{kind.name}) | {_task_name(kind)} | {_cell(does)} | {where} | {cached} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -79,6 +81,14 @@ def _step(kind: StepKind) -> list[str]:
     ]
     if kind.pos_arg:
         facts.append(f"- command-line arguments go to `{kind.pos_arg}`")
+    if kind.facts:
+        keys = ", ".join(f"`{k}`" for k in kind.facts.keys)
+        whose = (
+            "each board's step of the variant"
+            if kind.facts.many
+            else f"the step named by the variant's {kind.facts.per}"
+        )
+        facts.append(f"- adds to each variant's row of results.json: {keys} (from `{kind.facts.file}` of {whose})")
     return [
         f"### `{kind.name}`",
         "",
@@ -152,7 +162,7 @@ def _toolchains(toolchains: tuple[Toolchain, ...]) -> list[str]:
     ]
     for t in toolchains:
         lines.append(
-            f"| {t.name} | `{t.compiler}` | {_names(t.steps)} | {t.ships.artifact} | {_names(t.ships.facts)} | "
+            f"| {t.name} | `{t.compiler}` | {_names(t.steps)} | {t.ships.artifact} | {_names(t.facts)} | "
             f"{_names(sorted(t.reads.target_keys - {'compiler'}))} | {_names(sorted(t.reads.quantization_keys))} | "
             f"{', '.join(t.reads.quantization_types)} | {_names(sorted(t.reads.model_keys | t.reads.prune_keys))} |"
         )

@@ -13,7 +13,7 @@ imports them all, and planning never imports TensorFlow, Vela or fabric.
 
 from __future__ import annotations
 
-from tasks.planning.step import StepKind, register
+from tasks.planning.step import Facts, StepKind, first_and_all, picked, register, whole
 from tasks.steps import (
     agreement,
     benchmark,
@@ -59,6 +59,7 @@ STEPS: tuple[StepKind, ...] = (
         plan=convert.plan_convert,
         cached=True,
         cost=15,
+        facts=Facts(keys=("conversion",), read=convert.row_conversion, per="model", file="facts"),
     ),
     StepKind(
         name="import",
@@ -89,6 +90,7 @@ STEPS: tuple[StepKind, ...] = (
         tools=("ai-edge-litert", "numpy"),
         cached=True,
         cost=0.2,
+        facts=Facts(keys=("rewrites",), read=rewrite.row_rewrites, per="unit", file="facts", quantized=True),
     ),
     StepKind(
         name="calibrate",
@@ -120,6 +122,7 @@ STEPS: tuple[StepKind, ...] = (
         tools=_SEARCH,
         cached=True,
         cost=65,
+        facts=whole("search", per="scheme"),
     ),
     StepKind(
         name="quantize",
@@ -130,6 +133,7 @@ STEPS: tuple[StepKind, ...] = (
         tools=("tensorflow", "ai-edge-litert", "numpy", "pillow"),
         cached=True,
         cost=2.2,
+        facts=picked(("inputs", "outputs", "quant_errors", "error_budget"), per="scheme", file="facts", quantized=True),
     ),
     StepKind(
         name="evaluate",
@@ -140,6 +144,7 @@ STEPS: tuple[StepKind, ...] = (
         tools=("ai-edge-litert", "numpy", "pillow"),
         cached=True,
         cost=0.6,
+        facts=Facts(keys=("accuracy",), read=evaluate.row_accuracy, per="scheme", quantized=True),
     ),
     StepKind(
         name="limits",
@@ -150,6 +155,7 @@ STEPS: tuple[StepKind, ...] = (
         tools=("tensorflow", "ai-edge-litert", "ai-edge-quantizer", "numpy", "pillow"),
         cached=True,
         cost=1.5,
+        facts=whole("limits", per="scheme", quantized=True),
     ),
     *toolchains.step_kinds(),  # each toolchain's own (compile, analyse, metafile, …): its folder's rows
     StepKind(
@@ -162,6 +168,7 @@ STEPS: tuple[StepKind, ...] = (
         cached=True,
         cost=1.5,  # a measurement, kept like a test result
         alone=benchmark.on_this_machine,
+        facts=first_and_all("benchmark", "benchmarks"),
     ),
     StepKind(
         name="agreement",
@@ -172,6 +179,7 @@ STEPS: tuple[StepKind, ...] = (
         tools=("ai-edge-litert", "numpy", "fabric", "paramiko"),
         cached=True,
         cost=2,
+        facts=first_and_all("board_agreement", "board_agreements"),
     ),  # a deterministic measurement
     StepKind(
         name="results",

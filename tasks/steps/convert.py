@@ -209,3 +209,18 @@ def _refusal(o: Options, answer: dict[str, Any]) -> str:
         f"{o.label}.source: onnx2tf cannot convert the {where}: {answer['error']}; try onnx2tf's parameter "
         f"replacement file ({o.label}.onnx2tf.param_replacement), or export the model without that op"
     )
+
+
+def row_conversion(facts: dict[str, Any], compiled: bool) -> dict[str, Any]:
+    """results.json's ``conversion``: each input's and output's name and shape on both sides, and the axis order."""
+    keys = ("onnx", "onnx_shape", "tflite", "tflite_shape", "axes")
+    sides = {side: [{k: t.get(k) for k in keys} for t in facts[side]] for side in ("inputs", "outputs")}
+    conversion = {
+        "from": "onnx",
+        "converter": "onnx2tf",
+        "max_rel_diff": facts["max_rel_diff"],
+        "max_rel_diff_samples": facts.get("max_rel_diff_samples"),
+        "samples": facts.get("samples", 0),
+        **sides,
+    }
+    return {"conversion": conversion}

@@ -86,3 +86,9 @@ def run(o: Options) -> None:
 
     specs = tuple(t.spec() for t in o.tasks)
     accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned)
+
+
+def row_accuracy(record: dict[str, Any], compiled: bool) -> dict[str, Any]:
+    """results.json's ``accuracy``: the evaluate step's record, and what it was measured on."""
+    source = "the quantized model" + (" it was compiled from (Vela does not change the arithmetic)" if compiled else "")
+    return {"accuracy": {**record, "measured_on": source}}

@@ -14,16 +14,24 @@ from typing import TYPE_CHECKING, Any
 from tasks import atomic
 from tasks.errors import StepError
 from tasks.planning.options import files, input_file, output_file, relative, unfingerprinted
+from tasks.planning.step import rows
 from tasks.progress import say
 from tasks.results import failures
+from tasks.results.records import VariantRow
 
 if TYPE_CHECKING:
     from tasks.config import Variant
     from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.results.records import Agreement, Benchmark, Conversion, Failure, Results, VariantAccuracy, VariantRow
+    from tasks.results.records import Failure, Results
 
 SCHEMA = Path(__file__).resolve().parent.parent.parent / "schema" / "results.schema.json"
+# a row's keys that the step kinds' facts fill, in results.json's order (records.VariantRow's)
+FACT_KEYS: tuple[str, ...] = tuple(
+    k
+    for k in VariantRow.__annotations__
+    if k not in ("id", "model", "prune", "quantization", "target", "artifact", "size_bytes", "error")
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,17 +44,16 @@ class Entry:
     quantization: str
     target: str
     artifact: Path = input_file()
-    quantize_facts: Path | None = input_file(None)
-    compile_facts: Path | None = input_file(None)
-    findings: Path | None = input_file(None)
-    accuracy: Path | None = input_file(None)
-    limits: Path | None = input_file(None)  # the quantization limits check (tasks/steps/limits.py)
-    rewrites: Path | None = input_file(None)
-    conversion: Path | None = input_file(None)  # an ONNX model's convert.json
-    benchmarks: tuple[Path, ...] = input_file(())
-    agreements: tuple[Path, ...] = input_file(())  # the boards' agreement with the host (tasks/steps/agreement.py)
-    search: Path | None = input_file(None)  # an automatic scheme's search.json (tasks/steps/search.py)
+    facts: tuple[FactsFiles, ...] = ()  # of each step kind with facts (its row's ``facts``) that has steps for it
     steps: tuple[Made, ...] = ()  # every step that makes its files, upstream first: where a failure is looked for
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactsFiles:
+    """The facts files the variant's steps of one kind wrote (one per board for a kind with ``many``)."""
+
+    kind: str  # a row of the step table with facts
+    files: tuple[Path, ...] = input_file(())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,17 +91,20 @@ def plan_results(planning: Planning) -> list[Step]:
 
 
 def entry(planning: Planning, v: Variant) -> Entry:
-    """The facts files the planned steps write for variant ``v``."""
-
-    def output(kind: str, name: str, field: str) -> Path | None:
-        step = planning.step_of(kind, name)
-        return getattr(step.options, field, None) if step else None  # a toolchain's compile may record no facts
-
-    def quantized(kind: str, name: str, field: str) -> Path | None:
-        """A step's output that matters only when TensorFlow Lite quantizes the variant (SyNAP quantizes itself)."""
-        return output(kind, name, field) if planning.toolchain(v).builds.quantizes else None
-
-    scheme = v.scheme
+    """The facts files the planned steps write for variant ``v``: those of its step of each kind with facts."""
+    found = []
+    for kind in (k for k in rows() if k.facts):
+        facts = kind.facts
+        if facts.quantized and not planning.toolchain(v).builds.quantizes:
+            continue  # a step's output that matters only when TensorFlow Lite quantizes the variant
+        if facts.many:
+            steps = [s for s in planning.steps if s.kind is kind and s.options.label == v.id]
+        else:
+            step = planning.step_of(kind.name, getattr(v, facts.per))
+            steps = [step] if step is not None and step.kind is kind else []
+        files = tuple(p for p in (getattr(s.options, facts.file, None) for s in steps) if p is not None)
+        if files or (steps and facts.many):
+            found.append(FactsFiles(kind=kind.name, files=files))
     return Entry(
         id=v.id,
         model=v.model,
@@ -102,20 +112,7 @@ def entry(planning: Planning, v: Variant) -> Entry:
         quantization=v.quantization,
         target=v.target,
         artifact=planning.artifact(v),
-        quantize_facts=quantized("quantize", scheme, "facts"),
-        compile_facts=output("compile", v.id, "facts"),
-        findings=output("analyse", v.id, "out"),
-        accuracy=quantized("evaluate", scheme, "out"),
-        limits=quantized("limits", scheme, "out"),
-        rewrites=quantized("rewrite", v.unit, "facts"),
-        conversion=output("convert", v.model, "facts"),
-        benchmarks=tuple(
-            s.options.out for s in planning.steps if s.kind.name == "benchmark" and s.options.label == v.id
-        ),
-        agreements=tuple(
-            s.options.out for s in planning.steps if s.kind.name == "agreement" and s.options.label == v.id
-        ),
-        search=output("search", scheme, "out"),
+        facts=tuple(found),
     )
 
 
@@ -142,25 +139,6 @@ def _read(path: Path | None) -> Any:
     return json.loads(path.read_text()) if path else None
 
 
-def _accuracy(variant: Entry, compiled: bool) -> VariantAccuracy | None:
-    accuracy = _read(variant.accuracy)
-    if accuracy is None:
-        return None
-    source = "the quantized model" + (" it was compiled from (Vela does not change the arithmetic)" if compiled else "")
-    return {**accuracy, "measured_on": source}
-
-
-def _conversion(v: Entry) -> Conversion | None:
-    """An ONNX model's conversion: each input's and output's name and shape on both sides, and the axis order."""
-    facts = _read(v.conversion)
-    if facts is None:
-        return None
-    keys = ("onnx", "onnx_shape", "tflite", "tflite_shape", "axes")
-    return {"from": "onnx", "converter": "onnx2tf", "max_rel_diff": facts["max_rel_diff"],
-            "max_rel_diff_samples": facts.get("max_rel_diff_samples"), "samples": facts.get("samples", 0),
-            **{side: [{k: t.get(k) for k in keys} for t in facts[side]] for side in ("inputs", "outputs")}}  # fmt: skip
-
-
 def _failed(o: Options, v: Entry) -> Failure | None:
     """After a stopped build: the first of the variant's steps that failed, else the first whose output is missing.
 
@@ -177,11 +155,31 @@ def _failed(o: Options, v: Entry) -> Failure | None:
 
 
 def _failed_row(v: Entry, error: Failure) -> VariantRow:
-    facts = ("artifact", "size_bytes", "inputs", "outputs", "ops", "cpu_fallback", "estimate", "layers", "model_info",
-             "findings", "rewrites", "conversion", "quant_errors", "error_budget", "accuracy", "limits",
-             "benchmark", "board_agreement", "search")  # fmt: skip
-    return {"id": v.id, "model": v.model, "prune": v.prune, "quantization": v.quantization, "target": v.target,
-            **dict.fromkeys(facts), "benchmarks": [], "board_agreements": [], "error": error}  # fmt: skip
+    """A variant that was not built: its names, every fact empty, and the failure."""
+    return {
+        "id": v.id,
+        "model": v.model,
+        "prune": v.prune,
+        "quantization": v.quantization,
+        "target": v.target,
+        "artifact": None,
+        "size_bytes": None,
+        **_facts({}),
+        "error": error,
+    }
+
+
+def _facts(read: dict[str, list[Any]]) -> dict[str, Any]:
+    """Every fact key of a row, in results.json's order, from the records each kind's steps wrote (by kind)."""
+    compiled = any(read.get(k.name) for k in rows() if k.facts and k.task_prefix == "compile")
+    values: dict[str, Any] = {}
+    for kind in (k for k in rows() if k.facts):
+        records = read.get(kind.name) or []
+        if kind.facts.many:
+            values.update(kind.facts.read(records, compiled))
+        elif records:
+            values.update(kind.facts.read(records[0], compiled))
+    return {key: values.get(key) for key in FACT_KEYS}
 
 
 def check(document: Results) -> None:
@@ -203,11 +201,7 @@ def check(document: Results) -> None:
 
 def row(v: Entry, root: Path) -> VariantRow:
     """A built variant's row of results.json, from the facts files its steps wrote (paths relative to ``root``)."""
-    compiled: dict[str, Any] | None = _read(v.compile_facts)  # the toolchain's compile.json
-    quantized: dict[str, Any] = _read(v.quantize_facts) or {}  # records.QuantizeFacts, or none (SyNAP)
-    benchmarks: list[Benchmark] = [_read(p) for p in v.benchmarks]
-    agreements: list[Agreement] = [_read(p) for p in v.agreements]
-    return {
+    head = {
         "id": v.id,
         "model": v.model,
         "prune": v.prune,
@@ -215,26 +209,8 @@ def row(v: Entry, root: Path) -> VariantRow:
         "target": v.target,
         "artifact": relative(v.artifact, root),
         "size_bytes": v.artifact.stat().st_size,
-        "inputs": quantized.get("inputs"),
-        "outputs": quantized.get("outputs"),
-        "ops": (compiled or {}).get("ops"),
-        "cpu_fallback": (compiled or {}).get("cpu_fallback"),
-        "estimate": (compiled or {}).get("estimate"),
-        "layers": (compiled or {}).get("layers"),
-        "model_info": (compiled or {}).get("model_info"),  # SyNAP's view of the compiled model
-        "findings": _read(v.findings),
-        "rewrites": (_read(v.rewrites) or {}).get("records"),  # what the rewrite step changed
-        "conversion": _conversion(v),
-        "quant_errors": quantized.get("quant_errors"),
-        "error_budget": quantized.get("error_budget"),  # the layers that add most to the worst output's error
-        "accuracy": _accuracy(v, compiled is not None),
-        "limits": _read(v.limits),
-        "benchmark": benchmarks[0] if benchmarks else None,
-        "benchmarks": benchmarks,
-        "board_agreement": agreements[0] if agreements else None,  # the first board's, like benchmark
-        "board_agreements": agreements,
-        "search": _read(v.search),  # what an automatic scheme's search chose, and every candidate it measured
     }
+    return {**head, **_facts({f.kind: [_read(p) for p in f.files] for f in v.facts})}
 
 
 def run(o: Options) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasks.planning.options import input_file, output_file
 
@@ -52,3 +52,8 @@ def run(o: Options) -> None:
     from tasks.model.rewrites import apply
 
     apply.run(o.model, o.out, o.facts, list(o.rewrites), o.label)
+
+
+def row_rewrites(facts: dict[str, Any], compiled: bool) -> dict[str, Any]:
+    """results.json's ``rewrites``: what the rewrite step changed."""
+    return {"rewrites": facts.get("records")}

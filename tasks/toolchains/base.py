@@ -85,11 +85,10 @@ class Builds:
 
 @dataclass(frozen=True, kw_only=True)
 class Ships:
-    """What a toolchain ships, what it adds to results.json, and how a board runs it."""
+    """What a toolchain ships and how a board runs it (what it adds to results.json: its step kinds' facts)."""
 
     artifact: str  # what ships, in words: "vela" (Vela's .tflite), "quantized" (the quantized .tflite), "synap"
     path: Callable[[Paths, Variant], Path]  # where it is
-    facts: tuple[str, ...]  # results.json keys it fills beyond the common ones
     runtime: str = "litert"  # what runs it on a board: the LiteRT runner (or benchmark_model), or synap_cli
     # the module that runs its artifact on a board when LiteRT does not: NAME, its command and its output's parser
     runner: Any = None
@@ -109,6 +108,11 @@ class Toolchain:
     @property
     def steps(self) -> tuple[str, ...]:
         return tuple(kind.name for kind in self.builds.step_kinds)
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        """The results.json keys its own steps fill (their rows' facts), beyond the common ones."""
+        return tuple(k for kind in self.builds.step_kinds if kind.facts for k in kind.facts.keys)
 
     def __reduce__(self):  # a kept plan (tasks/engine/plan_cache.py) names its rows: they are the registry's
         return _row, (self.name,)

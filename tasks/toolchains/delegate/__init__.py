@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.planning.step import StepKind
+from tasks.planning.step import StepKind, whole
 from tasks.toolchains import base
 from tasks.toolchains.delegate import analyse, settings
 
@@ -30,8 +30,9 @@ TOOLCHAIN = base.Toolchain(
                 cached=True,
                 isolated=False,
                 cost=0.05,
+                facts=whole("findings"),
             ),
         ),
     ),
-    ships=base.Ships(artifact="quantized", path=base.quantized_model, facts=("findings",)),
+    ships=base.Ships(artifact="quantized", path=base.quantized_model),
 )

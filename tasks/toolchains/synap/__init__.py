@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.model import schemes
-from tasks.planning.step import StepKind
+from tasks.planning.step import StepKind, picked
 from tasks.toolchains import base
 from tasks.toolchains.synap import rules, runtime, settings, steps
 
@@ -67,11 +67,10 @@ TOOLCHAIN = base.Toolchain(
                 plan=steps.plan_convert,
                 basename="compile",
                 cost=30,
+                facts=picked(("model_info",), file="facts"),
             ),
         ),
         imports=settings.needs_import,
     ),
-    ships=base.Ships(
-        artifact="synap", path=settings.model_path, runtime="synap_cli", runner=runtime, facts=("model_info",)
-    ),
+    ships=base.Ships(artifact="synap", path=settings.model_path, runtime="synap_cli", runner=runtime),
 )

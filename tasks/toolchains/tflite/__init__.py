@@ -17,5 +17,5 @@ TOOLCHAIN = base.Toolchain(
     compiler="none",
     reads=base.Reads(settings=base.Settings, read=_read, **base.TFLITE_KEYS),
     builds=base.Builds(quantizes=True, step_kinds=()),
-    ships=base.Ships(artifact="quantized", path=base.quantized_model, facts=()),
+    ships=base.Ships(artifact="quantized", path=base.quantized_model),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.planning.step import StepKind
+from tasks.planning.step import StepKind, picked, whole
 from tasks.toolchains import base
 from tasks.toolchains.vela import analyse, compile, rules, settings
 
@@ -35,6 +35,7 @@ TOOLCHAIN = base.Toolchain(
                 tools=("ethos-u-vela",),
                 cached=True,
                 cost=0.3,
+                facts=picked(("ops", "cpu_fallback", "estimate", "layers"), file="facts"),
             ),
             StepKind(
                 name="analyse",
@@ -45,13 +46,12 @@ TOOLCHAIN = base.Toolchain(
                 isolated=False,
                 cached=True,
                 cost=0.05,
+                facts=whole("findings"),
             ),
         ),
         warm=("ethos-u-vela", "vela"),
         latency=compile.Latency,
         rewrites=True,
     ),
-    ships=base.Ships(
-        artifact="vela", path=settings.model_path, facts=("ops", "cpu_fallback", "estimate", "layers", "findings")
-    ),
+    ships=base.Ships(artifact="vela", path=settings.model_path),
 )
