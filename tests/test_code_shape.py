@@ -90,7 +90,8 @@ def test_the_cycle_rule_sees_imports_inside_functions_and_the_packages_they_run(
     graph = imports()
     assert "tasks.engine.worker" in graph["tasks.engine.loader"]  # imported inside ProjectLoader.finish
     assert "tasks.model" in graph["tasks.steps.search"]  # it imports tasks.model.mixed_search: model/__init__ runs
-    assert "tasks.config" not in graph["tasks.model.mixed_search"]  # it imports tasks.config.model for type checkers only
+    # it imports tasks.config.model for type checkers only
+    assert "tasks.config" not in graph["tasks.model.mixed_search"]
     assert cycle({**graph, "tasks.engine.worker": graph["tasks.engine.worker"] | {"tasks.engine.loader"}})
 
 

@@ -75,11 +75,24 @@ def test_the_renderer_on_a_small_schema():
             "kind": {"enum": ["a", "b"], "description": "Which."},
             "parts": {"type": "object", "additionalProperties": {"$ref": "#/$defs/part"}, "description": "Parts."},
         },
-        "allOf": [{"if": {"properties": {"kind": {"const": "a"}}}, "then": {"properties": {"kind": {"const": "a"},
-                   "size": {"type": "integer", "minimum": 1, "default": 4, "description": "How big."}}}}],
-        "$defs": {"part": {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"},
-                                                                   "description": "Tags."}}}},
-    }  # fmt: skip
+        "allOf": [
+            {
+                "if": {"properties": {"kind": {"const": "a"}}},
+                "then": {
+                    "properties": {
+                        "kind": {"const": "a"},
+                        "size": {"type": "integer", "minimum": 1, "default": 4, "description": "How big."},
+                    }
+                },
+            }
+        ],
+        "$defs": {
+            "part": {
+                "type": "object",
+                "properties": {"tags": {"type": "array", "items": {"type": "string"}, "description": "Tags."}},
+            }
+        },
+    }
     assert reference.project_yaml_reference(schema) == "\n".join(
         [
             "# project.yaml reference",

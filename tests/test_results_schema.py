@@ -140,13 +140,20 @@ def _renamed(row: dict, old: str, new: str) -> None:
     ("change", "where", "said"),
     [
         (lambda v: _renamed(v, "size_bytes", "size"), "$.variants[0]", "('size' was unexpected)"),
-        (lambda v: _renamed(v["accuracy"], "worst_output", "worst"), "$.variants[0].accuracy", "('worst' was unexpected)"),
-        (lambda v: v["estimate"].update(inference_ms="4.75"), "$.variants[0].estimate.inference_ms",
-         "'4.75' is not of type 'number'"),
+        (
+            lambda v: _renamed(v["accuracy"], "worst_output", "worst"),
+            "$.variants[0].accuracy",
+            "('worst' was unexpected)",
+        ),
+        (
+            lambda v: v["estimate"].update(inference_ms="4.75"),
+            "$.variants[0].estimate.inference_ms",
+            "'4.75' is not of type 'number'",
+        ),
         (lambda v: v.update(layers={}), "$.variants[0].layers", "{} is not of type 'array', 'null'"),
         (lambda v: v.pop("benchmarks"), "$.variants[0]", "'benchmarks' is a required property"),
     ],
-)  # fmt: skip
+)
 def test_a_renamed_key_or_a_wrong_type_is_named_with_its_path(built_tiny: Path, change, where, said):
     document = built(built_tiny)
     document["variants"].sort(key=lambda v: v["target"] != "u65")  # a Vela row first: it has every fact

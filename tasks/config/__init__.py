@@ -44,10 +44,27 @@ from tasks.planning.options import relative
 SCHEMA_PATH = document.SCHEMA_PATH
 
 __all__ = [
-    "DEFAULT_DELEGATES", "SCHEMA_PATH", "Board", "Dataset",
-    "Gate", "Model", "Override", "Preprocess", "Project", "Prune", "Quantization", "Release", "Source", "Split", "StepCache",
-    "Target", "Task", "Variant", "load", "relative",
-]  # fmt: skip
+    "DEFAULT_DELEGATES",
+    "SCHEMA_PATH",
+    "Board",
+    "Dataset",
+    "Gate",
+    "Model",
+    "Override",
+    "Preprocess",
+    "Project",
+    "Prune",
+    "Quantization",
+    "Release",
+    "Source",
+    "Split",
+    "StepCache",
+    "Target",
+    "Task",
+    "Variant",
+    "load",
+    "relative",
+]
 
 
 def load(path: str | Path) -> Project:

@@ -240,11 +240,22 @@ class Board:
     def settings(self) -> BoardBase:
         """What a benchmark on this board depends on (fingerprinted)."""
         return {
-            "host": self.host, "user": self.user, "port": self.port, "workdir": self.workdir, "runner": self.runner,
-            "command": self.command, "python": self.python, "delegate": self.delegate,
-            "threads": self.threads, "warmup": self.warmup, "runs": self.runs, "transport": self.transport,
-            "serial": self.serial, "env": dict(sorted(self.env.items())), "synap_cli": self.synap_cli,
-        }  # fmt: skip
+            "host": self.host,
+            "user": self.user,
+            "port": self.port,
+            "workdir": self.workdir,
+            "runner": self.runner,
+            "command": self.command,
+            "python": self.python,
+            "delegate": self.delegate,
+            "threads": self.threads,
+            "warmup": self.warmup,
+            "runs": self.runs,
+            "transport": self.transport,
+            "serial": self.serial,
+            "env": dict(sorted(self.env.items())),
+            "synap_cli": self.synap_cli,
+        }
 
     def delegate_library(self, delegate: str | None) -> str | None:
         """The library this board loads for a target's ``delegate`` (None: built in, or no delegate)."""

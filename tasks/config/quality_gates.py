@@ -110,11 +110,31 @@ def check(rules: list[dict[str, Any]], variants: list[dict[str, Any]]) -> tuple[
             ok = (low is None or got >= low) and (high is None or got <= high)
             bound = f">= {low}" if low is not None else ""
             bound += (" and " if bound and high is not None else "") + (f"<= {high}" if high is not None else "")
-            checks.append({"gate": i, "variant": v["id"], "metric": rule["metric"], "output": note or None,
-                           "value": got, "bound": bound, "passed": ok, **_source(rule)})  # fmt: skip
+            checks.append(
+                {
+                    "gate": i,
+                    "variant": v["id"],
+                    "metric": rule["metric"],
+                    "output": note or None,
+                    "value": got,
+                    "bound": bound,
+                    "passed": ok,
+                    **_source(rule),
+                }
+            )
         if checked == 0:
-            checks.append({"gate": i, "variant": None, "metric": rule["metric"], "output": None, "value": None,
-                           "bound": "checks no variant", "passed": False, **_source(rule)})  # fmt: skip
+            checks.append(
+                {
+                    "gate": i,
+                    "variant": None,
+                    "metric": rule["metric"],
+                    "output": None,
+                    "value": None,
+                    "bound": "checks no variant",
+                    "passed": False,
+                    **_source(rule),
+                }
+            )
     return checks, warnings
 
 

@@ -132,15 +132,19 @@ def auto_well_formed(c: Context) -> Found:
         elif (q.goal.min is None) == (q.goal.max is None):
             yield at + ("goal",), "give the goal one bound, min or max: it says which way the search improves"
         elif q.goal.metric not in searchable and (q.goal.metric in KNOWN or not custom):
-            yield (at + ("goal", "metric"),
-                   f"'{q.goal.metric}' is not a metric a search can improve; one of {', '.join(searchable)}")  # fmt: skip
+            yield (
+                at + ("goal", "metric"),
+                f"'{q.goal.metric}' is not a metric a search can improve; one of {', '.join(searchable)}",
+            )
         elif q.goal.metric in BY_METRIC:
             for model in sorted({v.model for v in c.project.variants if v.quantization == n}):
                 given = [m for t in c.project.models[model].tasks if t.type in BY_NAME for m in BY_NAME[t.type].metrics]
                 if q.goal.metric not in given:
-                    yield (at + ("goal", "metric"),
-                           f"{q.goal.metric} is not measured on model {model}: its tasks give "
-                           f"{', '.join(given) or 'none'}; give models.{model}.task, or aim at snr_db")  # fmt: skip
+                    yield (
+                        at + ("goal", "metric"),
+                        f"{q.goal.metric} is not measured on model {model}: its tasks give "
+                        f"{', '.join(given) or 'none'}; give models.{model}.task, or aim at snr_db",
+                    )
         if q.budget is None:
             yield at, "type auto needs budget: {target: TARGET, max_ms: MS} (Vela's estimate the choice may cost)"
         elif q.budget.target not in c.project.targets:
@@ -194,8 +198,10 @@ def calibration_given(c: Context) -> Found:
     for v in c.project.variants:
         q, m = c.project.quantization[v.quantization], c.project.models[v.model]
         if q.calibrated and m.calibration is None:
-            yield (("models", m.name),
-                   f"quantization '{q.name}' ({q.type}) needs calibration data; add 'calibration: DATASET' to this model")  # fmt: skip
+            yield (
+                ("models", m.name),
+                f"quantization '{q.name}' ({q.type}) needs calibration data; add 'calibration: DATASET' to this model",
+            )
 
 
 def gates_bounded(c: Context) -> Found:
@@ -206,8 +212,10 @@ def gates_bounded(c: Context) -> Found:
         if gate.min is None and gate.max is None:
             yield ("gates", i), "give min, max or both"
         if gate.metric not in KNOWN and not custom:
-            yield (("gates", i, "metric"),
-                   f"'{gate.metric}' is not a metric; one of {', '.join(KNOWN)} (or a name a custom task metric returns)")  # fmt: skip
+            yield (
+                ("gates", i, "metric"),
+                f"'{gate.metric}' is not a metric; one of {', '.join(KNOWN)} (or a name a custom task metric returns)",
+            )
 
 
 # the settings each task type takes (type and metric aside), and the layouts of those that take a layout: the
@@ -239,7 +247,8 @@ def tasks_well_formed(c: Context) -> Found:
             ):
                 yield (
                     at,
-                    "a mediapipe_ssd detection task needs anchors: pose_detection, face_detection_short_range or palm_detection (or layout: boxes)",
+                    "a mediapipe_ssd detection task needs anchors: pose_detection, face_detection_short_range "
+                    "or palm_detection (or layout: boxes)",
                 )
             if task.type in seen and task.type != "custom":
                 yield at, f"a second {task.type} task; give a model one task of each type"
@@ -259,8 +268,13 @@ def splits_fit(c: Context) -> Found:
         total = d.count if d.kind == "random" else len(d.files)
         first, second = split_counts(total, (d.split.calibration, d.split.validation))
         if total and (first == 0 or second == 0):
-            yield at, (f"{total} sample(s) give {first} for calibration and {second} for validation; "
-                       "add samples or change the shares")  # fmt: skip
+            yield (
+                at,
+                (
+                    f"{total} sample(s) give {first} for calibration and {second} for validation; "
+                    "add samples or change the shares"
+                ),
+            )
 
 
 def release_globs_match(c: Context) -> Found:

@@ -42,8 +42,15 @@ from tasks.toolchains.registry import for_target
 
 MODEL_SUFFIXES = (".keras", ".h5", ".tflite", ".onnx")
 # object stores a step cache may be on (fsspec's protocol → the package that implements it)
-STORE_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
-                  "abfss": "adlfs"}  # fmt: skip
+STORE_PACKAGES = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+}
 
 
 @dataclass
@@ -104,17 +111,24 @@ class Reader:
         written = v.get(kind) if kind in ("images", "npy") else []
         count = declared.RANDOM.value(rnd, "count")
         return Dataset(
-            name=name, kind=kind, files=files, preprocess=preprocess,
+            name=name,
+            kind=kind,
+            files=files,
+            preprocess=preprocess,
             patterns=tuple(written if isinstance(written, list) else [written]),
             seed=declared.RANDOM.value(rnd, "seed"),
             count=min(count, v["limit"]) if "limit" in v else count,
             low=float(declared.RANDOM.value(rnd, "low")),
             high=float(declared.RANDOM.value(rnd, "high")),
             limit=v.get("limit"),
-            split=Split(calibration=v["split"]["calibration"], validation=v["split"]["validation"],
-                        seed=declared.SPLIT.value(v["split"], "seed"))
-            if "split" in v else None,
-        )  # fmt: skip
+            split=Split(
+                calibration=v["split"]["calibration"],
+                validation=v["split"]["validation"],
+                seed=declared.SPLIT.value(v["split"], "seed"),
+            )
+            if "split" in v
+            else None,
+        )
 
     def source(self, at: tuple, src: str | dict) -> Source:
         if isinstance(src, str):
@@ -239,20 +253,33 @@ class Reader:
         given = v.get("agreement", False)  # true: the defaults; false: off
         agree = {} if given is True else given if isinstance(given, dict) else None
         return Board(
-            name=name, host=v.get("host"), targets=tuple(v["targets"]),
-            user=v.get("user"), port=board.value(v, "port"), key=path("key"), known_hosts=path("known_hosts"),
-            host_key=v.get("host_key"), workdir=board.value(v, "workdir"),
-            timeout=float(board.value(v, "timeout")), connect_timeout=float(board.value(v, "connect_timeout")),
-            runner=run.value(bench, "runner"), command=bench.get("command"), python=run.value(bench, "python"),
-            delegate=bench.get("delegate"), threads=run.value(bench, "threads"), warmup=run.value(bench, "warmup"),
-            runs=run.value(bench, "runs"), transport=board.value(v, "transport"), serial=v.get("serial"),
+            name=name,
+            host=v.get("host"),
+            targets=tuple(v["targets"]),
+            user=v.get("user"),
+            port=board.value(v, "port"),
+            key=path("key"),
+            known_hosts=path("known_hosts"),
+            host_key=v.get("host_key"),
+            workdir=board.value(v, "workdir"),
+            timeout=float(board.value(v, "timeout")),
+            connect_timeout=float(board.value(v, "connect_timeout")),
+            runner=run.value(bench, "runner"),
+            command=bench.get("command"),
+            python=run.value(bench, "python"),
+            delegate=bench.get("delegate"),
+            threads=run.value(bench, "threads"),
+            warmup=run.value(bench, "warmup"),
+            runs=run.value(bench, "runs"),
+            transport=board.value(v, "transport"),
+            serial=v.get("serial"),
             delegates=dict(bench.get("delegates", {})),
             env={**(vx_cache if graph_cache else {}), **{k: str(x) for k, x in bench.get("env", {}).items()}},
             synap_cli=run.value(bench, "synap_cli"),
             agreement_samples=agreement.value(agree, "samples") if agree is not None else None,
             agreement_tolerance_lsb=agreement.value(agree or {}, "tolerance_lsb"),
             agreement_tolerance_abs=float(agreement.value(agree or {}, "tolerance_abs")),
-        )  # fmt: skip
+        )
 
     def cache(self, d: dict) -> StepCache | None:
         """``cache:`` of project.yaml, else NPUFORGE_CACHE (a folder, or a URL such as s3://bucket/prefix)."""
@@ -263,8 +290,10 @@ class Reader:
                 return None
             given = {"url": where} if "://" in where else {"dir": where}
         size = given.get("max_size_gb")
-        common = {"read_only": bool(declared.CACHE.value(given, "read_only")),
-                  "max_bytes": int(size * 2**30) if size is not None else None}  # fmt: skip
+        common = {
+            "read_only": bool(declared.CACHE.value(given, "read_only")),
+            "max_bytes": int(size * 2**30) if size is not None else None,
+        }
         if "url" not in given:
             return StepCache(dir=(self.root / Path(given["dir"]).expanduser()).absolute(), **common)
         url = given["url"].rstrip("/")

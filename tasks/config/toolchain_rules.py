@@ -90,8 +90,10 @@ def target_keys_used(c: Context) -> Found:
             if key == "delegate_options":
                 yield ("targets", name, key), "delegate_options need a delegate: name it too"
             else:
-                yield (("targets", name, key),
-                       f"{key} is not used by the {toolchain.name} toolchain ({toolchain.doc}); remove it")  # fmt: skip
+                yield (
+                    ("targets", name, key),
+                    f"{key} is not used by the {toolchain.name} toolchain ({toolchain.doc}); remove it",
+                )
 
 
 def _model_key_message(key: str, table: str, where: str, used: set[Toolchain], count: int) -> str:

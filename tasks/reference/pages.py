@@ -130,8 +130,13 @@ def _type(node: dict) -> str:
 
 def _limits(node: dict) -> str:
     words = []
-    for keyword, text in (("minimum", "≥ {}"), ("maximum", "≤ {}"), ("minItems", "at least {} item(s)"),
-                          ("maxItems", "at most {} item(s)"), ("pattern", "matches `{}`")):  # fmt: skip
+    for keyword, text in (
+        ("minimum", "≥ {}"),
+        ("maximum", "≤ {}"),
+        ("minItems", "at least {} item(s)"),
+        ("maxItems", "at most {} item(s)"),
+        ("pattern", "matches `{}`"),
+    ):
         if keyword in node:
             words.append(text.format(node[keyword]))
     return ", ".join(words)

@@ -52,7 +52,8 @@ def steps_table() -> str:
         where = "a worker process" if kind.isolated else "the build process"
         cached = "yes" if kind.cached else "no"
         rows.append(
-            f"| [{kind.name}](reference/steps.md#{kind.name}) | {_task_name(kind)} | {_cell(does)} | {where} | {cached} |"
+            f"| [{kind.name}](reference/steps.md#{kind.name}) | {_task_name(kind)} | {_cell(does)} "
+            f"| {where} | {cached} |"
         )
     return "\n".join(rows) + "\n"
 

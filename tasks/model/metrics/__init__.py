@@ -104,37 +104,61 @@ SEGMENTATION = (
 
 
 TASKS: tuple[TaskType, ...] = (
-    TaskType(name="classification", module="classification",
-             metrics=("top1_agreement", "top5_agreement"),
-             headline="top1_agreement",
-             doc="top-1 (and top-5) class of the quantized model against the float model's top-1",
-             keys=(OUTPUT,)),
-    TaskType(name="keypoints", module="keypoints",
-             metrics=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95", "landmark_pck"),
-             headline="landmark_px_mean",
-             doc="landmark displacement in pixels of the model input and as a fraction of its size, PCK",
-             keys=KEYPOINTS),
-    TaskType(name="detection", module="detection",
-             metrics=("detection_recall", "detection_precision", "detection_iou_mean", "detection_count_float",
-                      "detection_count_quantized"),
-             headline="detection_recall",
-             doc="decoded, suppressed boxes matched to the float model's: recall, precision, IoU",
-             keys=DETECTION),
-    TaskType(name="segmentation", module="segmentation",
-             metrics=("mask_iou", "mask_iou_min"),
-             headline="mask_iou",
-             doc="IoU of the quantized model's mask with the float model's",
-             keys=SEGMENTATION),
-    TaskType(name="custom", module="custom",
-             metrics=(),
-             headline="",
-             doc="a function of the project's: metric: FILE.py:FUNCTION"),
-)  # fmt: skip
+    TaskType(
+        name="classification",
+        module="classification",
+        metrics=("top1_agreement", "top5_agreement"),
+        headline="top1_agreement",
+        doc="top-1 (and top-5) class of the quantized model against the float model's top-1",
+        keys=(OUTPUT,),
+    ),
+    TaskType(
+        name="keypoints",
+        module="keypoints",
+        metrics=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95", "landmark_pck"),
+        headline="landmark_px_mean",
+        doc="landmark displacement in pixels of the model input and as a fraction of its size, PCK",
+        keys=KEYPOINTS,
+    ),
+    TaskType(
+        name="detection",
+        module="detection",
+        metrics=(
+            "detection_recall",
+            "detection_precision",
+            "detection_iou_mean",
+            "detection_count_float",
+            "detection_count_quantized",
+        ),
+        headline="detection_recall",
+        doc="decoded, suppressed boxes matched to the float model's: recall, precision, IoU",
+        keys=DETECTION,
+    ),
+    TaskType(
+        name="segmentation",
+        module="segmentation",
+        metrics=("mask_iou", "mask_iou_min"),
+        headline="mask_iou",
+        doc="IoU of the quantized model's mask with the float model's",
+        keys=SEGMENTATION,
+    ),
+    TaskType(
+        name="custom",
+        module="custom",
+        metrics=(),
+        headline="",
+        doc="a function of the project's: metric: FILE.py:FUNCTION",
+    ),
+)
 
 BY_NAME: dict[str, TaskType] = {t.name: t for t in TASKS}
 BUILTIN_METRICS: tuple[str, ...] = tuple(m for t in TASKS for m in t.metrics)
-HIGHER_IS_BETTER = {"landmark_px_mean": False, "landmark_px_p95": False, "landmark_rel_mean": False,
-                    "landmark_rel_p95": False}  # fmt: skip  # every other task metric: higher is better
+HIGHER_IS_BETTER = {
+    "landmark_px_mean": False,
+    "landmark_px_p95": False,
+    "landmark_rel_mean": False,
+    "landmark_rel_p95": False,
+}  # every other task metric: higher is better
 
 
 def evaluate(spec: dict, reference: list, quantized: list, input_shape: tuple[int, ...]) -> dict:

@@ -33,7 +33,8 @@ TOOLCHAIN = base.Toolchain(
             "io": "io is a TensorFlow Lite setting; for variant {id} say dequantize: per output under "
             "the model's synap: outputs",
             "per_channel": "per_channel is a TensorFlow Lite setting; variant {id} is quantized by SyNAP, which "
-            "would drop it: use scheme: perchannel_symmetric_affine for SyNAP, or build this scheme for TensorFlow Lite "
+            "would drop it: use scheme: perchannel_symmetric_affine for SyNAP, "
+            "or build this scheme for TensorFlow Lite "
             "targets only",
             "match": "SyNAP picks layers by name, not by pattern (variant {id}); use from: LAYER "
             "(that layer and every layer after it)",
