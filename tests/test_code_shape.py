@@ -90,7 +90,7 @@ def test_the_cycle_rule_sees_imports_inside_functions_and_the_packages_they_run(
     graph = imports()
     assert "tasks.engine.worker" in graph["tasks.engine.loader"]  # imported inside ProjectLoader.finish
     assert "tasks.model" in graph["tasks.steps.search"]  # it imports tasks.model.mixed_search: model/__init__ runs
-    # it imports tasks.config.model for type checkers only
+    # it imports tasks.config.project for type checkers only
     assert "tasks.config" not in graph["tasks.model.mixed_search"]
     assert cycle({**graph, "tasks.engine.worker": graph["tasks.engine.worker"] | {"tasks.engine.loader"}})
 
@@ -137,7 +137,7 @@ def test_no_package_imports_one_on_its_floor_or_above_not_even_through_a_functio
 
 def test_the_floor_rule_sees_an_import_going_up():
     graph = imports()
-    assert upward({**graph, "tasks.model.quantizer": {"tasks.config.model"}}) == [
-        "tasks.model.quantizer -> tasks.config.model (model may not import config)"
+    assert upward({**graph, "tasks.model.quantizer": {"tasks.config.project"}}) == [
+        "tasks.model.quantizer -> tasks.config.project (model may not import config)"
     ]
     assert upward({"tasks.steps.results": {"tasks.results.records", "tasks.errors"}}) == []

@@ -26,7 +26,7 @@ def project(tmp_path: Path, monkeypatch) -> Path:
 
 def kept(project: Path, baseline: Path | None = None) -> bool:
     """Plan the project; True if the kept plan was reused."""
-    records, plans = plan_cache.planned(project, baseline, doit_tasks.records)
+    records, plans = plan_cache.planned(project, baseline, doit_tasks.tasks_data)
     assert [g["prefix"] for g in records["groups"]][:3] == ["fetch", "convert", "import"]
     return plans._planning is None
 
@@ -40,8 +40,8 @@ def later(path: Path) -> None:
 def test_an_unchanged_project_reuses_its_plan_and_the_kept_plan_is_the_same(project: Path):
     assert not kept(project)
     assert kept(project)
-    records, plans = plan_cache.planned(project, None, doit_tasks.records)
-    fresh_records, fresh = plan_cache.planned(project, None, lambda p: doit_tasks.records(p))
+    records, plans = plan_cache.planned(project, None, doit_tasks.tasks_data)
+    fresh_records, fresh = plan_cache.planned(project, None, lambda p: doit_tasks.tasks_data(p))
     assert records == fresh_records
     loaded = plans.planning()  # unpickled when a step asks for it
     assert [s.task_name for s in loaded.steps] == [s.task_name for s in plan_cache._plan(project, None).steps]
@@ -84,7 +84,7 @@ def test_new_code_new_tools_an_npuforge_variable_or_another_baseline_plan_again(
 
 
 def test_a_no_op_build_loads_no_config_and_no_step_module(tmp_path: Path):
-    """What a no-op costs is doit's own work: the kept records, no jsonschema, YAML or planning."""
+    """What a no-op costs is doit's own work: the kept task data, no jsonschema, YAML or planning."""
     tiny_project(tmp_path)
     env = {"NPUFORGE_PLANS": str(tmp_path / "plans")}
     ok(doit(tmp_path, "list", env=env))  # plans, and keeps the plan

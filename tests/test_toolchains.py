@@ -119,7 +119,7 @@ def test_model_and_prune_keys_of_another_toolchain(tmp_path: Path):
     )
     rewrites = "    rewrites: []\n"
     assert error(tmp_path, "vs680", "{type: int8}", rewrites) == (
-        "project.yaml:9: models.net.rewrites: rewrites is used only by the vela, delegate, tflite toolchain(s); "
+        "project.yaml:9: models.net.rewrites: rewrites is used only by the vela, delegate, cpu toolchain(s); "
         "model net is built only with synap (1 variant(s)): remove it, or build it for such a target"
     )
 
@@ -133,7 +133,7 @@ def test_prune_keys_follow_the_prune_variants_toolchain(tmp_path: Path):
     with pytest.raises(ConfigError) as info:
         config.load(write(tmp_path / "project.yaml", text.replace("TARGET", "vs680")))
     assert str(info.value).endswith(
-        "project.yaml:10: models.net.prune.head.inputs: inputs is used only by the vela, delegate, tflite "
+        "project.yaml:10: models.net.prune.head.inputs: inputs is used only by the vela, delegate, cpu "
         "toolchain(s); prune variant net.head is built only with synap (1 variant(s)): remove it, or build it for "
         "such a target"
     )
@@ -165,7 +165,7 @@ def test_each_target_gets_its_toolchain(tmp_path: Path):
     assert {n: t.toolchain.name for n, t in project.targets.items()} == {
         "u55": "vela",
         "vs680": "synap",
-        "cpu": "tflite",
+        "cpu": "cpu",
         "npu": "delegate",
     }
 
@@ -186,6 +186,6 @@ def test_registry_agrees_with_the_step_table_and_the_schema():
     assert by_compiler["synap"] == toolchains.BY_NAME["synap"].reads.target_keys
     assert (
         by_compiler["none"]
-        == toolchains.BY_NAME["delegate"].reads.target_keys | toolchains.BY_NAME["tflite"].reads.target_keys
+        == toolchains.BY_NAME["delegate"].reads.target_keys | toolchains.BY_NAME["cpu"].reads.target_keys
     )
     assert quant_keys == set().union(*(t.reads.quantization_keys for t in toolchains.TOOLCHAINS))

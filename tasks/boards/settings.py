@@ -1,6 +1,6 @@
 """A board as the steps that measure on it receive it: plain dicts (they travel to worker processes as JSON).
 
-``Board.settings()`` (tasks/config/model.py) gives ``BoardBase``; the benchmark
+``Board.settings()`` (tasks/config/project.py) gives ``BoardBase``; the benchmark
 and agreement steps add the target's runtime and delegate (``BoardSettings``,
 fingerprinted), and how to reach the board (``Connection``, not fingerprinted:
 a moved key file does not change a measurement).  The transport

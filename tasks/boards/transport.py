@@ -70,9 +70,9 @@ def _where(board: Reach) -> str:
     return f"board {board['name']} ({user}{board['host']}:{board['port']})"
 
 
-def connect(board: Reach) -> Remote | Adb:
+def connect(board: Reach) -> Ssh | Adb:
     """The board's transport: SSH (default) or adb."""
-    return Adb(board) if board.get("transport") == "adb" else Remote(board)
+    return Adb(board) if board.get("transport") == "adb" else Ssh(board)
 
 
 def _policy(board: Reach):
@@ -99,7 +99,7 @@ def _policy(board: Reach):
     return Verify()
 
 
-class Remote:
+class Ssh:
     """One SSH connection to a board (fabric), opened on first use."""
 
     def __init__(self, board: Reach):
@@ -203,7 +203,7 @@ class Remote:
 REMOTE_GRACE = 15.0  # seconds past the board's own timeout before the SSH side gives up
 
 
-def run_exclusive(remote: Remote | Adb, board: Reach, command: str) -> Outcome:
+def run_exclusive(remote: Ssh | Adb, board: Reach, command: str) -> Outcome:
     """``command`` (shell-quoted already) on the board, one at a time (``flock`` in the workdir), ended by the
     board's own ``timeout`` too, so a hung run cannot hold the lock."""
     lock = shlex.quote(f"{board['workdir'].rstrip('/')}/.npuforge.lock")
@@ -211,7 +211,7 @@ def run_exclusive(remote: Remote | Adb, board: Reach, command: str) -> Outcome:
     return remote.run(f"flock {lock} {limit} {command}", board["timeout"] + REMOTE_GRACE)
 
 
-def _put_by_hash(board_io: Remote | Adb, local: Path, remote: str, send) -> int:
+def _put_by_hash(board_io: Ssh | Adb, local: Path, remote: str, send) -> int:
     """Send ``local`` to ``remote`` under a temporary name, then rename; nothing when the board has it."""
     timeout = board_io.board["connect_timeout"]
     digest = sha256_file(local)

@@ -5,7 +5,7 @@ Loading is four layers, each a module:
 1. ``document``: YAML with the line of every key, validated against
    schema/project.schema.json (unknown keys are errors);
 2. ``sections``: each section's entries → the frozen dataclasses of
-   ``model``, paths resolved against the folder of project.yaml;
+   ``project``, paths resolved against the folder of project.yaml;
 3. ``expand``: the build matrix → variants (pure);
 4. ``rules``: checks across keys and sections, as a table, including the keys
    each variant's toolchain uses (tasks/toolchains/registry.py).
@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.config import document, expand, rules
-from tasks.config.model import (
+from tasks.config.project import (
     DEFAULT_DELEGATES,
     Board,
     Dataset,

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from tasks.config.model import WEIGHT_ALGORITHMS
+from tasks.config.project import WEIGHT_ALGORITHMS
 from tasks.keys import Key, Keys, boolean, enum, integer, number, ref, string, strings
 from tasks.model import schemes
 from tasks.model.metrics import TASKS

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tasks.config.model import Model, Variant
+from tasks.config.project import Model, Variant
 
 
 def units(models: dict[str, Model]) -> dict[str, tuple[str, str | None]]:

@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from tasks.config.expand import units
-from tasks.config.model import Project
+from tasks.config.project import Project
 from tasks.config.toolchain_rules import model_keys_used, quantization_keys_used, target_keys_used
 from tasks.model import schemes
 from tasks.model.metrics import TASKS

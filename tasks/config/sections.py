@@ -1,4 +1,4 @@
-"""The document's sections → the model's dataclasses (tasks/config/model.py).
+"""The document's sections → the model's dataclasses (tasks/config/project.py).
 
 The second layer of loading: each function turns one entry of one section
 into its frozen dataclass, resolving paths against the project's folder and
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.config import declared
-from tasks.config.model import (
+from tasks.config.project import (
     Board,
     Budget,
     Dataset,

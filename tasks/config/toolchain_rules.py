@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from tasks.config.model import Variant
+from tasks.config.project import Variant
 from tasks.model import schemes
 from tasks.toolchains.base import Toolchain
 from tasks.toolchains.registry import TOOLCHAINS

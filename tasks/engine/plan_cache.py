@@ -3,7 +3,7 @@
 Validating project.yaml (jsonschema), composing it with line numbers and
 planning every step cost more than doit's own no-op.  So the plan is kept in
 two files: what doit needs of each step as plain data (names, files,
-fingerprint; tasks/engine/wiring.py's records), read at every start, and the
+fingerprint; tasks/engine/wiring.py's tasks_data), read at every start, and the
 Planning itself, pickled, loaded only when a step runs.  They are kept with
 what the plan was made from:
 
@@ -104,19 +104,19 @@ def _plan(project_file: Path, baseline: Path | None) -> Planning:
     return planning
 
 
-def planned(project_file: Path, baseline: Path | None, records: Callable[[Planning], dict]) -> tuple[dict, Plan]:
-    """``records(planning)`` of the project and its Plan: the kept ones if nothing they were made from
+def planned(project_file: Path, baseline: Path | None, tasks_data: Callable[[Planning], dict]) -> tuple[dict, Plan]:
+    """``tasks_data(planning)`` of the project and its Plan: the kept ones if nothing they were made from
     changed, else new ones (kept)."""
     where = folder()
     stem = hashlib.sha256(str(project_file).encode()).hexdigest()[:24]
-    light, full = (where / f"{stem}.records.pickle", where / f"{stem}.plan.pickle") if where else (None, None)
+    light, full = (where / f"{stem}.tasks.pickle", where / f"{stem}.plan.pickle") if where else (None, None)
     fixed = _fixed(project_file, project_file.read_bytes(), baseline)
     if light is not None:
         kept = _read(light)
         if kept is not None and kept["fixed"] == fixed and kept["named"] == _stat_all(kept["paths"], kept["globs"]):
-            return kept["records"], Plan(project_file, baseline, kept=full, token=kept["token"])
+            return kept["tasks"], Plan(project_file, baseline, kept=full, token=kept["token"])
     planning = _plan(project_file, baseline)
-    made = records(planning)
+    made = tasks_data(planning)
     if light is not None and full is not None:
         token = os.urandom(8).hex()
         paths, globs = _named(planning.project)
@@ -130,7 +130,7 @@ def planned(project_file: Path, baseline: Path | None, records: Callable[[Planni
                 "paths": paths,
                 "globs": globs,
                 "named": _stat_all(paths, globs),
-                "records": made,
+                "tasks": made,
             },
         )
     return made, Plan(project_file, baseline, planning)

@@ -6,7 +6,7 @@ restored from a CI cache at another path.
 
 A task is made from a plain record of its step (names, files, fingerprint,
 doc), kept with the plan (tasks/engine/plan_cache.py): a build in which nothing
-changed reads the records and never loads the plan, the project's config or
+changed reads the kept task data and never loads the plan, the project's config or
 the step modules.  A step's action loads the plan when it runs.
 """
 
@@ -34,7 +34,7 @@ class params_unchanged:
     digest) in the database, so a later run can say which one changed.
     """
 
-    def __init__(self, text: str):  # the parameters as JSON, keys sorted (record())
+    def __init__(self, text: str):  # the parameters as JSON, keys sorted (task_data())
         self.text = text
 
     def configure_task(self, task) -> None:
@@ -121,7 +121,7 @@ def _log(step: Step, planning: plan.Planning) -> Path:
     return planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
 
 
-def record(step: Step, planning: plan.Planning) -> dict[str, Any]:
+def task_data(step: Step, planning: plan.Planning) -> dict[str, Any]:
     """What doit needs of a step, in plain data (kept with the plan)."""
     return {
         "task": step.task_name,
@@ -142,8 +142,8 @@ def params_text(step: Step, planning: plan.Planning) -> str:
     return json.dumps(planning.fingerprints()[step.task_name], sort_keys=True)
 
 
-def records(planning: plan.Planning) -> dict[str, Any]:
-    """The plan as doit needs it: the task name prefixes in step-table order, each with its steps' records."""
+def tasks_data(planning: plan.Planning) -> dict[str, Any]:
+    """The plan as doit needs it: the task name prefixes in step-table order, each with its steps' task data."""
     from tasks.steps import STEPS
 
     groups: dict[str, dict[str, Any]] = {}
@@ -152,7 +152,7 @@ def records(planning: plan.Planning) -> dict[str, Any]:
             kind.task_prefix, {"prefix": kind.task_prefix, "single": kind.single, "doc": kind.doc, "kinds": []}
         )["kinds"].append(kind.name)
     for group in groups.values():
-        group["steps"] = [record(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
+        group["steps"] = [task_data(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
     project = planning.project
     gated = any(s.kind.name == "gates" for s in planning.steps)  # project.yaml's gates, or an automatic scheme's goal
     return {
@@ -221,7 +221,7 @@ def load(
     ``loader`` is the running command's tasks.engine.loader.ProjectLoader: it takes the
     build lock for a writing command.  Raises ConfigError for a bad project.
     """
-    kept, plans = plan_cache.planned(Path(project_file).absolute(), baseline, records)
+    kept, plans = plan_cache.planned(Path(project_file).absolute(), baseline, tasks_data)
     default_tasks = ["results", "report"] + (["gates"] if kept["gates"] else [])
     if shard_arg is not None:
         k, n, units = shard.shard(shard_arg, kept["shard_units"])

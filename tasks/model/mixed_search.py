@@ -50,7 +50,7 @@ from tasks.progress import progress
 from tasks.tflite import flatbuffer, opcodes
 
 if TYPE_CHECKING:
-    from tasks.config.model import Goal
+    from tasks.config.project import Goal
 
 WEIGHTS = ("min_max", "octav", "mse")  # int8 weight rounding the search tries before widening anything
 ADJACENT = 2.0  # a block next to the ones taken counts this much better: fewer type changes
@@ -150,7 +150,7 @@ def overrides(model, wide: set[int]) -> list[dict[str, str]]:
 
 
 @dataclass(kw_only=True)
-class Bench:
+class Measurer:
     """Measures candidates of one model: quantize with the ranges, compile with Vela, evaluate; cached by content."""
 
     content: bytes  # the float model
@@ -272,17 +272,17 @@ class Bench:
 # --- sensitivity ------------------------------------------------------------------------------------------
 
 
-def sensitivity(bench: Bench) -> dict[str, Any]:
+def sensitivity(meter: Measurer) -> dict[str, Any]:
     """The ends (int8 with each weight rounding, all int16x8) and each block widened alone / narrowed alone."""
     started = time.monotonic()
-    found = blocks(bench.model)
+    found = blocks(meter.model)
     every = {k for b in found for k in b.ops}
     progress(
-        f"{len(found)} blocks of {len(every)} layers, each measured on {len(bench.inputs()[0])} validation "
+        f"{len(found)} blocks of {len(every)} layers, each measured on {len(meter.inputs()[0])} validation "
         "samples; first the 8-bit and 16-bit ends"
     )
-    ends = {f"int8_{w}": bench.measure(set(), w) for w in WEIGHTS}
-    ends["int16x8"] = bench.measure(every)
+    ends = {f"int8_{w}": meter.measure(set(), w) for w in WEIGHTS}
+    ends["int16x8"] = meter.measure(every)
     rows = []
     step = max(1, len(found) // 8)
     for b in found:
@@ -293,8 +293,8 @@ def sensitivity(bench: Bench) -> dict[str, Any]:
                 "ops": list(b.ops),
                 "kinds": list(b.kinds),
                 "name": b.name,
-                "widen": bench.measure(ops),
-                "narrow": bench.measure(every - ops),
+                "widen": meter.measure(ops),
+                "narrow": meter.measure(every - ops),
             }
         )
         if (b.index + 1) % step == 0 or b.index + 1 == len(found):
@@ -302,8 +302,8 @@ def sensitivity(bench: Bench) -> dict[str, Any]:
     return {
         "blocks": rows,
         "ends": ends,
-        "samples": len(bench.inputs()[0]),
-        "cost": {**bench.counts, "seconds": round(time.monotonic() - started, 1)},
+        "samples": len(meter.inputs()[0]),
+        "cost": {**meter.counts, "seconds": round(time.monotonic() - started, 1)},
     }
 
 
@@ -350,34 +350,34 @@ def routes(sens: dict[str, Any], goal: Goal, near: list[set[int]]) -> list[Route
     return [Route(name="widen", order=widen), Route(name="narrow", order=narrow)]
 
 
-def _checked_blocks(bench: Bench, sens: dict[str, Any], goal: Goal) -> list:
+def _checked_blocks(meter: Measurer, sens: dict[str, Any], goal: Goal) -> list:
     """The model's blocks, once the sensitivity table is known to be this model's and to measure the goal."""
-    found = blocks(bench.model)
+    found = blocks(meter.model)
     if len(found) != len(sens["blocks"]):
         raise StepError(
-            f"{bench.label}: the sensitivity table has {len(sens['blocks'])} blocks, the model "
+            f"{meter.label}: the sensitivity table has {len(sens['blocks'])} blocks, the model "
             f"{len(found)}; run the sensitivity step again"
         )
     if goal.value(sens["ends"]["int8_min_max"]) is None:
         given = ", ".join(sens["ends"]["int8_min_max"]["accuracy"]["metrics"]) or "none"
         raise StepError(
-            f"{bench.label}: the goal's metric {goal.metric} is not measured on this model "
+            f"{meter.label}: the goal's metric {goal.metric} is not measured on this model "
             f"(its tasks give: {given}); fix the scheme's goal or the model's task"
         )
     return found
 
 
-def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dict[str, Any]:
+def search(meter: Measurer, sens: dict[str, Any], goal: Goal, max_ms: float) -> dict[str, Any]:
     """The cheapest candidate that meets ``goal`` within ``max_ms``, or the closest, and every candidate measured."""
     started = time.monotonic()
-    before = dict(bench.counts)
-    found = _checked_blocks(bench, sens, goal)
-    near = neighbours(bench.model, found)
+    before = dict(meter.counts)
+    found = _checked_blocks(meter, sens, goal)
+    near = neighbours(meter.model, found)
     every = {k for b in found for k in b.ops}
     tried: list[dict[str, Any]] = []
 
     def candidate(stage: str, wide: set[int], weights: str, step: int | None = None) -> dict[str, Any]:
-        record = bench.measure(wide, weights)
+        record = meter.measure(wide, weights)
         entry = {
             "stage": stage,
             "step": step,
@@ -417,10 +417,10 @@ def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dic
             max(within, key=lambda t: (_better(goal, t), -t["ms"])) if within else min(tried, key=lambda t: t["ms"])
         )
     wide = set(chosen["wide"])
-    scheme = {"type": "int8", "weights": chosen["weights"], "overrides": overrides(bench.model, wide)}
+    scheme = {"type": "int8", "weights": chosen["weights"], "overrides": overrides(meter.model, wide)}
     if not scheme["overrides"]:
         del scheme["overrides"]
-    cost = {k: bench.counts[k] - before[k] for k in bench.counts}
+    cost = {k: meter.counts[k] - before[k] for k in meter.counts}
     return {
         "goal": goal.text(),
         "metric": goal.metric,
@@ -430,7 +430,7 @@ def search(bench: Bench, sens: dict[str, Any], goal: Goal, max_ms: float) -> dic
         "why": _why(goal, met, chosen, tried, max_ms),
         "chosen": {
             **{k: chosen[k] for k in ("ms", "value", "widened", "type_changes", "weights")},
-            "layers": _layer_names(bench.model, wide),
+            "layers": _layer_names(meter.model, wide),
             "scheme": scheme,
             "summary": _summary(goal, chosen),
         },

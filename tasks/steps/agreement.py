@@ -192,7 +192,7 @@ def _check(outcome: boards.Outcome, board: Reach, argv: list[str]) -> None:
         raise boards.BoardError(f"{where}: the outputs runner exited with code {outcome.exit_code}:\n{tail}")
 
 
-def _download(remote: boards.Remote | boards.Adb, path: str, board: Reach) -> bytes:
+def _download(remote: boards.Ssh | boards.Adb, path: str, board: Reach) -> bytes:
     """The file at ``path`` on the board, through the shell (sha256sum and base64), then removed there."""
     q = shlex.quote(path)
     outcome = remote.run(f"sha256sum {q} && base64 {q} && rm -f {q}", board["timeout"])

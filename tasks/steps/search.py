@@ -139,14 +139,14 @@ def plan_search(planning: Planning) -> list[Step]:
     return steps
 
 
-def _bench(c: Candidates, take: int | None = None):
+def _measurer(c: Candidates, take: int | None = None):
     import hashlib
 
     from tasks.model import calibration, mixed_search
     from tasks.toolchains.vela import compile
 
     qsvs, _ = calibration.read(c.ranges)
-    return mixed_search.Bench(
+    return mixed_search.Measurer(
         content=c.model.read_bytes(),
         qsvs=qsvs,
         ranges_digest=hashlib.sha256(c.ranges.read_bytes()).hexdigest(),
@@ -166,19 +166,19 @@ def sensitivity(o: SensitivityOptions) -> None:
     from tasks import atomic
     from tasks.model import mixed_search
 
-    atomic.write_json(o.out, mixed_search.sensitivity(_bench(o.candidates, mixed_search.SENSITIVITY_SAMPLES)))
+    atomic.write_json(o.out, mixed_search.sensitivity(_measurer(o.candidates, mixed_search.SENSITIVITY_SAMPLES)))
 
 
 def search(o: SearchOptions) -> None:
     import json
 
     from tasks import atomic
-    from tasks.config.model import Goal
+    from tasks.config.project import Goal
     from tasks.model import mixed_search
     from tasks.progress import progress
 
     table = json.loads(o.table.read_text())
-    found = mixed_search.search(_bench(o.candidates), table, Goal(**o.goal), o.max_ms)
+    found = mixed_search.search(_measurer(o.candidates), table, Goal(**o.goal), o.max_ms)
     found["target"] = o.candidates.vela.target
     found["sensitivity_cost"] = table["cost"]
     found["snippet"] = mixed_search.snippet(o.name, found["chosen"])

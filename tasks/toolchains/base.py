@@ -130,7 +130,7 @@ def _row(name: str) -> Toolchain:
     return _ROWS[name]
 
 
-# What the toolchains that quantize with TensorFlow Lite read (vela, delegate, tflite).
+# What the toolchains that quantize with TensorFlow Lite read (vela, delegate, cpu).
 TFLITE_QUANTIZATION_KEYS = frozenset({"type", "io", "per_channel", "overrides", "weights", "goal", "budget"})
 TFLITE_TYPES = schemes.names(tflite=True)
 TFLITE_OVERRIDE_KEYS = frozenset({"type", "match", "from"})

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.toolchains import base, delegate, synap, tflite, vela
+from tasks.toolchains import base, cpu, delegate, synap, vela
 from tasks.toolchains.base import Toolchain
 
-TOOLCHAINS: tuple[Toolchain, ...] = (vela.TOOLCHAIN, delegate.TOOLCHAIN, tflite.TOOLCHAIN, synap.TOOLCHAIN)
+TOOLCHAINS: tuple[Toolchain, ...] = (vela.TOOLCHAIN, delegate.TOOLCHAIN, cpu.TOOLCHAIN, synap.TOOLCHAIN)
 
 BY_NAME = base.register(TOOLCHAINS)
 COMPILERS = tuple(dict.fromkeys(t.compiler for t in TOOLCHAINS))

@@ -12,7 +12,7 @@ def _read(raw: dict[str, Any], file_of: base.FileOf) -> base.Settings:
 
 
 TOOLCHAIN = base.Toolchain(
-    name="tflite",
+    name="cpu",
     doc="the quantized .tflite on the CPU (TFLite's own kernels)",
     compiler="none",
     reads=base.Reads(settings=base.Settings, read=_read, **base.TFLITE_KEYS),
