@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.config import quality_gates
-from tasks.model.metrics import headline, metric_text
+from tasks.model.metrics import LABELS, headline, metric_text
 from tasks.planning.options import input_file, output_file
 from tasks.progress import say
 from tasks.report import assets as report_assets
@@ -85,15 +85,6 @@ def _min_snr(v: VariantRow) -> float | None:
     acc = v.get("accuracy") or {}
     outputs = acc.get("outputs") or {}
     return min(o["snr_db"] for o in outputs.values()) if outputs else None
-
-
-TASK_LABELS = {
-    "top1_agreement": "top-1",
-    "landmark_px_mean": "landmarks",
-    "detection_recall": "recall",
-    "detection_precision": "precision",
-    "mask_iou": "mask IoU",
-}
 
 
 def _npu_ratio(v: VariantRow) -> float | None:
@@ -273,7 +264,7 @@ def _fmt(key: str, value: Any) -> str:
         return f"{value:.1f}"
     if key == "task":
         name, number = value
-        return f"{TASK_LABELS.get(name, name)} {metric_text(name, number)}"
+        return f"{LABELS.get(name, name)} {metric_text(name, number)}"
     if key in ("size", "macs"):
         return f"{value:,}"
     if key == "gates":

@@ -20,7 +20,7 @@ by the modules; planning imports this package for the names alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tasks.keys import Key, enum, integer, number, string
 
@@ -33,6 +33,8 @@ class TaskType:
     headline: str  # the one the overview shows
     doc: str
     keys: tuple[Key, ...] = ()  # the settings its task object takes beside type and metric (their docs say what)
+    labels: dict[str, str] = field(default_factory=dict)  # a metric's short name in the report ("top-1")
+    lower_is_better: tuple[str, ...] = ()  # its metrics that are errors (every other one: higher is better)
 
 
 # A task's settings.  The schema's task object (tasks/config/declared.py) takes each once and says which
@@ -111,6 +113,7 @@ TASKS: tuple[TaskType, ...] = (
         headline="top1_agreement",
         doc="top-1 (and top-5) class of the quantized model against the float model's top-1",
         keys=(OUTPUT,),
+        labels={"top1_agreement": "top-1"},
     ),
     TaskType(
         name="keypoints",
@@ -119,6 +122,8 @@ TASKS: tuple[TaskType, ...] = (
         headline="landmark_px_mean",
         doc="landmark displacement in pixels of the model input and as a fraction of its size, PCK",
         keys=KEYPOINTS,
+        labels={"landmark_px_mean": "landmarks"},
+        lower_is_better=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95"),
     ),
     TaskType(
         name="detection",
@@ -133,6 +138,7 @@ TASKS: tuple[TaskType, ...] = (
         headline="detection_recall",
         doc="decoded, suppressed boxes matched to the float model's: recall, precision, IoU",
         keys=DETECTION,
+        labels={"detection_recall": "recall", "detection_precision": "precision"},
     ),
     TaskType(
         name="segmentation",
@@ -141,6 +147,7 @@ TASKS: tuple[TaskType, ...] = (
         headline="mask_iou",
         doc="IoU of the quantized model's mask with the float model's",
         keys=SEGMENTATION,
+        labels={"mask_iou": "mask IoU"},
     ),
     TaskType(
         name="custom",
@@ -153,12 +160,8 @@ TASKS: tuple[TaskType, ...] = (
 
 BY_NAME: dict[str, TaskType] = {t.name: t for t in TASKS}
 BUILTIN_METRICS: tuple[str, ...] = tuple(m for t in TASKS for m in t.metrics)
-HIGHER_IS_BETTER = {
-    "landmark_px_mean": False,
-    "landmark_px_p95": False,
-    "landmark_rel_mean": False,
-    "landmark_rel_p95": False,
-}  # every other task metric: higher is better
+HIGHER_IS_BETTER = {m: False for t in TASKS for m in t.lower_is_better}  # every other task metric: higher is better
+LABELS: dict[str, str] = {m: label for t in TASKS for m, label in t.labels.items()}  # the report's short names
 
 
 def evaluate(spec: dict, reference: list, quantized: list, input_shape: tuple[int, ...]) -> dict:
