@@ -68,6 +68,7 @@ def test_real_model_budget_and_the_graph_overlay(tmp_path: Path):
         quantize.Options(
             scheme=scheme,
             label="net/int8",
+            where=quantize.Where(scheme="int8", model="models.net", unit="models.net"),
             model=float_model,
             out=out,
             facts=tmp_path / "q.json",

@@ -103,6 +103,7 @@ def _int8(model: Path, out: Path) -> Path:
         quantize.Options(
             scheme=quantize.Scheme(type="int8", io="int8", per_channel=True, overrides=()),
             label="net/int8",
+            where=quantize.Where(scheme="int8", model="models.net", unit="models.net"),
             model=model,
             out=out,
             facts=out.with_suffix(".json"),

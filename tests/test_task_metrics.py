@@ -43,6 +43,7 @@ def test_keypoint_metrics_of_a_quantized_model_match_its_raw_outputs(tmp_path: P
         quantize.Options(
             scheme=quantize.Scheme(type="int8"),
             label="lm/int8",
+            where=quantize.Where(scheme="int8", model="models.lm", unit="models.lm"),
             model=float_model,
             out=quantized,
             facts=tmp_path / "q.json",
