@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,6 +72,25 @@ def start_doit(project_dir: Path, *args: str, env: dict[str, str] | None = None,
 
 def _terminal_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def pause(proc: subprocess.Popen) -> None:
+    """Stop ``proc`` (SIGSTOP) and return once every thread of it has stopped; SIGCONT lets it go on.
+
+    What it has not done yet it does after SIGCONT: a test changes the world at a known point of a build.
+    Its step processes, in process groups of their own, go on meanwhile.
+    """
+    os.kill(proc.pid, signal.SIGSTOP)
+    while proc.poll() is None and not _stopped(proc.pid):
+        time.sleep(0.001)
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        threads = [(task / "stat").read_text() for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:  # a thread ended while being listed
+        return False
+    return all(stat.rsplit(")", 1)[1].split()[0] in ("T", "t") for stat in threads)
 
 
 def reuse_fetched_wheels(root: Path) -> None:

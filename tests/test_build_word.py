@@ -9,24 +9,32 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from engine_trials import run_and_stop
-from support import doit, ok, ran, tiny_project
+from support import doit, ok, ran
 from tasks.engine import commands as engine
 
 BROKEN = "models:\n  broken:\n    source: models/broken.tflite\n    calibration: pics\n    validation: pics\n"
 
 
 @pytest.fixture(scope="module")
-def built_two(tmp_path_factory) -> Path:
-    """The tiny project cut to two variants (int8 for the Ethos-U55 and the CPU), built once."""
-    root = tmp_path_factory.mktemp("two-built")
-    project = tiny_project(root)
+def built_two(built_tiny: Path, tmp_path_factory) -> Path:
+    """The tiny project cut to two variants (int8 for the Ethos-U55 and the CPU), built once.
+
+    Cut from the built tiny project: its steps for the two variants stay up to date (same inputs, same
+    options), so the build remakes results and the report; the folders of the variants cut go first.
+    """
+    root = tmp_path_factory.mktemp("two-built") / "tiny"
+    shutil.copytree(built_tiny, root)
+    project = root / "project.yaml"
     text = project.read_text().replace("  a16w8: {type: int16x8}\n", "")
     project.write_text("\n".join(line for line in text.splitlines() if not line.startswith("  u65:")) + "\n")
+    for cut in ("a16w8", "int8/u65"):
+        shutil.rmtree(root / "build" / "tiny" / cut)
     ok(doit(root))
     return root
 
@@ -67,10 +75,35 @@ def break_builder(root: Path) -> str:
     return good
 
 
-def test_a_fixed_failure_gives_the_clean_results_and_report(tiny: Path):
-    clean = results(tiny)
-    good = break_builder(tiny)
-    failed = doit(tiny, "-n", "1")
+@pytest.fixture(scope="module")
+def failed_two(built_two: Path, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """built_two with a builder that raises, built again one step at a time (it fails at import:tiny)."""
+    root = tmp_path_factory.mktemp("two-failed") / "tiny"
+    shutil.copytree(built_two, root)
+    break_builder(root)
+    return root, doit(root, "-n", "1")
+
+
+@pytest.fixture
+def broken_tiny(
+    failed_two: tuple[Path, subprocess.CompletedProcess], tmp_path: Path
+) -> tuple[Path, subprocess.CompletedProcess]:
+    """A copy of failed_two's project, and the output of its failed build."""
+    copy = tmp_path / "tiny"
+    shutil.copytree(failed_two[0], copy)
+    return copy, failed_two[1]
+
+
+def targets(root: Path, step: str) -> set[Path]:
+    """The files ``step`` makes, as `doit info` lists them."""
+    listed = ok(doit(root, "info", step)).stdout.split("targets    :", 1)[1].split("\n\n", 1)[0]
+    return {root / line.strip()[2:] for line in listed.splitlines() if line.strip().startswith("- ")}
+
+
+def test_a_fixed_failure_gives_the_clean_results_and_report(built_two: Path, broken_tiny):
+    clean = results(built_two)
+    tiny, failed = broken_tiny
+    good = (built_two / "models" / "tiny.py").read_text()
     assert failed.returncode != 0
     assert all(v["error"]["step"] == "import:tiny" for v in results(tiny)["variants"])
     assert failed.stdout.count("FAILED at import:tiny") == 1 and "(and tiny/int8@cpu)" in failed.stdout  # said once
@@ -126,8 +159,11 @@ def test_fixing_one_variant_while_another_still_fails(tiny: Path):
 def test_a_build_stopped_at_its_first_failure_marks_what_it_did_not_finish(tiny: Path):
     """A variant compiled but not analysed is 'not built' at the analyse step: no traceback."""
     clean = rows(tiny)
-    shutil.rmtree(tiny / "build" / "tiny")
-    ok(doit(tiny, "compile:tiny/int8@u55"))
+    made = ("import:tiny", "rewrite:tiny", "quantize:tiny/int8", "compile:tiny/int8@u55")
+    kept = set().union(*(targets(tiny, step) for step in made))
+    for path in (tiny / "build" / "tiny").rglob("*"):  # as a build that stopped after the compile leaves it
+        if path.is_file() and path not in kept:
+            path.unlink()
     project = tiny / "project.yaml"
     project.write_text(project.read_text().replace("models:\n", BROKEN))
     (tiny / "models" / "broken.tflite").write_bytes(b"not a model")
@@ -173,9 +209,9 @@ def test_kill_9_mid_step_then_a_rebuild_gives_the_clean_results(tiny: Path):
     same_as_clean(tiny, clean)
 
 
-def test_doit_clean_removes_failure_records(tiny: Path):
-    break_builder(tiny)
-    assert doit(tiny, "--continue").returncode != 0
+def test_doit_clean_removes_failure_records(broken_tiny):
+    tiny, proc = broken_tiny
+    assert proc.returncode != 0
     assert list((tiny / "build" / "failures").glob("*.json"))
     cleaned = ok(doit(tiny, "clean"))
     assert "removed 1 failure record(s)" in cleaned.stderr

@@ -4,29 +4,53 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
+from conftest import FirstBuild
 from support import doit, ok, ran, restored, tiny_project
 
 CACHED = {
-    "import:tiny", "rewrite:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8", "evaluate:tiny/int8", "evaluate:tiny/a16w8",
-    "limits:tiny/int8", "limits:tiny/a16w8",
-    "compile:tiny/int8@u65", "compile:tiny/int8@u55", "compile:tiny/a16w8@u65", "compile:tiny/a16w8@u55",
-    "analyse:tiny/int8@u65", "analyse:tiny/int8@u55", "analyse:tiny/a16w8@u65", "analyse:tiny/a16w8@u55", "report",
-    "graph:tiny/int8", "graph:tiny/a16w8",
-}  # fmt: skip
+    "import:tiny",
+    "rewrite:tiny",
+    "quantize:tiny/int8",
+    "quantize:tiny/a16w8",
+    "evaluate:tiny/int8",
+    "evaluate:tiny/a16w8",
+    "limits:tiny/int8",
+    "limits:tiny/a16w8",
+    "compile:tiny/int8@u65",
+    "compile:tiny/int8@u55",
+    "compile:tiny/a16w8@u65",
+    "compile:tiny/a16w8@u55",
+    "analyse:tiny/int8@u65",
+    "analyse:tiny/int8@u55",
+    "analyse:tiny/a16w8@u65",
+    "analyse:tiny/a16w8@u55",
+    "report",
+    "graph:tiny/int8",
+    "graph:tiny/a16w8",
+}
+# Steps the tests make miss the cache: compiles, which run without TensorFlow, in about a second.
+OTHER_MEMORY_MODE = ("memory_mode: Shared_Sram", "memory_mode: Sram_Only")  # a parameter of the u55's compiles
+CHANGED = "compile:tiny/int8@u55"  # one of the steps it changes: a new key
+VICTIM = "compile:tiny/int8@u65"  # the step whose stored entry the tests corrupt
+VICTIM_FILE = "build/tiny/int8/u65/tiny_int8_vela.tflite"  # what it makes, found in the store by its sha256
 
 
 def entries(cache: Path) -> list[Path]:
     return sorted(p for p in cache.glob("??/*") if p.is_dir() and not p.name.startswith("."))
 
 
-def test_hit_miss_and_corrupt_entry(tmp_path: Path):
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_hit_miss_and_corrupt_entry(first_build: FirstBuild, tmp_path: Path):
     cache = tmp_path / "shared-cache"
+    shutil.copytree(first_build.cache, cache)  # filled by the session's first build of the tiny project
     env = {"NPUFORGE_CACHE": str(cache)}
-    first = tmp_path / "job1"
-    tiny_project(first)
-    cold = ok(doit(first, env=env))
+    first, cold = first_build.root, first_build.proc
     assert restored(cold) == set() and CACHED <= ran(cold)
     assert len(entries(cache)) == len(CACHED)
 
@@ -40,22 +64,21 @@ def test_hit_miss_and_corrupt_entry(tmp_path: Path):
     assert len(results["variants"]) == 6
 
     # miss: another parameter is another key
-    (second / "project.yaml").write_text(
-        (second / "project.yaml").read_text().replace("int8: {type: int8}", "int8: {type: int8, per_channel: false}")
-    )
-    changed = ok(doit(second, env=env))
-    assert "quantize:tiny/int8" in ran(changed) and "quantize:tiny/int8" not in restored(changed)
+    (second / "project.yaml").write_text((second / "project.yaml").read_text().replace(*OTHER_MEMORY_MODE))
+    changed = ok(doit(second, CHANGED, env=env))
+    assert CHANGED in ran(changed) and CHANGED not in restored(changed)
 
     # a corrupt entry is ignored, the step runs, and the entry is replaced by an intact one
     third = tmp_path / "job3"
     tiny_project(third)
-    victim = next(e for e in entries(cache) if (e / "tiny_float.tflite").exists())
-    (victim / "tiny_float.tflite").write_bytes(b"garbage")
+    name, digest = Path(VICTIM_FILE).name, sha256(first / VICTIM_FILE)
+    victim = next(e for e in entries(cache) if (e / name).exists() and sha256(e / name) == digest)
+    (victim / name).write_bytes(b"garbage")
     proc = ok(doit(third, env=env))
-    assert "import:tiny" in ran(proc) and "import:tiny" not in restored(proc)
-    assert restored(proc) == CACHED - {"import:tiny"}
+    assert VICTIM in ran(proc) and VICTIM not in restored(proc)
+    assert restored(proc) == CACHED - {VICTIM}
     fixed = json.loads((victim / "ENTRY.json").read_text())["files"]
-    assert hashlib.sha256((victim / "tiny_float.tflite").read_bytes()).hexdigest() == fixed["tiny_float.tflite"]
+    assert sha256(victim / name) == fixed[name] == digest
 
 
 def test_size_bound_removes_least_recently_used_entries(tmp_path: Path):

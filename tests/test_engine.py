@@ -21,6 +21,7 @@ from doit.dependency import Dependency, JSONCodec, MD5Checker
 from doit.task import Task
 
 from engine_trials import (
+    Trial,
     broken_artifacts,
     default_steps,
     recorded,
@@ -28,7 +29,7 @@ from engine_trials import (
     temporary_files,
     wait_for_no_step_processes,
 )
-from support import REPO, doit, ok, ran, start_doit, tiny_project, write
+from support import REPO, doit, ok, pause, ran, start_doit, tiny_project, write
 from tasks.engine import commands as engine
 from tasks.engine import explain, state_db
 
@@ -72,19 +73,66 @@ def test_an_unreadable_database_is_one_clear_error(tmp_path):
 # ----------------------------------------------------------------- kill and resume
 
 # (steps finished in this run, seconds into the next step) at each SIGKILL; the
-# delays put some kills in the middle of TensorFlow or Vela work.
+# delays put some kills in the middle of TensorFlow or Vela work.  The last one
+# lands while a step runs (never between two): the resumed build has its files to remove.
 KILL_POINTS = [(0, 2.0), (1, 0.0), (2, 1.0), (1, 0.0), (3, 0.5)]
+FRESH_STEPS = {"NPUFORGE_WARM_WORKERS": "0"}  # a fresh process per step: the kill points land inside steps
 
 
-def test_killed_builds_resume_with_exactly_the_unfinished_steps(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_steps(tmp_path_factory) -> set[str]:
+    """The steps a plain doit runs on an unbuilt tiny project (the same for every fresh one)."""
+    return default_steps(tiny_project(tmp_path_factory.mktemp("unbuilt")).parent)
+
+
+def _pause_inside_a_step(proc: subprocess.Popen, logs: Path, seconds: float = 120.0) -> None:
+    """Stop doit (SIGSTOP) at a moment one of its steps runs, and leave it stopped.
+
+    A running step has a scratch folder beside its log, which only doit removes: with doit
+    stopped it is there until the SIGKILL, whatever the step's own process does meanwhile.
+    """
+    deadline = time.monotonic() + seconds
+    while proc.poll() is None and time.monotonic() < deadline:
+        pause(proc)
+        if temporary_files(logs):
+            return
+        os.kill(proc.pid, signal.SIGCONT)  # between two steps: let it start the next
+        time.sleep(0.05)
+    raise AssertionError(f"no step of the build was running to be killed (doit exit code {proc.poll()})")
+
+
+def _kill_inside_a_step(project: Path, finished: int, delay: float) -> Trial:
+    """As run_and_stop(how="kill"), but the SIGKILL lands while a step runs, never between two."""
+    proc = start_doit(project, "-n", "1", env=FRESH_STEPS, start_new_session=True)
+    trial = Trial(pid=proc.pid)
+    for line in proc.stdout:
+        trial.output += line
+        if line.startswith(".  "):
+            trial.started.append(line[3:].strip())
+            if len(trial.started) == finished + 1:
+                time.sleep(delay)
+                _pause_inside_a_step(proc, project / "build" / "logs")
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    rest, trial.errors = proc.stdout.read(), proc.stderr.read()  # what it wrote before the kill: little
+    trial.returncode = proc.wait(timeout=120)
+    trial.output += rest
+    trial.started += [line[3:].strip() for line in rest.splitlines() if line.startswith(".  ")]
+    return trial
+
+
+def test_killed_builds_resume_with_exactly_the_unfinished_steps(tmp_path, tiny_steps):
     project = tmp_path / "p"
     tiny_project(project)
-    steps = default_steps(project)
+    steps = tiny_steps
     build = project / "build"
     done_before: set[str] = set()
-    for finished, delay in KILL_POINTS:
-        # a fresh process per step: the kill points land inside steps that take seconds
-        trial = run_and_stop(project, finished, delay, how="kill", env={"NPUFORGE_WARM_WORKERS": "0"})
+    for k, (finished, delay) in enumerate(KILL_POINTS):
+        if k == len(KILL_POINTS) - 1:  # the last kill leaves a running step's temporary files to sweep
+            trial = _kill_inside_a_step(project, finished, delay)
+            assert temporary_files(build), "the last kill left no temporary file: the sweep below proves nothing"
+        else:
+            trial = run_and_stop(project, finished, delay, how="kill", env=FRESH_STEPS)
         assert trial.returncode == -signal.SIGKILL, trial.output[-2000:] + trial.errors
         assert not set(trial.started) & done_before, "a step that had finished ran again"
         assert wait_for_no_step_processes(trial.pid) == [], "a step process outlived its killed build"
@@ -258,12 +306,12 @@ def test_explain_with_no_plugins_installed_says_how_to_install_them(tmp_path):
 
 
 @pytest.mark.parametrize("how, jobs", [("int", "1"), ("term", "1"), ("int", "2"), ("term", "2")])
-def test_interrupt_stops_the_build_kills_its_steps_and_leaves_no_temporary_files(tmp_path, how, jobs):
+def test_interrupt_stops_the_build_kills_its_steps_and_leaves_no_temporary_files(tmp_path, tiny_steps, how, jobs):
     project = tmp_path / "p"
     tiny_project(project)
     scratch = tmp_path / "system-tmp"
     scratch.mkdir()
-    steps = default_steps(project)
+    steps = tiny_steps
     # 0.3 s into the third step (import and rewrite done, or with -n 2 under way): TensorFlow is
     # quantizing in the step's own process; the rest of this small build takes seconds, not more
     trial = run_and_stop(project, finished=2, delay=0.3, how=how, args=("-n", jobs), env={"TMPDIR": str(scratch)})
@@ -279,7 +327,7 @@ def test_interrupt_stops_the_build_kills_its_steps_and_leaves_no_temporary_files
     assert done <= set(trial.started)
     if jobs == "1":  # one step at a time: the second started once the first was recorded
         assert done >= set(trial.started[:1])
-    resumed = ok(doit(project))
+    resumed = ok(doit(project, "-n", jobs))  # "run the same command to go on"
     assert not ran(resumed) & done
     assert recorded(project, steps) == steps
 
@@ -294,6 +342,7 @@ def test_a_waiting_build_can_be_interrupted_too(tiny):
         err += waiting.stderr.readline()
     os.killpg(waiting.pid, signal.SIGINT)
     _, rest = waiting.communicate(timeout=60)
+    first.terminate()  # it held the lock while the other waited: stopped rather than left to build on
     first.communicate(timeout=600)
     assert waiting.returncode == engine.INTERRUPTED_EXIT, err + rest
     assert "Traceback" not in err + rest
