@@ -17,7 +17,7 @@ from typing import Any
 
 from tasks.config.expand import units
 from tasks.config.project import Project
-from tasks.config.toolchain_rules import model_keys_used, quantization_keys_used, target_keys_used
+from tasks.config.toolchain_rules import either, model_keys_used, quantization_keys_used, target_keys_used
 from tasks.model import schemes
 from tasks.model.metrics import TASKS
 from tasks.model.schemes import AUTO
@@ -67,11 +67,6 @@ def model_datasets(c: Context) -> Found:
                 yield ("models", name, key), f"dataset '{value}' {_defined('datasets', c.project.datasets)}"
 
 
-def _either(names: list[str] | tuple[str, ...]) -> str:
-    """``a, b or c``."""
-    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
-
-
 def io_fits_type(c: Context) -> Found:
     for n, q in c.project.quantization.items():
         if q.io == "uint8" and (q.type == AUTO or q.overrides or q.weights != "min_max"):
@@ -79,10 +74,10 @@ def io_fits_type(c: Context) -> Found:
         elif q.io in (row := schemes.BY_NAME[q.type]).io:
             continue
         elif row.io == ("float32",):  # float activations inside: only float io
-            takers = _either([s.name for s in schemes.SCHEMES if s.tflite and q.io in s.io])
+            takers = either([s.name for s in schemes.SCHEMES if s.tflite and q.io in s.io])
             yield ("quantization", n, "io"), f"io: {q.io} needs type {takers}, not {q.type}"
         else:
-            yield ("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use {_either(row.io)}"
+            yield ("quantization", n, "io"), f"io: {q.io} does not fit type {q.type}; use {either(row.io)}"
 
 
 def overrides_well_formed(c: Context) -> Found:

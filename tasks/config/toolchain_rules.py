@@ -37,7 +37,8 @@ def _unused(key: str, table: str, toolchain: Toolchain, variant: Variant) -> str
     )
 
 
-def _either(names: tuple[str, ...]) -> str:
+def either(names: list[str] | tuple[str, ...]) -> str:
+    """``a, b or c``: the choices a message offers."""
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
 
 
@@ -45,7 +46,7 @@ def _type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
     if toolchain.builds.quantizes and kind in schemes.names(tflite=False):
         return (
             f"{kind} is a SyNAP data type; variant {variant.id} is quantized by TensorFlow Lite, "
-            f"which takes {_either(schemes.names(tflite=True))}"
+            f"which takes {either(schemes.names(tflite=True))}"
         )
     if not toolchain.builds.quantizes and kind == "dynamic":
         return f"SyNAP has no dynamic-range quantization (variant {variant.id}); use uint8, int8, int16 or float16"
@@ -57,7 +58,7 @@ def _type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
 
 def _override_type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
     if toolchain.builds.quantizes and kind in schemes.names(tflite=False):
-        return f"{kind} is a SyNAP data type; for variant {variant.id} use {_either(toolchain.reads.override_types)}"
+        return f"{kind} is a SyNAP data type; for variant {variant.id} use {either(toolchain.reads.override_types)}"
     return (
         f"{kind} is not a precision of the {toolchain.name} toolchain (variant {variant.id}); use one of "
         + ", ".join(toolchain.reads.override_types)
