@@ -20,6 +20,7 @@ from typing import Any
 from tasks.config.project import WEIGHT_ALGORITHMS
 from tasks.keys import Key, Keys, boolean, enum, integer, number, ref, string, strings
 from tasks.model import schemes
+from tasks.model.labels import FORMAT_ROWS
 from tasks.model.metrics import TASKS
 from tasks.model.rewrites import REWRITES
 from tasks.toolchains.delegate.settings import DEFAULT_DELEGATES
@@ -104,6 +105,41 @@ SPLIT = Keys(
         integer("seed", "Changes which samples go to which part.", minimum=0, default=0),
     )
 )
+
+
+def _formats(key: str) -> str:
+    """The label formats that take ``key``, as its doc starts: "csv, coco: "."""
+    return ", ".join(f.name for f in FORMAT_ROWS if key in f.keys) + ": "
+
+
+LABELS = Keys(
+    (
+        enum(
+            "format",
+            tuple(f.name for f in FORMAT_ROWS),
+            "; ".join(f"{f.name}: {f.doc}" for f in FORMAT_ROWS) + ".",
+            required=True,
+        ),
+        string("file", _formats("file") + "the label file, relative to project.yaml."),
+        string("masks", _formats("masks") + "the folder of the masks, relative to project.yaml."),
+        strings(
+            "classes",
+            _formats("classes") + "the class names in index order. folders: default the folder names of all the "
+            "dataset's files, sorted; csv: without it, a label is the class index.",
+        ),
+        Key(
+            "categories",
+            {
+                "type": "object",
+                "propertyNames": {"pattern": "^[0-9]+$"},
+                "additionalProperties": {"type": "integer", "minimum": 0},
+            },
+            _formats("categories")
+            + "COCO category id → the model's class index; annotations of other categories are left out. "
+            "Default: every category of the file, in id order, as 0, 1, …",
+        ),
+    )
+)
 DATASET = Keys(
     (
         Key("images", ref("globs"), "Image files (glob or list of globs), decoded with Pillow."),
@@ -122,6 +158,12 @@ DATASET = Keys(
             "A model whose calibration and validation name this dataset calibrates on one part and is evaluated on "
             "the other. Samples are assigned by a hash of their file name (random data: by index), so adding one "
             "sample moves no other.",
+        ),
+        Key(
+            "labels",
+            LABELS,
+            "The ground truth of an images dataset, in a format users already have: class folders, a CSV file, "
+            "COCO JSON or mask images. Labels are per file: both parts of a split dataset keep theirs.",
         ),
     )
 )

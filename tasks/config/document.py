@@ -109,6 +109,7 @@ def _schema_message(error) -> tuple[tuple, str]:
             "sha256": "a 64-digit lowercase hex sha256",
             "pip": "a pinned requirement such as mediapipe==0.10.14",
             "builder": "path/to/file.py:function",
+            "categories": "a COCO category id (an integer)",
         }
         leaf = next((p for p in reversed(path) if isinstance(p, str)), "")
         hint = hints.get(leaf, f"letters, digits, '_' and '-' (pattern {error.validator_value})")

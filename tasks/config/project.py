@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.model import schemes
 from tasks.model.datasets import Preprocess
+from tasks.model.labels import Labels
 from tasks.planning import step
 from tasks.toolchains.delegate.settings import DEFAULT_DELEGATES
 
@@ -35,6 +36,7 @@ class Dataset:
     high: float = 1.0
     limit: int | None = None
     split: Split | None = None  # calibration and validation parts held apart
+    labels: Labels | None = None  # the files' ground truth (folders: classes filled from all the files)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -59,6 +59,32 @@ def one_dataset_kind(c: Context) -> Found:
             yield ("datasets", name), f"give exactly one of images, npy, random (found {', '.join(kinds) or 'none'})"
 
 
+def labels_fit(c: Context) -> Found:
+    from tasks.model.labels import BY_FORMAT
+
+    for name, v in c.section("datasets").items():
+        given = v.get("labels")
+        if given is None:
+            continue
+        at = ("datasets", name, "labels")
+        kind = next((k for k in ("images", "npy", "random") if k in v), "random")
+        if kind != "images":
+            yield at, f"labels are for image datasets; this one has {kind} data; remove labels or give images"
+            continue
+        row = BY_FORMAT[given["format"]]
+        for key in row.needs:
+            if key not in given:
+                what = "FOLDER (of the masks)" if key == "masks" else "FILE (the label file)"
+                yield at, f"format {row.name} needs {key}: {what}, relative to project.yaml"
+        for key in given:
+            if key != "format" and key not in row.keys:
+                yield at + (key,), f"format {row.name} takes no {key} (it takes {', '.join(row.keys)}); remove it"
+        classes = given.get("classes") or []
+        twice = sorted({n for n in classes if classes.count(n) > 1})
+        if twice:
+            yield at + ("classes",), f"{', '.join(twice)} named twice; give each class once"
+
+
 def model_datasets(c: Context) -> Found:
     for name, model in c.project.models.items():
         for key in ("calibration", "validation"):
@@ -282,6 +308,7 @@ def release_globs_match(c: Context) -> Found:
 
 RULES: tuple[Rule, ...] = (
     Rule("one dataset kind", "a dataset has exactly one of images, npy, random", one_dataset_kind),
+    Rule("labels", "labels on an images dataset, with the keys their format needs and takes", labels_fit),
     Rule("model datasets", "calibration and validation name datasets that exist", model_datasets),
     Rule("splits", "a split dataset's shares add up to at most 1 and leave both parts samples", splits_fit),
     Rule("tasks", "a model's tasks take their type's settings, once per type", tasks_well_formed),

@@ -37,6 +37,7 @@ from tasks.config.project import (
     Task,
 )
 from tasks.errors import ConfigError
+from tasks.model.labels import BY_FORMAT, Labels, folder_classes
 from tasks.model.metrics import TASKS
 from tasks.toolchains.registry import for_target
 
@@ -105,6 +106,7 @@ class Reader:
             color=declared.PREPROCESS.value(pre, "color"),
         )
         files = self.globs(("datasets", name, kind), v[kind]) if kind in ("images", "npy") else ()
+        truth = self.labels(name, v["labels"], files) if "labels" in v and kind == "images" else None
         if "limit" in v:
             files = files[: v["limit"]]
         rnd = v.get("random", {})
@@ -128,6 +130,28 @@ class Reader:
             )
             if "split" in v
             else None,
+            labels=truth,
+        )
+
+    def labels(self, name: str, given: dict, files: tuple[Path, ...]) -> Labels:
+        """``datasets.NAME.labels`` with the keys its format takes (rules report the others); ``files``: all the
+        dataset's files, before limit and split, so every part numbers the classes of folders alike."""
+        at, takes = ("datasets", name, "labels"), BY_FORMAT[given["format"]].keys
+
+        def given_for(key: str) -> Any:
+            return given.get(key) if key in takes else None
+
+        masks = given_for("masks")
+        folder = self.file(at + ("masks",), masks, "masks folder", folder_ok=True) if masks else None
+        if folder is not None and folder.is_file():
+            self.problems.add(at + ("masks",), f"'{masks}' is a file; name the folder of the masks")
+        classes = given_for("classes") or (folder_classes(files) if given["format"] == "folders" else ())
+        return Labels(
+            format=given["format"],
+            file=self.file(at + ("file",), given["file"], "label file") if given_for("file") else None,
+            masks_dir=folder,
+            classes=tuple(classes),
+            categories=tuple(sorted((int(k), i) for k, i in (given_for("categories") or {}).items())),
         )
 
     def source(self, at: tuple, src: str | dict) -> Source:

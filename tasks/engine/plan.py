@@ -8,13 +8,14 @@ which step wrote a file), then checks the graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tasks.config import Board, Model, Project, Variant
 from tasks.errors import ConfigError
 from tasks.model.datasets import Samples, split_counts, split_files
+from tasks.model.labels import Labels, mask_of
 from tasks.model.rewrites import DEFAULT as DEFAULT_REWRITES
 from tasks.planning import options as opts
 from tasks.planning import versions
@@ -308,7 +309,16 @@ class Planning:
             layouts=layouts,
             part=part,
             skip=skip,
+            labels=self._labels(d.labels, files),
         )
+
+    @staticmethod
+    def _labels(labels: Labels | None, files: tuple[Path, ...]) -> Labels | None:
+        """A dataset's labels as its steps read them: for masks, the masks of ``files`` (their inputs)."""
+        if labels is None or labels.masks_dir is None:
+            return labels
+        masks = (mask_of(labels.masks_dir, f) for f in files)
+        return replace(labels, masks=tuple(m for m in masks if m.is_file()))
 
     def validation_samples(self, model: Model) -> tuple[Samples | None, bool]:
         """What a model is evaluated on (its validation set, else its calibration set), and whether those samples
