@@ -90,6 +90,81 @@ def test_the_conversion_is_checked_on_calibration_images_too_and_they_decide(tmp
     assert "onnx2tf's parameter replacement" in message
 
 
+# answers of the runner (tasks/model/toolenvs/onnx2tf_run.py) beyond the tolerance, with the triage its departs() gives
+PPOCR_DET = {  # PaddleOCR's PP-OCRv4 detector at 640x640, checked on random inputs
+    "ok": True,
+    "max_rel_diff": 6.45e-03,
+    "max_rel_diff_samples": None,
+    "samples": 0,
+    "departs": {"node": None, "compared": 174, "output_range": 0.998},
+}
+DEPARTS = {
+    "node": "relu",
+    "op_type": "Relu",
+    "output": "r1",
+    "tflite": "model/tf.nn.relu/Relu",
+    "rel_diff": 2.5e-02,
+    "compared": 6,
+}
+
+
+def judged(answer: dict) -> str | None:
+    o = convert.Options(
+        input_shape=(1, 3, 640, 640),
+        label="models.det",
+        toolenv="-",
+        source=Path("det.onnx"),
+        out=Path("o"),
+        facts=Path("f"),
+    )
+    return convert.judge(o, answer)
+
+
+def test_a_difference_no_operator_explains_is_accepted_with_a_warning():
+    assert judged(PPOCR_DET) == (
+        "models.det.source: onnx2tf's model differs from onnxruntime's by 6.45e-03 of an output's range on random "
+        "inputs (allowed 1e-04), yet no operator departs: 174 intermediate tensors compared, each within the "
+        "tolerance; accepted as rounding spread over the graph (give models.det.calibration inputs like the ones "
+        "the model is made for to check on those)"
+    )
+    on_samples = PPOCR_DET | {"max_rel_diff_samples": 3.1e-04, "samples": 4}
+    assert judged(on_samples).endswith("each within the tolerance; accepted as rounding spread over the graph")
+    assert judged(PPOCR_DET | {"max_rel_diff": 2e-05, "departs": None}) is None  # within the tolerance: no warning
+    assert judged(on_samples | {"max_rel_diff_samples": 5e-05}) is None  # the samples decide
+
+
+def test_a_departing_operator_or_an_unmatched_graph_is_still_refused():
+    with pytest.raises(StepError) as info:
+        judged(PPOCR_DET | {"departs": DEPARTS})
+    assert str(info.value) == (
+        "models.det.source: onnx2tf's model differs from onnxruntime's by 6.45e-03 of an output's range on random "
+        "inputs (allowed 1e-04); the first operator whose output departs is ONNX node relu (Relu), output r1: "
+        "2.50e-02 of its range (TFLite tensor model/tf.nn.relu/Relu); give models.det.onnx2tf.param_replacement a "
+        "JSON that changes that operator (onnx2tf's parameter replacement), or prune the model before it"
+    )
+    with pytest.raises(StepError) as info:  # nothing matched through onnx2tf's log: nothing proven
+        judged(PPOCR_DET | {"departs": {"node": None, "compared": 0, "output_range": 0.998}})
+    assert str(info.value).endswith(
+        "(allowed 1e-04); the conversion changed the arithmetic, and no intermediate tensor could be matched to the "
+        "ONNX graph through onnx2tf's log to name the operator"
+    )
+
+
+def test_the_warning_reaches_results_and_the_report():
+    from tasks.steps import report
+
+    facts = {k: v for k, v in PPOCR_DET.items() if k != "ok"} | {"warning": judged(PPOCR_DET), "ops": {}}
+    facts |= {"inputs": [], "outputs": []}
+    row = convert.row_conversion(facts, compiled=True)
+    assert row["conversion"]["warning"] == judged(PPOCR_DET)
+    variants = [{"model": "det", **row}]
+    html = "".join(report._conversions_html(variants))
+    assert "<p class='cpu'>WARNING: models.det.source: onnx2tf&#x27;s model differs from onnxruntime&#x27;s" in html
+    assert f"**WARNING:** {judged(PPOCR_DET)}" in report._conversions_markdown(variants)
+    within = convert.row_conversion(facts | {"warning": None}, compiled=True)
+    assert "WARNING" not in "".join(report._conversions_html([{"model": "det", **within}]))
+
+
 def test_a_free_dimension_without_input_shape_names_the_input(tmp_path: Path):
     with pytest.raises(StepError) as info:
         do_convert(tmp_path, onnx_graph(tmp_path, "dynamic"))

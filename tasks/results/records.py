@@ -272,6 +272,15 @@ Conversion = TypedDict(
         "samples": NotRequired[  # none in results.json of earlier builds
             Annotated[int, Doc("How many calibration samples the conversion was compared on."), Min(0)]
         ],
+        "warning": NotRequired[  # none in results.json of earlier builds
+            Annotated[
+                str | None,
+                Doc(
+                    "Why a conversion that differs beyond the tolerance was accepted (the triage compared the "
+                    "intermediate tensors and found no operator that departs); null when within it."
+                ),
+            ]
+        ],
         "inputs": Annotated[list[ConvertedTensor], Doc("The ONNX model's inputs.")],
         "outputs": Annotated[list[ConvertedTensor], Doc("Its outputs.")],
     },

@@ -294,16 +294,16 @@ def _outcome(line: str) -> str:
     return "gatefail" if "fails gate " in line else "built"
 
 
-def conversions(variants: list[VariantRow]) -> list[tuple[str, str, list[list[str]]]]:
-    """Per ONNX model (once): how close the conversion is to onnxruntime, and one row per input and output,
-    ONNX name and shape → TFLite name and shape, axes."""
-    seen: dict[str, tuple[str, list[list[str]]]] = {}
+def conversions(variants: list[VariantRow]) -> list[tuple[str, str, str | None, list[list[str]]]]:
+    """Per ONNX model (once): how close the conversion is to onnxruntime, why it was accepted beyond the tolerance
+    (None within it), and one row per input and output, ONNX name and shape → TFLite name and shape, axes."""
+    seen: dict[str, tuple[str, str | None, list[list[str]]]] = {}
     for v in variants:
         c = v.get("conversion")
         if not c or v["model"] in seen:
             continue
-        seen[v["model"]] = (_checked(c), _conversion_rows(c))
-    return [(model, checked, table) for model, (checked, table) in seen.items()]
+        seen[v["model"]] = (_checked(c), c.get("warning"), _conversion_rows(c))
+    return [(model, *found) for model, found in seen.items()]
 
 
 def _conversion_rows(c: Conversion) -> list[list[str]]:
@@ -336,8 +336,10 @@ def _conversions_html(variants: list[VariantRow]) -> list[str]:
     if not found:
         return []
     parts = [f"<h2>Converted from ONNX</h2><p class='muted'>{e(CONVERSION_NOTE)}.</p>"]
-    for model, checked, table in found:
-        parts.append(f"<h3>{e(model)}</h3><p class='muted'>{e(checked)}.</p><table class='conversion'><tr>")
+    for model, checked, warning, table in found:
+        parts.append(f"<h3>{e(model)}</h3><p class='muted'>{e(checked)}.</p>")
+        parts.append(f"<p class='cpu'>WARNING: {e(warning)}</p>" if warning else "")
+        parts.append("<table class='conversion'><tr>")
         parts += [f"<th class='l'>{e(c)}</th>" for c in CONVERSION_COLUMNS] + ["</tr>"]
         parts += ["<tr>" + "".join(f"<td class='l'>{e(x)}</td>" for x in row) + "</tr>" for row in table]
         parts.append("</table>")
@@ -347,8 +349,9 @@ def _conversions_html(variants: list[VariantRow]) -> list[str]:
 def _conversions_markdown(variants: list[VariantRow]) -> list[str]:
     found = conversions(variants)
     lines = ["", "## Converted from ONNX", "", CONVERSION_NOTE + "."] if found else []
-    for model, checked, table in found:
-        lines += ["", f"### {model}", "", checked + ".", "", "| " + " | ".join(CONVERSION_COLUMNS) + " |"]
+    for model, checked, warning, table in found:
+        lines += ["", f"### {model}", "", checked + "."] + (["", f"**WARNING:** {warning}"] if warning else [])
+        lines += ["", "| " + " | ".join(CONVERSION_COLUMNS) + " |"]
         lines.append("|---" * 6 + "|")
         lines += ["| " + " | ".join(f"`{x}`" if i in (1, 3) else x for i, x in enumerate(row)) + " |" for row in table]
     return lines
