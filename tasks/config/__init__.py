@@ -15,6 +15,7 @@ Every error names the file, line and YAML path; all of them are reported at once
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tasks.config import document, expand, rules
@@ -67,17 +68,31 @@ __all__ = [
 ]
 
 
-def load(path: str | Path) -> Project:
-    """Read, validate and resolve a project.yaml; raise ConfigError naming file:line: path."""
+def load(path: str | Path, warnings: list[str] | None = None) -> Project:
+    """Read, validate and resolve a project.yaml; raise ConfigError naming file:line: path.
+
+    Settings that are valid but would do nothing (rules.CAUTIONS) are warnings, each ``file:line: path:
+    message``: appended to ``warnings`` when given (the caller shows them), else printed on stderr."""
     path = Path(path).absolute()
     data, lines = document.read(path)
     problems = Problems()
     project = _build(path, data, Reader(path.parent, problems))
     problems.found += rules.check(project, data)
     if problems.found:
-        ordered = sorted(problems.found, key=lambda found: lines.line(found[0]))
-        raise ConfigError("\n".join(dict.fromkeys(lines.error(p, message) for p, message in ordered)))
+        raise ConfigError("\n".join(_ordered(problems.found, lines)))
+    said = _ordered(rules.cautions(project, data), lines)
+    if warnings is None:
+        for line in said:
+            print(f"WARNING: {line}", file=sys.stderr)
+    else:
+        warnings += said
     return project
+
+
+def _ordered(found: list[tuple[tuple, str]], lines: document.Lines) -> list[str]:
+    """Each (YAML path, message) as ``file:line: path: message``, in the file's order, once."""
+    ordered = sorted(found, key=lambda one: lines.line(one[0]))
+    return list(dict.fromkeys(lines.error(p, message) for p, message in ordered))
 
 
 def _build(path: Path, data: dict, read: Reader) -> Project:

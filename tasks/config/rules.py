@@ -5,6 +5,10 @@ these rules check values against each other (a dataset a model names exists,
 ``io`` fits the scheme's type, a board's targets exist) and against the
 toolchain of each variant: a key the variant's toolchain does not use is an
 error naming the YAML path and the toolchain, never silently dropped.
+
+``CAUTIONS`` are rules of the same form for settings that are valid but would
+do nothing (a task never evaluated, a gate that can check no variant): they
+are warnings, not errors.
 """
 
 from __future__ import annotations
@@ -332,3 +336,99 @@ RULES: tuple[Rule, ...] = (
 def check(project: Project, data: dict[str, Any]) -> list[tuple[tuple, str]]:
     context = Context(project, data)
     return [found for rule in RULES for found in rule.check(context)]
+
+
+# --- cautions: valid settings that would do nothing -----------------------------------------------------
+
+
+def tasks_evaluated(c: Context) -> Found:
+    """The evaluate step runs only on a model with a validation dataset (tasks/steps/evaluate.py)."""
+    for name, model in c.project.models.items():
+        if model.tasks and not model.validation:
+            yield (
+                ("models", name, "task"),
+                "the model has no validation dataset, so its task is never evaluated (no task metric, no gate on "
+                f"one); add validation: DATASET to models.{name} (datasets: "
+                f"{', '.join(sorted(c.project.datasets)) or 'none defined'})",
+            )
+
+
+def gates_reach(c: Context) -> Found:
+    from tasks.config.quality_gates import selects
+
+    for i, gate in enumerate(c.project.gates):
+        chosen = [v for v in c.project.variants if selects(gate.as_dict(), _selected_as(v))]
+        if not chosen:
+            yield _selects_none(c.project, i, gate)
+            continue
+        why = _unmeasured(c.project, gate.metric, sorted({v.model for v in chosen}))
+        if why:
+            yield (
+                ("gates", i, "metric"),
+                f"{why}, so gates[{i}] checks no variant; give one that task and validation: DATASET, or select "
+                "other models",
+            )
+
+
+def _selected_as(v) -> dict[str, Any]:
+    """A variant as quality_gates.selects reads a results.json row."""
+    return {"model": v.model, "prune": v.prune, "quantization": v.quantization, "target": v.target}
+
+
+def _selects_none(project: Project, i: int, gate) -> tuple[tuple, str]:
+    built = {
+        "models": sorted({v.unit for v in project.variants}),
+        "quantization": sorted({v.quantization for v in project.variants}),
+        "targets": sorted({v.target for v in project.variants}),
+    }
+    for key, names in built.items():
+        pattern = getattr(gate, key)
+        if pattern is not None and not any(fnmatchcase(n, pattern) for n in names):
+            return (
+                ("gates", i, key),
+                f"'{pattern}' matches none of the built {key} ({', '.join(names) or 'none'}), so gates[{i}] checks "
+                "no variant; change the glob",
+            )
+    return (
+        ("gates", i),
+        "its models, quantization and targets globs match no variant together (the builds make "
+        f"{', '.join(v.id for v in project.variants[:4])}{', …' if len(project.variants) > 4 else ''}), so "
+        f"gates[{i}] checks no variant; change a glob",
+    )
+
+
+def _unmeasured(project: Project, metric: str, models: list[str]) -> str | None:
+    """Why none of ``models`` can give ``metric``; None when one can.  Task metrics come from the evaluate step,
+    which runs on a model with a validation dataset: an agreement metric from a task of a type that gives it, a
+    label metric (or its _drop) from any task, any other name from a custom task."""
+    from tasks.config.quality_gates import KNOWN, METRICS
+    from tasks.model.metrics import TASKS
+
+    if metric in METRICS:
+        return None
+    evaluated = {t.type for m in models if project.models[m].validation for t in project.models[m].tasks}
+    givers = [t.name for t in TASKS if metric in t.metrics]
+    if givers:
+        gives, need = set(givers) & evaluated, f"a {' or '.join(givers)} task"
+    elif metric in KNOWN:
+        gives, need = evaluated, "a task (measured against the validation set's labels)"
+    else:
+        gives, need = set(), "a custom task (the only kind that gives other names)"
+    if gives or "custom" in evaluated:
+        return None
+    return (
+        f"{metric} comes from {need} on a model with a validation dataset, and none of the selected models "
+        f"({', '.join(models)}) has both"
+    )
+
+
+CAUTIONS: tuple[Rule, ...] = (
+    Rule("tasks evaluated", "a model with a task has a validation dataset to evaluate it on", tasks_evaluated),
+    Rule("gates reach", "every gate selects a variant whose model can give its metric", gates_reach),
+)
+
+
+def cautions(project: Project, data: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """(YAML path, message) for each setting that would do nothing; the project loads all the same."""
+    context = Context(project, data)
+    return [found for rule in CAUTIONS for found in rule.check(context)]

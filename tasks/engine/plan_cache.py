@@ -91,22 +91,23 @@ class Plan:
                 if loaded is not None and loaded.get("token") == self.token:
                     self._planning = loaded["planning"]
                 else:
-                    self._planning = _plan(self.project_file, self.baseline)
+                    self._planning = _plan(self.project_file, self.baseline, [])  # warned when the command began
             return self._planning
 
 
-def _plan(project_file: Path, baseline: Path | None) -> Planning:
+def _plan(project_file: Path, baseline: Path | None, warnings: list[str] | None = None) -> Planning:
+    """The project's Planning; project.yaml's warnings go to ``warnings`` (without it: to stderr)."""
     from tasks import config
     from tasks.engine import plan
 
-    planning = plan.planning(config.load(project_file), baseline)
+    planning = plan.planning(config.load(project_file, warnings), baseline)
     planning.fingerprints()  # computed now, kept with the plan
     return planning
 
 
 def planned(project_file: Path, baseline: Path | None, tasks_data: Callable[[Planning], dict]) -> tuple[dict, Plan]:
-    """``tasks_data(planning)`` of the project and its Plan: the kept ones if nothing they were made from
-    changed, else new ones (kept)."""
+    """``tasks_data(planning)`` of the project, with project.yaml's warnings under ``warnings``, and its Plan:
+    the kept ones if nothing they were made from changed, else new ones (kept)."""
     where = folder()
     stem = hashlib.sha256(str(project_file).encode()).hexdigest()[:24]
     light, full = (where / f"{stem}.tasks.pickle", where / f"{stem}.plan.pickle") if where else (None, None)
@@ -115,8 +116,9 @@ def planned(project_file: Path, baseline: Path | None, tasks_data: Callable[[Pla
         kept = _read(light)
         if kept is not None and kept["fixed"] == fixed and kept["named"] == _stat_all(kept["paths"], kept["globs"]):
             return kept["tasks"], Plan(project_file, baseline, kept=full, token=kept["token"])
-    planning = _plan(project_file, baseline)
-    made = tasks_data(planning)
+    warnings: list[str] = []
+    planning = _plan(project_file, baseline, warnings)
+    made = tasks_data(planning) | {"warnings": warnings}
     if light is not None and full is not None:
         token = os.urandom(8).hex()
         paths, globs = _named(planning.project)

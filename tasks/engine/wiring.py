@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,6 +223,8 @@ def load(
     build lock for a writing command.  Raises ConfigError for a bad project.
     """
     kept, plans = plan_cache.planned(Path(project_file).absolute(), baseline, tasks_data)
+    for line in kept["warnings"]:  # every time: a kept plan does not read project.yaml again
+        print(f"WARNING: {line}", file=sys.stderr)
     default_tasks = ["results", "report"] + (["gates"] if kept["gates"] else [])
     if shard_arg is not None:
         k, n, units = shard.shard(shard_arg, kept["shard_units"])
