@@ -74,7 +74,7 @@ def test_unknown_key_is_an_error(project):
     path = project(replace=("    calibration: pics", "    calibration: pics\n    calibraton: pics"))
     assert error_of(path).endswith(
         ":10: models.net.calibraton: unknown key 'calibraton'; allowed keys: "
-        "calibration, input_shape, onnx2tf, prune, rewrites, source, synap, task, validation"
+        "calibration, input_shape, onnx2tf, prune, reference, rewrites, source, synap, task, validation"
     )
 
 
@@ -198,10 +198,12 @@ def test_doit_prints_one_error_line_and_no_traceback(project):
 
 def test_repo_example_is_valid():
     p = config.load(REPO / "project.yaml")
-    assert {"pose_detection", "pose_landmark", "classifier_c90", "classifier_c96", "text_direction"} == set(p.models)
+    assert {"pose_detection", "pose_landmark", "classifier_c90", "classifier_c96", "text_direction", "digits"} == set(
+        p.models
+    )
     # 4 models and a prune variant; mixed for the landmark pair; auto for the landmark model; the pose pair's int8
     # schemes on the i.MX8M Plus; the ONNX text-direction classifier's two int8 schemes on the three targets
-    assert len(p.variants) == 5 * 3 * 3 + 2 * 3 + 3 + 2 * 2 + 2 * 3
+    assert len(p.variants) == 5 * 3 * 3 + 2 * 3 + 3 + 2 * 2 + 2 * 3 + 3 * 3
     assert p.models["text_direction"].onnx
     assert "pose_landmark.fitness/int8@imx93" in [v.id for v in p.variants]
 

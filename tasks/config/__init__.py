@@ -40,6 +40,7 @@ from tasks.config.project import (
 )
 from tasks.config.sections import Problems, Reader, each, gate, release
 from tasks.errors import ConfigError
+from tasks.model.schemes import PREQUANTIZED
 from tasks.planning.options import relative
 
 SCHEMA_PATH = document.SCHEMA_PATH
@@ -98,6 +99,8 @@ def _ordered(found: list[tuple[tuple, str]], lines: document.Lines) -> list[str]
 def _build(path: Path, data: dict, read: Reader) -> Project:
     models = each(data["models"], read.model)
     quantization = each(data.get("quantization"), read.quantization)
+    if any(m.prequantized for m in models.values()):  # the scheme of models that arrive quantized: as they are
+        quantization.setdefault(PREQUANTIZED, Quantization(name=PREQUANTIZED, type=PREQUANTIZED))
     targets = each(data.get("targets"), read.target)
     return Project(
         path=path,

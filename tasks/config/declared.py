@@ -299,6 +299,13 @@ MODEL = Keys(
             "Dataset to compare the quantized model with the float model on, and for the per-layer error table.",
         ),
         Key(
+            "reference",
+            ref("identifier"),
+            "For a model that arrives quantized (a .tflite with int8, uint8 or int16 activations, built as it is): "
+            "a float model of models: to compare it with on the validation set. Without one, it is evaluated "
+            "against the dataset's labels alone.",
+        ),
+        Key(
             "prune",
             named(PRUNE.schema()),
             "Named pruned-output variants: keep only the operators that compute these tensors.",
@@ -407,8 +414,8 @@ QUANTIZATION = Keys(
         (
             enum(
                 "type",
-                schemes.names(),
-                "; ".join(f"{s.name}: {s.doc}" for s in schemes.SCHEMES) + ".",
+                schemes.names(declared=True),
+                "; ".join(f"{s.name}: {s.doc}" for s in schemes.SCHEMES if s.declared) + ".",
                 required=True,
             ),
             enum(
@@ -611,7 +618,12 @@ BUILD = Keys(
             "Models to build: MODEL for the whole model, MODEL.PRUNE for a prune variant.",
             required=True,
         ),
-        Key("quantization", ref("names"), "Names of schemes under quantization.", required=True),
+        Key(
+            "quantization",
+            ref("names"),
+            "Names of schemes under quantization; default: every scheme. A model that arrives quantized takes none "
+            "(it is built as it is): list it in an entry without quantization.",
+        ),
         Key("targets", ref("names"), "Names of targets under targets.", required=True),
     )
 )

@@ -91,6 +91,9 @@ class Model:
     synap: dict[str, Any] | None = None  # SyNAP conversion settings: inputs, outputs
     rewrites: tuple[str, ...] | None = None  # None: the default (every rewrite when a Vela target uses it)
     onnx2tf_params: Path | None = None  # an ONNX model's onnx2tf parameter replacement file
+    prequantized: str | None = None  # it arrives quantized: its activations' type (int8, uint8, int16), read at load
+    reference: str | None = None  # a pre-quantized model's float model (a name of models:) to compare it with
+    fetched: Path | None = None  # a pinned wheel's member, once fetched (read at load to see whether it is quantized)
 
     @property
     def onnx(self) -> bool:

@@ -24,7 +24,7 @@ from tasks.config.project import Project
 from tasks.config.toolchain_rules import either, model_keys_used, quantization_keys_used, target_keys_used
 from tasks.model import schemes
 from tasks.model.metrics import TASKS
-from tasks.model.schemes import AUTO
+from tasks.model.schemes import AUTO, PREQUANTIZED
 from tasks.toolchains.registry import TOOLCHAINS
 
 Found = Iterator[tuple[tuple, str]]
@@ -213,10 +213,49 @@ def builds_defined(c: Context) -> Found:
         return
     for i, build in enumerate(c.data["builds"]):
         for key, defined in sections.items():
-            for j, ref in enumerate(build[key]):
+            for j, ref in enumerate(build.get(key, ())):
                 if ref not in defined:
                     what = "models (or MODEL.PRUNE)" if key == "models" else key
                     yield ("builds", i, key, j), f"'{ref}' {_defined(what, defined)}"
+
+
+def as_they_arrive(c: Context) -> Found:
+    """A model that arrives quantized is built as it is: no scheme, calibration or rewrite applies to it."""
+    models = c.project.models
+    if PREQUANTIZED in (c.data.get("quantization") or {}):
+        yield (
+            ("quantization", PREQUANTIZED),
+            (f"'{PREQUANTIZED}' is the scheme NPUForge gives models that arrive quantized; give yours another name"),
+        )
+    for name, m in models.items():
+        if m.reference is not None and m.reference not in models:
+            yield ("models", name, "reference"), f"model '{m.reference}' {_defined('models', models)}"
+        elif m.reference is not None and m.prequantized is None:
+            yield (
+                ("models", name, "reference"),
+                (
+                    "reference is for a model that arrives quantized; this one is float (it is compared with its own "
+                    "float model): remove reference"
+                ),
+            )
+        elif m.reference is not None and models[m.reference].prequantized:
+            yield ("models", name, "reference"), f"model '{m.reference}' is quantized too; name a float model"
+        if m.prequantized is None:
+            continue
+        arrives = f"models.{name} arrives quantized ({m.prequantized} activations) and is built as it is"
+        for key in ("calibration", "rewrites"):
+            if c.section("models")[name].get(key) is not None:
+                yield ("models", name, key), f"{arrives}: nothing calibrates or rewrites it; remove {key}"
+        for i, build in enumerate(c.data.get("builds") or []):
+            named = {u.split(".")[0] for u in build["models"]}
+            if name in named and "quantization" in build:
+                others = sorted(n for n in named if n in models and not models[n].prequantized)
+                fix = (
+                    f"move it to a builds entry without quantization (its schemes still apply to {', '.join(others)})"
+                    if others
+                    else "remove quantization from this entry"
+                )
+                yield ("builds", i, "quantization"), f"{arrives}: quantization schemes do not apply to it; {fix}"
 
 
 def calibration_given(c: Context) -> Found:
@@ -323,6 +362,7 @@ RULES: tuple[Rule, ...] = (
     *(Rule(r.name, r.doc, r.check) for t in TOOLCHAINS for r in t.reads.rules),  # each toolchain's own
     Rule("builds", "builds name models, schemes and targets that exist", builds_defined),
     Rule("calibration", "integer schemes have calibration data", calibration_given),
+    Rule("as they arrive", "models that arrive quantized get no scheme, calibration or rewrite", as_they_arrive),
     Rule(
         "quantization keys", "each variant's scheme uses only keys and types of its toolchain", quantization_keys_used
     ),

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tasks.config import declared
@@ -39,6 +39,7 @@ from tasks.config.project import (
 from tasks.errors import ConfigError
 from tasks.model.labels import BY_FORMAT, Labels, folder_classes
 from tasks.model.metrics import TASKS
+from tasks.tflite.activations import quantized_activations
 from tasks.toolchains.registry import for_target
 
 MODEL_SUFFIXES = (".keras", ".h5", ".tflite", ".onnx")
@@ -187,9 +188,17 @@ class Reader:
             )
             for p, spec in (v.get("prune") or {}).items()
         }
+        source = self.source(("models", name, "source"), v["source"])
+        fetched = None
+        if source.kind == "pip" and str(source.member).endswith(".tflite"):
+            fetched = self.root / "models" / "fetched" / PurePosixPath(source.member).name
+        local = source.path if source.kind == "file" and source.path and source.path.suffix == ".tflite" else None
         return Model(
             name=name,
-            source=self.source(("models", name, "source"), v["source"]),
+            source=source,
+            prequantized=quantized_activations(local or fetched) if (local or fetched) else None,
+            reference=v.get("reference"),
+            fetched=fetched,
             input_shape=tuple(v["input_shape"]) if "input_shape" in v else None,
             calibration=v.get("calibration"),
             validation=v.get("validation"),

@@ -69,6 +69,13 @@ def quantization_keys_used(c: Context) -> Found:
     for v in c.project.variants:
         toolchain, raw = c.project.targets[v.target].toolchain, c.section("quantization", v.quantization)
         at = ("quantization", v.quantization)
+        if v.quantization == schemes.PREQUANTIZED:  # given by NPUForge, not written
+            if schemes.PREQUANTIZED not in toolchain.reads.quantization_types:
+                yield ("models", v.model), (
+                    f"the model arrives quantized and is built as it is; the {toolchain.name} toolchain (target "
+                    f"{v.target}) takes only models it quantizes itself: build it for another target"
+                )
+            continue
         if raw["type"] not in toolchain.reads.quantization_types:
             yield at + ("type",), _type_message(raw["type"], toolchain, v)
         for key in raw:

@@ -17,6 +17,7 @@ from tasks.errors import ConfigError
 from tasks.model.datasets import Samples, split_counts, split_files
 from tasks.model.labels import Labels, mask_of
 from tasks.model.rewrites import DEFAULT as DEFAULT_REWRITES
+from tasks.model.schemes import PREQUANTIZED
 from tasks.planning import options as opts
 from tasks.planning import versions
 from tasks.planning.step import Step, task_name_of
@@ -52,7 +53,10 @@ class Paths:
         return self.build / model / "convert.json"
 
     def float_model(self, unit: str) -> Path:
-        """``unit`` is MODEL or MODEL.PRUNE."""
+        """The imported (and pruned) model of ``unit`` (MODEL or MODEL.PRUNE): float, or as it arrived when it
+        arrives quantized."""
+        if self.project.models[unit.split(".")[0]].prequantized:
+            return self.build / unit / f"{unit}_{PREQUANTIZED}.tflite"
         return self.build / unit / f"{unit}_float.tflite"
 
     def import_facts(self, model: str) -> Path:
@@ -68,6 +72,9 @@ class Paths:
         return self.build / unit / "rewrite.json"
 
     def quantized(self, unit: str, quant: str) -> Path:
+        """The quantized model; a model that arrives quantized is its own (no quantize step)."""
+        if quant == PREQUANTIZED:
+            return self.float_model(unit)
         return self.build / unit / quant / f"{unit}_{quant}.tflite"
 
     def quantize_facts(self, unit: str, quant: str) -> Path:
@@ -235,20 +242,29 @@ class Planning:
             for v in self.project.variants
             if self.toolchain(v).builds.imports(self.paths, self.project.models[v.model])
         }
-        return [m for m in self.used_models() if m in needed]
+        needed |= {self.project.models[m].reference for m in needed if self.project.models[m].reference}
+        used = self.used_models()
+        return [m for m in used if m in needed] + [m for m in self.project.models if m in needed and m not in used]
 
     def tflite_units(self) -> list[tuple[str, str | None]]:
         """(model, prune) of every float model TensorFlow Lite quantizes (or a search measures), in order."""
         return list(dict.fromkeys((v.model, v.prune) for v in self._quantized_variants() + self._searched_variants()))
 
     def tflite_quantized(self) -> list[tuple[str, str, str]]:
-        """(model, unit, quantization) of every quantized .tflite, in order."""
+        """(model, unit, quantization) of every .tflite TensorFlow Lite quantizes, in order."""
+        return [found for found in self.evaluated() if found[2] != PREQUANTIZED]
+
+    def evaluated(self) -> list[tuple[str, str, str]]:
+        """(model, unit, quantization) of every quantized .tflite: those TensorFlow Lite quantizes, and models that
+        arrive quantized (built as they are), in order."""
         return list(dict.fromkeys((v.model, v.unit, v.quantization) for v in self._quantized_variants()))
 
     def model_rewrites(self, model_name: str) -> tuple[str, ...]:
         """The rewrites a model's TFLite units get: as given, else all of them when a target whose toolchain maps
         them to its NPU (Vela's) uses it."""
         model = self.project.models[model_name]
+        if model.prequantized:
+            return ()  # built as it arrives
         if model.rewrites is not None:
             return model.rewrites
         wanted = any(v.model == model_name and self.toolchain(v).builds.rewrites for v in self.project.variants)

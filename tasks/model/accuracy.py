@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tasks.results.records import Accuracy
 
 SNR_CAP_DB = 200.0  # identical outputs: reported as 200 dB (JSON has no infinity)
+MAX_CONFUSION_CLASSES = 50  # a classifier with more classes gets no confusion matrix (its picture would say nothing)
 
 
 def compare(reference: np.ndarray, value: np.ndarray) -> dict[str, float]:
@@ -81,7 +82,7 @@ class Runner:
 
 
 def run(
-    float_model: Path,
+    float_model: Path | None,
     quantized: Path,
     out: Path,
     dataset: datasets.Samples,
@@ -90,38 +91,63 @@ def run(
     in_sample: bool = False,
     pruned: bool = False,
 ) -> None:
-    ref, test = Runner(float_model.read_bytes()), Runner(quantized.read_bytes())
-    if len(ref.inputs) != 1:
-        raise StepError(f"{label}: evaluation supports single-input models; this one has {len(ref.inputs)} inputs")
-    if sorted(ref.outputs) != sorted(test.outputs):
+    """Both models on the validation samples; without a float model (one that arrives quantized, without a
+    reference), the quantized model against the labels alone."""
+    test = Runner(quantized.read_bytes())
+    ref = Runner(float_model.read_bytes()) if float_model else None
+    if len(test.inputs) != 1:
+        raise StepError(f"{label}: evaluation supports single-input models; this one has {len(test.inputs)} inputs")
+    if ref is not None and sorted(ref.outputs) != sorted(test.outputs):
         raise StepError(
             f"{label}: the quantized model's outputs {sorted(test.outputs)} "
             f"differ from the float model's {sorted(ref.outputs)}"
         )
-    (detail,) = ref.inputs.values()
+    if ref is None and dataset.labels is None:
+        raise StepError(
+            f"{label}: the model arrives quantized and has no float reference; give the validation dataset "
+            f"'{dataset.name}' labels (datasets.{dataset.name}.labels) or the model a reference: FLOAT_MODEL"
+        )
+    (detail,) = (ref or test).inputs.values()
     shape = tuple(int(d) for d in detail["shape"])
     xs = list(datasets.samples(dataset, list(shape)))
     if not xs:
         raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
     expected, got = [], []
     for i, x in enumerate(xs, 1):
-        e = ref(x)
-        expected.append(e)
-        got.append({name: value.reshape(e[name].shape) for name, value in test(x).items()})
+        g = test(x)
+        if ref is not None:
+            e = ref(x)
+            expected.append(e)
+            g = {name: value.reshape(e[name].shape) for name, value in g.items()}
+        got.append(g)
         if i % 16 == 0 and i < len(xs):
             progress(f"{i}/{len(xs)} samples of '{dataset.label}' run")
-    outputs = {
-        name: summarise([compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)]) for name in ref.outputs
-    }
+    outputs = {}
+    if ref is not None:
+        outputs = {
+            name: summarise([compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)])
+            for name in ref.outputs
+        }
     result: Accuracy = {
         "outputs": outputs,
-        "worst_output": min(outputs, key=lambda n: outputs[n]["snr_db"]),
+        "worst_output": min(outputs, key=lambda n: outputs[n]["snr_db"]) if outputs else None,
         "samples": len(xs),
         "dataset": dataset.name,
         "part": dataset.part,
         "in_sample": in_sample,
-        **task_metrics(tasks, expected, got, shape, label, pruned),
+        **(
+            task_metrics(tasks, expected, got, shape, label, pruned)
+            if ref is not None
+            else {"tasks": [], "metrics": {}}
+        ),
     }
+    if dataset.labels is not None:
+        truths = truths_of(dataset, len(xs), shape)
+        labelled = label_metrics(tasks, expected if ref else None, got, truths, shape, label, dataset.labels.classes)
+        if labelled:
+            result["labels"] = {"dataset": dataset.name, "samples": len(xs), **labelled}
+            for name, m in labelled["metrics"].items():
+                result["metrics"].update({name: m["quantized"], f"{name}_drop": m["drop"]})
     atomic.write_json(out, result)
     progress(_line(result, dataset.label))
 
@@ -155,8 +181,97 @@ def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label
     return {"tasks": done, "metrics": by_name, **compat}
 
 
+def truths_of(dataset: datasets.Samples, count: int, shape: tuple[int, ...]) -> list[tuple[Any, Any]]:
+    """(label, frame) of each of the first ``count`` samples: its labels, and where its image sits in the input."""
+    from tasks.model import labels
+
+    files = dataset.files[:count]
+    truths = labels.read(dataset.labels, files, dataset.name)
+    return [(t, datasets.frame(t.width, t.height, shape, dataset.preprocess)) for t in truths]
+
+
+def label_metrics(
+    tasks, expected: list | None, got: list, truths: list, shape: tuple[int, ...], label: str, classes: tuple = ()
+) -> dict:
+    """The label metrics of every task that has some (tasks.model.metrics.TaskType.truth): the float model's (when
+    ``expected`` is given), the quantized model's, the drop in points and its 95 % bootstrap interval; and the
+    pictures' data (a classifier's confusion matrices, a detector's precision/recall curves)."""
+    import importlib
+
+    from tasks.model import metrics
+
+    labels = [t for t, _ in truths]
+    frames = [f for _, f in truths]
+    found: dict[str, Any] = {}
+    pictures: dict[str, Any] = {}
+    for spec in tasks:
+        row = metrics.BY_NAME[spec["type"]]
+        if not row.truth or any(n not in got[0] for n in metrics.outputs_used(spec)):
+            continue  # no label metric, or its output is pruned away (the task's record says so)
+        module = importlib.import_module(f"tasks.model.metrics.{row.module}")
+        try:
+            quantized = module.answers(spec, got, labels, frames, shape)
+            reference = module.answers(spec, expected, labels, frames, shape) if expected is not None else None
+        except StepError as exc:
+            raise StepError(f"{label}: {exc}") from None
+        metrics_found, extra_f, extra_q = _scored(row, spec, module, reference, quantized, labels)
+        found.update(metrics_found)
+        if "confusion" in extra_q and len(extra_q["confusion"]) <= MAX_CONFUSION_CLASSES:
+            count = len(extra_q["confusion"])
+            pictures["confusion"] = {
+                "classes": list(classes[:count]) + [str(i) for i in range(len(classes), count)],
+                "float": extra_f.get("confusion"),
+                "quantized": extra_q["confusion"],
+            }
+        if extra_q.get("pr_curve"):
+            pictures["pr_curve"] = {
+                "iou": 0.5,
+                "recall": extra_q["pr_curve"]["recall"],
+                "float": (extra_f.get("pr_curve") or {}).get("precision"),
+                "quantized": extra_q["pr_curve"]["precision"],
+            }
+    return {"metrics": found, **pictures} if found else {}
+
+
+def _scored(row, spec: dict, module, reference: list | None, quantized: list, labels: list) -> tuple[dict, dict, dict]:
+    """One task's label metrics (float, quantized, drop, interval), and its pictures' data for each model."""
+    from tasks.model.metrics import truth as stats
+
+    whole_q, extra_q = module.score(spec, quantized, labels)
+    whole_f, extra_f = module.score(spec, reference, labels) if reference is not None else ({}, {})
+    memo: dict[bytes, tuple[dict, dict]] = {}
+
+    def on(indices) -> tuple[dict, dict]:
+        key = indices.tobytes()  # every metric's bootstrap draws the same resamples (one seed): score each once
+        if key not in memo:
+            picked = [labels[i] for i in indices]
+            memo[key] = (
+                module.score(spec, [reference[i] for i in indices], picked)[0],
+                module.score(spec, [quantized[i] for i in indices], picked)[0],
+            )
+        return memo[key]
+
+    found = {}
+    for name in row.truth:
+        f, q = whole_f.get(name), whole_q.get(name)
+        interval = None
+        if reference is not None:
+            interval = stats.bootstrap_drop(
+                lambda idx, name=name: (on(idx)[0][name], on(idx)[1][name]), len(labels), row.resamples
+            )
+        found[name] = {
+            "float": f,
+            "quantized": q,
+            "drop": round(100 * (f - q), 4) if f is not None and q is not None else None,
+            "interval": list(interval) if interval else None,
+            "resamples": row.resamples,
+        }
+    return found, extra_f, extra_q
+
+
 def _line(result: Accuracy, dataset: str) -> str:
     snr = ", ".join(f"{n} {m['snr_db']:.1f} dB" for n, m in result["outputs"].items())
     shown = [f"{k} {v:.4g}" for k, v in result["metrics"].items() if v is not None]
     mark = " (in-sample: also calibration samples)" if result["in_sample"] else ""
-    return f"{result['samples']} samples of '{dataset}'{mark}: SNR {snr}" + ("; " + ", ".join(shown) if shown else "")
+    said = f"SNR {snr}" if snr else "no float model to compare with"
+    return f"{result['samples']} samples of '{dataset}'{mark}: {said}" + ("; " + ", ".join(shown) if shown else "")

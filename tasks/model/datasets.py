@@ -190,3 +190,42 @@ def image(path: Path, shape: list[int], pre: Preprocess, name: str) -> np.ndarra
                 f"datasets.{name}.preprocess.{key}: {value.size} values for {channels} channels; give 1 or {channels}"
             )
     return ((x - mean) / scale)[None].astype(np.float32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frame:
+    """Where an image sits in the model input: input pixel = image pixel x scale + offset (per axis).
+
+    The inverse of ``image()``'s resize, so an answer in the model input's
+    pixels (a box, a landmark, a mask) goes back to the image its label
+    describes.
+    """
+
+    width: int  # the image's size in pixels
+    height: int
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+
+    def point(self, u: float, v: float) -> tuple[float, float]:
+        """An input pixel position (u, v) as a position in the image."""
+        return (u - self.offset_x) / self.scale_x, (v - self.offset_y) / self.scale_y
+
+
+def frame(width: int, height: int, shape: list[int] | tuple[int, ...], pre: Preprocess) -> Frame:
+    """The frame of a ``width`` x ``height`` image in a model input of ``shape`` ([1, H, W, C]), as ``image()`` puts
+    it there (letterbox, stretch or crop)."""
+    in_h, in_w = shape[1], shape[2]
+    if pre.resize == "stretch":
+        return Frame(width=width, height=height, scale_x=in_w / width, scale_y=in_h / height, offset_x=0, offset_y=0)
+    ratio = min(in_w / width, in_h / height) if pre.resize == "letterbox" else max(in_w / width, in_h / height)
+    nw, nh = max(1, round(width * ratio)), max(1, round(height * ratio))
+    return Frame(
+        width=width,
+        height=height,
+        scale_x=nw / width,
+        scale_y=nh / height,
+        offset_x=(in_w - nw) // 2,
+        offset_y=(in_h - nh) // 2,
+    )

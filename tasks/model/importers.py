@@ -19,7 +19,7 @@ import numpy as np
 from tasks import atomic
 from tasks.errors import StepError
 from tasks.progress import progress
-from tasks.tflite import flatbuffer, opcodes, pruning, runtime, surgery
+from tasks.tflite import activations, flatbuffer, opcodes, pruning, runtime, surgery
 
 TOLERANCE = runtime.EQUIVALENCE_TOLERANCE  # max abs difference, relative to each output's range
 
@@ -34,6 +34,7 @@ def run(
     facts: Path,
     label: str,
     keep_custom: bool = False,
+    arrives_quantized: str | None = None,
 ) -> None:
     src = source
     if kind == "builder":
@@ -53,10 +54,22 @@ def run(
         content = source_bytes = bytes(reference)
         reference = _tflite_reference(content)  # the source as it is (LiteRT's default delegate runs MediaPipe's ops)
         content, rewritten, kept = builtin_ops_only(content, label, keep_custom)
-    model_bytes, folded = canonicalize(content, input_shape, f"{label}.source")
+    if arrives_quantized is None and (found := activations.activations_of(content)):
+        raise StepError(
+            f"{label}.source: the model arrives quantized ({found} activations) but was planned as a float model: it "
+            "was not on disk when the project was planned (fetched just now); run doit again and it is built as it "
+            "is, without a quantize step"
+        )
+    if arrives_quantized is None:
+        model_bytes, folded = canonicalize(content, input_shape, f"{label}.source")
+    else:
+        model_bytes, folded = as_it_arrives(content, input_shape, f"{label}.source"), {}
+        progress(f"arrives quantized ({arrives_quantized} activations): kept as it is, not re-quantized")
     if folded:
         progress("folded constant ops: " + ", ".join(f"{n} {op}" for op, n in folded.items()))
     extra: dict = {"custom_ops_rewritten": rewritten} if rewritten else {}
+    if arrives_quantized:
+        extra["arrives_quantized"] = arrives_quantized
     if kept:
         extra["custom_ops"] = kept
         worst = _check_builtin_part(source_bytes, model_bytes, label)
@@ -146,6 +159,20 @@ def canonicalize(content: bytes, input_shape: list[int] | None, where: str) -> t
     return flatbuffer.to_bytes(model), folded
 
 
+def as_it_arrives(content: bytes, input_shape: list[int] | None, where: str) -> bytes:
+    """A quantized model as it arrived, with only what every model gets: batch 1, static shapes, one serving
+    signature, no unused tensors.  Nothing is folded: its constants stay as its quantizer wrote them."""
+    model = flatbuffer.read_bytes(content, where)
+    if len(model.subgraphs) != 1:
+        raise StepError(
+            f"{where}: the model has {len(model.subgraphs)} subgraphs; only single-subgraph models are supported"
+        )
+    model = surgery.fix_input_shapes(model, input_shape, where)
+    model = surgery.propagate_static_shapes(model)
+    model = surgery.set_serving_signature(surgery.collect_garbage(model))
+    return flatbuffer.to_bytes(model)
+
+
 # --- references: callables from {input name: array} to {output name: array} ------------------
 
 
@@ -183,11 +210,19 @@ def _check_builtin_part(source: bytes, model_bytes: bytes, label: str) -> float 
     return check_equivalent(_tflite_reference(builtin_part(source)), builtin_part(model_bytes), label)
 
 
+def _random_input(rng: np.random.Generator, detail: dict) -> np.ndarray:
+    """A random input of ``detail``'s shape and type: [0, 1) floats, or any value of an integer type."""
+    if np.issubdtype(detail["dtype"], np.integer):
+        info = np.iinfo(detail["dtype"])
+        return rng.integers(info.min, info.max, size=detail["shape"], endpoint=True).astype(detail["dtype"])
+    return rng.random(detail["shape"], dtype=np.float32)
+
+
 def check_equivalent(reference, model_bytes: bytes, label: str) -> float:
     """Run source and import on the same random input; fail if they differ."""
     runner = runtime.interpreter(model_bytes, builtin_kernels=False).get_signature_runner(flatbuffer.SIGNATURE_KEY)
     rng = np.random.default_rng(0)
-    inputs = {name: rng.random(d["shape"], dtype=np.float32) for name, d in runner.get_input_details().items()}
+    inputs = {name: _random_input(rng, d) for name, d in runner.get_input_details().items()}
     got = runner(**inputs)
     expected = reference(inputs)
     if sorted(got) != sorted(expected):

@@ -332,17 +332,60 @@ class TaskResult(TypedDict):
     skipped: NotRequired[Annotated[str, Doc("Why it was not evaluated (a prune variant cut its output away).")]]
 
 
+class LabelMetric(TypedDict):
+    """One metric against the validation set's labels, for the float model and the quantized one."""
+
+    float: Annotated[float | None, Doc("The float model's value; null without a float model (pre-quantized).")]
+    quantized: Annotated[float | None, Doc("This variant's value; null where undefined (no labelled object).")]
+    drop: Annotated[float | None, Doc("(float - quantized) x 100: points lost; positive is worse.")]
+    interval: Annotated[
+        list[float] | None, Doc("95 % bootstrap interval of the drop over the samples, [low, high], points.")
+    ]
+    resamples: Annotated[int, Doc("Bootstrap resamples behind the interval."), Min(1)]
+
+
+class Confusion(TypedDict):
+    """A classifier's confusion matrices: rows the label, columns the model's top-1 class."""
+
+    classes: Annotated[list[str], Doc("Class names in index order.")]
+    float: Annotated[list[list[int]] | None, Doc("The float model's; null without a float model.")]
+    quantized: Annotated[list[list[int]], Doc("This variant's.")]
+
+
+class PrCurve(TypedDict):
+    """A detector's precision at each recall (COCO's 101 points), at one IoU threshold, over the classes."""
+
+    iou: Annotated[float, Doc("The IoU a detection needs to match a labelled box.")]
+    recall: Annotated[list[float], Doc("0, 0.01, …, 1.")]
+    float: Annotated[list[float | None] | None, Doc("The float model's precision at each recall (null: not reached).")]
+    quantized: Annotated[list[float | None], Doc("This variant's.")]
+
+
+class LabelAccuracy(TypedDict):
+    """The float and the quantized model against the validation set's labels (datasets.NAME.labels)."""
+
+    dataset: Annotated[str, Doc("The labelled dataset.")]
+    samples: Annotated[int, Doc("Labelled samples."), Min(1)]
+    metrics: Annotated[dict[str, LabelMetric], Doc("top1_accuracy, top5_accuracy, map50_95, map50, oks_ap, miou.")]
+    confusion: NotRequired[Annotated[Confusion, Doc("A classifier's (50 classes at most).")]]
+    pr_curve: NotRequired[Annotated[PrCurve, Doc("A detector's, at IoU 0.5.")]]
+
+
 class Accuracy(TypedDict):
     """accuracy.json: the quantized model against its float original on the validation set."""
 
     outputs: Annotated[dict[str, OutputAccuracy], Doc("By output name.")]
-    worst_output: Annotated[str, Doc("The output with the lowest SNR.")]
+    worst_output: Annotated[str | None, Doc("The output with the lowest SNR; null without a float model.")]
     samples: Annotated[int, Doc("Validation samples compared."), Min(1)]
     dataset: Annotated[str, Doc("The validation dataset.")]
     part: Annotated[str | None, Doc("The part of a split dataset (validation), else null.")]
     in_sample: Annotated[bool, Doc("The samples are calibration samples too: the numbers flatter the model.")]
     tasks: Annotated[list[TaskResult], Doc("Each of the model's tasks, with its settings.")]
-    metrics: Annotated[dict[str, float | None], Doc("Every task metric by name (gates read them here).")]
+    metrics: Annotated[
+        dict[str, float | None],
+        Doc("Every task metric by name, label metrics and their NAME_drop too (gates read them here)."),
+    ]
+    labels: NotRequired[Annotated[LabelAccuracy, Doc("Against the labels, where the validation set has them.")]]
     # kept for older readers
     top1_agreement: NotRequired[
         Annotated[float | None, Doc("A classification task's top1_agreement, also under metrics.")]

@@ -46,7 +46,7 @@ class TaskOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
-    float_model: Path = input_file()
+    float_model: Path | None = input_file()  # None: a model that arrives quantized, without a float reference
     quantized: Path = input_file()
     dataset: Samples
     tasks: tuple[TaskOptions, ...]
@@ -58,14 +58,17 @@ class Options:
 
 def plan_evaluate(planning: Planning) -> list[Step]:
     steps = []
-    for model_name, unit, quant_name in planning.tflite_quantized():
+    for model_name, unit, quant_name in planning.evaluated():
         model = planning.project.models[model_name]
         if not model.validation:
             continue
         paths = planning.paths
         dataset, in_sample = planning.validation_samples(model)
+        float_model = paths.float_model(unit)
+        if model.prequantized:  # its float model is the reference's, of the whole model only
+            float_model = paths.float_model(model.reference) if model.reference and unit == model_name else None
         options = Options(
-            float_model=paths.float_model(unit),
+            float_model=float_model,
             quantized=paths.quantized(unit, quant_name),
             dataset=dataset,
             tasks=tuple(TaskOptions.of(t) for t in model.tasks),
@@ -75,6 +78,8 @@ def plan_evaluate(planning: Planning) -> list[Step]:
             pruned=unit != model_name,
         )
         doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
+        if float_model is None:
+            doc = f"evaluate the model as it arrived against the labels of '{dataset.label}'"
         steps.append(
             planning.new("evaluate", scheme_of(unit, quant_name), doc + (" (in-sample)" if in_sample else ""), options)
         )

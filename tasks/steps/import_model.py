@@ -25,6 +25,7 @@ class Options:
     out: Path = output_file()
     facts: Path = output_file()
     keep_custom_ops: bool = False  # the model has prune variants: custom ops without a rewrite stay for them to cut off
+    arrives_quantized: str | None = None  # its activations' type when the source is quantized: kept as it is
 
 
 def plan_import(planning: Planning) -> list[Step]:
@@ -43,8 +44,11 @@ def plan_import(planning: Planning) -> list[Step]:
             out=planning.paths.float_model(name),
             facts=planning.paths.import_facts(name),
             keep_custom_ops=bool(model.prune),
+            arrives_quantized=model.prequantized,
         )
         doc = "convert the source to a canonical float32 .tflite (batch 1, one signature)"
+        if model.prequantized:
+            doc = f"take the {model.prequantized} model as it arrives (batch 1, one signature); it is not re-quantized"
         steps.append(planning.new("import", name, doc, options))
     return steps
 
@@ -53,4 +57,15 @@ def run(o: Options) -> None:
     from tasks.model import importers
 
     shape = list(o.input_shape) if o.input_shape else None
-    importers.run(o.source, o.kind, o.function, o.args_json, shape, o.out, o.facts, o.label, o.keep_custom_ops)
+    importers.run(
+        o.source,
+        o.kind,
+        o.function,
+        o.args_json,
+        shape,
+        o.out,
+        o.facts,
+        o.label,
+        o.keep_custom_ops,
+        o.arrives_quantized,
+    )

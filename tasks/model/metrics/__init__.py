@@ -35,6 +35,13 @@ class TaskType:
     keys: tuple[Key, ...] = ()  # the settings its task object takes beside type and metric (their docs say what)
     labels: dict[str, str] = field(default_factory=dict)  # a metric's short name in the report ("top-1")
     lower_is_better: tuple[str, ...] = ()  # its metrics that are errors (every other one: higher is better)
+    truth: tuple[str, ...] = ()  # its metrics against a labelled dataset (module.answers / module.score compute them)
+    resamples: int = 1000  # bootstrap resamples of a label metric's drop (fewer where one costs a COCOeval)
+
+    @property
+    def drops(self) -> tuple[str, ...]:
+        """Its label metrics' drops against the float model: NAME_drop, in points (positive: worse)."""
+        return tuple(f"{m}_drop" for m in self.truth)
 
 
 # A task's settings.  The schema's task object (tasks/config/declared.py) takes each once and says which
@@ -113,7 +120,8 @@ TASKS: tuple[TaskType, ...] = (
         headline="top1_agreement",
         doc="top-1 (and top-5) class of the quantized model against the float model's top-1",
         keys=(OUTPUT,),
-        labels={"top1_agreement": "top-1"},
+        labels={"top1_agreement": "top-1", "top1_accuracy": "top-1 acc."},
+        truth=("top1_accuracy", "top5_accuracy"),
     ),
     TaskType(
         name="keypoints",
@@ -122,8 +130,10 @@ TASKS: tuple[TaskType, ...] = (
         headline="landmark_px_mean",
         doc="landmark displacement in pixels of the model input and as a fraction of its size, PCK",
         keys=KEYPOINTS,
-        labels={"landmark_px_mean": "landmarks"},
+        labels={"landmark_px_mean": "landmarks", "oks_ap": "OKS AP"},
         lower_is_better=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95"),
+        truth=("oks_ap",),
+        resamples=200,
     ),
     TaskType(
         name="detection",
@@ -138,7 +148,9 @@ TASKS: tuple[TaskType, ...] = (
         headline="detection_recall",
         doc="decoded, suppressed boxes matched to the float model's: recall, precision, IoU",
         keys=DETECTION,
-        labels={"detection_recall": "recall", "detection_precision": "precision"},
+        labels={"detection_recall": "recall", "detection_precision": "precision", "map50_95": "mAP"},
+        truth=("map50_95", "map50"),
+        resamples=200,
     ),
     TaskType(
         name="segmentation",
@@ -147,7 +159,8 @@ TASKS: tuple[TaskType, ...] = (
         headline="mask_iou",
         doc="IoU of the quantized model's mask with the float model's",
         keys=SEGMENTATION,
-        labels={"mask_iou": "mask IoU"},
+        labels={"mask_iou": "mask IoU", "miou": "mIoU"},
+        truth=("miou",),
     ),
     TaskType(
         name="custom",
@@ -159,8 +172,10 @@ TASKS: tuple[TaskType, ...] = (
 )
 
 BY_NAME: dict[str, TaskType] = {t.name: t for t in TASKS}
-BUILTIN_METRICS: tuple[str, ...] = tuple(m for t in TASKS for m in t.metrics)
-HIGHER_IS_BETTER = {m: False for t in TASKS for m in t.lower_is_better}  # every other task metric: higher is better
+LABEL_METRICS: tuple[str, ...] = tuple(m for t in TASKS for m in t.truth)  # against labels: top1_accuracy, map50, …
+BUILTIN_METRICS: tuple[str, ...] = tuple(m for t in TASKS for m in (*t.metrics, *t.truth, *t.drops))
+# every other task metric: higher is better
+HIGHER_IS_BETTER = {m: False for t in TASKS for m in (*t.lower_is_better, *t.drops)}
 LABELS: dict[str, str] = {m: label for t in TASKS for m, label in t.labels.items()}  # the report's short names
 
 
@@ -181,7 +196,11 @@ def outputs_used(spec: dict) -> tuple[str, ...]:
 
 
 def headline(accuracy: dict | None) -> tuple[str, float] | None:
-    """(metric, value) that says best whether a variant still does its job: its first task's headline metric."""
+    """(metric, value) that says best whether a variant still does its job: its first label metric where the
+    validation set has labels, else its first task's headline metric."""
+    for name, found in ((accuracy or {}).get("labels") or {}).get("metrics", {}).items():
+        if found.get("quantized") is not None:
+            return name, found["quantized"]
     for task in (accuracy or {}).get("tasks") or []:
         found = task.get("metrics") or {}
         name = BY_NAME[task["type"]].headline or next(iter(found), "")
@@ -194,7 +213,9 @@ def metric_text(name: str, value: float | None) -> str:
     """A task metric as a person reads it: shares in %, pixels with px, counts whole."""
     if value is None:
         return "–"
-    if name.endswith(("_agreement", "_recall", "_precision", "_pck")):
+    if name.endswith("_drop"):
+        return f"{value:+.2f} pts"
+    if name.endswith(("_agreement", "_recall", "_precision", "_pck", "_accuracy")) or name in LABEL_METRICS:
         return f"{value:.1%}"
     if "_px_" in name:
         return f"{value:.2f} px"

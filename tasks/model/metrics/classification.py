@@ -4,12 +4,17 @@
 model's top-1.  ``top5_agreement``: the share whose top-5 classes contain the
 float model's top-1 (None with five classes or fewer, where it says nothing).
 Logits or probabilities: the order is the same either way.
+
+Against labels: ``top1_accuracy`` (the share of samples whose top-1 class is
+their label), ``top5_accuracy``, and the confusion matrix (rows: the label,
+columns: the model's top-1).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from tasks.errors import StepError
 from tasks.model.metrics.common import output, rounded, stacked
 
 
@@ -25,3 +30,39 @@ def metrics(spec: dict, reference: list, quantized: list, input_shape: tuple[int
         best5 = np.argsort(-got, axis=1, kind="stable")[:, :5]
         top5 = np.mean([e in row for e, row in zip(expected, best5, strict=True)])
     return {"top1_agreement": rounded(top1), "top5_agreement": rounded(top5)}
+
+
+# --- against labels (datasets.NAME.labels: folders or csv) -----------------------------------------------------
+
+
+def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Each sample's class scores; every label checked against the model's classes."""
+    name = output(spec, outputs[0], "class scores")
+    scores = stacked(outputs, name).reshape(len(outputs), -1)
+    for truth in truths:
+        if truth.label is None:
+            raise StepError(
+                f"task classification: {truth.file} has no class label; give the dataset labels with a class per "
+                "image (labels.format: folders or csv)"
+            )
+        if truth.label >= scores.shape[1]:
+            raise StepError(
+                f"task classification: {truth.file} is labelled class {truth.label}, but output '{name}' has "
+                f"{scores.shape[1]} classes; fix the dataset's labels.classes"
+            )
+    return list(scores)
+
+
+def score(spec: dict, found: list[np.ndarray], truths: list) -> tuple[dict, dict]:
+    """top1_accuracy and top5_accuracy (None with five classes or fewer), and the confusion matrix."""
+    from tasks.model.metrics import truth
+
+    scores = np.stack(found)
+    labels = np.array([t.label for t in truths])
+    top1 = truth.top_k_hits(scores, labels, 1)
+    top5 = truth.top_k_hits(scores, labels, 5)
+    matrix = truth.confusion(np.argmax(scores, axis=1), labels, scores.shape[1])
+    return {
+        "top1_accuracy": rounded(top1.mean()),
+        "top5_accuracy": None if top5 is None else rounded(top5.mean()),
+    }, {"confusion": matrix.tolist()}

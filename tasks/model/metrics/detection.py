@@ -613,3 +613,36 @@ def _explicit(given: dict, width: int, input_shape: tuple[int, ...]) -> tuple[np
         return ssd_anchors(given), decoder
     except StepError as exc:
         raise StepError(f"task detection: task.anchors: {exc}") from None
+
+
+# --- against labels (datasets.NAME.labels: coco) ---------------------------------------------------------------
+
+
+def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: tuple[int, ...]) -> list[list]:
+    """Each sample's detections, decoded and suppressed, as boxes in pixels of the image its label describes."""
+    from tasks.model.metrics.truth import Found
+
+    decode = _decoder(spec, outputs[0], tuple(input_shape))
+    height, width = input_shape[1], input_shape[2]
+    found = []
+    for sample, frame in zip(outputs, frames, strict=True):
+        boxes = []
+        for d in decode(sample):
+            ymin, xmin, ymax, xmax = d.box
+            x0, y0 = frame.point(xmin * width, ymin * height)
+            x1, y1 = frame.point(xmax * width, ymax * height)
+            x0, x1 = max(0.0, x0), min(float(frame.width), x1)  # the letterbox's padding is not in the image
+            y0, y1 = max(0.0, y0), min(float(frame.height), y1)
+            if x1 > x0 and y1 > y0:
+                boxes.append(Found(label=d.label, box=(x0, y0, x1 - x0, y1 - y0), score=d.score))
+        found.append(boxes)
+    return found
+
+
+def score(spec: dict, found: list[list], truths: list) -> tuple[dict, dict]:
+    """COCO's mAP@[.5:.95] and mAP@.5 (pycocotools), and the precision/recall curve at IoU .5."""
+    from tasks.model.metrics import truth
+
+    result = truth.coco_boxes(truths, found)
+    curve = result.get("pr_curve")
+    return {"map50_95": result["map50_95"], "map50": result["map50"]}, {"pr_curve": curve} if curve else {}

@@ -64,3 +64,40 @@ def metrics(spec: dict, reference: list, quantized: list, input_shape: tuple[int
         "landmark_rel_p95": rounded(np.percentile(px, 95) / side),
         "landmark_pck": rounded(np.mean(px <= spec.get("pck", 0.02) * side)),
     }
+
+
+# --- against labels (datasets.NAME.labels: coco with keypoints) ------------------------------------------------
+
+
+def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: tuple[int, ...]) -> list[list]:
+    """Each sample's landmarks as one person, in pixels of the image its label describes."""
+    from tasks.model.metrics.truth import Found
+
+    name = output(spec, outputs[0], "landmarks")
+    found = points(spec, stacked(outputs, name).reshape(len(outputs), -1), name)
+    if spec.get("coordinates", "pixels") == "normalized":
+        found = found * np.array([input_shape[2], input_shape[1]], dtype=np.float64)
+    expected = {len(b.keypoints) // 3 for t in truths for b in t.boxes if b.keypoints}
+    if not expected:
+        raise StepError("task keypoints: the dataset's labels have no keypoints; give COCO annotations with keypoints")
+    if expected != {found.shape[1]}:
+        raise StepError(
+            f"task keypoints: the labels give {', '.join(map(str, sorted(expected)))} keypoints per person, the "
+            f"model {found.shape[1]} (output '{name}'); set task.points to the labels' count when the model's first "
+            "landmarks are theirs, or give labels in the model's order"
+        )
+    answers = []
+    for person, frame in zip(found, frames, strict=True):
+        xy = [frame.point(float(u), float(v)) for u, v in person]
+        xs, ys = [p[0] for p in xy], [p[1] for p in xy]
+        box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+        flat = tuple(c for x, y in xy for c in (x, y, 2.0))
+        answers.append([Found(label=0, box=box, score=1.0, keypoints=flat)])
+    return answers
+
+
+def score(spec: dict, found: list[list], truths: list) -> tuple[dict, dict]:
+    """COCO's keypoint AP over OKS thresholds .5:.95 (pycocotools)."""
+    from tasks.model.metrics import truth
+
+    return {"oks_ap": truth.coco_keypoints(truths, found)["oks_ap"]}, {}

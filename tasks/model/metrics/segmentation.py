@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tasks.errors import StepError
 from tasks.model.metrics.common import output, rounded, stacked
 
 
@@ -41,3 +42,43 @@ def metrics(spec: dict, reference: list, quantized: list, input_shape: tuple[int
     (ref, binary), (got, _) = masks(spec, stacked(reference, name)), masks(spec, stacked(quantized, name))
     per_sample = [iou(r, g, binary) for r, g in zip(ref, got, strict=True)]
     return {"mask_iou": rounded(np.mean(per_sample)), "mask_iou_min": rounded(np.min(per_sample))}
+
+
+# --- against labels (datasets.NAME.labels: masks) --------------------------------------------------------------
+
+
+def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Each sample's confusion matrix of the model's mask, taken back to the image's pixels, with its label mask.
+
+    One channel: the label mask's non-zero pixels are foreground.  Several: a
+    pixel's value is its class; values beyond the model's classes (e.g. 255,
+    "void") are left out.
+    """
+    from PIL import Image
+
+    from tasks.model.metrics import truth as metrics
+
+    name = output(spec, outputs[0], "mask")
+    predicted, binary = masks(spec, stacked(outputs, name))
+    classes = 2 if binary else int(np.asarray(outputs[0][name]).shape[-1])
+    found = []
+    for mask, truth, frame in zip(predicted, truths, frames, strict=True):
+        if truth.mask is None:
+            raise StepError(f"task segmentation: {truth.file} has no mask; give the dataset labels.format: masks")
+        with Image.open(truth.mask) as im:
+            label = np.asarray(im.convert("L") if im.mode not in ("L", "P", "I") else im, dtype=np.int64)
+        if binary:
+            label = (label > 0).astype(np.int64)
+        height, width = mask.shape
+        rows = np.clip(np.floor((np.arange(frame.height) + 0.5) * frame.scale_y + frame.offset_y), 0, height - 1)
+        cols = np.clip(np.floor((np.arange(frame.width) + 0.5) * frame.scale_x + frame.offset_x), 0, width - 1)
+        back = mask[np.ix_(rows.astype(np.int64), cols.astype(np.int64))]
+        found.append(metrics.confusion(back, label, classes))
+    return found
+
+
+def score(spec: dict, found: list[np.ndarray], truths: list) -> tuple[dict, dict]:
+    """Mean IoU over the classes, from the pixels of every sample together."""
+    from tasks.model.metrics import truth
+
+    return {"miou": rounded(truth.mean_iou(np.sum(found, axis=0)))}, {}

@@ -43,6 +43,7 @@ class SchemeType:
     tflite: bool = True  # TensorFlow Lite's toolchains build it (else only one that quantizes itself: SyNAP)
     synap: str | None = None  # SyNAP's data type for it (None: SyNAP does not take it)
     keys: tuple[Key, ...] = ()  # quantization keys only this type reads
+    declared: bool = True  # project.yaml may name it (else NPUForge gives it: a model that arrives quantized)
 
     @property
     def integer(self) -> bool:
@@ -140,6 +141,12 @@ SCHEMES: tuple[SchemeType, ...] = (
         quantize=weights_only.dynamic,
     ),
     SchemeType(
+        name="prequantized",
+        doc="a model that arrives quantized (int8, uint8 or int16 activations), built as it is: no quantize step",
+        calibrated=False,
+        declared=False,
+    ),
+    SchemeType(
         name="uint8",
         doc="a SyNAP data type (synap targets only)",
         calibrated=True,
@@ -160,6 +167,7 @@ SCHEMES: tuple[SchemeType, ...] = (
 BY_NAME: dict[str, SchemeType] = {s.name: s for s in SCHEMES}
 FLOAT = "float"  # an override's precision that keeps its layers float
 AUTO = "auto"  # the type a search chooses the layers of (tasks/model/mixed_search.py)
+PREQUANTIZED = "prequantized"  # the scheme (and its name) of every variant of a model that arrives quantized
 
 
 def names(**where: Any) -> tuple[str, ...]:
