@@ -9,7 +9,7 @@ DOIT   := $(VENV)/bin/doit
 all: setup
 	$(DOIT)
 
-setup: $(VENV)/.installed data/photos/.copied
+setup: $(VENV)/.installed data/photos/.copied data/digits/.written
 
 # The checkout itself goes in editable, without dependencies: that registers its
 # doit plugins (build database, build lock, `doit explain`).
@@ -26,6 +26,11 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 # the example's photographs, and 16 crops, shrinks and mirror images of each (data/augmented)
 data/photos/.copied: $(VENV)/.installed tasks/model/example_data.py
 	$(PY) -m tasks.model.example_data data/photos data/augmented
+	touch $@
+
+# the 450 digits of scikit-learn that models/digits.py does not train on, one folder per class
+data/digits/.written: $(VENV)/.installed models/digits.py
+	$(PY) models/digits.py data/digits
 	touch $@
 
 test: setup $(VENV)/.installed-test system-test-deps toolenvs
