@@ -71,6 +71,10 @@ svg.plot polyline.front{fill:none;stroke:#2d5fa8;stroke-width:1.5}
 svg.plot circle.stage-8bit{fill:#7a7a7a}svg.plot circle.stage-16bit{fill:#6a3d9a}\
 svg.plot circle.stage-narrow{fill:#1b9e77}
 svg.plot circle.chosen{fill:none;stroke:#e07b00;stroke-width:3}
+svg.plot .pr{fill:none;stroke-width:2.2}svg.plot .pr.float{stroke:#7a7a7a;stroke-dasharray:6 4}\
+svg.plot .pr.quantized{stroke:#e07b00}svg.plot circle.pr.float{fill:#7a7a7a}svg.plot circle.pr.quantized{fill:#e07b00}
+svg.confusion{display:block;margin:.4rem 0}svg.confusion text{fill:#1d2430}svg.confusion text.axis{fill:#3c4654}
+svg.confusion g.cell rect{stroke:#d5dbe3;stroke-width:1}
 pre.snippet{background:#f4f6f9;padding:.6rem;overflow-x:auto;max-height:14rem;font-size:12px}
 details summary{cursor:pointer}aside#details code{overflow-wrap:anywhere}aside#details ul{padding-left:1.1rem}
 """)

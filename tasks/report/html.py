@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tasks.model.metrics import metric_text
+from tasks.model.metrics import LABELS, metric_text
+from tasks.model.schemes import PREQUANTIZED
 from tasks.report import graph as report_graph
 from tasks.report import verdicts
 
 if TYPE_CHECKING:
-    from tasks.results.records import Accuracy, OverviewRow, Search, VariantRow
+    from tasks.results.records import (
+        Accuracy,
+        Confusion,
+        LabelAccuracy,
+        LabelMetric,
+        OverviewRow,
+        PrCurve,
+        Search,
+        VariantRow,
+    )
 
 e = html.escape
 
@@ -62,8 +74,8 @@ def _cell(key: str, r: OverviewRow, fmt) -> tuple[str, str]:
         npu = (r.get("npu_ratio") or 0) * 100
         return (value or "–", f"{npu:.3f}" if value else "")
     if key == "task":
-        beside = f" · {fmt(key, r['task_beside'])}" if r.get("task_beside") else ""
-        return fmt(key, value) + beside, "" if value is None else str(value[1])
+        text = verdicts.task_text(value, r.get("task_beside")).replace(" pts)", "\u00a0pts)")  # wraps whole
+        return text, "" if value is None else str(value[1])
     if key == "gates":
         return value[0], value[0]
     if key == "measured_ms" and value is not None and r.get("measured_range"):
@@ -88,11 +100,12 @@ def overview(
         f"<h1>{e(project)}</h1>",
         verdict,
         f"<p class='muted'>{counted}. Estimates are Vela's; accuracy is against the float model on the validation "
-        "set. Click a variant for its graph, findings, accuracy per output and files.</p>",
+        "set, or against its labels where it has them (the change against the float model in points). Click a "
+        "variant for its graph, findings, accuracy per output and files.</p>",
     ]
     if note:
         parts.append(note)
-    shares = ("22%", "12%", "7%", "8%", "8%", "7%", "8%", "7%", "7%", "8%", "6%")
+    shares = ("18%", "12%", "9%", "8%", "7%", "7%", "8%", "7%", "7%", "11%", "6%")
     widths = "".join(f"<col style='width:{w}'>" for w in shares)
     parts += [
         "<h2>Variants</h2>",
@@ -149,48 +162,99 @@ def _row(r: OverviewRow, mark: dict[str, str], fmt) -> str:
         if key == "snr_db" and r.get("in_sample"):
             arrow += " (in-sample)"
         body = f"<a href='{page_name(r['id'])}'>{e(text)}</a>" if key == "id" else e(text)
+        if key == "quantization" and r["quantization"] == PREQUANTIZED:
+            body += f"<br><small class='muted' title='{PREQUANTIZED_NOTE}'>not re-quantized</small>"
         title = f" title='{e(why)}'" if why else ""
         out.append(f"<td class='{cls.strip()}' data-v='{e(value)}'{title}>{body}{arrow}</td>")
     return "".join(out) + "</tr>"
 
 
+PREQUANTIZED_NOTE = "pre-quantized, not re-quantized"
+
 SERIES = ("#2d5fa8", "#e07b00", "#1b9e77", "#6a3d9a", "#c62f2f", "#7a7a7a", "#b8860b", "#17becf")
 
 
+@dataclass(frozen=True)
+class Measure:
+    """The accuracy a latency plot draws: its axis title and range, a row's value and that value as text, and a
+    model's name in the legend."""
+
+    title: str
+    span: Callable[[list[float]], tuple[float, float]]  # the values → the axis' range
+    value: Callable[[OverviewRow], float]
+    text: Callable[[OverviewRow], str]
+    legend: Callable[[str, OverviewRow], str]
+
+
+def _label_of(r: OverviewRow) -> tuple[str, float] | None:
+    """The label metric (name, quantized value) a row shows, if any."""
+    return verdicts.label_shown(r.get("task"), r.get("task_beside"))
+
+
+def _label_span(ys: list[float]) -> tuple[float, float]:
+    pad = max((max(ys) - min(ys)) * 0.15, 0.5)
+    return max(0.0, min(ys) - pad), min(100.0, max(ys) + pad)
+
+
+AGAINST_LABELS = Measure(
+    "accuracy against the labels (%)",
+    _label_span,
+    lambda r: 100 * _label_of(r)[1],
+    lambda r: verdicts.task_text(r["task"], r.get("task_beside")),
+    lambda unit, r: f"{unit} ({LABELS.get(_label_of(r)[0], _label_of(r)[0])})",
+)
+AGAINST_FLOAT = Measure(
+    "SNR of the worst output (dB)",
+    lambda ys: (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
+    lambda r: r["snr_db"],
+    lambda r: f"{r['snr_db']:.1f} dB",
+    lambda unit, r: unit,
+)
+
+
 def scatter(table: list[OverviewRow]) -> str:
-    """Latency (Vela's estimate) against the worst output's SNR: an SVG whose points link to the variants' pages,
-    one colour per model (a legend names them), each point labelled with its scheme and target."""
-    points = [r for r in table if r.get("est_ms") is not None and r.get("snr_db") is not None]
-    if not points:
-        return ""
-    xs, ys = [r["est_ms"] for r in points], [r["snr_db"] for r in points]
-    px, py, out = _plot(
-        900,
-        380,
-        (0.0, max(xs) * 1.05),
-        (min(0.0, min(ys)), max(ys) * 1.08 or 1.0),
-        "estimated inference time (ms, Vela)",
-        "SNR of the worst output (dB)",
-    )
-    units = list(dict.fromkeys(_unit_of(r) for r in points))
+    """Latency (Vela's estimate) against accuracy: SVGs whose points link to the variants' pages, one colour per
+    model (a legend names them), each point labelled with its scheme and target.  A variant whose validation set
+    has labels is drawn against them (its label metric, %), any other against the float model (its worst output's
+    SNR): two plots when there are both."""
+    timed = [r for r in table if r.get("est_ms") is not None]
+    labelled = [r for r in timed if _label_of(r) is not None]
+    rest = [r for r in timed if _label_of(r) is None and r.get("snr_db") is not None]
+    units = list(dict.fromkeys(_unit_of(r) for r in timed))  # a model keeps its colour in both plots
+    plots = [_scatter(rows, units, m) for rows, m in ((labelled, AGAINST_LABELS), (rest, AGAINST_FLOAT)) if rows]
+    if len(plots) == 2:
+        said = ("Against the labels, for the variants whose validation set has them:", "Against the float model:")
+        plots = [f"<p class='muted'>{caption}</p>{plot}" for caption, plot in zip(said, plots, strict=True)]
+    return "".join(plots)
+
+
+def _scatter(points: list[OverviewRow], units: list[str], m: Measure) -> str:
+    """One plot of ``points``: ``m`` against Vela's estimate."""
+    xs = [r["est_ms"] for r in points]
+    xr, yr = (0.0, max(xs) * 1.05), m.span([m.value(r) for r in points])
+    px, py, out = _plot(900, 380, xr, yr, "estimated inference time (ms, Vela)", m.title)
     placed: list[tuple[float, float]] = []  # labels drawn so far: a label that would cover one goes below its point
-    for r in sorted(points, key=lambda r: (r["est_ms"], -r["snr_db"])):
+    for r in sorted(points, key=lambda r: (r["est_ms"], -m.value(r))):
         colour = SERIES[units.index(_unit_of(r)) % len(SERIES)]
-        x, y = px(r["est_ms"]), py(r["snr_db"])
+        x, y = px(r["est_ms"]), py(m.value(r))
         label_y = y - 7 if not any(abs(x - lx) < 75 and abs(y - 7 - ly) < 11 for lx, ly in placed) else y + 16
         placed.append((x, label_y))
         out.append(
             f"<a href='{page_name(r['id'])}'><circle cx='{x:.1f}' cy='{y:.1f}' r='6' style='fill:{colour}'>"
-            f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {r['snr_db']:.1f} dB</title></circle></a>"
+            f"<title>{e(r['id'])}: {r['est_ms']:.2f} ms, {e(m.text(r))}</title></circle></a>"
             f"<text class='label' x='{x + 8:.1f}' y='{label_y:.1f}'>{e(r['quantization'])}@{e(r['target'])}</text>"
         )
+    first: dict[str, OverviewRow] = {}  # each model's first row, in table order
+    for r in points:
+        first.setdefault(_unit_of(r), r)
     x = 50.0
-    for k, unit in enumerate(units):  # the legend, along the top
+    for unit, r in first.items():  # the legend, along the top
+        k, name = units.index(unit), m.legend(unit, r)
         out.append(
             f"<circle cx='{x + 5:.0f}' cy='10' r='5' style='fill:{SERIES[k % len(SERIES)]}'/>"
-            f"<text x='{x + 14:.0f}' y='14'>{e(unit)}</text>"
+            f"<text x='{x + 14:.0f}' y='14'>{e(name)}</text>"
         )
-        x += 30 + 6.5 * len(unit)
+        x += 30 + 6.5 * len(name)
     out.append("</svg>")
     return "".join(out)
 
@@ -353,12 +417,13 @@ def variant_page(
     if v.get("error"):
         parts.append(f"<p class='cpu'>Failed at {e(v['error']['step'])}: {e(v['error']['message'])}</p>")
         return "".join(parts) + _foot("../")
-    parts += [_facts_line(v, row, fmt), _gates(checks)]
+    parts += [_prequantized(v), _facts_line(v, row, fmt), _gates(checks)]
     if graph is not None:
         parts.append(_graph_section(v, graph, remedy))
     parts += [
         _findings(v),
         _accuracy(v),
+        _labels(v),
         _board_agreement(v),
         _search(v),
         _limits(v),
@@ -370,6 +435,20 @@ def variant_page(
         parts += ["<h2>Layers (Vela)</h2>", grouped_layers_table(v["layers"])]
     parts.append(_files(v, build_prefix))
     return "".join(p for p in parts if p) + _foot("../")
+
+
+def _prequantized(v: VariantRow) -> str:
+    """What a variant of a model that arrives quantized is compared with: its reference float model, or its labels
+    alone."""
+    if v["quantization"] != PREQUANTIZED:
+        return ""
+    acc = v.get("accuracy") or {}
+    compared = "there is no float model to compare it with"
+    if acc.get("outputs"):
+        compared = "its accuracy is against its reference float model"
+    elif acc.get("labels"):
+        compared += ", so its accuracy is against the labels alone"
+    return f"<p><b>{PREQUANTIZED_NOTE}</b>: the model arrived quantized and is built as it is; {compared}.</p>"
 
 
 def _facts_line(v: VariantRow, row: OverviewRow | None, fmt) -> str:
@@ -536,6 +615,165 @@ def _task_metrics(acc: Accuracy) -> str:
         "The outputs decoded as the application decodes them; the quantized model's answer against the float model's."
     )
     return _section("Task metrics", note, head, rows) if rows else ""
+
+
+LABELS_NOTE = (
+    "The drop is the points this variant loses against the float model (positive: worse); its interval is a 95 % "
+    "bootstrap interval over {resamples} resamples of the samples, and one that holds 0 is within what the choice of "
+    "samples explains."
+)
+
+
+def _labels(v: VariantRow) -> str:
+    """The float model and the variant against the validation set's labels: a row per metric with the drop and its
+    interval; a classifier's confusion matrix, a detector's precision/recall curves."""
+    found: LabelAccuracy | None = (v.get("accuracy") or {}).get("labels")
+    if not found or not found.get("metrics"):
+        return ""
+    rows = [_label_row(name, m) for name, m in found["metrics"].items()]
+    head = "<th class='l'>metric</th><th>float</th><th>this variant</th><th>drop (points) [95 % interval]</th>"
+    note = f"Against the labels of {found['samples']} samples of '{e(found['dataset'])}'. "
+    if all(m.get("float") is None for m in found["metrics"].values()):
+        note += "No float model to compare with (a model that arrives quantized: give it a reference to have one)."
+    else:
+        resamples = max(m.get("resamples") or 0 for m in found["metrics"].values())
+        note += LABELS_NOTE.format(resamples=resamples)
+    parts = [_section("Against labels", note, head, rows)]
+    if found.get("confusion"):
+        parts.append(_confusion_figure(found["confusion"]))
+    if found.get("pr_curve"):
+        parts.append(_pr_figure(found["pr_curve"], found["metrics"]))
+    return "".join(parts)
+
+
+def _label_row(name: str, m: LabelMetric) -> str:
+    """One label metric: float, quantized, the drop with its interval; the drop marked when its interval leaves 0."""
+    drop, interval, cls = "–", m.get("interval"), ""
+    if m.get("drop") is not None:
+        drop = f"{verdicts.points(m['drop'])} pts"
+    if m.get("drop") is not None and interval:
+        low, high = interval
+        drop += f" [{verdicts.points(low)}, {verdicts.points(high)}]"
+        cls = " class='reg'" if low > 0 else " class='imp'" if high < 0 else ""
+    label = f" <span class='muted'>{e(LABELS[name])}</span>" if name in LABELS else ""
+    return (
+        f"<tr><td class='l'>{e(name)}{label}</td><td>{e(metric_text(name, m.get('float')))}</td>"
+        f"<td>{e(metric_text(name, m.get('quantized')))}</td><td{cls}>{e(drop)}</td></tr>"
+    )
+
+
+def _confusion_figure(c: Confusion) -> str:
+    total = sum(map(sum, c["quantized"]))
+    right = sum(row[i] for i, row in enumerate(c["quantized"]) if i < len(row))
+    note = (
+        f"This variant's top-1 class (columns) for each label (rows), {total} samples, {right} on the diagonal; a "
+        "cell's shade is its share of the row: blue where the answer is right, red where it is another class."
+    )
+    return f"<h3>Confusion matrix</h3><p class='muted'>{note}</p>{confusion_svg(c)}"
+
+
+def confusion_svg(c: Confusion) -> str:
+    """The quantized model's confusion matrix: a cell per (label, top-1 class) with its count, shaded by its share
+    of the row (the label's samples), class names on both axes."""
+    matrix, names = c["quantized"], [_short(x) for x in c["classes"]]
+    n = len(matrix)
+    cell = max(16, min(40, 640 // max(n, 1)))
+    font = max(9, min(12, int(cell / 2.6)))
+    name_px = max(len(x) for x in names) * font * 0.62 + 8  # the longest class name, in pixels
+    upright = name_px <= cell  # short names fit above their column; longer ones stand on end
+    left, top = 24 + name_px, 24 + (font + 6 if upright else name_px)
+    width, height = left + n * cell + 10, top + n * cell + 10
+    out = [
+        f"<svg class='confusion' viewBox='0 0 {width:.0f} {height:.0f}' width='{width:.0f}' height='{height:.0f}' "
+        f"xmlns='http://www.w3.org/2000/svg' font-size='{font}'>",
+        f"<text x='{left + n * cell / 2:.0f}' y='12' text-anchor='middle'>top-1 class of this variant</text>",
+        f"<text x='12' y='{top + n * cell / 2:.0f}' transform='rotate(-90 12 {top + n * cell / 2:.0f})' "
+        "text-anchor='middle'>label</text>",
+    ]
+    for j, name in enumerate(names):  # the columns' names
+        x = left + j * cell + cell / 2
+        place = (
+            f"x='{x:.0f}' y='{top - 6:.0f}' text-anchor='middle'"
+            if upright
+            else f"x='{x + font / 3:.0f}' y='{top - 6:.0f}' transform='rotate(-90 {x + font / 3:.0f} {top - 6:.0f})'"
+        )
+        out.append(f"<text class='axis' {place}>{e(name)}</text>")
+    for i, row in enumerate(matrix):
+        y = top + i * cell
+        out.append(
+            f"<text class='axis' x='{left - 6:.0f}' y='{y + cell / 2 + font / 3:.0f}' text-anchor='end'>"
+            f"{e(names[i])}</text>"
+        )
+        out += [_confusion_cell(c["classes"], i, j, count, sum(row), left, y, cell) for j, count in enumerate(row)]
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _confusion_cell(classes: list[str], i: int, j: int, count: int, of: int, x0: float, y: float, cell: int) -> str:
+    share = count / of if of else 0.0
+    shade = 0.12 + 0.88 * share if count else 0.0  # a single sample still shows
+    colour = "#2d5fa8" if i == j else "#c62f2f"
+    x = x0 + j * cell
+    tip = f"label {classes[i]}, top-1 {classes[j]}: {count} of {of} ({share:.0%})"
+    text = ""
+    if count:
+        ink = "#fff" if shade > 0.55 else "#1d2430"
+        text = (
+            f"<text x='{x + cell / 2:.1f}' y='{y + cell / 2 + 4:.1f}' text-anchor='middle' style='fill:{ink}'>"
+            f"{count}</text>"
+        )
+    return (
+        f"<g class='cell'><rect x='{x:.1f}' y='{y:.1f}' width='{cell}' height='{cell}' "
+        f"style='fill:{colour};fill-opacity:{shade:.3f}'/>{text}<title>{e(tip)}</title></g>"
+    )
+
+
+def _short(name: str, most: int = 14) -> str:
+    return name if len(name) <= most else name[: most - 1] + "…"
+
+
+def _pr_figure(p: PrCurve, metrics: dict[str, LabelMetric]) -> str:
+    note = (
+        f"Precision at each recall over the labelled boxes, a detection matching a box at IoU {p['iou']:g} or more "
+        "(COCO's 101 recall points, over the classes); a line ends where the model reaches no further recall."
+    )
+    ap = metrics.get("map50") if p["iou"] == 0.5 else None  # the area under the curve at that IoU
+    return f"<h3>Precision against recall</h3><p class='muted'>{note}</p>{pr_svg(p, ap)}"
+
+
+def pr_svg(p: PrCurve, ap: LabelMetric | None = None) -> str:
+    """A detector's precision/recall curves, the float model's and this variant's, each a line per unbroken run of
+    recall points it reaches; the legend gives each one's AP at that IoU when known."""
+    px, py, out = _plot(620, 380, (0.0, 1.0), (0.0, 1.0), "recall", f"precision (IoU {p['iou']:g})")
+    shown = [(key, label) for key, label in (("float", "float model"), ("quantized", "this variant")) if p.get(key)]
+    for key, _ in shown:
+        for run in _runs(p["recall"], p[key]):
+            coords = " ".join(f"{px(r):.1f},{py(q):.1f}" for r, q in run)
+            out.append(f"<polyline class='pr {key}' points='{coords}'/>")
+            if len(run) == 1:  # a line of one point draws nothing: a dot instead
+                out.append(f"<circle class='pr {key}' cx='{px(run[0][0]):.1f}' cy='{py(run[0][1]):.1f}' r='2.5'/>")
+    x = 70.0
+    for key, label in shown:  # the legend, along the top
+        value = (ap or {}).get(key)
+        text = label + (f": AP {value:.1%}" if value is not None else "")
+        out.append(
+            f"<line class='pr {key}' x1='{x:.0f}' y1='10' x2='{x + 24:.0f}' y2='10'/>"
+            f"<text x='{x + 30:.0f}' y='14'>{e(text)}</text>"
+        )
+        x += 60 + 6.5 * len(text)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _runs(recall: list[float], precision: list[float | None]) -> list[list[tuple[float, float]]]:
+    """The (recall, precision) points, cut where a precision is null (a recall not reached)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for r, q in zip(recall, precision, strict=True):
+        if q is None:
+            runs.append([])
+        else:
+            runs[-1].append((r, q))
+    return [run for run in runs if run]
 
 
 def _board_agreement(v: VariantRow) -> str:

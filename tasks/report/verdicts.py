@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from tasks.config.quality_gates import METRICS, metric_label
-from tasks.model.metrics import metric_text
+from tasks.model.metrics import LABEL_METRICS, LABELS, metric_text
 
 e = html.escape
 
@@ -133,11 +133,53 @@ def task_shown(metrics: dict[str, Any], checks: list[dict[str, Any]], headline: 
 
 
 def task_beside(metrics: dict[str, Any], shown: tuple[str, float] | None):
-    """The share that goes with the shown one when it is worse (a detector's precision beside a gated recall)."""
+    """What goes with the shown number: a label metric's drop against the float model (or, when the drop is shown,
+    the value it is the drop of); the share that goes with a recall or precision when it is worse (a detector's
+    precision beside a gated recall)."""
     if shown is None:
         return None
+    partner = _label_partner(shown[0])
+    if partner is not None:
+        return (partner, metrics[partner]) if metrics.get(partner) is not None else None
     worse = [p for p in _pair(metrics, shown[0]) if p[0] != shown[0] and p[1] < shown[1]]
     return worse[0] if worse else None
+
+
+def _label_partner(name: str) -> str | None:
+    """A label metric's drop (``top1_accuracy`` → ``top1_accuracy_drop``), a drop's metric, else None."""
+    if name in LABEL_METRICS:
+        return f"{name}_drop"
+    stem = name.removesuffix("_drop")
+    return stem if stem != name and stem in LABEL_METRICS else None
+
+
+def label_shown(shown: tuple[str, float] | None, beside: tuple[str, float] | None) -> tuple[str, float] | None:
+    """The label metric (name, quantized value) of a row's task cell, whichever of the two shows it."""
+    return next((p for p in (shown, beside) if p is not None and p[0] in LABEL_METRICS), None)
+
+
+def task_text(shown: tuple[str, float] | None, beside: tuple[str, float] | None = None) -> str:
+    """A row's task cell: ``top-1 acc. 97.8% (−0.3 pts)`` (a label metric and its change against the float model,
+    in points), ``recall 100.0% · precision 45.5%`` (a gated share and the worse one beside it), or the one metric."""
+    if shown is None:
+        return "–"
+    if beside is not None and _label_partner(shown[0]) == beside[0]:
+        value, drop = (shown, beside[1]) if shown[0] in LABEL_METRICS else (beside, shown[1])
+        return f"{_named(value)} ({points(-drop, 1)} pts)"
+    return _named(shown) + (f" · {_named(beside)}" if beside else "")
+
+
+def _named(pair: tuple[str, float]) -> str:
+    name, value = pair
+    stem = name.removesuffix("_drop")
+    label = LABELS.get(name) or (f"{LABELS[stem]} drop" if stem != name and stem in LABELS else name)
+    return f"{label} {metric_text(name, value)}"
+
+
+def points(value: float, decimals: int = 2) -> str:
+    """A change in points with its sign, a true minus for a loss: ``+0.32``, ``−0.3`` (no ``−0.0``)."""
+    shown = round(value, decimals) + 0.0  # -0.0 + 0.0 is 0.0
+    return f"{shown:+.{decimals}f}".replace("-", "−")
 
 
 def _pair(metrics: dict[str, Any], name: str) -> list[tuple[str, float]]:
