@@ -422,13 +422,11 @@ def render_markdown(
     for r in table:
         mark = marks.get(r["id"], {})
         cells = [
-            _fmt(k, r[k])
+            (verdicts.task_text(r["task"], r["task_beside"]) if k == "task" else _fmt(k, r[k]))
             + (" **▲**" if mark.get(k) == "regression" else "")
             + (" **✗**" if k in r["gate_cells"] and k != "gates" else "")
             for k, _ in COLUMNS
         ]
-        if r["task_beside"]:
-            cells[[k for k, _ in COLUMNS].index("task")] += f" · {_fmt('task', r['task_beside'])}"
         if r["measured_range"]:
             cells[[k for k, _ in COLUMNS].index("measured_ms")] += " ({:.2f}–{:.2f})".format(*r["measured_range"])
         if r["runtime_cpu"]:
