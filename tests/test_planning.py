@@ -120,3 +120,16 @@ def test_two_models_fetching_the_same_file_name_are_refused(tmp_path: Path):
     )
     with pytest.raises(ConfigError, match=r"fetch:b and fetch:a both write .*net.tflite"):
         plan.plan(config.load(tmp_path / "project.yaml"))
+
+
+def test_an_added_option_keeps_the_fingerprints_of_steps_that_do_not_use_it(tmp_path):
+    """Samples.labels came after projects were built: a dataset without labels fingerprints as before (its steps do
+    not re-run), one with labels fingerprints them."""
+    from tasks.model.datasets import Samples
+    from tasks.model.labels import Labels
+    from tasks.planning.options import fingerprint
+
+    plain = Samples(name="pics", kind="images", files=(tmp_path / "a.png",))
+    assert "labels" not in fingerprint(plain, tmp_path)
+    labelled = Samples(name="pics", kind="images", files=(tmp_path / "a.png",), labels=Labels(format="folders"))
+    assert fingerprint(labelled, tmp_path)["labels"]["format"] == "folders"

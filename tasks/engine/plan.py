@@ -325,7 +325,7 @@ class Planning:
             layouts=layouts,
             part=part,
             skip=skip,
-            labels=self._labels(d.labels, files),
+            labels=self._labels(d.labels, files) if role == "validation" else None,  # calibration reads no labels
         )
 
     @staticmethod

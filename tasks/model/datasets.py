@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tasks.errors import StepError
 from tasks.model.labels import Labels
-from tasks.planning.options import input_file
+from tasks.planning.options import added, input_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,7 +45,7 @@ class Samples:
     part: str | None = None  # "calibration" | "validation": the part of a split dataset (files or skip say which)
     skip: int = 0  # random data: the samples before this one belong to another part
     take: int | None = None  # at most this many samples (the first ones)
-    labels: Labels | None = None  # the files' ground truth (tasks.model.labels.read gives it)
+    labels: Labels | None = added(None)  # the files' ground truth (tasks.model.labels.read gives it)
 
     @property
     def label(self) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 _ROLE = "npuforge.role"  # "in" | "out"
 _FINGERPRINT = "npuforge.fingerprint"
+_ADDED = "npuforge.added"
 
 
 def input_file(default: Any = dataclasses.MISSING) -> Any:
@@ -43,6 +44,12 @@ def unfingerprinted(default: Any = dataclasses.MISSING, role: str | None = None)
     if role:
         metadata[_ROLE] = role
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def added(default: Any) -> Any:
+    """A field added to a step kind's options after projects were built: fingerprinted only when it differs from
+    ``default``, so a step that does not use it keeps its fingerprint (and is not re-run for a new feature)."""
+    return dataclasses.field(default=default, metadata={_ADDED: True})
 
 
 def role_of(f: dataclasses.Field) -> str | None:
@@ -84,7 +91,7 @@ def fingerprint(options: Any, root: Path) -> dict[str, Any]:
     return {
         f.name: _plain(getattr(options, f.name), root, fingerprinted=True)
         for f in dataclasses.fields(options)
-        if f.metadata.get(_FINGERPRINT, True)
+        if f.metadata.get(_FINGERPRINT, True) and not (f.metadata.get(_ADDED) and getattr(options, f.name) == f.default)
     }
 
 

@@ -643,7 +643,8 @@ class OverviewRow(TypedDict):
         tuple[str, float] | None, Doc("The task metric shown: a gated one, else the headline (or its worse pair).")
     ]
     task_beside: Annotated[
-        tuple[str, float] | None, Doc("The worse of a recall/precision pair, shown beside a gated one.")
+        tuple[str, float] | None,
+        Doc("Shown beside it: a label metric's drop in points, or the worse of a recall/precision pair."),
     ]
     measured_ms: Annotated[float | None, Doc("ms, the first board's average.")]
     measured_range: Annotated[tuple[float, float] | None, Doc("ms, its fastest and slowest run.")]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.planning.options import input_file, output_file
+from tasks.planning.options import added, input_file, output_file
 
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
@@ -25,7 +25,7 @@ class Options:
     out: Path = output_file()
     facts: Path = output_file()
     keep_custom_ops: bool = False  # the model has prune variants: custom ops without a rewrite stay for them to cut off
-    arrives_quantized: str | None = None  # its activations' type when the source is quantized: kept as it is
+    arrives_quantized: str | None = added(None)  # its activations' type when the source is quantized: kept as it is
 
 
 def plan_import(planning: Planning) -> list[Step]:
