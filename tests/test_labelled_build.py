@@ -61,8 +61,11 @@ def _project(root: Path, gate: str = "", quantize_vendor: bool = False) -> Path:
           int8: {{type: int8}}
         targets:
           u55: {U55}
+          cpu: {{compiler: none}}
+        boards:
+          here: {{host: local, targets: [cpu], benchmark: {{runs: 2, warmup: 1}}, agreement: {{samples: 6}}}}
         builds:
-          - {{models: [net], quantization: [int8], targets: [u55]}}
+          - {{models: [net], quantization: [int8], targets: [u55, cpu]}}
           - {vendor_builds}
         {gate}
         """,
@@ -94,8 +97,9 @@ def _accuracy(root: Path, variant: str) -> dict:
     return next(v for v in results["variants"] if v["id"] == variant)["accuracy"]
 
 
-def _by_hand(root: Path, model: Path) -> float:
-    """top-1 accuracy of ``model`` on the labelled images, preprocessed here as the dataset says (stretch, /255)."""
+def _by_hand(root: Path, model: Path, first: int | None = None) -> float:
+    """top-1 accuracy of ``model`` on the labelled images (the ``first`` ones in path order), preprocessed here as the
+    dataset says (stretch, /255)."""
     from PIL import Image
 
     from tasks.tflite import runtime
@@ -104,13 +108,12 @@ def _by_hand(root: Path, model: Path) -> float:
     interpreter = runtime.interpreter(model.read_bytes())
     (detail,) = interpreter.get_input_details()
     height, width = int(detail["shape"][1]), int(detail["shape"][2])
-    for c, name in enumerate(CLASSES):
-        for path in sorted((root / "data" / "shapes" / name).glob("*.png")):
-            with Image.open(path) as im:
-                x = np.asarray(im.convert("RGB").resize((width, height), Image.Resampling.BILINEAR), np.float32)
-            x = runtime.quantize_input((x / 255)[None], detail)
-            (scores,) = run_tflite(model.read_bytes(), x, builtin=True)
-            hits.append(int(np.argmax(scores)) == c)
+    for path in sorted((root / "data" / "shapes").glob("*/*.png"))[:first]:
+        with Image.open(path) as im:
+            x = np.asarray(im.convert("RGB").resize((width, height), Image.Resampling.BILINEAR), np.float32)
+        x = runtime.quantize_input((x / 255)[None], detail)
+        (scores,) = run_tflite(model.read_bytes(), x, builtin=True)
+        hits.append(int(np.argmax(scores)) == CLASSES.index(path.parent.name))
     return float(np.mean(hits))
 
 
@@ -149,6 +152,17 @@ def test_a_quantized_model_is_built_as_it_arrives(built, model, io):
     assert top1["float"] is None and top1["drop"] is None  # no float reference given
     listed = doit(built, "list", "--all").stdout
     assert f"quantize:{model}" not in listed and f"calibrate:{model}" not in listed
+
+
+def test_the_boards_outputs_against_labels(built):
+    results = json.loads((built / "build" / "results.json").read_text())
+    row = next(v for v in results["variants"] if v["id"] == "net/int8@cpu")
+    board = row["board_agreement"]["labels"]
+    assert board["samples"] == 6
+    top1 = board["metrics"]["top1_accuracy"]
+    assert top1["host"] == pytest.approx(_by_hand(built, built / "build" / "net" / "int8" / "net_int8.tflite", 6))
+    assert top1["board"] is not None
+    assert top1["drop"] == pytest.approx(100 * (top1["host"] - top1["board"]))
 
 
 def test_a_gate_on_the_drop_fails_the_build_with_its_table(built):

@@ -228,7 +228,7 @@ def test_labels_load_into_the_dataset_and_its_steps(labelled, tmp_path):
     from tasks.engine import plan
 
     planning = plan.planning(config.load(labelled("{format: masks, masks: masks}")))
-    samples = planning.samples("pics", planning.project.models["net"])
+    samples = planning.samples("pics", planning.project.models["net"], "validation")
     assert samples.labels == Labels(format="masks", masks_dir=tmp_path / "masks", masks=(tmp_path / "masks/p0.png",))
     assert options.files(samples, "in")[-1] == tmp_path / "masks/p0.png"  # a mask is an input of the step
     assert options.from_json(Samples, options.to_json(samples)) == samples  # as a worker gets them
@@ -240,9 +240,12 @@ def test_a_split_dataset_keeps_each_files_labels(labelled):
     text = labelled("{format: folders}", 'images: "data/*/*.png", split: {calibration: 0.5, validation: 0.5}')
     planning = plan.planning(config.load(text))
     model = planning.project.models["net"]
+    labels = planning.project.datasets["pics"].labels
+    assert planning.samples("pics", model, "calibration").labels is None  # calibration reads no labels
+    assert planning.samples("pics", model, "validation").labels == labels
     for part in ("calibration", "validation"):
         samples = planning.samples("pics", model, part)
-        truths = read(samples.labels, samples.files, samples.name)
+        truths = read(labels, samples.files, samples.name)
         assert [t.file for t in truths] == list(samples.files) and len(truths) == 3
         assert [t.label for t in truths] == [("cat", "dog").index(f.parent.name) for f in samples.files]
         assert [t.width for t in truths] == [8 + int(f.stem[1:]) for f in samples.files]

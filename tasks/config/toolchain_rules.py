@@ -46,13 +46,13 @@ def _type_message(kind: str, toolchain: Toolchain, variant: Variant) -> str:
     if toolchain.builds.quantizes and kind in schemes.names(tflite=False):
         return (
             f"{kind} is a SyNAP data type; variant {variant.id} is quantized by TensorFlow Lite, "
-            f"which takes {either(schemes.names(tflite=True))}"
+            f"which takes {either(schemes.names(tflite=True, declared=True))}"
         )
     if not toolchain.builds.quantizes and kind == "dynamic":
         return f"SyNAP has no dynamic-range quantization (variant {variant.id}); use uint8, int8, int16 or float16"
     return (
         f"{kind} is not a type the {toolchain.name} toolchain quantizes to (variant {variant.id}); "
-        f"use one of {', '.join(toolchain.reads.quantization_types)}"
+        f"use one of {', '.join(t for t in toolchain.reads.quantization_types if schemes.BY_NAME[t].declared)}"
     )
 
 

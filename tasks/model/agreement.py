@@ -257,3 +257,50 @@ def _number(value: Any) -> float | None:
 
 def _unique(name: str, taken: dict[str, Any]) -> str:
     return name if name not in taken else f"{name}#{len(taken)}"
+
+
+def against_labels(
+    host_model: Path,
+    details: list[dict],
+    host: list[np.ndarray],
+    board: list[np.ndarray],
+    dataset: Samples,
+    tasks: tuple[dict[str, Any], ...],
+    where: str,
+) -> dict[str, Any] | None:
+    """The board's outputs decoded and scored against the samples' labels beside the host's (tasks/model/accuracy.py
+    label_metrics): ``{samples, metrics: {NAME: {host, board, drop, interval, resamples}}}``, drop = host - board in
+    points.  None when no task has a label metric."""
+    from tasks.model import accuracy
+    from tasks.tflite import runtime
+
+    runner = runtime.interpreter(host_model).get_signature_runner()
+    names = {int(d["index"]): name for name, d in runner.get_output_details().items()}  # tensor → signature name
+    shape = tuple(int(d) for d in runner.get_input_details()[next(iter(runner.get_input_details()))]["shape"])
+
+    def samples(stacks: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        dequantized = [_dequantized(d, s) for d, s in zip(details, stacks, strict=True)]
+        return [
+            {names.get(int(d["index"]), d["name"]): v[n] for d, v in zip(details, dequantized, strict=True)}
+            for n in range(len(stacks[0]))
+        ]
+
+    truths = accuracy.truths_of(dataset, len(host[0]), shape)
+    found = accuracy.label_metrics(tasks, samples(host), samples(board), truths, shape, where)
+    if not found:
+        return None
+    renamed = {
+        name: {"host": m["float"], "board": m["quantized"], **{k: m[k] for k in ("drop", "interval", "resamples")}}
+        for name, m in found["metrics"].items()
+    }
+    return {"samples": len(host[0]), "metrics": renamed}
+
+
+def _dequantized(detail: dict, stack: np.ndarray) -> np.ndarray:
+    """An output stack [samples, 1, ...] in float: integer outputs through their scale and zero point."""
+    import numpy as np
+
+    scale, zero = detail["quantization"]
+    if np.issubdtype(stack.dtype, np.integer) and scale:
+        return (stack.astype(np.float32) - zero) * scale
+    return stack.astype(np.float32)

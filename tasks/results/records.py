@@ -477,6 +477,23 @@ class OutputAgreement(TypedDict):
     first_mismatch: Annotated[int | None, Doc("The first sample that does not agree.")]
 
 
+class BoardLabelMetric(TypedDict):
+    """One metric against the labels of the samples the board ran: the host's quantized model and the board's."""
+
+    host: Annotated[float | None, Doc("The quantized model on the host's builtin kernels.")]
+    board: Annotated[float | None, Doc("The artifact on the board.")]
+    drop: Annotated[float | None, Doc("(host - board) x 100: points the board loses; positive is worse.")]
+    interval: Annotated[list[float] | None, Doc("95 % bootstrap interval of the drop over the samples, points.")]
+    resamples: Annotated[int, Doc("Bootstrap resamples behind the interval."), Min(1)]
+
+
+class BoardLabels(TypedDict):
+    """The board's outputs decoded by the model's tasks and scored against the samples' labels."""
+
+    samples: Annotated[int, Doc("Labelled samples the board ran."), Min(1)]
+    metrics: Annotated[dict[str, BoardLabelMetric], Doc("top1_accuracy, map50, … by name.")]
+
+
 class Agreement(TypedDict):
     """The validation samples through the artifact on a board against the host's quantized model (the agreement
     step)."""
@@ -490,6 +507,7 @@ class Agreement(TypedDict):
     outputs: Annotated[dict[str, OutputAgreement], Doc("By output name.")]
     bytes_sent: Annotated[int, Doc("Bytes uploaded to the board."), Min(0)]
     command: Annotated[str, Doc("The command that ran.")]
+    labels: NotRequired[Annotated[BoardLabels, Doc("Against the labels, where the validation set has them.")]]
 
 
 # --- the search step (tasks/model/mixed_search.py, tasks/steps/search.py) ------------------------------------

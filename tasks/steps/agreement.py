@@ -30,9 +30,10 @@ from tasks.boards import transport as boards
 from tasks.boards.settings import BoardSettings, Connection, Reach
 from tasks.digests import sha256_file
 from tasks.model.datasets import Samples
-from tasks.planning.options import input_file, output_file, unfingerprinted
+from tasks.planning.options import added, input_file, output_file, unfingerprinted
 from tasks.progress import progress
 from tasks.steps import benchmark
+from tasks.steps.evaluate import TaskOptions
 
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
@@ -56,6 +57,7 @@ class Options:
     dataset: Samples
     out: Path = output_file()
     connection: Connection = unfingerprinted()  # name, key, known_hosts, host_key, timeouts
+    tasks: tuple[TaskOptions, ...] = added(())  # with labels on the dataset: the model's tasks, scored on the board
 
 
 def plan_agreement(planning: Planning) -> list[Step]:
@@ -67,6 +69,7 @@ def plan_agreement(planning: Planning) -> list[Step]:
         if board.agreement_samples is None or not model.validation or planning.toolchain(v).ships.runtime != "litert":
             continue
         target = planning.project.targets[v.target]
+        dataset = planning.samples(model.validation, model, "validation")
         options = Options(
             board=benchmark._settings(board, target),
             label=v.id,
@@ -75,9 +78,10 @@ def plan_agreement(planning: Planning) -> list[Step]:
             tolerance_abs=board.agreement_tolerance_abs,
             artifact=planning.artifact(v),
             host_model=planning.paths.quantized(v.unit, v.quantization),
-            dataset=planning.samples(model.validation, model, "validation"),
+            dataset=dataset,
             out=planning.paths.agreement(v, board.name),
             connection=benchmark.connection(board),
+            tasks=tuple(TaskOptions.of(t) for t in model.tasks) if dataset.labels else (),
         )
         doc = (
             f"run {board.agreement_samples} validation samples through the artifact on a board and compare them "
@@ -110,6 +114,11 @@ def run(o: Options) -> None:
         "bytes_sent": sent,
         "command": shown,
     }
+    if o.tasks:
+        specs = tuple(t.spec() for t in o.tasks)
+        labelled = agreement.against_labels(o.host_model, details, host, got, o.dataset, specs, f"{where}: {o.label}")
+        if labelled:
+            result["labels"] = labelled
     atomic.write_json(o.out, result)
     progress(_summary(result))
 
