@@ -246,8 +246,8 @@ def _scored(row, spec: dict, module, reference: list | None, quantized: list, la
         if key not in memo:
             picked = [labels[i] for i in indices]
             memo[key] = (
-                module.score(spec, [reference[i] for i in indices], picked)[0],
-                module.score(spec, [quantized[i] for i in indices], picked)[0],
+                module.score(spec, _pick(reference, indices), picked, pictures=False)[0],
+                module.score(spec, _pick(quantized, indices), picked, pictures=False)[0],
             )
         return memo[key]
 
@@ -267,6 +267,11 @@ def _scored(row, spec: dict, module, reference: list | None, quantized: list, la
             "resamples": row.resamples,
         }
     return found, extra_f, extra_q
+
+
+def _pick(answers: list | np.ndarray, indices: np.ndarray) -> list | np.ndarray:
+    """The answers of the samples at ``indices`` (repeats included): a list's items, or an array's rows."""
+    return answers[indices] if isinstance(answers, np.ndarray) else [answers[i] for i in indices]
 
 
 def _line(result: Accuracy, dataset: str) -> str:

@@ -35,8 +35,8 @@ def metrics(spec: dict, reference: list, quantized: list, input_shape: tuple[int
 # --- against labels (datasets.NAME.labels: folders or csv) -----------------------------------------------------
 
 
-def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Each sample's class scores; every label checked against the model's classes."""
+def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Each sample's class scores, [samples, classes]; every label checked against the model's classes."""
     name = output(spec, outputs[0], "class scores")
     scores = stacked(outputs, name).reshape(len(outputs), -1)
     for truth in truths:
@@ -50,19 +50,18 @@ def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: 
                 f"task classification: {truth.file} is labelled class {truth.label}, but output '{name}' has "
                 f"{scores.shape[1]} classes; fix the dataset's labels.classes"
             )
-    return list(scores)
+    return scores
 
 
-def score(spec: dict, found: list[np.ndarray], truths: list) -> tuple[dict, dict]:
-    """top1_accuracy and top5_accuracy (None with five classes or fewer), and the confusion matrix."""
+def score(spec: dict, found: np.ndarray, truths: list, pictures: bool = True) -> tuple[dict, dict]:
+    """top1_accuracy and top5_accuracy (None with five classes or fewer), and (``pictures``) the confusion matrix."""
     from tasks.model.metrics import truth
 
-    scores = np.stack(found)
+    scores = np.asarray(found)
     labels = np.array([t.label for t in truths])
     top1 = truth.top_k_hits(scores, labels, 1)
     top5 = truth.top_k_hits(scores, labels, 5)
-    matrix = truth.confusion(np.argmax(scores, axis=1), labels, scores.shape[1])
-    return {
-        "top1_accuracy": rounded(top1.mean()),
-        "top5_accuracy": None if top5 is None else rounded(top5.mean()),
-    }, {"confusion": matrix.tolist()}
+    found = {"top1_accuracy": rounded(top1.mean()), "top5_accuracy": None if top5 is None else rounded(top5.mean())}
+    if not pictures:
+        return found, {}
+    return found, {"confusion": truth.confusion(np.argmax(scores, axis=1), labels, scores.shape[1]).tolist()}

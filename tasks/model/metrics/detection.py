@@ -639,7 +639,7 @@ def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: 
     return found
 
 
-def score(spec: dict, found: list[list], truths: list) -> tuple[dict, dict]:
+def score(spec: dict, found: list[list], truths: list, pictures: bool = True) -> tuple[dict, dict]:
     """COCO's mAP@[.5:.95] and mAP@.5 (pycocotools), and the precision/recall curve at IoU .5."""
     from tasks.model.metrics import truth
 

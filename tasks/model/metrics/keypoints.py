@@ -96,7 +96,7 @@ def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: 
     return answers
 
 
-def score(spec: dict, found: list[list], truths: list) -> tuple[dict, dict]:
+def score(spec: dict, found: list[list], truths: list, pictures: bool = True) -> tuple[dict, dict]:
     """COCO's keypoint AP over OKS thresholds .5:.95 (pycocotools)."""
     from tasks.model.metrics import truth
 

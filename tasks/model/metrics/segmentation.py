@@ -77,7 +77,7 @@ def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: 
     return found
 
 
-def score(spec: dict, found: list[np.ndarray], truths: list) -> tuple[dict, dict]:
+def score(spec: dict, found: list[np.ndarray], truths: list, pictures: bool = True) -> tuple[dict, dict]:
     """Mean IoU over the classes, from the pixels of every sample together."""
     from tasks.model.metrics import truth
 
