@@ -6,6 +6,7 @@ quantized model is told which keys to drop."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ def _project(root: Path, gate: str = "", quantize_vendor: bool = False) -> Path:
           vendor_u8io: {{source: models/vendor_uint8.tflite, task: classification, validation: shapes}}
         quantization:
           int8: {{type: int8}}
+          auto: {{type: auto, goal: {{metric: top1_accuracy_drop, max: 50}}, budget: {{target: u55, max_ms: 50}}}}
         targets:
           u55: {U55}
           cpu: {{compiler: none}}
@@ -66,6 +68,7 @@ def _project(root: Path, gate: str = "", quantize_vendor: bool = False) -> Path:
           here: {{host: local, targets: [cpu], benchmark: {{runs: 2, warmup: 1}}, agreement: {{samples: 6}}}}
         builds:
           - {{models: [net], quantization: [int8], targets: [u55, cpu]}}
+          - {{models: [net], quantization: [auto], targets: [u55]}}
           - {vendor_builds}
         {gate}
         """,
@@ -165,6 +168,15 @@ def test_the_boards_outputs_against_labels(built):
     assert top1["drop"] == pytest.approx(100 * (top1["host"] - top1["board"]))
 
 
+def test_a_search_aims_at_a_label_metric(built):
+    search = json.loads((built / "build" / "net" / "auto" / "search" / "search.json").read_text())
+    acc = _accuracy(built, "net/auto@u55")
+    assert acc["metrics"]["top1_accuracy_drop"] is not None
+    values = [c["value"] for c in search["candidates"]]
+    assert values and all(v is not None for v in values)  # each candidate measured against the labels
+    assert acc["metrics"]["top1_accuracy_drop"] <= 50
+
+
 def test_a_gate_on_the_drop_fails_the_build_with_its_table(built):
     drop = _accuracy(built, "net/int8@u55")["metrics"]["top1_accuracy_drop"]
     _project(built, gate=f"gates: [{{models: net, metric: top1_accuracy_drop, max: {drop - 1}}}]")
@@ -186,6 +198,22 @@ def test_quantizing_a_quantized_model_says_which_keys_to_drop(built, tmp_path):
     said = doit(project.parent, "list")
     assert said.returncode != 0
     assert (
-        "builds[1].quantization: models.vendor_f32io arrives quantized (int8 activations)" in said.stderr + said.stdout
+        "builds[2].quantization: models.vendor_f32io arrives quantized (int8 activations)" in said.stderr + said.stdout
     )
     assert "remove quantization from this entry" in said.stderr + said.stdout
+
+
+def test_a_goal_on_a_label_metric_needs_labels(built, tmp_path):
+    from tasks import config
+    from tasks.errors import ConfigError
+
+    for folder in ("models", "data"):
+        shutil.copytree(built / folder, tmp_path / folder)
+    text = (built / "project.yaml").read_text().replace("labels: {format: folders}", "")
+    (tmp_path / "project.yaml").write_text(text)
+    with pytest.raises(ConfigError) as error:
+        config.load(tmp_path / "project.yaml")
+    assert (
+        "quantization.auto.goal.metric: top1_accuracy_drop is not measured on model net: its tasks give "
+        "top1_agreement, top5_agreement; give the validation dataset labels (datasets.shapes.labels)"
+    ) in str(error.value)

@@ -163,12 +163,22 @@ def auto_well_formed(c: Context) -> Found:
             )
         elif q.goal.metric in BY_METRIC:
             for model in sorted({v.model for v in c.project.variants if v.quantization == n}):
-                given = [m for t in c.project.models[model].tasks if t.type in BY_NAME for m in BY_NAME[t.type].metrics]
+                m = c.project.models[model]
+                dataset = c.project.datasets.get(m.validation or "")
+                labelled = dataset is not None and dataset.labels is not None
+                rows = [BY_NAME[t.type] for t in m.tasks if t.type in BY_NAME]
+                given = [x for r in rows for x in (*r.metrics, *((*r.truth, *r.drops) if labelled else ()))]
                 if q.goal.metric not in given:
+                    against = any(q.goal.metric in (*r.truth, *r.drops) for r in rows)
+                    fix = (
+                        f"give the validation dataset labels (datasets.{m.validation or 'NAME'}.labels)"
+                        if against
+                        else f"give models.{model}.task, or aim at snr_db"
+                    )
                     yield (
                         at + ("goal", "metric"),
                         f"{q.goal.metric} is not measured on model {model}: its tasks give "
-                        f"{', '.join(given) or 'none'}; give models.{model}.task, or aim at snr_db",
+                        f"{', '.join(given) or 'none'}; {fix}",
                     )
         if q.budget is None:
             yield at, "type auto needs budget: {target: TARGET, max_ms: MS} (Vela's estimate the choice may cost)"

@@ -191,11 +191,19 @@ def truths_of(dataset: datasets.Samples, count: int, shape: tuple[int, ...]) -> 
 
 
 def label_metrics(
-    tasks, expected: list | None, got: list, truths: list, shape: tuple[int, ...], label: str, classes: tuple = ()
+    tasks,
+    expected: list | None,
+    got: list,
+    truths: list,
+    shape: tuple[int, ...],
+    label: str,
+    classes: tuple = (),
+    resampled: bool = True,
 ) -> dict:
     """The label metrics of every task that has some (tasks.model.metrics.TaskType.truth): the float model's (when
     ``expected`` is given), the quantized model's, the drop in points and its 95 % bootstrap interval; and the
-    pictures' data (a classifier's confusion matrices, a detector's precision/recall curves)."""
+    pictures' data (a classifier's confusion matrices, a detector's precision/recall curves).  ``resampled=False``:
+    no bootstrap (a search's candidates need the values alone)."""
     import importlib
 
     from tasks.model import metrics
@@ -214,7 +222,7 @@ def label_metrics(
             reference = module.answers(spec, expected, labels, frames, shape) if expected is not None else None
         except StepError as exc:
             raise StepError(f"{label}: {exc}") from None
-        metrics_found, extra_f, extra_q = _scored(row, spec, module, reference, quantized, labels)
+        metrics_found, extra_f, extra_q = _scored(row, spec, module, reference, quantized, labels, resampled)
         found.update(metrics_found)
         if "confusion" in extra_q and len(extra_q["confusion"]) <= MAX_CONFUSION_CLASSES:
             count = len(extra_q["confusion"])
@@ -233,7 +241,9 @@ def label_metrics(
     return {"metrics": found, **pictures} if found else {}
 
 
-def _scored(row, spec: dict, module, reference: list | None, quantized: list, labels: list) -> tuple[dict, dict, dict]:
+def _scored(
+    row, spec: dict, module, reference: list | None, quantized: list, labels: list, resampled: bool = True
+) -> tuple[dict, dict, dict]:
     """One task's label metrics (float, quantized, drop, interval), and its pictures' data for each model."""
     from tasks.model.metrics import truth as stats
 
@@ -255,7 +265,7 @@ def _scored(row, spec: dict, module, reference: list | None, quantized: list, la
     for name in row.truth:
         f, q = whole_f.get(name), whole_q.get(name)
         interval = None
-        if reference is not None:
+        if reference is not None and resampled:
             interval = stats.bootstrap_drop(
                 lambda idx, name=name: (on(idx)[0][name], on(idx)[1][name]), len(labels), row.resamples
             )

@@ -204,6 +204,7 @@ class Measurer:
             code = [Path(__file__).with_name(n).read_bytes().hex() for n in ("quantizer.py", "accuracy.py")]
             extra = {
                 "tasks": self.tasks,
+                **({"labels": self._labels_digest(len(xs))} if self.validation.labels is not None else {}),
                 "io": self.io,
                 "per_channel": self.per_channel,
                 **self.latency.key(),
@@ -214,6 +215,18 @@ class Measurer:
             h.update(json.dumps(extra, sort_keys=True, default=str).encode())
             self._key = h.hexdigest()
         return self._key
+
+    def _labels_digest(self, count: int) -> str:
+        """A digest of the labels of the first ``count`` validation samples (a mask by its bytes)."""
+        from tasks.model import labels
+
+        truths = labels.read(self.validation.labels, self.validation.files[:count], self.validation.name)
+        h = hashlib.sha256()
+        for t in truths:
+            h.update(repr((t.file.name, t.width, t.height, t.label, t.boxes)).encode())
+            if t.mask is not None:
+                h.update(t.mask.read_bytes())
+        return h.hexdigest()
 
     def scheme(self, wide: set[int], weights: str) -> Scheme:
         return Scheme(
@@ -259,6 +272,11 @@ class Measurer:
             summary = accuracy.summarise(per_sample)
             outputs[name] = {"snr_db": summary["snr_db"], "cosine": summary["cosine"]}
         tasks = accuracy.task_metrics(self.tasks, expected, got, self.shape, self.label, self.pruned)
+        if self.validation.labels is not None:  # a goal may name a label metric (top1_accuracy, its _drop, …)
+            truths = accuracy.truths_of(self.validation, len(xs), self.shape)
+            labelled = accuracy.label_metrics(self.tasks, expected, got, truths, self.shape, self.label, (), False)
+            for name, m in labelled.get("metrics", {}).items():
+                tasks["metrics"].update({name: m["quantized"], f"{name}_drop": m["drop"]})
         return {
             "weights": weights,
             "widened": len(wide),
