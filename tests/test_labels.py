@@ -228,7 +228,7 @@ def test_labels_load_into_the_dataset_and_its_steps(labelled, tmp_path):
     from tasks.engine import plan
 
     planning = plan.planning(config.load(labelled("{format: masks, masks: masks}")))
-    samples = planning.samples("pics", planning.project.models["net"], "validation")
+    samples = planning.samples("pics", planning.project.models["net"], "validation", labelled=True)
     assert samples.labels == Labels(format="masks", masks_dir=tmp_path / "masks", masks=(tmp_path / "masks/p0.png",))
     assert options.files(samples, "in")[-1] == tmp_path / "masks/p0.png"  # a mask is an input of the step
     assert options.from_json(Samples, options.to_json(samples)) == samples  # as a worker gets them
@@ -241,8 +241,8 @@ def test_a_split_dataset_keeps_each_files_labels(labelled):
     planning = plan.planning(config.load(text))
     model = planning.project.models["net"]
     labels = planning.project.datasets["pics"].labels
-    assert planning.samples("pics", model, "calibration").labels is None  # calibration reads no labels
-    assert planning.samples("pics", model, "validation").labels == labels
+    assert planning.samples("pics", model, "validation").labels is None  # a step that reads none does not get them
+    assert planning.samples("pics", model, "validation", labelled=True).labels == labels
     for part in ("calibration", "validation"):
         samples = planning.samples("pics", model, part)
         truths = read(labels, samples.files, samples.name)

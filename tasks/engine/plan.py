@@ -295,9 +295,12 @@ class Planning:
         rewrite = self.step_of("rewrite", unit)
         return rewrite.options.out if rewrite else self.paths.float_model(unit)
 
-    def samples(self, dataset: str | None, model: Model | None = None, role: str = "calibration") -> Samples | None:
+    def samples(
+        self, dataset: str | None, model: Model | None = None, role: str = "calibration", labelled: bool = False
+    ) -> Samples | None:
         """A dataset of project.yaml as step options, its ``role`` part when it is split ("calibration" or
-        "validation"); for an ONNX ``model``, with its layouts (convert.json)."""
+        "validation"); for an ONNX ``model``, with its layouts (convert.json); with its labels for a step that
+        reads them (``labelled``): a label changes nothing else."""
         if dataset is None:
             return None
         d = self.project.datasets[dataset]
@@ -325,7 +328,7 @@ class Planning:
             layouts=layouts,
             part=part,
             skip=skip,
-            labels=self._labels(d.labels, files) if role == "validation" else None,  # calibration reads no labels
+            labels=self._labels(d.labels, files) if labelled else None,
         )
 
     @staticmethod
@@ -336,10 +339,11 @@ class Planning:
         masks = (mask_of(labels.masks_dir, f) for f in files)
         return replace(labels, masks=tuple(m for m in masks if m.is_file()))
 
-    def validation_samples(self, model: Model) -> tuple[Samples | None, bool]:
-        """What a model is evaluated on (its validation set, else its calibration set), and whether those samples
-        are also calibration samples ("in-sample": the accuracy then flatters the model)."""
-        validation = self.samples(model.validation or model.calibration, model, "validation")
+    def validation_samples(self, model: Model, labelled: bool = False) -> tuple[Samples | None, bool]:
+        """What a model is evaluated on (its validation set, else its calibration set), with its labels when
+        ``labelled``, and whether those samples are also calibration samples ("in-sample": the accuracy then
+        flatters the model)."""
+        validation = self.samples(model.validation or model.calibration, model, "validation", labelled)
         if validation is None or model.calibration is None:
             return validation, False
         calibration = self.samples(model.calibration, model, "calibration")

@@ -69,7 +69,7 @@ def plan_agreement(planning: Planning) -> list[Step]:
         if board.agreement_samples is None or not model.validation or planning.toolchain(v).ships.runtime != "litert":
             continue
         target = planning.project.targets[v.target]
-        dataset = planning.samples(model.validation, model, "validation")
+        dataset = planning.samples(model.validation, model, "validation", labelled=True)
         options = Options(
             board=benchmark._settings(board, target),
             label=v.id,

@@ -63,7 +63,7 @@ def plan_evaluate(planning: Planning) -> list[Step]:
         if not model.validation:
             continue
         paths = planning.paths
-        dataset, in_sample = planning.validation_samples(model)
+        dataset, in_sample = planning.validation_samples(model, labelled=True)
         float_model = paths.float_model(unit)
         if model.prequantized:  # its float model is the reference's, of the whole model only
             float_model = paths.float_model(model.reference) if model.reference and unit == model_name else None

@@ -93,7 +93,7 @@ def plan_sensitivity(planning: Planning) -> list[Step]:
         seen.add((unit, q.io, q.per_channel, q.budget.target))
         model = planning.project.models[model_name]
         t = planning.project.targets[q.budget.target]
-        dataset, _ = planning.validation_samples(model)
+        dataset, _ = planning.validation_samples(model, labelled=True)
         vela = Vela(target=t.name, settings=t.settings)
         candidates = Candidates(
             label=scheme_of(unit, quant_name),
