@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.models_for_tests import keras_net, run_tflite
-from tests.support import TINY_BUILDER, U55, doit, ok, write
+from tests.support import TINY_BUILDER, U55, doit, ok, ran, write
 
 CLASSES = ("circle", "square", "stripe")
 
@@ -34,7 +34,7 @@ def _quantized(folder: Path, io: str) -> Path:
     return path
 
 
-def _project(root: Path, gate: str = "", quantize_vendor: bool = False) -> Path:
+def _project(root: Path, gate: str = "", quantize_vendor: bool = False, labels: str = "{format: folders}") -> Path:
     vendor_builds = (
         "{models: [vendor_f32io, vendor_u8io], quantization: [int8], targets: [u55]}"
         if quantize_vendor
@@ -49,7 +49,7 @@ def _project(root: Path, gate: str = "", quantize_vendor: bool = False) -> Path:
           shapes:
             images: "data/shapes/*/*.png"
             preprocess: {{resize: stretch, mean: 0, scale: 255}}
-            labels: {{format: folders}}
+            labels: {labels}
         models:
           net:
             source: {{builder: "models/tiny.py:build", args: {{channels: 8, size: 12}}}}
@@ -175,6 +175,17 @@ def test_a_search_aims_at_a_label_metric(built):
     values = [c["value"] for c in search["candidates"]]
     assert values and all(v is not None for v in values)  # each candidate measured against the labels
     assert acc["metrics"]["top1_accuracy_drop"] <= 50
+
+
+def test_a_label_change_reruns_what_reads_labels_and_nothing_else(built):
+    _project(built, labels="{format: folders, classes: [stripe, square, circle]}")
+    try:
+        again = ok(doit(built))
+    finally:
+        _project(built)
+    assert "evaluate:net/int8" in ran(again) and "agreement:here:net/int8@cpu" in ran(again)
+    assert not {s for s in ran(again) if s.startswith(("quantize:net/int8", "limits:", "compile:net/int8", "import:"))}
+    ok(doit(built))
 
 
 def test_a_gate_on_the_drop_fails_the_build_with_its_table(built):
