@@ -164,3 +164,23 @@ def test_segmentation_mask_goes_back_to_the_image(tmp_path):
     # quantized: foreground IoU 8/16, background IoU 16/24; the mean (1/2 + 2/3) / 2
     assert miou["float"] == 1.0
     assert miou["quantized"] == pytest.approx((0.5 + 2 / 3) / 2, abs=1e-6)
+
+
+def test_a_coarse_mask_is_scaled_to_the_input(tmp_path):
+    # the model writes a 4x4 mask for its 8x8 input: each mask pixel covers 2x2 input pixels
+    image = _image(tmp_path / "s.png", 8, 8)
+    label = np.zeros((8, 8), dtype=np.uint8)
+    label[:, :4] = 1
+    mask = tmp_path / "s_mask.png"
+    Image.fromarray(label).save(mask)
+    coarse = np.full((1, 4, 4, 1), -9.0, dtype=np.float32)
+    coarse[0, :, :2] = 9.0  # the left half, at half the resolution
+    found = accuracy.label_metrics(
+        ({"type": "segmentation"},),
+        None,
+        [{"m": coarse}],
+        [(Truth(file=image, width=8, height=8, mask=mask), frame(8, 8, [1, 8, 8, 1], LETTERBOX))],
+        (1, 8, 8, 1),
+        "seg",
+    )
+    assert found["metrics"]["miou"]["quantized"] == 1.0

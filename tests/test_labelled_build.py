@@ -228,3 +228,25 @@ def test_a_goal_on_a_label_metric_needs_labels(built, tmp_path):
         "quantization.auto.goal.metric: top1_accuracy_drop is not measured on model net: its tasks give "
         "top1_agreement, top5_agreement; give the validation dataset labels (datasets.shapes.labels)"
     ) in str(error.value)
+    assert (  # nothing else could judge a model that arrives quantized
+        "models.vendor_f32io.validation: models.vendor_f32io arrives quantized (int8 activations) and is built as it "
+        "is: with no float model to compare it with, only labels can judge it; give the dataset labels "
+        "(datasets.shapes.labels) or the model a reference: FLOAT"
+    ) in str(error.value)
+
+
+def test_labels_a_task_cannot_read_are_named_at_load(built, tmp_path):
+    from tasks import config
+
+    for folder in ("models", "data"):
+        shutil.copytree(built / folder, tmp_path / folder)
+    (tmp_path / "boxes.json").write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "x"}]}')
+    text = (built / "project.yaml").read_text().replace("{format: folders}", "{format: coco, file: boxes.json}")
+    (tmp_path / "project.yaml").write_text(text)
+    warnings: list[str] = []
+    config.load(tmp_path / "project.yaml", warnings)
+    assert any(
+        "models.net.task: classification is scored against folders or csv labels, but datasets.shapes.labels is "
+        "coco: this task gets no top1_accuracy, top5_accuracy" in w
+        for w in warnings
+    ), warnings

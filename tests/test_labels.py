@@ -284,3 +284,14 @@ def test_labels_config_errors_name_the_yaml_path(labelled):
         "project.yaml:4: datasets.pics.labels.categories: 'person' is not valid: expected a COCO category id (an "
         "integer)"
     )
+
+
+def test_a_coco_path_to_another_folder_is_not_matched_by_name(tmp_path):
+    """train/a.png in the JSON is not the dataset's val/a.png: val/a.png has no label (not train's boxes)."""
+    png(tmp_path / "train" / "a.png")
+    val = png(tmp_path / "val" / "a.png")
+    box = {"id": 1, "image_id": 1, "category_id": 3, "bbox": [1, 1, 2, 2]}
+    listed = [{"id": 1, "file_name": "train/a.png"}]
+    labels = Labels(format="coco", file=coco_file(tmp_path / "instances.json", listed, [box]))
+    message = failure(labels, [val])
+    assert str(val) in message and "instances.json" in message

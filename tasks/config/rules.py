@@ -230,13 +230,23 @@ def builds_defined(c: Context) -> Found:
 
 
 def as_they_arrive(c: Context) -> Found:
-    """A model that arrives quantized is built as it is: no scheme, calibration or rewrite applies to it."""
+    """A model that arrives quantized is built as it is: no scheme, calibration or rewrite applies to it; without a
+    float reference (and in its prune variants, which the reference does not reach) it is judged by labels."""
     models = c.project.models
     if PREQUANTIZED in (c.data.get("quantization") or {}):
         yield (
             ("quantization", PREQUANTIZED),
             (f"'{PREQUANTIZED}' is the scheme NPUForge gives models that arrive quantized; give yours another name"),
         )
+    for i, build in enumerate(c.data.get("builds") or []):
+        if PREQUANTIZED in build.get("quantization", ()):
+            yield (
+                ("builds", i, "quantization"),
+                (
+                    f"'{PREQUANTIZED}' is the scheme NPUForge gives models that arrive quantized; list such models "
+                    "in a builds entry without quantization"
+                ),
+            )
     for name, m in models.items():
         if m.reference is not None and m.reference not in models:
             yield ("models", name, "reference"), f"model '{m.reference}' {_defined('models', models)}"
@@ -253,6 +263,7 @@ def as_they_arrive(c: Context) -> Found:
         if m.prequantized is None:
             continue
         arrives = f"models.{name} arrives quantized ({m.prequantized} activations) and is built as it is"
+        yield from _judged_by_labels(c, name, arrives)
         for key in ("calibration", "rewrites"):
             if c.section("models")[name].get(key) is not None:
                 yield ("models", name, key), f"{arrives}: nothing calibrates or rewrites it; remove {key}"
@@ -266,6 +277,26 @@ def as_they_arrive(c: Context) -> Found:
                     else "remove quantization from this entry"
                 )
                 yield ("builds", i, "quantization"), f"{arrives}: quantization schemes do not apply to it; {fix}"
+
+
+def _judged_by_labels(c: Context, name: str, arrives: str) -> Found:
+    """A model that arrives quantized with a validation set but nothing to judge it by: no labels, and no float
+    reference (or prune variants, which the reference does not reach)."""
+    m = c.project.models[name]
+    dataset = c.project.datasets.get(m.validation or "")
+    if dataset is None or dataset.labels is not None:
+        return
+    pruned = sorted({v.unit for v in c.project.variants if v.model == name and v.prune})
+    if m.reference is None or pruned:
+        what = f"its prune variants ({', '.join(pruned)})" if m.reference else "it"
+        yield (
+            ("models", name, "validation"),
+            (
+                f"{arrives}: with no float model to compare {what} with, only labels can judge {what}; give the "
+                f"dataset labels (datasets.{dataset.name}.labels)"
+                + ("" if m.reference else " or the model a reference: FLOAT")
+            ),
+        )
 
 
 def calibration_given(c: Context) -> Found:
@@ -391,6 +422,29 @@ def check(project: Project, data: dict[str, Any]) -> list[tuple[tuple, str]]:
 # --- cautions: valid settings that would do nothing -----------------------------------------------------
 
 
+def labels_fit_tasks(c: Context) -> Found:
+    """A task whose label metrics the validation set's labels cannot give (classification against COCO boxes)."""
+    from tasks.model.metrics import BY_NAME
+
+    for name, m in c.project.models.items():
+        dataset = c.project.datasets.get(m.validation or "")
+        if dataset is None or dataset.labels is None:
+            continue
+        for i, task in enumerate(m.tasks):
+            row = BY_NAME.get(task.type)
+            if row is None or not row.truth or dataset.labels.format in row.labelled_by:
+                continue
+            at = ("models", name, "task") + ((i,) if len(m.tasks) > 1 else ())
+            yield (
+                at,
+                (
+                    f"{task.type} is scored against {' or '.join(row.labelled_by)} labels, but datasets.{dataset.name}."
+                    f"labels is {dataset.labels.format}: this task gets no {', '.join(row.truth)}; give the labels it "
+                    "reads, or leave its label metrics out"
+                ),
+            )
+
+
 def tasks_evaluated(c: Context) -> Found:
     """The evaluate step runs only on a model with a validation dataset (tasks/steps/evaluate.py)."""
     for name, model in c.project.models.items():
@@ -474,6 +528,7 @@ def _unmeasured(project: Project, metric: str, models: list[str]) -> str | None:
 
 CAUTIONS: tuple[Rule, ...] = (
     Rule("tasks evaluated", "a model with a task has a validation dataset to evaluate it on", tasks_evaluated),
+    Rule("labels fit tasks", "a task's label metrics come from the labels its validation set has", labels_fit_tasks),
     Rule("gates reach", "every gate selects a variant whose model can give its metric", gates_reach),
 )
 

@@ -71,9 +71,12 @@ def quantization_keys_used(c: Context) -> Found:
         at = ("quantization", v.quantization)
         if v.quantization == schemes.PREQUANTIZED:  # given by NPUForge, not written
             if schemes.PREQUANTIZED not in toolchain.reads.quantization_types:
-                yield ("models", v.model), (
-                    f"the model arrives quantized and is built as it is; the {toolchain.name} toolchain (target "
-                    f"{v.target}) takes only models it quantizes itself: build it for another target"
+                yield (
+                    ("models", v.model),
+                    (
+                        f"the model arrives quantized and is built as it is; the {toolchain.name} toolchain (target "
+                        f"{v.target}) takes only models it quantizes itself: build it for another target"
+                    ),
                 )
             continue
         if raw["type"] not in toolchain.reads.quantization_types:

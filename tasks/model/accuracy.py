@@ -90,8 +90,10 @@ def run(
     label: str,
     in_sample: bool = False,
     pruned: bool = False,
+    reference: str | None = None,
 ) -> None:
-    """Both models on the validation samples; without a float model (one that arrives quantized, without a
+    """Both models on the validation samples (the float one is ``reference``'s, models.REFERENCE, for a model that
+    arrives quantized); without a float model (one that arrives quantized, without a
     reference), the quantized model against the labels alone."""
     test = Runner(quantized.read_bytes())
     ref = Runner(float_model.read_bytes()) if float_model else None
@@ -100,8 +102,15 @@ def run(
     if ref is not None and sorted(ref.outputs) != sorted(test.outputs):
         raise StepError(
             f"{label}: the quantized model's outputs {sorted(test.outputs)} "
-            f"differ from the float model's {sorted(ref.outputs)}"
+            f"differ from the float model's {sorted(ref.outputs)}" + _reference_fix(reference)
         )
+    if ref is not None and len(ref.inputs) == 1:
+        (want,), (got_in,) = ([list(d["shape"]) for d in r.inputs.values()] for r in (ref, test))
+        if [int(d) for d in want] != [int(d) for d in got_in]:
+            raise StepError(
+                f"{label}: the float model's input is {[int(d) for d in want]}, the quantized model's "
+                f"{[int(d) for d in got_in]}" + _reference_fix(reference)
+            )
     if ref is None and dataset.labels is None:
         raise StepError(
             f"{label}: the model arrives quantized and has no float reference; give the validation dataset "
@@ -143,7 +152,8 @@ def run(
     }
     if dataset.labels is not None:
         truths = truths_of(dataset, len(xs), shape)
-        labelled = label_metrics(tasks, expected if ref else None, got, truths, shape, label, dataset.labels.classes)
+        classes = dataset.labels.classes
+        labelled = label_metrics(tasks, expected if ref else None, got, truths, shape, label, classes, True, pruned)
         if labelled:
             result["labels"] = {"dataset": dataset.name, "samples": len(xs), **labelled}
             for name, m in labelled["metrics"].items():
@@ -181,6 +191,10 @@ def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label
     return {"tasks": done, "metrics": by_name, **compat}
 
 
+def _reference_fix(reference: str | None) -> str:
+    return f"; models.{reference} is not this model's float model: name another as its reference" if reference else ""
+
+
 def truths_of(dataset: datasets.Samples, count: int, shape: tuple[int, ...]) -> list[tuple[Any, Any]]:
     """(label, frame) of each of the first ``count`` samples: its labels, and where its image sits in the input."""
     from tasks.model import labels
@@ -199,6 +213,7 @@ def label_metrics(
     label: str,
     classes: tuple = (),
     resampled: bool = True,
+    pruned: bool = False,
 ) -> dict:
     """The label metrics of every task that has some (tasks.model.metrics.TaskType.truth): the float model's (when
     ``expected`` is given), the quantized model's, the drop in points and its 95 % bootstrap interval; and the
@@ -214,8 +229,16 @@ def label_metrics(
     pictures: dict[str, Any] = {}
     for spec in tasks:
         row = metrics.BY_NAME[spec["type"]]
-        if not row.truth or any(n not in got[0] for n in metrics.outputs_used(spec)):
-            continue  # no label metric, or its output is pruned away (the task's record says so)
+        if not row.truth or (labels and labels[0].format and labels[0].format not in row.labelled_by):
+            continue  # no label metric, or none these labels give (load warned: rules.labels_fit_tasks)
+        missing = [n for n in metrics.outputs_used(spec) if n not in got[0]]
+        if missing and not pruned:
+            raise StepError(
+                f"{label}: task {spec['type']} reads output {', '.join(missing)}, which the model does not have "
+                f"(outputs: {', '.join(got[0])}); fix models.{label.split('/')[0]}.task"
+            )
+        if missing:
+            continue  # its output is pruned away (the task's record says so)
         module = importlib.import_module(f"tasks.model.metrics.{row.module}")
         try:
             quantized = module.answers(spec, got, labels, frames, shape)

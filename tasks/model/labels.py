@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -102,6 +102,7 @@ class Truth:
     label: int | None = None  # folders, csv: the class index
     boxes: tuple[Box, ...] = ()  # coco
     mask: Path | None = None  # masks: the mask image
+    format: str = field(default="", compare=False)  # the format it was read from (labels.format)
 
 
 def folder_classes(files: Sequence[Path]) -> tuple[str, ...]:
@@ -117,7 +118,8 @@ def mask_of(masks_dir: Path, image: Path) -> Path:
 def read(labels: Labels, files: Sequence[Path], dataset: str) -> list[Truth]:
     """Every file's Truth, in the order of ``files``; a StepError for the first bad label found."""
     readers = {"folders": _folders, "csv": _csv, "coco": _coco, "masks": _masks}
-    return readers[labels.format](labels, [Path(f) for f in files], f"datasets.{dataset}.labels")
+    truths = readers[labels.format](labels, [Path(f) for f in files], f"datasets.{dataset}.labels")
+    return [replace(t, format=labels.format) for t in truths]
 
 
 def _size(image: Path, where: str) -> tuple[int, int]:
@@ -360,7 +362,10 @@ def _match_images(coco: _Coco, files: list[Path], where: str) -> dict[Path, dict
         at = f"{where}: {coco.path}: images[{i}] (id {image['id']}, file_name '{image['file_name']}')"
         name = PurePosixPath(str(image["file_name"]))
         same = by_name.get(name.name, [])
-        found = by_path.get((coco.path.parent / name).resolve()) or (same[0] if len(same) == 1 else None)
+        by_json = (coco.path.parent / name).resolve()
+        # by name only where file_name names no other file: "val/a.jpg" is not the dataset's "train/a.jpg"
+        named = len(same) == 1 and (len(name.parts) == 1 or not by_json.is_file())
+        found = by_path.get(by_json) or (same[0] if named else None)
         if len(same) > 1 and found is None:
             raise StepError(
                 f"{at}: {len(same)} images of the dataset have that name ({', '.join(map(str, same))}); give its "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.model.datasets import Samples
-from tasks.planning.options import input_file, output_file
+from tasks.planning.options import added, input_file, output_file
 from tasks.planning.step import scheme_of
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class Options:
     label: str
     out: Path = output_file()
     pruned: bool = False  # a prune variant: a task whose output was cut away is skipped, not an error
+    reference: str | None = added(None)  # a model that arrives quantized: the models: name of its float model
 
 
 def plan_evaluate(planning: Planning) -> list[Step]:
@@ -76,6 +77,7 @@ def plan_evaluate(planning: Planning) -> list[Step]:
             label=scheme_of(unit, quant_name),
             out=paths.accuracy(unit, quant_name),
             pruned=unit != model_name,
+            reference=model.reference if model.prequantized and float_model else None,
         )
         doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
         if float_model is None:
@@ -90,7 +92,7 @@ def run(o: Options) -> None:
     from tasks.model import accuracy
 
     specs = tuple(t.spec() for t in o.tasks)
-    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned)
+    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned, o.reference)
 
 
 def row_accuracy(record: dict[str, Any], compiled: bool) -> dict[str, Any]:

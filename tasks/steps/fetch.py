@@ -34,7 +34,7 @@ class Options:
 
 def plan_fetch(planning: Planning) -> list[Step]:
     steps = []
-    for name in planning.used_models():
+    for name in dict.fromkeys(planning.used_models() + planning.imported_models()):  # a reference is imported too
         src = planning.project.models[name].source
         if src.kind != "pip":
             continue

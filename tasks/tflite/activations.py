@@ -1,7 +1,7 @@
 """Whether a .tflite arrives quantized: the type its operators compute in, read at load time.
 
-A model is pre-quantized when its operators write integer tensors with a
-quantization scale (int8, uint8 or int16 activations): a vendor's int8 model,
+A model is pre-quantized when most of its operators write integer tensors
+with a quantization scale (int8, uint8 or int16 activations): a vendor's int8 model,
 or what quantization-aware training exports, with or without float I/O
 wrappers.  Integer weights alone (dynamic range) or float16 constants are
 not: their activations are float.
@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 INTEGER = {9: "int8", 3: "uint8", 7: "int16"}  # TensorType: INT8, UINT8, INT16
+FLOAT = {0, 1}  # TensorType: FLOAT32, FLOAT16
 
 
 def quantized_activations(path: Path) -> str | None:
@@ -43,7 +44,10 @@ def activations_of(data: bytes) -> str | None:
 
 
 def _activations(b: _Buffer) -> str | None:
+    """The integer type of most operator outputs, when they outnumber the float ones (a float model with a stray
+    QUANTIZE is float)."""
     found: Counter[str] = Counter()
+    floats = 0
     model = b.u32(0)
     for graph in b.tables(model, 2):
         tensors = b.tables(graph, 0)
@@ -56,7 +60,9 @@ def _activations(b: _Buffer) -> str | None:
                 quantization = b.table(tensor, 4)
                 if kind in INTEGER and quantization is not None and b.length(quantization, 2):
                     found[INTEGER[kind]] += 1
-    return found.most_common(1)[0][0] if found else None
+                elif kind in FLOAT:
+                    floats += 1
+    return found.most_common(1)[0][0] if found and found.total() > floats else None
 
 
 class _Buffer:

@@ -37,6 +37,7 @@ class TaskType:
     lower_is_better: tuple[str, ...] = ()  # its metrics that are errors (every other one: higher is better)
     truth: tuple[str, ...] = ()  # its metrics against a labelled dataset (module.answers / module.score compute them)
     resamples: int = 1000  # bootstrap resamples of a label metric's drop (fewer where one costs a COCOeval)
+    labelled_by: tuple[str, ...] = ()  # the label formats (datasets.NAME.labels.format) its truth metrics read
 
     @property
     def drops(self) -> tuple[str, ...]:
@@ -122,6 +123,7 @@ TASKS: tuple[TaskType, ...] = (
         keys=(OUTPUT,),
         labels={"top1_agreement": "top-1", "top1_accuracy": "top-1 acc."},
         truth=("top1_accuracy", "top5_accuracy"),
+        labelled_by=("folders", "csv"),
     ),
     TaskType(
         name="keypoints",
@@ -134,6 +136,7 @@ TASKS: tuple[TaskType, ...] = (
         lower_is_better=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95"),
         truth=("oks_ap",),
         resamples=200,
+        labelled_by=("coco",),
     ),
     TaskType(
         name="detection",
@@ -151,6 +154,7 @@ TASKS: tuple[TaskType, ...] = (
         labels={"detection_recall": "recall", "detection_precision": "precision", "map50_95": "mAP"},
         truth=("map50_95", "map50"),
         resamples=200,
+        labelled_by=("coco",),
     ),
     TaskType(
         name="segmentation",
@@ -161,6 +165,7 @@ TASKS: tuple[TaskType, ...] = (
         keys=SEGMENTATION,
         labels={"mask_iou": "mask IoU", "miou": "mIoU"},
         truth=("miou",),
+        labelled_by=("masks",),
     ),
     TaskType(
         name="custom",

@@ -86,13 +86,15 @@ def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: 
             f"model {found.shape[1]} (output '{name}'); set task.points to the labels' count when the model's first "
             "landmarks are theirs, or give labels in the model's order"
         )
+    kinds = [b.label for t in truths for b in t.boxes if b.keypoints]
+    person = max(set(kinds), key=kinds.count)  # the labels' class of annotated people (COCO's person, mapped)
     answers = []
-    for person, frame in zip(found, frames, strict=True):
-        xy = [frame.point(float(u), float(v)) for u, v in person]
+    for points_of, frame in zip(found, frames, strict=True):
+        xy = [frame.point(float(u), float(v)) for u, v in points_of]
         xs, ys = [p[0] for p in xy], [p[1] for p in xy]
         box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
         flat = tuple(c for x, y in xy for c in (x, y, 2.0))
-        answers.append([Found(label=0, box=box, score=1.0, keypoints=flat)])
+        answers.append([Found(label=person, box=box, score=1.0, keypoints=flat)])
     return answers
 
 

@@ -69,9 +69,12 @@ def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: 
             label = np.asarray(im.convert("L") if im.mode not in ("L", "P", "I") else im, dtype=np.int64)
         if binary:
             label = (label > 0).astype(np.int64)
-        height, width = mask.shape
-        rows = np.clip(np.floor((np.arange(frame.height) + 0.5) * frame.scale_y + frame.offset_y), 0, height - 1)
-        cols = np.clip(np.floor((np.arange(frame.width) + 0.5) * frame.scale_x + frame.offset_x), 0, width - 1)
+        height, width = mask.shape  # the mask may be coarser than the input: its pixels cover input / mask each
+        down_y, down_x = height / input_shape[1], width / input_shape[2]
+        rows = (np.arange(frame.height) + 0.5) * frame.scale_y + frame.offset_y
+        cols = (np.arange(frame.width) + 0.5) * frame.scale_x + frame.offset_x
+        rows = np.clip(np.floor(rows * down_y), 0, height - 1)
+        cols = np.clip(np.floor(cols * down_x), 0, width - 1)
         back = mask[np.ix_(rows.astype(np.int64), cols.astype(np.int64))]
         found.append(metrics.confusion(back, label, classes))
     return found
