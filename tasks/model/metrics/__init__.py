@@ -16,6 +16,12 @@ output name → float array with the batch axis (integer outputs already
 dequantized), and returns named numbers (None where a metric is undefined,
 e.g. recall when the float model found nothing).  numpy only, imported lazily
 by the modules; planning imports this package for the names alone.
+
+Against labels (a validation dataset with ``labels``), a row's ``truth``
+metrics come from its module's ``answers`` (each sample decoded and taken
+back to the labelled image's pixels) and ``score`` (the metrics on any subset
+of samples, as the bootstrap of the drop needs): tasks/model/accuracy.py
+label_metrics; the standard implementations (pycocotools) are in truth.py.
 """
 
 from __future__ import annotations
