@@ -184,3 +184,11 @@ def test_a_coarse_mask_is_scaled_to_the_input(tmp_path):
         "seg",
     )
     assert found["metrics"]["miou"]["quantized"] == 1.0
+
+
+def test_a_cocoeval_bootstrap_is_bounded_by_its_sample_budget():
+    from tasks.model.metrics import BY_NAME
+
+    detection, classification = BY_NAME["detection"], BY_NAME["classification"]
+    assert [detection.resamples_for(n) for n in (34, 100, 500, 5000)] == [200, 200, 40, 20]
+    assert classification.resamples_for(5000) == 1000

@@ -273,10 +273,13 @@ def _scored(
     whole_q, extra_q = module.score(spec, quantized, labels)
     whole_f, extra_f = module.score(spec, reference, labels) if reference is not None else ({}, {})
     memo: dict[bytes, tuple[dict, dict]] = {}
+    resamples = row.resamples_for(len(labels))
 
     def on(indices) -> tuple[dict, dict]:
         key = indices.tobytes()  # every metric's bootstrap draws the same resamples (one seed): score each once
         if key not in memo:
+            if row.sample_budget and memo and len(memo) % 20 == 0:
+                progress(f"{spec['type']} against labels: {len(memo)}/{resamples} bootstrap resamples scored")
             picked = [labels[i] for i in indices]
             memo[key] = (
                 module.score(spec, _pick(reference, indices), picked, pictures=False)[0],
@@ -290,14 +293,14 @@ def _scored(
         interval = None
         if reference is not None and resampled:
             interval = stats.bootstrap_drop(
-                lambda idx, name=name: (on(idx)[0][name], on(idx)[1][name]), len(labels), row.resamples
+                lambda idx, name=name: (on(idx)[0][name], on(idx)[1][name]), len(labels), resamples
             )
         found[name] = {
             "float": f,
             "quantized": q,
             "drop": round(100 * (f - q), 4) if f is not None and q is not None else None,
             "interval": list(interval) if interval else None,
-            "resamples": row.resamples,
+            "resamples": resamples,
         }
     return found, extra_f, extra_q
 

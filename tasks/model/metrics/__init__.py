@@ -44,15 +44,23 @@ class TaskType:
     truth: tuple[str, ...] = ()  # its metrics against a labelled dataset (module.answers / module.score compute them)
     resamples: int = 1000  # bootstrap resamples of a label metric's drop (fewer where one costs a COCOeval)
     labelled_by: tuple[str, ...] = ()  # the label formats (datasets.NAME.labels.format) its truth metrics read
+    sample_budget: int | None = None  # resamples x samples the bootstrap may score, where each score is a COCOeval
 
     @property
     def drops(self) -> tuple[str, ...]:
         """Its label metrics' drops against the float model: NAME_drop, in points (positive: worse)."""
         return tuple(f"{m}_drop" for m in self.truth)
 
+    def resamples_for(self, samples: int) -> int:
+        """Bootstrap resamples on ``samples`` samples: ``resamples``, fewer (20 at least) past the sample budget."""
+        if self.sample_budget is None:
+            return self.resamples
+        return max(MIN_RESAMPLES, min(self.resamples, self.sample_budget // max(samples, 1)))
+
 
 # A task's settings.  The schema's task object (tasks/config/declared.py) takes each once and says which
 # types read it; config's rules hold each task to its own type's.
+MIN_RESAMPLES = 20  # the fewest bootstrap resamples an interval is given on
 OUTPUT = string("output", "the output tensor it reads; default: the model's only output.")
 KEYPOINTS = (
     OUTPUT,
@@ -142,6 +150,7 @@ TASKS: tuple[TaskType, ...] = (
         lower_is_better=("landmark_px_mean", "landmark_px_p95", "landmark_rel_mean", "landmark_rel_p95"),
         truth=("oks_ap",),
         resamples=200,
+        sample_budget=20000,
         labelled_by=("coco",),
     ),
     TaskType(
@@ -160,6 +169,7 @@ TASKS: tuple[TaskType, ...] = (
         labels={"detection_recall": "recall", "detection_precision": "precision", "map50_95": "mAP"},
         truth=("map50_95", "map50"),
         resamples=200,
+        sample_budget=20000,
         labelled_by=("coco",),
     ),
     TaskType(
