@@ -166,6 +166,9 @@ def test_the_boards_outputs_against_labels(built):
     assert top1["host"] == pytest.approx(_by_hand(built, built / "build" / "net" / "int8" / "net_int8.tflite", 6))
     assert top1["board"] is not None
     assert top1["drop"] == pytest.approx(100 * (top1["host"] - top1["board"]))
+    page = (built / "build" / "report" / "variants" / "net_int8@cpu.html").read_text()
+    shown = page.split("Against labels on here")[1].split("</table>")[0]  # the report shows both, as results.json
+    assert f"{top1['host']:.1%}" in shown and f"{top1['board']:.1%}" in shown
 
 
 def test_a_search_aims_at_a_label_metric(built):

@@ -795,7 +795,24 @@ def _board_agreement(v: VariantRow) -> str:
         "the quantized model on this machine's TFLite builtin kernels; a sample agrees when every value is within the "
         "board's tolerance."
     )
-    return _section("Accuracy on the board", note, head, rows) if rows else ""
+    parts = [_section("Accuracy on the board", note, head, rows)] if rows else []
+    for a in v.get("board_agreements") or []:
+        found = a.get("labels")
+        if not found or not found.get("metrics"):
+            continue
+        label_rows = [
+            _label_row(name, {**m, "float": m["host"], "quantized": m["board"]}) for name, m in found["metrics"].items()
+        ]
+        head = (
+            "<th class='l'>metric</th><th>this machine</th><th>on the board</th><th>drop (points) [95 % interval]</th>"
+        )
+        said = (
+            f"The board's outputs of {found['samples']} labelled samples, decoded by the model's tasks and scored "
+            "against their labels, beside the quantized model's on this machine; the drop is the points the board "
+            "loses (positive: worse)."
+        )
+        parts.append(_section(f"Against labels on {e(a['board'])}", said, head, label_rows))
+    return "".join(parts)
 
 
 def _search(v: VariantRow) -> str:
