@@ -253,3 +253,25 @@ def test_labels_a_task_cannot_read_are_named_at_load(built, tmp_path):
         "coco: this task gets no top1_accuracy, top5_accuracy" in w
         for w in warnings
     ), warnings
+
+
+def test_a_reference_from_a_wheel_is_fetched_and_imported(built, tmp_path):
+    from tasks import config
+    from tasks.engine import plan
+
+    for folder in ("models", "data"):
+        shutil.copytree(built / folder, tmp_path / folder)
+    text = (
+        (built / "project.yaml")
+        .read_text()
+        .replace(
+            "vendor_u8io: {source: models/vendor_uint8.tflite,",
+            f'ref: {{source: {{pip: "mediapipe==0.10.14", member: m/ref.tflite, sha256: "{"0" * 64}"}}}}\n'
+            "  vendor_u8io: {reference: ref, source: models/vendor_uint8.tflite,",
+        )
+    )
+    (tmp_path / "project.yaml").write_text(text)
+    planning = plan.planning(config.load(tmp_path / "project.yaml"))
+    assert planning.step_of("fetch", "ref") is not None and planning.step_of("import", "ref") is not None
+    evaluate = planning.step_of("evaluate", "vendor_u8io/prequantized")
+    assert evaluate.options.float_model == planning.paths.float_model("ref")
