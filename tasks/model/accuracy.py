@@ -169,12 +169,7 @@ def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label
 
     done, by_name = [], {}
     for spec in tasks:
-        missing = [n for n in metrics.outputs_used(spec) if n not in expected[0]]
-        if missing and not pruned:
-            raise StepError(
-                f"{label}: task {spec['type']} reads output {', '.join(missing)}, which the model does not have "
-                f"(outputs: {', '.join(expected[0])}); fix models.{label.split('/')[0]}.task"
-            )
+        missing = _missing_outputs(spec, expected[0], label, pruned)
         if missing:
             done.append({"type": spec["type"], "skipped": f"output {', '.join(missing)} is pruned away"})
             continue
@@ -231,13 +226,7 @@ def label_metrics(
         row = metrics.BY_NAME[spec["type"]]
         if not row.truth or (labels and labels[0].format and labels[0].format not in row.labelled_by):
             continue  # no label metric, or none these labels give (load warned: rules.labels_fit_tasks)
-        missing = [n for n in metrics.outputs_used(spec) if n not in got[0]]
-        if missing and not pruned:
-            raise StepError(
-                f"{label}: task {spec['type']} reads output {', '.join(missing)}, which the model does not have "
-                f"(outputs: {', '.join(got[0])}); fix models.{label.split('/')[0]}.task"
-            )
-        if missing:
+        if _missing_outputs(spec, got[0], label, pruned):
             continue  # its output is pruned away (the task's record says so)
         module = importlib.import_module(f"tasks.model.metrics.{row.module}")
         try:
@@ -308,6 +297,19 @@ def _scored(
 def _pick(answers: list | np.ndarray, indices: np.ndarray) -> list | np.ndarray:
     """The answers of the samples at ``indices`` (repeats included): a list's items, or an array's rows."""
     return answers[indices] if isinstance(answers, np.ndarray) else [answers[i] for i in indices]
+
+
+def _missing_outputs(spec: dict, sample: dict, label: str, pruned: bool) -> list[str]:
+    """The outputs a task reads that ``sample`` lacks: pruned away in a prune variant; in a whole model, an error."""
+    from tasks.model import metrics
+
+    missing = [n for n in metrics.outputs_used(spec) if n not in sample]
+    if missing and not pruned:
+        raise StepError(
+            f"{label}: task {spec['type']} reads output {', '.join(missing)}, which the model does not have "
+            f"(outputs: {', '.join(sample)}); fix models.{label.split('/')[0]}.task"
+        )
+    return missing
 
 
 def _line(result: Accuracy, dataset: str) -> str:

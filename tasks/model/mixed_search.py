@@ -177,6 +177,7 @@ class Measurer:
         self._xs: list[np.ndarray] | None = None
         self._expected: list[dict[str, np.ndarray]] | None = None
         self._key: str | None = None
+        self._truths: list | None = None
 
     def inputs(self) -> tuple[list[np.ndarray], list[dict[str, np.ndarray]]]:
         from tasks.model import accuracy
@@ -204,7 +205,7 @@ class Measurer:
             code = [Path(__file__).with_name(n).read_bytes().hex() for n in ("quantizer.py", "accuracy.py")]
             extra = {
                 "tasks": self.tasks,
-                **({"labels": self._labels_digest(len(xs))} if self.validation.labels is not None else {}),
+                **({"labels": self._labels_digest()} if self.validation.labels is not None else {}),
                 "io": self.io,
                 "per_channel": self.per_channel,
                 **self.latency.key(),
@@ -216,13 +217,19 @@ class Measurer:
             self._key = h.hexdigest()
         return self._key
 
-    def _labels_digest(self, count: int) -> str:
-        """A digest of the labels of the first ``count`` validation samples (a mask by its bytes)."""
-        from tasks.model import labels
+    def truths(self) -> list:
+        """(label, frame) of each validation sample, read once for every candidate (tasks/model/accuracy.py)."""
+        from tasks.model import accuracy
 
-        truths = labels.read(self.validation.labels, self.validation.files[:count], self.validation.name)
+        if self._truths is None:
+            xs, _ = self.inputs()
+            self._truths = accuracy.truths_of(self.validation, len(xs), self.shape)
+        return self._truths
+
+    def _labels_digest(self) -> str:
+        """A digest of the validation samples' labels (a mask by its bytes)."""
         h = hashlib.sha256()
-        for t in truths:
+        for t, _ in self.truths():
             h.update(repr((t.file.name, t.width, t.height, t.label, t.boxes)).encode())
             if t.mask is not None:
                 h.update(t.mask.read_bytes())
@@ -273,7 +280,7 @@ class Measurer:
             outputs[name] = {"snr_db": summary["snr_db"], "cosine": summary["cosine"]}
         tasks = accuracy.task_metrics(self.tasks, expected, got, self.shape, self.label, self.pruned)
         if self.validation.labels is not None:  # a goal may name a label metric (top1_accuracy, its _drop, …)
-            truths = accuracy.truths_of(self.validation, len(xs), self.shape)
+            truths = self.truths()
             labelled = accuracy.label_metrics(self.tasks, expected, got, truths, self.shape, self.label, (), False)
             for name, m in labelled.get("metrics", {}).items():
                 tasks["metrics"].update({name: m["quantized"], f"{name}_drop": m["drop"]})
