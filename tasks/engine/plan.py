@@ -104,9 +104,14 @@ class Paths:
     def search(self, unit: str, quant: str) -> Path:
         return self.search_dir(unit, quant) / "search.json"
 
-    def candidates(self, unit: str) -> Path:
-        """The measured candidates of a unit's automatic schemes, by content (shared: a second scheme reuses them)."""
-        return self.build / unit / "candidates"
+    def candidate(self, unit: str, quant: str, name: str) -> Path:
+        """One measured candidate of an automatic scheme (shared by the unit's schemes that differ only in their
+        goal or budget: ``quant`` is the first of them)."""
+        return self.search_dir(unit, quant) / "candidates" / f"{name}.json"
+
+    def candidate_layers(self, unit: str, quant: str, name: str) -> Path:
+        """The layers the sensitivity step gives a candidate along a path."""
+        return self.search_dir(unit, quant) / "candidates" / f"{name}.layers.json"
 
     def accuracy(self, unit: str, quant: str) -> Path:
         return self.build / unit / quant / "accuracy.json"

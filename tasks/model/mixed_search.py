@@ -1,48 +1,47 @@
 """The automatic mixed-precision search: which layers to keep in int16x8 so a goal is met within a latency budget.
 
-The work of the sensitivity and search steps (tasks/steps/search.py), done
-the way users do it by hand, with the compiler in the loop:
+The work of the candidate, sensitivity and search steps (tasks/steps/search.py),
+done the way users do it by hand, with the compiler in the loop, but measuring
+little:
 
 - **Blocks.** Layers are taken a block at a time: a run of layers between
   branch points (each layer the only user of the one before), so a widened
   block costs two type changes at most.
-- **Sensitivity.** Each block alone widened to int16x8 in the int8 model, and
-  alone narrowed to int8 in the all-int16x8 model: what it does to the goal
-  metric on the validation set and to Vela's latency estimate.  The 8-bit
-  models with OCTAV's and MSE's weight rounding are measured too: better
-  8-bit costs no millisecond.
-- **Search.** Two greedy paths over the blocks: widen from int8 by metric
-  gained per millisecond, and narrow from int16x8 by metric lost per
-  millisecond saved, each preferring blocks next to the ones already taken so
-  type changes stay few.  Along each path the cheapest model that meets the
-  goal within the budget is found by bisection; the cheapest of all wins, or,
-  when none meets the goal, the best within the budget, with why.
+- **The ends, measured.** int8 (with min/max, OCTAV's and MSE's weight
+  rounding: better 8-bit costs no millisecond) and all-int16x8 are real
+  candidates; the int8 and int16x8 ones also record Vela's per-layer cycles
+  and the noise each layer's output carries against the float model.
+- **Sensitivity, estimated** from those two (``Estimate``): what each block
+  adds to the error in int8 over int16x8, and what it costs in Vela's cycles,
+  type changes included.  No candidate per block.
+- **Paths.** Two greedy paths over the blocks: widen from int8 by error
+  removed per millisecond, narrow from int16x8 by milliseconds saved per error
+  added, each step's milliseconds the marginal ones of the model so far (a
+  block next to those taken needs no type change).  A few models along each,
+  their estimated latencies spread between the ends', are real candidates.
+- **Choice.** The cheapest real candidate that meets the goal within the
+  budget, or, when none does, the best within the budget, with why.  Goal and
+  budget are read here only: changing them measures nothing.
 
 Every candidate is a real model: quantized by ai-edge-quantizer from the
 calibrate step's ranges (no calibration per candidate), compiled by Vela for
 the budget's target and evaluated on the validation samples like the
-evaluate step.  Each is kept in a cache by the content of all it depends on,
-so a second search, after an unrelated change or with another budget,
-repeats none.  Deterministic: ties are broken by block order.
+evaluate step; each is a step, kept in the step cache by the content of all it
+depends on.  Deterministic: ties are broken by block order.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
+import math
 import re
-import shutil
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tasks import atomic
 from tasks.errors import StepError
 from tasks.model import datasets
 from tasks.model.schemes import Scheme
@@ -53,14 +52,10 @@ if TYPE_CHECKING:
     from tasks.config.project import Goal
 
 WEIGHTS = ("min_max", "octav", "mse")  # int8 weight rounding the search tries before widening anything
-ADJACENT = 2.0  # a block next to the ones taken counts this much better: fewer type changes
 EPSILON_MS = 0.001  # a block that costs less than this is counted at this
+EPSILON_ERROR = 1e-9  # the same for a block that adds less error than this when narrowed
+ADJACENT = 2.0  # a block next to the ones taken counts this much better: fewer type changes
 SAME_LATENCY = 0.001  # candidates this close to the fastest (a relative difference) are as fast: the most accurate wins
-EPSILON_LOSS = 1e-6  # the same for a block that loses (in the goal's units) less when narrowed
-CACHE_VERSION = 1  # bump when what a candidate records changes
-# sensitivities are measured on the first few validation samples (an int16x8 model runs ~200 ms a sample on
-# TFLite's reference kernels, and each block is measured twice); the search's candidates on all of them
-SENSITIVITY_SAMPLES = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,89 +146,38 @@ def overrides(model, wide: set[int]) -> list[dict[str, str]]:
 
 @dataclass(kw_only=True)
 class Measurer:
-    """Measures candidates of one model: quantize with the ranges, compile with Vela, evaluate; cached by content."""
+    """Measures one candidate of a model: quantize with the ranges, compile with Vela, evaluate.
+
+    A candidate step measures one (tasks/steps/search.py); the step cache keeps it by the content of all it
+    depends on, so a search never measures a candidate twice.
+    """
 
     content: bytes  # the float model
     qsvs: dict[str, Any]  # the calibrate step's ranges
-    ranges_digest: str
     validation: datasets.Samples
     tasks: tuple[dict[str, Any], ...]
     io: str
     per_channel: bool
-    # the budget's oracle: latency(src, work) compiles src in the folder work and gives facts with
-    # estimate.inference_ms and ops; latency.key() is what its numbers depend on (tasks.toolchains.vela.compile.Latency)
+    # the budget's oracle: latency(src, work) compiles src in the folder work and gives Vela's facts
+    # (estimate.inference_ms, ops, layers) (tasks.toolchains.vela.compile.Latency)
     latency: Any
-    cache: Path
     label: str
     pruned: bool = False
-    take: int | None = None  # the first this many validation samples only
-    counts: dict[str, int] = field(
-        default_factory=lambda: {"quantizations": 0, "compiles": 0, "evaluations": 0, "cached": 0}
-    )
+    take: int | None = None  # the first this many validation samples only (bench/auto_mixed.py --rank)
 
     def __post_init__(self):
         self.model = flatbuffer.read_bytes(self.content, self.label)
         self.shape = tuple(flatbuffer.single_input_shape(self.model, self.label))
-        self._xs: list[np.ndarray] | None = None
-        self._expected: list[dict[str, np.ndarray]] | None = None
-        self._key: str | None = None
-        self._truths: list | None = None
 
     def inputs(self) -> tuple[list[np.ndarray], list[dict[str, np.ndarray]]]:
+        """The validation samples and the float model's outputs for them."""
         from tasks.model import accuracy
 
-        if self._xs is None:
-            self._xs = list(itertools.islice(datasets.samples(self.validation, list(self.shape)), self.take))
-            if not self._xs:
-                raise StepError(f"{self.label}: validation dataset '{self.validation.label}' has no samples")
-            reference = accuracy.Runner(self.content)
-            self._expected = [reference(x) for x in self._xs]
-        return self._xs, self._expected
-
-    def _base_key(self) -> str:
-        """A digest of everything a candidate's numbers depend on but its layers."""
-        if self._key is None:
-            from tasks.planning import versions
-
-            xs, _ = self.inputs()
-            h = hashlib.sha256()
-            h.update(hashlib.sha256(self.content).digest())
-            h.update(self.ranges_digest.encode())
-            for x in xs:
-                h.update(np.ascontiguousarray(x).tobytes())
-            tools = {d: versions.version(d) for d in ("ai-edge-quantizer", "ethos-u-vela", "ai-edge-litert", "numpy")}
-            code = [Path(__file__).with_name(n).read_bytes().hex() for n in ("quantizer.py", "accuracy.py")]
-            extra = {
-                "tasks": self.tasks,
-                **({"labels": self._labels_digest()} if self.validation.labels is not None else {}),
-                "io": self.io,
-                "per_channel": self.per_channel,
-                **self.latency.key(),
-                "tools": tools,
-                "version": CACHE_VERSION,
-                "code": code,
-            }
-            h.update(json.dumps(extra, sort_keys=True, default=str).encode())
-            self._key = h.hexdigest()
-        return self._key
-
-    def truths(self) -> list:
-        """(label, frame) of each validation sample, read once for every candidate (tasks/model/accuracy.py)."""
-        from tasks.model import accuracy
-
-        if self._truths is None:
-            xs, _ = self.inputs()
-            self._truths = accuracy.truths_of(self.validation, len(xs), self.shape)
-        return self._truths
-
-    def _labels_digest(self) -> str:
-        """A digest of the validation samples' labels (a mask by its bytes)."""
-        h = hashlib.sha256()
-        for t, _ in self.truths():
-            h.update(repr((t.file.name, t.width, t.height, t.label, t.boxes)).encode())
-            if t.mask is not None:
-                h.update(t.mask.read_bytes())
-        return h.hexdigest()
+        xs = list(itertools.islice(datasets.samples(self.validation, list(self.shape)), self.take))
+        if not xs:
+            raise StepError(f"{self.label}: validation dataset '{self.validation.label}' has no samples")
+        reference = accuracy.Runner(self.content)
+        return xs, [reference(x) for x in xs]
 
     def scheme(self, wide: set[int], weights: str) -> Scheme:
         return Scheme(
@@ -244,35 +188,22 @@ class Measurer:
             overrides=tuple(overrides(self.model, wide)),
         )
 
-    def measure(self, wide: set[int], weights: str = "min_max") -> dict[str, Any]:
-        """The candidate with the operators ``wide`` in int16x8: Vela's estimate, accuracy, layers, type changes."""
-        key = hashlib.sha256(f"{self._base_key()}/{weights}/{sorted(wide)}".encode()).hexdigest()
-        path = self.cache / key[:2] / f"{key}.json"
-        if path.is_file():
-            self.counts["cached"] += 1
-            return {**json.loads(path.read_text()), "cached": True}
-        record = self._measure(wide, weights)
-        atomic.write_json(path, record)
-        return {**record, "cached": False}
+    def measure(self, wide: set[int], weights: str = "min_max", tables: bool = False) -> dict[str, Any]:
+        """The candidate with the operators ``wide`` in int16x8: Vela's estimate, accuracy, layers, type changes;
+        with ``tables``, what the search's estimate reads of an end too: Vela's cycles and each layer's noise."""
+        from tasks.model import accuracy, quant_errors, quantizer
 
-    def _measure(self, wide: set[int], weights: str) -> dict[str, Any]:
-        from tasks.model import accuracy, quantizer
-
+        progress(f"{len(wide)} layers int16x8, {weights} weights: quantize")
         quantized = quantizer.mixed(self.content, self.scheme(wide, weights), self.qsvs, self.label)
-        self.counts["quantizations"] += 1
-        self.cache.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".candidate-", suffix=".tmp", dir=self.cache))
-        try:
-            src = work / "candidate.tflite"
+        with tempfile.TemporaryDirectory(prefix="candidate-") as work:
+            src = Path(work) / "candidate.tflite"
             src.write_bytes(quantized)
-            facts = self.latency(src, work)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        self.counts["compiles"] += 1
+            progress("compile with Vela")
+            facts = self.latency(src, Path(work))
         xs, expected = self.inputs()
+        progress(f"evaluate on {len(xs)} validation samples")
         runner = accuracy.Runner(quantized)
         got = [{k: v.reshape(e[k].shape) for k, v in runner(x).items()} for x, e in zip(xs, expected, strict=True)]
-        self.counts["evaluations"] += 1
         outputs = {}
         for name in expected[0]:
             per_sample = [accuracy.compare(e[name], g[name]) for e, g in zip(expected, got, strict=True)]
@@ -280,67 +211,188 @@ class Measurer:
             outputs[name] = {"snr_db": summary["snr_db"], "cosine": summary["cosine"]}
         tasks = accuracy.task_metrics(self.tasks, expected, got, self.shape, self.label, self.pruned)
         if self.validation.labels is not None:  # a goal may name a label metric (top1_accuracy, its _drop, …)
-            truths = self.truths()
+            truths = accuracy.truths_of(self.validation, len(xs), self.shape)
             labelled = accuracy.label_metrics(self.tasks, expected, got, truths, self.shape, self.label, (), False)
             for name, m in labelled.get("metrics", {}).items():
                 tasks["metrics"].update({name: m["quantized"], f"{name}_drop": m["drop"]})
-        return {
+        record = {
             "weights": weights,
+            "wide": sorted(wide),
             "widened": len(wide),
             "type_changes": type_changes(self.model, wide),
             "ms": facts["estimate"]["inference_ms"],
             "ops": facts["ops"],
             "accuracy": {"outputs": outputs, "metrics": tasks["metrics"]},
         }
+        if tables:
+            progress(f"each layer's noise on {min(len(xs), quant_errors.SAMPLES)} samples")
+            cycles: dict[str, float] = {}
+            for layer in facts["layers"]:
+                cycles[layer["name"]] = cycles.get(layer["name"], 0) + (layer["cycles"] or 0)
+            rows = quant_errors.layer_errors(self.content, quantized, xs)
+            record["cycles"] = cycles
+            record["noise"] = {r["tensor"]: _nsr(r["snr_db"]) for r in rows}
+        return record
 
 
-# --- sensitivity ------------------------------------------------------------------------------------------
+def _nsr(snr_db: float) -> float:
+    """Noise-to-signal power from an SNR in dB (an exact layer has none)."""
+    return 0.0 if math.isinf(snr_db) and snr_db > 0 else 10 ** (-snr_db / 10)
 
 
-def sensitivity(meter: Measurer) -> dict[str, Any]:
-    """The ends (int8 with each weight rounding, all int16x8) and each block widened alone / narrowed alone."""
-    started = time.monotonic()
-    found = blocks(meter.model)
-    every = {k for b in found for k in b.ops}
-    progress(
-        f"{len(found)} blocks of {len(every)} layers, each measured on {len(meter.inputs()[0])} validation "
-        "samples; first the 8-bit and 16-bit ends"
-    )
-    ends = {f"int8_{w}": meter.measure(set(), w) for w in WEIGHTS}
-    ends["int16x8"] = meter.measure(every)
-    rows = []
-    step = max(1, len(found) // 8)
-    for b in found:
-        ops = set(b.ops)
-        rows.append(
-            {
-                "index": b.index,
-                "ops": list(b.ops),
-                "kinds": list(b.kinds),
-                "name": b.name,
-                "widen": meter.measure(ops),
-                "narrow": meter.measure(every - ops),
-            }
-        )
-        if (b.index + 1) % step == 0 or b.index + 1 == len(found):
-            progress(f"sensitivity: {b.index + 1}/{len(found)} blocks widened alone and narrowed alone")
-    return {
-        "blocks": rows,
-        "ends": ends,
-        "samples": len(meter.inputs()[0]),
-        "cost": {**meter.counts, "seconds": round(time.monotonic() - started, 1)},
-    }
+# --- sensitivity, estimated from the two ends ------------------------------------------------------------------
+
+ELEMENTWISE = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "QUANTIZE")
 
 
-# --- search ---------------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class Estimate:
+    """What each block does to the error and to Vela's latency, from what is measured once of the two ends.
+
+    - **Latency**: Vela's per-layer cycles of the int8 and the int16x8 model, each operator at its own type,
+      plus a type change (int8 ↔ int16 on a tensor) at the cycles per element of the int8 model's elementwise
+      operators, times the tensor's elements; scaled so the ends are Vela's own estimates.
+    - **Error**: at each layer's output, the gap between the int8 and the int16x8 model's noise-to-signal
+      power against the float model (what 8-bit activations cost there); a block's error is how much the gap
+      grows across it (at its end, less the largest gap it reads), on the blocks the model's outputs (its
+      tasks' outputs, when it has tasks) are computed from.  A gap that grows is noise the block's 8-bit
+      activations add; it passes on at the signal's gain, to first order.
+    """
+
+    model: Any
+    found: list[Block]
+    int8: dict[str, Any]  # the ends' records (Measurer.measure with tables)
+    int16: dict[str, Any]
+    outputs: list[str]
+
+    def __post_init__(self):
+        sg = self.model.subgraphs[0]
+        names = [flatbuffer.tensor_name(sg.tensors[op.outputs[0]]) for op in sg.operators]
+        constant = {i for i, t in enumerate(sg.tensors) if flatbuffer.is_constant(self.model, t)}
+        made_by = {o: k for k, op in enumerate(sg.operators) for o in op.outputs}
+        reads = [[made_by[i] for i in op.inputs if i in made_by and i not in constant] for op in sg.operators]
+        self.edges = [  # (producer, consumer, elements): the tensors a type change would convert
+            (made_by[i], k, int(np.prod(sg.tensors[i].shape)) if sg.tensors[i].shape is not None else 1)
+            for k, op in enumerate(sg.operators)
+            for i in op.inputs
+            if i in made_by and i not in constant
+        ]
+        wanted = {flatbuffer.tensor_name(sg.tensors[i]) for i in sg.outputs}
+        wanted = {n for n in self.outputs if n in wanted} or wanted
+        upstream, todo = set(), [made_by[i] for i in sg.outputs if flatbuffer.tensor_name(sg.tensors[i]) in wanted]
+        while todo:
+            k = todo.pop()
+            if k not in upstream:
+                upstream.add(k)
+                todo += reads[k]
+
+        # what 8-bit activations cost at each layer's output: its noise in the int8 model over the int16x8 one
+        gap = [self.int8["noise"].get(n, 0.0) - self.int16["noise"].get(n, 0.0) for n in names]
+        self._reads, self._upstream = reads, upstream
+        self.error = [  # a block's: the gap at its end less the largest gap it reads
+            max(0.0, gap[b.ops[-1]] - max((gap[j] for k in b.ops for j in reads[k] if j not in b.ops), default=0.0))
+            if b.ops[-1] in upstream
+            else 0.0
+            for b in self.found
+        ]
+        self.cycles8, self.cycles16 = (_by_operator(end["cycles"], names) for end in (self.int8, self.int16))
+        kinds = [opcodes.op_name(self.model, op) for op in sg.operators]
+        elements = [int(np.prod(sg.tensors[op.outputs[0]].shape)) for op in sg.operators]
+        per_element = [
+            self.cycles8[k] / max(1, elements[k])
+            for k in range(len(names))
+            if kinds[k] in ELEMENTWISE and self.cycles8[k] > 0
+        ] or [self.cycles8[k] / max(1, elements[k]) for k in range(len(names)) if self.cycles8[k] > 0]
+        self.per_element = float(np.median(per_element)) if per_element else 0.0
+        every = {k for b in self.found for k in b.ops}
+        low, high = self._cycles(set()), self._cycles(every)
+        # cycles → ms: the int8 end at Vela's int8 estimate, the int16x8 end at its own
+        self.ms8, self.ms16 = float(self.int8["ms"]), float(self.int16["ms"])
+        self._scale = (self.ms16 - self.ms8) / (high - low) if high > low else 0.0
+        self._low = low
+
+    def _cycles(self, wide: set[int]) -> float:
+        ops = sum(self.cycles16[k] if k in wide else self.cycles8[k] for k in range(len(self.cycles8)))
+        changes = sum(e for j, k, e in self.edges if (j in wide) != (k in wide))
+        return ops + self.per_element * changes
+
+    def ms(self, wide: set[int]) -> float:
+        """Vela's latency estimate for ``wide`` in int16x8, from the ends' per-layer cycles."""
+        return self.ms8 + (self._cycles(wide) - self._low) * self._scale
+
+    def block_error(self, b: Block) -> float:
+        return self.error[b.index]
+
+
+def _by_operator(cycles: dict[str, float], names: list[str]) -> list[float]:
+    """Vela's cycles of each operator, by its output's name (a float-io model's outputs: the integer tensor's,
+    X_int, quantizer.float_io)."""
+    return [float(cycles.get(n, 0.0) + cycles.get(n + "_int", 0.0)) for n in names]
+
+
+def estimate_table(est: Estimate) -> list[dict[str, Any]]:
+    """Each block alone: the error it adds in int8 over int16x8, and the ms it costs widened alone and saves
+    narrowed alone."""
+    every = {k for b in est.found for k in b.ops}
+    return [
+        {
+            "index": b.index,
+            "ops": list(b.ops),
+            "kinds": list(b.kinds),
+            "name": b.name,
+            "error": est.block_error(b),
+            "widen_ms": round(est.ms(set(b.ops)) - est.ms8, 4),
+            "narrow_ms": round(est.ms16 - est.ms(every - set(b.ops)), 4),
+        }
+        for b in est.found
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Route:
-    """One greedy path: its i-th candidate takes the first i blocks of ``order`` (widened, or narrowed)."""
+    """One greedy path: its i-th model has the first i blocks of ``order`` widened (or narrowed)."""
 
     name: str  # widen | narrow
     order: tuple[int, ...]  # block indices, in the order taken
+    ms: tuple[float, ...]  # the estimated latency of the path's i-th model, i = 0 … len(order)
+
+    def wide(self, found: list[Block], i: int) -> set[int]:
+        taken = {k for b in self.order[:i] for k in found[b].ops}
+        if self.name == "widen":
+            return taken
+        return {k for b in found for k in b.ops} - taken
+
+
+def routes(est: Estimate) -> list[Route]:
+    """Widen from int8, the block that removes most error per millisecond first; narrow from int16x8, the block
+    that saves most milliseconds per error added first.  Each step's milliseconds are the marginal ones of the
+    model so far, type changes included: a block next to the ones taken costs less.
+
+    The error estimate ranks blocks loosely (what a layer's noise does to a task metric varies from layer to
+    layer): each block's is shrunk towards the blocks' mean, so the milliseconds lead and the error weighs in."""
+    every = {k for b in est.found for k in b.ops}
+    errors = [est.block_error(b) for b in est.found]
+    typical = float(np.mean([e for e in errors if e > 0] or [EPSILON_ERROR]))
+    return [_route(est, "widen", set(), errors, typical), _route(est, "narrow", every, errors, typical)]
+
+
+def _route(est: Estimate, name: str, wide: set[int], errors: list[float], typical: float) -> Route:
+    left, order, ms = [b.index for b in est.found], [], [est.ms(wide)]
+    while left:
+        scores = {}
+        for b in left:
+            ops = set(est.found[b].ops)
+            if name == "widen":
+                scores[b] = (errors[b] / max(est.ms(wide | ops) - ms[-1], EPSILON_MS), -b)
+            else:
+                scores[b] = ((ms[-1] - est.ms(wide - ops)) / (errors[b] + typical), -b)
+        best = max(left, key=scores.__getitem__)
+        ops = set(est.found[best].ops)
+        wide = wide | ops if name == "widen" else wide - ops
+        left.remove(best)
+        order.append(best)
+        ms.append(est.ms(wide))
+    return Route(name=name, order=tuple(order), ms=tuple(ms))
 
 
 def _greedy(benefit: dict[int, float], cost: dict[int, float], near: list[set[int]], floor: float) -> tuple[int, ...]:
@@ -359,82 +411,134 @@ def _greedy(benefit: dict[int, float], cost: dict[int, float], near: list[set[in
     return tuple(order)
 
 
-def routes(sens: dict[str, Any], goal: Goal, near: list[set[int]]) -> list[Route]:
-    """The widening path (from int8) and the narrowing path (from int16x8), from the blocks' sensitivities."""
-    int8, int16 = sens["ends"]["int8_min_max"], sens["ends"]["int16x8"]
-    rows = sens["blocks"]
-    widen_gain = {r["index"]: goal.gain(r["widen"], int8) for r in rows}
-    widen_cost = {r["index"]: r["widen"]["ms"] - int8["ms"] for r in rows}
-    narrow_loss = {r["index"]: -goal.gain(r["narrow"], int16) for r in rows}
-    narrow_saving = {r["index"]: int16["ms"] - r["narrow"]["ms"] for r in rows}
-    useful = {b: g for b, g in widen_gain.items() if g > 0}
-    widen = _greedy(useful, widen_cost, near, EPSILON_MS)
-    # narrowing: the blocks that save time, most milliseconds saved per metric lost first (no loss: first of all)
-    saving = {b: s for b, s in narrow_saving.items() if s > 0}
-    narrow = _greedy(saving, {b: narrow_loss[b] for b in saving}, near, EPSILON_LOSS)
-    return [Route(name="widen", order=widen), Route(name="narrow", order=narrow)]
+def positions(route: Route, count: int, low: float, high: float) -> list[int]:
+    """``count`` models along the route, their estimated latencies spread evenly between the ends' (``low``,
+    ``high``), the ends themselves left out (they are measured anyway): for each aim, of the models within half
+    a spacing of it the most accurate one (the fewest blocks narrowed, the most widened), else the closest."""
+    n, spacing = len(route.order), (high - low) / (count + 1)
+    picked: list[int] = []
+    for j in range(1, count + 1):
+        aim = low + j * spacing
+        inner = range(1, n)
+        near = [i for i in inner if abs(route.ms[i] - aim) <= spacing / 2 and i not in picked]
+        if near:
+            i = min(near) if route.name == "narrow" else max(near)
+        else:
+            i = min((i for i in inner if i not in picked), key=lambda i: (abs(route.ms[i] - aim), i), default=None)
+        if i is not None:
+            picked.append(i)
+    return sorted(picked)
 
 
-def _checked_blocks(meter: Measurer, sens: dict[str, Any], goal: Goal) -> list:
-    """The model's blocks, once the sensitivity table is known to be this model's and to measure the goal."""
-    found = blocks(meter.model)
-    if len(found) != len(sens["blocks"]):
-        raise StepError(
-            f"{meter.label}: the sensitivity table has {len(sens['blocks'])} blocks, the model "
-            f"{len(found)}; run the sensitivity step again"
-        )
-    if goal.value(sens["ends"]["int8_min_max"]) is None:
-        given = ", ".join(sens["ends"]["int8_min_max"]["accuracy"]["metrics"]) or "none"
-        raise StepError(
-            f"{meter.label}: the goal's metric {goal.metric} is not measured on this model "
-            f"(its tasks give: {given}); fix the scheme's goal or the model's task"
-        )
+def path_candidates(est: Estimate, weights: str, counts: dict[str, int]) -> list[dict[str, Any]]:
+    """The candidates measured along the paths (``counts``: how many on each), named ROUTE-1 …: their stage, the
+    step along the route, the weight rounding, the estimated latency and the layers in int16x8."""
+    found = []
+    for route in routes(est):
+        for slot, i in enumerate(positions(route, counts[route.name], est.ms8, est.ms16), 1):
+            found.append(
+                {
+                    "name": f"{route.name}-{slot}",
+                    "stage": route.name,
+                    "step": i,
+                    "weights": weights,
+                    "estimated_ms": round(route.ms[i], 4),
+                    "wide": sorted(route.wide(est.found, i)),
+                }
+            )
     return found
 
 
-def search(meter: Measurer, sens: dict[str, Any], goal: Goal, max_ms: float) -> dict[str, Any]:
-    """The cheapest candidate that meets ``goal`` within ``max_ms``, or the closest, and every candidate measured."""
-    started = time.monotonic()
-    before = dict(meter.counts)
-    found = _checked_blocks(meter, sens, goal)
-    near = neighbours(meter.model, found)
-    every = {k for b in found for k in b.ops}
-    tried: list[dict[str, Any]] = []
+def base_weights(eights: dict[str, dict[str, Any]]) -> str:
+    """The int8 weight rounding the paths start from: the one whose outputs are closest to the float model's
+    (mean SNR over the outputs), a tie to the first of WEIGHTS."""
 
-    def candidate(stage: str, wide: set[int], weights: str, step: int | None = None) -> dict[str, Any]:
-        record = meter.measure(wide, weights)
-        entry = {
-            "stage": stage,
-            "step": step,
-            "weights": weights,
-            "ms": record["ms"],
-            "value": goal.value(record),
-            "widened": record["widened"],
-            "type_changes": record["type_changes"],
-            "met": goal.met(record),
-            "within": record["ms"] <= max_ms,
-            "cached": record["cached"],
-            "wide": sorted(wide),
+    def snr(w: str) -> float:
+        outputs = eights[w]["accuracy"]["outputs"]
+        return float(np.mean([o["snr_db"] for o in outputs.values()])) if outputs else 0.0
+
+    return max(WEIGHTS, key=lambda w: (snr(w), -WEIGHTS.index(w)))
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Spearman's rank correlation (ties at their mean rank); None when either side is constant."""
+
+    def ranks(v: list[float]) -> np.ndarray:
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v), dtype=float)
+        values = np.asarray(v, dtype=float)
+        for x in np.unique(values):
+            same = values == x
+            r[same] = r[same].mean()
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+# --- the choice ------------------------------------------------------------------------------------------------
+
+
+def refinement(table: dict[str, Any], measured: list[dict[str, Any]], route: str, max_ms: float) -> dict[str, Any]:
+    """Along one path (``table``: the sensitivity step's), the most accurate model the estimate puts within the
+    budget, less what the estimate fell short of Vela by on the path's measured candidate nearest the budget;
+    None when there is none, or it is measured already.  The one model a budget adds to the path's spread."""
+    path = next(r for r in table["routes"] if r["name"] == route)
+    ms, order = path["ms"], path["order"]
+    on_path = [r for r in measured if r["stage"] == route and r.get("estimated_ms") is not None]
+    # what the estimate falls short of Vela by near the budget: on the measured candidate estimated closest to it
+    nearest = min(on_path, key=lambda r: (abs(r["estimated_ms"] - max_ms), r["estimated_ms"]), default=None)
+    short = max(0.0, nearest["ms"] - nearest["estimated_ms"]) if nearest else 0.0
+    fit = [i for i in range(1, len(order)) if ms[i] + short <= max_ms]
+    if not fit:
+        return None
+    i = min(fit) if route == "narrow" else max(fit)
+    if any(r.get("step") == i for r in on_path):
+        return None
+    blocks = {b["index"]: b["ops"] for b in table["blocks"]}
+    taken = {k for b in order[:i] for k in blocks[b]}
+    every = {k for ops in blocks.values() for k in ops}
+    return {
+        "name": f"{route}-budget",
+        "stage": route,
+        "step": i,
+        "weights": table["weights"],
+        "estimated_ms": ms[i],
+        "wide": sorted(taken if route == "widen" else every - taken),
+    }
+
+
+def choose(measured: list[dict[str, Any]], goal: Goal, max_ms: float, model) -> dict[str, Any]:
+    """The cheapest candidate that meets ``goal`` within ``max_ms``, or the closest, and every candidate measured.
+
+    ``measured``: each candidate's record (Measurer.measure) with its stage and step."""
+    tried = [
+        {
+            "stage": r["stage"],
+            "step": r.get("step"),
+            "weights": r["weights"],
+            "ms": r["ms"],
+            "value": goal.value(r),
+            "widened": r["widened"],
+            "type_changes": r["type_changes"],
+            "met": goal.met(r),
+            "within": r["ms"] <= max_ms,
+            "estimated_ms": r.get("estimated_ms"),
+            "wide": r["wide"],
         }
-        if all(t["wide"] != entry["wide"] or t["weights"] != weights for t in tried):
-            tried.append(entry)
-            shown = "cached" if record["cached"] else "measured"
-            progress(
-                f"{stage}{'' if step is None else f' {step}'}: {record['ms']:.2f} ms, {goal.metric} "
-                f"{_number(entry['value'])}, {record['widened']} layers int16x8 ({shown})"
-            )
-        return entry
-
-    # better 8-bit first: a weight rounding costs no millisecond
-    eights = [candidate("8-bit", set(), w) for w in WEIGHTS]
-    candidate("16-bit", every, "min_max")
+        for r in measured
+    ]
+    eight = next((t for t in tried if t["stage"] == "8-bit" and t["weights"] == "min_max"), None)
+    if eight is None or eight["value"] is None:
+        given = ", ".join(eight and measured[tried.index(eight)]["accuracy"]["metrics"] or []) or "none"
+        raise StepError(
+            f"the goal's metric {goal.metric} is not measured on this model "
+            f"(its tasks give: {given}); fix the scheme's goal or the model's task"
+        )
     chosen = _cheapest(tried, goal)
-    if chosen is None or chosen["widened"]:
-        measured = [e for e in eights if e["value"] is not None]
-        base = max(measured, key=lambda e: (_better(goal, e), -WEIGHTS.index(e["weights"])))
-        for route in routes(sens, goal, near):
-            _walk(route, found, every, base["weights"], candidate)
-        chosen = _cheapest(tried, goal)
     met = chosen is not None
     if chosen is None:
         within = [t for t in tried if t["within"] and t["value"] is not None]
@@ -442,10 +546,9 @@ def search(meter: Measurer, sens: dict[str, Any], goal: Goal, max_ms: float) -> 
             max(within, key=lambda t: (_better(goal, t), -t["ms"])) if within else min(tried, key=lambda t: t["ms"])
         )
     wide = set(chosen["wide"])
-    scheme = {"type": "int8", "weights": chosen["weights"], "overrides": overrides(meter.model, wide)}
+    scheme = {"type": "int8", "weights": chosen["weights"], "overrides": overrides(model, wide)}
     if not scheme["overrides"]:
         del scheme["overrides"]
-    cost = {k: meter.counts[k] - before[k] for k in meter.counts}
     return {
         "goal": goal.text(),
         "metric": goal.metric,
@@ -455,13 +558,12 @@ def search(meter: Measurer, sens: dict[str, Any], goal: Goal, max_ms: float) -> 
         "why": _why(goal, met, chosen, tried, max_ms),
         "chosen": {
             **{k: chosen[k] for k in ("ms", "value", "widened", "type_changes", "weights")},
-            "layers": _layer_names(meter.model, wide),
+            "layers": _layer_names(model, wide),
             "scheme": scheme,
             "summary": _summary(goal, chosen),
         },
         "candidates": [{k: v for k, v in t.items() if k != "wide"} for t in tried],
         "pareto": pareto(tried, goal),
-        "cost": {**cost, "seconds": round(time.monotonic() - started, 1)},
     }
 
 
@@ -482,33 +584,6 @@ def _cheapest(tried: list[dict[str, Any]], goal: Goal) -> dict[str, Any] | None:
     fastest = min(t["ms"] for t in good)
     same = [t for t in good if t["ms"] <= fastest * (1 + SAME_LATENCY)]
     return max(same, key=lambda t: (_better(goal, t), -t["type_changes"], -t["ms"]))
-
-
-def _walk(
-    route: Route, found: list[Block], every: set[int], weights: str, candidate: Callable[..., dict[str, Any]]
-) -> None:
-    """Along one path (i = 0 its cheap end, i = n its accurate end; Vela's latency grows with i), bisect for the
-    last i within the budget, then for the first i that meets the goal: a few candidates, not one per block."""
-    n = len(route.order)
-
-    def at(i: int) -> dict[str, Any]:
-        taken = {k for b in route.order[: i if route.name == "widen" else n - i] for k in found[b].ops}
-        return candidate(route.name, taken if route.name == "widen" else every - taken, weights, i)
-
-    if n == 0 or not at(0)["within"]:
-        return
-    lo, hi = 0, n  # lo is within the budget
-    if not at(n)["within"]:
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if at(mid)["within"] else (lo, mid)
-        hi = lo
-    if not at(hi)["met"] or at(0)["met"]:
-        return
-    lo = 0  # does not meet the goal; hi does, within the budget
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if at(mid)["met"] else (mid, hi)
 
 
 def pareto(tried: list[dict[str, Any]], goal: Goal) -> list[int]:

@@ -815,29 +815,37 @@ def _board_agreement(v: VariantRow) -> str:
     return "".join(parts)
 
 
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 def _search(v: VariantRow) -> str:
     found = v.get("search")
     if not found:
         return ""
-    chosen, cost, sens = found["chosen"], found["cost"], found.get("sensitivity_cost") or {}
+    chosen, cost = found["chosen"], found["cost"]
     verdict = (
         f"<b>Chose {e(chosen['summary'])}</b>: {e(found['why'])}."
         if found["met"]
         else f"<b class='cpu'>Goal not met</b>: {e(found['why'])}."
     )
     spent = (
-        f"The sensitivity step measured {sens.get('quantizations', 0)} candidates in {sens.get('seconds', 0):g} s, "
-        f"the search {cost['quantizations']} more in {cost['seconds']:g} s ({cost['cached']} from the cache); each "
-        "is quantized from the calibrate step's ranges, compiled by Vela and evaluated on the validation set."
+        f"{cost['candidates']} candidates, each a step: quantized from the calibrate step's ranges, compiled by Vela "
+        f"and evaluated on the validation set ({cost['seconds']:g} s together); the sensitivity step estimated "
+        f"every block's effect from the int8 and int16x8 ends in {cost['estimate_seconds']:g} s, and the search "
+        f"measured {cost['refined']} more for the budget in {cost['refine_seconds']:g} s."
     )
     rows = [
         f"<tr><td class='l'>{e(c['stage'])}</td><td>{'' if c['step'] is None else c['step']}</td>"
-        f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td><td>{metric_text(found['metric'], c['value'])}</td>"
+        f"<td class='l'>{e(c['weights'])}</td><td>{c['ms']:.2f}</td>"
+        f"<td>{_ms(c.get('estimated_ms'))}</td>"
+        f"<td>{metric_text(found['metric'], c['value'])}</td>"
         f"<td>{c['widened']}</td><td>{c['type_changes']}</td><td>{'yes' if c['met'] and c['within'] else ''}</td></tr>"
         for c in sorted(found["candidates"], key=lambda c: c["ms"])
     ]
     head = (
-        "<th class='l'>path</th><th>step</th><th class='l'>weights</th><th>est. ms</th><th>goal metric</th>"
+        "<th class='l'>path</th><th>step</th><th class='l'>weights</th><th>Vela ms</th><th>estimated before</th>"
+        "<th>goal metric</th>"
         "<th>layers int16x8</th><th>type changes</th><th>meets goal and budget</th>"
     )
     return (

@@ -525,7 +525,7 @@ class Candidate(TypedDict):
     type_changes: Annotated[int, Doc("int8 ↔ int16 boundaries.")]
     met: Annotated[bool, Doc("Meets the goal.")]
     within: Annotated[bool, Doc("Within the budget.")]
-    cached: Annotated[bool, Doc("Read from the candidate cache.")]
+    estimated_ms: Annotated[float | None, Doc("The sensitivity step's estimate of ms, for a path's candidate.")]
 
 
 class ChosenScheme(TypedDict):
@@ -550,13 +550,13 @@ class Chosen(TypedDict):
 
 
 class SearchCost(TypedDict):
-    """What a step of the search spent."""
+    """What the search spent: its candidate steps and the sensitivity step's estimate."""
 
-    quantizations: Annotated[int, Doc("Candidates quantized.")]
-    compiles: Annotated[int, Doc("Candidates compiled by Vela.")]
-    evaluations: Annotated[int, Doc("Candidates evaluated.")]
-    cached: Annotated[int, Doc("Candidates read from the cache.")]
-    seconds: Annotated[float, Doc("Time spent, s.")]
+    candidates: Annotated[int, Doc("Candidates measured (each quantized, compiled by Vela and evaluated).")]
+    seconds: Annotated[float, Doc("The candidate steps' time together, s (spread over the cores).")]
+    estimate_seconds: Annotated[float, Doc("The sensitivity step's estimate, s.")]
+    refined: Annotated[int, Doc("Models the search step measured along the paths for its budget.")]
+    refine_seconds: Annotated[float, Doc("The search step's time, s.")]
 
 
 class Search(TypedDict):
@@ -573,9 +573,8 @@ class Search(TypedDict):
     pareto: Annotated[
         list[Annotated[int, Min(0)]], Doc("Indices into candidates: the front of latency against the goal's metric.")
     ]
-    cost: Annotated[SearchCost, Doc("What the search step spent.")]
+    cost: Annotated[SearchCost, Doc("What the search spent.")]
     target: Annotated[str, Doc("The budget's Vela target.")]
-    sensitivity_cost: Annotated[SearchCost, Doc("What the sensitivity step spent.")]
     snippet: Annotated[str, Doc("The choice as project.yaml text, to paste under quantization:.")]
 
 

@@ -103,25 +103,36 @@ STEPS: tuple[StepKind, ...] = (
         cost=9,
     ),
     StepKind(
+        name="candidate",
+        doc="quantize an automatic scheme's candidate from the ranges, compile it with Vela and evaluate it",
+        run=search.candidate,
+        options=search.CandidateOptions,
+        plan=search.plan_candidate,
+        tools=_SEARCH,
+        cached=True,
+        cost=8,
+    ),
+    StepKind(
         name="sensitivity",
-        doc="measure each block of layers widened alone to int16x8 (and narrowed alone): accuracy and Vela's latency",
+        doc="estimate each block's effect on the error and on Vela's latency from the two ends; "
+        "choose the candidates along the paths",
         run=search.sensitivity,
         options=search.SensitivityOptions,
         plan=search.plan_sensitivity,
-        tools=_SEARCH,
+        tools=("numpy",),
         cached=True,
-        cost=250,
+        cost=0.5,
     ),
     StepKind(
         name="search",
-        doc="choose the layers an automatic scheme keeps in int16x8: "
-        "the cheapest that meets its goal within its budget",
+        doc="choose the layers an automatic scheme keeps in int16x8: the cheapest candidate that meets its goal "
+        "within its budget, with the model its budget adds along each path",
         run=search.search,
         options=search.SearchOptions,
         plan=search.plan_search,
         tools=_SEARCH,
         cached=True,
-        cost=65,
+        cost=20,
         facts=whole("search", per="scheme"),
     ),
     StepKind(
