@@ -8,7 +8,7 @@ cache like any other step (so cores, the cache folder, S3 and ``shard=K/N`` all 
   also record Vela's per-layer cycles and each layer's noise against the float model.
 - ``sensitivity:UNIT/SCHEME`` estimates from those two what each block of layers does to the error and to the
   latency, walks the two paths (widen from int8, narrow from int16x8) and gives each path candidate its layers
-  (NAME.layers.json): ``candidate:…:widen-1`` … ``:narrow-8``.  A candidate whose layers come out the same as
+  (NAME.layers.json): ``candidate:…:widen-1`` … ``:narrow-6``.  A candidate whose layers come out the same as
   before is not measured again.
 - ``search:UNIT/SCHEME`` reads every candidate and chooses, against the goal and the budget: the only step that
   reads them, so a new budget or goal re-runs it alone.
@@ -42,11 +42,11 @@ ENDS = {
     "int16x8": ("min_max", True, True),
 }
 # the models measured along each path, their estimated latencies spread evenly between the ends'
-PATH_CANDIDATES = {"widen": 3, "narrow": 8}
+PATH_CANDIDATES = {"widen": 2, "narrow": 6}
 
 
 def slots() -> list[str]:
-    """The path candidates' names: widen-1 … narrow-8."""
+    """The path candidates' names: widen-1 … narrow-6."""
     return [f"{route}-{i}" for route, count in PATH_CANDIDATES.items() for i in range(1, count + 1)]
 
 
@@ -290,6 +290,10 @@ def sensitivity(o: SensitivityOptions) -> None:
     progress(f"{len(est.found)} blocks; {len(chosen)} candidates along the paths, {weights} weights")
 
 
+def _entry(record: dict[str, Any], goal: Any) -> dict[str, Any]:
+    return {"ms": record["ms"], "value": goal.value(record)}
+
+
 def search(o: SearchOptions) -> None:
     import json
     import time
@@ -308,8 +312,10 @@ def search(o: SearchOptions) -> None:
     eights = [r for r in measured if r["stage"] == "8-bit" and goal.met(r) and r["ms"] <= o.max_ms]
     if not eights:  # a better 8-bit model would be the cheapest: nothing along a path can beat it
         meter = None
+        # a path none of whose models is on the front of latency against the goal metric gets none for the budget
+        front = {measured[i]["stage"] for i in mixed_search.pareto([_entry(r, goal) for r in measured], goal)}
         for route in ("narrow", "widen"):
-            for _ in range(2):  # once more if Vela puts the first over the budget
+            for _ in range(2 if route in front else 0):  # once more if Vela puts the first over the budget
                 spec = mixed_search.refinement(table, measured, route, o.max_ms)
                 if spec is None:
                     break

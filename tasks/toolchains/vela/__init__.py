@@ -19,6 +19,11 @@ TOOLCHAIN = base.Toolchain(
                 doc="system_config and memory_mode are sections of the target's vela.ini",
                 check=rules.vela_sections_exist,
             ),
+            base.ToolchainRule(
+                name="vela ignore_ops",
+                doc="ignore_ops names TFLite builtin operators",
+                check=rules.vela_ignore_ops_known,
+            ),
         ),
         target=settings.TARGET,
         **base.TFLITE_KEYS,

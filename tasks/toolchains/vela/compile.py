@@ -107,6 +107,12 @@ def vela_arguments(model: Path, out_dir: Path, o: Options) -> list[str]:
     ]
     if t.arena_cache_size:
         args += ["--arena-cache-size", str(t.arena_cache_size)]
+    if t.ignore_ops:
+        args += ["--ignore-ops", ",".join(t.ignore_ops)]
+    if t.tensor_allocator:
+        args += ["--tensor-allocator", t.tensor_allocator]
+    if t.separate_io_regions:
+        args += ["--separate-io-regions", "--cop-format", "COP2"]
     return args
 
 
@@ -135,12 +141,6 @@ class Latency:
     """Vela's estimate of a candidate's inference time: the oracle of an ``auto`` scheme's latency budget."""
 
     options: Options  # its paths unused
-
-    def key(self) -> dict[str, Any]:
-        """What the estimate depends on, besides the model: the settings and the config file's bytes."""
-        s = self.options.settings
-        keys = ("accelerator", "system_config", "memory_mode", "optimise", "arena_cache_size")
-        return {"vela": {k: getattr(s, k) for k in keys}, "config": s.config.read_bytes().hex() if s.config else None}
 
     def __call__(self, src: Path, work: Path) -> Facts:
         return vela_facts(src, work, self.options)

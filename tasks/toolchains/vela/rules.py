@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import re
 from functools import cache
@@ -58,3 +59,28 @@ def vela_sections_exist(c: Context) -> Found:
                         f"of {', '.join(names) or 'none defined'}"
                     ),
                 )
+
+
+@cache
+def builtin_operators() -> frozenset[str] | None:
+    """TFLite's builtin operator names, read from LiteRT's schema module without importing LiteRT."""
+    spec = importlib.util.find_spec("ai_edge_litert")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    text = (Path(next(iter(spec.submodule_search_locations))) / "schema_py_generated.py").read_text()
+    body = text.split("class BuiltinOperator(object):", 1)[1].split("\nclass ", 1)[0]
+    return frozenset(re.findall(r"^    ([A-Z][A-Z0-9_]*) = \d+$", body, re.MULTILINE))
+
+
+def vela_ignore_ops_known(c: Context) -> Found:
+    """ignore_ops names TFLite builtin operators (Vela stops with a traceback at any other name)."""
+    known = builtin_operators()
+    for target in c.project.targets.values():
+        settings = target.settings
+        if not isinstance(settings, VelaSettings) or not known:
+            continue
+        for i, op in enumerate(settings.ignore_ops):
+            if op not in known:
+                close = difflib.get_close_matches(op, sorted(known), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                yield (("targets", target.name, "ignore_ops", i), f"'{op}' is not a TFLite builtin operator{hint}")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from tasks.keys import Keys, enum, integer, string
-from tasks.planning.options import input_file
+from tasks.keys import Keys, boolean, enum, integer, string, strings
+from tasks.planning.options import added, input_file
 from tasks.toolchains.base import FileOf, Settings
 
 if TYPE_CHECKING:
@@ -59,6 +59,22 @@ TARGET = Keys(
             "from the memory mode.",
             minimum=1,
         ),
+        strings(
+            "ignore_ops",
+            "TFLite builtin operators Vela leaves on the CPU (--ignore-ops), e.g. [RESIZE_BILINEAR]: to compare "
+            "with an NPU mapping, or to keep an operator the NPU computes differently from the reference.",
+        ),
+        enum(
+            "tensor_allocator",
+            ("HillClimb", "LinearAlloc", "Greedy"),
+            "How Vela places tensors in the arena (--tensor-allocator); default: Vela's, HillClimb.",
+        ),
+        boolean(
+            "separate_io_regions",
+            "Put the input and output tensors in regions of their own, so the application can hand buffers in and out "
+            "without copies (--separate-io-regions, with the COP2 command format it needs).",
+            default=False,
+        ),
     )
 )
 
@@ -71,6 +87,9 @@ class VelaSettings(Settings):
     config: Path | None = input_file(None)  # a project vela.ini; None: Vela's own Arm/vela.ini
     optimise: str = TARGET.default("optimise")  # Performance | Size
     arena_cache_size: int | None = None
+    ignore_ops: tuple[str, ...] = added(())  # builtin operator names, upper case
+    tensor_allocator: str | None = added(None)
+    separate_io_regions: bool = added(False)
 
 
 def read(raw: dict[str, Any], file_of: FileOf) -> VelaSettings:
@@ -81,6 +100,9 @@ def read(raw: dict[str, Any], file_of: FileOf) -> VelaSettings:
         config=file_of("config", "Vela config") if "config" in raw else None,
         optimise=raw.get("optimise", TARGET.default("optimise")),
         arena_cache_size=raw.get("arena_cache_size"),
+        ignore_ops=tuple(op.upper() for op in raw.get("ignore_ops", ())),
+        tensor_allocator=raw.get("tensor_allocator"),
+        separate_io_regions=raw.get("separate_io_regions", False),
     )
 
 
