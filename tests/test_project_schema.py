@@ -122,7 +122,7 @@ boards:
         (
             ("memory_mode: Shared_Sram}", "memory_mode: Shared_Sram, memory: 1}"),
             "project.yaml:14: targets.u55.memory: unknown key 'memory'; allowed keys: accelerator, arena_cache_size, "
-            "compiler, config, memory_mode, optimise, system_config",
+            "compiler, config, ignore_ops, memory_mode, optimise, separate_io_regions, system_config, tensor_allocator",
         ),
         (
             ("max_ms: 5}", "max_ms: 5, margin: 1}"),
