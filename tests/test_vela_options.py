@@ -13,6 +13,7 @@ from support import write
 from tasks import config
 from tasks.errors import ConfigError
 from tasks.planning import options as opts
+from tasks.steps import search
 from tasks.toolchains.vela import compile
 from tasks.toolchains.vela.settings import VelaSettings
 
@@ -73,16 +74,7 @@ def test_vela_gets_them(first_build: FirstBuild, tmp_path: Path):
     def facts(settings: VelaSettings) -> dict:
         work = tmp_path / str(len(list(tmp_path.iterdir())))
         work.mkdir()
-        options = compile.Options(
-            settings=settings,
-            label="tiny/int8@u65",
-            model=model,
-            out=work / "out.tflite",
-            facts=work / "compile.json",
-            summary=work / "summary.csv",
-            per_layer=work / "per-layer.csv",
-            log=work / "vela.log",
-        )
+        options = search.Vela(target="u65", settings=settings).compile_options("tiny/int8@u65", work)
         return compile.vela_facts(model, work, options)
 
     base = facts(plain)

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 WEIGHTS = ("min_max", "octav", "mse")  # int8 weight rounding the search tries before widening anything
 EPSILON_MS = 0.001  # a block that costs less than this is counted at this
 EPSILON_ERROR = 1e-9  # the same for a block that adds less error than this when narrowed
-ADJACENT = 2.0  # a block next to the ones taken counts this much better: fewer type changes
 SAME_LATENCY = 0.001  # candidates this close to the fastest (a relative difference) are as fast: the most accurate wins
 
 
@@ -99,20 +98,6 @@ def blocks(model) -> list[Block]:
         )
         for i, run in enumerate(runs)
     ]
-
-
-def neighbours(model, found: list[Block]) -> list[set[int]]:
-    """For each block, the blocks that feed it or that it feeds."""
-    sg = model.subgraphs[0]
-    block_of = {k: b.index for b in found for k in b.ops}
-    made_by = {o: k for k, op in enumerate(sg.operators) for o in op.outputs}
-    near: list[set[int]] = [set() for _ in found]
-    for k, op in enumerate(sg.operators):
-        for i in op.inputs:
-            if i in made_by and block_of[made_by[i]] != block_of[k]:
-                near[block_of[k]].add(block_of[made_by[i]])
-                near[block_of[made_by[i]]].add(block_of[k])
-    return near
 
 
 def type_changes(model, wide: set[int]) -> int:
@@ -168,16 +153,19 @@ class Measurer:
     def __post_init__(self):
         self.model = flatbuffer.read_bytes(self.content, self.label)
         self.shape = tuple(flatbuffer.single_input_shape(self.model, self.label))
+        self._inputs: tuple[list[np.ndarray], list[dict[str, np.ndarray]]] | None = None
 
     def inputs(self) -> tuple[list[np.ndarray], list[dict[str, np.ndarray]]]:
-        """The validation samples and the float model's outputs for them."""
+        """The validation samples and the float model's outputs for them (read and run once for every candidate)."""
         from tasks.model import accuracy
 
-        xs = list(itertools.islice(datasets.samples(self.validation, list(self.shape)), self.take))
-        if not xs:
-            raise StepError(f"{self.label}: validation dataset '{self.validation.label}' has no samples")
-        reference = accuracy.Runner(self.content)
-        return xs, [reference(x) for x in xs]
+        if self._inputs is None:
+            xs = list(itertools.islice(datasets.samples(self.validation, list(self.shape)), self.take))
+            if not xs:
+                raise StepError(f"{self.label}: validation dataset '{self.validation.label}' has no samples")
+            reference = accuracy.Runner(self.content)
+            self._inputs = xs, [reference(x) for x in xs]
+        return self._inputs
 
     def scheme(self, wide: set[int], weights: str) -> Scheme:
         return Scheme(
@@ -288,7 +276,6 @@ class Estimate:
 
         # what 8-bit activations cost at each layer's output: its noise in the int8 model over the int16x8 one
         gap = [self.int8["noise"].get(n, 0.0) - self.int16["noise"].get(n, 0.0) for n in names]
-        self._reads, self._upstream = reads, upstream
         self.error = [  # a block's: the gap at its end less the largest gap it reads
             max(0.0, gap[b.ops[-1]] - max((gap[j] for k in b.ops for j in reads[k] if j not in b.ops), default=0.0))
             if b.ops[-1] in upstream
@@ -356,11 +343,12 @@ class Route:
     order: tuple[int, ...]  # block indices, in the order taken
     ms: tuple[float, ...]  # the estimated latency of the path's i-th model, i = 0 … len(order)
 
-    def wide(self, found: list[Block], i: int) -> set[int]:
-        taken = {k for b in self.order[:i] for k in found[b].ops}
+    def wide(self, ops: list[tuple[int, ...]] | list[list[int]], i: int) -> set[int]:
+        """The operators in int16x8 at step ``i`` (``ops``: each block's operators, by block index)."""
+        taken = {k for b in self.order[:i] for k in ops[b]}
         if self.name == "widen":
             return taken
-        return {k for b in found for k in b.ops} - taken
+        return {k for block in ops for k in block} - taken
 
 
 def routes(est: Estimate) -> list[Route]:
@@ -395,22 +383,6 @@ def _route(est: Estimate, name: str, wide: set[int], errors: list[float], typica
     return Route(name=name, order=tuple(order), ms=tuple(ms))
 
 
-def _greedy(benefit: dict[int, float], cost: dict[int, float], near: list[set[int]], floor: float) -> tuple[int, ...]:
-    """Blocks by benefit per cost (at least ``floor``), best first; next to one taken, ADJACENT times better."""
-    left, taken, order = dict(benefit), set(), []
-    while left:
-
-        def score(b: int) -> tuple[float, int]:
-            bonus = ADJACENT if near[b] & taken else 1.0
-            return (left[b] / max(cost[b], floor) * bonus, -b)
-
-        best = max(left, key=score)
-        order.append(best)
-        taken.add(best)
-        del left[best]
-    return tuple(order)
-
-
 def positions(route: Route, count: int, low: float, high: float) -> list[int]:
     """``count`` models along the route, their estimated latencies spread evenly between the ends' (``low``,
     ``high``), the ends themselves left out (they are measured anyway): for each aim, of the models within half
@@ -430,11 +402,12 @@ def positions(route: Route, count: int, low: float, high: float) -> list[int]:
     return sorted(picked)
 
 
-def path_candidates(est: Estimate, weights: str, counts: dict[str, int]) -> list[dict[str, Any]]:
-    """The candidates measured along the paths (``counts``: how many on each), named ROUTE-1 …: their stage, the
+def path_candidates(est: Estimate, paths: list[Route], weights: str, counts: dict[str, int]) -> list[dict[str, Any]]:
+    """The candidates measured along ``paths`` (``counts``: how many on each), named ROUTE-1 …: their stage, the
     step along the route, the weight rounding, the estimated latency and the layers in int16x8."""
+    ops = [b.ops for b in est.found]
     found = []
-    for route in routes(est):
+    for route in paths:
         for slot, i in enumerate(positions(route, counts[route.name], est.ms8, est.ms16), 1):
             found.append(
                 {
@@ -443,7 +416,7 @@ def path_candidates(est: Estimate, weights: str, counts: dict[str, int]) -> list
                     "step": i,
                     "weights": weights,
                     "estimated_ms": round(route.ms[i], 4),
-                    "wide": sorted(route.wide(est.found, i)),
+                    "wide": sorted(route.wide(ops, i)),
                 }
             )
     return found
@@ -498,16 +471,14 @@ def refinement(table: dict[str, Any], measured: list[dict[str, Any]], route: str
     i = min(fit) if route == "narrow" else max(fit)
     if any(r.get("step") == i for r in on_path):
         return None
-    blocks = {b["index"]: b["ops"] for b in table["blocks"]}
-    taken = {k for b in order[:i] for k in blocks[b]}
-    every = {k for ops in blocks.values() for k in ops}
+    wide = Route(name=route, order=tuple(order), ms=tuple(ms)).wide([b["ops"] for b in table["blocks"]], i)
     return {
         "name": f"{route}-budget",
         "stage": route,
         "step": i,
         "weights": table["weights"],
         "estimated_ms": ms[i],
-        "wide": sorted(taken if route == "widen" else every - taken),
+        "wide": sorted(wide),
     }
 
 
@@ -533,10 +504,10 @@ def choose(measured: list[dict[str, Any]], goal: Goal, max_ms: float, model) -> 
     ]
     eight = next((t for t in tried if t["stage"] == "8-bit" and t["weights"] == "min_max"), None)
     if eight is None or eight["value"] is None:
-        given = ", ".join(eight and measured[tried.index(eight)]["accuracy"]["metrics"] or []) or "none"
+        given = ", ".join(measured[tried.index(eight)]["accuracy"]["metrics"]) if eight else ""
         raise StepError(
             f"the goal's metric {goal.metric} is not measured on this model "
-            f"(its tasks give: {given}); fix the scheme's goal or the model's task"
+            f"(its tasks give: {given or 'none'}); fix the scheme's goal or the model's task"
         )
     chosen = _cheapest(tried, goal)
     met = chosen is not None

@@ -271,10 +271,10 @@ def sensitivity(o: SensitivityOptions) -> None:
         model=model, found=mixed_search.blocks(model), int8=ends["int8"], int16=ends["int16x8"], outputs=outputs
     )
     weights = mixed_search.base_weights({w: ends[n] for n, (w, wide, _) in ENDS.items() if not wide})
-    chosen = {c["name"]: c for c in mixed_search.path_candidates(est, weights, PATH_CANDIDATES)}
+    routes = mixed_search.routes(est)
+    chosen = {c["name"]: c for c in mixed_search.path_candidates(est, routes, weights, PATH_CANDIDATES)}
     for name, path in zip(slots(), o.layers, strict=True):
         atomic.write_json(path, chosen.get(name) or {"stage": name.split("-")[0], "wide": None})
-    routes = mixed_search.routes(est)
     atomic.write_json(
         o.out,
         {
