@@ -82,7 +82,8 @@ def test_unknown_top_level_key(project):
     path = project(GOOD + "extra: 1\n")
     assert error_of(path).endswith(
         ":15: extra: unknown key 'extra'; allowed keys: "
-        "boards, build_dir, builds, cache, datasets, gates, models, name, quantization, release, targets, version"
+        "boards, build_dir, builds, cache, datasets, gates, models, name, pipelines, quantization, release, targets, "
+        "version"
     )
 
 
@@ -99,7 +100,8 @@ def test_vela_target_missing_required_key(project):
 def test_none_target_rejects_vela_keys(project):
     path = project(replace=("cpu: {compiler: none}", "cpu: {compiler: none, accelerator: ethos-u55-128}"))
     assert error_of(path).endswith(
-        ":14: targets.cpu.accelerator: unknown key 'accelerator'; allowed keys: compiler, delegate, delegate_options"
+        ":14: targets.cpu.accelerator: unknown key 'accelerator'; allowed keys: compiler, delegate, delegate_options, "
+        "memory"
     )
 
 

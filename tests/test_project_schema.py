@@ -82,7 +82,8 @@ def test_each_compiler_takes_the_target_keys_its_toolchains_declare():
     for t in TOOLCHAINS:
         assert t.reads.target_keys <= set(branches[t.compiler]["properties"]), t.name
         assert all(branches[t.compiler]["properties"][k.name] == k.schema() for k in t.reads.target.keys), t.name
-    assert set(branches["none"]["properties"]) == {"compiler", "delegate", "delegate_options"}
+    assert set(branches["none"]["properties"]) == {"compiler", "delegate", "delegate_options", "memory"}
+    assert all(b["properties"]["memory"]["properties"].keys() == {"sram_kib", "flash_kib"} for b in branches.values())
     assert branches["vela"]["required"] == ["compiler", "accelerator", "system_config", "memory_mode"]
     assert branches["none"]["required"] == ["compiler"]  # delegate: only the delegate toolchain's targets name one
     assert branches["synap"]["required"] == ["compiler", "soc"]
@@ -120,9 +121,10 @@ boards:
     ("replace", "message"),
     [
         (
-            ("memory_mode: Shared_Sram}", "memory_mode: Shared_Sram, memory: 1}"),
-            "project.yaml:14: targets.u55.memory: unknown key 'memory'; allowed keys: accelerator, arena_cache_size, "
-            "compiler, config, ignore_ops, memory_mode, optimise, separate_io_regions, system_config, tensor_allocator",
+            ("memory_mode: Shared_Sram}", "memory_mode: Shared_Sram, memry: 1}"),
+            "project.yaml:14: targets.u55.memry: unknown key 'memry'; allowed keys: accelerator, arena_cache_size, "
+            "compiler, config, ignore_ops, memory, memory_mode, optimise, separate_io_regions, system_config, "
+            "tensor_allocator",
         ),
         (
             ("max_ms: 5}", "max_ms: 5, margin: 1}"),

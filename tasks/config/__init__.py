@@ -38,7 +38,7 @@ from tasks.config.project import (
     Task,
     Variant,
 )
-from tasks.config.sections import Problems, Reader, each, gate, release
+from tasks.config.sections import Problems, Reader, each, gate, pipeline, release
 from tasks.errors import ConfigError
 from tasks.model.schemes import PREQUANTIZED
 from tasks.planning.options import relative
@@ -116,4 +116,5 @@ def _build(path: Path, data: dict, read: Reader) -> Project:
         boards=each(data.get("boards"), read.board),
         release=release(data.get("release"), data["name"]),
         cache=read.cache(data),
+        pipelines=each(data.get("pipelines"), pipeline),
     )

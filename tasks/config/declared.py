@@ -20,6 +20,7 @@ from typing import Any
 from tasks.config.project import WEIGHT_ALGORITHMS
 from tasks.keys import Key, Keys, boolean, enum, integer, number, ref, string, strings
 from tasks.model import schemes
+from tasks.model.crops import CROPS
 from tasks.model.labels import FORMAT_ROWS
 from tasks.model.metrics import TASKS
 from tasks.model.rewrites import REWRITES
@@ -468,6 +469,18 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+MEMORY = Keys(
+    (
+        number("sram_kib", "On-chip SRAM the NPU's arena may use, KiB.", exclusive_minimum=0),
+        number("flash_kib", "Flash (or DRAM) the models may take, KiB.", exclusive_minimum=0),
+    )
+)
+MEMORY_DOC = (
+    "What the part has, as its datasheet says: a pipeline on this target is checked against it (the largest stage's "
+    "SRAM arena against sram_kib, the stages' summed model sizes against flash_kib)."
+)
+
+
 def _target_branch(compiler: str) -> dict[str, Any]:
     """The keys of a target with this compiler: those of its toolchains (a key is required where all require it)."""
     rows = [t for t in TOOLCHAINS if t.compiler == compiler]
@@ -486,6 +499,7 @@ def _target_branch(compiler: str) -> dict[str, Any]:
             "properties": {
                 "compiler": {"const": compiler, "description": _sentence(doc)},
                 **{k.name: k.schema() for k in keys},
+                "memory": {**MEMORY.schema(), "description": MEMORY_DOC},
             },
         },
     }
@@ -608,6 +622,77 @@ BOARD = Keys(
     },
 )
 
+# --- pipelines --------------------------------------------------------------------------------------
+
+CROP = Keys(
+    (
+        enum(
+            "layout",
+            tuple(c.name for c in CROPS),
+            "; ".join(f"{c.name}: {c.doc}" for c in CROPS) + ".",
+            required=True,
+        ),
+        number(
+            "scale", "Both sides times this (default: the layout's: mediapipe_pose 1.25, box 1).", exclusive_minimum=0
+        ),
+        boolean("square", "Square the region on its longer side first.", default=True),
+    )
+)
+STAGE = Keys(
+    (
+        string("model", "MODEL or MODEL.PRUNE: the unit this stage runs.", required=True),
+        Key(
+            "crop",
+            {"anyOf": [{"enum": [c.name for c in CROPS]}, CROP.schema()]},
+            "Cut this stage's input from the frame around the previous stage's best detection (its model needs a "
+            "detection task): a layout, or {layout, scale, square}. The first stage sees the whole frame.",
+        ),
+    )
+)
+PIPELINE = Keys(
+    (
+        Key("stages", items(STAGE, minItems=2), "The models in the order they run on a frame.", required=True),
+        Key(
+            "quantization",
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": ref("identifier"),
+                "additionalProperties": {
+                    "anyOf": [
+                        ref("identifier"),
+                        items(ref("identifier"), minItems=1),
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["schemes"],
+                            "properties": {
+                                "schemes": {"anyOf": [ref("identifier"), items(ref("identifier"), minItems=1)]},
+                                "targets": ref("names"),
+                            },
+                        },
+                    ]
+                },
+            },
+            "Named scheme combinations, each a pipeline variant per target: one scheme for every stage, a list with "
+            "one scheme per stage, or {schemes, targets} for a combination built on some of the pipeline's targets "
+            "alone. Each stage must be built with its scheme on each of the combination's targets.",
+            required=True,
+        ),
+        Key("targets", ref("names"), "The targets the whole pipeline runs on.", required=True),
+        number(
+            "fps", "Frames per second the application needs: the frame budget is 1000 / fps ms.", exclusive_minimum=0
+        ),
+        number("budget_ms", "The frame budget in ms (instead of fps).", exclusive_minimum=0),
+        string(
+            "dataset",
+            "Images the pipeline is evaluated on, whole frames (default: the first stage's validation dataset); "
+            "a split dataset gives its validation part.",
+        ),
+    ),
+    extra={"not": {"required": ["fps", "budget_ms"]}},
+)
+
 # --- builds, gates, release, cache -------------------------------------------------------------------
 
 BUILD = Keys(
@@ -641,6 +726,12 @@ GATE = Keys(
             "boards.NAME.agreement); npu_op_ratio, est_inference_ms and sram_kib (Vela's estimate), size_bytes, "
             "latency_ms (measured on a board), delegated_ratio (share of nodes a delegate took).",
             required=True,
+        ),
+        string(
+            "pipelines",
+            "Glob on pipeline names: the rule checks pipelines (its quantization globs their scheme combinations) "
+            "with pipeline_ms, pipeline_fps, pipeline_miss_rate, sram_kib, flash_kib, memory_fit (1 when both fit "
+            "the target's memory) or the last stage's task metrics, end to end.",
         ),
         string("output", "For snr_db / cosine: this output (default: the worst output)."),
         number("min", "The metric must be at least this."),
@@ -747,6 +838,13 @@ PROJECT = Keys(
             named(ref("board")),
             "Boards that benchmark compiled variants over SSH; host: local runs on this machine.",
         ),
+        Key(
+            "pipelines",
+            named(ref("pipeline")),
+            "Models that run one after another on each frame (a detector, then a model on its crops), judged end to "
+            "end: latency against a frame budget, memory against the target's, accuracy on the crops the quantized "
+            "detector produced.",
+        ),
         Key("release", RELEASE, "What `doit release` ships: build/release/<name>-<version>.tar.gz."),
         Key(
             "cache",
@@ -785,6 +883,7 @@ def definitions() -> dict[str, Any]:
             "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(\\.[A-Za-z0-9][A-Za-z0-9_-]*)?$"},
         },
         "board": BOARD.schema(),
+        "pipeline": PIPELINE.schema(),
     }
 
 

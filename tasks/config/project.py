@@ -189,12 +189,21 @@ class Quantization:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Memory:
+    """targets.NAME.memory: what the part has, KiB (None: not declared)."""
+
+    sram_kib: float | None = None
+    flash_kib: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Target:
     """A target: its toolchain (tasks/toolchains/), and the settings that toolchain reads from targets.NAME."""
 
     name: str
     toolchain: Toolchain  # from the compiler (and, for none, the delegate)
     settings: Settings  # of the toolchain's own type (VelaSettings, SynapSettings, …)
+    memory: Memory = Memory()  # the part's SRAM and flash, against which pipelines are checked
 
     @property
     def compiler(self) -> str:
@@ -276,6 +285,7 @@ class Gate:
     """A quality gate: a metric of the matching variants must stay within min / max."""
 
     metric: str
+    pipelines: str | None = None  # glob on pipeline names: the rule checks pipelines, not variants
     models: str | None = None  # glob on model (or MODEL.PRUNE) names
     quantization: str | None = None
     targets: str | None = None
@@ -285,8 +295,40 @@ class Gate:
 
     def as_dict(self) -> dict[str, Any]:
         """The rule as project.yaml writes it (tasks/config/quality_gates.py reads this form)."""
-        keys = ("models", "quantization", "targets", "metric", "output", "min", "max")
+        keys = ("pipelines", "models", "quantization", "targets", "metric", "output", "min", "max")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One stage of a pipeline: a unit, and how its input is cut from the frame (None: the whole frame)."""
+
+    unit: str  # MODEL or MODEL.PRUNE
+    crop: str | None = None  # a layout of tasks/model/crops.py
+    crop_scale: float | None = None  # None: the layout's
+    square: bool = True
+
+    @property
+    def model(self) -> str:
+        return self.unit.split(".", 1)[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pipeline:
+    """pipelines.NAME: stages that run one after another on each frame, per scheme combination and target."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    combinations: dict[str, tuple[str, ...]]  # name -> one scheme per stage
+    targets: tuple[str, ...]
+    only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a combination built on some targets alone
+    budget_ms: float | None = None  # fps: 1000 / fps
+    fps: float | None = None
+    dataset: str | None = None  # None: the first stage's validation dataset
+
+    def targets_of(self, combination: str) -> tuple[str, ...]:
+        """The targets a scheme combination is built on: its own ``targets``, else the pipeline's."""
+        return self.only.get(combination, self.targets)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -349,3 +391,4 @@ class Project:
     boards: dict[str, Board] = field(default_factory=dict)
     release: Release | None = None
     cache: StepCache | None = None  # shared step cache
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)

@@ -23,11 +23,39 @@ METRICS = (
     "latency_ms",
     "delegated_ratio",
 )
-KNOWN = METRICS + BUILTIN_METRICS  # and whatever a custom task metric returns
+# a pipeline's own (a rule with pipelines: GLOB), besides its last stage's task metrics end to end
+PIPELINE_METRICS = ("pipeline_ms", "pipeline_fps", "pipeline_miss_rate", "sram_kib", "flash_kib", "memory_fit")
+KNOWN = tuple(dict.fromkeys(METRICS + PIPELINE_METRICS + BUILTIN_METRICS))  # and whatever a custom task metric returns
+
+
+def pipeline_value(row: dict[str, Any], metric: str) -> tuple[float | None, str]:
+    """A pipeline variant's value of ``metric`` and a note (why there is none)."""
+    estimate, measured, memory = row.get("estimate"), row.get("measured"), row.get("memory") or {}
+    if metric in ("pipeline_ms", "pipeline_fps"):
+        if measured:  # a board's measurement, when there is one, over the sum of estimates
+            found = measured["frame_ms"]["avg"] if metric == "pipeline_ms" else measured["fps"]
+            return found, f"measured on {measured['board']}"
+        if not estimate:
+            return None, "no stage latency to add up (a stage has no Vela estimate) and no board measures it"
+        return (estimate["ms"], "estimate") if metric == "pipeline_ms" else (estimate["fps"], "estimate")
+    if metric in ("sram_kib", "flash_kib"):
+        if memory.get(metric) is None:
+            return None, "no Vela estimate of a stage's SRAM"
+        return memory[metric], ""
+    if metric == "memory_fit":
+        if memory.get("fits") is None:
+            return None, "the target declares no memory (targets.NAME.memory: {sram_kib, flash_kib})"
+        return float(memory["fits"]), ""
+    acc = row.get("accuracy") or {}
+    if not acc:
+        return None, "no end-to-end accuracy (the first stage's model has no validation dataset)"
+    return task_metric(acc, metric)
 
 
 def value(variant: dict[str, Any], metric: str, output: str | None = None) -> tuple[float | None, str]:
     """The variant's value of ``metric`` and a note (which output, or why there is none)."""
+    if "pipeline" in variant:
+        return pipeline_value(variant, metric)
     acc = variant.get("accuracy") or {}
     if metric in ("snr_db", "cosine"):
         outputs = acc.get("outputs") or {}
@@ -84,6 +112,15 @@ def task_metric(acc: dict[str, Any], metric: str) -> tuple[float | None, str]:
 
 
 def selects(rule: dict[str, Any], variant: dict[str, Any]) -> bool:
+    """Whether the rule checks this row: a pipeline rule (pipelines: GLOB) checks pipeline rows, any other variants."""
+    if ("pipeline" in variant) != ("pipelines" in rule):
+        return False
+    if "pipeline" in variant:
+        return (
+            fnmatchcase(variant["pipeline"], rule["pipelines"])
+            and fnmatchcase(variant["quantization"], rule.get("quantization", "*"))
+            and fnmatchcase(variant["target"], rule.get("targets", "*"))
+        )
     unit = f"{variant['model']}.{variant['prune']}" if variant.get("prune") else variant["model"]
     return (
         fnmatchcase(unit, rule.get("models", "*"))

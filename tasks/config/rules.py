@@ -390,6 +390,76 @@ def release_globs_match(c: Context) -> Found:
             yield ("release", "variants", i), f"'{pattern}' matches no variant (ids look like {ids})"
 
 
+# --- pipelines ----------------------------------------------------------------------------------------
+
+
+def pipelines_fit(c: Context) -> Found:
+    """Stages name units; a crop follows a detector; each combination gives a scheme per stage that is built on
+    every target of the pipeline."""
+    known = units(c.project.models)
+    for name, p in c.project.pipelines.items():
+        at = ("pipelines", name)
+        yield from _stages_fit(c, at, p, known)
+        unknown = [t for t in p.targets if t not in c.project.targets]
+        if unknown:
+            yield at + ("targets",), f"{', '.join(unknown)} {_defined('targets', c.project.targets)}"
+        if p.dataset is not None:
+            d = c.project.datasets.get(p.dataset)
+            if d is None:
+                yield at + ("dataset",), f"'{p.dataset}' {_defined('datasets', c.project.datasets)}"
+            elif d.kind != "images":
+                yield at + ("dataset",), f"'{p.dataset}' has {d.kind} data; a pipeline runs on images (whole frames)"
+        elif p.stages[0].unit in known and not c.project.models[p.stages[0].model].validation:
+            yield at, f"the first stage's model {p.stages[0].model} has no validation dataset; give dataset: DATASET"
+        if any(s.unit not in known for s in p.stages) or unknown:
+            continue
+        built = {(v.unit, v.quantization, v.target) for v in c.project.variants}
+        for combo, schemes_ in p.combinations.items():
+            where = at + ("quantization", combo)
+            outside = [t for t in p.targets_of(combo) if t not in p.targets]
+            if outside:
+                yield (
+                    where + ("targets",),
+                    f"{', '.join(outside)} not among the pipeline's targets ({', '.join(p.targets)})",
+                )
+                continue
+            if len(schemes_) != len(p.stages):
+                yield where, f"{len(schemes_)} scheme(s) for {len(p.stages)} stages; give one scheme, or one per stage"
+                continue
+            for stage, scheme in zip(p.stages, schemes_, strict=True):
+                missing = [t for t in p.targets_of(combo) if (stage.unit, scheme, t) not in built]
+                if scheme not in c.project.quantization:
+                    yield where, f"'{scheme}' {_defined('quantization', c.project.quantization)}"
+                elif missing:
+                    yield (
+                        where,
+                        f"{stage.unit} is not built with {scheme} for {', '.join(missing)}; add it to builds "
+                        f"(models: [{stage.unit}], quantization: [{scheme}], targets: [{', '.join(missing)}]) or "
+                        "take the target out of the pipeline",
+                    )
+
+
+def _stages_fit(c: Context, at: tuple, p, known) -> Found:
+    for i, stage in enumerate(p.stages):
+        where = at + ("stages", i)
+        if stage.unit not in known:
+            yield where + ("model",), f"'{stage.unit}' is not a model or prune variant (units: {', '.join(known)})"
+            continue
+        if i == 0 and stage.crop is not None:
+            yield where + ("crop",), "the first stage sees the whole frame; remove crop"
+        if i > 0 and stage.crop is None:
+            yield where, f"a later stage needs crop: its input is cut around stage {i - 1}'s detection"
+        before = p.stages[i - 1] if i > 0 else None
+        if i > 0 and before.unit in known:
+            types = [t.type for t in c.project.models[before.model].tasks]
+            if "detection" not in types:
+                yield (
+                    where + ("crop",),
+                    f"crop needs a detection task on the stage before ({before.unit} has "
+                    f"{', '.join(types) or 'no task'}); give models.{before.model} task: detection",
+                )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("one dataset kind", "a dataset has exactly one of images, npy, random", one_dataset_kind),
     Rule("labels", "labels on an images dataset, with the keys their format needs and takes", labels_fit),
@@ -411,6 +481,7 @@ RULES: tuple[Rule, ...] = (
     Rule("boards", "boards serve defined targets with a runner that can run there", boards_fit_targets),
     Rule("gates", "every gate has a bound", gates_bounded),
     Rule("release", "every release glob matches a variant", release_globs_match),
+    Rule("pipelines", "stages, crops, schemes and targets of each pipeline exist and are built", pipelines_fit),
 )
 
 
@@ -461,6 +532,9 @@ def gates_reach(c: Context) -> Found:
     from tasks.config.quality_gates import selects
 
     for i, gate in enumerate(c.project.gates):
+        if gate.pipelines is not None:
+            yield from _pipeline_gate_reach(c, i, gate)
+            continue
         chosen = [v for v in c.project.variants if selects(gate.as_dict(), _selected_as(v))]
         if not chosen:
             yield _selects_none(c.project, i, gate)
@@ -472,6 +546,20 @@ def gates_reach(c: Context) -> Found:
                 f"{why}, so gates[{i}] checks no variant; give one that task and validation: DATASET, or select "
                 "other models",
             )
+
+
+def _pipeline_gate_reach(c: Context, i: int, gate) -> Found:
+    from tasks.config.quality_gates import selects
+
+    rows = [
+        {"pipeline": name, "quantization": combo, "target": t}
+        for name, p in c.project.pipelines.items()
+        for combo in p.combinations
+        for t in p.targets_of(combo)
+    ]
+    if not any(selects(gate.as_dict(), r) for r in rows):
+        made = ", ".join(f"{r['pipeline']}/{r['quantization']}@{r['target']}" for r in rows[:4]) or "none"
+        yield ("gates", i), f"its globs match no pipeline variant (the pipelines make {made}), so it checks nothing"
 
 
 def _selected_as(v) -> dict[str, Any]:

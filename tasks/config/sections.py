@@ -24,14 +24,17 @@ from tasks.config.project import (
     Dataset,
     Gate,
     Goal,
+    Memory,
     Model,
     Override,
+    Pipeline,
     Preprocess,
     Prune,
     Quantization,
     Release,
     Source,
     Split,
+    Stage,
     StepCache,
     Target,
     Task,
@@ -272,7 +275,9 @@ class Reader:
         def file_of(key: str, what: str) -> Path:
             return self.file(("targets", name, key), v[key], what)
 
-        return Target(name=name, toolchain=toolchain, settings=toolchain.reads.read(v, file_of))
+        memory = Memory(**v.get("memory", {}))
+        settings = toolchain.reads.read({k: x for k, x in v.items() if k != "memory"}, file_of)
+        return Target(name=name, toolchain=toolchain, settings=settings, memory=memory)
 
     def board(self, name: str, v: dict) -> Board:
         board, run, agreement = declared.BOARD, declared.BENCHMARK, declared.AGREEMENT
@@ -342,6 +347,42 @@ class Reader:
             raise ConfigError(f"NPUFORGE_CACHE={url}: {problem}")
         self.problems.add(("cache", "url"), problem)
         return None
+
+
+def pipeline(name: str, v: dict) -> Pipeline:
+    stages = tuple(_stage(s) for s in v["stages"])
+    given = {combo: c["schemes"] if isinstance(c, dict) else c for combo, c in v["quantization"].items()}
+    combinations = {
+        combo: (schemes,) * len(stages) if isinstance(schemes, str) else tuple(schemes)
+        for combo, schemes in given.items()
+    }
+    only = {combo: tuple(c["targets"]) for combo, c in v["quantization"].items() if isinstance(c, dict)}
+    fps = v.get("fps")
+    budget = v.get("budget_ms", 1000.0 / fps if fps else None)
+    return Pipeline(
+        name=name,
+        stages=stages,
+        combinations=combinations,
+        targets=tuple(v["targets"]),
+        only=only,
+        budget_ms=float(budget) if budget is not None else None,
+        fps=float(fps) if fps is not None else None,
+        dataset=v.get("dataset"),
+    )
+
+
+def _stage(v: dict) -> Stage:
+    crop = v.get("crop")
+    if isinstance(crop, str):
+        crop = {"layout": crop}
+    if crop is None:
+        return Stage(unit=v["model"])
+    return Stage(
+        unit=v["model"],
+        crop=crop["layout"],
+        crop_scale=crop.get("scale"),
+        square=declared.CROP.value(crop, "square"),
+    )
 
 
 def gate(rule: dict) -> Gate:

@@ -96,7 +96,7 @@ def target_keys_used(c: Context) -> Found:
     for name, target in c.project.targets.items():
         toolchain = target.toolchain
         for key in c.section("targets", name):
-            if key in toolchain.reads.target_keys:
+            if key in toolchain.reads.target_keys or key == "memory":  # memory: every target's (declared.MEMORY)
                 continue
             if key == "delegate_options":
                 yield ("targets", name, key), "delegate_options need a delegate: name it too"

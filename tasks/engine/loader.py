@@ -122,10 +122,18 @@ class ProjectLoader(DodoTaskLoader):
             return
         planning = self.plan.planning()
         results = planning.step_of("results")
-        upstream = {m.step for e in results.options.variants for m in e.steps}
+        upstream = {m.step for e in (*results.options.variants, *results.options.pipelines) for m in e.steps}
         if upstream | {"results", "report"} <= built:
             return  # results.json and the report are what their inputs give (a gate failed, or what stopped came after)
         failed = doit_tasks.current_failures(planning, built) & upstream
+        if not failed and not interrupted and upstream | {"results"} <= built:
+            # every variant built and results.json with it, but a gate failed before the report started: write the
+            # report (it shows the gates' verdicts); doit runs it again next time, its record not being kept
+            report = planning.find("report")
+            error = doit_tasks.run_now(report, planning) if report else None
+            if error is not None:
+                print(f"ERROR: report: {failures.first_line(error.get_msg())}", file=sys.stderr)
+            return
         if not failed and not interrupted and upstream <= built:
             return
         said = f"{len(failed)} step(s) failed" if failed else "the build stopped"

@@ -125,6 +125,14 @@ class Paths:
     def agreement(self, v: Variant, board: str) -> Path:
         return self.compile_dir(v) / f"agreement-{board}.json"
 
+    def pipeline_accuracy(self, pipeline: str, combination: str) -> Path:
+        """A pipeline's scheme combination end to end on its frames (target-independent, like accuracy.json)."""
+        return self.build / "pipelines" / pipeline / combination / "accuracy.json"
+
+    def pipeline(self, pipeline: str, combination: str, target: str) -> Path:
+        """A pipeline variant's row of results.json: its stages, latency, memory and accuracy."""
+        return self.build / "pipelines" / pipeline / combination / target / "pipeline.json"
+
     @property
     def results(self) -> Path:
         return self.build / "results.json"

@@ -17,6 +17,7 @@ from tasks.planning.options import added, input_file
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,7 +150,6 @@ def _npy(
 
 def image(path: Path, shape: list[int], pre: Preprocess, name: str) -> np.ndarray:
     """Decode, resize (letterbox | stretch | crop), normalise: (pixel - mean) / scale."""
-    import numpy as np
     from PIL import Image
 
     if len(shape) != 4 or shape[3] not in (1, 3):
@@ -163,11 +163,26 @@ def image(path: Path, shape: list[int], pre: Preprocess, name: str) -> np.ndarra
             f"datasets.{name}.preprocess.size: {list(pre.size)} but the model input is {height}x{width}; "
             "remove size (the model's is used) or match it"
         )
+    for key, value in (("mean", pre.mean), ("scale", pre.scale)):
+        if len(value) not in (1, channels):
+            raise StepError(
+                f"datasets.{name}.preprocess.{key}: {len(value)} values for {channels} channels; give 1 or {channels}"
+            )
     try:
         with Image.open(path) as im:
             im = im.convert("RGB" if channels == 3 else "L")
     except Exception as exc:
         raise StepError(f"datasets.{name}: cannot decode image {path} ({exc})") from None
+    return decoded(im, shape, pre)
+
+
+def decoded(im: Image.Image, shape: list[int], pre: Preprocess) -> np.ndarray:
+    """A decoded image (RGB, or L for one channel) resized and normalised as ``image()`` does."""
+    from PIL import Image
+
+    height, width, channels = shape[1], shape[2], shape[3]
+    if im.mode != ("RGB" if channels == 3 else "L"):
+        im = im.convert("RGB" if channels == 3 else "L")
     w, h = im.size
     mode = pre.resize
     if mode == "stretch":
@@ -179,16 +194,19 @@ def image(path: Path, shape: list[int], pre: Preprocess, name: str) -> np.ndarra
         canvas = Image.new(im.mode, (width, height))
         canvas.paste(im, ((width - nw) // 2, (height - nh) // 2))
         im = canvas
-    x = np.asarray(im, dtype=np.float32).reshape(height, width, channels)
+    return normalised(im, channels, pre)
+
+
+def normalised(im: Image.Image, channels: int, pre: Preprocess) -> np.ndarray:
+    """An image already at the model input's size as the input [1, H, W, C]: channel order, then (pixel - mean) /
+    scale."""
+    import numpy as np
+
+    x = np.asarray(im, dtype=np.float32).reshape(im.height, im.width, channels)
     if channels == 3 and pre.color == "bgr":
         x = x[..., ::-1]
     mean = np.asarray(pre.mean, dtype=np.float32)
     scale = np.asarray(pre.scale, dtype=np.float32)
-    for key, value in (("mean", mean), ("scale", scale)):
-        if value.size not in (1, channels):
-            raise StepError(
-                f"datasets.{name}.preprocess.{key}: {value.size} values for {channels} channels; give 1 or {channels}"
-            )
     return ((x - mean) / scale)[None].astype(np.float32)
 
 

@@ -46,10 +46,11 @@ def unfingerprinted(default: Any = dataclasses.MISSING, role: str | None = None)
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def added(default: Any) -> Any:
+def added(default: Any, role: str | None = None) -> Any:
     """A field added to a step kind's options after projects were built: fingerprinted only when it differs from
-    ``default``, so a step that does not use it keeps its fingerprint (and is not re-run for a new feature)."""
-    return dataclasses.field(default=default, metadata={_ADDED: True})
+    ``default``, so a step that does not use it keeps its fingerprint (and is not re-run for a new feature);
+    ``role`` "in" or "out" makes its paths input or output files."""
+    return dataclasses.field(default=default, metadata={_ADDED: True, **({_ROLE: role} if role else {})})
 
 
 def role_of(f: dataclasses.Field) -> str | None:

@@ -628,12 +628,117 @@ class VariantRow(TypedDict):
     ]
 
 
+# --- pipelines (tasks/steps/pipeline.py, tasks/model/pipelines.py) -------------------------------------------
+
+
+class RegionShift(TypedDict):
+    """How far the quantized chain's crops sat from the float chain's."""
+
+    centre_mean: Annotated[float, Doc("Mean distance of the regions' centres, pixels of the frame."), Min(0)]
+    size_mean: Annotated[float, Doc("Mean relative difference of the regions' sides."), Min(0)]
+
+
+class PipelineAccuracy(TypedDict):
+    """The quantized chain against the float chain on the pipeline's frames (pipeline-evaluate)."""
+
+    frames: Annotated[int, Doc("Frames run through both chains."), Min(1)]
+    reference_frames: Annotated[int, Doc("Frames the float chain carried to the last stage."), Min(0)]
+    misses: Annotated[int, Doc("Of those, frames the quantized chain found nothing in."), Min(0)]
+    false_alarms: Annotated[int, Doc("Frames only the quantized chain carried to the last stage."), Min(0)]
+    scored_frames: Annotated[int, Doc("Frames both chains carried to the end: the task metrics' samples."), Min(0)]
+    in_sample: Annotated[bool, Doc("Some frames are calibration samples of a stage.")]
+    miss_rate: Annotated[float | None, Doc("misses / reference_frames; null without a reference frame.")]
+    tasks: Annotated[list[TaskResult], Doc("The last stage's tasks, end to end.")]
+    metrics: Annotated[
+        dict[str, float | None], Doc("The last stage's task metrics end to end, and pipeline_miss_rate.")
+    ]
+    from_crops: Annotated[
+        dict[str, float | None], Doc("The float last stage on the quantized chain's crops: the crops' share.")
+    ]
+    region_shift_px: Annotated[RegionShift | None, Doc("Null without a scored frame.")]
+    top1_agreement: NotRequired[Annotated[float | None, Doc("A classification task's, also under metrics.")]]
+
+
+class PipelineStage(TypedDict):
+    """One stage of a pipeline variant: what its own variant's steps measured."""
+
+    variant: Annotated[str, Doc("The stage's variant id, UNIT/SCHEME@TARGET.")]
+    npu_ms: Annotated[float | None, Doc("Vela's estimate, ms; null for other targets.")]
+    cpu_ops: Annotated[int | None, Doc("Operators Vela left on the CPU (not in the estimate); null for other targets.")]
+    cpu_fallback: Annotated[list[str], Doc("Their operator types.")]
+    sram_kib: Annotated[float | None, Doc("Vela's SRAM use, KiB.")]
+    dram_kib: Annotated[float | None, Doc("Vela's DRAM use, KiB.")]
+    size_kib: Annotated[float, Doc("The artifact's size, KiB."), Min(0)]
+    measured_ms: Annotated[float | None, Doc("The stage alone on the first board, ms average.")]
+
+
+class PipelineTiming(TypedDict):
+    """The pipeline's latency, from the stages' Vela estimates."""
+
+    ms: Annotated[float, Doc("The stages' NPU estimates summed, ms."), Min(0)]
+    fps: Annotated[float | None, Doc("1000 / ms.")]
+    cpu_ops: Annotated[int, Doc("The stages' CPU operators, not in ms."), Min(0)]
+
+
+class FrameTimes(TypedDict):
+    """Per-frame time on the board, ms."""
+
+    avg: Annotated[float, Doc("ms.")]
+    min: Annotated[float, Doc("ms.")]
+    max: Annotated[float, Doc("ms.")]
+    median: Annotated[float, Doc("ms.")]
+    p95: Annotated[float, Doc("ms.")]
+
+
+class PipelineMeasured(TypedDict):
+    """The stages run one after another on the pipeline's frames on a board (pipeline-benchmark)."""
+
+    board: Annotated[str, Doc("The board's name.")]
+    frames: Annotated[int, Doc("Frames, each decoded once before timing."), Min(1)]
+    passes: Annotated[int, Doc("Times every frame was run."), Min(1)]
+    carried: Annotated[int, Doc("Frames the chain carried to the last stage (a pass's)."), Min(0)]
+    frame_ms: Annotated[FrameTimes, Doc("From preprocessing to the last stage's outputs.")]
+    stage_ms: Annotated[list[float], Doc("Each stage's inference, ms a frame on average.")]
+    cpu_ms: Annotated[float, Doc("The rest of a frame: preprocessing, decoding, crops, copies, ms on average.")]
+    fps: Annotated[float, Doc("1000 / frame_ms.avg."), Min(0)]
+
+
+class PipelineMemory(TypedDict):
+    """The pipeline's memory against the target's."""
+
+    sram_kib: Annotated[float | None, Doc("The largest stage's SRAM: the stages run in turn and share the arena.")]
+    flash_kib: Annotated[float, Doc("The stages' artifacts summed, KiB."), Min(0)]
+    target_sram_kib: Annotated[float | None, Doc("targets.NAME.memory.sram_kib; null when not declared.")]
+    target_flash_kib: Annotated[float | None, Doc("targets.NAME.memory.flash_kib; null when not declared.")]
+    fits: Annotated[bool | None, Doc("Both fit what the target declares; null when nothing can be checked.")]
+
+
+class PipelineRow(TypedDict):
+    """One pipeline variant: a scheme combination of a pipeline on a target."""
+
+    id: Annotated[str, Doc("PIPELINE/COMBINATION@TARGET."), Pattern("^[^/@]+/[^/@]+@[^/@]+$")]
+    pipeline: Annotated[str, Doc("The pipeline's name in project.yaml.")]
+    quantization: Annotated[str, Doc("The scheme combination's name.")]
+    target: Annotated[str, Doc("The target's name.")]
+    stages: Annotated[list[PipelineStage] | None, Doc("In the order they run; null when the pipeline failed.")]
+    budget_ms: Annotated[float | None, Doc("The frame budget, ms (fps: 1000 / fps).")]
+    fps_goal: Annotated[float | None, Doc("pipelines.NAME.fps.")]
+    estimate: Annotated[PipelineTiming | None, Doc("From Vela's estimates; null when a stage has none.")]
+    measured: Annotated[PipelineMeasured | None, Doc("On the first board that runs it; null without one.")]
+    memory: Annotated[PipelineMemory | None, Doc("Against targets.NAME.memory.")]
+    accuracy: Annotated[PipelineAccuracy | None, Doc("End to end against the float chain.")]
+    error: NotRequired[Annotated[Failure, Doc("Present when the pipeline variant failed; its facts are then null.")]]
+
+
 class Results(TypedDict):
     """build/results.json: every variant's facts, written by the results step (tasks/steps/results.py). Numbers are
     numbers, not strings."""
 
     project: Annotated[str, Doc("project.yaml's name.")]
     variants: Annotated[list[VariantRow], Doc("One entry per variant, in planning order.")]
+    pipelines: NotRequired[
+        Annotated[list[PipelineRow], Doc("One entry per pipeline variant (pipelines: in project.yaml).")]
+    ]
 
 
 # --- the report (tasks/steps/report.py → tasks/report/html.py) -----------------------------------------------

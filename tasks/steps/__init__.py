@@ -25,6 +25,7 @@ from tasks.steps import (
     graph,
     import_model,
     limits,
+    pipeline,
     prune,
     quantize,
     release,
@@ -158,6 +159,17 @@ STEPS: tuple[StepKind, ...] = (
         facts=Facts(keys=("accuracy",), read=evaluate.row_accuracy, per="scheme", quantized=True),
     ),
     StepKind(
+        name="pipeline-evaluate",
+        doc="run a pipeline's frames through its float and its quantized chain of models, each later stage on the "
+        "crops the stage before it found, and compare the ends",
+        run=pipeline.run_evaluate,
+        options=pipeline.EvaluateOptions,
+        plan=pipeline.plan_pipeline_evaluate,
+        tools=("ai-edge-litert", "numpy", "pillow"),
+        cached=True,
+        cost=12,
+    ),
+    StepKind(
         name="limits",
         doc="calibrate on one validation sample and evaluate on it: a dataset problem, or the scheme's precision",
         run=limits.run,
@@ -192,6 +204,29 @@ STEPS: tuple[StepKind, ...] = (
         cost=2,
         facts=first_and_all("board_agreement", "board_agreements"),
     ),  # a deterministic measurement
+    StepKind(
+        name="pipeline-benchmark",
+        doc="run a pipeline variant's stages one after another on its frames on a board, as the application does, "
+        "and measure its frames per second",
+        run=pipeline.run_benchmark,
+        options=pipeline.BenchmarkOptions,
+        plan=pipeline.plan_pipeline_benchmark,
+        tools=("ai-edge-litert", "numpy", "pillow", "fabric", "paramiko"),
+        cached=True,
+        cost=4,
+        alone=benchmark.on_this_machine,
+    ),
+    StepKind(
+        name="pipeline",
+        doc="a pipeline variant: its stages' latency against the frame budget, memory against the target's, and "
+        "its end-to-end accuracy",
+        run=pipeline.run,
+        options=pipeline.Options,
+        plan=pipeline.plan_pipeline,
+        isolated=False,
+        cached=True,
+        cost=0.1,
+    ),
     StepKind(
         name="results",
         doc="collect every variant's facts into results.json",

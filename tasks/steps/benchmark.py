@@ -115,12 +115,17 @@ def delegate_options(options: dict[str, Any] | None) -> str | None:
 
 
 def _args(board: BoardSettings, graph: str) -> list[str]:
-    args = [
+    return [
         f"--graph={graph}",
-        f"--num_threads={board['threads']}",
         f"--warmup_runs={board['warmup']}",
         f"--num_runs={board['runs']}",
+        *runtime_args(board),
     ]
+
+
+def runtime_args(board: BoardSettings) -> list[str]:
+    """The LiteRT runners' threads, delegate and kernel choice, as the board's settings give them."""
+    args = [f"--num_threads={board['threads']}"]
     if board.get("delegate"):
         args.append(f"--external_delegate_path={board['delegate']}")
         if board.get("delegate_options"):
@@ -136,6 +141,25 @@ def _env_prefix(env: dict[str, str]) -> list[str]:
 
 def run(o: Options) -> None:
     _measure(o.artifact, o.out, {**o.board, **o.connection})
+
+
+def check_exit(outcome: boards.Outcome, board: Reach, command: str, key: str) -> None:
+    """A board command that did not finish, was not found or failed, as a BoardError naming the board; ``key`` is
+    the board setting that names ``command`` (python, command, …)."""
+    where = f"board {board['name']}"
+    if outcome.exit_code in (124, 137) and board["host"] != "local":  # killed by the board's timeout
+        raise boards.BoardError(
+            f"{where}: the command did not finish within {board['timeout']:g} s; "
+            "check the board (is it busy, is the model too slow?) or raise timeout"
+        )
+    if outcome.exit_code == 127 and board["host"] != "local":  # the shell found no such command
+        raise boards.BoardError(
+            f"{where}: {command} is not installed on the board "
+            f"(exit 127); install it there, or give its path as boards.{board['name']}.benchmark.{key}"
+        )
+    if outcome.exit_code != 0:
+        tail = "\n".join((outcome.stdout + "\n" + outcome.stderr).strip().splitlines()[-4:])
+        raise boards.BoardError(f"{where}: the benchmark exited with code {outcome.exit_code}:\n{tail}")
 
 
 def _measure(model: Path, out: Path, board: Reach) -> None:
@@ -171,22 +195,8 @@ def _measure(model: Path, out: Path, board: Reach) -> None:
         finally:
             remote.close()
     text = outcome.stdout + "\n" + outcome.stderr
-    if outcome.exit_code in (124, 137) and board["host"] != "local":  # killed by the board's timeout
-        raise boards.BoardError(
-            f"{where}: the command did not finish within {board['timeout']:g} s; "
-            "check the board (is it busy, is the model too slow?) or raise timeout"
-        )
-    if outcome.exit_code == 127 and board["host"] != "local":  # the shell found no such command
-        own = BOARD_RUNTIMES.get(board.get("kind"))
-        key = own.NAME if own else "python" if board["runner"] == "litert" else "command"
-        raise boards.BoardError(
-            f"{where}: {argv[0]} is not installed on the board "
-            f"(exit 127); install it there, or give its path as boards.{board['name']}.benchmark.{key}"
-        )
-    if outcome.exit_code != 0:
-        tail = "\n".join(text.strip().splitlines()[-4:])
-        raise boards.BoardError(f"{where}: the benchmark exited with code {outcome.exit_code}:\n{tail}")
     own = BOARD_RUNTIMES.get(board.get("kind"))
+    check_exit(outcome, board, argv[0], own.NAME if own else "python" if board["runner"] == "litert" else "command")
     tool = own.NAME if own else "benchmark_model"
     try:
         parsed = own.parse(text) if own else benchmark_model.parse(text)

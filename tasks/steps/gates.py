@@ -41,7 +41,7 @@ def plan_gates(planning: Planning) -> list[Step]:
 
 def all_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
     """project.yaml's gates, as written, and each automatic scheme's goal and budget."""
-    return tuple(g.as_dict() for g in planning.project.gates) + search_rules(planning)
+    return tuple(g.as_dict() for g in planning.project.gates) + search_rules(planning) + budget_rules(planning)
 
 
 def search_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
@@ -59,9 +59,20 @@ def search_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
     return tuple(rules)
 
 
+def budget_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
+    """A pipeline's frame budget, as a gate on its pipeline_ms: a pipeline that does not keep up fails."""
+    rules = []
+    for name, p in planning.project.pipelines.items():
+        if p.budget_ms is not None:
+            source = f"pipelines.{name}." + ("fps" if p.fps else "budget_ms")
+            rules.append({"pipelines": name, "metric": "pipeline_ms", "max": round(p.budget_ms, 4), "source": source})
+    return tuple(rules)
+
+
 def run(o: Options) -> None:
     rules = list(o.rules)
-    variants: list[VariantRow] = json.loads(o.results.read_text())["variants"]
+    document = json.loads(o.results.read_text())
+    variants: list[VariantRow] = document["variants"] + document.get("pipelines", [])
     checks, warnings = rules_.check(rules, variants)
     for line in warnings:
         say(f"   WARNING: {line}")

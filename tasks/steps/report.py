@@ -23,18 +23,19 @@ from typing import TYPE_CHECKING, Any
 from tasks import atomic
 from tasks.config import quality_gates
 from tasks.model.metrics import LABELS, headline, metric_text
-from tasks.planning.options import input_file, output_file
+from tasks.planning.options import added, input_file, output_file
 from tasks.progress import say
 from tasks.report import assets as report_assets
 from tasks.report import graph as report_graph
 from tasks.report import html as report_html
+from tasks.report import pipelines as report_pipelines
 from tasks.report import verdicts
 from tasks.steps import gates
 
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.results.records import Conversion, OverviewRow, Results, VariantRow
+    from tasks.results.records import Conversion, OverviewRow, PipelineRow, Results, VariantRow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +51,7 @@ class Options:
     assets: tuple[Path, ...] = output_file(())  # report.css, report.js
     root_to_build: str = "build"  # the build folder, relative to the project (results.json's paths start with it)
     gates: tuple[dict[str, Any], ...] = ()  # the rules the gates step checks: their verdicts are shown
+    pipeline_pages: tuple[Path, ...] = added((), role="out")  # pipelines/<pipeline>.html, one per pipeline
 
 
 def plan_report(planning: Planning) -> list[Step]:
@@ -67,6 +69,7 @@ def plan_report(planning: Planning) -> list[Step]:
         assets=paths.report_assets,
         root_to_build=os.path.relpath(paths.build, planning.project.root),
         gates=gates.all_rules(planning),
+        pipeline_pages=tuple(paths.report_dir / report_pipelines.page_name(p) for p in planning.project.pipelines),
     )
     doc = "write build/report/: an overview, a page per variant with its graph, and report.md"
     return [planning.new("report", "", doc + (f" (baseline {baseline.name})" if baseline else ""), options)]
@@ -387,6 +390,17 @@ def _layers_html(groups) -> list[str]:
     return parts
 
 
+def _page_of(pipelines: dict[str, str]):
+    """The page a gate check links to: its pipeline's (pipeline variant id → pipeline), else its variant's."""
+
+    def page(check_id: str) -> str:
+        if check_id in pipelines:
+            return report_pipelines.page_name(pipelines[check_id])
+        return report_html.page_name(check_id)
+
+    return page
+
+
 def render_html(
     project: str,
     variants: list[VariantRow],
@@ -395,6 +409,7 @@ def render_html(
     groups,
     baseline: str | None,
     checks: list[dict[str, Any]],
+    pipelines: list[PipelineRow] = (),
 ) -> str:
     e = html.escape
     note = None
@@ -407,15 +422,22 @@ def render_html(
                 "(▲ slower or larger, ▼ less accurate or fewer NPU ops)."
             )
         note = f"<p>Compared with <code>{e(baseline)}</code>: {said}</p>"
-    sections = _compatibility_html(variants, checks) + _conversions_html(variants) + _layers_html(groups)
-    verdict = verdicts.summary_html(checks, report_html.page_name)
+    sections = report_pipelines.overview_html(pipelines, verdicts.by_variant(checks))
+    sections += _compatibility_html(variants, checks) + _conversions_html(variants) + _layers_html(groups)
+    verdict = verdicts.summary_html(checks, _page_of({p["id"]: p["pipeline"] for p in pipelines}))
     return report_html.overview(
         project, _counted(variants), table, marks, _fmt, sections, report_html.scatter(table), note, verdict
     )
 
 
 def render_markdown(
-    project: str, variants: list[VariantRow], table: list[OverviewRow], marks, groups, checks: list[dict[str, Any]]
+    project: str,
+    variants: list[VariantRow],
+    table: list[OverviewRow],
+    marks,
+    groups,
+    checks: list[dict[str, Any]],
+    pipelines: list[PipelineRow] = (),
 ) -> str:
     lines = [f"# {project}", "", *verdicts.summary_markdown(checks), ""]
     lines += ["| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -434,6 +456,7 @@ def render_markdown(
         if r["in_sample"]:
             cells[[k for k, _ in COLUMNS].index("snr_db")] += " (in-sample)"
         lines.append("| " + " | ".join(cells) + " |")
+    lines += report_pipelines.overview_markdown(list(pipelines))
     units, targets, compat = compatibility(variants, checks)
     lines += ["", "## Compatibility", "", "| model | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
     for unit in units:
@@ -475,7 +498,8 @@ def run(o: Options) -> None:
 
     data: Results = json.loads(o.results.read_text())
     variants = data["variants"]
-    checks, _ = quality_gates.check(list(o.gates), variants)
+    pipelines = data.get("pipelines", [])
+    checks, _ = quality_gates.check(list(o.gates), variants + pipelines)
     table = rows(variants, verdicts.by_variant(checks))
     marks: dict[str, dict[str, str]] = {}
     if o.baseline:
@@ -500,13 +524,18 @@ def run(o: Options) -> None:
         mine = [c for c in checks if c["variant"] == v["id"]]
         text = report_html.variant_page(v, by_id.get(v["id"]), graph, analysis.remedy, _fmt, build_prefix, mine)
         atomic.write_text(page, text)
+    written = report_pipelines.pages(pipelines, checks)
+    for path in o.pipeline_pages:
+        atomic.write_text(path, written[report_pipelines.page_name(path.stem)])
     _remove_orphan_pages(o)
     css, js = o.assets
     atomic.write_text(css, report_assets.CSS.lstrip())
     atomic.write_text(js, report_assets.JS.lstrip())
-    atomic.write_text(o.markdown, render_markdown(data["project"], variants, table, marks, groups, checks))
+    markdown = render_markdown(data["project"], variants, table, marks, groups, checks, pipelines)
+    atomic.write_text(o.markdown, markdown)
     baseline = str(o.baseline) if o.baseline else None
-    atomic.write_text(o.index, render_html(data["project"], variants, table, marks, groups, baseline, checks))
+    index = render_html(data["project"], variants, table, marks, groups, baseline, checks, pipelines)
+    atomic.write_text(o.index, index)
     regressed = sum("regression" in m.values() for m in marks.values())
     say(f"   report: {verdicts.counted(checks)}")
     for c in checks:
@@ -519,9 +548,10 @@ def run(o: Options) -> None:
 
 
 def _remove_orphan_pages(o: Options) -> None:
-    """Pages of variants the project no longer has: a link to them would show numbers no build stands behind."""
-    folder = o.pages[0].parent if o.pages else o.out_dir / "variants"
-    kept = {p.name for p in o.pages}
-    for page in folder.glob("*.html"):
-        if page.name not in kept:
-            page.unlink(missing_ok=True)
+    """Pages of variants (and pipelines) the project no longer has: a link to them would show numbers no build
+    stands behind."""
+    for folder, kept in ((o.out_dir / "variants", o.pages), (o.out_dir / "pipelines", o.pipeline_pages)):
+        names = {p.name for p in kept}
+        for page in folder.glob("*.html"):
+            if page.name not in names:
+                page.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks import atomic
 from tasks.errors import StepError
-from tasks.planning.options import files, input_file, output_file, relative, unfingerprinted
+from tasks.planning.options import added, files, input_file, output_file, relative, unfingerprinted
 from tasks.planning.step import rows
 from tasks.progress import say
 from tasks.results import failures
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tasks.config import Variant
     from tasks.engine.plan import Planning
     from tasks.planning.step import Step
-    from tasks.results.records import Failure, Results
+    from tasks.results.records import Failure, PipelineRow, Results
 
 SCHEMA = Path(__file__).resolve().parent.parent.parent / "schema" / "results.schema.json"
 # a row's keys that the step kinds' facts fill, in results.json's order (records.VariantRow's)
@@ -65,9 +65,22 @@ class Made:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PipelineEntry:
+    """One pipeline variant: its names, the record its pipeline step writes, and the steps upstream of it."""
+
+    id: str
+    pipeline: str
+    quantization: str
+    target: str
+    record: Path = input_file()
+    steps: tuple[Made, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Options:
     project: str
     variants: tuple[Entry, ...]
+    pipelines: tuple[PipelineEntry, ...] = added(())  # results.json's pipelines, when the project has some
     out: Path = output_file()
     root: Path = unfingerprinted(Path("."))  # paths in results.json are relative to it
     build: Path = unfingerprinted(Path("build"))  # where failed steps leave their records (tasks/results/failures.py)
@@ -80,9 +93,13 @@ class Options:
 def plan_results(planning: Planning) -> list[Step]:
     producers = {t: s for s in planning.steps for t in s.targets}
     entries = tuple(_with_steps(planning, producers, entry(planning, v)) for v in planning.project.variants)
+    pipelines = tuple(
+        _with_steps(planning, producers, _pipeline_entry(s)) for s in planning.steps if s.kind.name == "pipeline"
+    )
     options = Options(
         project=planning.project.name,
         variants=entries,
+        pipelines=pipelines,
         out=planning.paths.results,
         root=planning.project.root,
         build=planning.paths.build,
@@ -116,6 +133,11 @@ def entry(planning: Planning, v: Variant) -> Entry:
     )
 
 
+def _pipeline_entry(step: Step) -> PipelineEntry:
+    o = step.options
+    return PipelineEntry(id=o.id, pipeline=o.pipeline, quantization=o.combination, target=o.target, record=o.out)
+
+
 def _with_steps(planning: Planning, producers: dict[Path, Step], e: Entry) -> Entry:
     """``e`` with every step upstream of its files (``producers``: output file → step), in planning order."""
     found: set[str] = set()
@@ -139,7 +161,7 @@ def _read(path: Path | None) -> Any:
     return json.loads(path.read_text()) if path else None
 
 
-def _failed(o: Options, v: Entry) -> Failure | None:
+def _failed(o: Options, v: Entry | PipelineEntry) -> Failure | None:
     """After a stopped build: the first of the variant's steps that failed, else the first whose output is missing.
 
     The salvage keeps only the failure records of the steps' present inputs (tasks/engine/loader.py).
@@ -213,12 +235,24 @@ def row(v: Entry, root: Path) -> VariantRow:
     return {**head, **_facts({f.kind: [_read(p) for p in f.files] for f in v.facts})}
 
 
+def _pipeline_row(o: Options, p: PipelineEntry) -> PipelineRow:
+    """A pipeline variant's row: its pipeline step's record, or its names and the failure that stopped it."""
+    error = _failed(o, p) if o.stopped else None
+    if error is None:
+        return _read(p.record)
+    names = {"id": p.id, "pipeline": p.pipeline, "quantization": p.quantization, "target": p.target}
+    empty = dict.fromkeys(("stages", "budget_ms", "fps_goal", "estimate", "measured", "memory", "accuracy"))
+    return {**names, **empty, "error": error}
+
+
 def run(o: Options) -> None:
     rows: list[VariantRow] = []
     for v in o.variants:
         error = _failed(o, v) if o.stopped else None
         rows.append(_failed_row(v, error) if error else row(v, o.root))
     document: Results = {"project": o.project, "variants": rows}
+    if o.pipelines:
+        document["pipelines"] = [_pipeline_row(o, p) for p in o.pipelines]
     check(document)
     atomic.write_json(o.out, document)
     width = max((len(r["id"]) for r in rows), default=10)
@@ -237,4 +271,29 @@ def run(o: Options) -> None:
         ms = f"{r['estimate']['inference_ms']:.2f}" if r["estimate"] else "-"
         measured = f"{r['benchmark']['latency_ms']['avg']:.2f}" if r["benchmark"] else "-"
         say(f"   {r['id']:<{width}}  {r['size_bytes']:>10}  {ops:>8}  {ms:>8}  {measured:>8}")
+    for p in document.get("pipelines", []):
+        say(f"   pipeline {p['id']}: {pipeline_summary(p)}")
     say(f"   wrote {relative(o.out, o.root)}")
+
+
+def pipeline_summary(p: PipelineRow) -> str:
+    """A pipeline variant in one line: its ms against the budget, its memory, its headline end-to-end metric."""
+    if p.get("error"):
+        return f"FAILED at {p['error']['step']}: {p['error']['message']}"
+    parts = []
+    if p["estimate"]:
+        budget = f" of {p['budget_ms']:.2f}" if p["budget_ms"] else ""
+        parts.append(f"{p['estimate']['ms']:.2f}{budget} ms estimated")
+    if p["measured"]:
+        m = p["measured"]
+        parts.append(f"{m['frame_ms']['avg']:.2f} ms a frame ({m['fps']:.1f} FPS) on {m['board']}")
+    fits = (p["memory"] or {}).get("fits")
+    if fits is not None:
+        parts.append("memory fits" if fits else "memory does NOT fit")
+    acc = p["accuracy"] or {}
+    shown = [f"{k} {v:.4g}" for k, v in (acc.get("metrics") or {}).items() if v is not None][:2]
+    if acc:
+        parts.append(
+            f"{acc['scored_frames']}/{acc['frames']} frames scored" + (": " if shown else "") + ", ".join(shown)
+        )
+    return "; ".join(parts) or "no estimate, no accuracy"

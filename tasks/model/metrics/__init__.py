@@ -236,7 +236,7 @@ def metric_text(name: str, value: float | None) -> str:
         return "–"
     if name.endswith("_drop"):
         return f"{value:+.2f} pts"
-    if name.endswith(("_agreement", "_recall", "_precision", "_pck", "_accuracy")) or name in LABEL_METRICS:
+    if name.endswith(("_agreement", "_recall", "_precision", "_pck", "_accuracy", "_rate")) or name in LABEL_METRICS:
         return f"{value:.1%}"
     if "_px_" in name:
         return f"{value:.2f} px"

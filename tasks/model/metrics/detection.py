@@ -468,7 +468,7 @@ def metrics(
     """
     if len(reference) != len(quantized) or not reference:
         raise StepError(f"task detection: {len(reference)} float samples but {len(quantized)} quantized ones")
-    decode = _decoder(spec, reference[0], tuple(input_shape))
+    decode = decoder(spec, reference[0], tuple(input_shape))
     ref = [decode(sample) for sample in reference]
     got = [decode(sample) for sample in quantized]
     pairs = [p for r, g in zip(ref, got, strict=True) for p in match(r, g, spec.get("match_iou", 0.5))]
@@ -482,7 +482,7 @@ def metrics(
     }
 
 
-def _decoder(spec: dict, sample: dict[str, np.ndarray], input_shape: tuple[int, ...]) -> Callable[[dict], list]:
+def decoder(spec: dict, sample: dict[str, np.ndarray], input_shape: tuple[int, ...]) -> Callable[[dict], list]:
     """The function that turns one sample's outputs into detections; every shape checked on ``sample``."""
     layout = spec.get("layout", "mediapipe_ssd" if "anchors" in spec else "boxes")
     if layout not in LAYOUTS:
@@ -622,7 +622,7 @@ def answers(spec: dict, outputs: list, truths: list, frames: list, input_shape: 
     """Each sample's detections, decoded and suppressed, as boxes in pixels of the image its label describes."""
     from tasks.model.metrics.truth import Found
 
-    decode = _decoder(spec, outputs[0], tuple(input_shape))
+    decode = decoder(spec, outputs[0], tuple(input_shape))
     height, width = input_shape[1], input_shape[2]
     found = []
     for sample, frame in zip(outputs, frames, strict=True):

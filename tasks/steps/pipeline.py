@@ -1,0 +1,441 @@
+"""pipeline-evaluate and pipeline: a pipeline of models judged as the application runs it, per scheme combination.
+
+``pipeline-evaluate:NAME/COMBINATION`` runs every frame of the pipeline's
+dataset through the float chain and the quantized chain (the work is in
+tasks/model/pipelines.py); like evaluate, it does not depend on the target.
+
+``pipeline:NAME/COMBINATION@TARGET`` puts a pipeline variant together from
+what its stages' own steps measured: the latency is the sum of the stages'
+Vela estimates (the NPU's; a stage's CPU operators are counted, and left out
+of the estimate), the memory is the largest stage's SRAM arena and the
+stages' summed model sizes against ``targets.NAME.memory``, and the accuracy
+is pipeline-evaluate's.  Its record is the pipeline's row of results.json
+(records.PipelineRow).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks import atomic
+from tasks.boards.settings import BoardSettings, Connection
+from tasks.model.datasets import Preprocess, Samples
+from tasks.planning.options import input_file, output_file, unfingerprinted
+from tasks.progress import say
+from tasks.steps import benchmark, evaluate
+from tasks.steps.results import Entry, entry, row
+
+if TYPE_CHECKING:
+    from tasks.config.project import Pipeline
+    from tasks.engine.plan import Planning
+    from tasks.planning.step import Step
+
+
+def pipeline_id(name: str, combination: str, target: str | None = None) -> str:
+    """``NAME/COMBINATION``, and ``@TARGET`` for a pipeline variant."""
+    return f"{name}/{combination}" + (f"@{target}" if target else "")
+
+
+# --- pipeline-evaluate -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageOptions:
+    label: str  # UNIT/SCHEME
+    float_model: Path = input_file()
+    quantized: Path = input_file()
+    preprocess: Preprocess
+    tasks: tuple[evaluate.TaskOptions, ...]
+    crop: str | None = None
+    crop_scale: float | None = None
+    square: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateOptions:
+    label: str  # NAME/COMBINATION
+    stages: tuple[StageOptions, ...]
+    frames: Samples
+    in_sample: bool
+    out: Path = output_file()
+
+
+def plan_pipeline_evaluate(planning: Planning) -> list[Step]:
+    steps = []
+    for p in planning.project.pipelines.values():
+        frames, in_sample = _frames(planning, p)
+        if frames is None:
+            continue
+        for combination, schemes in p.combinations.items():
+            stages = tuple(_stage(planning, s, scheme) for s, scheme in zip(p.stages, schemes, strict=True))
+            if any(s is None for s in stages):
+                continue  # a stage TensorFlow Lite does not quantize (SyNAP): no quantized .tflite to run
+            options = EvaluateOptions(
+                label=pipeline_id(p.name, combination),
+                stages=stages,
+                frames=frames,
+                in_sample=in_sample,
+                out=planning.paths.pipeline_accuracy(p.name, combination),
+            )
+            doc = f"run '{frames.label}' through the float and the quantized chain of {len(stages)} models"
+            steps.append(planning.new("pipeline-evaluate", options.label, doc, options))
+    return steps
+
+
+def _frames(planning: Planning, p: Pipeline) -> tuple[Samples | None, bool]:
+    """The frames a pipeline is evaluated on, and whether a stage was calibrated on any of them."""
+    first = planning.project.models[p.stages[0].model]
+    if p.dataset is None:
+        frames, _ = planning.validation_samples(first)
+    else:
+        frames = planning.samples(p.dataset, first, "validation")
+    if frames is None:
+        return None, False
+    calibrated = set()
+    for s in p.stages:
+        model = planning.project.models[s.model]
+        found = planning.samples(model.calibration, model) if model.calibration else None
+        calibrated |= set(found.files) if found else set()
+    return frames, bool(calibrated & set(frames.files))
+
+
+def _stage(planning: Planning, s, scheme: str) -> StageOptions | None:
+    quantize = planning.step_of("quantize", f"{s.unit}/{scheme}")
+    if quantize is None:
+        return None
+    model = planning.project.models[s.model]
+    dataset = planning.project.datasets.get(model.validation or model.calibration or "")
+    return StageOptions(
+        label=f"{s.unit}/{scheme}",
+        float_model=planning.paths.float_model(s.unit),
+        quantized=planning.paths.quantized(s.unit, scheme),
+        preprocess=dataset.preprocess if dataset else Preprocess(),
+        tasks=tuple(evaluate.TaskOptions.of(t) for t in model.tasks),
+        crop=s.crop,
+        crop_scale=s.crop_scale,
+        square=s.square,
+    )
+
+
+def run_evaluate(o: EvaluateOptions) -> None:
+    from tasks.model import pipelines
+
+    stages = tuple(
+        pipelines.Stage(
+            label=s.label,
+            float_model=s.float_model,
+            quantized=s.quantized,
+            preprocess=s.preprocess,
+            tasks=tuple(t.spec() for t in s.tasks),
+            crop=s.crop,
+            crop_scale=s.crop_scale,
+            square=s.square,
+        )
+        for s in o.stages
+    )
+    pipelines.run(stages, o.frames.files, o.out, o.label, o.in_sample)
+
+
+# --- pipeline -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    id: str  # NAME/COMBINATION@TARGET
+    pipeline: str
+    combination: str
+    target: str
+    stages: tuple[Entry, ...]  # each stage's variant: its facts files
+    accuracy: Path | None = input_file(None)
+    measured: tuple[Path, ...] = input_file(())  # each board's pipeline-benchmark record
+    budget_ms: float | None = None
+    fps: float | None = None
+    sram_kib: float | None = None  # what the target declares
+    flash_kib: float | None = None
+    out: Path = output_file()
+    root: Path = unfingerprinted(Path("."))
+
+
+def plan_pipeline(planning: Planning) -> list[Step]:
+    steps = []
+    by_id = {v.id: v for v in planning.project.variants}
+    for p in planning.project.pipelines.values():
+        for combination, schemes in p.combinations.items():
+            evaluated = planning.step_of("pipeline-evaluate", pipeline_id(p.name, combination))
+            for target in p.targets_of(combination):
+                label = pipeline_id(p.name, combination, target)
+                boards = [s for s in planning.steps if s.kind.name == "pipeline-benchmark" and s.options.label == label]
+                memory = planning.project.targets[target].memory
+                stages = tuple(
+                    entry(planning, by_id[f"{s.unit}/{scheme}@{target}"])
+                    for s, scheme in zip(p.stages, schemes, strict=True)
+                )
+                options = Options(
+                    id=label,
+                    pipeline=p.name,
+                    combination=combination,
+                    target=target,
+                    stages=stages,
+                    accuracy=evaluated.options.out if evaluated else None,
+                    measured=tuple(b.options.out for b in boards),
+                    budget_ms=p.budget_ms,
+                    fps=p.fps,
+                    sram_kib=memory.sram_kib,
+                    flash_kib=memory.flash_kib,
+                    out=planning.paths.pipeline(p.name, combination, target),
+                    root=planning.project.root,
+                )
+                doc = f"the {len(stages)} stages' latency, memory and end-to-end accuracy on {target}"
+                steps.append(planning.new("pipeline", options.id, doc, options))
+    return steps
+
+
+def run(o: Options) -> None:
+    stages = [_stage_row(row(e, o.root)) for e in o.stages]
+    estimated = all(s["npu_ms"] is not None for s in stages)
+    total = round(sum(s["npu_ms"] for s in stages), 4) if estimated else None
+    record = {
+        "id": o.id,
+        "pipeline": o.pipeline,
+        "quantization": o.combination,
+        "target": o.target,
+        "stages": stages,
+        "budget_ms": o.budget_ms,
+        "fps_goal": o.fps,
+        "estimate": _timing(total, sum(s["cpu_ops"] or 0 for s in stages)) if estimated else None,
+        "measured": json.loads(o.measured[0].read_text()) if o.measured else None,
+        "memory": _memory(stages, o.sram_kib, o.flash_kib),
+        "accuracy": json.loads(o.accuracy.read_text()) if o.accuracy else None,
+    }
+    atomic.write_json(o.out, record)
+    shown = f"{total:.2f} ms estimated" if total is not None else "no NPU estimate"
+    if record["measured"]:
+        shown += f", {record['measured']['frame_ms']['avg']:.2f} ms measured on {record['measured']['board']}"
+    budget = f" of a {o.budget_ms:.2f} ms budget" if o.budget_ms and total is not None else ""
+    say(f"   {o.id}: {shown}{budget}; " + " + ".join(f"{s['variant']}" for s in stages))
+
+
+def _stage_row(r: dict[str, Any]) -> dict[str, Any]:
+    """What a pipeline keeps of a stage variant's row."""
+    estimate = r.get("estimate") or {}
+    ops = r.get("ops") or {}
+    bench = r.get("benchmark") or {}
+    return {
+        "variant": r["id"],
+        "npu_ms": estimate.get("inference_ms"),
+        "cpu_ops": ops.get("cpu"),
+        "cpu_fallback": [f["op"] for f in r.get("cpu_fallback") or []],
+        "sram_kib": estimate.get("sram_kib"),
+        "dram_kib": estimate.get("dram_kib"),
+        "size_kib": round(r["size_bytes"] / 1024, 2),
+        "measured_ms": (bench.get("latency_ms") or {}).get("avg"),
+    }
+
+
+def _timing(ms: float, cpu_ops: int) -> dict[str, Any]:
+    return {"ms": ms, "fps": round(1000.0 / ms, 2) if ms else None, "cpu_ops": cpu_ops}
+
+
+def _memory(stages: list[dict[str, Any]], sram: float | None, flash: float | None) -> dict[str, Any]:
+    """The largest arena (stages run one after another and can share it) and the summed model sizes, against the
+    target's: ``fits`` is None when the target declares neither, or no stage has a Vela estimate of its SRAM."""
+    arenas = [s["sram_kib"] for s in stages if s["sram_kib"] is not None]
+    used_sram = max(arenas) if len(arenas) == len(stages) else None
+    used_flash = round(sum(s["size_kib"] for s in stages), 2)
+    checks = []
+    if sram is not None and used_sram is not None:
+        checks.append(used_sram <= sram)
+    if flash is not None:
+        checks.append(used_flash <= flash)
+    return {
+        "sram_kib": used_sram,
+        "flash_kib": used_flash,
+        "target_sram_kib": sram,
+        "target_flash_kib": flash,
+        "fits": all(checks) if checks else None,
+    }
+
+
+# --- pipeline-benchmark -------------------------------------------------------------------------------
+
+PIPELINE_RUNNER = "tasks.model.pipeline_runner"  # and the modules it imports: zipped, copied to the board
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoardStage:
+    """A stage as the board runs it: the artifact its target ships, and how its input is made."""
+
+    artifact: Path = input_file()
+    preprocess: Preprocess
+    crop: str | None = None
+    crop_scale: float | None = None
+    square: bool = True
+    detection: dict[str, Any] | None = None  # its detection task, when the next stage cuts a crop from it
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkOptions:
+    board: BoardSettings
+    label: str  # the pipeline variant, NAME/COMBINATION@TARGET
+    stages: tuple[BoardStage, ...]
+    frames: tuple[Path, ...] = input_file(())
+    passes: int
+    out: Path = output_file()
+    connection: Connection = unfingerprinted()
+
+
+def plan_pipeline_benchmark(planning: Planning) -> list[Step]:
+    """A pipeline variant on the board that measures its first stage's variant."""
+    steps = []
+    assigned = {v.id: board for v, board in planning.board_assignments()}
+    for p in planning.project.pipelines.values():
+        frames, _ = _frames(planning, p)
+        if frames is None or frames.kind != "images":
+            continue
+        for combination, schemes in p.combinations.items():
+            for target in p.targets_of(combination):
+                ids = [f"{s.unit}/{scheme}@{target}" for s, scheme in zip(p.stages, schemes, strict=True)]
+                board = assigned.get(ids[0])
+                if board is None:
+                    continue
+                by_id = {v.id: v for v in planning.project.variants}
+                stages = tuple(
+                    _board_stage(planning, s, by_id[i], p.stages[k + 1] if k + 1 < len(p.stages) else None)
+                    for k, (s, i) in enumerate(zip(p.stages, ids, strict=True))
+                )
+                label = pipeline_id(p.name, combination, target)
+                options = BenchmarkOptions(
+                    board=benchmark._settings(board, planning.project.targets[target]),
+                    label=label,
+                    stages=stages,
+                    frames=frames.files,
+                    passes=max(1, -(-board.runs // max(len(frames.files), 1))),
+                    out=planning.paths.pipeline(p.name, combination, target).with_name(f"benchmark-{board.name}.json"),
+                    connection=benchmark.connection(board),
+                )
+                doc = f"run the {len(stages)} stages one after another on each frame on a board ({board.name})"
+                steps.append(planning.new("pipeline-benchmark", f"{board.name}:{label}", doc, options))
+    return steps
+
+
+def _board_stage(planning: Planning, s, v, after) -> BoardStage:
+    model = planning.project.models[s.model]
+    dataset = planning.project.datasets.get(model.validation or model.calibration or "")
+    detection = next((t for t in model.tasks if t.type == "detection"), None) if after is not None else None
+    return BoardStage(
+        artifact=planning.artifact(v),
+        preprocess=dataset.preprocess if dataset else Preprocess(),
+        crop=s.crop,
+        crop_scale=s.crop_scale,
+        square=s.square,
+        detection=evaluate.TaskOptions.of(detection).spec() if detection else None,
+    )
+
+
+def run_benchmark(o: BenchmarkOptions) -> None:
+    import shlex
+    import sys
+    import tempfile
+
+    from tasks.boards import transport as boards
+    from tasks.digests import sha256_file
+    from tasks.progress import progress
+
+    board = {**o.board, **o.connection}
+    with tempfile.TemporaryDirectory(prefix="npuforge-pipeline-") as tmp:
+        runner, spec = Path(tmp) / "pipeline.pyz", Path(tmp) / "spec.json"
+        _runner_zip(runner)
+        progress(f"{len(o.frames)} frames x {o.passes} pass(es) through {len(o.stages)} stages")
+        if board["host"] == "local":
+            _write_spec(spec, o, [str(s.artifact) for s in o.stages])
+            argv = [sys.executable, str(runner), *_runner_args(o, str(spec), [str(f) for f in o.frames])]
+            outcome = boards.Local(board).run(argv, board["timeout"], env=board.get("env"))
+        else:
+            remote = boards.connect(board)
+            try:
+                workdir = board["workdir"].rstrip("/")
+
+                def sent(path: Path, suffix: str) -> str:
+                    name = f"{workdir}/{sha256_file(path)}{suffix}"
+                    remote.put(path, name)
+                    return name
+
+                graphs = [sent(s.artifact, ".tflite") for s in o.stages]
+                frames = [sent(f, f.suffix) for f in o.frames]
+                _write_spec(spec, o, graphs)
+                argv = [board["python"], sent(runner, ".pyz"), *_runner_args(o, sent(spec, ".json"), frames)]
+                outcome = boards.run_exclusive(remote, board, " ".join(shlex.quote(a) for a in argv))
+            finally:
+                remote.close()
+    benchmark.check_exit(outcome, board, argv[0], "python")
+    lines = [line for line in outcome.stdout.strip().splitlines() if line.startswith("{")]
+    if not lines:
+        tail = "\n".join((outcome.stdout + outcome.stderr).strip().splitlines()[-4:]) or "(no output)"
+        raise boards.BoardError(f"board {board['name']}: the pipeline runner printed no result:\n{tail}")
+    measured = {"board": board["name"], **json.loads(lines[-1])}
+    atomic.write_json(o.out, measured)
+    progress(
+        f"{measured['fps']:.1f} FPS: {measured['frame_ms']['avg']:.2f} ms a frame (stages "
+        + " + ".join(f"{ms:.2f}" for ms in measured["stage_ms"])
+        + f", the rest {measured['cpu_ms']:.2f})"
+    )
+
+
+def _write_spec(path: Path, o: BenchmarkOptions, graphs: list[str]) -> None:
+    stages = [
+        {
+            "graph": graph,
+            "preprocess": dataclasses.asdict(s.preprocess),
+            "crop": s.crop,
+            "crop_scale": s.crop_scale,
+            "square": s.square,
+            "detection": s.detection,
+        }
+        for s, graph in zip(o.stages, graphs, strict=True)
+    ]
+    path.write_text(json.dumps({"stages": stages}, sort_keys=True))
+
+
+def _runner_args(o: BenchmarkOptions, spec: str, frames: list[str]) -> list[str]:
+    warmup = min(o.board["warmup"], len(frames))
+    return [
+        f"--spec={spec}",
+        f"--passes={o.passes}",
+        f"--warmup={warmup}",
+        *benchmark.runtime_args(o.board),
+        "--frames",
+        *frames,
+    ]
+
+
+def _runner_zip(path: Path) -> None:
+    """The board runner and every module of NPUForge it imports, as a zip Python runs (same bytes every time)."""
+    import zipfile
+
+    from tasks.planning import versions
+
+    modules = set(versions.code_of(PIPELINE_RUNNER))
+    for name in list(modules):
+        parts = name.split(".")
+        modules.update(n for i in range(1, len(parts)) for n in versions.code_of(".".join(parts[:i])))
+    root = Path(versions.__file__).resolve().parent.parent.parent
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+
+        def add(name: str, data: bytes) -> None:
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
+        for name in sorted(modules):
+            parts = name.split(".")
+            file = root.joinpath(*parts).with_suffix(".py")
+            package = root.joinpath(*parts, "__init__.py")
+            if package.is_file():
+                add("/".join(parts) + "/__init__.py", package.read_bytes())
+            elif file.is_file():
+                add("/".join(parts) + ".py", file.read_bytes())
+            else:
+                add("/".join(parts) + "/__init__.py", b"")  # a folder without one (a namespace package)
+        add("__main__.py", f"import sys\nfrom {PIPELINE_RUNNER} import main\n\nsys.exit(main())\n".encode())

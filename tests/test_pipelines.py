@@ -1,0 +1,223 @@
+"""Pipelines: a tiny detector and a tiny landmark model built, quantized, compiled by Vela and chained for real.
+
+One doit build of a small project (module fixture): the detector's best box is cut from each frame and handed to
+the second model; the pipeline is judged end to end on this machine's board, against the Vela estimates and the
+target's memory, and its frame-rate gate fails the build with its table.  Then the same pipeline runs on a real
+OpenSSH server, and bad pipelines are refused at load with their YAML path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sshd
+
+from support import U65, doit, write
+from tasks import config
+from tasks.engine import plan
+from tasks.errors import ConfigError
+from tasks.steps import pipeline
+
+DETECTOR = """
+import keras
+import numpy as np
+
+
+def build():
+    inputs = keras.Input(shape=(32, 32, 3), name="frame")
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    box = keras.layers.Dense(4, name="box")
+    score = keras.layers.Dense(1, activation="sigmoid", name="score")
+    boxes = keras.layers.Reshape((1, 4), name="boxes")(box(x))
+    scores = keras.layers.Reshape((1,), name="scores")(score(x))
+    model = keras.Model(inputs, [boxes, scores])
+    rng = np.random.default_rng(1)
+    # a box around the middle that moves a little with the frame, and a confident score
+    box.set_weights([rng.normal(0, 0.05, (4, 4)), np.array([0.25, 0.2, 0.75, 0.7])])
+    score.set_weights([rng.normal(0, 0.05, (4, 1)), np.array([3.0])])
+    return model
+"""
+POINTS = """
+import keras
+import numpy as np
+
+
+def build():
+    inputs = keras.Input(shape=(16, 16, 3), name="crop")
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(10, name="points")
+    model = keras.Model(inputs, dense(x))
+    rng = np.random.default_rng(2)
+    dense.set_weights([rng.normal(0, 2.0, (8, 10)), rng.uniform(3, 13, 10)])  # 5 (x, y) in the crop's pixels
+    return model
+"""
+
+
+def project(root: Path, pipelines: str, more: str = "") -> Path:
+    import numpy as np
+    from PIL import Image
+
+    write(root / "models" / "det.py", DETECTOR)
+    write(root / "models" / "pts.py", POINTS)
+    rng = np.random.default_rng(0)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, size=(40, 30 + 4 * i, 3), dtype=np.uint8)).save(root / f"data/f{i}.png")
+    return write(
+        root / "project.yaml",
+        f"""
+        version: 1
+        name: chain
+        datasets:
+          frames: {{images: "data/*.png", preprocess: {{resize: letterbox, mean: 0, scale: 255}}}}
+        models:
+          det:
+            source: {{builder: "models/det.py:build"}}
+            task: {{type: detection, layout: boxes}}
+            calibration: frames
+            validation: frames
+          pts:
+            source: {{builder: "models/pts.py:build"}}
+            task: {{type: keypoints, values: 2}}
+            calibration: frames
+            validation: frames
+        quantization:
+          int8: {{type: int8, io: int8}}
+        targets:
+          u65: {U65[:-1]}, memory: {{sram_kib: 1, flash_kib: 4096}}}}
+          cpu: {{compiler: none}}
+        boards:
+          local: {{host: local, targets: [cpu], benchmark: {{runs: 6, warmup: 1}}}}
+        pipelines:
+        {pipelines}
+        {more}
+        """,
+    )
+
+
+CHAIN = """
+          chain:
+            stages: [{model: det}, {model: pts, crop: {layout: box, scale: 1.2}}]
+            quantization: {int8: int8}
+            targets: [u65, cpu]
+            fps: 5
+"""
+TOO_FAST = "gates: [{pipelines: chain, targets: cpu, metric: pipeline_fps, min: 100000}]"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, object]:
+    root = tmp_path_factory.mktemp("chain")
+    project(root, CHAIN, TOO_FAST)
+    return root, doit(root)
+
+
+def test_the_frame_rate_gate_fails_the_build_with_its_table(built):
+    root, proc = built
+    assert proc.returncode != 0
+    assert "1 gate check(s) failed" in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("gates[0]"))
+    assert row.split()[:4] == ["gates[0]", "chain/int8@cpu", "pipeline_fps", "(measured"]
+    assert row.split()[-2:] == [">=", "100000"]
+    checks = json.loads((root / "build" / "gates.json").read_text())["checks"]
+    assert [c["passed"] for c in checks if c.get("source") == "pipelines.chain.fps"] == [True, True]
+
+
+def test_results_add_the_stages_up_against_the_budget_and_the_memory(built):
+    root, _ = built
+    results = json.loads((root / "build" / "results.json").read_text())
+    by_id = {v["id"]: v for v in results["variants"]}
+    rows = {p["id"]: p for p in results["pipelines"]}
+    assert set(rows) == {"chain/int8@u65", "chain/int8@cpu"}
+    npu = rows["chain/int8@u65"]
+    stages = [by_id["det/int8@u65"], by_id["pts/int8@u65"]]
+    assert [s["npu_ms"] for s in npu["stages"]] == [v["estimate"]["inference_ms"] for v in stages]
+    assert npu["estimate"]["ms"] == pytest.approx(sum(v["estimate"]["inference_ms"] for v in stages))
+    assert npu["budget_ms"] == pytest.approx(200.0)
+    sram = max(v["estimate"]["sram_kib"] for v in stages)
+    assert npu["memory"] == {
+        "sram_kib": sram,
+        "flash_kib": round(sum(v["size_bytes"] for v in stages) / 1024, 2),
+        "target_sram_kib": 1,
+        "target_flash_kib": 4096,
+        "fits": sram <= 1,
+    }
+    measured = rows["chain/int8@cpu"]["measured"]
+    assert measured["board"] == "local" and measured["frames"] == 6 and measured["carried"] == 6
+    assert measured["frame_ms"]["avg"] == pytest.approx(sum(measured["stage_ms"]) + measured["cpu_ms"], abs=1e-3)
+
+
+def test_the_last_stage_is_scored_on_the_quantized_detectors_crops(built):
+    root, _ = built
+    acc = json.loads((root / "build" / "results.json").read_text())["pipelines"][0]["accuracy"]
+    assert acc["frames"] == 6 and acc["reference_frames"] == 6  # the float detector finds its box in every frame
+    assert acc["scored_frames"] + acc["misses"] == 6
+    assert set(acc["metrics"]) >= {"landmark_px_mean", "landmark_pck", "pipeline_miss_rate"}
+    # the float model on the quantized crops moves the points by no more than the whole quantized chain does
+    assert acc["from_crops"]["landmark_px_mean"] <= acc["metrics"]["landmark_px_mean"] + 1e-6
+    page = (root / "build" / "report" / "pipelines" / "chain.html").read_text()
+    assert "budget 200.00 ms" in page and "of 1 KiB" in page
+
+
+def test_the_pipeline_runs_on_a_real_ssh_board(built, tmp_path: Path):
+    root, _ = built
+    server = sshd.start(tmp_path / "sshd")
+    try:
+        step = next(s for s in plan.plan(config.load(root / "project.yaml")) if s.kind.name == "pipeline-benchmark")
+        board = server.board(runs=6)
+        settings = {**step.options.board, **{k: board[k] for k in ("host", "user", "port", "workdir", "python")}}
+        connection = {k: board[k] for k in ("name", "key", "known_hosts", "host_key", "timeout", "connect_timeout")}
+        out = tmp_path / "ssh.json"
+        pipeline.run_benchmark(
+            pipeline.BenchmarkOptions(**{**vars(step.options), "board": settings, "connection": connection, "out": out})
+        )
+    finally:
+        server.stop()
+    measured = json.loads(out.read_text())
+    assert measured["board"] == "ssh" and measured["frames"] == 6 and len(measured["stage_ms"]) == 2
+    assert measured["fps"] == pytest.approx(1000 / measured["frame_ms"]["avg"], rel=1e-3)
+    assert len(list((tmp_path / "sshd" / "board").glob("*.pyz"))) == 1  # the runner and its modules, uploaded
+
+
+@pytest.mark.parametrize(
+    ("pipelines", "message"),
+    [
+        (
+            "  chain: {stages: [{model: det}, {model: ptz, crop: box}], quantization: {q: int8}, targets: [cpu]}",
+            "pipelines.chain.stages[1].model: 'ptz' is not a model or prune variant (units: det, pts)",
+        ),
+        (
+            "  chain: {stages: [{model: pts}, {model: det, crop: box}], quantization: {q: int8}, targets: [cpu]}",
+            "pipelines.chain.stages[1].crop: crop needs a detection task on the stage before (pts has keypoints); "
+            "give models.pts task: detection",
+        ),
+        (
+            "  chain: {stages: [{model: det, crop: box}, {model: pts, crop: box}], quantization: {q: int8}, "
+            "targets: [cpu]}",
+            "pipelines.chain.stages[0].crop: the first stage sees the whole frame; remove crop",
+        ),
+        (
+            "  chain: {stages: [{model: det}, {model: pts, crop: box}], quantization: {q: [int8, a16]}, "
+            "targets: [cpu]}",
+            "pipelines.chain.quantization.q: 'a16' is not defined under quantization (defined: int8)",
+        ),
+    ],
+)
+def test_a_bad_pipeline_is_refused_with_its_yaml_path(tmp_path: Path, pipelines: str, message: str):
+    with pytest.raises(ConfigError) as info:
+        config.load(project(tmp_path, pipelines))
+    assert message in str(info.value)
+
+
+def test_a_stage_not_built_for_a_pipeline_target_is_named(tmp_path: Path):
+    path = project(tmp_path, CHAIN, "builds: [{models: [det], targets: [u65, cpu]}, {models: [pts], targets: [u65]}]")
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert (
+        "pipelines.chain.quantization.int8: pts is not built with int8 for cpu; add it to builds "
+        "(models: [pts], quantization: [int8], targets: [cpu]) or take the target out of the pipeline"
+    ) in str(info.value)
