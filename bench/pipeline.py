@@ -104,6 +104,11 @@ def stage_table(pipelines: list[dict], variants: list[dict]) -> list[list[str]]:
     return rows
 
 
+def _choice(search: dict) -> str:
+    chosen = search.get("chosen") or {}
+    return f"{chosen.get('summary', '–')} ({search['goal']})" if chosen else f"none: {search['why']}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-build", action="store_true", help="read build/results.json as it is")
@@ -126,6 +131,16 @@ def main() -> int:
     printed(HEAD, table(pipelines))
     print("\nEach stage alone\n")
     printed(STAGE_HEAD, stage_table(pipelines, document["variants"]))
+    for p in pipelines:
+        if p.get("search"):
+            print(f"\n{p['id']}: {p['search']['why']}")
+    autos = [v for v in document["variants"] if v.get("search") and v.get("estimate")]
+    if autos:
+        print("\nPer-model automatic schemes (each chosen alone, on its model's own validation set)\n")
+        printed(
+            ["variant", "est. ms", "its choice"],
+            [[v["id"], f"{v['estimate']['inference_ms']:.2f}", _choice(v["search"])] for v in autos],
+        )
     print(f"\n{len(pipelines)} pipeline variants, {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -87,6 +87,7 @@ def project(root: Path, pipelines: str, more: str = "") -> Path:
             validation: frames
         quantization:
           int8: {{type: int8, io: int8}}
+          a16w8: {{type: int16x8}}
         targets:
           u65: {U65[:-1]}, memory: {{sram_kib: 1, flash_kib: 4096}}}}
           cpu: {{compiler: none}}
@@ -105,6 +106,13 @@ CHAIN = """
             quantization: {int8: int8}
             targets: [u65, cpu]
             fps: 5
+            search: {goal: {metric: landmark_px_mean, max: 1000}, target: u65}
+          strict:
+            stages: [{model: det}, {model: pts, crop: box}]
+            quantization: {int8: int8}
+            targets: [u65]
+            budget_ms: 1000
+            search: {goal: {metric: landmark_px_mean, max: 0}, measure: 3}
 """
 TOO_FAST = "gates: [{pipelines: chain, targets: cpu, metric: pipeline_fps, min: 100000}]"
 
@@ -119,12 +127,14 @@ def built(tmp_path_factory) -> tuple[Path, object]:
 def test_the_frame_rate_gate_fails_the_build_with_its_table(built):
     root, proc = built
     assert proc.returncode != 0
-    assert "1 gate check(s) failed" in proc.stdout
+    assert "2 gate check(s) failed" in proc.stdout
     row = next(line for line in proc.stdout.splitlines() if line.startswith("gates[0]"))
     assert row.split()[:4] == ["gates[0]", "chain/int8@cpu", "pipeline_fps", "(measured"]
     assert row.split()[-2:] == [">=", "100000"]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("pipelines.strict.search.goal"))
+    assert row.split()[1:3] == ["strict/search@u65", "landmark_px_mean"] and row.split()[-2:] == ["<=", "0"]
     checks = json.loads((root / "build" / "gates.json").read_text())["checks"]
-    assert [c["passed"] for c in checks if c.get("source") == "pipelines.chain.fps"] == [True, True]
+    assert [c["passed"] for c in checks if c.get("source") == "pipelines.chain.fps"] == [True, True, True]
 
 
 def test_results_add_the_stages_up_against_the_budget_and_the_memory(built):
@@ -132,7 +142,7 @@ def test_results_add_the_stages_up_against_the_budget_and_the_memory(built):
     results = json.loads((root / "build" / "results.json").read_text())
     by_id = {v["id"]: v for v in results["variants"]}
     rows = {p["id"]: p for p in results["pipelines"]}
-    assert set(rows) == {"chain/int8@u65", "chain/int8@cpu"}
+    assert set(rows) == {"chain/int8@u65", "chain/int8@cpu", "chain/search@u65", "strict/int8@u65", "strict/search@u65"}
     npu = rows["chain/int8@u65"]
     stages = [by_id["det/int8@u65"], by_id["pts/int8@u65"]]
     assert [s["npu_ms"] for s in npu["stages"]] == [v["estimate"]["inference_ms"] for v in stages]
@@ -161,6 +171,25 @@ def test_the_last_stage_is_scored_on_the_quantized_detectors_crops(built):
     assert acc["from_crops"]["landmark_px_mean"] <= acc["metrics"]["landmark_px_mean"] + 1e-6
     page = (root / "build" / "report" / "pipelines" / "chain.html").read_text()
     assert "budget 200.00 ms" in page and "of 1 KiB" in page
+
+
+def test_the_search_measures_the_cheapest_combinations_first_and_stops_at_the_goal(built):
+    root, _ = built
+    rows = {p["id"]: p for p in json.loads((root / "build" / "results.json").read_text())["pipelines"]}
+    easy, strict = rows["chain/search@u65"]["search"], rows["strict/search@u65"]["search"]
+    combos = easy["combinations"]
+    assert len(combos) == 4 and [c["ms"] for c in combos] == sorted(c["ms"] for c in combos)
+    assert [s["variant"] for s in rows["chain/search@u65"]["stages"]] == combos[0]["variants"]
+    assert easy["met"] and easy["chosen"] == 0 and [c["measured"] for c in combos] == [True, False, False, False]
+    assert combos[0]["value"] == rows["chain/search@u65"]["accuracy"]["metrics"]["landmark_px_mean"]
+    assert sorted(easy["fronts"][0], key=lambda p: p["scheme"])[0]["variant"] == "det/a16w8@u65"
+    # nothing reaches 0 px: the first three (search.measure) are measured, the closest is the row's, and why says so
+    assert not strict["met"] and strict["chosen"] is None
+    assert [c["measured"] for c in strict["combinations"]] == [True, True, True, False]
+    best = min(strict["combinations"][:3], key=lambda c: (c["value"], c["ms"]))
+    assert strict["combinations"][strict["closest"]] == best
+    assert strict["why"].startswith("no combination within 1000.00 ms reaches landmark_px_mean <= 0: the closest, ")
+    assert "3 of the 4 within the budget measured" in strict["why"]
 
 
 def test_the_pipeline_runs_on_a_real_ssh_board(built, tmp_path: Path):
@@ -203,7 +232,18 @@ def test_the_pipeline_runs_on_a_real_ssh_board(built, tmp_path: Path):
         (
             "  chain: {stages: [{model: det}, {model: pts, crop: box}], quantization: {q: [int8, a16]}, "
             "targets: [cpu]}",
-            "pipelines.chain.quantization.q: 'a16' is not defined under quantization (defined: int8)",
+            "pipelines.chain.quantization.q: 'a16' is not defined under quantization (defined: a16w8, int8)",
+        ),
+        (
+            "  chain: {stages: [{model: det}, {model: pts, crop: box}], quantization: {q: int8}, targets: [cpu], "
+            "fps: 5, search: {goal: {metric: landmark_px_mean, max: 3}}}",
+            "pipelines.chain.search.target: cpu has no Vela estimate to add up; name a Vela target of the pipeline "
+            "(it has none)",
+        ),
+        (
+            "  chain: {stages: [{model: det}, {model: pts, crop: box}], quantization: {q: int8}, targets: [u65], "
+            "search: {goal: {metric: top1_agreement, min: 1}}}",
+            "pipelines.chain.search.goal.metric: top1_agreement is not a metric of the last stage's tasks end to end",
         ),
     ],
 )

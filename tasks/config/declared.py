@@ -638,14 +638,47 @@ CROP = Keys(
         boolean("square", "Square the region on its longer side first.", default=True),
     )
 )
+
+
+def schemes_or(otherwise: dict[str, Any]) -> dict[str, Any]:
+    """One scheme for every stage (a string), one per stage (a list), else ``otherwise``: if/then/else, so an
+    error names the branch the value is in."""
+    return {
+        "if": {"type": "string"},
+        "then": ref("identifier"),
+        "else": {"if": {"type": "array"}, "then": items(ref("identifier"), minItems=1), "else": otherwise},
+    }
+
+
 STAGE = Keys(
     (
         string("model", "MODEL or MODEL.PRUNE: the unit this stage runs.", required=True),
         Key(
             "crop",
-            {"anyOf": [{"enum": [c.name for c in CROPS]}, CROP.schema()]},
+            {"if": {"type": "string"}, "then": {"enum": [c.name for c in CROPS]}, "else": CROP.schema()},
             "Cut this stage's input from the frame around the previous stage's best detection (its model needs a "
             "detection task): a layout, or {layout, scale, square}. The first stage sees the whole frame.",
+        ),
+    )
+)
+PIPELINE_SEARCH = Keys(
+    (
+        Key(
+            "goal",
+            schemes.GOAL.schema(),
+            "What the chosen combination must reach end to end: the last stage's task metric (landmark_px_mean, "
+            "top1_agreement, …) or pipeline_miss_rate, with min or max.",
+            required=True,
+        ),
+        string(
+            "target",
+            "The Vela target whose estimates add up against the frame budget; default: the pipeline's first target.",
+        ),
+        integer(
+            "measure",
+            "At most this many combinations are measured end to end, cheapest first.",
+            minimum=1,
+            default=6,
         ),
     )
 )
@@ -658,21 +691,14 @@ PIPELINE = Keys(
                 "type": "object",
                 "minProperties": 1,
                 "propertyNames": ref("identifier"),
-                "additionalProperties": {
-                    "anyOf": [
-                        ref("identifier"),
-                        items(ref("identifier"), minItems=1),
-                        {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["schemes"],
-                            "properties": {
-                                "schemes": {"anyOf": [ref("identifier"), items(ref("identifier"), minItems=1)]},
-                                "targets": ref("names"),
-                            },
-                        },
-                    ]
-                },
+                "additionalProperties": schemes_or(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["schemes"],
+                        "properties": {"schemes": schemes_or({"type": ["string", "array"]}), "targets": ref("names")},
+                    }
+                ),
             },
             "Named scheme combinations, each a pipeline variant per target: one scheme for every stage, a list with "
             "one scheme per stage, or {schemes, targets} for a combination built on some of the pipeline's targets "
@@ -688,6 +714,14 @@ PIPELINE = Keys(
             "dataset",
             "Images the pipeline is evaluated on, whole frames (default: the first stage's validation dataset); "
             "a split dataset gives its validation part.",
+        ),
+        Key(
+            "search",
+            PIPELINE_SEARCH,
+            "Choose the scheme of every stage together: each stage's front (the schemes it is built with on the "
+            "target, Vela's ms against its error alone), combined (the stages' ms add up); the combinations within "
+            "the frame budget are measured end to end, cheapest first, until one meets the goal: the pipeline "
+            "variant NAME/search@TARGET.",
         ),
     ),
     extra={"not": {"required": ["fps", "budget_ms"]}},

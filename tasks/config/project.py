@@ -314,6 +314,15 @@ class Stage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PipelineSearch:
+    """pipelines.NAME.search: the stages' schemes chosen together, to reach ``goal`` end to end within the budget."""
+
+    goal: Goal
+    target: str
+    measure: int = 6  # combinations measured end to end at most
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pipeline:
     """pipelines.NAME: stages that run one after another on each frame, per scheme combination and target."""
 
@@ -325,6 +334,7 @@ class Pipeline:
     budget_ms: float | None = None  # fps: 1000 / fps
     fps: float | None = None
     dataset: str | None = None  # None: the first stage's validation dataset
+    search: PipelineSearch | None = None
 
     def targets_of(self, combination: str) -> tuple[str, ...]:
         """The targets a scheme combination is built on: its own ``targets``, else the pipeline's."""

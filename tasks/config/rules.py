@@ -413,6 +413,7 @@ def pipelines_fit(c: Context) -> Found:
             yield at, f"the first stage's model {p.stages[0].model} has no validation dataset; give dataset: DATASET"
         if any(s.unit not in known for s in p.stages) or unknown:
             continue
+        yield from _search_fits(c, at, p)
         built = {(v.unit, v.quantization, v.target) for v in c.project.variants}
         for combo, schemes_ in p.combinations.items():
             where = at + ("quantization", combo)
@@ -437,6 +438,37 @@ def pipelines_fit(c: Context) -> Found:
                         f"(models: [{stage.unit}], quantization: [{scheme}], targets: [{', '.join(missing)}]) or "
                         "take the target out of the pipeline",
                     )
+
+
+def _search_fits(c: Context, at: tuple, p) -> Found:
+    """A pipeline's search: a bounded goal, a Vela target of the pipeline, a frame budget, stages built there."""
+    from tasks.config.quality_gates import KNOWN, PIPELINE_METRICS
+
+    if p.search is None:
+        return
+    at += ("search",)
+    goal, target = p.search.goal, p.search.target
+    if (goal.min is None) == (goal.max is None):
+        yield at + ("goal",), "give the goal one bound, min or max: it says which way the search improves"
+    if goal.metric in KNOWN and goal.metric not in PIPELINE_METRICS + tuple(_task_metrics(c, p.stages[-1])):
+        yield at + ("goal", "metric"), f"{goal.metric} is not a metric of the last stage's tasks end to end"
+    if target not in p.targets:
+        yield at + ("target",), f"'{target}' is not among the pipeline's targets ({', '.join(p.targets)})"
+    elif c.project.targets[target].compiler != "vela":
+        vela = [t for t in p.targets if c.project.targets[t].compiler == "vela"]
+        yield (
+            at + ("target",),
+            f"{target} has no Vela estimate to add up; name a Vela target of the pipeline "
+            f"({', '.join(vela) or 'it has none'})",
+        )
+    if p.budget_ms is None:
+        yield at, "a search needs the frame budget: give the pipeline fps or budget_ms"
+
+
+def _task_metrics(c: Context, stage) -> list[str]:
+    from tasks.model.metrics import BY_NAME
+
+    return [m for t in c.project.models[stage.model].tasks for m in BY_NAME[t.type].metrics]
 
 
 def _stages_fit(c: Context, at: tuple, p, known) -> Found:

@@ -28,6 +28,7 @@ from tasks.config.project import (
     Model,
     Override,
     Pipeline,
+    PipelineSearch,
     Preprocess,
     Prune,
     Quantization,
@@ -368,6 +369,15 @@ def pipeline(name: str, v: dict) -> Pipeline:
         budget_ms=float(budget) if budget is not None else None,
         fps=float(fps) if fps is not None else None,
         dataset=v.get("dataset"),
+        search=_search(v["search"], v["targets"][0]) if "search" in v else None,
+    )
+
+
+def _search(v: dict, first_target: str) -> PipelineSearch:
+    return PipelineSearch(
+        goal=Goal(**v["goal"]),
+        target=v.get("target", first_target),
+        measure=declared.PIPELINE_SEARCH.value(v, "measure"),
     )
 
 

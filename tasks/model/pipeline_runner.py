@@ -91,7 +91,16 @@ def frame(np, stages, image):
 
 
 def main(argv=None) -> int:
-    args = _args(argv)
+    from tasks.errors import StepError
+
+    try:
+        return _run(_args(argv))
+    except StepError as exc:  # a frame the chain cannot take: one line, not a traceback from the board
+        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+def _run(args) -> int:
     import numpy as np
     from PIL import Image
 

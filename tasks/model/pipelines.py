@@ -61,46 +61,61 @@ class Chain:
 
 def run(stages: tuple[Stage, ...], frames: tuple[Path, ...], out: Path, label: str, in_sample: bool) -> None:
     """Both chains on every frame; writes the record (records.PipelineAccuracy) to ``out``."""
-    from tasks.model.accuracy import Runner, task_metrics
-
-    if not frames:
-        raise StepError(f"{label}: the pipeline's dataset has no frames")
-    floats = [Runner(s.float_model.read_bytes()) for s in stages]
-    quants = [Runner(s.quantized.read_bytes()) for s in stages]
-    shapes = [_shape(r, s.label) for r, s in zip(quants, stages, strict=True)]
-    reference, test, crossed, regions = [], [], [], []
-    counts = {"frames": len(frames), "reference_frames": 0, "misses": 0, "false_alarms": 0}
-    for i, path in enumerate(frames, 1):
-        image = _open(path, label)
-        want = _chain(stages, floats, shapes, image, path)
-        got = _chain(stages, quants, shapes, image, path)
-        counts["reference_frames"] += want.outputs is not None
-        counts["misses"] += want.outputs is not None and got.outputs is None
-        counts["false_alarms"] += want.outputs is None and got.outputs is not None
-        if want.outputs is not None and got.outputs is not None:
-            reference.append(want.outputs)
-            size = tuple(shapes[-1][1:3])
-            test.append(_reframed(stages[-1].tasks, got.outputs, got.region, want.region, size))
-            crossed_out = _last(stages, floats, shapes, image, got)
-            crossed.append(_reframed(stages[-1].tasks, crossed_out, got.region, want.region, size))
-            regions.append((want.region, got.region))
-        if i % 8 == 0 and i < len(frames):
-            progress(f"{i}/{len(frames)} frames through both chains")
-    record = {**counts, "scored_frames": len(reference), "in_sample": in_sample}
-    record["miss_rate"] = (
-        round(counts["misses"] / counts["reference_frames"], 6) if counts["reference_frames"] else None
-    )
-    last = stages[-1]
-    shape = tuple(shapes[-1])
-    if reference:
-        record.update(task_metrics(last.tasks, reference, test, shape, last.label, True))
-        record["from_crops"] = task_metrics(last.tasks, reference, crossed, shape, last.label, True)["metrics"]
-        record["region_shift_px"] = _shift(regions)
-    else:
-        record.update({"tasks": [], "metrics": {}, "from_crops": {}, "region_shift_px": None})
-    record["metrics"] = {**record["metrics"], "pipeline_miss_rate": record["miss_rate"]}
+    record = Chains(stages, frames, label).measure(tuple(s.quantized for s in stages), in_sample)
     atomic.write_json(out, record)
     progress(_line(record))
+
+
+class Chains:
+    """A pipeline's float chain on its frames, run once, and quantized chains measured against it."""
+
+    def __init__(self, stages: tuple[Stage, ...], frames: tuple[Path, ...], label: str):
+        from tasks.model.accuracy import Runner
+
+        if not frames:
+            raise StepError(f"{label}: the pipeline's dataset has no frames")
+        self.stages, self.frames, self.label = stages, frames, label
+        self.floats = [Runner(s.float_model.read_bytes()) for s in stages]
+        self.shapes = [_shape(r, s.label) for r, s in zip(self.floats, stages, strict=True)]
+        self.images = [_open(path, label) for path in frames]
+        self.wanted = [
+            _chain(stages, self.floats, self.shapes, im, p) for im, p in zip(self.images, frames, strict=True)
+        ]
+
+    def measure(self, quantized: tuple[Path, ...], in_sample: bool) -> dict[str, Any]:
+        """The chain of ``quantized`` (one model per stage) against the float chain: records.PipelineAccuracy."""
+        from tasks.model.accuracy import Runner, task_metrics
+
+        stages, shapes, floats = self.stages, self.shapes, self.floats
+        quants = [Runner(q.read_bytes()) for q in quantized]
+        reference, test, crossed, regions = [], [], [], []
+        counts = {"frames": len(self.frames), "reference_frames": 0, "misses": 0, "false_alarms": 0}
+        for i, (path, image, want) in enumerate(zip(self.frames, self.images, self.wanted, strict=True), 1):
+            got = _chain(stages, quants, shapes, image, path)
+            counts["reference_frames"] += want.outputs is not None
+            counts["misses"] += want.outputs is not None and got.outputs is None
+            counts["false_alarms"] += want.outputs is None and got.outputs is not None
+            if want.outputs is not None and got.outputs is not None:
+                reference.append(want.outputs)
+                size = tuple(shapes[-1][1:3])
+                test.append(_reframed(stages[-1].tasks, got.outputs, got.region, want.region, size))
+                crossed_out = _last(stages, floats, shapes, image, got)
+                crossed.append(_reframed(stages[-1].tasks, crossed_out, got.region, want.region, size))
+                regions.append((want.region, got.region))
+            if i % 8 == 0 and i < len(self.frames):
+                progress(f"{i}/{len(self.frames)} frames through both chains")
+        record = {**counts, "scored_frames": len(reference), "in_sample": in_sample}
+        seen = counts["reference_frames"]
+        record["miss_rate"] = round(counts["misses"] / seen, 6) if seen else None
+        last, shape = stages[-1], tuple(shapes[-1])
+        if reference:
+            record.update(task_metrics(last.tasks, reference, test, shape, last.label, True))
+            record["from_crops"] = task_metrics(last.tasks, reference, crossed, shape, last.label, True)["metrics"]
+            record["region_shift_px"] = _shift(regions)
+        else:
+            record.update({"tasks": [], "metrics": {}, "from_crops": {}, "region_shift_px": None})
+        record["metrics"] = {**record["metrics"], "pipeline_miss_rate": record["miss_rate"]}
+        return record
 
 
 def _shape(runner: Any, label: str) -> list[int]:

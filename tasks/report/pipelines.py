@@ -152,6 +152,7 @@ def page(name: str, rows: list[PipelineRow], checks: list[dict[str, Any]]) -> st
     for target in dict.fromkeys(r["target"] for r in rows):
         on = [r for r in rows if r["target"] == target]
         parts += [f"<h2>{e(target)}</h2>", timeline_svg(on), _memory_table(on)]
+        parts += [_search_section(r) for r in on if r.get("search")]
     parts += _accuracy_table(rows)
     parts.append(report_html._foot(up))
     return "".join(parts)
@@ -304,3 +305,81 @@ def _accuracy_table(rows: list[PipelineRow]) -> list[str]:
             f"<td>{shift.get('centre_mean', '–')}</td></tr>"
         )
     return [*parts, "</table>"]
+
+
+def _search_section(r: PipelineRow) -> str:
+    """The search's combined front: every combination's ms, the measured ones' end-to-end metric, the choice."""
+    found = r["search"]
+    cls = "pass" if found["met"] else "reg"
+    parts = [
+        f"<h3>The stages' schemes chosen together</h3><p class='{cls}'>{e(found['why'])}.</p>",
+        combined_front_svg(found, r.get("budget_ms")),
+        "<table class='search'><tr><th class='l'>combination</th><th>est. ms</th>"
+        f"<th>{e(found['goal']['metric'])} end to end</th><th class='l'>each stage alone</th></tr>",
+    ]
+    alone = {p["variant"]: p["alone"] for front in found["fronts"] for p in front}
+    for i, c in enumerate(found["combinations"]):
+        if not c["measured"]:
+            continue
+        mark = " ✓ chosen" if i == found["chosen"] else ""
+        each = ", ".join(metric_text(found["goal"]["metric"], alone.get(v)) for v in c["variants"])
+        parts.append(
+            f"<tr><td class='l'>{e(' + '.join(c['schemes']))}{mark}</td><td>{c['ms']:.2f}</td>"
+            f"<td>{e(metric_text(found['goal']['metric'], c.get('value')))}</td><td class='l'>{e(each)}</td></tr>"
+        )
+    unmeasured = sum(1 for c in found["combinations"] if not c["measured"])
+    parts.append(
+        f"</table><p class='muted'>{unmeasured} more combinations not measured (dearer than the choice, or "
+        "over the budget). <em>Each stage alone</em>: the stage's own evaluation on its validation set.</p>"
+    )
+    return "".join(parts)
+
+
+def combined_front_svg(found: dict[str, Any], budget: float | None) -> str:
+    """Every combination at its ms (grey ticks), the measured ones at their end-to-end metric, the goal and the budget
+    drawn, the choice ringed."""
+    combos = found["combinations"]
+    measured = [c for c in combos if c["measured"] and c.get("value") is not None]
+    goal = found["goal"]
+    bound = goal.get("min", goal.get("max"))
+    if not measured:
+        return ""
+    xs = [c["ms"] for c in combos] + ([budget] if budget else [])
+    ys = [c["value"] for c in measured] + [bound]
+    span = (max(ys) - min(ys)) or 1.0
+    px, py, out = report_html._plot(
+        760,
+        320,
+        (0.0, max(xs) * 1.05),
+        (min(ys) - span * 0.1, max(ys) + span * 0.1),
+        "the stages' Vela estimates added up (ms)",
+        f"{goal['metric']} end to end",
+    )
+    x0, x1 = px(0.0), px(max(xs) * 1.05)
+    out.append(
+        f"<line class='goal' x1='{x0:.0f}' y1='{py(bound):.1f}' x2='{x1:.0f}' y2='{py(bound):.1f}'/>"
+        f"<text x='{x1 - 4:.0f}' y='{py(bound) - 5:.1f}' text-anchor='end'>goal {bound:g}</text>"
+    )
+    if budget:
+        out.append(
+            f"<line class='goal' x1='{px(budget):.1f}' y1='25' x2='{px(budget):.1f}' y2='270'/>"
+            f"<text x='{px(budget) - 4:.1f}' y='36' text-anchor='end'>budget {budget:.2f} ms</text>"
+        )
+    for c in combos:
+        out.append(
+            f"<line x1='{px(c['ms']):.1f}' y1='262' x2='{px(c['ms']):.1f}' y2='270' style='stroke:#7a7a7a'>"
+            f"<title>{e(' + '.join(c['schemes']))}: {c['ms']:.2f} ms</title></line>"
+        )
+    for i, c in enumerate(combos):
+        if not c["measured"] or c.get("value") is None:
+            continue
+        x, y = px(c["ms"]), py(c["value"])
+        out.append(
+            f"<circle cx='{x:.1f}' cy='{y:.1f}' r='5'><title>{e(' + '.join(c['schemes']))}: {c['ms']:.2f} ms, "
+            f"{e(goal['metric'])} {c['value']:.4g}</title></circle>"
+        )
+        if i == found["chosen"]:
+            out.append(f"<circle class='chosen' cx='{x:.1f}' cy='{y:.1f}' r='11'/>")
+            out.append(f"<text x='{x + 14:.1f}' y='{y + 4:.1f}'>{e(' + '.join(c['schemes']))}</text>")
+    out.append("</svg>")
+    return "".join(out)

@@ -713,6 +713,40 @@ class PipelineMemory(TypedDict):
     fits: Annotated[bool | None, Doc("Both fit what the target declares; null when nothing can be checked.")]
 
 
+class FrontPoint(TypedDict):
+    """A scheme a stage could take: its variant's Vela estimate and its error alone."""
+
+    scheme: Annotated[str, Doc("The scheme.")]
+    variant: Annotated[str, Doc("The stage's variant with it.")]
+    ms: Annotated[float, Doc("Vela's estimate on the search's target, ms.")]
+    cpu_ops: Annotated[int, Doc("Operators Vela left on the CPU (not in ms).")]
+    alone: Annotated[float | None, Doc("The goal's metric of the model alone, on its own validation set.")]
+
+
+class SearchCombination(TypedDict):
+    """A combination of the stages' schemes."""
+
+    schemes: Annotated[list[str], Doc("One per stage.")]
+    variants: Annotated[list[str], Doc("The stages' variants.")]
+    ms: Annotated[float, Doc("The stages' estimates added up, ms.")]
+    cpu_ops: Annotated[int, Doc("The stages' operators left on the CPU: at equal ms, fewer are measured first.")]
+    measured: Annotated[bool, Doc("Measured end to end.")]
+    value: NotRequired[Annotated[float | None, Doc("Measured: the goal's metric end to end.")]]
+    met: NotRequired[Annotated[bool, Doc("Measured: it meets the goal.")]]
+
+
+class PipelineSearchResult(TypedDict):
+    """pipelines.NAME.search: the stages' schemes chosen together (pipeline-search)."""
+
+    met: Annotated[bool, Doc("A combination within the budget meets the goal.")]
+    why: Annotated[str, Doc("What was chosen and why, or what the closest combination would need.")]
+    goal: Annotated[dict[str, Any], Doc("The goal, as project.yaml gives it.")]
+    chosen: Annotated[int | None, Doc("Index into combinations of the choice; null when none meets the goal.")]
+    closest: Annotated[int | None, Doc("The choice, else the measured combination nearest the goal: the row's.")]
+    combinations: Annotated[list[SearchCombination], Doc("Every combination, cheapest first: the combined front.")]
+    fronts: Annotated[list[list[FrontPoint]], Doc("Each stage's schemes.")]
+
+
 class PipelineRow(TypedDict):
     """One pipeline variant: a scheme combination of a pipeline on a target."""
 
@@ -727,6 +761,7 @@ class PipelineRow(TypedDict):
     measured: Annotated[PipelineMeasured | None, Doc("On the first board that runs it; null without one.")]
     memory: Annotated[PipelineMemory | None, Doc("Against targets.NAME.memory.")]
     accuracy: Annotated[PipelineAccuracy | None, Doc("End to end against the float chain.")]
+    search: NotRequired[Annotated[PipelineSearchResult, Doc("The search variant (NAME/search@TARGET)'s choice.")]]
     error: NotRequired[Annotated[Failure, Doc("Present when the pipeline variant failed; its facts are then null.")]]
 
 

@@ -205,6 +205,17 @@ STEPS: tuple[StepKind, ...] = (
         facts=first_and_all("board_agreement", "board_agreements"),
     ),  # a deterministic measurement
     StepKind(
+        name="pipeline-search",
+        doc="choose a pipeline's schemes together: the stages' fronts combined, the combinations within the frame "
+        "budget measured end to end, cheapest first, until one meets the goal",
+        run=pipeline.run_search,
+        options=pipeline.SearchOptions,
+        plan=pipeline.plan_pipeline_search,
+        tools=("ai-edge-litert", "numpy", "pillow"),
+        cached=True,
+        cost=30,
+    ),
+    StepKind(
         name="pipeline-benchmark",
         doc="run a pipeline variant's stages one after another on its frames on a board, as the application does, "
         "and measure its frames per second",

@@ -66,6 +66,9 @@ def budget_rules(planning: Planning) -> tuple[dict[str, Any], ...]:
         if p.budget_ms is not None:
             source = f"pipelines.{name}." + ("fps" if p.fps else "budget_ms")
             rules.append({"pipelines": name, "metric": "pipeline_ms", "max": round(p.budget_ms, 4), "source": source})
+        if p.search is not None:
+            where = {"pipelines": name, "quantization": "search", "targets": p.search.target}
+            rules.append({**where, **p.search.goal.as_dict(), "source": f"pipelines.{name}.search.goal"})
     return tuple(rules)
 
 

@@ -65,15 +65,14 @@ class EvaluateOptions:
 
 
 def plan_pipeline_evaluate(planning: Planning) -> list[Step]:
-    steps = []
+    """One step per chain of quantized models on a set of frames: two pipelines that share one share its step."""
+    steps: list[Step] = []
     for p in planning.project.pipelines.values():
-        frames, in_sample = _frames(planning, p)
-        if frames is None:
-            continue
-        for combination, schemes in p.combinations.items():
-            stages = tuple(_stage(planning, s, scheme) for s, scheme in zip(p.stages, schemes, strict=True))
-            if any(s is None for s in stages):
-                continue  # a stage TensorFlow Lite does not quantize (SyNAP): no quantized .tflite to run
+        for combination in p.combinations:
+            found = _chain_of(planning, p, combination)
+            if found is None or _evaluation(steps, found) is not None:
+                continue
+            stages, frames, in_sample = found
             options = EvaluateOptions(
                 label=pipeline_id(p.name, combination),
                 stages=stages,
@@ -84,6 +83,32 @@ def plan_pipeline_evaluate(planning: Planning) -> list[Step]:
             doc = f"run '{frames.label}' through the float and the quantized chain of {len(stages)} models"
             steps.append(planning.new("pipeline-evaluate", options.label, doc, options))
     return steps
+
+
+def _chain_of(planning: Planning, p: Pipeline, combination: str) -> tuple | None:
+    """(stages, frames, in_sample) a combination is evaluated with; None when it cannot be (no frames, or a stage
+    TensorFlow Lite does not quantize, as SyNAP's: no quantized .tflite to run)."""
+    frames, in_sample = _frames(planning, p)
+    if frames is None:
+        return None
+    schemes = p.combinations[combination]
+    stages = tuple(_stage(planning, s, scheme) for s, scheme in zip(p.stages, schemes, strict=True))
+    return None if any(s is None for s in stages) else (stages, frames, in_sample)
+
+
+def _evaluation(steps: list[Step], found: tuple | None) -> Step | None:
+    """The pipeline-evaluate step among ``steps`` that runs this chain on these frames."""
+    if found is None:
+        return None
+    stages, frames, _ = found
+    return next(
+        (
+            s
+            for s in steps
+            if s.kind.name == "pipeline-evaluate" and (s.options.stages, s.options.frames) == (stages, frames)
+        ),
+        None,
+    )
 
 
 def _frames(planning: Planning, p: Pipeline) -> tuple[Samples | None, bool]:
@@ -149,8 +174,9 @@ class Options:
     pipeline: str
     combination: str
     target: str
-    stages: tuple[Entry, ...]  # each stage's variant: its facts files
+    stages: tuple[Entry, ...]  # each stage's variant: its facts files (a search's: every choice, its record picks)
     accuracy: Path | None = input_file(None)
+    search: Path | None = input_file(None)  # a search variant's record: which of ``stages`` it chose
     measured: tuple[Path, ...] = input_file(())  # each board's pipeline-benchmark record
     budget_ms: float | None = None
     fps: float | None = None
@@ -165,7 +191,7 @@ def plan_pipeline(planning: Planning) -> list[Step]:
     by_id = {v.id: v for v in planning.project.variants}
     for p in planning.project.pipelines.values():
         for combination, schemes in p.combinations.items():
-            evaluated = planning.step_of("pipeline-evaluate", pipeline_id(p.name, combination))
+            evaluated = _evaluation(planning.steps, _chain_of(planning, p, combination))
             for target in p.targets_of(combination):
                 label = pipeline_id(p.name, combination, target)
                 boards = [s for s in planning.steps if s.kind.name == "pipeline-benchmark" and s.options.label == label]
@@ -191,12 +217,43 @@ def plan_pipeline(planning: Planning) -> list[Step]:
                 )
                 doc = f"the {len(stages)} stages' latency, memory and end-to-end accuracy on {target}"
                 steps.append(planning.new("pipeline", options.id, doc, options))
+        searched = planning.step_of("pipeline-search", f"{p.name}@{p.search.target}") if p.search else None
+        if searched is not None:
+            steps.append(_search_variant(planning, p, searched))
     return steps
 
 
+def _search_variant(planning: Planning, p: Pipeline, searched: Step) -> Step:
+    """The pipeline variant NAME/search@TARGET: the combination the search chose, as its record says."""
+    target, memory = p.search.target, planning.project.targets[p.search.target].memory
+    label = pipeline_id(p.name, "search", target)
+    options = Options(
+        id=label,
+        pipeline=p.name,
+        combination="search",
+        target=target,
+        stages=tuple(c.variant for s in searched.options.stages for c in s.choices),
+        search=searched.options.out,
+        budget_ms=p.budget_ms,
+        fps=p.fps,
+        sram_kib=memory.sram_kib,
+        flash_kib=memory.flash_kib,
+        out=planning.paths.pipeline(p.name, "search", target),
+        root=planning.project.root,
+    )
+    doc = f"the combination the search chose on {target}: its latency, memory and end-to-end accuracy"
+    return planning.new("pipeline", label, doc, options)
+
+
 def run(o: Options) -> None:
-    stages = [_stage_row(row(e, o.root)) for e in o.stages]
-    estimated = all(s["npu_ms"] is not None for s in stages)
+    entries, found, accuracy = o.stages, None, json.loads(o.accuracy.read_text()) if o.accuracy else None
+    if o.search is not None:
+        found = json.loads(o.search.read_text())
+        picked = found["combinations"][found["closest"]]["variants"] if found["closest"] is not None else []
+        entries = tuple(next(e for e in o.stages if e.id == v) for v in picked)
+        accuracy = found["accuracy"]
+    stages = [_stage_row(row(e, o.root)) for e in entries]
+    estimated = bool(stages) and all(s["npu_ms"] is not None for s in stages)
     total = round(sum(s["npu_ms"] for s in stages), 4) if estimated else None
     record = {
         "id": o.id,
@@ -209,8 +266,10 @@ def run(o: Options) -> None:
         "estimate": _timing(total, sum(s["cpu_ops"] or 0 for s in stages)) if estimated else None,
         "measured": json.loads(o.measured[0].read_text()) if o.measured else None,
         "memory": _memory(stages, o.sram_kib, o.flash_kib),
-        "accuracy": json.loads(o.accuracy.read_text()) if o.accuracy else None,
+        "accuracy": accuracy,
     }
+    if found is not None:
+        record["search"] = {k: found[k] for k in ("met", "why", "goal", "chosen", "closest", "combinations", "fronts")}
     atomic.write_json(o.out, record)
     shown = f"{total:.2f} ms estimated" if total is not None else "no NPU estimate"
     if record["measured"]:
@@ -371,6 +430,9 @@ def run_benchmark(o: BenchmarkOptions) -> None:
                 outcome = boards.run_exclusive(remote, board, " ".join(shlex.quote(a) for a in argv))
             finally:
                 remote.close()
+    said = [line for line in outcome.stderr.splitlines() if line.startswith("ERROR: ")]
+    if outcome.exit_code == 1 and said:
+        raise boards.BoardError(f"board {board['name']}: the pipeline runner stopped: {said[-1][7:]}")
     benchmark.check_exit(outcome, board, argv[0], "python")
     lines = [line for line in outcome.stdout.strip().splitlines() if line.startswith("{")]
     if not lines:
@@ -439,3 +501,197 @@ def _runner_zip(path: Path) -> None:
             else:
                 add("/".join(parts) + "/__init__.py", b"")  # a folder without one (a namespace package)
         add("__main__.py", f"import sys\nfrom {PIPELINE_RUNNER} import main\n\nsys.exit(main())\n".encode())
+
+
+# --- pipeline-search ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choice:
+    """A scheme a stage could take on the search's target: its variant (the facts files) and its quantized model."""
+
+    scheme: str
+    variant: Entry
+    quantized: Path = input_file()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchStage:
+    stage: StageOptions  # its quantized model is its first choice's: the search swaps it per combination
+    choices: tuple[Choice, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchOptions:
+    label: str  # NAME@TARGET
+    stages: tuple[SearchStage, ...]
+    frames: Samples
+    in_sample: bool
+    goal: dict[str, Any]  # {metric, min | max}, as a gate reads it
+    budget_ms: float
+    measure: int
+    out: Path = output_file()
+    root: Path = unfingerprinted(Path("."))
+
+
+def plan_pipeline_search(planning: Planning) -> list[Step]:
+    steps = []
+    by_id = {v.id: v for v in planning.project.variants}
+    for p in planning.project.pipelines.values():
+        frames, in_sample = _frames(planning, p)
+        if p.search is None or frames is None or p.budget_ms is None:
+            continue
+        target = p.search.target
+        stages = []
+        for s in p.stages:
+            schemes = [q for q in planning.project.quantization if f"{s.unit}/{q}@{target}" in by_id]
+            choices = tuple(
+                Choice(
+                    scheme=q,
+                    variant=entry(planning, by_id[f"{s.unit}/{q}@{target}"]),
+                    quantized=planning.paths.quantized(s.unit, q),
+                )
+                for q in schemes
+                if planning.step_of("quantize", f"{s.unit}/{q}") is not None
+            )
+            stages.append(SearchStage(stage=_stage(planning, s, choices[0].scheme), choices=choices))
+        options = SearchOptions(
+            label=f"{p.name}@{target}",
+            stages=tuple(stages),
+            frames=frames,
+            in_sample=in_sample,
+            goal=p.search.goal.as_dict(),
+            budget_ms=round(p.budget_ms, 4),
+            measure=p.search.measure,
+            out=planning.paths.pipeline(p.name, "search", target).with_name("search.json"),
+            root=planning.project.root,
+        )
+        combos = 1
+        for s in stages:
+            combos *= len(s.choices)
+        doc = f"choose every stage's scheme together: {combos} combinations on {target}, measured cheapest first"
+        steps.append(planning.new("pipeline-search", options.label, doc, options))
+    return steps
+
+
+def run_search(o: SearchOptions) -> None:
+    import itertools
+
+    from tasks.config import quality_gates
+    from tasks.model import pipelines
+    from tasks.progress import progress
+
+    fronts = [[_front_point(c, row(c.variant, o.root), o.goal["metric"]) for c in s.choices] for s in o.stages]
+    combos = sorted(
+        (
+            {
+                "schemes": [p["scheme"] for p in picked],
+                "variants": [p["variant"] for p in picked],
+                "ms": round(sum(p["ms"] for p in picked), 4),
+                "cpu_ops": sum(p["cpu_ops"] for p in picked),
+            }
+            for picked in itertools.product(*fronts)
+        ),
+        key=lambda c: (c["ms"], c["cpu_ops"], c["schemes"]),  # at equal ms, fewer operators left to the CPU first
+    )
+    chains = pipelines.Chains(_model_stages(o), o.frames.files, o.label)
+    within = [c for c in combos if c["ms"] <= o.budget_ms]
+    measured: dict[int, dict[str, Any]] = {}
+    chosen = None
+    for c in (within or combos[:1])[: o.measure]:
+        index = combos.index(c)
+        paths = tuple(_quantized(s, scheme) for s, scheme in zip(o.stages, c["schemes"], strict=True))
+        record = chains.measure(paths, o.in_sample)
+        measured[index] = record
+        value, _ = quality_gates.task_metric(record, o.goal["metric"])
+        c.update({"value": value, "met": value is not None and _meets(o.goal, value)})
+        progress(f"{' + '.join(c['schemes'])}: {c['ms']:.2f} ms, {o.goal['metric']} {value}")
+        if c["met"] and c["ms"] <= o.budget_ms:
+            chosen = index
+            break
+    closest = chosen if chosen is not None else _closest(combos, measured, o.goal)
+    record = {
+        "target": o.label.split("@")[-1],
+        "goal": o.goal,
+        "budget_ms": o.budget_ms,
+        "fronts": fronts,
+        "combinations": [{**c, "measured": i in measured} for i, c in enumerate(combos)],
+        "chosen": chosen,
+        "closest": closest,
+        "met": chosen is not None,
+        "why": _why(combos, closest, chosen, within, o),
+        "accuracy": measured.get(closest),
+    }
+    atomic.write_json(o.out, record)
+    progress(record["why"])
+
+
+def _front_point(c: Choice, r: dict[str, Any], metric: str) -> dict[str, Any]:
+    estimate = r.get("estimate") or {}
+    metrics = (r.get("accuracy") or {}).get("metrics") or {}
+    return {
+        "scheme": c.scheme,
+        "variant": r["id"],
+        "ms": estimate.get("inference_ms", 0.0),
+        "cpu_ops": (r.get("ops") or {}).get("cpu", 0),
+        "alone": metrics.get(metric),
+    }
+
+
+def _model_stages(o: SearchOptions):
+    from tasks.model import pipelines
+
+    return tuple(
+        pipelines.Stage(
+            label=s.stage.label,
+            float_model=s.stage.float_model,
+            quantized=s.stage.quantized,
+            preprocess=s.stage.preprocess,
+            tasks=tuple(t.spec() for t in s.stage.tasks),
+            crop=s.stage.crop,
+            crop_scale=s.stage.crop_scale,
+            square=s.stage.square,
+        )
+        for s in o.stages
+    )
+
+
+def _quantized(s: SearchStage, scheme: str) -> Path:
+    return next(c.quantized for c in s.choices if c.scheme == scheme)
+
+
+def _meets(goal: dict[str, Any], value: float) -> bool:
+    return value >= goal["min"] if goal.get("min") is not None else value <= goal["max"]
+
+
+def _closest(combos: list[dict[str, Any]], measured: dict[int, Any], goal: dict[str, Any]) -> int | None:
+    """The measured combination nearest the goal (the cheapest, when none has the metric)."""
+    scored = [i for i in measured if combos[i].get("value") is not None]
+    if not scored:
+        return min(measured, default=None)
+    sign = -1 if goal.get("min") is not None else 1
+    return min(scored, key=lambda i: (sign * combos[i]["value"], combos[i]["ms"]))
+
+
+def _why(combos, closest, chosen, within, o: SearchOptions) -> str:
+    low = o.goal.get("min")
+    goal = f"{o.goal['metric']} {'>=' if low is not None else '<='} {low if low is not None else o.goal['max']}"
+    tried = sum(1 for c in combos if "value" in c)
+    if chosen is not None:
+        c = combos[chosen]
+        return (
+            f"chose {' + '.join(c['schemes'])}: {c['ms']:.2f} ms of {o.budget_ms:.2f}, {o.goal['metric']} "
+            f"{c['value']:.4g} meets {goal} ({tried} of {len(combos)} combinations measured, the cheapest first)"
+        )
+    if not within:
+        c = combos[0]
+        return (
+            f"no combination fits the {o.budget_ms:.2f} ms budget: the cheapest, {' + '.join(c['schemes'])}, takes "
+            f"{c['ms']:.2f} ms; it would need {c['ms'] - o.budget_ms:.2f} ms less"
+        )
+    c = combos[closest]
+    return (
+        f"no combination within {o.budget_ms:.2f} ms reaches {goal}: the closest, {' + '.join(c['schemes'])} at "
+        f"{c['ms']:.2f} ms, gives {c['value']}; {tried} of the {len(within)} within the budget measured, the "
+        "cheapest first (search.measure measures more)"
+    )

@@ -51,7 +51,7 @@ class SchemeType:
         return self.bits is not None
 
 
-_GOAL = Key(
+GOAL = Key(
     "goal",
     {
         "type": "object",
@@ -75,7 +75,7 @@ _GOAL = Key(
     "Type auto: what the chosen model must reach, measured on the validation set like a gate: a task metric, "
     "or snr_db / cosine (of output, default the worst).",
 )
-_BUDGET = Key(
+BUDGET = Key(
     "budget",
     {
         "type": "object",
@@ -125,7 +125,7 @@ SCHEMES: tuple[SchemeType, ...] = (
         bits=8,
         io=("float32", "int8"),
         synap="int8",
-        keys=(_GOAL, _BUDGET),
+        keys=(GOAL, BUDGET),
     ),
     SchemeType(
         name="float16",
