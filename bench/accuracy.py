@@ -152,12 +152,13 @@ def results_file(given: str | None) -> Path:
     return path / "results.json" if path.is_dir() else path
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def built_results(doc: str) -> dict | None:
+    """The command line's results.json (``--no-build``, or RESULTS): the example built first unless told; None, and
+    said, when there is none."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--no-build", action="store_true", help="read build/results.json as it is")
     parser.add_argument("results", nargs="?", help="a results.json or a build folder, read as it is (nothing built)")
     args = parser.parse_args()
-    started = time.perf_counter()
     if not args.no_build and args.results is None:
         proc = subprocess.run([sys.executable, "-m", "doit", "--continue"], cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0:  # a failed gate still leaves results.json: show it, and say so
@@ -165,8 +166,16 @@ def main() -> int:
     results = results_file(args.results)
     if not results.is_file():
         print(f"no {results}: run make first, or give a build folder", file=sys.stderr)
+        return None
+    return json.loads(results.read_text())
+
+
+def main() -> int:
+    started = time.perf_counter()
+    document = built_results(__doc__)
+    if document is None:
         return 1
-    variants = json.loads(results.read_text())["variants"]
+    variants = document["variants"]
     rows = table(variants)
     printed(HEAD, rows)
     labelled = label_table(variants)

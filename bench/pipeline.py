@@ -18,16 +18,12 @@ RESULTS is another build's results.json, or its build folder: it is read as it i
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
 import time
 
 import _paths  # noqa: F401  (first: the checkout and tests/ on sys.path)
-from accuracy import printed, results_file
+from accuracy import built_results, printed
 
-from support import REPO
 from tasks.model.metrics import headline, metric_text
 
 HEAD = [
@@ -110,23 +106,13 @@ def _choice(search: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-build", action="store_true", help="read build/results.json as it is")
-    parser.add_argument("results", nargs="?", help="a results.json or a build folder, read as it is (nothing built)")
-    args = parser.parse_args()
     started = time.perf_counter()
-    if not args.no_build and args.results is None:
-        proc = subprocess.run([sys.executable, "-m", "doit", "--continue"], cwd=REPO, capture_output=True, text=True)
-        if proc.returncode != 0:  # a failed gate still leaves results.json: show it, and say so
-            print(f"doit exited {proc.returncode} (a failed gate or step; see its output)", file=sys.stderr)
-    results = results_file(args.results)
-    if not results.is_file():
-        print(f"no {results}: run make first, or give a build folder", file=sys.stderr)
+    document = built_results(__doc__)
+    if document is None:
         return 1
-    document = json.loads(results.read_text())
     pipelines = document.get("pipelines") or []
     if not pipelines:
-        print(f"{results} has no pipelines (pipelines: in project.yaml)", file=sys.stderr)
+        print("results.json has no pipelines (pipelines: in project.yaml)", file=sys.stderr)
         return 1
     printed(HEAD, table(pipelines))
     print("\nEach stage alone\n")

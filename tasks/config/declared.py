@@ -696,7 +696,13 @@ PIPELINE = Keys(
                         "type": "object",
                         "additionalProperties": False,
                         "required": ["schemes"],
-                        "properties": {"schemes": schemes_or({"type": ["string", "array"]}), "targets": ref("names")},
+                        "properties": {
+                            "schemes": {
+                                **schemes_or({"type": ["string", "array"]}),
+                                "description": "One scheme for every stage, or a list of one per stage.",
+                            },
+                            "targets": {**ref("names"), "description": "The pipeline's targets it is built on."},
+                        },
                     }
                 ),
             },

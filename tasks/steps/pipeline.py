@@ -195,54 +195,46 @@ def plan_pipeline(planning: Planning) -> list[Step]:
             for target in p.targets_of(combination):
                 label = pipeline_id(p.name, combination, target)
                 boards = [s for s in planning.steps if s.kind.name == "pipeline-benchmark" and s.options.label == label]
-                memory = planning.project.targets[target].memory
                 stages = tuple(
                     entry(planning, by_id[f"{s.unit}/{scheme}@{target}"])
                     for s, scheme in zip(p.stages, schemes, strict=True)
                 )
-                options = Options(
-                    id=label,
-                    pipeline=p.name,
-                    combination=combination,
-                    target=target,
+                options = _options(
+                    planning,
+                    p,
+                    combination,
+                    target,
                     stages=stages,
                     accuracy=evaluated.options.out if evaluated else None,
                     measured=tuple(b.options.out for b in boards),
-                    budget_ms=p.budget_ms,
-                    fps=p.fps,
-                    sram_kib=memory.sram_kib,
-                    flash_kib=memory.flash_kib,
-                    out=planning.paths.pipeline(p.name, combination, target),
-                    root=planning.project.root,
                 )
                 doc = f"the {len(stages)} stages' latency, memory and end-to-end accuracy on {target}"
                 steps.append(planning.new("pipeline", options.id, doc, options))
         searched = planning.step_of("pipeline-search", f"{p.name}@{p.search.target}") if p.search else None
         if searched is not None:
-            steps.append(_search_variant(planning, p, searched))
+            choices = tuple(c.variant for s in searched.options.stages for c in s.choices)
+            options = _options(planning, p, "search", p.search.target, stages=choices, search=searched.options.out)
+            doc = f"the combination the search chose on {p.search.target}: its latency, memory and accuracy"
+            steps.append(planning.new("pipeline", options.id, doc, options))
     return steps
 
 
-def _search_variant(planning: Planning, p: Pipeline, searched: Step) -> Step:
-    """The pipeline variant NAME/search@TARGET: the combination the search chose, as its record says."""
-    target, memory = p.search.target, planning.project.targets[p.search.target].memory
-    label = pipeline_id(p.name, "search", target)
-    options = Options(
-        id=label,
+def _options(planning: Planning, p: Pipeline, combination: str, target: str, **given: Any) -> Options:
+    """A pipeline variant's options: its names, the pipeline's budget, the target's memory, and ``given``."""
+    memory = planning.project.targets[target].memory
+    return Options(
+        id=pipeline_id(p.name, combination, target),
         pipeline=p.name,
-        combination="search",
+        combination=combination,
         target=target,
-        stages=tuple(c.variant for s in searched.options.stages for c in s.choices),
-        search=searched.options.out,
         budget_ms=p.budget_ms,
         fps=p.fps,
         sram_kib=memory.sram_kib,
         flash_kib=memory.flash_kib,
-        out=planning.paths.pipeline(p.name, "search", target),
+        out=planning.paths.pipeline(p.name, combination, target),
         root=planning.project.root,
+        **given,
     )
-    doc = f"the combination the search chose on {target}: its latency, memory and end-to-end accuracy"
-    return planning.new("pipeline", label, doc, options)
 
 
 def run(o: Options) -> None:
