@@ -216,3 +216,19 @@ def test_doit_clean_removes_failure_records(broken_tiny):
     cleaned = ok(doit(tiny, "clean"))
     assert "removed 1 failure record(s)" in cleaned.stderr
     assert not list((tiny / "build" / "failures").glob("*.json"))
+
+
+def test_an_output_a_stopped_run_left_under_an_older_record_is_remade(tiny: Path):
+    """A step stopped after it renamed a new output into place, but before doit recorded its success, leaves that
+    output under the record of its last success (Ctrl-C, then the change undone): the next build remakes it."""
+    clean = results(tiny)
+    variants = rows(tiny)
+    artifact = tiny / variants["tiny/int8@u55"]["artifact"]
+    good = artifact.read_bytes()
+    artifact.write_bytes((tiny / variants["tiny/int8@cpu"]["artifact"]).read_bytes())  # another run's output
+    explained = doit(tiny, "explain", "compile:tiny/int8@u55")
+    assert f"output changed since the step last succeeded: {variants['tiny/int8@u55']['artifact']}" in explained.stdout
+    rebuilt = ok(doit(tiny))
+    assert "compile:tiny/int8@u55" in ran(rebuilt)
+    assert artifact.read_bytes() == good
+    same_as_clean(tiny, clean)

@@ -17,7 +17,7 @@ from doit.dependency import get_file_md5
 
 from tasks.engine import commands as engine
 from tasks.engine import doit_db
-from tasks.engine.wiring import params_unchanged
+from tasks.engine.wiring import changed_outputs, params_unchanged
 
 NEVER_RAN = "no record of an earlier run (a new step, or its record was forgotten)"
 
@@ -116,8 +116,13 @@ def own_reasons(task, tasks: dict, dep, producers: dict[str, str]) -> list[str]:
     reasons: list[str] = []
     for utd, _args, _kwargs in status.reasons.get("uptodate_false", []):
         if isinstance(utd, params_unchanged):
-            old = dep.get_values(task.name).get("_params")
+            values = dep.get_values(task.name)
+            old = values.get("_params")
             reasons.extend(parameter_changes(json.loads(old) if old else None, json.loads(utd.text)))
+            reasons.extend(
+                f"output changed since the step last succeeded: {path} (a run was stopped after writing it)"
+                for path in changed_outputs(task.targets, values)
+            )
         else:
             reasons.append(f"its up-to-date check {utd!r} says no")
     if status.reasons.get("checker_changed"):

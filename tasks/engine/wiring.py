@@ -29,20 +29,55 @@ if TYPE_CHECKING:
 
 
 class params_unchanged:
-    """doit uptodate checker: the step's parameters equal those of its last success.
+    """doit uptodate checker: the step's parameters equal those of its last success, and so do its outputs.
 
     Like doit's ``config_changed`` but keeps the parameters themselves (not a
-    digest) in the database, so a later run can say which one changed.
+    digest) in the database, so a later run can say which one changed.  It
+    keeps each output's size, mtime and md5 too: a step stopped after it
+    renamed a new output into place, but before doit recorded its success,
+    leaves another run's output under the last success's record, which doit
+    (it checks only that outputs exist) would take as up to date.
     """
 
     def __init__(self, text: str):  # the parameters as JSON, keys sorted (task_data())
         self.text = text
 
     def configure_task(self, task) -> None:
-        task.value_savers.append(lambda: {"_params": self.text})
+        task.value_savers.append(lambda: {"_params": self.text, "_outputs": outputs_state(task.targets)})
 
     def __call__(self, task, values) -> bool:
-        return values.get("_params") == self.text
+        return values.get("_params") == self.text and not changed_outputs(task.targets, values)
+
+
+def outputs_state(paths: list[str]) -> dict[str, list]:
+    """Each output's [size, mtime_ns, md5], as a success leaves it."""
+    from doit.dependency import get_file_md5
+
+    found = {}
+    for path in paths:
+        if os.path.isfile(path):
+            st = os.stat(path)
+            found[path] = [st.st_size, st.st_mtime_ns, get_file_md5(path)]
+    return found
+
+
+def changed_outputs(paths: list[str], values: dict[str, Any]) -> list[str]:
+    """The outputs that are not what the last success wrote (a missing one is doit's own reason); none when that
+    success kept no state of them (an older NPUForge).  A new mtime alone (a build restored elsewhere) costs an md5."""
+    from doit.dependency import get_file_md5
+
+    saved = values.get("_outputs")
+    if saved is None:
+        return []
+    changed = []
+    for path in paths:
+        state = saved.get(path)
+        if state is None or not os.path.isfile(path):
+            continue
+        st = os.stat(path)
+        if st.st_size != state[0] or (st.st_mtime_ns != state[1] and get_file_md5(path) != state[2]):
+            changed.append(path)
+    return changed
 
 
 def _rel(path: str, cwd: str) -> str:
