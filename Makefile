@@ -33,9 +33,13 @@ data/digits/.written: $(VENV)/.installed models/digits.py
 	$(PY) models/digits.py data/digits
 	touch $@
 
+# the test files shared out over two processes (a file's tests stay together, with its fixtures); TEST_WORKERS=0
+# runs them in this one
+TEST_WORKERS ?= 2
+
 test: setup $(VENV)/.installed-test system-test-deps toolenvs
 	$(DOIT) fetch
-	$(PY) -m pytest -q --durations=12 tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=12 tests
 
 # Tool environments (tasks/model/toolenvs/*.txt): converters whose pins clash with ours, each in a
 # virtualenv of its own under ~/.cache/npuforge/toolenvs (NPUFORGE_TOOLENVS), made once per lock.
