@@ -22,7 +22,7 @@ from tasks import atomic
 from tasks.errors import StepError
 from tasks.model import datasets
 from tasks.progress import progress
-from tasks.tflite import flatbuffer, runtime
+from tasks.tflite import flatbuffer, runtime, scaling
 
 if TYPE_CHECKING:
     from tasks.results.records import Accuracy
@@ -72,13 +72,7 @@ class Runner:
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         ((name, detail),) = self.inputs.items()
         result = self.runner(**{name: runtime.quantize_input(x, detail)})
-        out = {}
-        for key, value in result.items():
-            scale, zero = self.outputs[key]["quantization"]
-            out[key] = (
-                (value.astype(np.float32) - zero) * scale if np.issubdtype(value.dtype, np.integer) and scale else value
-            )
-        return out
+        return {key: scaling.dequantized(value, self.outputs[key]["quantization"]) for key, value in result.items()}
 
 
 def run(

@@ -300,7 +300,6 @@ def _dequantized(detail: dict, stack: np.ndarray) -> np.ndarray:
     """An output stack [samples, 1, ...] in float: integer outputs through their scale and zero point."""
     import numpy as np
 
-    scale, zero = detail["quantization"]
-    if np.issubdtype(stack.dtype, np.integer) and scale:
-        return (stack.astype(np.float32) - zero) * scale
-    return stack.astype(np.float32)
+    from tasks.tflite.scaling import dequantized
+
+    return dequantized(stack, detail["quantization"]).astype(np.float32)

@@ -55,28 +55,22 @@ class Stage:
         self.detection = spec.get("detection")
         self.seconds = 0.0
 
-    def __call__(self, np, x):
-        if np.issubdtype(self.detail["dtype"], np.integer):
-            scale, zero = self.detail["quantization"]
-            info = np.iinfo(self.detail["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+    def __call__(self, x):
+        from tasks.tflite.scaling import dequantized, quantize_input
+
+        x = quantize_input(x, self.detail)
         start = time.perf_counter()
-        got = self.runner(**{self.input: x.astype(self.detail["dtype"])})
+        got = self.runner(**{self.input: x})
         self.seconds += time.perf_counter() - start
-        out = {}
-        for name, value in got.items():
-            scale, zero = self.outputs[name]["quantization"]
-            integer = np.issubdtype(value.dtype, np.integer) and scale
-            out[name] = (value.astype(np.float32) - zero) * scale if integer else value
-        return out
+        return {name: dequantized(value, self.outputs[name]["quantization"]) for name, value in got.items()}
 
 
-def frame(np, stages, image):
+def frame(stages, image):
     """One frame through the chain; whether it reached the last stage."""
     from tasks.model import crops, datasets
 
     first = stages[0]
-    outputs = first(np, datasets.decoded(image, first.shape, first.preprocess))
+    outputs = first(datasets.decoded(image, first.shape, first.preprocess))
     to_image = datasets.frame(image.width, image.height, first.shape, first.preprocess).point
     for before, stage in zip(stages, stages[1:], strict=False):
         found = crops.handed_on(
@@ -84,7 +78,7 @@ def frame(np, stages, image):
         )
         if found is None:
             return False
-        outputs = stage(np, crops.cut(image, found, tuple(stage.shape), stage.preprocess))
+        outputs = stage(crops.cut(image, found, tuple(stage.shape), stage.preprocess))
         size = (stage.shape[1], stage.shape[2])
         to_image = lambda u, v, found=found, size=size: found.to_image(u, v, size)  # noqa: E731
     return True
@@ -101,7 +95,6 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    import numpy as np
     from PIL import Image
 
     from tasks.boards.runners.litert_outputs import _interpreter_module
@@ -115,14 +108,14 @@ def _run(args) -> int:
         with Image.open(path) as im:
             images.append(im.convert("RGB"))
     for image in images[: args.warmup]:
-        frame(np, stages, image)
+        frame(stages, image)
     for s in stages:
         s.seconds = 0.0
     times, carried = [], 0
     for _ in range(args.passes):
         for image in images:
             start = time.perf_counter()
-            carried += frame(np, stages, image)
+            carried += frame(stages, image)
             times.append((time.perf_counter() - start) * 1000)
     count = len(times)
     stage_ms = [s.seconds * 1000 / count for s in stages]

@@ -184,21 +184,16 @@ def _on_board(model: Path, inputs: Path, tmp: Path, board: Reach, count: int) ->
 
 
 def _check(outcome: boards.Outcome, board: Reach, argv: list[str]) -> None:
-    where = f"board {board['name']}"
-    remote = board["host"] != "local"
-    if outcome.exit_code in (124, 137) and remote:  # killed by the board's timeout
-        raise boards.BoardError(
-            f"{where}: the runner did not finish within {board['timeout']:g} s; "
-            "check the board (is it busy, is the model too slow?), raise timeout or lower agreement.samples"
-        )
-    if outcome.exit_code == 127 and remote:  # the shell found no such command
-        raise boards.BoardError(
-            f"{where}: {argv[0]} is not installed on the board (exit 127); install Python with ai-edge-litert "
-            f"there, or give its path as boards.{board['name']}.benchmark.python"
-        )
-    if outcome.exit_code != 0:
-        tail = "\n".join((outcome.stdout + "\n" + outcome.stderr).strip().splitlines()[-4:])
-        raise boards.BoardError(f"{where}: the outputs runner exited with code {outcome.exit_code}:\n{tail}")
+    benchmark.check_exit(
+        outcome,
+        board,
+        argv[0],
+        "python",
+        what="the outputs runner",
+        slow="the runner did not finish within {timeout} s; check the board (is it busy, is the model too slow?), "
+        "raise timeout or lower agreement.samples",
+        install="Python with ai-edge-litert",
+    )
 
 
 def _download(remote: boards.Ssh | boards.Adb, path: str, board: Reach) -> bytes:

@@ -143,23 +143,32 @@ def run(o: Options) -> None:
     _measure(o.artifact, o.out, {**o.board, **o.connection})
 
 
-def check_exit(outcome: boards.Outcome, board: Reach, command: str, key: str) -> None:
-    """A board command that did not finish, was not found or failed, as a BoardError naming the board; ``key`` is
-    the board setting that names ``command`` (python, command, …)."""
+def check_exit(
+    outcome: boards.Outcome,
+    board: Reach,
+    command: str,
+    key: str,
+    *,
+    what: str = "the benchmark",
+    slow: str = "the command did not finish within {timeout} s; check the board (is it busy, is the model too "
+    "slow?) or raise timeout",
+    install: str = "it",
+) -> None:
+    """A board command that did not finish, was not found or failed, as a BoardError naming the board.
+
+    ``key`` is the board setting that names ``command`` (python, command, …); ``what`` names the command in a
+    failure, ``slow`` says what to do when it timed out, ``install`` what to install when it is missing."""
     where = f"board {board['name']}"
     if outcome.exit_code in (124, 137) and board["host"] != "local":  # killed by the board's timeout
-        raise boards.BoardError(
-            f"{where}: the command did not finish within {board['timeout']:g} s; "
-            "check the board (is it busy, is the model too slow?) or raise timeout"
-        )
+        raise boards.BoardError(f"{where}: " + slow.format(timeout=format(board["timeout"], "g")))
     if outcome.exit_code == 127 and board["host"] != "local":  # the shell found no such command
         raise boards.BoardError(
             f"{where}: {command} is not installed on the board "
-            f"(exit 127); install it there, or give its path as boards.{board['name']}.benchmark.{key}"
+            f"(exit 127); install {install} there, or give its path as boards.{board['name']}.benchmark.{key}"
         )
     if outcome.exit_code != 0:
         tail = "\n".join((outcome.stdout + "\n" + outcome.stderr).strip().splitlines()[-4:])
-        raise boards.BoardError(f"{where}: the benchmark exited with code {outcome.exit_code}:\n{tail}")
+        raise boards.BoardError(f"{where}: {what} exited with code {outcome.exit_code}:\n{tail}")
 
 
 def _measure(model: Path, out: Path, board: Reach) -> None:

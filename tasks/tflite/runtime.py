@@ -9,6 +9,7 @@ import numpy as np
 
 from tasks.tflite.flatbuffer import read_bytes
 from tasks.tflite.opcodes import op_histogram
+from tasks.tflite.scaling import quantize_input as quantize_input  # the name its callers use
 
 
 def interpreter(
@@ -59,12 +60,3 @@ def describe(model_bytes: bytes, **extra: Any) -> dict[str, Any]:
         "size_bytes": len(model_bytes),
         **extra,
     }
-
-
-def quantize_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    """A float sample as an interpreter input of ``detail``'s type (quantized with its scale and zero point)."""
-    if np.issubdtype(detail["dtype"], np.integer):
-        scale, zero = detail["quantization"]
-        info = np.iinfo(detail["dtype"])
-        x = np.clip(np.round(x / scale + zero), info.min, info.max)
-    return x.astype(detail["dtype"])

@@ -29,10 +29,20 @@ LAYOUTS = {
 }
 
 
+def _layout(spec: dict) -> dict:
+    """values and points of a task: its own, else its layout's."""
+    return {**LAYOUTS.get(spec.get("layout", ""), {}), **{k: spec[k] for k in ("values", "points") if k in spec}}
+
+
+def values_of(spec: dict) -> int:
+    """Numbers per landmark (x and y first)."""
+    return _layout(spec).get("values", 2)
+
+
 def points(spec: dict, flat: np.ndarray, name: str) -> np.ndarray:
     """[samples, points, 2]: the (x, y) of each landmark."""
-    layout = {**LAYOUTS.get(spec.get("layout", ""), {}), **{k: spec[k] for k in ("values", "points") if k in spec}}
-    values = layout.get("values", 2)
+    layout = _layout(spec)
+    values = values_of(spec)
     count = flat.shape[1] // values
     if flat.shape[1] % values:
         raise StepError(
