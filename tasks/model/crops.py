@@ -148,7 +148,8 @@ def cut(image: Image.Image, found: Region, shape: tuple[int, ...], pre: Preproce
     from tasks.model.datasets import normalised
 
     height, width, channels = shape[1], shape[2], shape[3]
-    source = image.convert("RGB" if channels == 3 else "L")
+    mode = "RGB" if channels == 3 else "L"
+    source = image if image.mode == mode else image.convert(mode)
     crop = source.transform(
         (width, height), PILImage.Transform.AFFINE, found.affine((height, width)), PILImage.Resampling.BILINEAR
     )

@@ -152,6 +152,18 @@ def image(path: Path, shape: list[int], pre: Preprocess, name: str) -> np.ndarra
     """Decode, resize (letterbox | stretch | crop), normalise: (pixel - mean) / scale."""
     from PIL import Image
 
+    fits(shape, pre, name)
+    channels = shape[3]
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB" if channels == 3 else "L")
+    except Exception as exc:
+        raise StepError(f"datasets.{name}: cannot decode image {path} ({exc})") from None
+    return decoded(im, shape, pre)
+
+
+def fits(shape: list[int], pre: Preprocess, name: str) -> None:
+    """That images go into a model input of ``shape`` as ``pre`` says (``decoded`` takes it as given)."""
     if len(shape) != 4 or shape[3] not in (1, 3):
         raise StepError(
             f"datasets.{name}: images need a model input [1, H, W, 1 or 3]; this model takes {list(shape)}; "
@@ -168,12 +180,6 @@ def image(path: Path, shape: list[int], pre: Preprocess, name: str) -> np.ndarra
             raise StepError(
                 f"datasets.{name}.preprocess.{key}: {len(value)} values for {channels} channels; give 1 or {channels}"
             )
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB" if channels == 3 else "L")
-    except Exception as exc:
-        raise StepError(f"datasets.{name}: cannot decode image {path} ({exc})") from None
-    return decoded(im, shape, pre)
 
 
 def decoded(im: Image.Image, shape: list[int], pre: Preprocess) -> np.ndarray:

@@ -70,6 +70,7 @@ class Chains:
     """A pipeline's float chain on its frames, run once, and quantized chains measured against it."""
 
     def __init__(self, stages: tuple[Stage, ...], frames: tuple[Path, ...], label: str):
+        from tasks.model import datasets
         from tasks.model.accuracy import Runner
 
         if not frames:
@@ -77,10 +78,9 @@ class Chains:
         self.stages, self.frames, self.label = stages, frames, label
         self.floats = [Runner(s.float_model.read_bytes()) for s in stages]
         self.shapes = [_shape(r, s.label) for r, s in zip(self.floats, stages, strict=True)]
+        datasets.fits(self.shapes[0], stages[0].preprocess, stages[0].label)  # the first stage takes whole frames
         self.images = [_open(path, label) for path in frames]
-        self.wanted = [
-            _chain(stages, self.floats, self.shapes, im, p) for im, p in zip(self.images, frames, strict=True)
-        ]
+        self.wanted = [_chain(stages, self.floats, self.shapes, image) for image in self.images]
 
     def measure(self, quantized: tuple[Path, ...], in_sample: bool) -> dict[str, Any]:
         """The chain of ``quantized`` (one model per stage) against the float chain: records.PipelineAccuracy."""
@@ -90,8 +90,8 @@ class Chains:
         quants = [Runner(q.read_bytes()) for q in quantized]
         reference, test, crossed, regions = [], [], [], []
         counts = {"frames": len(self.frames), "reference_frames": 0, "misses": 0, "false_alarms": 0}
-        for i, (path, image, want) in enumerate(zip(self.frames, self.images, self.wanted, strict=True), 1):
-            got = _chain(stages, quants, shapes, image, path)
+        for i, (image, want) in enumerate(zip(self.images, self.wanted, strict=True), 1):
+            got = _chain(stages, quants, shapes, image)
             counts["reference_frames"] += want.outputs is not None
             counts["misses"] += want.outputs is not None and got.outputs is None
             counts["false_alarms"] += want.outputs is None and got.outputs is not None
@@ -135,12 +135,12 @@ def _open(path: Path, label: str) -> Image.Image:
         raise StepError(f"{label}: cannot decode frame {path} ({exc})") from None
 
 
-def _chain(stages, runners, shapes, image: Image.Image, path: Path) -> Chain:
-    """One frame through one chain of models."""
+def _chain(stages, runners, shapes, image: Image.Image) -> Chain:
+    """One frame (decoded once, for every chain) through one chain of models."""
     from tasks.model import datasets
 
     first = stages[0]
-    outputs = runners[0](datasets.image(path, shapes[0], first.preprocess, first.label))
+    outputs = runners[0](datasets.decoded(image, shapes[0], first.preprocess))
     frame = datasets.frame(image.width, image.height, shapes[0], first.preprocess)
     to_image, found = frame.point, None
     for k in range(1, len(stages)):
@@ -194,19 +194,12 @@ def _reframed(tasks, outputs: dict, own: Region, reference: Region, size: tuple[
         points = keypoints.points(spec, flat, name)[0]
         normalized = spec.get("coordinates", "pixels") == "normalized"
         unit = np.array([size[1], size[0]], dtype=np.float64) if normalized else np.ones(2)
-        grid = flat.reshape(-1, _values(spec))
+        grid = flat.reshape(-1, keypoints.values_of(spec))
         for j, (u, v) in enumerate(points * unit):
             x, y = own.to_image(float(u), float(v), size)
             grid[j, :2] = np.array(reference.from_image(x, y, size)) / unit
         moved[name] = grid.reshape(np.shape(outputs[name])).astype(np.float32)
     return moved
-
-
-def _values(spec: dict) -> int:
-    """Numbers per landmark, as tasks.model.metrics.keypoints reads them."""
-    from tasks.model.metrics import keypoints
-
-    return int(spec.get("values", keypoints.LAYOUTS.get(spec.get("layout", ""), {}).get("values", 2)))
 
 
 def _shift(regions: list[tuple[Region, Region]]) -> dict[str, float]:

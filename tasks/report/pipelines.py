@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from tasks.model.metrics import LABELS, metric_text
+from tasks.model.metrics import LABELS, headline, metric_text
 from tasks.report import html as report_html
 from tasks.report import verdicts
 
@@ -65,11 +65,9 @@ def _fits(r: PipelineRow) -> tuple[str, str]:
 
 
 def _headline(r: PipelineRow) -> str:
-    metrics = (r.get("accuracy") or {}).get("metrics") or {}
-    for name in METRICS_SHOWN:
-        if metrics.get(name) is not None and name != "pipeline_miss_rate":
-            return f"{LABELS.get(name, name)} {metric_text(name, metrics[name])}"
-    return "–"
+    """The last stage's headline task metric end to end (tasks.model.metrics.headline)."""
+    shown = headline(r.get("accuracy"))
+    return f"{LABELS.get(shown[0], shown[0])} {metric_text(*shown)}" if shown else "–"
 
 
 def _frames(r: PipelineRow) -> str:

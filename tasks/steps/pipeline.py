@@ -54,6 +54,21 @@ class StageOptions:
     crop_scale: float | None = None
     square: bool = True
 
+    def model_stage(self):
+        """The stage as tasks/model/pipelines.py runs it."""
+        from tasks.model import pipelines
+
+        return pipelines.Stage(
+            label=self.label,
+            float_model=self.float_model,
+            quantized=self.quantized,
+            preprocess=self.preprocess,
+            tasks=tuple(t.spec() for t in self.tasks),
+            crop=self.crop,
+            crop_scale=self.crop_scale,
+            square=self.square,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class EvaluateOptions:
@@ -133,12 +148,11 @@ def _stage(planning: Planning, s, scheme: str) -> StageOptions | None:
     if quantize is None:
         return None
     model = planning.project.models[s.model]
-    dataset = planning.project.datasets.get(model.validation or model.calibration or "")
     return StageOptions(
         label=f"{s.unit}/{scheme}",
         float_model=planning.paths.float_model(s.unit),
         quantized=planning.paths.quantized(s.unit, scheme),
-        preprocess=dataset.preprocess if dataset else Preprocess(),
+        preprocess=_preprocess(planning, model),
         tasks=tuple(evaluate.TaskOptions.of(t) for t in model.tasks),
         crop=s.crop,
         crop_scale=s.crop_scale,
@@ -146,23 +160,16 @@ def _stage(planning: Planning, s, scheme: str) -> StageOptions | None:
     )
 
 
+def _preprocess(planning: Planning, model) -> Preprocess:
+    """How a stage's model takes an image: its validation (else calibration) dataset's preprocessing."""
+    dataset = planning.project.datasets.get(model.validation or model.calibration or "")
+    return dataset.preprocess if dataset else Preprocess()
+
+
 def run_evaluate(o: EvaluateOptions) -> None:
     from tasks.model import pipelines
 
-    stages = tuple(
-        pipelines.Stage(
-            label=s.label,
-            float_model=s.float_model,
-            quantized=s.quantized,
-            preprocess=s.preprocess,
-            tasks=tuple(t.spec() for t in s.tasks),
-            crop=s.crop,
-            crop_scale=s.crop_scale,
-            square=s.square,
-        )
-        for s in o.stages
-    )
-    pipelines.run(stages, o.frames.files, o.out, o.label, o.in_sample)
+    pipelines.run(tuple(s.model_stage() for s in o.stages), o.frames.files, o.out, o.label, o.in_sample)
 
 
 # --- pipeline -----------------------------------------------------------------------------------------
@@ -343,6 +350,7 @@ def plan_pipeline_benchmark(planning: Planning) -> list[Step]:
     """A pipeline variant on the board that measures its first stage's variant."""
     steps = []
     assigned = {v.id: board for v, board in planning.board_assignments()}
+    by_id = {v.id: v for v in planning.project.variants}
     for p in planning.project.pipelines.values():
         frames, _ = _frames(planning, p)
         if frames is None or frames.kind != "images":
@@ -353,7 +361,6 @@ def plan_pipeline_benchmark(planning: Planning) -> list[Step]:
                 board = assigned.get(ids[0])
                 if board is None:
                     continue
-                by_id = {v.id: v for v in planning.project.variants}
                 stages = tuple(
                     _board_stage(planning, s, by_id[i], p.stages[k + 1] if k + 1 < len(p.stages) else None)
                     for k, (s, i) in enumerate(zip(p.stages, ids, strict=True))
@@ -375,11 +382,10 @@ def plan_pipeline_benchmark(planning: Planning) -> list[Step]:
 
 def _board_stage(planning: Planning, s, v, after) -> BoardStage:
     model = planning.project.models[s.model]
-    dataset = planning.project.datasets.get(model.validation or model.calibration or "")
     detection = next((t for t in model.tasks if t.type == "detection"), None) if after is not None else None
     return BoardStage(
         artifact=planning.artifact(v),
-        preprocess=dataset.preprocess if dataset else Preprocess(),
+        preprocess=_preprocess(planning, model),
         crop=s.crop,
         crop_scale=s.crop_scale,
         square=s.square,
@@ -569,10 +575,11 @@ def plan_pipeline_search(planning: Planning) -> list[Step]:
 def run_search(o: SearchOptions) -> None:
     import itertools
 
-    from tasks.config import quality_gates
+    from tasks.config.project import Goal
     from tasks.model import pipelines
     from tasks.progress import progress
 
+    goal = Goal(**o.goal)
     fronts = [[_front_point(c, row(c.variant, o.root), o.goal["metric"]) for c in s.choices] for s in o.stages]
     combos = sorted(
         (
@@ -586,7 +593,7 @@ def run_search(o: SearchOptions) -> None:
         ),
         key=lambda c: (c["ms"], c["cpu_ops"], c["schemes"]),  # at equal ms, fewer operators left to the CPU first
     )
-    chains = pipelines.Chains(_model_stages(o), o.frames.files, o.label)
+    chains = pipelines.Chains(tuple(s.stage.model_stage() for s in o.stages), o.frames.files, o.label)
     within = [c for c in combos if c["ms"] <= o.budget_ms]
     measured: dict[int, dict[str, Any]] = {}
     chosen = None
@@ -595,13 +602,12 @@ def run_search(o: SearchOptions) -> None:
         paths = tuple(_quantized(s, scheme) for s, scheme in zip(o.stages, c["schemes"], strict=True))
         record = chains.measure(paths, o.in_sample)
         measured[index] = record
-        value, _ = quality_gates.task_metric(record, o.goal["metric"])
-        c.update({"value": value, "met": value is not None and _meets(o.goal, value)})
-        progress(f"{' + '.join(c['schemes'])}: {c['ms']:.2f} ms, {o.goal['metric']} {value}")
+        c.update({"value": goal.value({"accuracy": record}), "met": goal.met({"accuracy": record})})
+        progress(f"{' + '.join(c['schemes'])}: {c['ms']:.2f} ms, {goal.metric} {c['value']}")
         if c["met"] and c["ms"] <= o.budget_ms:
             chosen = index
             break
-    closest = chosen if chosen is not None else _closest(combos, measured, o.goal)
+    closest = chosen if chosen is not None else _closest(combos, measured, goal)
     record = {
         "target": o.label.split("@")[-1],
         "goal": o.goal,
@@ -611,7 +617,7 @@ def run_search(o: SearchOptions) -> None:
         "chosen": chosen,
         "closest": closest,
         "met": chosen is not None,
-        "why": _why(combos, closest, chosen, within, o),
+        "why": _why(combos, closest, chosen, within, o.budget_ms, goal),
         "accuracy": measured.get(closest),
     }
     atomic.write_json(o.out, record)
@@ -630,60 +636,37 @@ def _front_point(c: Choice, r: dict[str, Any], metric: str) -> dict[str, Any]:
     }
 
 
-def _model_stages(o: SearchOptions):
-    from tasks.model import pipelines
-
-    return tuple(
-        pipelines.Stage(
-            label=s.stage.label,
-            float_model=s.stage.float_model,
-            quantized=s.stage.quantized,
-            preprocess=s.stage.preprocess,
-            tasks=tuple(t.spec() for t in s.stage.tasks),
-            crop=s.stage.crop,
-            crop_scale=s.stage.crop_scale,
-            square=s.stage.square,
-        )
-        for s in o.stages
-    )
-
-
 def _quantized(s: SearchStage, scheme: str) -> Path:
     return next(c.quantized for c in s.choices if c.scheme == scheme)
 
 
-def _meets(goal: dict[str, Any], value: float) -> bool:
-    return value >= goal["min"] if goal.get("min") is not None else value <= goal["max"]
-
-
-def _closest(combos: list[dict[str, Any]], measured: dict[int, Any], goal: dict[str, Any]) -> int | None:
+def _closest(combos: list[dict[str, Any]], measured: dict[int, Any], goal) -> int | None:
     """The measured combination nearest the goal (the cheapest, when none has the metric)."""
     scored = [i for i in measured if combos[i].get("value") is not None]
     if not scored:
         return min(measured, default=None)
-    sign = -1 if goal.get("min") is not None else 1
+    sign = -1 if goal.higher_is_better else 1
     return min(scored, key=lambda i: (sign * combos[i]["value"], combos[i]["ms"]))
 
 
-def _why(combos, closest, chosen, within, o: SearchOptions) -> str:
-    low = o.goal.get("min")
-    goal = f"{o.goal['metric']} {'>=' if low is not None else '<='} {low if low is not None else o.goal['max']}"
+def _why(combos, closest, chosen, within, budget_ms: float, goal) -> str:
+    """What the search chose and why; or what the closest combination gives and would need."""
     tried = sum(1 for c in combos if "value" in c)
     if chosen is not None:
         c = combos[chosen]
         return (
-            f"chose {' + '.join(c['schemes'])}: {c['ms']:.2f} ms of {o.budget_ms:.2f}, {o.goal['metric']} "
-            f"{c['value']:.4g} meets {goal} ({tried} of {len(combos)} combinations measured, the cheapest first)"
+            f"chose {' + '.join(c['schemes'])}: {c['ms']:.2f} ms of {budget_ms:.2f}, {goal.metric} "
+            f"{c['value']:.4g} meets {goal.text()} ({tried} of {len(combos)} combinations measured, the cheapest first)"
         )
     if not within:
         c = combos[0]
         return (
-            f"no combination fits the {o.budget_ms:.2f} ms budget: the cheapest, {' + '.join(c['schemes'])}, takes "
-            f"{c['ms']:.2f} ms; it would need {c['ms'] - o.budget_ms:.2f} ms less"
+            f"no combination fits the {budget_ms:.2f} ms budget: the cheapest, {' + '.join(c['schemes'])}, takes "
+            f"{c['ms']:.2f} ms; it would need {c['ms'] - budget_ms:.2f} ms less"
         )
     c = combos[closest]
     return (
-        f"no combination within {o.budget_ms:.2f} ms reaches {goal}: the closest, {' + '.join(c['schemes'])} at "
+        f"no combination within {budget_ms:.2f} ms reaches {goal.text()}: the closest, {' + '.join(c['schemes'])} at "
         f"{c['ms']:.2f} ms, gives {c['value']}; {tried} of the {len(within)} within the budget measured, the "
         "cheapest first (search.measure measures more)"
     )
