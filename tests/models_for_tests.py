@@ -92,3 +92,15 @@ def identity_conv():
 def random_dataset(count: int = 8, name: str = "noise") -> Samples:
     """What a step gets for ``random: {seed: 0, count: N}``: uniform samples in [0, 1)."""
     return Samples(name=name, kind="random", seed=0, count=count, low=0.0, high=1.0)
+
+
+def calibrated_by_step(float_model: Path, dataset: Samples, folder: Path) -> dict[str, Path]:
+    """The calibrate step run on ``dataset``: the quantize step's ``ranges`` and ``calibrated`` options."""
+    from tasks.steps import calibrate
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ranges, model = folder / "calibration.json", folder / "calibrated.tflite"
+    calibrate.run(
+        calibrate.Options(label="calibrated", dataset=dataset, model=float_model, out=ranges, calibrated=model)
+    )
+    return {"ranges": ranges, "calibrated": model}

@@ -89,7 +89,7 @@ def test_calibration_image_reruns_quantize(tiny: Path):
 
     Image.new("RGB", (20, 20), (200, 10, 10)).save(tiny / "data" / "img1.png")
     steps = ran(ok(doit(tiny)))
-    assert {"quantize:tiny/int8", "quantize:tiny/a16w8"} <= steps
+    assert {"calibrate:tiny", "quantize:tiny/int8", "quantize:tiny/a16w8"} <= steps
     assert not any(s.startswith(("import:", "fetch:")) for s in steps)
 
 
@@ -112,6 +112,7 @@ def test_builder_argument_reruns_from_import(tiny: Path):
     rerun = {
         "import:tiny",
         "rewrite:tiny",
+        "calibrate:tiny",
         "quantize:tiny/int8",
         "quantize:tiny/a16w8",
         "evaluate:tiny/int8",

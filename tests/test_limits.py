@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models_for_tests import imported
+from models_for_tests import calibrated_by_step, imported
 from tasks.model.datasets import Samples
 from tasks.steps import limits, quantize
 
@@ -52,7 +52,7 @@ def check(tmp_path: Path, calibration: tuple[Path, ...], validation: tuple[Path,
             model=float_model,
             out=quantized,
             facts=tmp_path / "q.json",
-            dataset=cal,
+            **calibrated_by_step(float_model, cal, tmp_path / "calibrated"),
         )
     )
     out = tmp_path / "limits.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models_for_tests import identity_conv, imported, keras_net, random_dataset
+from models_for_tests import calibrated_by_step, identity_conv, imported, keras_net, random_dataset
 from tasks.errors import StepError
 from tasks.model import quant_errors
 from tasks.model.datasets import Samples
@@ -62,7 +62,7 @@ def quantize_with(
             model=float_model,
             out=out,
             facts=facts,
-            dataset=dataset,
+            **calibrated_by_step(float_model, dataset, folder / "calibrated"),
             errors_dataset=dataset,
             errors_csv=folder / "quant_errors.csv",
         )
@@ -155,7 +155,7 @@ def test_snr_matches_theory_for_a_quantized_identity_like_layer(tmp_path: Path):
             model=float_out,
             out=out,
             facts=tmp_path / "q.json",
-            dataset=NOISE,
+            **calibrated_by_step(float_out, NOISE, tmp_path / "calibrated"),
         )
     )
     rows = {r["tensor"]: r for r in quant_errors.layer_errors(float_out.read_bytes(), out.read_bytes(), samples)}

@@ -52,6 +52,7 @@ def test_task_names_and_dependencies(tmp_path: Path):
     assert names == [
         "import:tiny",
         "rewrite:tiny",
+        "calibrate:tiny",
         "quantize:tiny/int8",
         "quantize:tiny/a16w8",
         "evaluate:tiny/int8",
@@ -75,7 +76,13 @@ def test_task_names_and_dependencies(tmp_path: Path):
     quant = by_name["quantize:tiny/int8"]  # starts from the rewritten float model (a Vela target uses it)
     assert by_name["rewrite:tiny"].file_dep == (project.build_dir / "tiny" / "tiny_float.tflite",)
     assert quant.file_dep[0] == project.build_dir / "tiny" / "tiny_rewritten.tflite"
-    assert sorted(p.name for p in quant.file_dep[1:]) == ["img0.png", "img1.png", "img2.png"]
+    # calibrated once for both schemes, on the calibration images, from the same start
+    calibrate = by_name["calibrate:tiny"]
+    assert sorted(p.name for p in calibrate.file_dep) == ["img0.png", "img1.png", "img2.png", "tiny_rewritten.tflite"]
+    assert quant.file_dep[0] in calibrate.file_dep
+    assert set(calibrate.targets) <= set(quant.file_dep) and set(calibrate.targets) <= set(
+        by_name["quantize:tiny/a16w8"].file_dep
+    )
     evaluate = by_name["evaluate:tiny/int8"]
     assert evaluate.file_dep[:2] == (project.build_dir / "tiny" / "tiny_float.tflite", quant.targets[0])
     limits = by_name["limits:tiny/int8"]  # the same start as quantize, one validation sample, the quantized model

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models_for_tests import imported, keras_net, random_dataset, run_tflite
+from models_for_tests import calibrated_by_step, imported, keras_net, random_dataset, run_tflite
 from tasks.model import datasets
 from tasks.steps import quantize
 from tasks.tflite import flatbuffer, opcodes
@@ -26,10 +26,16 @@ def float_model(tmp_path_factory) -> Path:
 def run_scheme(float_model: Path, tmp_path: Path, **scheme) -> tuple[bytes, dict]:
     full = quantize.Scheme(**{"type": "int8", "io": "float32", "per_channel": True, **scheme})
     out, facts = tmp_path / "q.tflite", tmp_path / "q.json"
-    dataset = random_dataset() if full.type in ("int8", "int16x8") else None
+    calibrated = calibrated_by_step(float_model, random_dataset(), tmp_path) if full.type in ("int8", "int16x8") else {}
     quantize.run(
         quantize.Options(
-            scheme=full, label="net/q", where=WHERE, model=float_model, out=out, facts=facts, dataset=dataset
+            scheme=full,
+            label="net/q",
+            where=WHERE,
+            model=float_model,
+            out=out,
+            facts=facts,
+            **calibrated,
         )
     )
     return out.read_bytes(), json.loads(facts.read_text())
@@ -84,6 +90,28 @@ def test_dynamic_and_float16(float_model: Path, tmp_path: Path):
     x = np.random.default_rng(0).random((1, 12, 12, 3), dtype=np.float32)
     reference = run_tflite(float_model.read_bytes(), x)[0]
     np.testing.assert_allclose(run_tflite(fp16, x)[0], reference, atol=1e-2 * np.ptp(reference))
+
+
+@pytest.mark.parametrize("kind", ["int8", "int16x8"])
+def test_quantized_from_the_calibrate_steps_model_as_tflite_calibrating_itself(
+    float_model: Path, tmp_path: Path, kind: str
+):
+    # the reference: TensorFlow Lite's own calls, calibrating inside (what TFLiteConverter does after conversion)
+    import tensorflow as tf
+    from tensorflow.lite.python import convert
+    from tensorflow.lite.python.optimize import calibrator
+
+    content, facts = run_scheme(float_model, tmp_path, type=kind)
+    xs = list(datasets.samples(random_dataset(), [1, 12, 12, 3]))
+    cal = calibrator.Calibrator(calibrator.add_intermediate_tensors(float_model.read_bytes()))
+    if kind == "int8":
+        calibrated = cal.calibrate(lambda: ([x] for x in xs))
+        reference = convert.mlir_quantize(calibrated, False, input_data_type=tf.float32, output_data_type=tf.float32)
+    else:
+        reference = cal.calibrate_and_quantize(
+            lambda: ([x] for x in xs), tf.float32, tf.float32, True, tf.int16, tf.int64
+        )
+    assert content == bytes(reference) and facts["calibration_samples"] == len(xs) == 8
 
 
 def test_same_inputs_give_identical_bytes(float_model: Path, tmp_path: Path):

@@ -92,7 +92,12 @@ class Paths:
         return self.build / unit / quant / "graph.json"
 
     def calibration(self, unit: str) -> Path:
+        """The calibrate step's ranges (and how many samples made them)."""
         return self.build / unit / "calibration.json"
+
+    def calibrated(self, unit: str) -> Path:
+        """The calibrate step's model: the float model with TensorFlow Lite's calibrator's ranges."""
+        return self.build / unit / "calibrated.tflite"
 
     def search_dir(self, unit: str, quant: str) -> Path:
         """An automatic scheme's sensitivity table and search record."""

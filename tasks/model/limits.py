@@ -29,6 +29,7 @@ def run(
     good_db: float,
 ) -> None:
     from tasks.model import quantizer
+    from tasks.model.calibration import Calibration
 
     content = start.read_bytes()
     shape = flatbuffer.single_input_shape(flatbuffer.read_bytes(content, label), label)
@@ -36,7 +37,7 @@ def run(
     if not xs:
         raise StepError(f"{label}: validation dataset '{sample.label}' has no samples")
     progress(f"calibrating on one validation sample of '{sample.label}'")
-    one, _ = quantizer.quantize_content(content, scheme, sample, label)
+    one, _ = quantizer.quantize_content(content, scheme, Calibration(dataset=sample), label)
     (x,) = xs
     expected = Runner(float_model.read_bytes())(x)
     dataset_model, one_model = Runner(quantized.read_bytes())(x), Runner(one)(x)

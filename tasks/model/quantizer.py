@@ -1,10 +1,10 @@
 """Float .tflite → quantized .tflite: the work of the quantize step (tasks/steps/quantize.py).
 
-int8 and int16x8 use TensorFlow Lite's calibrator and quantizer (the path
-``TFLiteConverter`` takes after conversion, applied to the canonical float
-.tflite); dynamic and float16 use ai-edge-quantizer, which works on .tflite
-directly.  Overrides (mixed precision), and int8 weights rounded by OCTAV or
-MSE, are an ai-edge-quantizer recipe fed with TensorFlow Lite's calibration
+int8 and int16x8 use TensorFlow Lite's quantizers (the path ``TFLiteConverter``
+takes after conversion, applied to the canonical float .tflite, calibrated once
+by the calibrate step); dynamic and float16 use ai-edge-quantizer, which works
+on .tflite directly.  Overrides (mixed precision), and int8 weights rounded by
+OCTAV or MSE, are an ai-edge-quantizer recipe fed with the same calibration
 (tasks/model/calibration.py), so their int8 layers match the int8 scheme's.  An
 automatic scheme is quantized as the mixed scheme its search chose
 (tasks/model/mixed_search.py).  Calibration order is fixed, so the same inputs give
@@ -20,7 +20,8 @@ from typing import Any
 
 from tasks import atomic
 from tasks.errors import StepError
-from tasks.model import calibration, datasets, quant_errors, schemes
+from tasks.model import datasets, quant_errors, schemes
+from tasks.model.calibration import Calibration
 from tasks.model.schemes import Scheme, Where
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, opcodes, runtime, surgery
@@ -31,15 +32,14 @@ def run(
     out: Path,
     facts: Path,
     scheme: Scheme,
-    dataset: datasets.Samples | None,
+    calibration: Calibration | None,
     label: str,
     where: Where,
     errors_dataset: datasets.Samples | None = None,
     errors_csv: Path | None = None,
-    ranges: Path | None = None,
     search: Path | None = None,
 ) -> None:
-    """``ranges``: the calibrate step's (schemes that take them); ``search``: an automatic scheme's choice."""
+    """``calibration``: the calibrate step's (calibrated schemes); ``search``: an automatic scheme's choice."""
     from tasks.model.importers import refuse_custom_ops
     from tasks.planning.options import to_json
 
@@ -52,8 +52,7 @@ def run(
         progress(f"the search's choice: {chosen['summary']}")
         scheme = scheme.chosen(chosen["scheme"])
         shown = {**shown, "chosen": chosen["scheme"]}
-    qsvs = calibration.read(ranges) if ranges else None
-    result, samples = quantize_content(content, scheme, dataset, label, qsvs)
+    result, samples = quantize_content(content, scheme, calibration, label, recipe=search is not None)
     described = runtime.describe(result, scheme=shown, calibration_samples=samples, precision=precision(result))
     floats = left_in_float(result, scheme, label, where)
     if floats:
@@ -120,20 +119,14 @@ def float_remedies(found: list[dict[str, Any]], scheme_name: str, model_key: str
 
 
 def quantize_content(
-    content: bytes,
-    scheme: Scheme,
-    dataset: datasets.Samples | None,
-    label: str,
-    qsvs: tuple[dict[str, Any], int] | None = None,
+    content: bytes, scheme: Scheme, calibration: Calibration | None, label: str, recipe: bool = False
 ) -> tuple[bytes, int | None]:
     """The float model ``content`` quantized by ``scheme``, and how many samples calibrated it (None: not calibrated).
 
-    ``qsvs``: ranges (and their sample count) from calibration.read; else a recipe calibrates on ``dataset``."""
-    if scheme.recipe or qsvs is not None:
-        if qsvs is None:
-            model = flatbuffer.read_bytes(content, label)
-            xs = list(datasets.samples(dataset, flatbuffer.single_input_shape(model, label)))
-            qsvs = calibration.as_qsvs(calibration.ranges(content, xs, dataset.name, label), len(xs)), len(xs)
+    ``recipe``: by an ai-edge-quantizer recipe even when the scheme is plain int8 (an automatic scheme's choice is
+    quantized as its candidates were)."""
+    if scheme.recipe or recipe:
+        qsvs = (calibration or Calibration()).qsvs(content, label)
         parts = [f"{len(scheme.overrides)} override(s)"] if scheme.overrides else ["int8"]
         parts += [f"{scheme.weights} weights"] if scheme.weights != "min_max" else []
         progress(f"quantizing with ai-edge-quantizer: {', '.join(parts)}, ranges of {qsvs[1]} samples")
@@ -142,7 +135,7 @@ def quantize_content(
     if quantize is None:
         own = ", ".join(s.name for s in schemes.SCHEMES if s.quantize)
         raise StepError(f"quantization type {scheme.type!r} is not one of {own}")
-    return quantize(content, scheme, dataset, label)
+    return quantize(content, scheme, calibration, label)
 
 
 def _layer_errors(float_content: bytes, result: bytes, dataset: datasets.Samples, label: str) -> list[dict[str, Any]]:

@@ -95,7 +95,7 @@ STEPS: tuple[StepKind, ...] = (
     ),
     StepKind(
         name="calibrate",
-        doc="record the float model's activation ranges on its calibration set, for the schemes that reuse them",
+        doc="calibrate the float model on its calibration set once, for every calibrated scheme of it",
         run=calibrate.run,
         options=calibrate.Options,
         plan=calibrate.plan_calibrate,

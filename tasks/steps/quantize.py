@@ -1,9 +1,10 @@
 """quantize: float .tflite → quantized .tflite, its facts and the per-layer error table.
 
-int8 and int16x8 use TensorFlow Lite's calibrator and quantizer; dynamic and
-float16 (and mixed precision) use ai-edge-quantizer.  The work is in
-tasks/model/quantizer.py; calibration order is fixed, so the same inputs give the
-same bytes.
+int8 and int16x8 use TensorFlow Lite's quantizers; dynamic and float16 (and
+mixed precision) use ai-edge-quantizer.  A calibrated scheme quantizes from the
+calibrate step's calibration of its model, shared by all its schemes.  The work
+is in tasks/model/quantizer.py; calibration order is fixed, so the same inputs
+give the same bytes.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ class Options:
     model: Path = input_file()  # the float (or rewritten float) model
     out: Path = output_file()
     facts: Path = output_file()
-    dataset: Samples | None = None  # calibration samples (integer schemes)
     errors_dataset: Samples | None = None  # samples for the per-layer error table
     errors_csv: Path | None = output_file(None)
-    ranges: Path | None = input_file(None)  # the calibrate step's (mixed, auto, octav / mse weights)
+    ranges: Path | None = input_file(None)  # the calibrate step's ranges (calibrated schemes)
+    calibrated: Path | None = input_file(None)  # and its calibrated model
     search: Path | None = input_file(None)  # an automatic scheme's choice (the search step's)
 
 
@@ -49,8 +50,7 @@ def plan_quantize(planning: Planning) -> list[Step]:
             overrides=tuple(o.as_dict() for o in q.overrides),
             weights=q.weights,
         )
-        calibrated = q.calibrated and not q.uses_ranges  # else the calibrate step's ranges, or no calibration
-        dataset = planning.samples(model.calibration, model) if calibrated else None
+        calibrate = planning.step_of("calibrate", unit) if q.calibrated else None
         errors, _ = planning.validation_samples(model)
         search = planning.step_of("search", scheme_of(unit, quant_name))
         options = Options(
@@ -60,42 +60,32 @@ def plan_quantize(planning: Planning) -> list[Step]:
             model=planning.start_of(unit),
             out=planning.paths.quantized(unit, quant_name),
             facts=planning.paths.quantize_facts(unit, quant_name),
-            dataset=dataset,
             errors_dataset=errors,
             errors_csv=planning.paths.quant_errors(unit, quant_name) if errors else None,
-            ranges=planning.paths.calibration(unit) if q.uses_ranges else None,
+            ranges=calibrate.options.out if calibrate else None,
+            calibrated=calibrate.options.calibrated if calibrate else None,
             search=search.options.out if search else None,
         )
-        steps.append(
-            planning.new("quantize", scheme_of(unit, quant_name), _doc(scheme, dataset, q.uses_ranges), options)
-        )
+        dataset = calibrate.options.dataset if calibrate else None
+        steps.append(planning.new("quantize", scheme_of(unit, quant_name), _doc(scheme, dataset), options))
     return steps
 
 
-def _doc(scheme: Scheme, dataset: Samples | None, ranges: bool) -> str:
+def _doc(scheme: Scheme, dataset: Samples | None) -> str:
     return (
         f"quantize the float model: {scheme.type}, io {scheme.io}, "
         f"{'per-channel' if scheme.per_channel else 'per-tensor'}"
         + (f", {len(scheme.overrides)} override(s)" if scheme.overrides else "")
         + (f", {scheme.weights} weights" if scheme.weights != "min_max" else "")
-        + (f", calibrated on '{dataset.name}'" if dataset else "")
-        + (", with the calibrate step's ranges" if ranges else "")
+        + (f", calibrated on '{dataset.name}' (the calibrate step's ranges)" if dataset else "")
     )
 
 
 def run(o: Options) -> None:
     from tasks.model import quantizer
+    from tasks.model.calibration import Calibration
 
+    calibration = Calibration(facts=o.ranges, model=o.calibrated) if o.ranges else None
     quantizer.run(
-        o.model,
-        o.out,
-        o.facts,
-        o.scheme,
-        o.dataset,
-        o.label,
-        o.where,
-        o.errors_dataset,
-        o.errors_csv,
-        o.ranges,
-        o.search,
+        o.model, o.out, o.facts, o.scheme, calibration, o.label, o.where, o.errors_dataset, o.errors_csv, o.search
     )

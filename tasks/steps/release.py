@@ -44,7 +44,7 @@ class Artifact:
     """A released variant: what ships, the reports beside it, and what it was built from."""
 
     id: str
-    params: dict[str, Any]  # the fingerprints of its quantize and compile steps
+    params: dict[str, Any]  # the fingerprints of its calibrate, quantize and compile steps
     artifact: Path = input_file()
     reports: tuple[Path, ...] = input_file()
     inputs: tuple[Path, ...] = input_file()
@@ -122,11 +122,12 @@ def _artifact(planning: Planning, v: Variant) -> Artifact:
     built = {t for s in planning.steps if s.kind.name != "fetch" for t in s.targets}  # fetched models are sources
     import_ = planning.step_of("import", v.model)
     quantize = planning.step_of("quantize", v.scheme)  # none for SyNAP, which quantizes itself
+    calibrate = planning.step_of("calibrate", v.unit) if quantize else None  # its calibration images
     compile_ = planning.step_of("compile", v.id)  # Vela's or SyNAP's; none for compiler: none
     inputs = list(import_.file_dep) if import_ else []
     reports: list[Path] = [quantize.options.facts] if quantize else []
     params = {}
-    for kind, step in (("quantize", quantize), ("compile", compile_)):
+    for kind, step in (("calibrate", calibrate), ("quantize", quantize), ("compile", compile_)):
         if step is not None:
             inputs += [p for p in step.file_dep if p not in built]
             params[kind] = planning.fingerprint(step)

@@ -23,10 +23,10 @@ from tasks.keys import Key
 from tasks.model.schemes import converter, weights_only
 
 if TYPE_CHECKING:
-    from tasks.model.datasets import Samples
+    from tasks.model.calibration import Calibration
 
-# (content, scheme, calibration samples, label) -> (the quantized model, how many samples calibrated it)
-Quantize = Callable[[bytes, "Scheme", "Samples | None", str], tuple[bytes, int | None]]
+# (content, scheme, its calibration, label) -> (the quantized model, how many samples calibrated it)
+Quantize = Callable[[bytes, "Scheme", "Calibration | None", str], tuple[bytes, int | None]]
 
 
 @dataclass(frozen=True, kw_only=True)

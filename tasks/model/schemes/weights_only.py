@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 from tasks.progress import progress
 
 if TYPE_CHECKING:
-    from tasks.model.datasets import Samples
+    from tasks.model.calibration import Calibration
     from tasks.model.schemes import Scheme
 
 
-def dynamic(content: bytes, scheme: Scheme, dataset: Samples | None, label: str) -> tuple[bytes, None]:
+def dynamic(content: bytes, scheme: Scheme, calibration: Calibration | None, label: str) -> tuple[bytes, None]:
     return _weights(content, scheme, dynamic=True), None
 
 
-def float16(content: bytes, scheme: Scheme, dataset: Samples | None, label: str) -> tuple[bytes, None]:
+def float16(content: bytes, scheme: Scheme, calibration: Calibration | None, label: str) -> tuple[bytes, None]:
     return _weights(content, scheme, dynamic=False), None
 
 
