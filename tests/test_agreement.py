@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sshd
 
-from models_for_tests import identity_conv, imported, keras_net, random_dataset
+from models_for_tests import calibrated_by_step, identity_conv, imported, keras_net, random_dataset
 from support import doit, ok, ran, tiny_project
 from tasks import config
 from tasks.boards.transport import BoardError
@@ -50,7 +50,7 @@ def int8_model(folder: Path, keras_model) -> Path:
             model=float_model,
             out=out,
             facts=folder / "quantize.json",
-            dataset=random_dataset(),
+            **calibrated_by_step(float_model, random_dataset(), folder / "calibrated"),
         )
     )
     return out

@@ -159,7 +159,7 @@ def test_fixing_one_variant_while_another_still_fails(tiny: Path):
 def test_a_build_stopped_at_its_first_failure_marks_what_it_did_not_finish(tiny: Path):
     """A variant compiled but not analysed is 'not built' at the analyse step: no traceback."""
     clean = rows(tiny)
-    made = ("import:tiny", "rewrite:tiny", "quantize:tiny/int8", "compile:tiny/int8@u55")
+    made = ("import:tiny", "rewrite:tiny", "calibrate:tiny", "quantize:tiny/int8", "compile:tiny/int8@u55")
     kept = set().union(*(targets(tiny, step) for step in made))
     for path in (tiny / "build" / "tiny").rglob("*"):  # as a build that stopped after the compile leaves it
         if path.is_file() and path not in kept:

@@ -13,6 +13,7 @@ from support import doit, ok, ran, restored, tiny_project
 CACHED = {
     "import:tiny",
     "rewrite:tiny",
+    "calibrate:tiny",
     "quantize:tiny/int8",
     "quantize:tiny/a16w8",
     "evaluate:tiny/int8",

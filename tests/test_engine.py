@@ -189,8 +189,8 @@ def test_two_builds_at_once_queue_and_lose_nothing(tiny):
     assert second.returncode == 0, second_err
     assert f"waiting for another build of this project (pid {first.pid}) …" in second_err
     assert ran(subprocess.CompletedProcess([], 0, second_out, "")) == set(), "the second build redid work"
-    assert len(ran(subprocess.CompletedProcess([], 0, first_out + first_rest, ""))) == 20
-    assert "all 20 steps are up to date" in ok(doit(project, "explain")).stdout
+    assert len(ran(subprocess.CompletedProcess([], 0, first_out + first_rest, ""))) == 21
+    assert "all 21 steps are up to date" in ok(doit(project, "explain")).stdout
     assert broken_artifacts(project / "build") == []
 
 
@@ -234,8 +234,11 @@ def test_explain_names_the_files_a_dataset_gained_and_lost_and_each_input_once(t
         text.replace('images: "data/*.png"', 'images: ["data/img0.png", "data/img2.png"]')
     )
     why = _explain(tiny)
-    assert why["quantize:tiny/int8"][0] == (
+    assert why["calibrate:tiny"][0] == (
         'parameter dataset.files (datasets.pics: its files, split or limit): 3 → 2 items; -"data/img1.png"'
+    )
+    assert why["quantize:tiny/int8"][0] == (
+        'parameter errors_dataset.files (datasets.pics: its files, split or limit): 3 → 2 items; -"data/img1.png"'
     )
     assert len(why["quantize:tiny/int8"]) == len(set(why["quantize:tiny/int8"]))
     assert explain.parameter_changes({"f": ["a", "b"]}, {"f": ["b", "a"]}) == [
@@ -273,7 +276,7 @@ def test_explain_names_a_missing_output_and_a_forgotten_record(tiny):
 
 
 def test_explain_says_which_steps_run_every_time_and_when_nothing_would_run(tiny):
-    assert ok(doit(tiny, "explain")).stdout == "all 20 steps are up to date; nothing would run.\n"
+    assert ok(doit(tiny, "explain")).stdout == "all 21 steps are up to date; nothing would run.\n"
     text = (tiny / "project.yaml").read_text()
     write(tiny / "project.yaml", text + 'release: {version: "0.1", variants: ["tiny/int8@u65"]}\n')
     why = _explain(tiny, "verify-release")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models_for_tests import imported, keras_net, random_dataset
+from models_for_tests import calibrated_by_step, imported, keras_net, random_dataset
 from tasks.model import quant_errors
 from tasks.report import graph as report_graph
 from tasks.steps import graph, quantize
@@ -72,7 +72,7 @@ def test_real_model_budget_and_the_graph_overlay(tmp_path: Path):
             model=float_model,
             out=out,
             facts=tmp_path / "q.json",
-            dataset=data,
+            **calibrated_by_step(float_model, data, tmp_path / "calibrated"),
             errors_dataset=data,
             errors_csv=errors,
         )

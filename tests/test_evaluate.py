@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models_for_tests import identity_conv, imported, random_dataset
+from models_for_tests import calibrated_by_step, identity_conv, imported, random_dataset
 from support import doit, ok, ran
 from tasks.config import quality_gates as gates
 from tasks.model import accuracy
@@ -43,7 +43,7 @@ def test_identity_model_snr_matches_rounding_theory(tmp_path: Path, io: str):
             model=float_model,
             out=quantized,
             facts=tmp_path / "q.json",
-            dataset=UNIFORM,
+            **calibrated_by_step(float_model, UNIFORM, tmp_path / "calibrated"),
         )
     )
     out = tmp_path / "accuracy.json"

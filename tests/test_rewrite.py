@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models_for_tests import imported, run_tflite
+from models_for_tests import calibrated_by_step, imported, run_tflite
 from support import doit, ok, ran, write
 from tasks.errors import StepError
 from tasks.model.datasets import Preprocess, Samples
@@ -107,20 +107,23 @@ def _int8(model: Path, out: Path) -> Path:
             model=model,
             out=out,
             facts=out.with_suffix(".json"),
-            dataset=Samples(
-                name="random",
-                kind="random",
-                preprocess=Preprocess(size=None, resize="letterbox", mean=(0.0,), scale=(1.0,), color="rgb"),
-                seed=0,
-                count=16,
-                low=-1.0,
-                high=1.0,
-                limit=None,
-                files=(),
-            ),
+            **calibrated_by_step(model, UNIFORM_16, out.with_name(f"{out.stem}_calibrated")),
         )
     )
     return out
+
+
+UNIFORM_16 = Samples(
+    name="random",
+    kind="random",
+    preprocess=Preprocess(size=None, resize="letterbox", mean=(0.0,), scale=(1.0,), color="rgb"),
+    seed=0,
+    count=16,
+    low=-1.0,
+    high=1.0,
+    limit=None,
+    files=(),
+)
 
 
 def test_int8_of_the_rewritten_model_is_within_one_step_of_int8_of_the_original(nets, tmp_path):

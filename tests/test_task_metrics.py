@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models_for_tests import imported, random_dataset, run_tflite
+from models_for_tests import calibrated_by_step, imported, random_dataset, run_tflite
 from support import doit, ok, ran, write
 from tasks.model import datasets
 from tasks.steps import evaluate, quantize
@@ -47,7 +47,7 @@ def test_keypoint_metrics_of_a_quantized_model_match_its_raw_outputs(tmp_path: P
             model=float_model,
             out=quantized,
             facts=tmp_path / "q.json",
-            dataset=data,
+            **calibrated_by_step(float_model, data, tmp_path / "calibrated"),
         )
     )
     out = tmp_path / "accuracy.json"
