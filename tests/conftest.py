@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -10,6 +11,20 @@ from pathlib import Path
 import pytest
 
 from support import FETCHED, PHOTOS, doit, ok, tiny_project
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist, each test process and everything it starts (doit, its step workers, sshd) on cores of
+    its own, as a CI job of its own would be: a build then plans for the cores it has (tasks/engine/capacity.py)
+    and starts one warm TensorFlow worker, not one per core of the machine, each paying the ~5 s import, while
+    the other test process's builds use the other cores."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= count:
+        os.sched_setaffinity(0, cores[int(worker.removeprefix("gw")) % count :: count])
+
 
 needs_example = pytest.mark.skipif(
     not (FETCHED / "pose_detection.tflite").exists() or not PHOTOS.exists(),
