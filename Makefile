@@ -33,8 +33,8 @@ data/digits/.written: $(VENV)/.installed models/digits.py
 	$(PY) models/digits.py data/digits
 	touch $@
 
-# the test files shared out over two processes (a file's tests stay together, with its fixtures); TEST_WORKERS=0
-# runs them in this one
+# the test files shared out over two processes (a file's tests stay together, with its fixtures), each on
+# cores of its own (tests/conftest.py); TEST_WORKERS=0 runs them in this one
 TEST_WORKERS ?= 2
 
 test: setup $(VENV)/.installed-test system-test-deps toolenvs
