@@ -11,16 +11,20 @@ all: setup
 
 setup: $(VENV)/.installed data/photos/.copied data/digits/.written
 
-# The checkout itself goes in editable, without dependencies: that registers its
-# doit plugins (build database, build lock, `doit explain`).
+# uv (its pin in requirements.txt) installs the pinned requirements: the same packages as pip, in about
+# 10 s instead of a minute (it reads PyPI, or UV_INDEX_URL).  The checkout itself goes in editable, without
+# dependencies: that registers its doit plugins (build database, build lock, `doit explain`).
+UV := $(VENV)/bin/uv
+
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check $$(grep '^uv==' requirements.txt)
+	$(UV) pip install --quiet --python $(PY) -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(UV) pip install --quiet --python $(PY) -r requirements-test.txt
 	touch $@
 
 # the example's photographs, and 16 crops, shrinks and mirror images of each (data/augmented)
