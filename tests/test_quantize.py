@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +28,8 @@ def run_scheme(float_model: Path, tmp_path: Path, **scheme) -> tuple[bytes, dict
     full = quantize.Scheme(**{"type": "int8", "io": "float32", "per_channel": True, **scheme})
     out, facts = tmp_path / "q.tflite", tmp_path / "q.json"
     calibrated = calibrated_by_step(float_model, random_dataset(), tmp_path) if full.type in ("int8", "int16x8") else {}
-    quantize.run(
-        quantize.Options(
-            scheme=full,
-            label="net/q",
-            where=WHERE,
-            model=float_model,
-            out=out,
-            facts=facts,
-            **calibrated,
-        )
-    )
+    options = quantize.Options(scheme=full, label="net/q", where=WHERE, model=float_model, out=out, facts=facts)
+    quantize.run(replace(options, **calibrated))
     return out.read_bytes(), json.loads(facts.read_text())
 
 
