@@ -89,3 +89,16 @@ def test_a_release_refuses_variants_that_fail_their_gates_unless_overridden(tiny
     ]
     assert u65["gates"][0]["value"] > 0 and cpu["gates"] == []
     assert u65["accuracy"]["samples"] == 3 and u65["accuracy"]["outputs"]["logits"]["snr_db"] > 0
+
+
+def test_only_a_calibrated_scheme_is_released_with_the_calibrate_step(tmp_path: Path):
+    from tasks import config
+    from tasks.engine import plan
+
+    tiny_project(tmp_path)
+    text = (tmp_path / "project.yaml").read_text().replace("  a16w8:", "  fp16: {type: float16}\n  a16w8:")
+    (tmp_path / "project.yaml").write_text(text + 'release: {version: "0.1", variants: ["tiny/*@cpu"]}\n')
+    planning = plan.planning(config.load(tmp_path / "project.yaml"))
+    shipped = {a.id: a for a in planning.step_of("release").options.variants}
+    assert list(shipped["tiny/int8@cpu"].params) == ["calibrate", "quantize"]
+    assert list(shipped["tiny/fp16@cpu"].params) == ["quantize"]  # float16 weights read no calibration

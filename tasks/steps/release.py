@@ -122,7 +122,8 @@ def _artifact(planning: Planning, v: Variant) -> Artifact:
     built = {t for s in planning.steps if s.kind.name != "fetch" for t in s.targets}  # fetched models are sources
     import_ = planning.step_of("import", v.model)
     quantize = planning.step_of("quantize", v.scheme)  # none for SyNAP, which quantizes itself
-    calibrate = planning.step_of("calibrate", v.unit) if quantize else None  # its calibration images
+    # the calibration images, for a scheme that quantizes from the calibrate step's ranges
+    calibrate = planning.step_of("calibrate", v.unit) if quantize and quantize.options.ranges else None
     compile_ = planning.step_of("compile", v.id)  # Vela's or SyNAP's; none for compiler: none
     inputs = list(import_.file_dep) if import_ else []
     reports: list[Path] = [quantize.options.facts] if quantize else []
