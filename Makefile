@@ -16,17 +16,17 @@ setup: $(VENV)/.installed data/photos/.copied data/digits/.written
 # it, a process that imports TensorFlow where .pyc files are not written (PYTHONDONTWRITEBYTECODE) compiles
 # it again, 16 s instead of 6.  The checkout itself goes in editable, without dependencies: that registers
 # its doit plugins (build database, build lock, `doit explain`).
-UV := $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY)
+UV_INSTALL := $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $$(grep '^uv==' requirements.txt)
-	$(UV) -r requirements.txt
+	$(UV_INSTALL) -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
-	$(UV) -r requirements-test.txt
+	$(UV_INSTALL) -r requirements-test.txt
 	touch $@
 
 # the example's photographs, and 16 crops, shrinks and mirror images of each (data/augmented)

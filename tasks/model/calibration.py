@@ -120,8 +120,9 @@ class Calibration:
         """The calibrated model (as ``calibrated`` gives it) of the float model ``content``, and its sample count."""
         if self.model is not None and self.facts is not None:
             return self.model.read_bytes(), json.loads(self.facts.read_text())["samples"]
-        xs = _samples(content, self._dataset(label), label)
-        return calibrated(content, xs, self._dataset(label).name, label), len(xs)
+        dataset = self._dataset(label)
+        xs = _samples(content, dataset, label)
+        return calibrated(content, xs, dataset.name, label), len(xs)
 
     def qsvs(self, content: bytes, label: str) -> tuple[dict[str, dict[str, Any]], int]:
         """The ranges as ai-edge-quantizer's quantization statistics, and their sample count."""
