@@ -82,6 +82,14 @@ def test_ssh_board_uploads_once(server, model: Path, tmp_path: Path):
     assert second["bytes_sent"] == 0
 
 
+def test_max_seconds_stops_the_measured_runs_on_time(server, model: Path, tmp_path: Path):
+    board = {**server.board(), "runs": 1_000_000, "max_seconds": 0.3}  # a million runs would take minutes
+    result = bench(model, tmp_path / "b.json", board)
+    assert "--max_secs=0.3" in result["command"]
+    assert 1 <= result["runs"] < 1_000_000 and result["latency_ms"]["avg"] > 0
+    assert result["runs"] * result["latency_ms"]["avg"] / 1000 < 3  # the runs stopped near 0.3 s, not at 1e6
+
+
 def test_pinned_host_key_is_accepted_without_known_hosts(server, model: Path, tmp_path: Path):
     board = server.board(known_hosts=str(tmp_path / "empty"), host_key=server.host_fingerprint)
     assert bench(model, tmp_path / "b.json", board)["runs"] == 3

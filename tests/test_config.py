@@ -271,6 +271,16 @@ def test_board_names_undefined_target_and_needs_command(project):
     ]
 
 
+def test_a_board_measures_for_at_most_max_seconds_and_unset_it_is_not_part_of_the_settings(project):
+    board = "boards:\n  b: {host: 10.0.0.2, targets: [cpu], benchmark: {runs: 20%s}}\n"
+    plain = config.load(project(GOOD + board % "")).boards["b"].settings()
+    capped = config.load(project(GOOD + board % ", max_seconds: 2")).boards["b"].settings()
+    assert "max_seconds" not in plain and capped == {**plain, "max_seconds": 2.0}
+    assert "boards.b.benchmark.max_seconds: 0 is out of range (exclusiveMinimum 0)" in error_of(
+        project(GOOD + board % ", max_seconds: 0")
+    )
+
+
 def test_release_glob_matching_no_variant(project):
     path = project(GOOD + 'release: {version: "1.0", variants: ["net/int16*"]}\n')
     assert error_of(path).endswith(

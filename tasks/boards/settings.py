@@ -24,6 +24,7 @@ class BoardBase(TypedDict):
     threads: int
     warmup: int  # runs before the timed ones
     runs: int  # timed runs
+    max_seconds: NotRequired[float]  # the timed runs stop after this long
     transport: str  # ssh | adb
     serial: str | None  # adb serial
     env: dict[str, str]  # environment of the benchmark command

@@ -533,6 +533,12 @@ BENCHMARK = Keys(
         integer("threads", "CPU threads of the interpreter.", minimum=1, default=1),
         integer("warmup", "Runs before the measured ones.", minimum=0, default=5),
         integer("runs", "Measured runs.", minimum=1, default=50),
+        number(
+            "max_seconds",
+            "Stop the measured runs once they have taken this long, before `runs` if need be (at least one run; "
+            "benchmark_model's --max_secs; synap_cli runs `runs`): for models that run slowly on a board's CPU.",
+            exclusive_minimum=0,
+        ),
         Key(
             "delegates",
             {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string", "minLength": 1}},

@@ -232,6 +232,7 @@ class Board:
     threads: int = 1
     warmup: int = 5
     runs: int = 50
+    max_seconds: float | None = None  # stop the measured runs after this long
     transport: str = "ssh"  # ssh | adb
     serial: str | None = None  # adb serial
     delegates: dict[str, str] = field(default_factory=dict)  # named delegate -> library on this board
@@ -269,6 +270,7 @@ class Board:
             "serial": self.serial,
             "env": dict(sorted(self.env.items())),
             "synap_cli": self.synap_cli,
+            **({"max_seconds": self.max_seconds} if self.max_seconds is not None else {}),  # unset: as before
         }
 
     def delegate_library(self, delegate: str | None) -> str | None:

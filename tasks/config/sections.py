@@ -310,6 +310,7 @@ class Reader:
             threads=run.value(bench, "threads"),
             warmup=run.value(bench, "warmup"),
             runs=run.value(bench, "runs"),
+            max_seconds=float(bench["max_seconds"]) if "max_seconds" in bench else None,
             transport=board.value(v, "transport"),
             serial=v.get("serial"),
             delegates=dict(bench.get("delegates", {})),

@@ -42,7 +42,11 @@ if TYPE_CHECKING:
 
 RUNNER_MODULE = "tasks.boards.runners.litert_outputs"  # copied to the board by content
 RUNNER = Path(importlib.util.find_spec(RUNNER_MODULE).origin)
-TIMING_ONLY = ("--warmup_runs=", "--num_runs=")  # benchmark arguments that do not change what the interpreter computes
+TIMING_ONLY = (
+    "--warmup_runs=",
+    "--num_runs=",
+    "--max_secs=",
+)  # benchmark arguments that do not change what the interpreter computes
 
 
 @dataclass(frozen=True, kw_only=True)

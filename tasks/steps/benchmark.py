@@ -119,6 +119,7 @@ def _args(board: BoardSettings, graph: str) -> list[str]:
         f"--graph={graph}",
         f"--warmup_runs={board['warmup']}",
         f"--num_runs={board['runs']}",
+        *([f"--max_secs={board['max_seconds']:g}"] if board.get("max_seconds") else []),
         *runtime_args(board),
     ]
 
@@ -176,7 +177,8 @@ def _measure(model: Path, out: Path, board: Reach) -> None:
     sent = 0
     env_words = _env_prefix(board.get("env") or {})
     if board["host"] == "local":
-        progress(f"running on this machine ({board['runs']} runs, {board['threads']} thread(s))")
+        most = f", at most {board['max_seconds']:g} s" if board.get("max_seconds") else ""
+        progress(f"running on this machine ({board['runs']} runs{most}, {board['threads']} thread(s))")
         argv = [sys.executable, str(RUNNER), *_args(board, str(model))]
         outcome = boards.Local(board).run(argv, board["timeout"], env=board.get("env"))
         shown = " ".join(shlex.quote(a) for a in env_words + argv[1:])

@@ -5,6 +5,7 @@ Standalone (no NPUForge imports): it is copied to boards that have Python and
 ai-edge-litert (or tflite_runtime) but no benchmark_model binary.
 
     python3 litert_benchmark.py --graph=m.tflite [--num_threads=2] [--warmup_runs=5] [--num_runs=50]
+                                [--max_secs=S]
                                 [--external_delegate_path=LIB [--external_delegate_options='k:v;k:v']]
                                 [--use_xnnpack=true|false]
 """
@@ -38,6 +39,7 @@ def main(argv=None) -> int:
     p.add_argument("--num_threads", type=int, default=1)
     p.add_argument("--warmup_runs", type=int, default=1)
     p.add_argument("--num_runs", type=int, default=50)
+    p.add_argument("--max_secs", type=float, help="stop the measured runs after this long (at least one run)")
     p.add_argument("--external_delegate_path")
     p.add_argument("--external_delegate_options", default="")
     p.add_argument("--use_xnnpack", choices=("true", "false"), default="true")
@@ -91,7 +93,10 @@ def main(argv=None) -> int:
         f"count={len(warm)} first={first:.0f} curr={warm[-1]:.0f} min={min(warm):.0f} max={max(warm):.0f} "
         f"avg={statistics.fmean(warm):.6g} std={statistics.pstdev(warm):.0f}"
     )
-    runs = [once() for _ in range(args.num_runs)]
+    runs = []
+    started = time.perf_counter()
+    while len(runs) < args.num_runs and not (runs and args.max_secs and time.perf_counter() - started >= args.max_secs):
+        runs.append(once())
     p5, median, p95 = (
         (statistics.quantiles(runs, n=20, method="inclusive")[k] for k in (0, 9, 18)) if len(runs) > 1 else runs * 3
     )
