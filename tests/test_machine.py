@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
+from support import doit, ok
 from tasks.boards import benchmark_output
 from tasks.engine.machine import Machine
 from tasks.steps import benchmark
@@ -75,3 +77,30 @@ def test_the_median_run_is_read_where_the_tool_prints_it():
     assert latency == {"avg": 2.69312, "min": 2.653, "max": 2.849, "std": 0.021, "median": 2.69}
     older = text.replace(" p5=2660 median=2690 p95=2760", "")
     assert benchmark_output.parse(older)["latency_ms"]["median"] is None
+
+
+def test_a_build_runs_the_benchmarks_on_this_machine_when_no_other_step_runs(tiny: Path):
+    """The benchmarks ready early (the built schemes') wait for the new scheme's steps, not the other way."""
+    text = (
+        (tiny / "project.yaml")
+        .read_text()
+        .replace("  a16w8: {type: int16x8}\n", "  a16w8: {type: int16x8}\n  io: {type: int8, io: int8}\n")
+    )
+    (tiny / "project.yaml").write_text(text + "boards:\n  here: {host: local, targets: [cpu], benchmark: {runs: 2}}\n")
+    proc = ok(doit(tiny, "-n", "2"))
+    running: set[str] = set()
+    order: list[tuple[str, set[str]]] = []  # each step as it starts, with the steps running then
+    for line in proc.stdout.splitlines():
+        if line.startswith(".  "):
+            order.append((line[3:].strip(), set(running)))
+            running.add(line[3:].strip())
+        elif line.startswith("   ") and ": done in " in line:
+            running.discard(line[3:].split(": done in ")[0])
+    names = [name for name, _ in order]
+    benchmarks = [i for i, name in enumerate(names) if name.startswith("benchmark:")]
+    assert {names[i] for i in benchmarks} == {f"benchmark:here:tiny/{s}@cpu" for s in ("int8", "a16w8", "io")}
+    assert "quantize:tiny/io" in names and "compile:tiny/io@u65" in names
+    for i in benchmarks:
+        assert order[i][1] == set(), f"{names[i]} started beside {order[i][1]}"
+    after = {name for name in names[benchmarks[0] :] if not name.startswith("benchmark:")}
+    assert after <= {"gates", "results", "report"}, after

@@ -17,6 +17,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from doit.cmd_base import DoitCmdBase
 from doit.cmd_clean import Clean as _Clean
@@ -57,6 +59,24 @@ def project_loader(command: DoitCmdBase, given, writes: bool):
     return ProjectLoader(command, writes, given)
 
 
+@contextmanager
+def _runner() -> Iterator[None]:
+    """doit's thread runner replaced by the build's (tasks/engine/machine.py) while a command runs.
+
+    doit's ``run`` picks its runner class by name in its own module, with no setting
+    for another: the name is swapped for the command's time.
+    """
+    from doit import cmd_run
+
+    from tasks.engine.machine import Runner
+
+    stock, cmd_run.MThreadRunner = cmd_run.MThreadRunner, Runner
+    try:
+        yield
+    finally:
+        cmd_run.MThreadRunner = stock
+
+
 def _writing(base: type[DoitCmdBase], salvages: bool = False, cleans: bool = False) -> type[DoitCmdBase]:
     class Command(base):
         __doc__ = base.__doc__
@@ -70,7 +90,8 @@ def _writing(base: type[DoitCmdBase], salvages: bool = False, cleans: bool = Fal
             os.environ[COMMAND_STARTED] = repr(time.time())
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
-                code = super().execute(params, args)
+                with _runner():
+                    code = super().execute(params, args)
             except KeyboardInterrupt:
                 from tasks.engine import worker
 

@@ -6,13 +6,21 @@ steps use its cores: the same artifact measured 14 ms once and 8 ms the next
 time.  Such a step holds the machine: it waits until the running steps end,
 and no other step starts until it is done.  A step waiting to hold it goes
 before steps waiting to share it, so the benchmarks are not starved.
+
+Waiting to hold the machine costs a core: the running step ends on one while
+the other waits, and the steps ready behind the benchmark wait too.  So the
+build's runner (``Runner``) keeps those steps back until nothing else can run,
+and they take the machine one after another with no step to wait for.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from doit.runner import JobHold, JobTaskPickle, MThreadRunner
 
 
 class Machine:
@@ -54,3 +62,54 @@ class Machine:
 
 
 MACHINE = Machine()  # one per build process: every doit thread's steps
+
+
+class Runner(MThreadRunner):
+    """doit's thread runner, with the steps that hold the machine run when no other step runs or can start.
+
+    A task whose ``meta`` says ``alone`` and that doit selects to run is kept back.  The
+    kept tasks go, in the order doit gave them, when doit has no other task ready (it
+    says "hold on", or it has none left) and no task is running; their dependents wait
+    for them as for any running task.  A failure without ``--continue`` stops the build
+    before them: they are not reached, as any task doit had not started.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._kept: deque = deque()  # ExecNodes selected to run, waiting for the machine to be free
+        self._running = 0  # tasks handed to a thread whose result has not come back
+
+    def get_next_job(self, completed):
+        if completed is not None:
+            self._running -= 1
+        if self._stop_running:
+            return None  # gentle stop
+        node = completed
+        while True:
+            try:
+                node = self.task_dispatcher.generator.send(node)
+            except StopIteration:
+                return self._kept_job() or None
+            if node == "hold on":
+                job = self._kept_job()
+                if job:
+                    return job
+                self.free_proc += 1
+                return JobHold()
+            if self.select_task(node, self.tasks):
+                if (node.task.meta or {}).get("alone"):
+                    self._kept.append(node)
+                    node = None
+                    continue
+                return self._job(node)
+            # not selected (up to date, ignored, or failed on a dependency): doit counts it processed
+
+    def _kept_job(self):
+        """A kept task's job when nothing runs, else None."""
+        if self._kept and not self._running:
+            return self._job(self._kept.popleft())
+        return None
+
+    def _job(self, node):
+        self._running += 1
+        return JobTaskPickle(node.task)

@@ -216,6 +216,8 @@ def task_dict(record: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Any]:
     }
     if record["name"]:
         task["name"] = record["name"]
+    if record["alone"]:
+        task["meta"] = {"alone": True}  # run when no other step runs (tasks/engine/machine.py's Runner)
     if record["pos_arg"]:
         task["pos_arg"] = record["pos_arg"]
         task["actions"] = [(action, [], {})]
