@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sshd
+import yaml
 
 from support import U65, doit, write
 from tasks import config
@@ -57,7 +58,7 @@ def build():
 """
 
 
-def project(root: Path, pipelines: str, more: str = "") -> Path:
+def project(root: Path, pipelines: str, more: str = "", schemes: str = "") -> Path:
     import numpy as np
     from PIL import Image
 
@@ -88,6 +89,7 @@ def project(root: Path, pipelines: str, more: str = "") -> Path:
         quantization:
           int8: {{type: int8, io: int8}}
           a16w8: {{type: int16x8}}
+          {schemes}
         targets:
           u65: {U65[:-1]}, memory: {{sram_kib: 1, flash_kib: 4096}}}}
           cpu: {{compiler: none}}
@@ -210,6 +212,74 @@ def test_the_pipeline_runs_on_a_real_ssh_board(built, tmp_path: Path):
     assert measured["board"] == "ssh" and measured["frames"] == 6 and len(measured["stage_ms"]) == 2
     assert measured["fps"] == pytest.approx(1000 / measured["frame_ms"]["avg"], rel=1e-3)
     assert len(list((tmp_path / "sshd" / "board").glob("*.pyz"))) == 1  # the runner and its modules, uploaded
+
+
+AUTO = "auto: {type: auto, goal: {metric: landmark_px_mean, max: 1000}, budget: {target: u65, max_ms: 100}}"
+SEARCHED = """
+          searched:
+            stages: [{model: det}, {model: pts, crop: box}]
+            quantization: {int8: int8}
+            targets: [u65]
+            budget_ms: 1000
+            search: {goal: {metric: landmark_px_mean, max: 0}, measure: 20}
+"""
+BUILDS = (
+    "builds: [{models: [det, pts], quantization: [int8], targets: [u65]}, "
+    "{models: [pts], quantization: [auto], targets: [u65]}]"
+)
+
+
+def test_the_search_takes_the_candidates_of_a_stages_automatic_scheme(tmp_path: Path):
+    """pts's automatic scheme (int8 meets its easy goal) measured more accurate models on its way: the pipeline
+    search sees them, quantizes them again to run them end to end, and the row that takes one says how to build it."""
+    from tasks.config.project import Goal
+    from tasks.model import mixed_search
+    from tasks.steps import search
+    from tasks.tflite import flatbuffer
+
+    root = tmp_path / "p"
+    project(root, SEARCHED, BUILDS, schemes=AUTO)
+    assert doit(root).returncode == 1  # nothing reaches 0 px: the search's goal gate fails, all else is built
+    results = json.loads((root / "build" / "results.json").read_text())
+    row = next(p for p in results["pipelines"] if p["id"] == "searched/search@u65")
+    found = row["search"]
+    # pts's front: its two variants, then the candidates on the front of the automatic scheme's own goal
+    folder = root / "build" / "pts" / "auto" / "search" / "candidates"
+    records = [r for r in (json.loads(f.read_text()) for f in sorted(folder.glob("*.json")) if ".layers" not in f.name)]
+    records = [r for r in records if not r.get("none")]
+    own = Goal(metric="landmark_px_mean", max=1000)
+    on_front = {records[i]["name"] for i in mixed_search.pareto([search._entry(r, own) for r in records], own)}
+    points = found["fronts"][1]
+    assert [p["scheme"] for p in points[:2]] == ["int8", "auto"] and not any(p.get("candidate") for p in points[:2])
+    taken = {p["scheme"].split(":", 1)[1] for p in points[2:]}
+    assert taken and taken <= on_front and all(p["candidate"] for p in points[2:])
+    assert all(p["variant"] == f"pts/{p['scheme']}@u65" for p in points[2:])
+    # every combination is measured (measure: 20), each candidate quantized again and run through the chain
+    assert all(c["measured"] and c["value"] is not None for c in found["combinations"])
+    closest = found["combinations"][found["closest"]]
+    assert closest["value"] == min(c["value"] for c in found["combinations"])
+    assert [s["variant"] for s in row["stages"]] == closest["variants"]
+    assert row["accuracy"]["metrics"]["landmark_px_mean"] == closest["value"]
+    # the closest takes a candidate: its stage is the candidate's record, with the scheme that builds it
+    stage = row["stages"][1]
+    assert closest["schemes"][1].startswith("auto:") and "declare" in stage and "declare" not in row["stages"][0]
+    record = next(r for r in records if f"auto:{r['name']}" == closest["schemes"][1])
+    assert stage["npu_ms"] == record["ms"] and stage["sram_kib"] == record["sram_kib"]
+    assert row["estimate"]["ms"] == pytest.approx(row["stages"][0]["npu_ms"] + record["ms"])
+    declared = yaml.safe_load(stage["declare"])
+    ((name, scheme),) = declared.items()
+    assert name == "auto_" + record["name"].replace("-", "_") and scheme["type"] == "int8" and "io" not in scheme
+    integer_only = yaml.safe_load(mixed_search.snippet("x", {"scheme": {"weights": "min_max"}}, io="int8"))
+    assert integer_only == {"x": {"type": "int8", "io": "int8"}}  # an automatic scheme's io, measured with, kept
+    step = next(s for s in plan.plan(config.load(root / "project.yaml")) if s.kind.name == "pipeline-search")
+    searched = step.options.stages[1].searched[0]
+    model = flatbuffer.read(searched.candidates.model)
+    assert scheme.get("overrides", []) == mixed_search.overrides(model, set(record["wide"]))
+    # quantized again, the automatic scheme's own choice is the very model its quantize step made
+    chosen = json.loads((root / "build" / "pts" / "auto" / "search" / "search.json").read_text())["chosen"]
+    own_choice = next(r for r in records if r["ms"] == chosen["ms"] and r["weights"] == chosen["weights"])
+    again = search.quantized_candidate(searched.candidates, own_choice)
+    assert again == step.options.stages[1].choices[1].quantized.read_bytes()
 
 
 @pytest.mark.parametrize(

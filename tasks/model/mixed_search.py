@@ -210,6 +210,11 @@ class Measurer:
             "type_changes": type_changes(self.model, wide),
             "ms": facts["estimate"]["inference_ms"],
             "ops": facts["ops"],
+            # what a pipeline that takes this candidate as a stage adds up (tasks/steps/pipeline.py)
+            "sram_kib": facts["estimate"].get("sram_kib"),
+            "dram_kib": facts["estimate"].get("dram_kib"),
+            "size_bytes": facts["size_bytes"],
+            "cpu_fallback": [f["op"] for f in facts.get("cpu_fallback") or []],
             "accuracy": {"outputs": outputs, "metrics": tasks["metrics"]},
         }
         if tables:
@@ -600,12 +605,14 @@ def _why(goal: Goal, met: bool, chosen: dict[str, Any], tried: list[dict[str, An
     return f"no candidate meets {goal.text()} within {max_ms:g} ms: the closest is {_summary(goal, chosen)}" + reach
 
 
-def snippet(name: str, chosen: dict[str, Any]) -> str:
-    """The choice as a fixed scheme to paste under ``quantization:`` of project.yaml."""
+def snippet(name: str, chosen: dict[str, Any], io: str = "float32") -> str:
+    """The choice as a fixed scheme to paste under ``quantization:`` of project.yaml (``io``: the automatic
+    scheme's, which its candidates were measured with)."""
     import yaml
 
     scheme = chosen["scheme"]
-    body = {"type": "int8", **({"weights": scheme["weights"]} if scheme["weights"] != "min_max" else {})}
+    body = {"type": "int8", **({"io": io} if io != "float32" else {})}
+    body.update({"weights": scheme["weights"]} if scheme["weights"] != "min_max" else {})
     if scheme.get("overrides"):
         body["overrides"] = scheme["overrides"]
     return yaml.safe_dump({name: body}, sort_keys=False, width=1000)

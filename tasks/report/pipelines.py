@@ -328,8 +328,16 @@ def _search_section(r: PipelineRow) -> str:
     unmeasured = sum(1 for c in found["combinations"] if not c["measured"])
     parts.append(
         f"</table><p class='muted'>{unmeasured} more combinations not measured (dearer than the choice, or "
-        "over the budget). <em>Each stage alone</em>: the stage's own evaluation on its validation set.</p>"
+        "over the budget). <em>Each stage alone</em>: the stage's own evaluation on its validation set; "
+        "<em>SCHEME:NAME</em>, a model an automatic scheme's search measured on its way.</p>"
     )
+    for stage in r.get("stages") or []:
+        if stage.get("declare"):
+            parts.append(
+                f"<p>{e(stage['variant'])} is a candidate of its automatic scheme, not a variant of this build: to "
+                f"build and ship it, add this under <code>quantization:</code> and to the stage's builds:</p>"
+                f"<pre style='white-space:pre-wrap;word-break:break-all'>{e(stage['declare'])}</pre>"
+            )
     return "".join(parts)
 
 

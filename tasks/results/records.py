@@ -670,6 +670,15 @@ class PipelineStage(TypedDict):
     dram_kib: Annotated[float | None, Doc("Vela's DRAM use, KiB.")]
     size_kib: Annotated[float, Doc("The artifact's size, KiB."), Min(0)]
     measured_ms: Annotated[float | None, Doc("The stage alone on the first board, ms average.")]
+    declare: NotRequired[
+        Annotated[
+            str,
+            Doc(
+                "A search's stage that is a candidate of an automatic scheme, not a variant of the build: the scheme "
+                "to paste under quantization: to build it (its variant id is UNIT/SCHEME:CANDIDATE@TARGET)."
+            ),
+        ]
+    ]
 
 
 class PipelineTiming(TypedDict):
@@ -721,6 +730,9 @@ class FrontPoint(TypedDict):
     ms: Annotated[float, Doc("Vela's estimate on the search's target, ms.")]
     cpu_ops: Annotated[int, Doc("Operators Vela left on the CPU (not in ms).")]
     alone: Annotated[float | None, Doc("The goal's metric of the model alone, on its own validation set.")]
+    candidate: NotRequired[
+        Annotated[bool, Doc("A candidate an automatic scheme's search measured (SCHEME:CANDIDATE), on its front.")]
+    ]
 
 
 class SearchCombination(TypedDict):

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from tasks import atomic
 from tasks.boards.settings import BoardSettings, Connection
 from tasks.model.datasets import Preprocess, Samples
-from tasks.planning.options import input_file, output_file, unfingerprinted
+from tasks.planning.options import added, input_file, output_file, unfingerprinted
 from tasks.progress import say
-from tasks.steps import benchmark, evaluate
+from tasks.steps import benchmark, evaluate, search
 from tasks.steps.results import Entry, entry, row
 
 if TYPE_CHECKING:
@@ -246,12 +246,17 @@ def _options(planning: Planning, p: Pipeline, combination: str, target: str, **g
 
 def run(o: Options) -> None:
     entries, found, accuracy = o.stages, None, json.loads(o.accuracy.read_text()) if o.accuracy else None
+    taken: list[dict[str, Any] | None] = []  # a search's candidate stage rows
     if o.search is not None:
         found = json.loads(o.search.read_text())
         picked = found["combinations"][found["closest"]]["variants"] if found["closest"] is not None else []
-        entries = tuple(next(e for e in o.stages if e.id == v) for v in picked)
+        taken = found.get("candidates") or [None] * len(picked)
+        entries = tuple(next((e for e in o.stages if e.id == v), None) for v in picked)
         accuracy = found["accuracy"]
-    stages = [_stage_row(row(e, o.root)) for e in entries]
+    stages = [
+        c if c is not None else _stage_row(row(e, o.root))
+        for e, c in zip(entries, taken or [None] * len(entries), strict=True)
+    ]
     estimated = bool(stages) and all(s["npu_ms"] is not None for s in stages)
     total = round(sum(s["npu_ms"] for s in stages), 4) if estimated else None
     record = {
@@ -514,9 +519,21 @@ class Choice:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Searched:
+    """An automatic scheme of the stage's unit whose budget is on the search's target: its search's candidates are
+    choices too (the front of its own goal), quantized again from their records when a combination is measured."""
+
+    scheme: str
+    goal: dict[str, Any]  # the automatic scheme's goal: which of its candidates are on its front
+    candidates: search.Candidates  # what they are quantized from
+    records: tuple[Path, ...] = input_file()  # each candidate step's record
+
+
+@dataclass(frozen=True, kw_only=True)
 class SearchStage:
     stage: StageOptions  # its quantized model is its first choice's: the search swaps it per combination
     choices: tuple[Choice, ...]
+    searched: tuple[Searched, ...] = added(())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -552,7 +569,16 @@ def plan_pipeline_search(planning: Planning) -> list[Step]:
                 for q in schemes
                 if planning.step_of("quantize", f"{s.unit}/{q}") is not None
             )
-            stages.append(SearchStage(stage=_stage(planning, s, choices[0].scheme), choices=choices))
+            searched = []
+            for q in schemes:
+                scheme = planning.project.quantization[q]
+                if scheme.type == "auto" and scheme.budget.target == target:
+                    candidates, records = search.measured_by(planning, s.unit, q)
+                    searched.append(
+                        Searched(scheme=q, goal=scheme.goal.as_dict(), candidates=candidates, records=records)
+                    )
+            stage = _stage(planning, s, choices[0].scheme)
+            stages.append(SearchStage(stage=stage, choices=choices, searched=tuple(searched)))
         options = SearchOptions(
             label=f"{p.name}@{target}",
             stages=tuple(stages),
@@ -574,13 +600,26 @@ def plan_pipeline_search(planning: Planning) -> list[Step]:
 
 def run_search(o: SearchOptions) -> None:
     import itertools
+    import tempfile
 
     from tasks.config.project import Goal
     from tasks.model import pipelines
     from tasks.progress import progress
 
     goal = Goal(**o.goal)
-    fronts = [[_front_point(c, row(c.variant, o.root), o.goal["metric"]) for c in s.choices] for s in o.stages]
+    target = o.label.split("@")[-1]
+    fronts, candidates = [], {}  # candidates: (stage, scheme) -> (Searched, its record)
+    for i, s in enumerate(o.stages):
+        front = [_front_point(c, row(c.variant, o.root), o.goal["metric"]) for c in s.choices]
+        for found in s.searched:
+            for name, record in _searched_front(found):
+                scheme = f"{found.scheme}:{name}"
+                point = _candidate_point(scheme, record, f"{found.candidates.label}:{name}@{target}", goal)
+                if any((p["ms"], p["alone"]) == (point["ms"], point["alone"]) for p in front):
+                    continue  # the scheme's own choice (its variant is a choice already), or the same model again
+                candidates[(i, scheme)] = (found, record)
+                front.append(point)
+        fronts.append(front)
     combos = sorted(
         (
             {
@@ -597,19 +636,33 @@ def run_search(o: SearchOptions) -> None:
     within = [c for c in combos if c["ms"] <= o.budget_ms]
     measured: dict[int, dict[str, Any]] = {}
     chosen = None
-    for c in (within or combos[:1])[: o.measure]:
-        index = combos.index(c)
-        paths = tuple(_quantized(s, scheme) for s, scheme in zip(o.stages, c["schemes"], strict=True))
-        record = chains.measure(paths, o.in_sample)
-        measured[index] = record
-        c.update({"value": goal.value({"accuracy": record}), "met": goal.met({"accuracy": record})})
-        progress(f"{' + '.join(c['schemes'])}: {c['ms']:.2f} ms, {goal.metric} {c['value']}")
-        if c["met"] and c["ms"] <= o.budget_ms:
-            chosen = index
-            break
+    with tempfile.TemporaryDirectory(prefix="npuforge-pipeline-search-") as work:
+        made: dict[tuple[int, str], Path] = {}  # a candidate quantized again, once
+
+        def quantized(i: int, scheme: str) -> Path:
+            if (i, scheme) not in candidates:
+                return _quantized(o.stages[i], scheme)
+            if (i, scheme) not in made:
+                found, record = candidates[(i, scheme)]
+                progress(f"{found.candidates.label}: quantize candidate {scheme} again")
+                made[(i, scheme)] = Path(work) / f"{i}-{scheme.replace(':', '-')}.tflite"
+                made[(i, scheme)].write_bytes(search.quantized_candidate(found.candidates, record))
+            return made[(i, scheme)]
+
+        for c in (within or combos[:1])[: o.measure]:
+            index = combos.index(c)
+            paths = tuple(quantized(i, scheme) for i, scheme in enumerate(c["schemes"]))
+            record = chains.measure(paths, o.in_sample)
+            measured[index] = record
+            c.update({"value": goal.value({"accuracy": record}), "met": goal.met({"accuracy": record})})
+            progress(f"{' + '.join(c['schemes'])}: {c['ms']:.2f} ms, {goal.metric} {c['value']}")
+            if c["met"] and c["ms"] <= o.budget_ms:
+                chosen = index
+                break
     closest = chosen if chosen is not None else _closest(combos, measured, goal)
+    picked = combos[closest]["schemes"] if closest is not None else []
     record = {
-        "target": o.label.split("@")[-1],
+        "target": target,
         "goal": o.goal,
         "budget_ms": o.budget_ms,
         "fronts": fronts,
@@ -619,6 +672,13 @@ def run_search(o: SearchOptions) -> None:
         "met": chosen is not None,
         "why": _why(combos, closest, chosen, within, o.budget_ms, goal),
         "accuracy": measured.get(closest),
+        # a candidate the row takes: its stage as pipeline rows show one, with the scheme that builds it
+        "candidates": [
+            _candidate_stage(*candidates[(i, scheme)], combos[closest]["variants"][i])
+            if (i, scheme) in candidates
+            else None
+            for i, scheme in enumerate(picked)
+        ],
     }
     atomic.write_json(o.out, record)
     progress(record["why"])
@@ -633,6 +693,55 @@ def _front_point(c: Choice, r: dict[str, Any], metric: str) -> dict[str, Any]:
         "ms": estimate.get("inference_ms", 0.0),
         "cpu_ops": (r.get("ops") or {}).get("cpu", 0),
         "alone": metrics.get(metric),
+    }
+
+
+def _searched_front(found: Searched) -> list[tuple[str, dict[str, Any]]]:
+    """The candidates on the front of their own scheme's goal (latency against its metric), as (name, record)."""
+    from tasks.config.project import Goal
+    from tasks.model import mixed_search
+
+    own = Goal(**found.goal)
+    records = [r for r in (json.loads(p.read_text()) for p in found.records) if not r.get("none")]
+    return [
+        (records[i]["name"], records[i]) for i in mixed_search.pareto([search._entry(r, own) for r in records], own)
+    ]
+
+
+def _candidate_point(scheme: str, record: dict[str, Any], variant: str, goal) -> dict[str, Any]:
+    return {
+        "scheme": scheme,
+        "variant": variant,
+        "ms": record["ms"],
+        "cpu_ops": (record.get("ops") or {}).get("cpu", 0),
+        "alone": goal.value(record),
+        "candidate": True,
+    }
+
+
+def _candidate_stage(found: Searched, record: dict[str, Any], variant: str) -> dict[str, Any]:
+    """A candidate as a stage row (records.PipelineStage), with the scheme to declare to build it."""
+    from tasks.model import mixed_search
+    from tasks.tflite import flatbuffer
+
+    model = flatbuffer.read(found.candidates.model)
+    scheme = {
+        "type": "int8",
+        "weights": record["weights"],
+        "overrides": mixed_search.overrides(model, set(record["wide"])),
+    }
+    name = f"{found.scheme}_{record['name'].replace('-', '_')}"
+    size = record.get("size_bytes")
+    return {
+        "variant": variant,
+        "npu_ms": record["ms"],
+        "cpu_ops": (record.get("ops") or {}).get("cpu"),
+        "cpu_fallback": record.get("cpu_fallback") or [],
+        "sram_kib": record.get("sram_kib"),
+        "dram_kib": record.get("dram_kib"),
+        "size_kib": round(size / 1024, 2) if size is not None else 0.0,
+        "measured_ms": None,
+        "declare": mixed_search.snippet(name, {"scheme": scheme}, found.candidates.io),
     }
 
 

@@ -210,6 +210,22 @@ def plan_search(planning: Planning) -> list[Step]:
     return steps
 
 
+def measured_by(planning: Planning, unit: str, quant_name: str) -> tuple[Candidates, tuple[Path, ...]]:
+    """What an automatic scheme's candidates are quantized from, and the record of each candidate step it reads
+    (the candidates of the first automatic scheme that shares them)."""
+    q = planning.project.quantization[quant_name]
+    owner, c = _candidates(planning)[(unit, q.io, q.per_channel, q.budget.target)]
+    return c, tuple(planning.paths.candidate(unit, owner, n) for n in (*ENDS, *slots()))
+
+
+def quantized_candidate(c: Candidates, record: dict[str, Any]) -> bytes:
+    """A candidate's model again, from its record: its layers in int16x8 and its weight rounding."""
+    from tasks.model import quantizer
+
+    meter = _measurer(c)
+    return quantizer.mixed(meter.content, meter.scheme(set(record["wide"]), record["weights"]), meter.qsvs, c.label)
+
+
 def _measurer(c: Candidates):
     from tasks.model import calibration, mixed_search
     from tasks.toolchains.vela import compile
@@ -341,6 +357,6 @@ def search(o: SearchOptions) -> None:
         "refined": refined,
         "refine_seconds": round(time.monotonic() - started, 1),
     }
-    found["snippet"] = mixed_search.snippet(o.name, found["chosen"])
+    found["snippet"] = mixed_search.snippet(o.name, found["chosen"], o.candidates.io)
     atomic.write_json(o.out, found)
     progress(("chose " + found["chosen"]["summary"]) if found["met"] else ("goal not met: " + found["why"]))
