@@ -282,6 +282,26 @@ def test_the_search_takes_the_candidates_of_a_stages_automatic_scheme(tmp_path: 
     assert again == step.options.stages[1].choices[1].quantized.read_bytes()
 
 
+def test_combinations_within_a_percent_of_the_cheapest_are_measured_most_accurate_last_stage_first():
+    """The example's front with its automatic schemes' candidates: models 0.05 ms apart, one of them far worse."""
+    from tasks.config.project import Goal
+
+    last = [
+        {"scheme": "auto:int8-mse", "alone": 28.43},
+        {"scheme": "int8", "alone": 18.27},
+        {"scheme": "mixed", "alone": 15.91},
+        {"scheme": "a16w8", "alone": 11.81},
+        {"scheme": "new", "alone": None},
+    ]
+    ms = {"auto:int8-mse": 16.7833, "int8": 16.8276, "mixed": 16.8755, "new": 16.9, "a16w8": 22.3835}
+    combos = [{"schemes": ["int8_io", s], "ms": m, "cpu_ops": 0} for s, m in sorted(ms.items(), key=lambda x: x[1])]
+    order = pipeline._in_order(combos, last, Goal(metric="landmark_px_mean", max=10))
+    # 16.7833 * 1.01 = 16.95: the first four cost the same; a16w8 comes after them whatever its accuracy
+    assert [c["schemes"][1] for c in order] == ["mixed", "int8", "auto:int8-mse", "new", "a16w8"]
+    higher = pipeline._in_order(combos, last, Goal(metric="landmark_px_mean", min=10))  # as if higher were better
+    assert [c["schemes"][1] for c in higher] == ["auto:int8-mse", "int8", "mixed", "new", "a16w8"]
+
+
 @pytest.mark.parametrize(
     ("pipelines", "message"),
     [

@@ -682,7 +682,8 @@ PIPELINE_SEARCH = Keys(
         ),
         integer(
             "measure",
-            "At most this many combinations are measured end to end, cheapest first.",
+            "At most this many combinations are measured end to end, cheapest first (those within 1 % of the "
+            "cheapest left, the most accurate last stage first).",
             minimum=1,
             default=6,
         ),
@@ -731,7 +732,8 @@ PIPELINE = Keys(
             "search",
             PIPELINE_SEARCH,
             "Choose the scheme of every stage together: each stage's front (the schemes it is built with on the "
-            "target, Vela's ms against its error alone), combined (the stages' ms add up); the combinations within "
+            "target, and the candidates of its automatic schemes' searches, Vela's ms against its error alone), "
+            "combined (the stages' ms add up); the combinations within "
             "the frame budget are measured end to end, cheapest first, until one meets the goal: the pipeline "
             "variant NAME/search@TARGET.",
         ),

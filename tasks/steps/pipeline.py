@@ -608,18 +608,7 @@ def run_search(o: SearchOptions) -> None:
 
     goal = Goal(**o.goal)
     target = o.label.split("@")[-1]
-    fronts, candidates = [], {}  # candidates: (stage, scheme) -> (Searched, its record)
-    for i, s in enumerate(o.stages):
-        front = [_front_point(c, row(c.variant, o.root), o.goal["metric"]) for c in s.choices]
-        for found in s.searched:
-            for name, record in _searched_front(found):
-                scheme = f"{found.scheme}:{name}"
-                point = _candidate_point(scheme, record, f"{found.candidates.label}:{name}@{target}", goal)
-                if any((p["ms"], p["alone"]) == (point["ms"], point["alone"]) for p in front):
-                    continue  # the scheme's own choice (its variant is a choice already), or the same model again
-                candidates[(i, scheme)] = (found, record)
-                front.append(point)
-        fronts.append(front)
+    fronts, candidates = _fronts(o, goal, target)
     combos = sorted(
         (
             {
@@ -649,7 +638,7 @@ def run_search(o: SearchOptions) -> None:
                 made[(i, scheme)].write_bytes(search.quantized_candidate(found.candidates, record))
             return made[(i, scheme)]
 
-        for c in (within or combos[:1])[: o.measure]:
+        for c in _in_order(within or combos[:1], fronts[-1], goal)[: o.measure]:
             index = combos.index(c)
             paths = tuple(quantized(i, scheme) for i, scheme in enumerate(c["schemes"]))
             record = chains.measure(paths, o.in_sample)
@@ -682,6 +671,46 @@ def run_search(o: SearchOptions) -> None:
     }
     atomic.write_json(o.out, record)
     progress(record["why"])
+
+
+SAME_MS = 0.01  # combinations within 1 % of the cheapest one left cost the application the same
+
+
+def _in_order(combos: list[dict[str, Any]], last: list[dict[str, Any]], goal) -> list[dict[str, Any]]:
+    """The order combinations are measured in: the cheapest first, and among those within SAME_MS of it, the one
+    whose last stage is the most accurate alone first (a stage's candidates can crowd the cheapest end with models
+    hundredths of a millisecond apart, some far worse)."""
+    alone = {p["scheme"]: p["alone"] for p in last}
+
+    def accuracy(c: dict[str, Any]) -> tuple:
+        value = alone.get(c["schemes"][-1])
+        return (value is None, 0.0 if value is None else (-value if goal.higher_is_better else value))
+
+    rest, order = list(combos), []
+    while rest:
+        top = rest[0]["ms"] * (1 + SAME_MS)
+        same = [c for c in rest if c["ms"] <= top]
+        order += sorted(same, key=lambda c: (*accuracy(c), c["ms"], c["cpu_ops"], c["schemes"]))
+        rest = rest[len(same) :]
+    return order
+
+
+def _fronts(o: SearchOptions, goal, target: str) -> tuple[list[list[dict[str, Any]]], dict[tuple[int, str], tuple]]:
+    """Each stage's front (its variants' points, then its automatic schemes' candidates), and the candidates taken,
+    by (stage, scheme): (Searched, its record)."""
+    fronts, candidates = [], {}
+    for i, s in enumerate(o.stages):
+        front = [_front_point(c, row(c.variant, o.root), o.goal["metric"]) for c in s.choices]
+        for found in s.searched:
+            for name, record in _searched_front(found):
+                scheme = f"{found.scheme}:{name}"
+                point = _candidate_point(scheme, record, f"{found.candidates.label}:{name}@{target}", goal)
+                if any((p["ms"], p["alone"]) == (point["ms"], point["alone"]) for p in front):
+                    continue  # the scheme's own choice (its variant is a choice already), or the same model again
+                candidates[(i, scheme)] = (found, record)
+                front.append(point)
+        fronts.append(front)
+    return fronts, candidates
 
 
 def _front_point(c: Choice, r: dict[str, Any], metric: str) -> dict[str, Any]:

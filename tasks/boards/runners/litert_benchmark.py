@@ -33,6 +33,15 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kilobytes on Linux
 
 
+def _timed(once, count: int, max_secs: float | None) -> list:
+    """``count`` runs, or fewer once ``max_secs`` have passed (at least one)."""
+    runs = []
+    started = time.perf_counter()
+    while len(runs) < count and not (runs and max_secs and time.perf_counter() - started >= max_secs):
+        runs.append(once())
+    return runs
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--graph", required=True)
@@ -93,10 +102,7 @@ def main(argv=None) -> int:
         f"count={len(warm)} first={first:.0f} curr={warm[-1]:.0f} min={min(warm):.0f} max={max(warm):.0f} "
         f"avg={statistics.fmean(warm):.6g} std={statistics.pstdev(warm):.0f}"
     )
-    runs = []
-    started = time.perf_counter()
-    while len(runs) < args.num_runs and not (runs and args.max_secs and time.perf_counter() - started >= args.max_secs):
-        runs.append(once())
+    runs = _timed(once, args.num_runs, args.max_secs)
     p5, median, p95 = (
         (statistics.quantiles(runs, n=20, method="inclusive")[k] for k in (0, 9, 18)) if len(runs) > 1 else runs * 3
     )
