@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sshd
 import yaml
@@ -212,6 +213,63 @@ def test_the_pipeline_runs_on_a_real_ssh_board(built, tmp_path: Path):
     assert measured["board"] == "ssh" and measured["frames"] == 6 and len(measured["stage_ms"]) == 2
     assert measured["fps"] == pytest.approx(1000 / measured["frame_ms"]["avg"], rel=1e-3)
     assert len(list((tmp_path / "sshd" / "board").glob("*.pyz"))) == 1  # the runner and its modules, uploaded
+
+
+def test_with_keypoint_labels_both_chains_are_scored_against_them_by_pycocotools(built, tmp_path: Path):
+    """Labels 1.17 px off the float chain's landmarks, each person of area 100: the float chain's OKS is
+    exp(-1.17^2 / (2 * 100 * (2 * 0.072)^2)) = 0.72 on every frame, so its AP over OKS .50:.05:.95 is 5 thresholds
+    of 10 met, 0.5 exactly; 100 px off, no chain's landmark is near one, and the AP of both is 0."""
+    import math
+    import shutil
+
+    from tasks.model import pipelines
+    from tasks.model.metrics import keypoints
+
+    root = tmp_path / "chain"
+    shutil.copytree(built[0], root)
+    step = next(s for s in plan.plan(config.load(root / "project.yaml")) if s.kind.name == "pipeline-evaluate")
+    stages = tuple(s.model_stage() for s in step.options.stages)
+    chains = pipelines.Chains(stages, step.options.frames, "chain")
+    size = tuple(chains.shapes[-1][1:3])
+    off = math.sqrt(-math.log(0.72) * 2 * 100 * (2 * 0.072) ** 2) / math.sqrt(2)  # in x and in y: 1.17 px away
+
+    def people(shift: float) -> dict:
+        images, annotations = [], []
+        for k, (frame, want) in enumerate(zip(step.options.frames.files, chains.wanted, strict=True), 1):
+            flat = np.asarray(want.outputs["points"], dtype=np.float64).reshape(1, -1)
+            xy = [
+                want.region.to_image(float(u), float(v), size)
+                for u, v in keypoints.points(chains.spec, flat, "points")[0]
+            ]
+            width, height = chains.images[k - 1].size
+            images.append({"id": k, "file_name": frame.name, "width": width, "height": height})
+            points = [c for x, y in xy for c in (x + shift, y + shift, 2)]
+            box = [0, 0, width, height]
+            annotations.append(
+                {"id": k, "image_id": k, "category_id": 1, "bbox": box, "area": 100, "keypoints": points}
+            )
+        categories = [{"id": 1, "name": "person", "keypoints": [f"p{j}" for j in range(5)]}]
+        return {"images": images, "annotations": annotations, "categories": categories}
+
+    labels = root / "data" / "people.json"
+    labels.write_text(json.dumps(people(off)))
+    text = (root / "project.yaml").read_text()
+    dataset = '  people: {images: "data/*.png", labels: {format: coco, file: data/people.json}}\n'
+    text = text.replace("models:\n", dataset + "models:\n", 1).replace(
+        "    fps: 5\n", "    fps: 5\n    dataset: people\n", 1
+    )
+    (root / "project.yaml").write_text(text)
+    doit(root)  # the frame-rate gate still fails the build, as in the module's build
+    rows = {p["id"]: p for p in json.loads((root / "build" / "results.json").read_text())["pipelines"]}
+    found = rows["chain/int8@u65"]["accuracy"]["labels"]
+    assert found["labelled_frames"] == 6 and found["oks_ap"]["float"] == 0.5
+    assert 0 <= found["oks_ap"]["quantized"] <= 1
+    assert found["oks_ap"]["drop"] == pytest.approx((0.5 - found["oks_ap"]["quantized"]) * 100, abs=1e-4)
+    assert "keypoint AP vs labels" in (root / "build" / "report" / "pipelines" / "chain.html").read_text()
+    labels.write_text(json.dumps(people(100.0)))
+    step = next(s for s in plan.plan(config.load(root / "project.yaml")) if s.kind.name == "pipeline-evaluate")
+    away = pipelines.Chains(stages, step.options.frames, "chain").measure(tuple(s.quantized for s in stages), False)
+    assert away["labels"]["oks_ap"] == {"float": 0.0, "quantized": 0.0, "drop": 0.0}
 
 
 AUTO = "auto: {type: auto, goal: {metric: landmark_px_mean, max: 1000}, budget: {target: u65, max_ms: 100}}"

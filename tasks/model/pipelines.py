@@ -17,6 +17,11 @@ stage runs on the crops the quantized detector produced.
   model's input as the float chain framed it, and includes the crop's shift.
 - ``from_crops``: the float last stage on the quantized chain's crops, against
   the float chain: the part of the error the crops alone cause.
+- ``labels``: where the frames have labels (COCO keypoints, ``datasets.NAME.labels``)
+  and the last stage has a keypoints task, both chains against them: each chain's
+  landmarks taken from its crop into the frame, one person a frame it carried to
+  the end (a frame it did not is a person missed), scored by pycocotools' keypoint
+  AP (OKS .50:.95), the float chain's, the quantized chain's and the drop in points.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from tasks.model.crops import Region
-    from tasks.model.datasets import Preprocess
+    from tasks.model.datasets import Preprocess, Samples
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +64,7 @@ class Chain:
     region: Region | None = None
 
 
-def run(stages: tuple[Stage, ...], frames: tuple[Path, ...], out: Path, label: str, in_sample: bool) -> None:
+def run(stages: tuple[Stage, ...], frames: Samples, out: Path, label: str, in_sample: bool) -> None:
     """Both chains on every frame; writes the record (records.PipelineAccuracy) to ``out``."""
     record = Chains(stages, frames, label).measure(tuple(s.quantized for s in stages), in_sample)
     atomic.write_json(out, record)
@@ -69,13 +74,16 @@ def run(stages: tuple[Stage, ...], frames: tuple[Path, ...], out: Path, label: s
 class Chains:
     """A pipeline's float chain on its frames, run once, and quantized chains measured against it."""
 
-    def __init__(self, stages: tuple[Stage, ...], frames: tuple[Path, ...], label: str):
-        from tasks.model import datasets
+    def __init__(self, stages: tuple[Stage, ...], samples: Samples, label: str):
+        from tasks.model import datasets, labels
         from tasks.model.accuracy import Runner
 
+        frames = samples.files
         if not frames:
             raise StepError(f"{label}: the pipeline's dataset has no frames")
         self.stages, self.frames, self.label = stages, frames, label
+        self.spec = next((t for t in stages[-1].tasks if t["type"] == "keypoints"), None)
+        self.truths = labels.read(samples.labels, frames, samples.name) if samples.labels and self.spec else None
         self.floats = [Runner(s.float_model.read_bytes()) for s in stages]
         self.shapes = [_shape(r, s.label) for r, s in zip(self.floats, stages, strict=True)]
         datasets.fits(self.shapes[0], stages[0].preprocess, stages[0].label)  # the first stage takes whole frames
@@ -88,10 +96,11 @@ class Chains:
 
         stages, shapes, floats = self.stages, self.shapes, self.floats
         quants = [Runner(q.read_bytes()) for q in quantized]
-        reference, test, crossed, regions = [], [], [], []
+        reference, test, crossed, regions, ends = [], [], [], [], []
         counts = {"frames": len(self.frames), "reference_frames": 0, "misses": 0, "false_alarms": 0}
         for i, (image, want) in enumerate(zip(self.images, self.wanted, strict=True), 1):
             got = _chain(stages, quants, shapes, image)
+            ends.append(got)
             counts["reference_frames"] += want.outputs is not None
             counts["misses"] += want.outputs is not None and got.outputs is None
             counts["false_alarms"] += want.outputs is None and got.outputs is not None
@@ -115,7 +124,46 @@ class Chains:
         else:
             record.update({"tasks": [], "metrics": {}, "from_crops": {}, "region_shift_px": None})
         record["metrics"] = {**record["metrics"], "pipeline_miss_rate": record["miss_rate"]}
+        if self.truths is not None:
+            scored = self._against_labels(self.wanted), self._against_labels(ends)
+            record["labels"] = {
+                "oks_ap": {"float": scored[0], "quantized": scored[1], "drop": round((scored[0] - scored[1]) * 100, 4)},
+                "labelled_frames": sum(1 for t in self.truths if any(b.keypoints for b in t.boxes)),
+            }
         return record
+
+    def _against_labels(self, ends: list[Chain]) -> float:
+        """pycocotools' keypoint AP of one chain's landmarks in the frames: one person a frame it carried to the end."""
+        from tasks.model.metrics import keypoints
+
+        size = (self.shapes[-1][1], self.shapes[-1][2])
+        carried = [k for k, c in enumerate(ends) if c.outputs is not None]
+        frames = [_Frame(ends[k].region, size) for k in carried]
+        try:
+            found = (
+                keypoints.answers(
+                    self.spec, [ends[k].outputs for k in carried], self.truths, frames, tuple(self.shapes[-1])
+                )
+                if carried
+                else []
+            )
+        except StepError as exc:
+            raise StepError(f"{self.label}: {exc}") from None
+        per_frame: list[list] = [[] for _ in ends]
+        for k, one in zip(carried, found, strict=True):
+            per_frame[k] = one
+        return keypoints.score(self.spec, per_frame, self.truths)[0]["oks_ap"]
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Where the last stage's input sits in the frame: its crop (keypoints.answers maps a landmark with point)."""
+
+    region: Region
+    size: tuple[int, int]
+
+    def point(self, u: float, v: float) -> tuple[float, float]:
+        return self.region.to_image(u, v, self.size)
 
 
 def _shape(runner: Any, label: str) -> list[int]:

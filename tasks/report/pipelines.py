@@ -290,7 +290,9 @@ def _accuracy_table(rows: list[PipelineRow]) -> list[str]:
         "<table class='pipeline-accuracy'><tr><th class='l'>combination</th><th class='l'>frames scored</th>"
         "<th>false alarms</th>",
     ]
-    parts += [f"<th>{e(LABELS.get(n, n))}</th>" for n in names] + ["<th>from crops</th><th>crop shift px</th></tr>"]
+    labelled = any(r["accuracy"].get("labels") for r in seen.values())
+    parts += [f"<th>{e(LABELS.get(n, n))}</th>" for n in names] + ["<th>from crops</th><th>crop shift px</th>"]
+    parts.append("<th>keypoint AP vs labels, float → quantized</th></tr>" if labelled else "</tr>")
     for combo, r in seen.items():
         acc = r["accuracy"]
         metrics = acc.get("metrics") or {}
@@ -300,9 +302,22 @@ def _accuracy_table(rows: list[PipelineRow]) -> list[str]:
         parts.append(
             f"<tr><td class='l'>{e(combo)}</td><td class='l'>{e(_frames(r))}</td><td>{acc['false_alarms']}</td>"
             f"{cells}<td>{e(metric_text(names[0], crops)) if names else '–'}</td>"
-            f"<td>{shift.get('centre_mean', '–')}</td></tr>"
+            f"<td>{shift.get('centre_mean', '–')}</td>"
+            + (f"<td>{e(_labelled(acc))}</td></tr>" if labelled else "</tr>")
         )
     return [*parts, "</table>"]
+
+
+def _labelled(acc: dict[str, Any]) -> str:
+    """Both chains' keypoint AP against the frames' labels, and the drop."""
+    found = acc.get("labels")
+    if not found:
+        return "–"
+    ap = found["oks_ap"]
+    return (
+        f"{ap['float']:.3f} → {ap['quantized']:.3f} ({ap['drop']:+.1f} points; "
+        f"{found['labelled_frames']} labelled frames)"
+    )
 
 
 def _search_section(r: PipelineRow) -> str:

@@ -638,6 +638,22 @@ class RegionShift(TypedDict):
     size_mean: Annotated[float, Doc("Mean relative difference of the regions' sides."), Min(0)]
 
 
+class LabelledAp(TypedDict):
+    """pycocotools' keypoint AP (OKS .50:.95) of the float and the quantized chain against the frames' labels."""
+
+    float: Annotated[float, Doc("The float chain's, 0–1."), Min(0), Max(1)]
+    quantized: Annotated[float, Doc("The quantized chain's, 0–1."), Min(0), Max(1)]
+    drop: Annotated[float, Doc("float − quantized, in points (positive is worse).")]
+
+
+class PipelineLabels(TypedDict):
+    """Both chains against the frames' labels (COCO keypoints): each chain's landmarks in the frame, one person a
+    frame it carried to the end."""
+
+    oks_ap: Annotated[LabelledAp, Doc("Keypoint AP over OKS thresholds .50:.95.")]
+    labelled_frames: Annotated[int, Doc("Frames with a labelled person."), Min(0)]
+
+
 class PipelineAccuracy(TypedDict):
     """The quantized chain against the float chain on the pipeline's frames (pipeline-evaluate)."""
 
@@ -657,6 +673,9 @@ class PipelineAccuracy(TypedDict):
     ]
     region_shift_px: Annotated[RegionShift | None, Doc("Null without a scored frame.")]
     top1_agreement: NotRequired[Annotated[float | None, Doc("A classification task's, also under metrics.")]]
+    labels: NotRequired[
+        Annotated[PipelineLabels, Doc("Where the frames have keypoint labels and the last stage a keypoints task.")]
+    ]
 
 
 class PipelineStage(TypedDict):

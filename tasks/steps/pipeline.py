@@ -130,9 +130,9 @@ def _frames(planning: Planning, p: Pipeline) -> tuple[Samples | None, bool]:
     """The frames a pipeline is evaluated on, and whether a stage was calibrated on any of them."""
     first = planning.project.models[p.stages[0].model]
     if p.dataset is None:
-        frames, _ = planning.validation_samples(first)
+        frames, _ = planning.validation_samples(first, labelled=True)
     else:
-        frames = planning.samples(p.dataset, first, "validation")
+        frames = planning.samples(p.dataset, first, "validation", labelled=True)
     if frames is None:
         return None, False
     calibrated = set()
@@ -169,7 +169,7 @@ def _preprocess(planning: Planning, model) -> Preprocess:
 def run_evaluate(o: EvaluateOptions) -> None:
     from tasks.model import pipelines
 
-    pipelines.run(tuple(s.model_stage() for s in o.stages), o.frames.files, o.out, o.label, o.in_sample)
+    pipelines.run(tuple(s.model_stage() for s in o.stages), o.frames, o.out, o.label, o.in_sample)
 
 
 # --- pipeline -----------------------------------------------------------------------------------------
@@ -621,7 +621,7 @@ def run_search(o: SearchOptions) -> None:
         ),
         key=lambda c: (c["ms"], c["cpu_ops"], c["schemes"]),  # at equal ms, fewer operators left to the CPU first
     )
-    chains = pipelines.Chains(tuple(s.stage.model_stage() for s in o.stages), o.frames.files, o.label)
+    chains = pipelines.Chains(tuple(s.stage.model_stage() for s in o.stages), o.frames, o.label)
     within = [c for c in combos if c["ms"] <= o.budget_ms]
     measured: dict[int, dict[str, Any]] = {}
     chosen = None
