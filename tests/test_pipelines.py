@@ -272,6 +272,27 @@ def test_with_keypoint_labels_both_chains_are_scored_against_them_by_pycocotools
     assert away["labels"]["oks_ap"] == {"float": 0.0, "quantized": 0.0, "drop": 0.0}
 
 
+def test_shards_share_out_the_pipelines_steps_with_the_rest(tmp_path: Path):
+    """Every step but the assembly's is some shard's, a pipeline's whole in one shard, for any number of shards."""
+    from tasks.engine import shard
+
+    project(tmp_path, CHAIN, TOO_FAST)
+    planning = plan.planning(config.load(tmp_path / "project.yaml"))
+    units = shard.shard_units(planning)
+    assembly = {"results", "report", "gates"}
+    pipelines = {u["name"]: u for u in units if u.get("pipeline")}
+    assert set(pipelines) == {"pipeline:chain", "pipeline:strict"}
+    own = {s.task_name for s in planning.steps if s.kind.name.startswith("pipeline")}
+    assert own <= {name for u in pipelines.values() for name in u["steps"]}
+    # a pipeline's unit needs its stages' steps: the compile of each stage it adds up
+    assert {"compile:det/int8@u65", "compile:pts/int8@u65"} <= set(pipelines["pipeline:strict"]["steps"])
+    for n in (1, 2, 3, 4):
+        shares = [shard.shard(f"{k}/{n}", units)[2] for k in range(1, n + 1)]
+        covered = {name for share in shares for u in share for name in u["steps"]}
+        assert covered == {s.task_name for s in planning.steps} - assembly, n
+        assert sum(1 for share in shares for u in share if u.get("pipeline")) == 2
+
+
 AUTO = "auto: {type: auto, goal: {metric: landmark_px_mean, max: 1000}, budget: {target: u65, max_ms: 100}}"
 SEARCHED = """
           searched:

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
     """What `doit shard=K/N` shares out: the variants of one float model and scheme (they share their
-    quantize and evaluate steps), each with its model, every step it needs and the expected seconds of each."""
+    quantize and evaluate steps), each with its model, every step it needs and the expected seconds of each;
+    and each pipeline, with every step its rows need (its stages' variants' steps too)."""
     results = planning.step_of("results")
     if results is None:
         return []
@@ -26,7 +27,25 @@ def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
         graph = planning.step_of("graph", name)  # the report's view of the model: the assemble run restores it
         if graph is not None:
             unit["steps"][graph.task_name] = graph.kind.cost
+    made_by = {target: s for s in planning.steps for target in s.targets}
+    for step in planning.steps:
+        if step.kind.name == "pipeline":  # a pipeline variant's row: what it reads, and what that reads, …
+            name = f"pipeline:{step.options.pipeline}"
+            unit = units.setdefault(name, {"name": name, "model": name, "variants": [], "steps": {}, "pipeline": True})
+            unit["steps"].update(_needs(step, made_by))
     return [units[name] for name in sorted(units)]
+
+
+def _needs(step: Any, made_by: dict[Any, Any]) -> dict[str, float]:
+    """``step`` and every step that makes a file it reads, and so on: the expected seconds of each."""
+    found: dict[str, float] = {}
+    todo = [step]
+    while todo:
+        s = todo.pop()
+        if s.task_name not in found:
+            found[s.task_name] = s.kind.cost
+            todo += [made_by[f] for f in s.file_dep if f in made_by]
+    return found
 
 
 def shard(spec: str, units: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
@@ -35,7 +54,8 @@ def shard(spec: str, units: list[dict[str, Any]]) -> tuple[int, int, list[dict[s
     A model's variants stay together when there are at least N models (its fetch, conversion and import
     then run once, in one shard); with fewer, its model/scheme pairs are shared out.  Largest first, each
     to the shard it adds the fewest seconds to (steps a shard already runs cost nothing again), ties to
-    the lowest shard.
+    the lowest shard.  Then the pipelines, the same way: a pipeline's unit holds its stages' steps too, so it
+    goes where they already run unless another shard, building them again, ends sooner.
     """
     try:
         k, n = (int(x) for x in spec.split("/"))
@@ -43,13 +63,14 @@ def shard(spec: str, units: list[dict[str, Any]]) -> tuple[int, int, list[dict[s
             raise ValueError
     except ValueError:
         raise ConfigError(f"shard={spec}: give shard=K/N with 1 <= K <= N, e.g. shard=1/4") from None
-    if len({u["model"] for u in units}) >= n:
+    plain = [u for u in units if not u.get("pipeline")]
+    if len({u["model"] for u in plain}) >= n:
         by_model: dict[str, list[dict[str, Any]]] = {}
-        for unit in units:
+        for unit in plain:
             by_model.setdefault(unit["model"], []).append(unit)
         groups = list(by_model.values())
     else:
-        groups = [[unit] for unit in units]
+        groups = [[unit] for unit in plain]
     loads: list[dict[str, float]] = [{} for _ in range(n)]
     chosen: list[list[dict[str, Any]]] = [[] for _ in range(n)]
 
@@ -59,7 +80,11 @@ def shard(spec: str, units: list[dict[str, Any]]) -> tuple[int, int, list[dict[s
     def after(i: int, needs: dict[str, float]) -> float:
         return sum(loads[i].values()) + sum(c for name, c in needs.items() if name not in loads[i])
 
-    for group in sorted(groups, key=lambda g: (-sum(steps(g).values()), g[0]["name"])):
+    def largest_first(groups: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+        return sorted(groups, key=lambda g: (-sum(steps(g).values()), g[0]["name"]))
+
+    pipelines = [[u] for u in units if u.get("pipeline")]
+    for group in largest_first(groups) + largest_first(pipelines):
         needs = steps(group)
         best = min(range(n), key=lambda i: (after(i, needs), i))
         loads[best].update(needs)

@@ -269,10 +269,12 @@ def load(
         default_tasks = [r["task"] for g in kept["groups"] for r in g["steps"] if r["task"] in wanted]
         if loader.writes:
             variants = sum(len(u["variants"]) for u in units)
+            pipelines = sum(1 for u in units if u.get("pipeline"))
             expected = sum(wanted.values())
             say(
-                f"shard {k}/{n}: {variants} variant(s) of {len(units)} model/scheme pair(s), "
-                f"{len(default_tasks)} step(s), about {expected:.0f} s of work"
+                f"shard {k}/{n}: {variants} variant(s) of {len(units) - pipelines} model/scheme pair(s)"
+                + (f", {pipelines} pipeline(s)" if pipelines else "")
+                + f", {len(default_tasks)} step(s), about {expected:.0f} s of work"
             )
     build_dir = Path(kept["build_dir"])
     loader.take_lock(build_dir)  # before doit opens the database
