@@ -794,7 +794,8 @@ def _why(combos, closest, chosen, within, budget_ms: float, goal) -> str:
         c = combos[chosen]
         return (
             f"chose {' + '.join(c['schemes'])}: {c['ms']:.2f} ms of {budget_ms:.2f}, {goal.metric} "
-            f"{c['value']:.4g} meets {goal.text()} ({tried} of {len(combos)} combinations measured, the cheapest first)"
+            f"{c['value']:.4g} meets {goal.text()} ({tried} of {len(combos)} combinations measured, the cheapest "
+            "first; within 1 %, the most accurate alone first)"
         )
     if not within:
         c = combos[0]
