@@ -361,6 +361,36 @@ def test_the_search_takes_the_candidates_of_a_stages_automatic_scheme(tmp_path: 
     assert again == step.options.stages[1].choices[1].quantized.read_bytes()
 
 
+def test_the_pipeline_on_an_adb_board_without_that_device_is_named(built, tmp_path: Path, monkeypatch):
+    """The adb path of the board run, with this machine's real adb and no device: one message naming both."""
+    import shutil
+    import subprocess
+
+    from tasks.boards.transport import BoardError
+
+    if shutil.which("adb") is None:
+        pytest.fail("adb is not installed: `make test` installs it")
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "5041")  # an adb server of its own, beside test_boards.py's
+    root, _ = built
+    step = next(s for s in plan.plan(config.load(root / "project.yaml")) if s.kind.name == "pipeline-benchmark")
+    settings = {**step.options.board, "host": None, "transport": "adb", "serial": "npuforge-no-such-device"}
+    connection = {"name": "phone", "key": None, "known_hosts": None, "host_key": None}
+    connection |= {"timeout": 60.0, "connect_timeout": 30.0}
+    out = tmp_path / "adb.json"
+    try:
+        with pytest.raises(BoardError) as info:
+            pipeline.run_benchmark(
+                pipeline.BenchmarkOptions(
+                    **{**vars(step.options), "board": settings, "connection": connection, "out": out}
+                )
+            )
+    finally:
+        subprocess.run(["adb", "kill-server"], capture_output=True, timeout=30)
+    message = str(info.value)
+    assert message.startswith("board phone (adb serial npuforge-no-such-device): no device with that serial ("), message
+    assert not out.exists()
+
+
 def test_combinations_within_a_percent_of_the_cheapest_are_measured_most_accurate_last_stage_first():
     """The example's front with its automatic schemes' candidates: models 0.05 ms apart, one of them far worse."""
     from tasks.config.project import Goal
