@@ -36,6 +36,7 @@ import yaml
 from accuracy import printed
 
 from support import REPO
+from tasks.config.project import Goal
 
 PROJECT = REPO / ".versus-auto.yaml"
 BUILD = "build/versus-auto"
@@ -137,9 +138,7 @@ def main() -> int:
         if not search["search"]["met"]:
             print(f"the search did not meet {goal['metric']} {goal}: nothing to compare (--measure measures more)")
         else:
-            value = ((separate.get("accuracy") or {}).get("metrics") or {}).get(goal["metric"])
-            bound = goal.get("max", goal.get("min"))
-            verdict = "miss" if value is None or (value > bound if "max" in goal else value < bound) else "meet"
+            verdict = "meet" if Goal(**goal).met({"accuracy": separate.get("accuracy") or {}}) else "miss"
             print(
                 f"the search meets the goal at {mine:.2f} ms a frame, {theirs - mine:.2f} ms less than the per-model "
                 f"automatic schemes ({theirs:.2f} ms), which {verdict} it end to end ({error_text(separate)} against "

@@ -89,7 +89,7 @@ class Runner(MThreadRunner):
             try:
                 node = self.task_dispatcher.generator.send(node)
             except StopIteration:
-                return self._kept_job() or None
+                return self._kept_job()
             if node == "hold on":
                 job = self._kept_job()
                 if job:

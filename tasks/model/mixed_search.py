@@ -522,9 +522,7 @@ def choose(measured: list[dict[str, Any]], goal: Goal, max_ms: float, model) -> 
             max(within, key=lambda t: (_better(goal, t), -t["ms"])) if within else min(tried, key=lambda t: t["ms"])
         )
     wide = set(chosen["wide"])
-    scheme = {"type": "int8", "weights": chosen["weights"], "overrides": overrides(model, wide)}
-    if not scheme["overrides"]:
-        del scheme["overrides"]
+    scheme = fixed_scheme(model, wide, chosen["weights"])
     return {
         "goal": goal.text(),
         "metric": goal.metric,
@@ -541,6 +539,12 @@ def choose(measured: list[dict[str, Any]], goal: Goal, max_ms: float, model) -> 
         "candidates": [{k: v for k, v in t.items() if k != "wide"} for t in tried],
         "pareto": pareto(tried, goal),
     }
+
+
+def fixed_scheme(model, wide: set[int], weights: str) -> dict[str, Any]:
+    """A candidate as a fixed scheme (records.ChosenScheme): int8, its weight rounding, its int16x8 operators."""
+    found = overrides(model, wide)
+    return {"type": "int8", "weights": weights, **({"overrides": found} if found else {})}
 
 
 def _layer_names(model, wide: set[int]) -> list[str]:

@@ -246,17 +246,13 @@ def _options(planning: Planning, p: Pipeline, combination: str, target: str, **g
 
 def run(o: Options) -> None:
     entries, found, accuracy = o.stages, None, json.loads(o.accuracy.read_text()) if o.accuracy else None
-    taken: list[dict[str, Any] | None] = []  # a search's candidate stage rows
     if o.search is not None:
         found = json.loads(o.search.read_text())
         picked = found["combinations"][found["closest"]]["variants"] if found["closest"] is not None else []
-        taken = found.get("candidates") or [None] * len(picked)
         entries = tuple(next((e for e in o.stages if e.id == v), None) for v in picked)
         accuracy = found["accuracy"]
-    stages = [
-        c if c is not None else _stage_row(row(e, o.root))
-        for e, c in zip(entries, taken or [None] * len(entries), strict=True)
-    ]
+    taken = (found or {}).get("candidates") or [None] * len(entries)  # a search's stages that are candidates
+    stages = [c if c is not None else _stage_row(row(e, o.root)) for e, c in zip(entries, taken, strict=True)]
     estimated = bool(stages) and all(s["npu_ms"] is not None for s in stages)
     total = round(sum(s["npu_ms"] for s in stages), 4) if estimated else None
     record = {
@@ -753,12 +749,7 @@ def _candidate_stage(found: Searched, record: dict[str, Any], variant: str) -> d
     from tasks.model import mixed_search
     from tasks.tflite import flatbuffer
 
-    model = flatbuffer.read(found.candidates.model)
-    scheme = {
-        "type": "int8",
-        "weights": record["weights"],
-        "overrides": mixed_search.overrides(model, set(record["wide"])),
-    }
+    scheme = mixed_search.fixed_scheme(flatbuffer.read(found.candidates.model), set(record["wide"]), record["weights"])
     name = f"{found.scheme}_{record['name'].replace('-', '_')}"
     size = record.get("size_bytes")
     return {

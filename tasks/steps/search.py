@@ -202,7 +202,7 @@ def plan_search(planning: Planning) -> list[Step]:
             name=quant_name,
             candidates=c,
             table=planning.paths.sensitivity(unit, owner),
-            measured=tuple(planning.paths.candidate(unit, owner, n) for n in (*ENDS, *slots())),
+            measured=_records(planning, unit, owner),
             out=planning.paths.search(unit, quant_name),
         )
         doc = f"choose the layers in int16x8: {q.goal.text()} within {q.budget.max_ms:g} ms on {c.vela.target}"
@@ -215,7 +215,12 @@ def measured_by(planning: Planning, unit: str, quant_name: str) -> tuple[Candida
     (the candidates of the first automatic scheme that shares them)."""
     q = planning.project.quantization[quant_name]
     owner, c = _candidates(planning)[(unit, q.io, q.per_channel, q.budget.target)]
-    return c, tuple(planning.paths.candidate(unit, owner, n) for n in (*ENDS, *slots()))
+    return c, _records(planning, unit, owner)
+
+
+def _records(planning: Planning, unit: str, owner: str) -> tuple[Path, ...]:
+    """Every candidate step's record of the automatic scheme ``owner`` of ``unit``: the ends, then the paths'."""
+    return tuple(planning.paths.candidate(unit, owner, n) for n in (*ENDS, *slots()))
 
 
 def quantized_candidate(c: Candidates, record: dict[str, Any]) -> bytes:
