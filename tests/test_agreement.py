@@ -11,6 +11,7 @@ requantization) agrees bit for bit; a float model differs by a few ulp.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -207,7 +208,11 @@ def test_only_boards_that_opt_in_get_agreement_steps(tmp_path: Path):
         build / "int8" / "u65" / "tiny_int8_vela.tflite",
         build / "int8" / "tiny_int8.tflite",
     )
-    assert sorted(p.name for p in on_u65.file_dep[2:]) == ["img0.png", "img1.png", "img2.png"]
+    assert sorted(p.name for p in on_u65.file_dep[2:]) == ["host-outputs.npz", "img0.png", "img1.png", "img2.png"]
+    # the host's half comes from the evaluate step, which keeps the most samples any board compares (a: 4, c: 16)
+    evaluate = planning.find("evaluate:tiny/int8").options
+    assert on_u65.options.host == on_cpu.options.host == evaluate.kept == build / "int8" / "host-outputs.npz"
+    assert evaluate.keep == 16
     assert on_u65.targets == (build / "int8" / "u65" / "agreement-c.json",)
     assert (
         on_cpu.options.artifact
@@ -253,6 +258,36 @@ def test_doit_runs_agreement_on_this_machine(tiny: Path):
     assert set(facts["outputs"]) and all(m["dtype"] == "float32" for m in facts["outputs"].values())
     assert "agree with the host" in proc.stdout
     assert not ran(ok(doit(tiny, "agreement"))) & {"agreement:here:tiny/int8@cpu"}  # up to date: nothing re-runs
+    # the host's half came from the evaluate step's outputs, and is what running the model here gives
+    assert proc.stdout.count("the host's outputs on 2 samples: kept by the evaluate step") == 2
+    step = plan.planning(config.load(project)).find("agreement:here:tiny/a16w8@cpu")
+    assert step.options.host == tiny / "build" / "tiny" / "a16w8" / "host-outputs.npz"
+    again = tiny / "again.json"
+    agreement.run(dataclasses.replace(step.options, host=None, out=again))
+    kept = json.loads(step.options.out.read_text())
+    assert {k: v for k, v in json.loads(again.read_text()).items() if k != "command"} == {
+        k: v for k, v in kept.items() if k != "command"
+    }
+
+
+def test_kept_outputs_are_taken_only_for_the_same_inputs(conv_net: Path, tmp_path: Path):
+    from tasks.model import accuracy
+    from tasks.model import agreement as host_side
+
+    runner = accuracy.Runner(conv_net.read_bytes())
+    stacks = host_side.inputs(conv_net, VALIDATION, 4, "board here")
+    keeper = host_side.Keeper(runner.outputs, 3)
+    for x in host_side.inputs(conv_net, VALIDATION, 5, "board here")[0]:
+        keeper.add(x, runner.runner(**{next(iter(runner.inputs)): x}))
+    keeper.write(tmp_path / "kept.npz")
+    details, computed = host_side.host_outputs(conv_net, [stacks[0][:2]], "board here")
+    outs = [{"index": d["index"]} for d in details]
+    taken = host_side.kept_outputs(tmp_path / "kept.npz", [stacks[0][:2]], outs)
+    assert [t.tobytes() for t in taken] == [c.tobytes() for c in computed]  # the first two of the three kept
+    assert host_side.kept_outputs(tmp_path / "kept.npz", stacks, outs) is None  # four samples: more than kept
+    other = [stacks[0][1:3]]  # other inputs (the 2nd and 3rd samples) than the kept ones
+    assert host_side.kept_outputs(tmp_path / "kept.npz", other, outs) is None
+    assert host_side.kept_outputs(tmp_path / "kept.npz", [stacks[0][:2]], [{"index": 999}]) is None
 
 
 def test_a_dequantized_float_output_is_compared_in_its_integer_steps():

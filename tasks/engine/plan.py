@@ -121,6 +121,11 @@ class Paths:
     def accuracy(self, unit: str, quant: str) -> Path:
         return self.build / unit / quant / "accuracy.json"
 
+    def host_outputs(self, unit: str, quant: str) -> Path:
+        """The quantized model's outputs on the first validation samples, kept by its evaluate step for the
+        agreement steps (the host's half of their comparison)."""
+        return self.build / unit / quant / "host-outputs.npz"
+
     def compile_dir(self, v: Variant) -> Path:
         return self.build / v.unit / v.quantization / v.target
 
@@ -386,6 +391,17 @@ class Planning:
 
     def board_assignments(self) -> list[tuple[Variant, Board]]:
         return assign_boards(self.project)
+
+    def agreements(self) -> list[tuple[Variant, Board]]:
+        """The variants and boards an agreement step compares: boards that opt in, variants whose model has a
+        validation set and whose artifact runs in LiteRT (a SyNAP model runs only in synap_cli)."""
+        return [
+            (v, board)
+            for v, board in self.board_assignments()
+            if board.agreement_samples is not None
+            and self.project.models[v.model].validation
+            and self.toolchain(v).ships.runtime == "litert"
+        ]
 
 
 def planning(project: Project, baseline: Path | None = None) -> Planning:

@@ -20,7 +20,7 @@ import numpy as np
 
 from tasks import atomic
 from tasks.errors import StepError
-from tasks.model import datasets
+from tasks.model import agreement, datasets
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, runtime, scaling
 
@@ -70,9 +70,14 @@ class Runner:
         self.outputs = self.runner.get_output_details()
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        ((name, detail),) = self.inputs.items()
-        result = self.runner(**{name: runtime.quantize_input(x, detail)})
+        _, result = self.raw(x)
         return {key: scaling.dequantized(value, self.outputs[key]["quantization"]) for key, value in result.items()}
+
+    def raw(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The input as the model takes it, and its outputs as the model gives them (by signature name)."""
+        ((name, detail),) = self.inputs.items()
+        given = runtime.quantize_input(x, detail)
+        return given, self.runner(**{name: given})
 
 
 def run(
@@ -85,10 +90,12 @@ def run(
     in_sample: bool = False,
     pruned: bool = False,
     reference: str | None = None,
+    kept: tuple[Path, int] | None = None,
 ) -> None:
     """Both models on the validation samples (the float one is ``reference``'s, models.REFERENCE, for a model that
     arrives quantized); without a float model (one that arrives quantized, without a
-    reference), the quantized model against the labels alone."""
+    reference), the quantized model against the labels alone.  ``kept`` (PATH, N): the quantized model's
+    outputs on the first N samples are written to PATH (``agreement.keep``), for the agreement steps."""
     test = Runner(quantized.read_bytes())
     ref = Runner(float_model.read_bytes()) if float_model else None
     if len(test.inputs) != 1:
@@ -116,8 +123,11 @@ def run(
     if not xs:
         raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
     expected, got = [], []
+    keeper = agreement.Keeper(test.outputs, kept[1] if kept else 0)
     for i, x in enumerate(xs, 1):
-        g = test(x)
+        given, raw = test.raw(x)
+        keeper.add(given, raw)
+        g = {key: scaling.dequantized(value, test.outputs[key]["quantization"]) for key, value in raw.items()}
         if ref is not None:
             e = ref(x)
             expected.append(e)
@@ -152,6 +162,8 @@ def run(
             result["labels"] = {"dataset": dataset.name, "samples": len(xs), **labelled}
             for name, m in labelled["metrics"].items():
                 result["metrics"].update({name: m["quantized"], f"{name}_drop": m["drop"]})
+    if kept:
+        keeper.write(kept[0])
     atomic.write_json(out, result)
     progress(_line(result, dataset.label))
 

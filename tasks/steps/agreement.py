@@ -31,6 +31,7 @@ from tasks.boards.settings import BoardSettings, Connection, Reach
 from tasks.digests import sha256_file
 from tasks.model.datasets import Samples
 from tasks.planning.options import added, input_file, output_file, unfingerprinted
+from tasks.planning.step import scheme_of
 from tasks.progress import progress
 from tasks.steps import benchmark
 from tasks.steps.evaluate import TaskOptions
@@ -62,17 +63,17 @@ class Options:
     out: Path = output_file()
     connection: Connection = unfingerprinted()  # name, key, known_hosts, host_key, timeouts
     tasks: tuple[TaskOptions, ...] = added(())  # with labels on the dataset: the model's tasks, scored on the board
+    host: Path | None = added(None, role="in")  # the evaluate step's outputs of host_model on the first samples
 
 
 def plan_agreement(planning: Planning) -> list[Step]:
     """One step per board that opts in and variant it serves, when the model has a validation set and the
     artifact runs in LiteRT (a SyNAP model runs only in synap_cli)."""
     steps = []
-    for v, board in planning.board_assignments():
+    for v, board in planning.agreements():
         model = planning.project.models[v.model]
-        if board.agreement_samples is None or not model.validation or planning.toolchain(v).ships.runtime != "litert":
-            continue
         target = planning.project.targets[v.target]
+        evaluate = planning.step_of("evaluate", scheme_of(v.unit, v.quantization))
         dataset = planning.samples(model.validation, model, "validation", labelled=True)
         options = Options(
             board=benchmark._settings(board, target),
@@ -86,6 +87,7 @@ def plan_agreement(planning: Planning) -> list[Step]:
             out=planning.paths.agreement(v, board.name),
             connection=benchmark.connection(board),
             tasks=tuple(TaskOptions.of(t) for t in model.tasks) if dataset.labels else (),
+            host=evaluate.options.kept if evaluate and evaluate.options.dataset == dataset else None,
         )
         doc = (
             f"run {board.agreement_samples} validation samples through the artifact on a board and compare them "
@@ -101,7 +103,7 @@ def run(o: Options) -> None:
     board = {**o.board, **o.connection}
     where = f"board {board['name']}"
     stacks = agreement.inputs(o.artifact, o.dataset, o.samples, where)
-    details, host = agreement.host_outputs(o.host_model, stacks, f"{where}: {o.label}")
+    details, host = agreement.host_outputs(o.host_model, stacks, f"{where}: {o.label}", o.host)
     with tempfile.TemporaryDirectory(prefix="npuforge-agreement-") as tmp:
         inputs = Path(tmp) / "inputs.npz"
         inputs.write_bytes(agreement.npz_bytes({f"input_{i}": s for i, s in enumerate(stacks)}))

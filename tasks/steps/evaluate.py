@@ -6,7 +6,9 @@ model's outputs decoded as the application decodes them, and compared.  The
 work is in tasks/model/accuracy.py.  A Vela artifact has the accuracy of the
 quantized model it was compiled from (Vela does not change the arithmetic),
 so this runs once per quantized model.  Samples the model was also calibrated
-on are marked in-sample.
+on are marked in-sample.  For a variant a board's agreement step compares, it
+keeps the quantized model's outputs on the first samples (host-outputs.npz):
+the host's half of that comparison, not computed twice.
 """
 
 from __future__ import annotations
@@ -55,10 +57,16 @@ class Options:
     out: Path = output_file()
     pruned: bool = False  # a prune variant: a task whose output was cut away is skipped, not an error
     reference: str | None = added(None)  # a model that arrives quantized: the models: name of its float model
+    # the quantized model's outputs on the first ``keep`` samples, for the agreement steps of its variants
+    keep: int = added(0)
+    kept: Path | None = added(None, role="out")
 
 
 def plan_evaluate(planning: Planning) -> list[Step]:
     steps = []
+    keep: dict[tuple[str, str], int] = {}  # (unit, quantization): the most samples a board's agreement compares
+    for v, board in planning.agreements():
+        keep[v.unit, v.quantization] = max(keep.get((v.unit, v.quantization), 0), board.agreement_samples)
     for model_name, unit, quant_name in planning.evaluated():
         model = planning.project.models[model_name]
         if not model.validation:
@@ -78,6 +86,8 @@ def plan_evaluate(planning: Planning) -> list[Step]:
             out=paths.accuracy(unit, quant_name),
             pruned=unit != model_name,
             reference=model.reference if model.prequantized and float_model else None,
+            keep=keep.get((unit, quant_name), 0),
+            kept=paths.host_outputs(unit, quant_name) if (unit, quant_name) in keep else None,
         )
         doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
         if float_model is None:
@@ -92,7 +102,10 @@ def run(o: Options) -> None:
     from tasks.model import accuracy
 
     specs = tuple(t.spec() for t in o.tasks)
-    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned, o.reference)
+    kept = (o.kept, o.keep) if o.kept else None
+    accuracy.run(
+        o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned, o.reference, kept
+    )
 
 
 def row_accuracy(record: dict[str, Any], compiled: bool) -> dict[str, Any]:
