@@ -103,9 +103,7 @@ def run(o: Options) -> None:
 
     specs = tuple(t.spec() for t in o.tasks)
     kept = (o.kept, o.keep) if o.kept else None
-    accuracy.run(
-        o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned, o.reference, kept
-    )
+    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned, o.reference, kept)
 
 
 def row_accuracy(record: dict[str, Any], compiled: bool) -> dict[str, Any]:
