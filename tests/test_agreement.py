@@ -271,23 +271,23 @@ def test_doit_runs_agreement_on_this_machine(tiny: Path):
 
 
 def test_kept_outputs_are_taken_only_for_the_same_inputs(conv_net: Path, tmp_path: Path):
-    from tasks.model import accuracy
+    from tasks.model import accuracy, host_outputs
     from tasks.model import agreement as host_side
 
     runner = accuracy.Runner(conv_net.read_bytes())
     stacks = host_side.inputs(conv_net, VALIDATION, 4, "board here")
-    keeper = host_side.Keeper(runner.outputs, 3)
+    keeper = host_outputs.Keeper(runner.outputs, 3)
     for x in host_side.inputs(conv_net, VALIDATION, 5, "board here")[0]:
         keeper.add(x, runner.runner(**{next(iter(runner.inputs)): x}))
     keeper.write(tmp_path / "kept.npz")
     details, computed = host_side.host_outputs(conv_net, [stacks[0][:2]], "board here")
     outs = [{"index": d["index"]} for d in details]
-    taken = host_side.kept_outputs(tmp_path / "kept.npz", [stacks[0][:2]], outs)
+    taken = host_outputs.taken(tmp_path / "kept.npz", [stacks[0][:2]], outs)
     assert [t.tobytes() for t in taken] == [c.tobytes() for c in computed]  # the first two of the three kept
-    assert host_side.kept_outputs(tmp_path / "kept.npz", stacks, outs) is None  # four samples: more than kept
+    assert host_outputs.taken(tmp_path / "kept.npz", stacks, outs) is None  # four samples: more than kept
     other = [stacks[0][1:3]]  # other inputs (the 2nd and 3rd samples) than the kept ones
-    assert host_side.kept_outputs(tmp_path / "kept.npz", other, outs) is None
-    assert host_side.kept_outputs(tmp_path / "kept.npz", [stacks[0][:2]], [{"index": 999}]) is None
+    assert host_outputs.taken(tmp_path / "kept.npz", other, outs) is None
+    assert host_outputs.taken(tmp_path / "kept.npz", [stacks[0][:2]], [{"index": 999}]) is None
 
 
 def test_a_dequantized_float_output_is_compared_in_its_integer_steps():

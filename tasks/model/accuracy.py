@@ -20,7 +20,7 @@ import numpy as np
 
 from tasks import atomic
 from tasks.errors import StepError
-from tasks.model import agreement, datasets
+from tasks.model import datasets, host_outputs
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, runtime, scaling
 
@@ -95,35 +95,18 @@ def run(
     """Both models on the validation samples (the float one is ``reference``'s, models.REFERENCE, for a model that
     arrives quantized); without a float model (one that arrives quantized, without a
     reference), the quantized model against the labels alone.  ``kept`` (PATH, N): the quantized model's
-    outputs on the first N samples are written to PATH (``agreement.keep``), for the agreement steps."""
+    outputs on the first N samples are written to PATH (tasks/model/host_outputs.py), for the agreement
+    steps."""
     test = Runner(quantized.read_bytes())
     ref = Runner(float_model.read_bytes()) if float_model else None
-    if len(test.inputs) != 1:
-        raise StepError(f"{label}: evaluation supports single-input models; this one has {len(test.inputs)} inputs")
-    if ref is not None and sorted(ref.outputs) != sorted(test.outputs):
-        raise StepError(
-            f"{label}: the quantized model's outputs {sorted(test.outputs)} "
-            f"differ from the float model's {sorted(ref.outputs)}" + _reference_fix(reference)
-        )
-    if ref is not None and len(ref.inputs) == 1:
-        (want,), (got_in,) = ([list(d["shape"]) for d in r.inputs.values()] for r in (ref, test))
-        if [int(d) for d in want] != [int(d) for d in got_in]:
-            raise StepError(
-                f"{label}: the float model's input is {[int(d) for d in want]}, the quantized model's "
-                f"{[int(d) for d in got_in]}" + _reference_fix(reference)
-            )
-    if ref is None and dataset.labels is None:
-        raise StepError(
-            f"{label}: the model arrives quantized and has no float reference; give the validation dataset "
-            f"'{dataset.name}' labels (datasets.{dataset.name}.labels) or the model a reference: FLOAT_MODEL"
-        )
+    _check_pair(test, ref, dataset, label, reference)
     (detail,) = (ref or test).inputs.values()
     shape = tuple(int(d) for d in detail["shape"])
     xs = list(datasets.samples(dataset, list(shape)))
     if not xs:
         raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
     expected, got = [], []
-    keeper = agreement.Keeper(test.outputs, kept[1] if kept else 0)
+    keeper = host_outputs.Keeper(test.outputs, kept[1] if kept else 0)
     for i, x in enumerate(xs, 1):
         given, raw = test.raw(x)
         keeper.add(given, raw)
@@ -166,6 +149,29 @@ def run(
         keeper.write(kept[0])
     atomic.write_json(out, result)
     progress(_line(result, dataset.label))
+
+
+def _check_pair(test: Runner, ref: Runner | None, dataset: datasets.Samples, label: str, reference: str | None):
+    """The quantized model and its float reference take the same input and give the same outputs."""
+    if len(test.inputs) != 1:
+        raise StepError(f"{label}: evaluation supports single-input models; this one has {len(test.inputs)} inputs")
+    if ref is not None and sorted(ref.outputs) != sorted(test.outputs):
+        raise StepError(
+            f"{label}: the quantized model's outputs {sorted(test.outputs)} "
+            f"differ from the float model's {sorted(ref.outputs)}" + _reference_fix(reference)
+        )
+    if ref is not None and len(ref.inputs) == 1:
+        (want,), (got_in,) = ([list(d["shape"]) for d in r.inputs.values()] for r in (ref, test))
+        if [int(d) for d in want] != [int(d) for d in got_in]:
+            raise StepError(
+                f"{label}: the float model's input is {[int(d) for d in want]}, the quantized model's "
+                f"{[int(d) for d in got_in]}" + _reference_fix(reference)
+            )
+    if ref is None and dataset.labels is None:
+        raise StepError(
+            f"{label}: the model arrives quantized and has no float reference; give the validation dataset "
+            f"'{dataset.name}' labels (datasets.{dataset.name}.labels) or the model a reference: FLOAT_MODEL"
+        )
 
 
 def task_metrics(tasks, expected: list, got: list, shape: tuple[int, ...], label: str, pruned: bool) -> dict[str, Any]:
