@@ -57,9 +57,8 @@ class Options:
     out: Path = output_file()
     pruned: bool = False  # a prune variant: a task whose output was cut away is skipped, not an error
     reference: str | None = added(None)  # a model that arrives quantized: the models: name of its float model
-    # the quantized model's outputs on the first ``keep`` samples, for the agreement steps of its variants
-    keep: int = added(0)
-    kept: Path | None = added(None, role="out")
+    keep: int = added(0)  # the samples a board's agreement compares: the quantized model's outputs on them …
+    kept: Path | None = added(None, role="out")  # … kept here, for the agreement steps (host-outputs.npz)
 
 
 def plan_evaluate(planning: Planning) -> list[Step]:
