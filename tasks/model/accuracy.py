@@ -21,6 +21,7 @@ import numpy as np
 from tasks import atomic
 from tasks.errors import StepError
 from tasks.model import datasets, host_outputs
+from tasks.model import expected as expected_outputs
 from tasks.progress import progress
 from tasks.tflite import flatbuffer, runtime, scaling
 
@@ -91,12 +92,13 @@ def run(
     pruned: bool = False,
     reference: str | None = None,
     kept: tuple[Path, int] | None = None,
+    expected_file: Path | None = None,
 ) -> None:
     """Both models on the validation samples (the float one is ``reference``'s, models.REFERENCE, for a model that
     arrives quantized); without a float model (one that arrives quantized, without a
     reference), the quantized model against the labels alone.  ``kept`` (PATH, N): the quantized model's
     outputs on the first N samples are written to PATH (tasks/model/host_outputs.py), for the agreement
-    steps."""
+    steps.  ``expected_file``: the float model's outputs, kept once (tasks/model/expected.py)."""
     test = Runner(quantized.read_bytes())
     ref = Runner(float_model.read_bytes()) if float_model else None
     _check_pair(test, ref, dataset, label, reference)
@@ -107,12 +109,13 @@ def run(
         raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
     expected, got = [], []
     keeper = host_outputs.Keeper(test.outputs, kept[1] if kept else 0)
+    stored = expected_outputs.read(expected_file, xs) if ref is not None else None
     for i, x in enumerate(xs, 1):
         given, raw = test.raw(x)
         keeper.add(given, raw)
         g = {key: scaling.dequantized(value, test.outputs[key]["quantization"]) for key, value in raw.items()}
         if ref is not None:
-            e = ref(x)
+            e = stored[i - 1] if stored else ref(x)
             expected.append(e)
             g = {name: value.reshape(e[name].shape) for name, value in g.items()}
         got.append(g)

@@ -36,12 +36,13 @@ def npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def _digest(array: np.ndarray) -> str:
+def digest(array: np.ndarray) -> str:
     import hashlib
 
     import numpy as np
 
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    array = np.ascontiguousarray(array)
+    return hashlib.sha256(f"{array.dtype.str}{list(array.shape)}".encode() + array.tobytes()).hexdigest()
 
 
 class Keeper:
@@ -56,7 +57,7 @@ class Keeper:
 
     def add(self, given: np.ndarray, raw: dict[str, np.ndarray]) -> None:
         if len(self.digests) < self.count:
-            self.digests.append(_digest(given))
+            self.digests.append(digest(given))
             for name, value in raw.items():
                 self.values[self.index[name]].append(value.copy())
 
@@ -81,6 +82,6 @@ def taken(path: Path | None, stacks: list[np.ndarray], outs: list[dict[str, Any]
         count = len(stacks[0])
         digests = [str(d) for d in npz["input_sha256"]][:count]
         names = [f"output_{int(d['index'])}" for d in outs]
-        if digests != [_digest(x) for x in stacks[0]] or not set(names) <= set(npz.files):
+        if digests != [digest(x) for x in stacks[0]] or not set(names) <= set(npz.files):
             return None
         return [npz[name][:count] for name in names]

@@ -149,6 +149,7 @@ class Measurer:
     label: str
     pruned: bool = False
     take: int | None = None  # the first this many validation samples only (bench/auto_mixed.py --rank)
+    expected: Path | None = None  # the float model's outputs on the validation samples (tasks/model/expected.py)
 
     def __post_init__(self):
         self.model = flatbuffer.read_bytes(self.content, self.label)
@@ -157,14 +158,17 @@ class Measurer:
 
     def inputs(self) -> tuple[list[np.ndarray], list[dict[str, np.ndarray]]]:
         """The validation samples and the float model's outputs for them (read and run once for every candidate)."""
-        from tasks.model import accuracy
+        from tasks.model import accuracy, expected
 
         if self._inputs is None:
             xs = list(itertools.islice(datasets.samples(self.validation, list(self.shape)), self.take))
             if not xs:
                 raise StepError(f"{self.label}: validation dataset '{self.validation.label}' has no samples")
-            reference = accuracy.Runner(self.content)
-            self._inputs = xs, [reference(x) for x in xs]
+            kept = expected.read(self.expected, xs)
+            if kept is None:
+                reference = accuracy.Runner(self.content)
+                kept = [reference(x) for x in xs]
+            self._inputs = xs, kept
         return self._inputs
 
     def scheme(self, wide: set[int], weights: str) -> Scheme:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tasks.model.datasets import Samples
 from tasks.planning.options import added, input_file, output_file
 from tasks.planning.step import scheme_of
+from tasks.steps import float_outputs
 
 if TYPE_CHECKING:
     from tasks.config import Task
@@ -59,6 +60,7 @@ class Options:
     reference: str | None = added(None)  # a model that arrives quantized: the models: name of its float model
     keep: int = added(0)  # the samples a board's agreement compares: the quantized model's outputs on them …
     kept: Path | None = added(None, role="out")  # … kept here, for the agreement steps (host-outputs.npz)
+    expected: Path | None = added(None, role="in")  # the float model's outputs on the samples (float-outputs)
 
 
 def plan_evaluate(planning: Planning) -> list[Step]:
@@ -87,6 +89,7 @@ def plan_evaluate(planning: Planning) -> list[Step]:
             reference=model.reference if model.prequantized and float_model else None,
             keep=keep.get((unit, quant_name), 0),
             kept=paths.host_outputs(unit, quant_name) if (unit, quant_name) in keep else None,
+            expected=float_outputs.kept_for(planning, float_model, dataset) if float_model else None,
         )
         doc = f"compare the quantized model with the float model on the validation set '{dataset.label}'"
         if float_model is None:
@@ -102,7 +105,19 @@ def run(o: Options) -> None:
 
     specs = tuple(t.spec() for t in o.tasks)
     kept = (o.kept, o.keep) if o.kept else None
-    accuracy.run(o.float_model, o.quantized, o.out, o.dataset, specs, o.label, o.in_sample, o.pruned, o.reference, kept)
+    accuracy.run(
+        o.float_model,
+        o.quantized,
+        o.out,
+        o.dataset,
+        specs,
+        o.label,
+        o.in_sample,
+        o.pruned,
+        o.reference,
+        kept,
+        o.expected,
+    )
 
 
 def row_accuracy(record: dict[str, Any], compiled: bool) -> dict[str, Any]:

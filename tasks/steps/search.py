@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.model.datasets import Samples
-from tasks.planning.options import input_file, output_file
+from tasks.planning.options import added, input_file, output_file
 from tasks.planning.step import scheme_of
+from tasks.steps import float_outputs
 from tasks.steps.evaluate import TaskOptions
 from tasks.toolchains.vela.compile import Options as CompileOptions
 from tasks.toolchains.vela.settings import VelaSettings
@@ -83,6 +84,7 @@ class Candidates:
     vela: Vela
     model: Path = input_file()  # the float model quantize starts from
     ranges: Path = input_file()  # the calibrate step's
+    expected: Path | None = added(None, role="in")  # the float model's outputs on the samples, once for all
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,9 +142,15 @@ def _candidates(planning: Planning) -> dict[tuple, tuple[str, Candidates]]:
                 vela=Vela(target=t.name, settings=t.settings),
                 model=planning.start_of(unit),
                 ranges=planning.paths.calibration(unit),
+                expected=float_outputs.kept_for(planning, planning.start_of(unit), dataset),
             ),
         )
     return shared
+
+
+def measured_with(planning: Planning) -> list[Candidates]:
+    """What the candidates of each automatic scheme (those that share them, once) are measured with."""
+    return [c for _, c in _candidates(planning).values()]
 
 
 def plan_candidate(planning: Planning) -> list[Step]:
@@ -246,6 +254,7 @@ def _measurer(c: Candidates):
         latency=compile.Latency(c.vela.compile_options(c.label, Path("."))),
         label=c.label,
         pruned=c.pruned,
+        expected=c.expected,
     )
 
 
