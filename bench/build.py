@@ -2,7 +2,10 @@
 (`-n 1`), with warm workers and with a fresh process per step (NPUFORGE_WARM_WORKERS=0), and the peak
 memory of each.
 
-    python bench/build.py [--runs N] [--project project.yaml | --small]
+    python bench/build.py [--runs N] [--project project.yaml | --small] [--against REV]
+
+``--against REV``: the default setting only, this checkout's code against REV's (a git worktree), the
+two alternating; the .tflite artifacts of both are compared byte for byte.
 
 ``--small``: a small project instead of the example: three of its models (the pose detector and the
 two classifiers), int8, for the i.MX93 and the CPU (measured and compared on this machine), where
@@ -65,11 +68,12 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def build(folder: Path, args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """A cold build in ``folder``: (seconds, peak total RSS, peak RSS of one process)."""
+def build(folder: Path, args: list[str], env: dict[str, str], code: Path = REPO) -> tuple[float, int, int]:
+    """A cold build in ``folder`` with the code of the checkout ``code``: (seconds, peak total RSS, peak RSS of
+    one process)."""
     shutil.rmtree(folder / "build", ignore_errors=True)
     shutil.copytree(REPO / "build" / "cache" / "pip", folder / "build" / "cache" / "pip")
-    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    full_env = {**os.environ, **env, "PYTHONPATH": str(code)}
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "doit", *args],
@@ -146,13 +150,14 @@ boards:
 """
 
 
-def project_folder(project: str, small: bool, prefix: str) -> Path:
-    """A temporary copy of the example (or the small project) to build from clean: models, data, schema."""
+def project_folder(project: str, small: bool, prefix: str, code: Path = REPO) -> Path:
+    """A temporary copy of the example (or the small project) to build from clean: models, data, schema (the
+    project's files from the checkout ``code``; the data `make` made, from this one)."""
     if not (REPO / "build" / "cache" / "pip").is_dir():
         sys.exit("run `make` first: the example's wheels are downloaded once, before the timed builds")
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     for name in ("models", "data", "schema") + (() if small else (project,)):
-        source = REPO / name
+        source = (REPO if name == "data" else code) / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
     if small:
         (folder / "project.yaml").write_text(SMALL)
@@ -160,12 +165,48 @@ def project_folder(project: str, small: bool, prefix: str) -> Path:
     return folder
 
 
+def against(rev: str, runs: int, project: str, small: bool) -> None:
+    """The default build with REV's code and with this checkout's, alternating."""
+    tree = Path(tempfile.mkdtemp(prefix="npuforge-rev-"))
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True)
+    sides = {rev: tree, "this checkout": REPO}
+    folders = {name: project_folder(project, small, "npuforge-build-", code) for name, code in sides.items()}
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    tflite: dict[str, dict[str, str]] = {}
+    try:
+        for _ in range(runs):
+            for name, code in sides.items():
+                seconds, _, _ = build(folders[name], [], {}, code)
+                times[name].append(seconds)
+                tflite[name] = {k: v for k, v in artifacts(folders[name]).items() if k.endswith(".tflite")}
+                print(f"  {name}: {seconds:.0f} s", file=sys.stderr)
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+    base = statistics.median(times[rev])
+    print(f"{'code':<36} {'median s':>9} {'each run s':>22} {'x ' + rev:>14}")
+    for name, values in times.items():
+        each = " ".join(f"{v:.0f}" for v in values)
+        print(f"{name:<36} {statistics.median(values):>9.1f} {each:>22} {statistics.median(values) / base:>14.2f}")
+    before, after = tflite.values()
+    differ = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    print(
+        f"({runs} run(s) each, alternating; {os.cpu_count()} cores; {len(after)} .tflite, "
+        f"{'byte-identical' if not differ else 'DIFFERENT: ' + ', '.join(differ)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--project", default="project.yaml")
     parser.add_argument("--small", action="store_true", help="a small project (3 models, 2 targets), not the example")
+    parser.add_argument("--against", metavar="REV", help="this checkout's default build against REV's")
     a = parser.parse_args()
+    if a.against:
+        against(a.against, a.runs, a.project, a.small)
+        return
     folder = project_folder(a.project, a.small, "npuforge-build-")
     times: dict[str, list[float]] = {name: [] for name in SETTINGS}
     memory: dict[str, tuple[int, int]] = {}

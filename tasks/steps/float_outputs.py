@@ -1,10 +1,10 @@
 """float-outputs: a float model's outputs on its unit's validation samples, for every step that compares with them.
 
 The evaluate step of each of a unit's schemes and every candidate of its automatic scheme's search run the same
-float model on the same validation samples to compare a quantized model with it.  Where two or more steps would,
-this step runs it once and keeps its outputs (``UNIT/MODEL.outputs.npz``) with a digest of each sample; the
-steps read them instead (and run the model themselves if their samples differ).  The work is in
-tasks/model/expected.py.
+float model on the same validation samples to compare a quantized model with it.  Where an automatic scheme's
+candidates or SHARED evaluate steps would, this step runs it once and keeps its outputs
+(``UNIT/MODEL.outputs.npz``) with a digest of each sample; the steps read them instead (and run the model
+themselves if their samples differ).  The file is tasks/model/expected.py's.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from tasks.planning.options import input_file, output_file
 if TYPE_CHECKING:
     from tasks.engine.plan import Planning
     from tasks.planning.step import Step
+
+
+# evaluate steps that run a float model before it pays to run it once for them: a step of its own costs about as
+# much as one run of a small model on its samples (the example's classifiers: 0.6 s against 0.3 s)
+SHARED = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +54,8 @@ def plan_float_outputs(planning: Planning) -> list[Step]:
     steps = []
     for model, users in _wanted(planning).items():
         unlabelled = {dataclasses.replace(d, labels=None) for _, d in users}
-        if (len(users) < 2 and users[0][0] == "evaluate") or len(unlabelled) != 1:
-            continue  # one step alone runs it (nothing to share), or they run it on other samples
+        if (len(users) < SHARED and {u for u, _ in users} == {"evaluate"}) or len(unlabelled) != 1:
+            continue  # too few steps run it to pay for a step of its own, or they run it on other samples
         (dataset,) = unlabelled
         options = Options(label=model.stem, dataset=dataset, model=model, out=model.with_suffix(".outputs.npz"))
         doc = f"run the float model on '{dataset.label}' once, for the steps that compare quantized models with it"
