@@ -168,7 +168,7 @@ def project_folder(project: str, small: bool, prefix: str, code: Path = REPO) ->
 def against(rev: str, runs: int, project: str, small: bool) -> None:
     """The default build with REV's code and with this checkout's, alternating."""
     tree = Path(tempfile.mkdtemp(prefix="npuforge-rev-"))
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True)
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True)
     sides = {rev: tree, "this checkout": REPO}
     folders = {name: project_folder(project, small, "npuforge-build-", code) for name, code in sides.items()}
     times: dict[str, list[float]] = {name: [] for name in sides}
@@ -181,7 +181,7 @@ def against(rev: str, runs: int, project: str, small: bool) -> None:
                 tflite[name] = {k: v for k, v in artifacts(folders[name]).items() if k.endswith(".tflite")}
                 print(f"  {name}: {seconds:.0f} s", file=sys.stderr)
     finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
         for folder in folders.values():
             shutil.rmtree(folder, ignore_errors=True)
     base = statistics.median(times[rev])
