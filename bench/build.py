@@ -168,7 +168,9 @@ def project_folder(project: str, small: bool, prefix: str, code: Path = REPO) ->
 def against(rev: str, runs: int, project: str, small: bool) -> None:
     """The default build with REV's code and with this checkout's, alternating."""
     tree = Path(tempfile.mkdtemp(prefix="npuforge-rev-"))
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True
+    )
     sides = {rev: tree, "this checkout": REPO}
     folders = {name: project_folder(project, small, "npuforge-build-", code) for name, code in sides.items()}
     times: dict[str, list[float]] = {name: [] for name in sides}
