@@ -288,6 +288,8 @@ def test_kept_outputs_are_taken_only_for_the_same_inputs(conv_net: Path, tmp_pat
     other = [stacks[0][1:3]]  # other inputs (the 2nd and 3rd samples) than the kept ones
     assert host_outputs.taken(tmp_path / "kept.npz", other, outs) is None
     assert host_outputs.taken(tmp_path / "kept.npz", [stacks[0][:2]], [{"index": 999}]) is None
+    (tmp_path / "damaged.npz").write_bytes(b"PK\x03\x04 not a whole archive")
+    assert host_outputs.taken(tmp_path / "damaged.npz", [stacks[0][:2]], outs) is None
 
 
 def test_a_dequantized_float_output_is_compared_in_its_integer_steps():

@@ -77,6 +77,9 @@ def test_kept_outputs_are_taken_only_for_the_same_samples(pair, tmp_path: Path):
     assert expected.read(kept, [*xs, xs[0]]) is None  # more samples than were kept
     assert expected.read(kept, [x.astype("float64") for x in xs[:2]]) is None  # the same values as another type
     assert expected.read(tmp_path / "missing.npz", xs) is None
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(kept.read_bytes()[:1000])  # cut short, as a full disk leaves it
+    assert expected.read(damaged, xs) is None
 
 
 def test_the_float_model_runs_once_for_three_evaluations_and_not_for_two(tmp_path: Path):
