@@ -15,6 +15,8 @@ and they take the machine one after another with no step to wait for.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -65,18 +67,24 @@ MACHINE = Machine()  # one per build process: every doit thread's steps
 
 
 class Runner(MThreadRunner):
-    """doit's thread runner, with the steps that hold the machine run when no other step runs or can start.
+    """doit's thread runner, with the steps that hold the machine run when no other step runs or can start, and the
+    ready step with the longest chain of work after it first.
 
-    A task whose ``meta`` says ``alone`` and that doit selects to run is kept back.  The
-    kept tasks go, in the order doit gave them, when doit has no other task ready (it
-    says "hold on", or it has none left) and no task is running; their dependents wait
-    for them as for any running task.  A failure without ``--continue`` stops the build
-    before them: they are not reached, as any task doit had not started.
+    Every task doit has ready is taken at once.  A task whose ``meta`` says ``alone`` is
+    kept back: the kept tasks go, in the order doit gave them, when no other task is ready
+    and none is running; their dependents wait for them as for any running task.  The
+    others go by ``meta["priority"]``, the seconds of work along their longest chain of
+    dependents (tasks/engine/wiring.py's ``priorities``), so that the build's critical path
+    starts first and the short chains fill the cores around it.  A failure without
+    ``--continue`` stops the build before the tasks not yet given out: they are not reached,
+    as any task doit had not started.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._kept: deque = deque()  # ExecNodes selected to run, waiting for the machine to be free
+        self._ready: list = []  # ExecNodes selected to run, the longest chain to the end first (a heap)
+        self._order = itertools.count()  # among equal chains, doit's order
         self._running = 0  # tasks handed to a thread whose result has not come back
 
     def get_next_job(self, completed):
@@ -84,25 +92,30 @@ class Runner(MThreadRunner):
             self._running -= 1
         if self._stop_running:
             return None  # gentle stop
-        node = completed
-        while True:
+        node, done = completed, False
+        while True:  # every task doit has ready, into the pool
             try:
                 node = self.task_dispatcher.generator.send(node)
             except StopIteration:
-                return self._kept_job()
+                done = True
+                break
             if node == "hold on":
-                job = self._kept_job()
-                if job:
-                    return job
-                self.free_proc += 1
-                return JobHold()
+                break
             if self.select_task(node, self.tasks):
-                if (node.task.meta or {}).get("alone"):
+                meta = node.task.meta or {}
+                if meta.get("alone"):
                     self._kept.append(node)
-                    node = None
-                    continue
-                return self._job(node)
+                else:
+                    heapq.heappush(self._ready, (-meta.get("priority", 0.0), next(self._order), node))
+                node = None
             # not selected (up to date, ignored, or failed on a dependency): doit counts it processed
+        if self._ready:
+            return self._job(heapq.heappop(self._ready)[2])
+        job = self._kept_job()
+        if job or done:
+            return job
+        self.free_proc += 1
+        return JobHold()
 
     def _kept_job(self):
         """A kept task's job when nothing runs, else None."""

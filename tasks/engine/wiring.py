@@ -157,9 +157,10 @@ def _log(step: Step, planning: plan.Planning) -> Path:
     return planning.paths.logs(step.kind.task_prefix, step.name or step.kind.task_prefix)
 
 
-def task_data(step: Step, planning: plan.Planning) -> dict[str, Any]:
+def task_data(step: Step, planning: plan.Planning, priority: float = 0.0) -> dict[str, Any]:
     """What doit needs of a step, in plain data (kept with the plan)."""
     return {
+        "priority": priority,
         "task": step.task_name,
         "prefix": step.kind.task_prefix,
         "name": step.name,
@@ -187,8 +188,11 @@ def tasks_data(planning: plan.Planning) -> dict[str, Any]:
         groups.setdefault(
             kind.task_prefix, {"prefix": kind.task_prefix, "single": kind.single, "doc": kind.doc, "kinds": []}
         )["kinds"].append(kind.name)
+    priority = priorities(planning.steps)
     for group in groups.values():
-        group["steps"] = [task_data(s, planning) for s in planning.steps if s.kind.name in group["kinds"]]
+        group["steps"] = [
+            task_data(s, planning, priority[s.task_name]) for s in planning.steps if s.kind.name in group["kinds"]
+        ]
     project = planning.project
     gated = any(s.kind.name == "gates" for s in planning.steps)  # project.yaml's gates, or an automatic scheme's goal
     return {
@@ -197,6 +201,30 @@ def tasks_data(planning: plan.Planning) -> dict[str, Any]:
         "groups": list(groups.values()),
         "shard_units": shard.shard_units(planning),
     }
+
+
+def priorities(steps: list[Step]) -> dict[str, float]:
+    """Each step's expected seconds to the end of the build along its longest chain of dependents (the step
+    table's ``cost`` of each): the build's runner starts the ready step with the longest chain first, so the
+    critical path (on the example, the automatic scheme's search) does not wait behind steps that can run any
+    time."""
+    made_by = {t: s.task_name for s in steps for t in s.targets}
+    users: dict[str, set[str]] = {s.task_name: set() for s in steps}
+    for s in steps:
+        for dep in s.file_dep:
+            if dep in made_by:
+                users[made_by[dep]].add(s.task_name)
+    cost = {s.task_name: s.kind.cost for s in steps}
+    found: dict[str, float] = {}
+
+    def chain(name: str) -> float:
+        if name not in found:
+            found[name] = round(cost[name] + max((chain(u) for u in users[name]), default=0.0), 2)
+        return found[name]
+
+    for s in steps:
+        chain(s.task_name)
+    return found
 
 
 def task_dict(record: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Any]:
@@ -216,8 +244,8 @@ def task_dict(record: dict[str, Any], plans: plan_cache.Plan) -> dict[str, Any]:
     }
     if record["name"]:
         task["name"] = record["name"]
-    if record["alone"]:
-        task["meta"] = {"alone": True}  # run when no other step runs (tasks/engine/machine.py's Runner)
+    # alone: run when no other step runs; priority: the longest first among ready steps (tasks/engine/machine.py)
+    task["meta"] = {"alone": record["alone"], "priority": record.get("priority", 0.0)}
     if record["pos_arg"]:
         task["pos_arg"] = record["pos_arg"]
         task["actions"] = [(action, [], {})]
