@@ -104,3 +104,29 @@ def test_a_build_runs_the_benchmarks_on_this_machine_when_no_other_step_runs(tin
         assert order[i][1] == set(), f"{names[i]} started beside {order[i][1]}"
     after = {name for name in names[benchmarks[0] :] if not name.startswith("benchmark:")}
     assert after <= {"gates", "results", "report"}, after
+
+
+def test_the_ready_step_with_the_longest_chain_after_it_goes_first(tmp_path: Path):
+    """Four independent steps on two threads: the two with the most work after them start, then the others,
+    longest first, whatever order doit lists them in."""
+    from doit.control import TaskControl
+    from doit.dependency import Dependency, JsonDB
+    from doit.reporter import ZeroReporter
+    from doit.task import Task
+
+    from tasks.engine.machine import Runner
+
+    started, lock = [], threading.Lock()
+
+    def step(name: str) -> None:
+        with lock:
+            started.append(name)
+        time.sleep(0.3)
+
+    steps = (("short", 1.0), ("long", 9.0), ("medium", 4.0), ("longer", 12.0))
+    tasks = [Task(n, [(step, [n])], meta={"alone": False, "priority": p}) for n, p in steps]
+    control = TaskControl(tasks)
+    control.process(None)
+    runner = Runner(Dependency(JsonDB, str(tmp_path / "db.json")), ZeroReporter(None, {}), num_process=2)
+    assert runner.run_all(control.task_dispatcher()) == 0
+    assert set(started[:2]) == {"longer", "long"} and started[2:] == ["medium", "short"]
