@@ -441,6 +441,11 @@ def assign_boards(project: Project) -> list[tuple[Variant, Board]]:
     return pairs
 
 
+def producers(steps: list[Step]) -> dict[Path, Step]:
+    """The step that writes each file of the plan (check_graph makes sure there is one)."""
+    return {target: s for s in steps for target in s.targets}
+
+
 def check_graph(steps: list[Step]) -> None:
     """Refuse a plan where two steps write one file or a step has two names."""
     owner: dict[Path, str] = {}

@@ -27,7 +27,9 @@ def shard_units(planning: plan.Planning) -> list[dict[str, Any]]:
         graph = planning.step_of("graph", name)  # the report's view of the model: the assemble run restores it
         if graph is not None:
             unit["steps"][graph.task_name] = graph.kind.cost
-    made_by = {target: s for s in planning.steps for target in s.targets}
+    from tasks.engine.plan import producers
+
+    made_by = producers(planning.steps)
     for step in planning.steps:
         if step.kind.name == "pipeline":  # a pipeline variant's row: what it reads, and what that reads, …
             name = f"pipeline:{step.options.pipeline}"

@@ -208,12 +208,14 @@ def priorities(steps: list[Step]) -> dict[str, float]:
     table's ``cost`` of each): the build's runner starts the ready step with the longest chain first, so the
     critical path (on the example, the automatic scheme's search) does not wait behind steps that can run any
     time."""
-    made_by = {t: s.task_name for s in steps for t in s.targets}
+    from tasks.engine.plan import producers
+
+    made_by = producers(steps)
     users: dict[str, set[str]] = {s.task_name: set() for s in steps}
     for s in steps:
         for dep in s.file_dep:
             if dep in made_by:
-                users[made_by[dep]].add(s.task_name)
+                users[made_by[dep].task_name].add(s.task_name)
     cost = {s.task_name: s.kind.cost for s in steps}
     found: dict[str, float] = {}
 

@@ -12,6 +12,7 @@ arithmetic), so this runs once per quantized model.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +73,11 @@ class Runner:
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         _, result = self.raw(x)
-        return {key: scaling.dequantized(value, self.outputs[key]["quantization"]) for key, value in result.items()}
+        return self.dequantized(result)
+
+    def dequantized(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Outputs as the model gives them, as floats (integer outputs with their own scale and zero point)."""
+        return {key: scaling.dequantized(value, self.outputs[key]["quantization"]) for key, value in raw.items()}
 
     def raw(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The input as the model takes it, and its outputs as the model gives them (by signature name)."""
@@ -104,16 +109,14 @@ def run(
     _check_pair(test, ref, dataset, label, reference)
     (detail,) = (ref or test).inputs.values()
     shape = tuple(int(d) for d in detail["shape"])
-    xs = list(datasets.samples(dataset, list(shape)))
-    if not xs:
-        raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
+    xs = validation_inputs(dataset, shape, label)
     expected, got = [], []
     keeper = host_outputs.Keeper(test.outputs, kept[1] if kept else 0)
     stored = expected_outputs.read(expected_file, xs) if ref is not None else None
     for i, x in enumerate(xs, 1):
         given, raw = test.raw(x)
         keeper.add(given, raw)
-        g = {key: scaling.dequantized(value, test.outputs[key]["quantization"]) for key, value in raw.items()}
+        g = test.dequantized(raw)
         if ref is not None:
             e = stored[i - 1] if stored else ref(x)
             expected.append(e)
@@ -152,6 +155,17 @@ def run(
         keeper.write(kept[0])
     atomic.write_json(out, result)
     progress(_line(result, dataset.label))
+
+
+def validation_inputs(
+    dataset: datasets.Samples, shape: tuple[int, ...], label: str, take: int | None = None
+) -> list[np.ndarray]:
+    """The validation samples, read for an input of ``shape`` (``take``: the first this many only); an error
+    naming the dataset when it has none."""
+    xs = list(itertools.islice(datasets.samples(dataset, list(shape)), take))
+    if not xs:
+        raise StepError(f"{label}: validation dataset '{dataset.label}' has no samples")
+    return xs
 
 
 def _check_pair(test: Runner, ref: Runner | None, dataset: datasets.Samples, label: str, reference: str | None):

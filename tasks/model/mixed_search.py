@@ -32,7 +32,6 @@ depends on.  Deterministic: ties are broken by block order.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import tempfile
@@ -161,9 +160,7 @@ class Measurer:
         from tasks.model import accuracy, expected
 
         if self._inputs is None:
-            xs = list(itertools.islice(datasets.samples(self.validation, list(self.shape)), self.take))
-            if not xs:
-                raise StepError(f"{self.label}: validation dataset '{self.validation.label}' has no samples")
+            xs = accuracy.validation_inputs(self.validation, self.shape, self.label, self.take)
             kept = expected.read(self.expected, xs)
             if kept is None:
                 reference = accuracy.Runner(self.content)

@@ -73,16 +73,14 @@ def kept_for(planning: Planning, model: Path, dataset: Samples) -> Path | None:
 
 def run(o: Options) -> None:
     from tasks.errors import StepError
-    from tasks.model import accuracy, datasets, expected
+    from tasks.model import accuracy, expected
     from tasks.progress import progress
 
     runner = accuracy.Runner(o.model.read_bytes())
     if len(runner.inputs) != 1:
         raise StepError(f"{o.label}: evaluation supports single-input models; this one has {len(runner.inputs)} inputs")
     (detail,) = runner.inputs.values()
-    xs = list(datasets.samples(o.dataset, [int(d) for d in detail["shape"]]))
-    if not xs:
-        raise StepError(f"{o.label}: validation dataset '{o.dataset.label}' has no samples")
+    xs = accuracy.validation_inputs(o.dataset, tuple(int(d) for d in detail["shape"]), o.label)
     outputs = [runner(x) for x in xs]
     expected.write(o.out, xs, outputs)
     progress(f"{len(outputs[0])} output(s) on {len(xs)} samples of '{o.dataset.label}'")

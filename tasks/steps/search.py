@@ -130,6 +130,7 @@ def _candidates(planning: Planning) -> dict[tuple, tuple[str, Candidates]]:
         model = planning.project.models[model_name]
         t = planning.project.targets[q.budget.target]
         dataset, _ = planning.validation_samples(model, labelled=True)
+        start = planning.start_of(unit)
         shared[key] = (
             quant_name,
             Candidates(
@@ -140,9 +141,9 @@ def _candidates(planning: Planning) -> dict[tuple, tuple[str, Candidates]]:
                 tasks=tuple(TaskOptions.of(task) for task in model.tasks),
                 pruned=unit != model_name,
                 vela=Vela(target=t.name, settings=t.settings),
-                model=planning.start_of(unit),
+                model=start,
                 ranges=planning.paths.calibration(unit),
-                expected=float_outputs.kept_for(planning, planning.start_of(unit), dataset),
+                expected=float_outputs.kept_for(planning, start, dataset),
             ),
         )
     return shared
