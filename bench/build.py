@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = {
@@ -102,14 +104,35 @@ def build(folder: Path, args: list[str], env: dict[str, str], code: Path = REPO)
     return time.monotonic() - started, peak, single
 
 
-def artifacts(folder: Path) -> dict[str, str]:
-    build = folder / "build"
+MEASURED = ("command", "measured", "measured_ms")  # and every "...seconds": measured anew by every build
+
+
+def steady(value: Any) -> Any:
+    """A JSON record without what each build measures anew: times, a board's command line (its temporary
+    paths), a pipeline's frame times and a gate's value when the gate is on one of those."""
+    if isinstance(value, list):
+        return [steady(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    timed = str(value.get("output", "")).startswith("measured on")
     return {
-        str(p.relative_to(build)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(build.rglob("*"))
-        if p.suffix in (".tflite", ".csv")
-        or (p.suffix == ".json" and p.name != "results.json" and not p.name.startswith("benchmark-"))
-    }  # benchmark-*.json and results.json hold measured latencies: they differ from run to run
+        k: steady(v)
+        for k, v in value.items()
+        if not (k in MEASURED or k.endswith("seconds") or (timed and k == "value"))
+    }
+
+
+def artifacts(folder: Path) -> dict[str, str]:
+    """sha256 of each artifact: .tflite and .csv as they are, JSON records but for what is measured (steady)."""
+    build = folder / "build"
+    found = {}
+    for p in sorted(build.rglob("*")):
+        if p.suffix in (".tflite", ".csv"):
+            found[str(p.relative_to(build))] = hashlib.sha256(p.read_bytes()).hexdigest()
+        elif p.suffix == ".json" and p.name != "results.json" and not p.name.startswith("benchmark-"):
+            text = json.dumps(steady(json.loads(p.read_text())), sort_keys=True)
+            found[str(p.relative_to(build))] = hashlib.sha256(text.encode()).hexdigest()
+    return found  # benchmark-*.json and results.json are mostly measured latencies: left out
 
 
 SMALL = """\
@@ -232,7 +255,8 @@ def main() -> None:
     differ = sorted({k for other in others for k in first if first[k] != other.get(k)})
     print(
         f"({a.runs} run(s) each, alternating; {os.cpu_count()} cores; {len(first)} artifacts, "
-        f"{'byte-identical' if not differ else 'DIFFERENT: ' + ', '.join(differ)})"
+        f"{'identical' if not differ else 'DIFFERENT: ' + ', '.join(differ)}: .tflite and .csv byte for byte, "
+        "JSON but for measured times)"
     )
     shutil.rmtree(folder, ignore_errors=True)
 
