@@ -245,3 +245,53 @@ def test_restored_build_at_another_path_with_new_mtimes_runs_nothing(tiny: Path,
         assert doit_db.refresh_mtimes(Path("build/.doit.db")) == 0
     finally:
         os.chdir(cwd)
+
+
+WEIGHTED_BUILDER = """
+import json
+from pathlib import Path
+
+import keras
+
+
+def build():
+    scale = json.loads((Path(__file__).parent / "weights" / "scale.json").read_text())["scale"]
+    inputs = keras.Input(shape=(8,), name="x")
+    dense = keras.layers.Dense(4, kernel_initializer=keras.initializers.Constant(scale), name="y")
+    return keras.Model(inputs, dense(inputs))
+"""
+
+
+def test_a_file_the_builder_reads_reruns_the_import_when_it_changes(tmp_path: Path):
+    """A builder that loads its weights from a file: listed in ``files``, a change to it re-runs the import."""
+    write(tmp_path / "nets" / "net.py", WEIGHTED_BUILDER)
+    write(tmp_path / "nets" / "weights" / "scale.json", '{"scale": 0.5}')
+    write(
+        tmp_path / "project.yaml",
+        """
+        version: 1
+        name: weighted
+        models:
+          net: {source: {builder: "nets/net.py:build", files: [nets/weights]}}
+        quantization:
+          fp16: {type: float16}
+        targets:
+          cpu: {compiler: none}
+        """,
+    )
+    assert "import:net" in ran(ok(doit(tmp_path)))
+    float_model = tmp_path / "build" / "net" / "net_float.tflite"
+    before = float_model.read_bytes()
+    assert ran(ok(doit(tmp_path))) == set()
+
+    write(tmp_path / "nets" / "weights" / "scale.json", '{"scale": 0.25}')  # a file in the listed folder
+    assert {"import:net", "quantize:net/fp16"} <= ran(ok(doit(tmp_path)))
+    assert float_model.read_bytes() != before
+
+    (tmp_path / "nets" / "weights" / "scale.json").unlink()
+    (tmp_path / "nets" / "weights").rmdir()
+    proc = doit(tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "ERROR: project.yaml:4: models.net.source.files[0]: builder's file 'nets/weights' does not exist"
+    )

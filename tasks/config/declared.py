@@ -180,6 +180,11 @@ BUILDER = Keys(
             required=True,
         ),
         Key("args", {"type": "object"}, "Keyword arguments of the builder function.", default={}),
+        strings(
+            "files",
+            "The other files or folders the builder reads (its weights, a config), relative to project.yaml: a "
+            "change to one re-runs the import, as a change to the builder's .py file does.",
+        ),
     )
 )
 PIP = Keys(

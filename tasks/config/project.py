@@ -64,6 +64,7 @@ class Source:
     path: Path | None = None  # file source, or the builder's .py file
     function: str | None = None
     args_json: str = "{}"  # builder args, canonical JSON (hashable, fingerprintable)
+    files: tuple[Path, ...] = ()  # the other files or folders a builder reads (its weights): inputs of the import
     pip: str | None = None
     member: str | None = None
     sha256: str | None = None

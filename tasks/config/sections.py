@@ -179,6 +179,10 @@ class Reader:
                 path=p,
                 function=function,
                 args_json=json.dumps(declared.BUILDER.value(src, "args"), sort_keys=True),
+                files=tuple(
+                    self.file(at + ("files", i), f, "builder's file", folder_ok=True)
+                    for i, f in enumerate(src.get("files", ()))
+                ),
             )
         return Source(kind="pip", pip=src["pip"], member=src["member"], sha256=src["sha256"])
 

@@ -301,7 +301,8 @@ class Planning:
         return path, (path,)
 
     def source_of(self, model: Model) -> tuple[Path, tuple[Path, ...]]:
-        """The model's source as the import step reads it, and every file of it (an ONNX model: onnx2tf's .tflite)."""
+        """The model's source as the import step reads it, and every file of it (a builder: its .py file and the
+        files it reads; an ONNX model: onnx2tf's .tflite)."""
         src = model.source
         convert = self.step_of("convert", model.name)
         if convert is not None:
@@ -309,9 +310,7 @@ class Planning:
         if src.kind == "pip":
             fetched = self.paths.fetched(model)
             return fetched, (fetched,)
-        if src.path.is_dir():
-            return src.path, tuple(sorted(p for p in src.path.rglob("*") if p.is_file()))
-        return src.path, (src.path,)
+        return src.path, tuple(f for path in (src.path, *src.files) for f in _files(path))
 
     def start_of(self, unit: str) -> Path:
         """The float model quantize starts from: rewritten, when rewrites apply."""
@@ -402,6 +401,11 @@ class Planning:
             and self.project.models[v.model].validation
             and self.toolchain(v).ships.runtime == "litert"
         ]
+
+
+def _files(path: Path) -> tuple[Path, ...]:
+    """A file, or every file in a folder (a SavedModel, a builder's checkpoint folder)."""
+    return tuple(sorted(p for p in path.rglob("*") if p.is_file())) if path.is_dir() else (path,)
 
 
 def planning(project: Project, baseline: Path | None = None) -> Planning:
