@@ -310,7 +310,7 @@ class Planning:
         if src.kind == "pip":
             fetched = self.paths.fetched(model)
             return fetched, (fetched,)
-        return src.path, tuple(f for path in (src.path, *src.files) for f in _files(path))
+        return src.path, tuple(dict.fromkeys(f for path in (src.path, *src.files) for f in _files(path)))  # once each
 
     def start_of(self, unit: str) -> Path:
         """The float model quantize starts from: rewritten, when rewrites apply."""
