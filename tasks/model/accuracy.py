@@ -71,6 +71,13 @@ class Runner:
         self.inputs = self.runner.get_input_details()
         self.outputs = self.runner.get_output_details()
 
+    def single_input(self, label: str) -> dict[str, Any]:
+        """The details of the model's one input; an error naming ``label`` for a model with more."""
+        if len(self.inputs) != 1:
+            raise StepError(f"{label}: evaluation supports single-input models; this one has {len(self.inputs)} inputs")
+        (detail,) = self.inputs.values()
+        return detail
+
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         _, result = self.raw(x)
         return self.dequantized(result)
@@ -170,8 +177,7 @@ def validation_inputs(
 
 def _check_pair(test: Runner, ref: Runner | None, dataset: datasets.Samples, label: str, reference: str | None):
     """The quantized model and its float reference take the same input and give the same outputs."""
-    if len(test.inputs) != 1:
-        raise StepError(f"{label}: evaluation supports single-input models; this one has {len(test.inputs)} inputs")
+    test.single_input(label)
     if ref is not None and sorted(ref.outputs) != sorted(test.outputs):
         raise StepError(
             f"{label}: the quantized model's outputs {sorted(test.outputs)} "

@@ -13,9 +13,9 @@ Heavy modules (numpy) are imported inside the functions.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tasks.model.host_outputs import UNREADABLE, digest, npz_bytes
+from tasks.model import host_outputs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,31 +25,21 @@ def write(out: Path, xs: list[np.ndarray], outputs: list[dict[str, np.ndarray]])
     """The float model's ``outputs`` on the samples ``xs``, with a digest of each sample, as one .npz at ``out``."""
     import numpy as np
 
-    from tasks import atomic
-
     names = sorted(outputs[0])
-    arrays: dict[str, Any] = {
-        "input_sha256": np.array([digest(x) for x in xs], dtype="U64"),
-        "names": np.array(names),
-    }
+    arrays = {"names": np.array(names)}
     arrays |= {f"output_{k}": np.stack([o[name] for o in outputs]) for k, name in enumerate(names)}
-    atomic.write_bytes(out, npz_bytes(arrays))
+    host_outputs.write(out, [host_outputs.digest(x) for x in xs], arrays)
 
 
 def read(path: Path | None, xs: list[np.ndarray]) -> list[dict[str, np.ndarray]] | None:
     """The float model's outputs for the samples ``xs`` (the first ones of what was kept), or None when the
     kept ones are of other samples or fewer (then the float model runs where they were wanted)."""
-    import numpy as np
-
-    if path is None or not path.is_file():
+    arrays = host_outputs.read(path, xs)
+    if arrays is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            digests = [str(d) for d in npz["input_sha256"]]
-            if len(xs) > len(digests) or digests[: len(xs)] != [digest(x) for x in xs]:
-                return None
-            names = [str(n) for n in npz["names"]]
-            stacks = [npz[f"output_{k}"] for k in range(len(names))]
-    except UNREADABLE:  # a damaged file: the float model runs where it was wanted
+        names = [str(n) for n in arrays["names"]]
+        stacks = [arrays[f"output_{k}"] for k in range(len(names))]
+    except KeyError:  # not a file this step wrote: the float model runs where it was wanted
         return None
     return [{name: stack[i] for name, stack in zip(names, stacks, strict=True)} for i in range(len(xs))]

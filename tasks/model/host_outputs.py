@@ -5,7 +5,9 @@ variant a board's agreement step compares, it keeps the raw outputs of the
 first samples, with a digest of each input as the model took it
 (``UNIT/QUANT/host-outputs.npz``).  The agreement step takes them instead of
 running the model again when its own inputs have those digests
-(tasks/model/agreement.py), and runs the model otherwise.
+(tasks/model/agreement.py), and runs the model otherwise.  ``write`` and
+``read`` are the kept file's format (the samples' digests beside the arrays),
+shared with the float model's kept outputs (tasks/model/expected.py).
 
 Heavy modules (numpy) are imported inside the functions.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # npz members' time stamp: the same inputs give the same bytes (uploaded once)
@@ -35,6 +39,32 @@ def npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False) -> bytes:
             np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
             npz.writestr(zipfile.ZipInfo(f"{name}.npy", _EPOCH), member.getvalue(), compress_type=how)
     return buffer.getvalue()
+
+
+def write(path: Path, digests: list[str], arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
+    """Outputs kept for other steps: ``arrays``, with the digest of each sample they are of, as one .npz."""
+    import numpy as np
+
+    from tasks import atomic
+
+    atomic.write_bytes(path, npz_bytes({"input_sha256": np.array(digests, dtype="U64"), **arrays}, compressed))
+
+
+def read(path: Path | None, samples: Sequence[np.ndarray]) -> dict[str, np.ndarray] | None:
+    """The arrays of a file ``write`` made, when its first samples are ``samples`` (by digest); None when it is
+    missing, damaged, or of other or fewer samples (then the model runs where its outputs were wanted)."""
+    import numpy as np
+
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            digests = [str(d) for d in npz["input_sha256"]]
+            if len(samples) > len(digests) or digests[: len(samples)] != [digest(x) for x in samples]:
+                return None
+            return {name: npz[name] for name in npz.files if name != "input_sha256"}
+    except UNREADABLE:
+        return None
 
 
 def digest(array: np.ndarray) -> str:
@@ -65,27 +95,17 @@ class Keeper:
     def write(self, path: Path) -> None:
         import numpy as np
 
-        from tasks import atomic
-
-        arrays = {"input_sha256": np.array(self.digests, dtype="U64")}
-        arrays |= {f"output_{i}": np.stack(v) for i, v in sorted(self.values.items()) if v}
-        atomic.write_bytes(path, npz_bytes(arrays, compressed=True))
+        arrays = {f"output_{i}": np.stack(v) for i, v in sorted(self.values.items()) if v}
+        write(path, self.digests, arrays, compressed=True)
 
 
 def taken(path: Path | None, stacks: list[np.ndarray], outs: list[dict[str, Any]]) -> list[np.ndarray] | None:
     """The host's outputs for ``stacks`` as the evaluate step kept them, or None when it kept other inputs, fewer
     samples or not every output (then the model runs here)."""
-    import numpy as np
-
-    if path is None or not path.is_file() or len(stacks) != 1:
+    if len(stacks) != 1:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            count = len(stacks[0])
-            digests = [str(d) for d in npz["input_sha256"]][:count]
-            names = [f"output_{int(d['index'])}" for d in outs]
-            if digests != [digest(x) for x in stacks[0]] or not set(names) <= set(npz.files):
-                return None
-            return [npz[name][:count] for name in names]
-    except UNREADABLE:  # a damaged file: the model runs here
+    arrays = read(path, stacks[0])
+    names = [f"output_{int(d['index'])}" for d in outs]
+    if arrays is None or not set(names) <= set(arrays):
         return None
+    return [arrays[name][: len(stacks[0])] for name in names]

@@ -72,14 +72,11 @@ def kept_for(planning: Planning, model: Path, dataset: Samples) -> Path | None:
 
 
 def run(o: Options) -> None:
-    from tasks.errors import StepError
     from tasks.model import accuracy, expected
     from tasks.progress import progress
 
     runner = accuracy.Runner(o.model.read_bytes())
-    if len(runner.inputs) != 1:
-        raise StepError(f"{o.label}: evaluation supports single-input models; this one has {len(runner.inputs)} inputs")
-    (detail,) = runner.inputs.values()
+    detail = runner.single_input(o.label)
     xs = accuracy.validation_inputs(o.dataset, tuple(int(d) for d in detail["shape"]), o.label)
     outputs = [runner(x) for x in xs]
     expected.write(o.out, xs, outputs)
